@@ -1,0 +1,310 @@
+#include "agent/agent.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "agent/unit_record.h"
+#include "catalog/catalog.h"
+#include "cluster/conf.h"
+#include "cluster/health.h"
+#include "cluster/local.h"
+#include "etcd/etcd.h"
+#include "patroni/patroni.h"
+#include "util/log.h"
+#include "util/proc.h"
+
+#define AGENT_LEASE_TTL_S 5
+#define AGENT_TICK_MS 1000
+#define PATRONI_BIN "/usr/bin/patroni"
+
+/* Set by the signal handler: the only global. */
+static volatile sig_atomic_t agent_stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	agent_stop_requested = 1;
+}
+
+/* Everything the agent knows, passed explicitly. */
+typedef struct agent_ctx {
+	cluster_conf conf;
+	const conf_unit *unit;
+	etcd_client etcd;
+	char prefix[128];         /* /pgrefresh/<cluster>/ */
+	char api_url[200];        /* this unit's Patroni */
+	char patroni_pidfile[PATH_MAX + 32];
+	int64_t lease;            /* 0 = none yet */
+	bool coordinator;
+	int patroni_restarts;
+} agent_ctx;
+
+static int64_t wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Ensures the unit's Patroni runs: adopts the one of the pidfile, or starts one. */
+static void ensure_patroni(agent_ctx *ctx)
+{
+	char yml[PATH_MAX + 32], log[PATH_MAX + 32];
+	char *argv[] = { PATRONI_BIN, yml, NULL };
+	proc_user user;
+	pid_t pid;
+	pgr_err err;
+
+	if (proc_pidfile_alive(ctx->patroni_pidfile, NULL))
+		return;
+	conf_unit_path(&ctx->conf, ctx->unit, "patroni.yml", yml, sizeof(yml));
+	conf_unit_path(&ctx->conf, ctx->unit, "patroni.log", log, sizeof(log));
+	if (proc_user_for_servers(&user, &err) != 0 ||
+	    proc_spawn_daemon(argv, NULL, &user, log, ctx->patroni_pidfile, &pid, &err) != 0) {
+		log_error("could not start Patroni: %s", err.msg);
+		return;
+	}
+	if (ctx->patroni_restarts++ == 0)
+		log_info("started Patroni (pid %d)", (int)pid);
+	else
+		log_warn("Patroni was not running: restarted it (pid %d)", (int)pid);
+}
+
+static void ensure_lease(agent_ctx *ctx)
+{
+	pgr_err err;
+	int64_t ttl = 0;
+
+	if (ctx->lease != 0) {
+		if (etcd_lease_keepalive(&ctx->etcd, ctx->lease, &ttl, &err) != 0) {
+			log_warn("lease keep-alive failed: %s", err.msg);
+			return; /* keep trying the same lease until it is known lost */
+		}
+		if (ttl > 0)
+			return;
+		log_warn("lease %lld expired", (long long)ctx->lease);
+		ctx->lease = 0;
+		if (ctx->coordinator)
+			log_warn("no longer coordinator (lease expired)");
+		ctx->coordinator = false;
+	}
+	if (etcd_lease_grant(&ctx->etcd, AGENT_LEASE_TTL_S, &ctx->lease, &err) != 0) {
+		log_warn("could not get a lease from etcd: %s", err.msg);
+		ctx->lease = 0;
+	}
+}
+
+static void role_name(patroni_role role, char *out, size_t len)
+{
+	snprintf(out, len, "%s", patroni_role_display(role));
+}
+
+/* Reads Patroni and fills the record. */
+static void observe_unit(agent_ctx *ctx, unit_record *rec)
+{
+	patroni_node node;
+	patroni_cluster cluster;
+	pgr_err err;
+	catalog_entry *entries = NULL;
+	int count = 0;
+
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->unit, sizeof(rec->unit), "%s", ctx->unit->name);
+	snprintf(rec->member, sizeof(rec->member), "%s", ctx->unit->member);
+	snprintf(rec->host, sizeof(rec->host), "%s", ctx->unit->host);
+	rec->port = ctx->unit->pg_port;
+	snprintf(rec->role, sizeof(rec->role), "unknown");
+	rec->lag_bytes = -1;
+	rec->agent_pid = (int)getpid();
+	rec->heartbeat_ms = wall_ms();
+	if (conf_unit_linked_version(&ctx->conf, ctx->unit, rec->linked_version, sizeof(rec->linked_version)) != 0)
+		rec->linked_version[0] = '\0';
+	if (catalog_list(ctx->conf.catalog, &entries, &count, &err) == 0) {
+		for (int i = 0; i < count && rec->catalog_count < UNIT_RECORD_MAX_VERSIONS; i++)
+			snprintf(rec->catalog[rec->catalog_count++], sizeof(rec->catalog[0]), "%s", entries[i].version);
+		free(entries);
+	}
+	if (patroni_get_node(ctx->api_url, 2000, &node, &err) != 0) {
+		log_debug("Patroni does not answer: %s", err.msg);
+		return;
+	}
+	snprintf(rec->patroni_state, sizeof(rec->patroni_state), "%s", node.state);
+	rec->timeline = node.timeline;
+	if (strcmp(node.state, "running") == 0)
+		unit_record_version_string(node.server_version, rec->server_version, sizeof(rec->server_version));
+	if (patroni_get_cluster(ctx->api_url, 2000, &cluster, &err) != 0)
+		return;
+	{
+		const patroni_member *me = patroni_cluster_member(&cluster, ctx->unit->member);
+		const patroni_member *leader = patroni_cluster_leader(&cluster);
+
+		if (me == NULL)
+			return;
+		role_name(me->role, rec->role, sizeof(rec->role));
+		rec->lag_bytes = me->lag_bytes;
+		if (me->role == PATRONI_ROLE_LEADER) {
+			rec->streaming = strcmp(node.state, "running") == 0;
+			rec->lag_bytes = 0;
+		} else if (leader != NULL) {
+			patroni_node leader_node;
+			char base[200];
+
+			if (patroni_api_base(leader->api_url, base, sizeof(base)) == 0 &&
+			    patroni_get_node(base, 2000, &leader_node, &err) == 0)
+				rec->streaming = health_member_streaming(&leader_node, ctx->unit->member);
+		}
+	}
+}
+
+static void report(agent_ctx *ctx)
+{
+	unit_record rec;
+	char key[256];
+	char *json = NULL;
+	pgr_err err;
+
+	observe_unit(ctx, &rec);
+	if (unit_record_to_json(&rec, &json, &err) != 0) {
+		log_error("%s", err.msg);
+		return;
+	}
+	snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
+	if (etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
+		log_warn("could not report to etcd: %s", err.msg);
+	free(json);
+}
+
+static void elect(agent_ctx *ctx)
+{
+	char key[256];
+	etcd_kv current;
+	bool found = false, swapped = false;
+	pgr_err err;
+
+	if (ctx->lease == 0)
+		return;
+	snprintf(key, sizeof(key), "%scoordinator", ctx->prefix);
+	if (ctx->coordinator) {
+		if (etcd_get(&ctx->etcd, key, &current, &found, &err) != 0)
+			return;
+		if (!found || current.lease != ctx->lease) {
+			log_warn("no longer coordinator");
+			ctx->coordinator = false;
+		}
+		etcd_kv_free(&current);
+		return;
+	}
+	memset(&current, 0, sizeof(current));
+	if (etcd_put_if(&ctx->etcd, key, ctx->unit->name, 0, ctx->lease, &swapped, &current, &err) != 0) {
+		log_debug("coordinator election: %s", err.msg);
+		return;
+	}
+	if (swapped) {
+		ctx->coordinator = true;
+		log_info("became the coordinator");
+	}
+	etcd_kv_free(&current);
+}
+
+/* The coordinator keeps every PgBouncer leading to the running leader. */
+static void coordinate(agent_ctx *ctx)
+{
+	patroni_cluster cluster;
+	const patroni_member *leader;
+	pgr_err err;
+	bool changed = false;
+
+	if (!ctx->conf.local || ctx->conf.pgbouncer_count == 0)
+		return;
+	if (patroni_get_cluster(ctx->api_url, 2000, &cluster, &err) != 0) {
+		/* ask another unit */
+		bool got = false;
+
+		for (int i = 0; i < ctx->conf.unit_count && !got; i++) {
+			char url[200];
+
+			conf_unit_api_url(&ctx->conf.units[i], url, sizeof(url));
+			got = patroni_get_cluster(url, 2000, &cluster, &err) == 0;
+		}
+		if (!got)
+			return;
+	}
+	leader = patroni_cluster_leader(&cluster);
+	if (leader == NULL || strcmp(leader->state, "running") != 0)
+		return;
+	if (local_pgbouncer_repoint(&ctx->conf, leader->host, leader->port, &changed, &err) != 0) {
+		log_error("could not repoint PgBouncer to %s: %s", leader->name, err.msg);
+		return;
+	}
+	if (changed)
+		log_info("PgBouncer now leads to the primary %s (%s:%d)", leader->name, leader->host, leader->port);
+}
+
+static void shutdown_unit(agent_ctx *ctx)
+{
+	pgr_err err;
+
+	log_info("stopping: stopping Patroni");
+	if (proc_stop_pidfile(ctx->patroni_pidfile, SIGTERM, 90000, &err) != 0)
+		log_error("%s", err.msg);
+	if (ctx->lease != 0 && etcd_lease_revoke(&ctx->etcd, ctx->lease, &err) != 0)
+		log_warn("could not revoke the lease: %s", err.msg);
+	log_info("stopped");
+}
+
+int agent_run(const char *dir, const char *unit_name, pgr_err *err)
+{
+	agent_ctx ctx;
+	struct sigaction sa;
+
+	memset(&ctx, 0, sizeof(ctx));
+	if (conf_load(dir, &ctx.conf, err) != 0)
+		return -1;
+	ctx.unit = conf_find_unit(&ctx.conf, unit_name);
+	if (ctx.unit == NULL)
+		return pgr_err_set(err, "unit %s is not in %s/pgrefresh.conf", unit_name, ctx.conf.dir);
+	log_setup(LOG_LEVEL_INFO, ctx.unit->name, 1);
+	if (etcd_client_init(&ctx.etcd, ctx.conf.etcd, err) != 0)
+		return -1;
+	ctx.etcd.timeout_ms = 2000;
+	conf_etcd_prefix(&ctx.conf, ctx.prefix, sizeof(ctx.prefix));
+	conf_unit_api_url(ctx.unit, ctx.api_url, sizeof(ctx.api_url));
+	conf_unit_path(&ctx.conf, ctx.unit, "patroni.pid", ctx.patroni_pidfile, sizeof(ctx.patroni_pidfile));
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_info("agent started (pid %d)", (int)getpid());
+
+	while (!agent_stop_requested) {
+		long long started = proc_now_ms();
+		long long spent;
+
+		if (ctx.conf.local)
+			ensure_patroni(&ctx);
+		ensure_lease(&ctx);
+		report(&ctx);
+		elect(&ctx);
+		if (ctx.coordinator)
+			coordinate(&ctx);
+		spent = proc_now_ms() - started;
+		for (long long left = AGENT_TICK_MS - spent; left > 0 && !agent_stop_requested; left -= 100)
+			proc_sleep_ms(left < 100 ? (long)left : 100);
+	}
+	if (ctx.conf.local)
+		shutdown_unit(&ctx);
+	else if (ctx.lease != 0) {
+		pgr_err ignored;
+
+		if (etcd_lease_revoke(&ctx.etcd, ctx.lease, &ignored) != 0)
+			log_warn("could not revoke the lease: %s", ignored.msg);
+	}
+	return 0;
+}

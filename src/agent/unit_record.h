@@ -1,0 +1,41 @@
+/*
+ * unit_record.h — what an agent reports about its unit, every second, into etcd at
+ * /pgrefresh/<cluster>/units/<member>: the one shape shared by the agent (writer) and status,
+ * pre-refresh-check and the coordinator (readers). Pure JSON encoding and decoding.
+ */
+#ifndef PGR_AGENT_UNIT_RECORD_H
+#define PGR_AGENT_UNIT_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define UNIT_RECORD_MAX_VERSIONS 16
+
+typedef struct unit_record {
+	char unit[32];           /* "pg/0" */
+	char member[32];         /* "pg-0" (Patroni's name) */
+	char host[64];
+	int port;
+	char role[16];           /* "primary", "sync-standby", "replica", "unknown" */
+	char server_version[16]; /* what PostgreSQL runs ("15.18"), "" if not running */
+	char linked_version[16]; /* what the unit's bin link points at */
+	char patroni_state[32];  /* "running", "starting", "stopped", "" (Patroni not answering) */
+	bool streaming;          /* per the primary's replication[]; true for the primary itself */
+	int64_t lag_bytes;       /* -1 unknown */
+	int timeline;
+	char catalog[UNIT_RECORD_MAX_VERSIONS][16]; /* versions this unit's catalog has */
+	int catalog_count;
+	int64_t heartbeat_ms; /* wall clock (ms since the epoch) of the report */
+	int agent_pid;
+	char message[160]; /* what the agent is doing, if anything special */
+} unit_record;
+
+/* Encodes into a heap string (caller frees). */
+int unit_record_to_json(const unit_record *rec, char **json, pgr_err *err) __attribute__((warn_unused_result));
+int unit_record_parse(const char *json, unit_record *rec, pgr_err *err) __attribute__((warn_unused_result));
+/* 150018 -> "15.18"; 0 -> "" */
+void unit_record_version_string(int server_version, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,161 @@
+/* `pgrefresh cluster create|start|stop|destroy|env`: the local cluster. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "cli/cli.h"
+#include "cluster/conf.h"
+#include "cluster/local.h"
+#include "util/exitcodes.h"
+
+#define CREATE_TIMEOUT_MS 180000
+
+static int parse_positive(const char *text, int *value)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < 1 || v > 100000)
+		return -1;
+	*value = (int)v;
+	return 0;
+}
+
+int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
+{
+	local_create_opts opts;
+	cluster_conf conf;
+	const char *units = cli_take_option(&argc, argv, "--units");
+	const char *version = cli_take_option(&argc, argv, "--version");
+	const char *catalog = cli_take_option(&argc, argv, "--catalog");
+	const char *name = cli_take_option(&argc, argv, "--name");
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	memset(&opts, 0, sizeof(opts));
+	if (ctx->dir[0] == '\0') {
+		pgr_err_set(&ctx->err, "cluster create needs --dir DIR");
+		pgr_err_hint(&ctx->err, "e.g. `pgrefresh cluster create --dir /tmp/pg --units 3 --version 15.18`");
+		return PGR_EXIT_USAGE;
+	}
+	snprintf(opts.dir, sizeof(opts.dir), "%s", ctx->dir);
+	opts.units = 3;
+	if (units != NULL && parse_positive(units, &opts.units) != 0) {
+		pgr_err_set(&ctx->err, "--units must be a positive number, not \"%s\"", units);
+		pgr_err_hint(&ctx->err, "e.g. --units 3");
+		return PGR_EXIT_USAGE;
+	}
+	if (version == NULL) {
+		pgr_err_set(&ctx->err, "cluster create needs --version V");
+		pgr_err_hint(&ctx->err, "see the versions you have with `pgrefresh versions`");
+		return PGR_EXIT_USAGE;
+	}
+	snprintf(opts.version, sizeof(opts.version), "%s", version);
+	if (catalog != NULL)
+		snprintf(opts.catalog, sizeof(opts.catalog), "%s", catalog);
+	else
+		catalog_default_dir(opts.catalog, sizeof(opts.catalog));
+	{
+		char *real = realpath(opts.catalog, NULL);
+
+		if (real != NULL) {
+			snprintf(opts.catalog, sizeof(opts.catalog), "%s", real);
+			free(real);
+		}
+	}
+	snprintf(opts.name, sizeof(opts.name), "%s", name ? name : "pg");
+	if (strpbrk(opts.name, "/- \t") != NULL || opts.name[0] == '\0') {
+		pgr_err_set(&ctx->err, "bad cluster name \"%s\" (letters, digits and _ only)", opts.name);
+		return PGR_EXIT_USAGE;
+	}
+	opts.timeout_ms = CREATE_TIMEOUT_MS;
+	fprintf(stderr, "creating cluster %s: %d unit(s) on PostgreSQL %s in %s ...\n", opts.name, opts.units,
+		opts.version, opts.dir);
+	if (local_cluster_create(&opts, ctx->self_exe, &conf, &ctx->err) != 0) {
+		if (ctx->err.hint[0] == '\0')
+			pgr_err_hint(&ctx->err, "fix the cause, then run `pgrefresh cluster create` again");
+		return PGR_EXIT_ERROR;
+	}
+	printf("cluster %s created in %s: %d unit(s) on %s, PgBouncer on %s:%d\n", conf.name, conf.dir, conf.unit_count,
+	       opts.version, conf.pgbouncers[0].host, conf.pgbouncers[0].port);
+	printf("next: `pgrefresh status --dir %s`\n", conf.dir);
+	return PGR_EXIT_OK;
+}
+
+static int load_local(cli_ctx *ctx, cluster_conf *conf)
+{
+	if (conf_load(ctx->dir, conf, &ctx->err) != 0)
+		return -1;
+	if (!conf->local) {
+		pgr_err_set(&ctx->err, "%s is not a local cluster: its processes are run by the hosts", conf->dir);
+		pgr_err_hint(&ctx->err, "use the hosts' service manager");
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_cluster_start(cli_ctx *ctx, int argc, char **argv)
+{
+	cluster_conf conf;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (load_local(ctx, &conf) != 0)
+		return PGR_EXIT_ERROR;
+	if (local_cluster_start(&conf, ctx->self_exe, CREATE_TIMEOUT_MS, &ctx->err) != 0) {
+		pgr_err_hint(&ctx->err, "see the logs under %s/units/, then `pgrefresh cluster start` again", conf.dir);
+		return PGR_EXIT_ERROR;
+	}
+	printf("cluster %s running (%d units)\n", conf.name, conf.unit_count);
+	return PGR_EXIT_OK;
+}
+
+int cmd_cluster_stop(cli_ctx *ctx, int argc, char **argv)
+{
+	cluster_conf conf;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (load_local(ctx, &conf) != 0)
+		return PGR_EXIT_ERROR;
+	if (local_cluster_stop(&conf, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	printf("cluster %s stopped\n", conf.name);
+	return PGR_EXIT_OK;
+}
+
+int cmd_cluster_destroy(cli_ctx *ctx, int argc, char **argv)
+{
+	cluster_conf conf;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (load_local(ctx, &conf) != 0)
+		return PGR_EXIT_ERROR;
+	if (local_cluster_destroy(&conf, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	printf("cluster %s destroyed (%s removed)\n", conf.name, conf.dir);
+	return PGR_EXIT_OK;
+}
+
+int cmd_cluster_env(cli_ctx *ctx, int argc, char **argv)
+{
+	cluster_conf conf;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	if (conf.pgbouncer_count == 0) {
+		pgr_err_set(&ctx->err, "cluster %s has no PgBouncer", conf.name);
+		return PGR_EXIT_ERROR;
+	}
+	printf("export PGHOST=%s\nexport PGPORT=%d\nexport PGUSER=%s\nexport PGDATABASE=postgres\n"
+	       "export PGPASSFILE=%s/pgpass\nexport PGREFRESH_DIR=%s\n",
+	       conf.pgbouncers[0].host, conf.pgbouncers[0].port, conf.superuser, conf.dir, conf.dir);
+	return PGR_EXIT_OK;
+}

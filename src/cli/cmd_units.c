@@ -1,0 +1,305 @@
+/* `pgrefresh add-unit`, `remove-unit UNIT`, `switchover [--to UNIT]`: cluster operations. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cluster/conf.h"
+#include "cluster/local.h"
+#include "etcd/etcd.h"
+#include "patroni/patroni.h"
+#include "util/exitcodes.h"
+#include "util/fileutil.h"
+#include "util/proc.h"
+
+#define UNIT_OP_TIMEOUT_MS 180000
+
+/* GET /cluster from the first unit that answers. */
+static int read_patroni_cluster(cli_ctx *ctx, const cluster_conf *conf, patroni_cluster *cluster)
+{
+	for (int i = 0; i < conf->unit_count; i++) {
+		char url[200];
+		pgr_err ignored;
+
+		conf_unit_api_url(&conf->units[i], url, sizeof(url));
+		if (patroni_get_cluster(url, 3000, cluster, &ignored) == 0)
+			return 0;
+	}
+	pgr_err_set(&ctx->err, "no unit of cluster %s answers (Patroni REST API)", conf->name);
+	pgr_err_hint(&ctx->err, "start it with `pgrefresh cluster start --dir %s`", conf->dir);
+	return -1;
+}
+
+static const conf_unit *unit_of_member(const cluster_conf *conf, const char *member)
+{
+	for (int i = 0; i < conf->unit_count; i++)
+		if (strcmp(conf->units[i].member, member) == 0)
+			return &conf->units[i];
+	return NULL;
+}
+
+int cmd_add_unit(cli_ctx *ctx, int argc, char **argv)
+{
+	cluster_conf conf, saved;
+	patroni_cluster cluster;
+	const patroni_member *leader;
+	const conf_unit *leader_unit;
+	conf_unit *unit;
+	char version[32];
+	int taken[2 * CONF_MAX_UNITS + 4], ntaken = 0, number = 0, cursor;
+	pgr_err cleanup;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	if (!conf.local) {
+		pgr_err_set(&ctx->err, "add-unit works on local clusters; on hosts, start an agent beside the new Patroni");
+		return PGR_EXIT_ERROR;
+	}
+	if (conf.unit_count >= CONF_MAX_UNITS) {
+		pgr_err_set(&ctx->err, "cluster %s already has %d units, the most pgrefresh handles", conf.name, conf.unit_count);
+		return PGR_EXIT_ERROR;
+	}
+	if (read_patroni_cluster(ctx, &conf, &cluster) != 0)
+		return PGR_EXIT_UNREACHABLE;
+	leader = patroni_cluster_leader(&cluster);
+	leader_unit = leader ? unit_of_member(&conf, leader->name) : NULL;
+	if (leader_unit == NULL) {
+		pgr_err_set(&ctx->err, "cluster %s has no primary to copy a new unit from", conf.name);
+		pgr_err_hint(&ctx->err, "check `pgrefresh status`");
+		return PGR_EXIT_ERROR;
+	}
+	if (conf_unit_linked_version(&conf, leader_unit, version, sizeof(version)) != 0) {
+		pgr_err_set(&ctx->err, "cannot tell which version the primary %s runs", leader_unit->name);
+		return PGR_EXIT_ERROR;
+	}
+	saved = conf;
+	{
+		const char *colon = strrchr(conf.etcd, ':');
+
+		if (colon)
+			taken[ntaken++] = (int)strtol(colon + 1, NULL, 10);
+	}
+	taken[ntaken++] = conf.etcd_peer_port;
+	for (int i = 0; i < conf.pgbouncer_count; i++)
+		taken[ntaken++] = conf.pgbouncers[i].port;
+	for (int i = 0; i < conf.unit_count; i++) {
+		taken[ntaken++] = conf.units[i].pg_port;
+		taken[ntaken++] = conf.units[i].api_port;
+		if (conf.units[i].number >= number)
+			number = conf.units[i].number + 1;
+	}
+	unit = &conf.units[conf.unit_count];
+	memset(unit, 0, sizeof(*unit));
+	unit->number = number;
+	snprintf(unit->name, sizeof(unit->name), "%s/%d", conf.name, number);
+	snprintf(unit->member, sizeof(unit->member), "%s-%d", conf.name, number);
+	snprintf(unit->host, sizeof(unit->host), "127.0.0.1");
+	cursor = 5440 + number;
+	if (local_port_next_free(&cursor, taken, ntaken, &unit->pg_port, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	taken[ntaken++] = unit->pg_port;
+	cursor = 8010 + number;
+	if (local_port_next_free(&cursor, taken, ntaken, &unit->api_port, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	conf.unit_count++;
+	fprintf(stderr, "adding unit %s on %s (copied from the primary %s) ...\n", unit->name, version, leader_unit->name);
+	if (local_unit_prepare(&conf, unit, version, &ctx->err) != 0 || conf_save(&conf, &ctx->err) != 0 ||
+	    local_agent_start(&conf, unit, &ctx->err) != 0 || local_wait_healthy(&conf, UNIT_OP_TIMEOUT_MS, &ctx->err) != 0) {
+		char udir[PATH_MAX];
+
+		if (local_agent_stop(&conf, unit, 60000, &cleanup) != 0 ||
+		    local_unit_stop_leftovers(&conf, unit, &cleanup) != 0)
+			fprintf(stderr, "pgrefresh: warning: %s\n", cleanup.msg);
+		conf_unit_dir(&conf, unit, udir, sizeof(udir));
+		if (dir_remove_all(udir, &cleanup) != 0 || conf_save(&saved, &cleanup) != 0)
+			fprintf(stderr, "pgrefresh: warning: %s\n", cleanup.msg);
+		pgr_err_prefix(&ctx->err, "could not add %s", unit->name);
+		pgr_err_hint(&ctx->err, "the cluster is as it was; see `pgrefresh status`");
+		return PGR_EXIT_ERROR;
+	}
+	printf("added %s (%s:%d), streaming from the primary\n", unit->name, unit->host, unit->pg_port);
+	return PGR_EXIT_OK;
+}
+
+int cmd_remove_unit(cli_ctx *ctx, int argc, char **argv)
+{
+	cluster_conf conf;
+	patroni_cluster cluster;
+	const patroni_member *leader;
+	const conf_unit *unit;
+	conf_unit removed;
+	etcd_client etcd;
+	char key[256], prefix[128], udir[PATH_MAX];
+	int idx;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (argc != 1) {
+		pgr_err_set(&ctx->err, "remove-unit needs one UNIT (e.g. pg/2)");
+		pgr_err_hint(&ctx->err, "see the units with `pgrefresh status`");
+		return PGR_EXIT_USAGE;
+	}
+	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	unit = conf_find_unit(&conf, argv[0]);
+	if (unit == NULL) {
+		pgr_err_set(&ctx->err, "cluster %s has no unit %s", conf.name, argv[0]);
+		pgr_err_hint(&ctx->err, "see the units with `pgrefresh status`");
+		return PGR_EXIT_USAGE;
+	}
+	if (!conf.local) {
+		pgr_err_set(&ctx->err, "remove-unit works on local clusters");
+		return PGR_EXIT_ERROR;
+	}
+	if (conf.unit_count == 1) {
+		pgr_err_set(&ctx->err, "%s is the last unit of cluster %s", unit->name, conf.name);
+		pgr_err_hint(&ctx->err, "to remove the whole cluster: `pgrefresh cluster destroy`");
+		return PGR_EXIT_REFUSED;
+	}
+	if (read_patroni_cluster(ctx, &conf, &cluster) == 0) {
+		leader = patroni_cluster_leader(&cluster);
+		if (leader != NULL && strcmp(leader->name, unit->member) == 0) {
+			pgr_err_set(&ctx->err, "%s is the primary", unit->name);
+			pgr_err_hint(&ctx->err, "move the primary role first: `pgrefresh switchover`, then remove-unit %s",
+				     unit->name);
+			return PGR_EXIT_REFUSED;
+		}
+	}
+	removed = *unit;
+	idx = (int)(unit - conf.units);
+	fprintf(stderr, "removing unit %s ...\n", removed.name);
+	if (local_agent_stop(&conf, &removed, 90000, &ctx->err) != 0 ||
+	    local_unit_stop_leftovers(&conf, &removed, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	memmove(&conf.units[idx], &conf.units[idx + 1], (size_t)(conf.unit_count - idx - 1) * sizeof(conf.units[0]));
+	conf.unit_count--;
+	if (conf_save(&conf, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	if (etcd_client_init(&etcd, conf.etcd, &ctx->err) == 0) {
+		pgr_err warn;
+
+		conf_etcd_prefix(&conf, prefix, sizeof(prefix));
+		snprintf(key, sizeof(key), "%sunits/%s", prefix, removed.member);
+		if (etcd_delete(&etcd, key, false, &warn) != 0)
+			fprintf(stderr, "pgrefresh: warning: %s\n", warn.msg);
+		snprintf(key, sizeof(key), "/service/%s/members/%s", conf.name, removed.member);
+		if (etcd_delete(&etcd, key, false, &warn) != 0)
+			fprintf(stderr, "pgrefresh: warning: %s\n", warn.msg);
+	}
+	conf_unit_dir(&conf, &removed, udir, sizeof(udir));
+	if (dir_remove_all(udir, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	if (local_wait_healthy(&conf, UNIT_OP_TIMEOUT_MS, &ctx->err) != 0) {
+		pgr_err_prefix(&ctx->err, "%s removed, but", removed.name);
+		return PGR_EXIT_ERROR;
+	}
+	printf("removed %s\n", removed.name);
+	return PGR_EXIT_OK;
+}
+
+int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
+{
+	cluster_conf conf;
+	patroni_cluster cluster;
+	const patroni_member *leader, *sync;
+	const conf_unit *target = NULL, *leader_unit;
+	const char *to = cli_take_option(&argc, argv, "--to");
+	char leader_name[64], url[200];
+	long long deadline;
+	int status = 0;
+	char reply[512];
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	if (to != NULL) {
+		target = conf_find_unit(&conf, to);
+		if (target == NULL) {
+			pgr_err_set(&ctx->err, "cluster %s has no unit %s", conf.name, to);
+			pgr_err_hint(&ctx->err, "see the units with `pgrefresh status`");
+			return PGR_EXIT_USAGE;
+		}
+	}
+	deadline = proc_now_ms() + 30000;
+	for (;;) {
+		if (read_patroni_cluster(ctx, &conf, &cluster) != 0)
+			return PGR_EXIT_UNREACHABLE;
+		leader = patroni_cluster_leader(&cluster);
+		sync = patroni_cluster_sync_standby(&cluster);
+		if (leader != NULL && (target != NULL || sync != NULL))
+			break;
+		if (proc_now_ms() > deadline) {
+			pgr_err_set(&ctx->err, "no %s to switch over to after 30 s", leader ? "sync standby" : "primary");
+			pgr_err_hint(&ctx->err, "check `pgrefresh status`");
+			return PGR_EXIT_TIMEOUT;
+		}
+		proc_sleep_ms(250);
+	}
+	if (target == NULL)
+		target = unit_of_member(&conf, sync->name);
+	leader_unit = unit_of_member(&conf, leader->name);
+	if (target == NULL || leader_unit == NULL) {
+		pgr_err_set(&ctx->err, "Patroni reports members pgrefresh does not know (%s)", leader->name);
+		return PGR_EXIT_ERROR;
+	}
+	if (strcmp(target->member, leader->name) == 0) {
+		pgr_err_set(&ctx->err, "%s is already the primary", target->name);
+		pgr_err_hint(&ctx->err, "pass another unit with --to");
+		return PGR_EXIT_USAGE;
+	}
+	snprintf(leader_name, sizeof(leader_name), "%s", leader->name);
+	conf_unit_api_url(leader_unit, url, sizeof(url));
+	fprintf(stderr, "switching over from %s to %s ...\n", leader_unit->name, target->name);
+	deadline = proc_now_ms() + 60000;
+	for (;;) {
+		if (patroni_switchover(url, leader_name, target->member, 30000, &status, reply, sizeof(reply), &ctx->err) != 0)
+			return PGR_EXIT_UNREACHABLE;
+		if (status == 200)
+			break;
+		if (status != 412 && status != 503) {
+			pgr_err_set(&ctx->err, "Patroni refused the switchover (HTTP %d): %s", status, reply);
+			pgr_err_hint(&ctx->err, "in synchronous mode, switch over to the sync standby (`pgrefresh status`)");
+			return PGR_EXIT_ERROR;
+		}
+		if (proc_now_ms() > deadline) {
+			pgr_err_set(&ctx->err, "Patroni kept refusing the switchover (HTTP %d): %s", status, reply);
+			pgr_err_hint(&ctx->err, "switch over to the sync standby; see `pgrefresh status`");
+			return PGR_EXIT_TIMEOUT;
+		}
+		proc_sleep_ms(500);
+	}
+	/* done when the target leads and runs, and PgBouncer leads to it */
+	deadline = proc_now_ms() + 60000;
+	for (;;) {
+		const patroni_member *now;
+		bool repointed = true;
+
+		if (read_patroni_cluster(ctx, &conf, &cluster) == 0) {
+			now = patroni_cluster_leader(&cluster);
+			if (conf.local && conf.pgbouncer_count > 0) {
+				char host[64];
+				int port = 0;
+				pgr_err ignored;
+
+				repointed = local_pgbouncer_target(&conf, host, sizeof(host), &port, &ignored) == 0 &&
+					    port == target->pg_port && strcmp(host, target->host) == 0;
+			}
+			if (now != NULL && strcmp(now->name, target->member) == 0 && strcmp(now->state, "running") == 0 &&
+			    repointed)
+				break;
+		}
+		if (proc_now_ms() > deadline) {
+			pgr_err_set(&ctx->err, "switchover answered, but %s does not lead with PgBouncer pointing at it after 60 s",
+				    target->name);
+			pgr_err_hint(&ctx->err, "check `pgrefresh status`");
+			return PGR_EXIT_TIMEOUT;
+		}
+		proc_sleep_ms(100);
+	}
+	printf("switched over: %s is the primary (was %s)\n", target->name, leader_unit->name);
+	return PGR_EXIT_OK;
+}

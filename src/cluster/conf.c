@@ -1,0 +1,417 @@
+#include "cluster/conf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/fileutil.h"
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+		*--end = '\0';
+	return s;
+}
+
+static int parse_port(const char *value, int *port)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || v < 1 || v > 65535)
+		return -1;
+	*port = (int)v;
+	return 0;
+}
+
+/* "host:port" */
+static int parse_endpoint(const char *value, conf_endpoint *ep)
+{
+	const char *colon = strrchr(value, ':');
+
+	if (colon == NULL || colon == value || (size_t)(colon - value) >= sizeof(ep->host))
+		return -1;
+	memcpy(ep->host, value, (size_t)(colon - value));
+	ep->host[colon - value] = '\0';
+	return parse_port(colon + 1, &ep->port);
+}
+
+static int parse_unit_name(const char *cluster, const char *name, int *number)
+{
+	char *end;
+	long v;
+	const char *slash = strchr(name, '/');
+
+	if (slash == NULL)
+		slash = strchr(name, '-');
+	if (slash == NULL)
+		return -1;
+	if (cluster[0] && (strlen(cluster) != (size_t)(slash - name) || strncmp(cluster, name, (size_t)(slash - name)) != 0))
+		return -1;
+	errno = 0;
+	v = strtol(slash + 1, &end, 10);
+	if (errno != 0 || end == slash + 1 || *end != '\0' || v < 0 || v > 9999)
+		return -1;
+	*number = (int)v;
+	return 0;
+}
+
+int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err *err)
+{
+	char *copy = strdup(text);
+	char *save = NULL;
+	char *line;
+	int lineno = 0;
+	enum { SEC_NONE, SEC_CLUSTER, SEC_UNIT } section = SEC_NONE;
+	conf_unit *unit = NULL;
+	int rc = 0;
+
+	if (copy == NULL)
+		return pgr_err_set(err, "out of memory");
+	memset(conf, 0, sizeof(*conf));
+	snprintf(conf->superuser, sizeof(conf->superuser), "postgres");
+	for (line = strtok_r(copy, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		char *s = trim(line);
+		char *eq, *key, *value;
+
+		lineno++;
+		if (*s == '\0' || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+
+			if (close == NULL || close[1] != '\0') {
+				rc = pgr_err_set(err, "%s:%d: malformed section header \"%s\"", origin, lineno, s);
+				break;
+			}
+			*close = '\0';
+			s = trim(s + 1);
+			if (strcmp(s, "cluster") == 0) {
+				section = SEC_CLUSTER;
+			} else if (strncmp(s, "unit ", 5) == 0) {
+				char *uname = trim(s + 5);
+
+				if (conf->unit_count >= CONF_MAX_UNITS) {
+					rc = pgr_err_set(err, "%s:%d: more than %d units", origin, lineno, CONF_MAX_UNITS);
+					break;
+				}
+				unit = &conf->units[conf->unit_count];
+				if (parse_unit_name(conf->name, uname, &unit->number) != 0) {
+					rc = pgr_err_set(err, "%s:%d: bad unit name \"%s\" (expected %s/N)", origin, lineno,
+							 uname, conf->name[0] ? conf->name : "<cluster>");
+					break;
+				}
+				snprintf(unit->name, sizeof(unit->name), "%s/%d", conf->name, unit->number);
+				snprintf(unit->member, sizeof(unit->member), "%s-%d", conf->name, unit->number);
+				snprintf(unit->host, sizeof(unit->host), "127.0.0.1");
+				for (int i = 0; i < conf->unit_count; i++) {
+					if (conf->units[i].number == unit->number) {
+						rc = pgr_err_set(err, "%s:%d: unit %s listed twice", origin, lineno,
+								 unit->name);
+						break;
+					}
+				}
+				if (rc != 0)
+					break;
+				conf->unit_count++;
+				section = SEC_UNIT;
+			} else {
+				rc = pgr_err_set(err, "%s:%d: unknown section [%s]", origin, lineno, s);
+				break;
+			}
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (eq == NULL) {
+			rc = pgr_err_set(err, "%s:%d: expected \"key = value\", found \"%s\"", origin, lineno, s);
+			break;
+		}
+		*eq = '\0';
+		key = trim(s);
+		value = trim(eq + 1);
+		if (section == SEC_CLUSTER) {
+			if (strcmp(key, "name") == 0) {
+				if (value[0] == '\0' || strlen(value) >= sizeof(conf->name) || strpbrk(value, "/- \t")) {
+					rc = pgr_err_set(err, "%s:%d: bad cluster name \"%s\"", origin, lineno, value);
+					break;
+				}
+				snprintf(conf->name, sizeof(conf->name), "%s", value);
+			} else if (strcmp(key, "etcd") == 0) {
+				snprintf(conf->etcd, sizeof(conf->etcd), "%s", value);
+			} else if (strcmp(key, "etcd_peer_port") == 0) {
+				if (parse_port(value, &conf->etcd_peer_port) != 0) {
+					rc = pgr_err_set(err, "%s:%d: bad port \"%s\"", origin, lineno, value);
+					break;
+				}
+			} else if (strcmp(key, "catalog") == 0) {
+				snprintf(conf->catalog, sizeof(conf->catalog), "%s", value);
+			} else if (strcmp(key, "superuser") == 0) {
+				snprintf(conf->superuser, sizeof(conf->superuser), "%s", value);
+			} else if (strcmp(key, "local") == 0) {
+				if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+					rc = pgr_err_set(err, "%s:%d: local must be true or false", origin, lineno);
+					break;
+				}
+				conf->local = strcmp(value, "true") == 0;
+			} else if (strcmp(key, "pgbouncer") == 0) {
+				char *save2 = NULL;
+				char *item;
+
+				conf->pgbouncer_count = 0;
+				for (item = strtok_r(value, ",", &save2); item; item = strtok_r(NULL, ",", &save2)) {
+					if (conf->pgbouncer_count >= CONF_MAX_PGBOUNCERS ||
+					    parse_endpoint(trim(item), &conf->pgbouncers[conf->pgbouncer_count]) != 0) {
+						rc = pgr_err_set(err, "%s:%d: bad pgbouncer \"%s\" (expected host:port)",
+								 origin, lineno, item);
+						break;
+					}
+					conf->pgbouncer_count++;
+				}
+				if (rc != 0)
+					break;
+			} else {
+				rc = pgr_err_set(err, "%s:%d: unknown key \"%s\" in [cluster]", origin, lineno, key);
+				break;
+			}
+		} else if (section == SEC_UNIT) {
+			if (strcmp(key, "host") == 0) {
+				snprintf(unit->host, sizeof(unit->host), "%s", value);
+			} else if (strcmp(key, "pg_port") == 0 || strcmp(key, "api_port") == 0) {
+				int *port = key[0] == 'p' ? &unit->pg_port : &unit->api_port;
+
+				if (parse_port(value, port) != 0) {
+					rc = pgr_err_set(err, "%s:%d: bad port \"%s\"", origin, lineno, value);
+					break;
+				}
+			} else {
+				rc = pgr_err_set(err, "%s:%d: unknown key \"%s\" in [unit]", origin, lineno, key);
+				break;
+			}
+		} else {
+			rc = pgr_err_set(err, "%s:%d: \"%s\" outside of any section", origin, lineno, key);
+			break;
+		}
+	}
+	free(copy);
+	if (rc != 0)
+		return rc;
+	if (conf->name[0] == '\0')
+		return pgr_err_set(err, "%s: no cluster name ([cluster] name = ...)", origin);
+	if (conf->etcd[0] == '\0')
+		return pgr_err_set(err, "%s: no etcd endpoint ([cluster] etcd = http://host:port)", origin);
+	if (conf->catalog[0] == '\0')
+		return pgr_err_set(err, "%s: no catalog ([cluster] catalog = DIR)", origin);
+	for (int i = 0; i < conf->unit_count; i++) {
+		if (conf->units[i].pg_port == 0 || conf->units[i].api_port == 0)
+			return pgr_err_set(err, "%s: unit %s needs pg_port and api_port", origin, conf->units[i].name);
+	}
+	return 0;
+}
+
+int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err)
+{
+	size_t used = 0;
+	int n;
+
+#define EMIT(...)                                                                                            \
+	do {                                                                                                 \
+		n = snprintf(buf + used, buflen - used, __VA_ARGS__);                                        \
+		if (n < 0 || (size_t)n >= buflen - used)                                                     \
+			return pgr_err_set(err, "configuration too large");                                  \
+		used += (size_t)n;                                                                           \
+	} while (0)
+
+	EMIT("# pgrefresh cluster configuration (written by pgrefresh; passwords are in secrets)\n");
+	EMIT("[cluster]\nname = %s\netcd = %s\n", conf->name, conf->etcd);
+	if (conf->etcd_peer_port)
+		EMIT("etcd_peer_port = %d\n", conf->etcd_peer_port);
+	EMIT("catalog = %s\nsuperuser = %s\nlocal = %s\n", conf->catalog, conf->superuser,
+	     conf->local ? "true" : "false");
+	if (conf->pgbouncer_count > 0) {
+		EMIT("pgbouncer = ");
+		for (int i = 0; i < conf->pgbouncer_count; i++)
+			EMIT("%s%s:%d", i ? "," : "", conf->pgbouncers[i].host, conf->pgbouncers[i].port);
+		EMIT("\n");
+	}
+	for (int i = 0; i < conf->unit_count; i++) {
+		const conf_unit *u = &conf->units[i];
+
+		EMIT("\n[unit %s]\nhost = %s\npg_port = %d\napi_port = %d\n", u->name, u->host, u->pg_port,
+		     u->api_port);
+	}
+#undef EMIT
+	return 0;
+}
+
+static int resolve_dir(const char *dir, char *out, size_t len, pgr_err *err)
+{
+	const char *d = (dir && dir[0]) ? dir : getenv("PGREFRESH_DIR");
+	char *real;
+
+	if (d == NULL || d[0] == '\0') {
+		pgr_err_set(err, "no cluster directory given");
+		pgr_err_hint(err, "pass --dir DIR or set PGREFRESH_DIR (the directory of pgrefresh.conf)");
+		return -1;
+	}
+	real = realpath(d, NULL);
+	if (real == NULL) {
+		pgr_err_set(err, "cluster directory %s: %s", d, strerror(errno));
+		pgr_err_hint(err, "create a cluster with `pgrefresh cluster create --dir %s --units 3 --version V`", d);
+		return -1;
+	}
+	snprintf(out, len, "%s", real);
+	free(real);
+	return 0;
+}
+
+int conf_load(const char *dir, cluster_conf *conf, pgr_err *err)
+{
+	char real[PATH_MAX];
+	char path[PATH_MAX + 32];
+	char *text;
+	int rc;
+
+	if (resolve_dir(dir, real, sizeof(real), err) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/pgrefresh.conf", real);
+	if (!path_exists(path)) {
+		pgr_err_set(err, "%s holds no cluster (no pgrefresh.conf)", real);
+		pgr_err_hint(err, "create one with `pgrefresh cluster create --dir %s --units 3 --version V`", real);
+		return -1;
+	}
+	if (file_read_all(path, &text, NULL, err) != 0)
+		return -1;
+	rc = conf_parse(text, path, conf, err);
+	free(text);
+	if (rc != 0) {
+		pgr_err_hint(err, "fix %s by hand, or recreate the cluster", path);
+		return -1;
+	}
+	snprintf(conf->dir, sizeof(conf->dir), "%s", real);
+	return 0;
+}
+
+int conf_save(const cluster_conf *conf, pgr_err *err)
+{
+	char buf[16384];
+	char path[PATH_MAX + 32];
+
+	if (conf_format(conf, buf, sizeof(buf), err) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/pgrefresh.conf", conf->dir);
+	return file_write_durable(path, buf, strlen(buf), 0644, err);
+}
+
+int secrets_load(const char *dir, cluster_secrets *secrets, pgr_err *err)
+{
+	char path[PATH_MAX + 32];
+	char *text, *save = NULL, *line;
+
+	memset(secrets, 0, sizeof(*secrets));
+	snprintf(path, sizeof(path), "%s/secrets", dir);
+	if (file_read_all(path, &text, NULL, err) != 0)
+		return -1;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		if (strcmp(trim(line), "superuser_password") == 0)
+			snprintf(secrets->superuser_password, sizeof(secrets->superuser_password), "%s", trim(eq + 1));
+		else if (strcmp(trim(line), "replication_password") == 0)
+			snprintf(secrets->replication_password, sizeof(secrets->replication_password), "%s",
+				 trim(eq + 1));
+		else if (strcmp(trim(line), "rewind_password") == 0)
+			snprintf(secrets->rewind_password, sizeof(secrets->rewind_password), "%s", trim(eq + 1));
+	}
+	free(text);
+	if (secrets->superuser_password[0] == '\0')
+		return pgr_err_set(err, "%s: no superuser_password", path);
+	return 0;
+}
+
+int secrets_save(const char *dir, const cluster_secrets *secrets, pgr_err *err)
+{
+	char path[PATH_MAX + 32];
+	char buf[512];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/secrets", dir);
+	n = snprintf(buf, sizeof(buf), "superuser_password = %s\nreplication_password = %s\nrewind_password = %s\n",
+		     secrets->superuser_password, secrets->replication_password, secrets->rewind_password);
+	return file_write_durable(path, buf, (size_t)n, 0600, err);
+}
+
+const conf_unit *conf_find_unit(const cluster_conf *conf, const char *name)
+{
+	int number;
+	char *end;
+	long v;
+
+	if (parse_unit_name(conf->name, name, &number) != 0) {
+		errno = 0;
+		v = strtol(name, &end, 10);
+		if (errno != 0 || end == name || *end != '\0')
+			return NULL;
+		number = (int)v;
+	}
+	for (int i = 0; i < conf->unit_count; i++)
+		if (conf->units[i].number == number)
+			return &conf->units[i];
+	return NULL;
+}
+
+void conf_unit_dir(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/units/%s", conf->dir, unit->member);
+}
+
+void conf_unit_path(const cluster_conf *conf, const conf_unit *unit, const char *leaf, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/units/%s/%s", conf->dir, unit->member, leaf);
+}
+
+void conf_unit_api_url(const conf_unit *unit, char *buf, size_t len)
+{
+	snprintf(buf, len, "http://%s:%d", unit->host, unit->api_port);
+}
+
+void conf_etcd_prefix(const cluster_conf *conf, char *buf, size_t len)
+{
+	snprintf(buf, len, "/pgrefresh/%s/", conf->name);
+}
+
+int conf_unit_linked_version(const cluster_conf *conf, const conf_unit *unit, char *version, size_t len)
+{
+	char link[PATH_MAX];
+	char target[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	version[0] = '\0';
+	conf_unit_path(conf, unit, "bin", link, sizeof(link));
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return -1;
+	target[n] = '\0';
+	/* CATALOG/<version>/bin */
+	while (n > 0 && target[n - 1] == '/')
+		target[--n] = '\0';
+	slash = strrchr(target, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = '\0';
+	slash = strrchr(target, '/');
+	snprintf(version, len, "%s", slash ? slash + 1 : target);
+	return 0;
+}

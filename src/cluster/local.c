@@ -1,0 +1,784 @@
+#include "cluster/local.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "etcd/etcd.h"
+#include "cluster/health.h"
+#include "patroni/patroni.h"
+#include "pg/pgbouncer.h"
+#include "util/fileutil.h"
+#include "util/log.h"
+#include "util/proc.h"
+
+#define PATRONI_BIN "/usr/bin/patroni"
+#define ETCD_BIN "/usr/bin/etcd"
+#define PGBOUNCER_BIN "/usr/sbin/pgbouncer"
+
+int local_check_dependencies(pgr_err *err)
+{
+	static const char *const needed[][2] = {
+		{ ETCD_BIN, "etcd-server" },
+		{ PATRONI_BIN, "patroni" },
+		{ PGBOUNCER_BIN, "pgbouncer" },
+	};
+
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
+		if (!path_is_executable(needed[i][0])) {
+			pgr_err_set(err, "%s is missing (Debian package %s)", needed[i][0], needed[i][1]);
+			pgr_err_hint(err, "run scripts/install-deps (as root) or `apt-get install %s`", needed[i][1]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+bool local_port_is_free(int port)
+{
+	struct sockaddr_in addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	bool free_port;
+
+	if (fd < 0)
+		return false;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	free_port = bind(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+	close(fd);
+	return free_port;
+}
+
+int local_port_next_free(int *cursor, const int *taken, int taken_count, int *port, pgr_err *err)
+{
+	for (int p = *cursor; p < 65000; p++) {
+		bool used = false;
+
+		for (int i = 0; i < taken_count; i++)
+			if (taken[i] == p)
+				used = true;
+		if (!used && local_port_is_free(p)) {
+			*port = p;
+			*cursor = p + 1;
+			return 0;
+		}
+	}
+	return pgr_err_set(err, "no free port on 127.0.0.1 at or above %d", *cursor);
+}
+
+/* ---- paths ---- */
+
+static void path_in(const cluster_conf *conf, const char *leaf, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", conf->dir, leaf);
+}
+
+static int owner_fix(const char *path, pgr_err *err)
+{
+	proc_user user;
+
+	if (proc_user_for_servers(&user, err) != 0)
+		return -1;
+	if (!user.switch_user)
+		return 0;
+	return path_chown_all(path, user.uid, user.gid, err);
+}
+
+static int random_password(char *out, size_t len, pgr_err *err)
+{
+	unsigned char raw[16];
+	int fd = open("/dev/urandom", O_RDONLY);
+
+	if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
+		if (fd >= 0)
+			close(fd);
+		return pgr_err_set(err, "could not read /dev/urandom: %s", strerror(errno));
+	}
+	close(fd);
+	for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < len; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
+static void etcd_hostport(const cluster_conf *conf, char *buf, size_t len)
+{
+	const char *s = strstr(conf->etcd, "://");
+
+	snprintf(buf, len, "%s", s ? s + 3 : conf->etcd);
+	buf[strcspn(buf, ",/")] = '\0';
+}
+
+/* ---- configuration files ---- */
+
+static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
+			     pgr_err *err)
+{
+	char udir[PATH_MAX], path[PATH_MAX + 32], etcd[160];
+	char *yml;
+	size_t cap = 8192;
+	int n, rc;
+
+	conf_unit_dir(conf, unit, udir, sizeof(udir));
+	etcd_hostport(conf, etcd, sizeof(etcd));
+	yml = malloc(cap);
+	if (yml == NULL)
+		return pgr_err_set(err, "out of memory");
+	n = snprintf(yml, cap,
+		     "# Patroni configuration of unit %s (written by pgrefresh)\n"
+		     "scope: %s\n"
+		     "namespace: /service/\n"
+		     "name: %s\n"
+		     "log: {level: INFO}\n"
+		     "restapi: {listen: '%s:%d', connect_address: '%s:%d'}\n"
+		     "etcd3: {hosts: '%s'}\n"
+		     "bootstrap:\n"
+		     "  dcs:\n"
+		     "    ttl: 10\n"
+		     "    loop_wait: 2\n"
+		     "    retry_timeout: 4\n"
+		     "    maximum_lag_on_failover: 1048576\n"
+		     "    synchronous_mode: true\n"
+		     "    postgresql:\n"
+		     "      use_pg_rewind: true\n"
+		     "      use_slots: true\n"
+		     "      parameters: {wal_level: replica, hot_standby: 'on', max_wal_senders: 10,\n"
+		     "                   max_replication_slots: 10, wal_keep_size: 256MB, wal_log_hints: 'on',\n"
+		     "                   wal_retrieve_retry_interval: 250ms}\n"
+		     "  initdb: [{encoding: UTF8}, {locale: C}, data-checksums]\n"
+		     "postgresql:\n"
+		     "  listen: '%s:%d'\n"
+		     "  connect_address: '%s:%d'\n"
+		     "  data_dir: '%s/data'\n"
+		     "  bin_dir: '%s/bin'\n"
+		     "  pgpass: '%s/pgpass'\n"
+		     "  authentication:\n"
+		     "    superuser: {username: %s, password: '%s'}\n"
+		     "    replication: {username: replicator, password: '%s'}\n"
+		     "    rewind: {username: rewinder, password: '%s'}\n"
+		     "  parameters: {unix_socket_directories: '%s', logging_collector: 'on', log_directory: log}\n"
+		     "  pg_hba:\n"
+		     "    - local all all trust\n"
+		     "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
+		     "    - host all all 127.0.0.1/32 scram-sha-256\n",
+		     unit->name, conf->name, unit->member, unit->host, unit->api_port, unit->host, unit->api_port, etcd,
+		     unit->host, unit->pg_port, unit->host, unit->pg_port, udir, udir, udir, conf->superuser,
+		     secrets->superuser_password, secrets->replication_password, secrets->rewind_password, udir);
+	if (n < 0 || (size_t)n >= cap) {
+		free(yml);
+		return pgr_err_set(err, "patroni.yml of %s too large", unit->name);
+	}
+	snprintf(path, sizeof(path), "%s/patroni.yml", udir);
+	rc = file_write_durable(path, yml, (size_t)n, 0600, err);
+	free(yml);
+	return rc;
+}
+
+int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const char *version, pgr_err *err)
+{
+	char udir[PATH_MAX], link[PATH_MAX + 16], target[PATH_MAX + 64];
+	cluster_secrets secrets;
+
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	conf_unit_dir(conf, unit, udir, sizeof(udir));
+	if (dir_make_all(udir, 0750, err) != 0)
+		return -1;
+	snprintf(link, sizeof(link), "%s/bin", udir);
+	snprintf(target, sizeof(target), "%s/%s/bin", conf->catalog, version);
+	if (symlink_replace(target, link, err) != 0)
+		return -1;
+	if (write_patroni_yml(conf, &secrets, unit, err) != 0)
+		return -1;
+	return owner_fix(udir, err);
+}
+
+static void pgbouncer_ini_for(const cluster_conf *conf, const char *host, int port, pgbouncer_ini *ini)
+{
+	char pdir[PATH_MAX];
+
+	path_in(conf, "pgbouncer", pdir, sizeof(pdir));
+	memset(ini, 0, sizeof(*ini));
+	snprintf(ini->listen_addr, sizeof(ini->listen_addr), "%s", conf->pgbouncers[0].host);
+	ini->listen_port = conf->pgbouncers[0].port;
+	snprintf(ini->unix_socket_dir, sizeof(ini->unix_socket_dir), "%s", pdir);
+	snprintf(ini->auth_file, sizeof(ini->auth_file), "%s/userlist.txt", pdir);
+	snprintf(ini->admin_user, sizeof(ini->admin_user), "%s", conf->superuser);
+	snprintf(ini->target_host, sizeof(ini->target_host), "%s", host);
+	ini->target_port = port;
+}
+
+static int write_pgbouncer_ini(const cluster_conf *conf, const char *host, int port, pgr_err *err)
+{
+	char path[PATH_MAX + 32], buf[8192];
+	pgbouncer_ini ini;
+
+	pgbouncer_ini_for(conf, host, port, &ini);
+	if (pgbouncer_ini_render(&ini, buf, sizeof(buf), err) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/pgbouncer/pgbouncer.ini", conf->dir);
+	return file_write_durable(path, buf, strlen(buf), 0644, err);
+}
+
+static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets *secrets, pgr_err *err)
+{
+	char pdir[PATH_MAX], path[PATH_MAX + 32], buf[512];
+	int n;
+
+	path_in(conf, "pgbouncer", pdir, sizeof(pdir));
+	if (dir_make_all(pdir, 0750, err) != 0)
+		return -1;
+	if (write_pgbouncer_ini(conf, conf->units[0].host, conf->units[0].pg_port, err) != 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "\"%s\" \"%s\"\n", conf->superuser, secrets->superuser_password);
+	snprintf(path, sizeof(path), "%s/userlist.txt", pdir);
+	if (file_write_durable(path, buf, (size_t)n, 0600, err) != 0)
+		return -1;
+	return owner_fix(pdir, err);
+}
+
+int local_pgbouncer_target(const cluster_conf *conf, char *host, size_t hostlen, int *port, pgr_err *err)
+{
+	char path[PATH_MAX + 32];
+	char *text;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/pgbouncer/pgbouncer.ini", conf->dir);
+	if (file_read_all(path, &text, NULL, err) != 0)
+		return -1;
+	rc = pgbouncer_ini_target(text, host, hostlen, port, err);
+	free(text);
+	return rc;
+}
+
+int local_pgbouncer_repoint(const cluster_conf *conf, const char *host, int port, bool *changed, pgr_err *err)
+{
+	char cur_host[256];
+	int cur_port = 0;
+	cluster_secrets secrets;
+
+	*changed = false;
+	if (local_pgbouncer_target(conf, cur_host, sizeof(cur_host), &cur_port, err) == 0 && cur_port == port &&
+	    strcmp(cur_host, host) == 0)
+		return 0;
+	if (write_pgbouncer_ini(conf, host, port, err) != 0)
+		return -1;
+	*changed = true;
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	return pgbouncer_admin_command(conf->pgbouncers[0].host, conf->pgbouncers[0].port, conf->superuser,
+				       secrets.superuser_password, "RELOAD", 5000, err);
+}
+
+static int write_client_pgpass(const cluster_conf *conf, const cluster_secrets *secrets, pgr_err *err)
+{
+	char path[PATH_MAX + 16], buf[512];
+	int n = snprintf(buf, sizeof(buf), "*:*:*:%s:%s\n", conf->superuser, secrets->superuser_password);
+
+	path_in(conf, "pgpass", path, sizeof(path));
+	return file_write_durable(path, buf, (size_t)n, 0600, err);
+}
+
+/* Copies this program into DIR/libexec so that agents run a binary the postgres user can reach. */
+static int install_agent_binary(const cluster_conf *conf, const char *self_exe, pgr_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	char *data;
+	size_t len;
+	int rc;
+
+	path_in(conf, "libexec", dir, sizeof(dir));
+	if (dir_make_all(dir, 0755, err) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/pgrefresh", dir);
+	if (file_read_all(self_exe, &data, &len, err) != 0)
+		return -1;
+	rc = file_write_durable(path, data, len, 0755, err);
+	free(data);
+	return rc;
+}
+
+/* ---- processes ---- */
+
+
+static int spawn_as_servers(char *const argv[], const char *log, const char *pidfile, pgr_err *err)
+{
+	proc_user user;
+	pid_t child;
+
+	if (proc_user_for_servers(&user, err) != 0)
+		return -1;
+	return proc_spawn_daemon(argv, NULL, &user, log, pidfile, &child, err);
+}
+
+static int etcd_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err *err)
+{
+	etcd_client client;
+	long long deadline = proc_now_ms() + timeout_ms;
+	char pid[PATH_MAX + 32];
+
+	snprintf(pid, sizeof(pid), "%s/etcd/etcd.pid", conf->dir);
+	if (etcd_client_init(&client, conf->etcd, err) != 0)
+		return -1;
+	client.timeout_ms = 1000;
+	for (;;) {
+		if (etcd_health(&client, err) == 0)
+			return 0;
+		if (!proc_pidfile_alive(pid, NULL))
+			return pgr_err_set(err, "etcd exited at start; see %s/etcd/etcd.log", conf->dir);
+		if (proc_now_ms() > deadline)
+			return pgr_err_prefix(err, "etcd not healthy after %ld s", timeout_ms / 1000);
+		proc_sleep_ms(100);
+	}
+}
+
+static int etcd_start(const cluster_conf *conf, pgr_err *err)
+{
+	char edir[PATH_MAX], data[PATH_MAX + 16], log[PATH_MAX + 16], pid[PATH_MAX + 16], hp[160];
+	char peer_url[200], initial[240], name[64];
+	const char *colon;
+
+	path_in(conf, "etcd", edir, sizeof(edir));
+	snprintf(pid, sizeof(pid), "%s/etcd.pid", edir);
+	if (proc_pidfile_alive(pid, NULL))
+		return 0;
+	if (dir_make_all(edir, 0750, err) != 0 || owner_fix(edir, err) != 0)
+		return -1;
+	snprintf(data, sizeof(data), "%s/data", edir);
+	snprintf(log, sizeof(log), "%s/etcd.log", edir);
+	etcd_hostport(conf, hp, sizeof(hp));
+	colon = strrchr(hp, ':');
+	if (colon == NULL)
+		return pgr_err_set(err, "etcd endpoint %s has no port", conf->etcd);
+	if (!local_port_is_free((int)strtol(colon + 1, NULL, 10)))
+		return pgr_err_set(err, "port %s (etcd) is in use by another program", colon + 1);
+	if (!local_port_is_free(conf->etcd_peer_port))
+		return pgr_err_set(err, "port %d (etcd peer) is in use by another program", conf->etcd_peer_port);
+	snprintf(name, sizeof(name), "%s-etcd", conf->name);
+	snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d", conf->etcd_peer_port);
+	snprintf(initial, sizeof(initial), "%s=%s", name, peer_url);
+	{
+		char client_url[200];
+		char *argv[] = { ETCD_BIN, "--name", name, "--data-dir", data, "--logger=zap",
+				 "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+				 "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+				 "--initial-cluster", initial, "--initial-cluster-state", "new", NULL };
+
+		snprintf(client_url, sizeof(client_url), "http://%s", hp);
+		if (spawn_as_servers(argv, log, pid, err) != 0)
+			return pgr_err_prefix(err, "could not start etcd");
+	}
+	return etcd_wait_healthy(conf, 30000, err);
+}
+
+static int pgbouncer_start(const cluster_conf *conf, pgr_err *err)
+{
+	char ini[PATH_MAX + 32], log[PATH_MAX + 32], pid[PATH_MAX + 32];
+	char *argv[] = { PGBOUNCER_BIN, ini, NULL };
+	long long deadline;
+
+	if (conf->pgbouncer_count == 0)
+		return 0;
+	snprintf(ini, sizeof(ini), "%s/pgbouncer/pgbouncer.ini", conf->dir);
+	snprintf(log, sizeof(log), "%s/pgbouncer/pgbouncer.log", conf->dir);
+	snprintf(pid, sizeof(pid), "%s/pgbouncer/pgbouncer.pid", conf->dir);
+	if (proc_pidfile_alive(pid, NULL))
+		return 0;
+	if (!local_port_is_free(conf->pgbouncers[0].port))
+		return pgr_err_set(err, "port %d (PgBouncer) is in use by another program", conf->pgbouncers[0].port);
+	if (spawn_as_servers(argv, log, pid, err) != 0)
+		return pgr_err_prefix(err, "could not start PgBouncer");
+	deadline = proc_now_ms() + 10000;
+	while (local_port_is_free(conf->pgbouncers[0].port)) {
+		if (!proc_pidfile_alive(pid, NULL))
+			return pgr_err_set(err, "PgBouncer exited at start; see %s", log);
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "PgBouncer does not listen on port %d; see %s", conf->pgbouncers[0].port,
+					   log);
+		proc_sleep_ms(50);
+	}
+	return 0;
+}
+
+int local_agent_start(const cluster_conf *conf, const conf_unit *unit, pgr_err *err)
+{
+	char exe[PATH_MAX + 32], log[PATH_MAX + 32], pid[PATH_MAX + 32], dir[PATH_MAX];
+	char uname[32];
+	char *argv[] = { exe, "agent", "--dir", dir, "--unit", uname, NULL };
+
+	snprintf(exe, sizeof(exe), "%s/libexec/pgrefresh", conf->dir);
+	snprintf(dir, sizeof(dir), "%s", conf->dir);
+	snprintf(uname, sizeof(uname), "%s", unit->name);
+	conf_unit_path(conf, unit, "agent.pid", pid, sizeof(pid));
+	conf_unit_path(conf, unit, "agent.log", log, sizeof(log));
+	if (proc_pidfile_alive(pid, NULL))
+		return 0;
+	if (spawn_as_servers(argv, log, pid, err) != 0)
+		return pgr_err_prefix(err, "could not start the agent of %s", unit->name);
+	return 0;
+}
+
+int local_agent_stop(const cluster_conf *conf, const conf_unit *unit, long timeout_ms, pgr_err *err)
+{
+	char pid[PATH_MAX + 32];
+
+	conf_unit_path(conf, unit, "agent.pid", pid, sizeof(pid));
+	return proc_stop_pidfile(pid, SIGTERM, timeout_ms, err);
+}
+
+int local_unit_stop_leftovers(const cluster_conf *conf, const conf_unit *unit, pgr_err *err)
+{
+	char path[PATH_MAX + 32];
+	pid_t pid;
+
+	conf_unit_path(conf, unit, "patroni.pid", path, sizeof(path));
+	if (proc_stop_pidfile(path, SIGTERM, 60000, err) != 0)
+		return -1;
+	/* PostgreSQL's own pidfile: first line is the postmaster's pid */
+	conf_unit_path(conf, unit, "data/postmaster.pid", path, sizeof(path));
+	if (proc_pidfile_read(path, &pid, NULL) == 0 && proc_start_time(pid) != 0) {
+		char comm[64] = "";
+		char commpath[64];
+		FILE *f;
+
+		snprintf(commpath, sizeof(commpath), "/proc/%d/comm", (int)pid);
+		f = fopen(commpath, "r");
+		if (f) {
+			if (fgets(comm, sizeof(comm), f) == NULL)
+				comm[0] = '\0';
+			fclose(f);
+		}
+		if (strncmp(comm, "postgres", 8) == 0 && proc_stop_pid(pid, SIGINT, 30000, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int leader_index(const cluster_conf *conf)
+{
+	for (int i = 0; i < conf->unit_count; i++) {
+		char url[200];
+		patroni_cluster cl;
+		pgr_err ignored;
+
+		conf_unit_api_url(&conf->units[i], url, sizeof(url));
+		if (patroni_get_cluster(url, 2000, &cl, &ignored) == 0) {
+			const patroni_member *leader = patroni_cluster_leader(&cl);
+
+			if (leader == NULL)
+				return -1;
+			for (int j = 0; j < conf->unit_count; j++)
+				if (strcmp(conf->units[j].member, leader->name) == 0)
+					return j;
+			return -1;
+		}
+	}
+	return -1;
+}
+
+int local_cluster_stop(const cluster_conf *conf, pgr_err *err)
+{
+	char path[PATH_MAX + 32];
+	int leader = leader_index(conf);
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/pgbouncer/pgbouncer.pid", conf->dir);
+	if (proc_stop_pidfile(path, SIGINT, 10000, err) != 0)
+		rc = -1;
+	/* replicas first, in parallel, so that the primary's shutdown does not trigger a failover */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < conf->unit_count; i++) {
+			pid_t pid;
+
+			if ((pass == 0) == (i == leader))
+				continue;
+			conf_unit_path(conf, &conf->units[i], "agent.pid", path, sizeof(path));
+			if (proc_pidfile_alive(path, &pid))
+				kill(pid, SIGTERM);
+		}
+		for (int i = 0; i < conf->unit_count; i++) {
+			if ((pass == 0) == (i == leader))
+				continue;
+			if (local_agent_stop(conf, &conf->units[i], 90000, err) != 0)
+				rc = -1;
+			if (local_unit_stop_leftovers(conf, &conf->units[i], err) != 0)
+				rc = -1;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/etcd/etcd.pid", conf->dir);
+	if (proc_stop_pidfile(path, SIGTERM, 20000, err) != 0)
+		rc = -1;
+	return rc;
+}
+
+int local_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err *err)
+{
+	long long deadline = proc_now_ms() + timeout_ms;
+	const char *members[CONF_MAX_UNITS];
+	health_report report;
+
+	for (int i = 0; i < conf->unit_count; i++)
+		members[i] = conf->units[i].member;
+	for (;;) {
+		memset(&report, 0, sizeof(report));
+		snprintf(report.problems[0], sizeof(report.problems[0]), "no unit's Patroni answers");
+		report.problem_count = 1;
+		for (int i = 0; i < conf->unit_count; i++) {
+			char url[200];
+			patroni_cluster cl;
+			pgr_err ignored;
+
+			conf_unit_api_url(&conf->units[i], url, sizeof(url));
+			if (patroni_get_cluster(url, 2000, &cl, &ignored) == 0) {
+				const patroni_member *lm = patroni_cluster_leader(&cl);
+				patroni_node leader;
+				bool have_leader = false;
+
+				if (lm != NULL) {
+					char base[200];
+
+					have_leader = patroni_api_base(lm->api_url, base, sizeof(base)) == 0 &&
+						      patroni_get_node(base, 2000, &leader, &ignored) == 0;
+				}
+				health_evaluate(&cl, have_leader ? &leader : NULL, members, conf->unit_count,
+						16 * 1024 * 1024, &report);
+				break;
+			}
+		}
+		if (report.healthy)
+			return 0;
+		for (int i = 0; i < conf->unit_count; i++) {
+			char pid[PATH_MAX + 32];
+
+			conf_unit_path(conf, &conf->units[i], "agent.pid", pid, sizeof(pid));
+			if (!proc_pidfile_alive(pid, NULL))
+				return pgr_err_set(err, "the agent of %s exited; see %s/units/%s/agent.log and patroni.log",
+						   conf->units[i].name, conf->dir, conf->units[i].member);
+		}
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "cluster not healthy after %ld s: %s (logs: %s/units/*/patroni.log)",
+					   timeout_ms / 1000, report.problems[0], conf->dir);
+		proc_sleep_ms(250);
+	}
+}
+
+int local_cluster_start(const cluster_conf *conf, const char *self_exe, long timeout_ms, pgr_err *err)
+{
+	if (local_check_dependencies(err) != 0)
+		return -1;
+	if (install_agent_binary(conf, self_exe, err) != 0)
+		return -1;
+	if (etcd_start(conf, err) != 0)
+		return -1;
+	for (int i = 0; i < conf->unit_count; i++) {
+		char pid[PATH_MAX + 32];
+
+		conf_unit_path(conf, &conf->units[i], "agent.pid", pid, sizeof(pid));
+		if (proc_pidfile_alive(pid, NULL))
+			continue;
+		if (!local_port_is_free(conf->units[i].pg_port) || !local_port_is_free(conf->units[i].api_port)) {
+			/* a Patroni of ours may still run without its agent: the agent adopts it */
+			char ppid[PATH_MAX + 32];
+
+			conf_unit_path(conf, &conf->units[i], "patroni.pid", ppid, sizeof(ppid));
+			if (!proc_pidfile_alive(ppid, NULL))
+				return pgr_err_set(err, "port %d or %d (unit %s) is in use by another program",
+						   conf->units[i].pg_port, conf->units[i].api_port, conf->units[i].name);
+		}
+		if (local_agent_start(conf, &conf->units[i], err) != 0)
+			return -1;
+	}
+	if (pgbouncer_start(conf, err) != 0)
+		return -1;
+	return local_wait_healthy(conf, timeout_ms, err);
+}
+
+/* Moves the logs of a failed create out of DIR, into a directory under /tmp; names it in err. */
+static void keep_logs(const cluster_conf *conf, pgr_err *err)
+{
+	char keep[PATH_MAX];
+	char from[PATH_MAX + 64], to[PATH_MAX + 64];
+	pgr_err ignored;
+
+	snprintf(keep, sizeof(keep), "/tmp/pgrefresh-failed-%s-%ld", conf->name, (long)time(NULL));
+	if (dir_make_all(keep, 0755, &ignored) != 0)
+		return;
+	snprintf(from, sizeof(from), "%s/etcd/etcd.log", conf->dir);
+	snprintf(to, sizeof(to), "%s/etcd.log", keep);
+	(void)rename(from, to);
+	snprintf(from, sizeof(from), "%s/pgbouncer/pgbouncer.log", conf->dir);
+	snprintf(to, sizeof(to), "%s/pgbouncer.log", keep);
+	(void)rename(from, to);
+	for (int i = 0; i < conf->unit_count; i++) {
+		static const char *const leaves[] = { "agent.log", "patroni.log" };
+
+		for (size_t j = 0; j < 2; j++) {
+			conf_unit_path(conf, &conf->units[i], leaves[j], from, sizeof(from));
+			snprintf(to, sizeof(to), "%s/%s-%s", keep, conf->units[i].member, leaves[j]);
+			(void)rename(from, to);
+		}
+	}
+	{
+		size_t len = strlen(err->msg);
+
+		snprintf(err->msg + len, sizeof(err->msg) - len, " (logs kept in %s)", keep);
+	}
+}
+
+int local_cluster_create(const local_create_opts *opts, const char *self_exe, cluster_conf *conf, pgr_err *err)
+{
+	char path[PATH_MAX + 32];
+	cluster_secrets secrets;
+	catalog_entry entry;
+	int cursor, taken[2 * CONF_MAX_UNITS + 4], ntaken = 0, port = 0;
+	bool made_dir = false;
+	pgr_err cleanup_err;
+
+	memset(conf, 0, sizeof(*conf));
+	if (local_check_dependencies(err) != 0)
+		return -1;
+	if (opts->units < 1 || opts->units > CONF_MAX_UNITS)
+		return pgr_err_set(err, "--units must be between 1 and %d", CONF_MAX_UNITS);
+	if (catalog_find(opts->catalog, opts->version, &entry, err) != 0) {
+		pgr_err_hint(err, "see `pgrefresh versions`, or add it with `pgrefresh versions add PATH`");
+		return -1;
+	}
+	if (catalog_check_runnable(&entry, err) != 0) {
+		pgr_err_prefix(err, "version %s in the catalog cannot run", opts->version);
+		pgr_err_hint(err, "re-add it with `pgrefresh versions add PATH`");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/pgrefresh.conf", opts->dir);
+	if (path_exists(path)) {
+		pgr_err_set(err, "%s already holds a cluster", opts->dir);
+		pgr_err_hint(err, "use `pgrefresh cluster start --dir %s`, or `cluster destroy` it first", opts->dir);
+		return -1;
+	}
+	if (!path_exists(opts->dir)) {
+		if (dir_make_all(opts->dir, 0755, err) != 0)
+			return -1;
+		made_dir = true;
+	} else {
+		char units[PATH_MAX + 16];
+
+		snprintf(units, sizeof(units), "%s/units", opts->dir);
+		if (path_exists(units))
+			return pgr_err_set(err, "%s already holds units/ (a cluster being created or half removed)",
+					   opts->dir);
+	}
+	{
+		char *real = realpath(opts->dir, NULL);
+
+		if (real == NULL)
+			return pgr_err_set(err, "%s: %s", opts->dir, strerror(errno));
+		snprintf(conf->dir, sizeof(conf->dir), "%s", real);
+		free(real);
+	}
+	chmod(conf->dir, 0755);
+	snprintf(conf->name, sizeof(conf->name), "%s", opts->name[0] ? opts->name : "pg");
+	snprintf(conf->catalog, sizeof(conf->catalog), "%s", opts->catalog);
+	snprintf(conf->superuser, sizeof(conf->superuser), "postgres");
+	conf->local = true;
+
+	cursor = 2379;
+	if (local_port_next_free(&cursor, taken, ntaken, &port, err) != 0)
+		goto fail;
+	taken[ntaken++] = port;
+	snprintf(conf->etcd, sizeof(conf->etcd), "http://127.0.0.1:%d", port);
+	if (local_port_next_free(&cursor, taken, ntaken, &conf->etcd_peer_port, err) != 0)
+		goto fail;
+	taken[ntaken++] = conf->etcd_peer_port;
+	cursor = 6432;
+	if (local_port_next_free(&cursor, taken, ntaken, &port, err) != 0)
+		goto fail;
+	taken[ntaken++] = port;
+	snprintf(conf->pgbouncers[0].host, sizeof(conf->pgbouncers[0].host), "127.0.0.1");
+	conf->pgbouncers[0].port = port;
+	conf->pgbouncer_count = 1;
+	for (int i = 0; i < opts->units; i++) {
+		conf_unit *u = &conf->units[i];
+		int pg_cursor = 5440 + i, api_cursor = 8010 + i;
+
+		u->number = i;
+		snprintf(u->name, sizeof(u->name), "%s/%d", conf->name, i);
+		snprintf(u->member, sizeof(u->member), "%s-%d", conf->name, i);
+		snprintf(u->host, sizeof(u->host), "127.0.0.1");
+		if (local_port_next_free(&pg_cursor, taken, ntaken, &u->pg_port, err) != 0)
+			goto fail;
+		taken[ntaken++] = u->pg_port;
+		if (local_port_next_free(&api_cursor, taken, ntaken, &u->api_port, err) != 0)
+			goto fail;
+		taken[ntaken++] = u->api_port;
+		conf->unit_count++;
+	}
+	if (random_password(secrets.superuser_password, sizeof(secrets.superuser_password), err) != 0 ||
+	    random_password(secrets.replication_password, sizeof(secrets.replication_password), err) != 0 ||
+	    random_password(secrets.rewind_password, sizeof(secrets.rewind_password), err) != 0)
+		goto fail;
+	if (secrets_save(conf->dir, &secrets, err) != 0 || write_client_pgpass(conf, &secrets, err) != 0)
+		goto fail;
+	for (int i = 0; i < conf->unit_count; i++) {
+		if (local_unit_prepare(conf, &conf->units[i], opts->version, err) != 0)
+			goto fail;
+	}
+	if (write_pgbouncer_files(conf, &secrets, err) != 0)
+		goto fail;
+	if (conf_save(conf, err) != 0)
+		goto fail;
+	{
+		char secrets_path[PATH_MAX + 16];
+		proc_user user;
+
+		/* the agents (postgres user) read the secrets; clients' pgpass stays the caller's */
+		snprintf(secrets_path, sizeof(secrets_path), "%s/secrets", conf->dir);
+		if (proc_user_for_servers(&user, err) != 0)
+			goto fail;
+		(void)secrets_path;
+		if (user.switch_user && path_chown_all(conf->dir, user.uid, user.gid, err) != 0)
+			goto fail;
+	}
+	if (local_cluster_start(conf, self_exe, opts->timeout_ms, err) != 0)
+		goto fail;
+	return 0;
+
+fail:
+	if (local_cluster_stop(conf, &cleanup_err) != 0)
+		log_warn("while cleaning up: %s", cleanup_err.msg);
+	keep_logs(conf, err);
+	if (made_dir) {
+		if (dir_remove_all(conf->dir[0] ? conf->dir : opts->dir, &cleanup_err) != 0)
+			log_warn("while cleaning up: %s", cleanup_err.msg);
+	} else if (conf->dir[0]) {
+		static const char *const parts[] = { "units", "etcd", "pgbouncer", "libexec", "secrets", "pgpass",
+						     "pgrefresh.conf" };
+
+		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+			char p[PATH_MAX + 32];
+
+			snprintf(p, sizeof(p), "%s/%s", conf->dir, parts[i]);
+			if (dir_remove_all(p, &cleanup_err) != 0)
+				log_warn("while cleaning up: %s", cleanup_err.msg);
+		}
+	}
+	return -1;
+}
+
+int local_cluster_destroy(const cluster_conf *conf, pgr_err *err)
+{
+	if (local_cluster_stop(conf, err) != 0)
+		return -1;
+	return dir_remove_all(conf->dir, err);
+}

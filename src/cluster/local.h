@@ -1,0 +1,71 @@
+/*
+ * local.h — the local cluster: etcd, N units (agent + Patroni + PostgreSQL) and PgBouncer, all on
+ * 127.0.0.1 under one directory, the embedded default for trying pgrefresh and for tests.
+ *
+ * Layout of DIR:
+ *   pgrefresh.conf, secrets (0600), pgpass (0600, for clients), libexec/pgrefresh (the agent binary)
+ *   etcd/{data,etcd.log,etcd.pid}
+ *   units/pg-N/{bin -> CATALOG/V/bin, patroni.yml, data/, agent.pid, agent.log, patroni.pid, patroni.log}
+ *   pgbouncer/{pgbouncer.ini, userlist.txt, pgbouncer.pid, pgbouncer.log}
+ * Every process runs as the postgres user when pgrefresh runs as root, and is stopped by its pid.
+ */
+#ifndef PGR_CLUSTER_LOCAL_H
+#define PGR_CLUSTER_LOCAL_H
+
+#include <stdbool.h>
+
+#include "cluster/conf.h"
+#include "util/err.h"
+
+/* What `cluster create` was asked for. */
+typedef struct local_create_opts {
+	char dir[PATH_MAX];
+	char name[32];
+	int units;
+	char version[32];
+	char catalog[PATH_MAX];
+	long timeout_ms;
+} local_create_opts;
+
+/* Creates DIR and starts the cluster; healthy when it returns 0. On failure nothing is left but the logs
+ * (moved to a directory the error names). */
+int local_cluster_create(const local_create_opts *opts, const char *self_exe, cluster_conf *conf, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* Starts whatever is not running (etcd, agents, PgBouncer) and waits until healthy. */
+int local_cluster_start(const cluster_conf *conf, const char *self_exe, long timeout_ms, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* Stops every process of the cluster by pid: PgBouncer, agents (replicas first), leftovers, etcd. */
+int local_cluster_stop(const cluster_conf *conf, pgr_err *err) __attribute__((warn_unused_result));
+/* Stops and removes DIR. */
+int local_cluster_destroy(const cluster_conf *conf, pgr_err *err) __attribute__((warn_unused_result));
+
+/* One unit: its directory, bin link to CATALOG/version/bin, patroni.yml. */
+int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const char *version, pgr_err *err)
+	__attribute__((warn_unused_result));
+int local_agent_start(const cluster_conf *conf, const conf_unit *unit, pgr_err *err) __attribute__((warn_unused_result));
+int local_agent_stop(const cluster_conf *conf, const conf_unit *unit, long timeout_ms, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* Stops the unit's Patroni and PostgreSQL if they still run (after its agent is gone). */
+int local_unit_stop_leftovers(const cluster_conf *conf, const conf_unit *unit, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/* Waits until every configured unit is healthy (one primary, a sync standby, replicas streaming). */
+int local_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
+
+/* The primary the local PgBouncer leads to, as its pgbouncer.ini says. */
+int local_pgbouncer_target(const cluster_conf *conf, char *host, size_t hostlen, int *port, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* Makes the local PgBouncer lead to host:port (rewrites pgbouncer.ini, then RELOAD); *changed says if it
+ * had to. Idempotent. */
+int local_pgbouncer_repoint(const cluster_conf *conf, const char *host, int port, bool *changed, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/* A free TCP port on 127.0.0.1 at or above *cursor, not in taken[]; advances *cursor. */
+int local_port_next_free(int *cursor, const int *taken, int taken_count, int *port, pgr_err *err)
+	__attribute__((warn_unused_result));
+bool local_port_is_free(int port);
+
+/* Path of the Patroni program (/usr/bin/patroni) and friends; empty when missing. */
+int local_check_dependencies(pgr_err *err) __attribute__((warn_unused_result));
+
+#endif

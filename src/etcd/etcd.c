@@ -1,0 +1,432 @@
+#include "etcd/etcd.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "etcd/etcd_parse.h"
+#include "util/http.h"
+#include "util/proc.h"
+
+#define ETCD_DEFAULT_TIMEOUT_MS 3000
+#define ETCD_WATCH_POLL_MS 100
+#define ETCD_GRPC_NOT_FOUND 5
+
+int etcd_client_init(etcd_client *client, const char *endpoints, pgr_err *err)
+{
+	const char *p = endpoints;
+
+	memset(client, 0, sizeof(*client));
+	client->timeout_ms = ETCD_DEFAULT_TIMEOUT_MS;
+	if (endpoints == NULL)
+		return pgr_err_set(err, "no etcd endpoint given");
+	while (*p != '\0') {
+		const char *start, *end;
+		size_t len;
+		char *ep;
+
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		while (*p != '\0' && *p != ',')
+			p++;
+		end = p;
+		while (end > start && isspace((unsigned char)end[-1]))
+			end--;
+		while (end > start && end[-1] == '/')
+			end--;
+		len = (size_t)(end - start);
+		if (client->endpoint_count == (int)(sizeof(client->endpoints) / sizeof(client->endpoints[0])))
+			return pgr_err_set(err, "too many etcd endpoints in \"%s\" (at most %zu)", endpoints,
+					   sizeof(client->endpoints) / sizeof(client->endpoints[0]));
+		if (len >= sizeof(client->endpoints[0]))
+			return pgr_err_set(err, "etcd endpoint \"%.*s\" is too long", (int)len, start);
+		if (!(len > 7 && strncmp(start, "http://", 7) == 0) && !(len > 8 && strncmp(start, "https://", 8) == 0))
+			return pgr_err_set(err, "etcd endpoint \"%.*s\" is not an http:// or https:// URL", (int)len,
+					   start);
+		ep = client->endpoints[client->endpoint_count++];
+		memcpy(ep, start, len);
+		ep[len] = '\0';
+	}
+	if (client->endpoint_count == 0)
+		return pgr_err_set(err, "no etcd endpoint in \"%s\"", endpoints);
+	return 0;
+}
+
+/* The first bytes of a body, on one line, for an error message. */
+static void body_start(const char *body, char *out, size_t outlen)
+{
+	size_t i = 0;
+
+	for (; body != NULL && body[i] != '\0' && i + 1 < outlen && i < 200; i++)
+		out[i] = iscntrl((unsigned char)body[i]) ? ' ' : body[i];
+	out[i] = '\0';
+}
+
+/*
+ * Sends body to path on each endpoint in turn until one answers (a transport failure moves on to the
+ * next). Returns 0 with an HTTP 200 reply (free with http_reply_free), else -1 with err naming subject
+ * and the cause; *etcd_code (may be NULL) receives etcd's gRPC error code, -1 when there is none.
+ */
+static int call(const etcd_client *client, const char *method, const char *path, const char *body,
+		const char *subject, http_reply *reply, int *etcd_code, pgr_err *err)
+{
+	char causes[PGR_ERR_MAX] = "";
+	size_t used = 0;
+
+	memset(reply, 0, sizeof(*reply));
+	if (etcd_code)
+		*etcd_code = -1;
+	for (int i = 0; i < client->endpoint_count; i++) {
+		char url[256];
+		pgr_err tried;
+
+		pgr_err_clear(&tried);
+		snprintf(url, sizeof(url), "%s%s", client->endpoints[i], path);
+		if (http_request(method, url, body, client->timeout_ms, reply, &tried) != 0) {
+			int n = snprintf(causes + used, sizeof(causes) - used, "%s%s", used ? "; " : "", tried.msg);
+
+			if (n > 0)
+				used = (size_t)n < sizeof(causes) - used ? used + (size_t)n : sizeof(causes) - 1;
+			continue;
+		}
+		if (reply->status == 200)
+			return 0;
+		{
+			char msg[512];
+			int code;
+
+			if (etcd_parse_error(reply->body, &code, msg, sizeof(msg))) {
+				if (etcd_code)
+					*etcd_code = code;
+				pgr_err_set(err, "etcd %s: HTTP %ld from %s: %s (code %d)", subject, reply->status,
+					    client->endpoints[i], msg, code);
+			} else {
+				body_start(reply->body, msg, sizeof(msg));
+				pgr_err_set(err, "etcd %s: HTTP %ld from %s: %s", subject, reply->status,
+					    client->endpoints[i], msg[0] ? msg : "(empty body)");
+			}
+		}
+		http_reply_free(reply);
+		return -1;
+	}
+	return pgr_err_set(err, "etcd %s: no endpoint answered: %s", subject, causes);
+}
+
+/* A range of key (or prefix) at revision (0: now) into out. */
+static int range_kvs(const etcd_client *client, const char *key, bool prefix, int64_t revision, const char *subject,
+		     etcd_kvs *out, pgr_err *err)
+{
+	http_reply reply;
+	char *body = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (etcd_build_range(key, prefix, revision, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	rc = call(client, "POST", "/v3/kv/range", body, subject, &reply, NULL, err);
+	free(body);
+	if (rc != 0)
+		return -1;
+	rc = etcd_parse_range(reply.body, out, err);
+	http_reply_free(&reply);
+	if (rc != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	return 0;
+}
+
+/* Moves the first kv of kvs into out (zeroed when there is none) and frees the rest. */
+static void take_first(etcd_kvs *kvs, etcd_kv *out, bool *found)
+{
+	memset(out, 0, sizeof(*out));
+	if (found)
+		*found = kvs->count > 0;
+	if (kvs->count > 0) {
+		*out = kvs->items[0];
+		memset(&kvs->items[0], 0, sizeof(kvs->items[0]));
+	}
+	etcd_kvs_free(kvs);
+}
+
+int etcd_get(const etcd_client *client, const char *key, etcd_kv *out, bool *found, pgr_err *err)
+{
+	char subject[256];
+	etcd_kvs kvs;
+
+	memset(out, 0, sizeof(*out));
+	*found = false;
+	snprintf(subject, sizeof(subject), "get %s", key);
+	if (range_kvs(client, key, false, 0, subject, &kvs, err) != 0)
+		return -1;
+	take_first(&kvs, out, found);
+	return 0;
+}
+
+int etcd_get_prefix(const etcd_client *client, const char *prefix, etcd_kvs *out, pgr_err *err)
+{
+	char subject[256];
+
+	snprintf(subject, sizeof(subject), "get prefix %s", prefix);
+	return range_kvs(client, prefix, true, 0, subject, out, err);
+}
+
+/* POSTs a built body (consumed) and hands back the 200 reply. */
+static int post(const etcd_client *client, const char *path, char *body, const char *subject, http_reply *reply,
+		int *etcd_code, pgr_err *err)
+{
+	int rc = call(client, "POST", path, body, subject, reply, etcd_code, err);
+
+	free(body);
+	return rc;
+}
+
+int etcd_put(const etcd_client *client, const char *key, const char *value, int64_t lease, pgr_err *err)
+{
+	char subject[256];
+	http_reply reply;
+	char *body;
+	int64_t revision;
+	int rc;
+
+	snprintf(subject, sizeof(subject), "put %s", key);
+	if (etcd_build_put(key, value, lease, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	if (post(client, "/v3/kv/put", body, subject, &reply, NULL, err) != 0)
+		return -1;
+	rc = etcd_parse_header(reply.body, &revision, err);
+	http_reply_free(&reply);
+	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+}
+
+int etcd_delete(const etcd_client *client, const char *key, bool prefix, pgr_err *err)
+{
+	char subject[256];
+	http_reply reply;
+	char *body;
+	int64_t deleted;
+	int rc;
+
+	snprintf(subject, sizeof(subject), "delete %s%s", prefix ? "prefix " : "", key);
+	if (etcd_build_delete(key, prefix, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	if (post(client, "/v3/kv/deleterange", body, subject, &reply, NULL, err) != 0)
+		return -1;
+	rc = etcd_parse_deleterange(reply.body, &deleted, err);
+	http_reply_free(&reply);
+	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+}
+
+/* Sends a txn body (consumed): *succeeded and the kvs of its first response_range. */
+static int txn(const etcd_client *client, char *body, const char *subject, bool *succeeded, etcd_kvs *range,
+	       pgr_err *err)
+{
+	http_reply reply;
+	int rc;
+
+	*succeeded = false;
+	memset(range, 0, sizeof(*range));
+	if (post(client, "/v3/kv/txn", body, subject, &reply, NULL, err) != 0)
+		return -1;
+	rc = etcd_parse_txn(reply.body, succeeded, range, err);
+	http_reply_free(&reply);
+	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+}
+
+int etcd_put_if(const etcd_client *client, const char *key, const char *value, int64_t expected_mod_revision,
+		int64_t lease, bool *swapped, etcd_kv *current, pgr_err *err)
+{
+	char subject[256];
+	char *body;
+	etcd_kvs range;
+
+	*swapped = false;
+	if (current)
+		memset(current, 0, sizeof(*current));
+	snprintf(subject, sizeof(subject), "put %s if mod_revision is %" PRId64, key, expected_mod_revision);
+	if (etcd_build_txn_put_if(key, value, expected_mod_revision, lease, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	if (txn(client, body, subject, swapped, &range, err) != 0)
+		return -1;
+	if (current)
+		take_first(&range, current, NULL);
+	else
+		etcd_kvs_free(&range);
+	return 0;
+}
+
+int etcd_delete_if(const etcd_client *client, const char *key, int64_t expected_mod_revision, bool *deleted,
+		   pgr_err *err)
+{
+	char subject[256];
+	char *body;
+	etcd_kvs range;
+
+	*deleted = false;
+	snprintf(subject, sizeof(subject), "delete %s if mod_revision is %" PRId64, key, expected_mod_revision);
+	if (etcd_build_txn_delete_if(key, expected_mod_revision, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	if (txn(client, body, subject, deleted, &range, err) != 0)
+		return -1;
+	etcd_kvs_free(&range);
+	return 0;
+}
+
+int etcd_lease_grant(const etcd_client *client, int ttl_seconds, int64_t *lease_id, pgr_err *err)
+{
+	char subject[64];
+	http_reply reply;
+	char *body;
+	int64_t ttl;
+	int rc;
+
+	*lease_id = 0;
+	snprintf(subject, sizeof(subject), "lease grant (ttl %d s)", ttl_seconds);
+	if (ttl_seconds <= 0)
+		return pgr_err_set(err, "etcd %s: the ttl must be positive", subject);
+	if (etcd_build_lease_grant(ttl_seconds, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	if (post(client, "/v3/lease/grant", body, subject, &reply, NULL, err) != 0)
+		return -1;
+	rc = etcd_parse_lease_grant(reply.body, lease_id, &ttl, err);
+	http_reply_free(&reply);
+	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+}
+
+int etcd_lease_keepalive(const etcd_client *client, int64_t lease_id, int64_t *ttl_left, pgr_err *err)
+{
+	char subject[64];
+	http_reply reply;
+	char *body;
+	int rc;
+
+	*ttl_left = 0;
+	snprintf(subject, sizeof(subject), "lease keepalive %" PRId64, lease_id);
+	if (etcd_build_lease_id(lease_id, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	if (post(client, "/v3/lease/keepalive", body, subject, &reply, NULL, err) != 0)
+		return -1;
+	rc = etcd_parse_lease_keepalive(reply.body, ttl_left, err);
+	http_reply_free(&reply);
+	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+}
+
+int etcd_lease_revoke(const etcd_client *client, int64_t lease_id, pgr_err *err)
+{
+	char subject[64];
+	http_reply reply;
+	char *body;
+	int64_t revision;
+	int code;
+	int rc;
+
+	snprintf(subject, sizeof(subject), "lease revoke %" PRId64, lease_id);
+	if (etcd_build_lease_id(lease_id, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	if (post(client, "/v3/lease/revoke", body, subject, &reply, &code, err) != 0) {
+		if (code == ETCD_GRPC_NOT_FOUND) {
+			/* already expired or revoked: what we wanted */
+			pgr_err_clear(err);
+			return 0;
+		}
+		return -1;
+	}
+	rc = etcd_parse_header(reply.body, &revision, err);
+	http_reply_free(&reply);
+	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+}
+
+/*
+ * Polling watch: the keys as they were at start_revision - 1 (a historical range) are compared with the
+ * keys now, every ETCD_WATCH_POLL_MS, until something differs or the time is up.
+ */
+int etcd_watch(const etcd_client *client, const char *key, bool prefix, int64_t start_revision, long timeout_ms,
+	       etcd_kvs *events, bool *changed, pgr_err *err)
+{
+	char subject[256];
+	long long deadline = proc_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	etcd_kvs base = { 0 };
+	bool have_base = false;
+	int64_t since = start_revision;
+
+	memset(events, 0, sizeof(*events));
+	*changed = false;
+	snprintf(subject, sizeof(subject), "watch %s%s from revision %" PRId64, prefix ? "prefix " : "", key,
+		 start_revision);
+	for (;;) {
+		etcd_kvs now;
+		long long left;
+
+		if (range_kvs(client, key, prefix, 0, subject, &now, err) != 0)
+			goto fail;
+		if (!have_base) {
+			if (since <= 0) {
+				/* from now on: this snapshot is the base */
+				since = now.revision + 1;
+				base = now;
+				memset(&now, 0, sizeof(now));
+				have_base = true;
+			} else if (since == 1) {
+				have_base = true; /* from the very beginning: nothing existed before */
+			} else if (now.revision == since - 1) {
+				base = now;
+				memset(&now, 0, sizeof(now));
+				have_base = true;
+			} else if (now.revision > since - 1) {
+				if (range_kvs(client, key, prefix, since - 1, subject, &base, err) != 0) {
+					etcd_kvs_free(&now);
+					goto fail;
+				}
+				have_base = true;
+			}
+			/* else the store has not reached start_revision yet: nothing can have changed */
+		}
+		if (have_base && now.revision > 0) {
+			if (etcd_kvs_diff(&base, &now, since, events, err) != 0) {
+				etcd_kvs_free(&now);
+				pgr_err_prefix(err, "etcd %s", subject);
+				goto fail;
+			}
+			if (events->count > 0) {
+				*changed = true;
+				etcd_kvs_free(&now);
+				etcd_kvs_free(&base);
+				return 0;
+			}
+			etcd_kvs_free(events);
+		}
+		etcd_kvs_free(&now);
+		left = deadline - proc_now_ms();
+		if (left <= 0)
+			break;
+		proc_sleep_ms(left < ETCD_WATCH_POLL_MS ? (long)left : ETCD_WATCH_POLL_MS);
+	}
+	etcd_kvs_free(&base);
+	return 0;
+fail:
+	etcd_kvs_free(&base);
+	etcd_kvs_free(events);
+	*changed = false;
+	return -1;
+}
+
+int etcd_health(const etcd_client *client, pgr_err *err)
+{
+	http_reply reply;
+	bool healthy;
+	char reason[256];
+	int rc;
+
+	if (call(client, "GET", "/health", NULL, "health", &reply, NULL, err) != 0)
+		return -1;
+	rc = etcd_parse_health(reply.body, &healthy, reason, sizeof(reason), err);
+	http_reply_free(&reply);
+	if (rc != 0)
+		return pgr_err_prefix(err, "etcd health");
+	if (!healthy)
+		return pgr_err_set(err, "etcd health: not healthy: %s", reason);
+	return 0;
+}

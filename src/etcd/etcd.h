@@ -1,0 +1,110 @@
+/*
+ * etcd.h — a client for etcd's v3 API through its JSON gateway (/v3/kv/range, /v3/kv/put,
+ * /v3/kv/deleterange, /v3/kv/txn, /v3/lease/grant, /v3/lease/keepalive, /v3/lease/revoke, /v3/watch),
+ * over libcurl (util/http). Keys and values are plain C strings here; base64 happens inside.
+ *
+ * pgrefresh keeps all its state in etcd under /pgrefresh/<cluster>/ and changes it with
+ * compare-and-swap on mod_revision, so that any process can die at any moment.
+ * The pure parsing of replies lives in etcd_parse.h and is unit-tested on captured replies.
+ */
+#ifndef PGR_ETCD_ETCD_H
+#define PGR_ETCD_ETCD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+/*
+ * Where etcd is: endpoints tried in order ("http://127.0.0.1:2379"), and how long one request may take.
+ * Only a transport failure (refused, unreachable, timed out) moves on to the next endpoint; an HTTP reply
+ * from etcd, even an error, is the answer. Errors read "etcd <op> <key>: <cause>" (HTTP status and
+ * etcd's message or the start of the body, or each endpoint's transport error).
+ */
+typedef struct etcd_client {
+	char endpoints[4][128];
+	int endpoint_count;
+	long timeout_ms;
+} etcd_client;
+
+/* One key with its value and revisions, as etcd stores it. key and value are heap strings. */
+typedef struct etcd_kv {
+	char *key;
+	char *value;
+	int64_t create_revision;
+	int64_t mod_revision;
+	int64_t version;
+	int64_t lease;
+} etcd_kv;
+
+/* A list of keys (a range or watch events) and the store revision the reply was taken at. */
+typedef struct etcd_kvs {
+	etcd_kv *items;
+	int count;
+	int64_t revision; /* header.revision */
+} etcd_kvs;
+
+/* Parses "http://h:p[,http://h2:p2]" into the client; timeout_ms default 3000. */
+int etcd_client_init(etcd_client *client, const char *endpoints, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Reads one key. *found false (and out zeroed) when absent. Free out with etcd_kv_free. */
+int etcd_get(const etcd_client *client, const char *key, etcd_kv *out, bool *found, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* Reads every key that starts with prefix, sorted by key. Free with etcd_kvs_free. */
+int etcd_get_prefix(const etcd_client *client, const char *prefix, etcd_kvs *out, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* Unconditional put; lease 0 means none. */
+int etcd_put(const etcd_client *client, const char *key, const char *value, int64_t lease, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* Deletes key, or every key under it when prefix is true. */
+int etcd_delete(const etcd_client *client, const char *key, bool prefix, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/*
+ * Compare-and-swap put: writes key=value only if the key's mod_revision is expected_mod_revision
+ * (0 means "the key must not exist"). *swapped says whether it was written; on false, *current
+ * (if not NULL) receives the key as it is now (found or not: current->key NULL when absent).
+ * On true, *current receives the key as written (read in the same txn: its new mod_revision is the
+ * one to compare against next). Free current with etcd_kv_free in both cases.
+ */
+int etcd_put_if(const etcd_client *client, const char *key, const char *value, int64_t expected_mod_revision,
+		int64_t lease, bool *swapped, etcd_kv *current, pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * Compare-and-swap delete: deletes key only if its mod_revision is expected_mod_revision; *deleted says
+ * whether the compare held (with expected 0: the key did not exist, so there was nothing to delete).
+ */
+int etcd_delete_if(const etcd_client *client, const char *key, int64_t expected_mod_revision, bool *deleted,
+		   pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Leases. keepalive sets *ttl_left to the remaining TTL in seconds, 0 when the lease has expired.
+ * Revoking a lease that no longer exists (expired, or revoked before) succeeds: the lease is gone.
+ */
+int etcd_lease_grant(const etcd_client *client, int ttl_seconds, int64_t *lease_id, pgr_err *err)
+	__attribute__((warn_unused_result));
+int etcd_lease_keepalive(const etcd_client *client, int64_t lease_id, int64_t *ttl_left, pgr_err *err)
+	__attribute__((warn_unused_result));
+int etcd_lease_revoke(const etcd_client *client, int64_t lease_id, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Waits until key (or any key under it when prefix) changes after start_revision (events with a
+ * revision >= start_revision), at most timeout_ms. On change, events holds the changed keys (a deleted
+ * key has value NULL) and *changed is true; on timeout *changed is false and 0 is returned.
+ * start_revision 0 means "from now"; pass a read's revision + 1 to miss nothing after that read.
+ *
+ * This is a polling watch, not etcd's streaming /v3/watch (util/http returns whole replies only): every
+ * 100 ms it reads the keys and compares them with the keys as they were at start_revision - 1 (a
+ * historical range). So several changes of one key come back as one event (its latest state, or
+ * deleted), events->revision is the store revision of the read, and a start_revision older than etcd's
+ * last compaction is an error ("required revision has been compacted"), as with a real watch.
+ */
+int etcd_watch(const etcd_client *client, const char *key, bool prefix, int64_t start_revision, long timeout_ms,
+	       etcd_kvs *events, bool *changed, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Health: GET /health answers {"health":"true"}. */
+int etcd_health(const etcd_client *client, pgr_err *err) __attribute__((warn_unused_result));
+
+void etcd_kv_free(etcd_kv *kv);
+void etcd_kvs_free(etcd_kvs *kvs);
+
+#endif

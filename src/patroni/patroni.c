@@ -1,0 +1,205 @@
+/*
+ * patroni.c — the I/O half of the Patroni client: one HTTP request per call through util/http.h,
+ * the reply handed to the pure parsers of patroni_parse.c. Non-2xx replies become errors that carry
+ * the status and the start of the body (except the switchover's status, and /health's 503).
+ */
+#include "patroni/patroni.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/http.h"
+
+#define BODY_EXCERPT 200
+
+/* Builds base + path into url; a trailing "/patroni" of the base is dropped. */
+static int make_url(const char *api_url, const char *path, char *url, size_t urllen, pgr_err *err)
+{
+	char base[256];
+
+	if (api_url == NULL || api_url[0] == '\0')
+		return pgr_err_set(err, "Patroni: no REST API address given");
+	if (patroni_api_base(api_url, base, sizeof(base)) != 0)
+		return pgr_err_set(err, "Patroni: REST API address too long: %.80s...", api_url);
+	if ((size_t)snprintf(url, urllen, "%s%s", base, path) >= urllen)
+		return pgr_err_set(err, "Patroni: URL too long: %.80s...", api_url);
+	return 0;
+}
+
+/* The start of a body, on one line, for an error message. */
+static void body_excerpt(const http_reply *reply, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; reply->body != NULL && i < reply->body_len && n + 1 < outlen && i < BODY_EXCERPT; i++) {
+		char c = reply->body[i];
+
+		out[n++] = (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, outlen, "(empty body)");
+}
+
+static int status_error(const char *method, const char *url, const http_reply *reply, pgr_err *err)
+{
+	char excerpt[BODY_EXCERPT + 1];
+
+	body_excerpt(reply, excerpt, sizeof(excerpt));
+	return pgr_err_set(err, "%s %s: HTTP %ld: %s", method, url, reply->status, excerpt);
+}
+
+static bool is_2xx(long status)
+{
+	return status >= 200 && status < 300;
+}
+
+/* One request whose non-2xx reply is an error. On success the caller frees reply. */
+static int request_ok(const char *method, const char *api_url, const char *path, const char *body, long timeout_ms,
+		      http_reply *reply, pgr_err *err)
+{
+	char url[320];
+
+	if (make_url(api_url, path, url, sizeof(url), err) != 0)
+		return -1;
+	if (http_request(method, url, body, timeout_ms, reply, err) != 0)
+		return pgr_err_prefix(err, "Patroni");
+	if (!is_2xx(reply->status)) {
+		status_error(method, url, reply, err);
+		http_reply_free(reply);
+		return pgr_err_prefix(err, "Patroni");
+	}
+	return 0;
+}
+
+int patroni_get_cluster(const char *api_url, long timeout_ms, patroni_cluster *out, pgr_err *err)
+{
+	http_reply reply;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (request_ok("GET", api_url, "/cluster", NULL, timeout_ms, &reply, err) != 0)
+		return -1;
+	rc = patroni_cluster_parse(reply.body, out, err);
+	http_reply_free(&reply);
+	if (rc != 0)
+		return pgr_err_prefix(err, "%s", api_url);
+	return 0;
+}
+
+int patroni_get_node(const char *api_url, long timeout_ms, patroni_node *out, pgr_err *err)
+{
+	http_reply reply;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	/* 3.0.2 answers 200 even when PostgreSQL is stopped ("state": "stopped"); a 503 would carry the same document */
+	{
+		char url[320];
+
+		if (make_url(api_url, "/patroni", url, sizeof(url), err) != 0)
+			return -1;
+		if (http_request("GET", url, NULL, timeout_ms, &reply, err) != 0)
+			return pgr_err_prefix(err, "Patroni");
+		if (!is_2xx(reply.status) && reply.status != 503) {
+			status_error("GET", url, &reply, err);
+			http_reply_free(&reply);
+			return pgr_err_prefix(err, "Patroni");
+		}
+	}
+	rc = patroni_node_parse(reply.body, out, err);
+	http_reply_free(&reply);
+	if (rc != 0)
+		return pgr_err_prefix(err, "%s", api_url);
+	return 0;
+}
+
+int patroni_health(const char *api_url, long timeout_ms, bool *healthy, pgr_err *err)
+{
+	char url[320];
+	http_reply reply;
+
+	*healthy = false;
+	if (make_url(api_url, "/health", url, sizeof(url), err) != 0)
+		return -1;
+	if (http_request("GET", url, NULL, timeout_ms, &reply, err) != 0)
+		return pgr_err_prefix(err, "Patroni");
+	if (reply.status == 200) {
+		*healthy = true;
+	} else if (reply.status != 503) {
+		status_error("GET", url, &reply, err);
+		http_reply_free(&reply);
+		return pgr_err_prefix(err, "Patroni");
+	}
+	http_reply_free(&reply);
+	return 0;
+}
+
+int patroni_restart(const char *api_url, long timeout_ms, pgr_err *err)
+{
+	http_reply reply;
+
+	/* an empty JSON object: restart now, whatever the role or pending_restart */
+	if (request_ok("POST", api_url, "/restart", "{}", timeout_ms, &reply, err) != 0)
+		return -1;
+	http_reply_free(&reply);
+	return 0;
+}
+
+int patroni_switchover(const char *api_url, const char *leader, const char *candidate, long timeout_ms,
+		       int *http_status, char *reply_text, int reply_len, pgr_err *err)
+{
+	char url[320];
+	http_reply reply;
+	json_t *obj;
+	char *body;
+	int rc;
+
+	*http_status = 0;
+	if (reply_text != NULL && reply_len > 0)
+		reply_text[0] = '\0';
+	if (leader == NULL || leader[0] == '\0')
+		return pgr_err_set(err, "Patroni switchover: no leader given");
+	if (make_url(api_url, "/switchover", url, sizeof(url), err) != 0)
+		return -1;
+	obj = json_object();
+	if (obj == NULL || json_object_set_new(obj, "leader", json_string(leader)) != 0 ||
+	    (candidate != NULL && candidate[0] != '\0' &&
+	     json_object_set_new(obj, "candidate", json_string(candidate)) != 0)) {
+		json_decref(obj);
+		return pgr_err_set(err, "Patroni switchover: could not build the request (out of memory or bad UTF-8)");
+	}
+	body = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (body == NULL)
+		return pgr_err_set(err, "Patroni switchover: could not build the request");
+	rc = http_request("POST", url, body, timeout_ms, &reply, err);
+	free(body);
+	if (rc != 0)
+		return pgr_err_prefix(err, "Patroni switchover %s -> %s", leader, candidate ? candidate : "(any)");
+	*http_status = (int)reply.status;
+	if (reply_text != NULL && reply_len > 0) {
+		char excerpt[BODY_EXCERPT + 1];
+
+		body_excerpt(&reply, excerpt, sizeof(excerpt));
+		snprintf(reply_text, (size_t)reply_len, "%s", excerpt);
+	}
+	http_reply_free(&reply);
+	return 0;
+}
+
+int patroni_patch_config(const char *api_url, const char *json_body, long timeout_ms, pgr_err *err)
+{
+	http_reply reply;
+
+	if (json_body == NULL)
+		return pgr_err_set(err, "Patroni PATCH /config: no body given");
+	if (request_ok("PATCH", api_url, "/config", json_body, timeout_ms, &reply, err) != 0)
+		return -1;
+	http_reply_free(&reply);
+	return 0;
+}

@@ -1,0 +1,118 @@
+/*
+ * patroni.h — a client for Patroni's REST API (3.0.x): GET /cluster, /patroni, /health,
+ * POST /restart, POST /switchover, PATCH /config. Replies are parsed into the structs below by the
+ * pure functions patroni_cluster_parse() and patroni_node_parse(), unit-tested on captured replies.
+ *
+ * Vocabulary traps (Patroni 3.0.2): /cluster says role "leader" | "sync_standby" | "replica";
+ * /patroni says "master" on the primary. A replica never reports "streaming" itself: the primary's
+ * replication[] does.
+ */
+#ifndef PGR_PATRONI_PATRONI_H
+#define PGR_PATRONI_PATRONI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define PATRONI_MAX_MEMBERS 32
+
+/* A member's role as /cluster names it. */
+typedef enum patroni_role {
+	PATRONI_ROLE_UNKNOWN = 0,
+	PATRONI_ROLE_LEADER,
+	PATRONI_ROLE_SYNC_STANDBY,
+	PATRONI_ROLE_REPLICA,
+} patroni_role;
+
+/* One member of GET /cluster. lag is -1 when Patroni reports "unknown" or nothing. */
+typedef struct patroni_member {
+	char name[64];
+	patroni_role role;
+	char state[32]; /* "running", "starting", "stopped", "crashed", ... */
+	char host[64];
+	int port;
+	char api_url[160];
+	int timeline;
+	int64_t lag_bytes;
+	bool pending_restart;
+	char tags_replicatefrom[64]; /* the member's replicatefrom tag, "" if none */
+	bool tags_nosync;            /* Patroni sets nosync for the time of a member's own restart */
+} patroni_member;
+
+/* GET /cluster: the members, and whether the cluster is in maintenance mode (paused). */
+typedef struct patroni_cluster {
+	patroni_member members[PATRONI_MAX_MEMBERS];
+	int member_count;
+	bool paused;
+} patroni_cluster;
+
+/* One entry of the primary's replication[] in GET /patroni. */
+typedef struct patroni_replication {
+	char application_name[64];
+	char state[32];      /* "streaming", "startup", "catchup", ... */
+	char sync_state[16]; /* "sync", "async", "potential", "quorum" */
+	char client_addr[64];
+} patroni_replication;
+
+/*
+ * GET /patroni on one member (GET /health answers the same document, with 503 when PostgreSQL is not
+ * running). While PostgreSQL restarts or is stopped, only state, role and patroni are reported.
+ */
+typedef struct patroni_node {
+	char state[32]; /* "running", "restarting", "stopped", ... */
+	char role[32];  /* "master"/"primary" or "replica" (as Patroni says it) */
+	bool is_primary;
+	bool is_sync_standby;            /* "sync_standby": true, reported by the sync standby itself */
+	char postmaster_start_time[48];  /* "2026-11-25 16:51:33.889268+00:00": identity of this postmaster */
+	char system_identifier[32];      /* database_system_identifier */
+	int server_version; /* 150018; 0 if not reported */
+	int timeline;
+	int64_t xlog_location;         /* primary: current WAL position (bytes) */
+	int64_t xlog_received;         /* replica */
+	int64_t xlog_replayed;         /* replica */
+	bool pending_restart;
+	bool paused;
+	char patroni_version[32];
+	patroni_replication replication[PATRONI_MAX_MEMBERS];
+	int replication_count;
+} patroni_node;
+
+/* Pure parsing; err says what is wrong with a malformed reply. */
+int patroni_cluster_parse(const char *json, patroni_cluster *out, pgr_err *err) __attribute__((warn_unused_result));
+int patroni_node_parse(const char *json, patroni_node *out, pgr_err *err) __attribute__((warn_unused_result));
+/* "leader" -> PATRONI_ROLE_LEADER, ... ; and the names pgrefresh shows: "primary", "sync-standby", "replica". */
+patroni_role patroni_role_from_string(const char *s);
+const char *patroni_role_display(patroni_role role);
+/* Finds a member by name, or the leader; NULL if none. */
+const patroni_member *patroni_cluster_member(const patroni_cluster *cluster, const char *name);
+const patroni_member *patroni_cluster_leader(const patroni_cluster *cluster);
+const patroni_member *patroni_cluster_sync_standby(const patroni_cluster *cluster);
+
+/*
+ * /cluster gives api_url as "http://127.0.0.1:8010/patroni": writes the base the I/O functions below want
+ * ("http://127.0.0.1:8010"), without a trailing "/patroni" or "/". -1 if out is too small.
+ */
+int patroni_api_base(const char *api_url, char *out, size_t outlen) __attribute__((warn_unused_result));
+
+/* I/O. api_url is "http://127.0.0.1:8010" (a trailing "/patroni" is tolerated and stripped). */
+int patroni_get_cluster(const char *api_url, long timeout_ms, patroni_cluster *out, pgr_err *err)
+	__attribute__((warn_unused_result));
+int patroni_get_node(const char *api_url, long timeout_ms, patroni_node *out, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* GET /health: *healthy true on HTTP 200 (PostgreSQL up and running). */
+int patroni_health(const char *api_url, long timeout_ms, bool *healthy, pgr_err *err) __attribute__((warn_unused_result));
+/* POST /restart; blocks until Patroni answers (Patroni restarts PostgreSQL first). Non-2xx is an error. */
+int patroni_restart(const char *api_url, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * POST /switchover {"leader": leader, "candidate": candidate}. *http_status receives the status
+ * (200 done; 412 e.g. "can not find sync_standby": retry later). Returns -1 only on transport failure.
+ */
+int patroni_switchover(const char *api_url, const char *leader, const char *candidate, long timeout_ms,
+		       int *http_status, char *reply_text, int reply_len, pgr_err *err) __attribute__((warn_unused_result));
+/* PATCH /config with a JSON body (dynamic configuration, e.g. {"pause": true}). */
+int patroni_patch_config(const char *api_url, const char *json_body, long timeout_ms, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * pgsql.h — short libpq conversations with one PostgreSQL server: run one statement, read one value,
+ * check that it answers. Each call opens its own connection and closes it (no pooling: pgrefresh talks
+ * to a server a few times per step). Errors carry the SQLSTATE and the server's primary message.
+ */
+#ifndef PGR_PG_PGSQL_H
+#define PGR_PG_PGSQL_H
+
+#include <stddef.h>
+
+#include "util/err.h"
+
+/*
+ * Writes a libpq connection string "host='H' port='P' user='U' password='X' dbname='D' connect_timeout='T'"
+ * into buf, every value quoted (\ and ' escaped). NULL or "" values and port/timeout <= 0 are left out.
+ * Truncation leaves buf empty (a silently cut password would be worse than no string).
+ */
+void pg_conninfo(char *buf, size_t len, const char *host, int port, const char *user, const char *password,
+		 const char *dbname, int connect_timeout_s);
+
+/* Runs sql and writes the first column of the first row into out ("" if no row, or NULL). */
+int pg_query_text(const char *conninfo, const char *sql, char *out, size_t outlen, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/* Runs sql (one or more statements, simple query protocol), discarding any rows. */
+int pg_exec(const char *conninfo, const char *sql, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Connects and runs SELECT 1. */
+int pg_ping(const char *conninfo, pgr_err *err) __attribute__((warn_unused_result));
+
+#endif

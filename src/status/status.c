@@ -1,0 +1,240 @@
+#include "status/status.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void status_format_bytes(int64_t bytes, char *buf, size_t len)
+{
+	if (bytes < 0)
+		snprintf(buf, len, "-");
+	else if (bytes < 10 * 1024)
+		snprintf(buf, len, "%lld B", (long long)bytes);
+	else if (bytes < 10 * 1024 * 1024)
+		snprintf(buf, len, "%lld kB", (long long)(bytes / 1024));
+	else
+		snprintf(buf, len, "%lld MB", (long long)(bytes / (1024 * 1024)));
+}
+
+static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, int64_t now_ms, status_unit *u)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->name, sizeof(u->name), "%s", cu->name);
+	snprintf(u->host, sizeof(u->host), "%s", cu->host);
+	u->port = cu->pg_port;
+	snprintf(u->role, sizeof(u->role), "unknown");
+	u->lag_bytes = -1;
+	if (!have) {
+		snprintf(u->state, sizeof(u->state), "down");
+		snprintf(u->message, sizeof(u->message), "No report from its agent yet. Start it: `pgrefresh cluster start`");
+		return;
+	}
+	snprintf(u->version, sizeof(u->version), "%s", rec->server_version[0] ? rec->server_version : rec->linked_version);
+	if (now_ms - rec->heartbeat_ms > STATUS_DOWN_AFTER_MS) {
+		snprintf(u->state, sizeof(u->state), "down");
+		snprintf(u->message, sizeof(u->message), "Agent silent for %llds. Start it: `pgrefresh cluster start`",
+			 (long long)((now_ms - rec->heartbeat_ms) / 1000));
+		return;
+	}
+	snprintf(u->role, sizeof(u->role), "%s", rec->role[0] ? rec->role : "unknown");
+	u->lag_bytes = rec->lag_bytes;
+	if (strcmp(rec->patroni_state, "running") != 0) {
+		snprintf(u->state, sizeof(u->state), "down");
+		snprintf(u->message, sizeof(u->message), "PostgreSQL not running (Patroni: %s)",
+			 rec->patroni_state[0] ? rec->patroni_state : "not answering");
+		return;
+	}
+	snprintf(u->state, sizeof(u->state), "active");
+	if (strcmp(u->role, "primary") != 0 && !rec->streaming)
+		snprintf(u->message, sizeof(u->message), "Not streaming from the primary");
+	else if (rec->message[0])
+		snprintf(u->message, sizeof(u->message), "%s", rec->message);
+}
+
+void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record,
+		  const char *coordinator, int64_t now_ms, status_view *view)
+{
+	int active = 0;
+	const char *first_problem = NULL;
+	const status_unit *problem_unit = NULL;
+
+	memset(view, 0, sizeof(*view));
+	snprintf(view->cluster, sizeof(view->cluster), "%s", conf->name);
+	snprintf(view->coordinator, sizeof(view->coordinator), "%s", coordinator ? coordinator : "");
+	view->pgbouncer_count = conf->pgbouncer_count;
+	memcpy(view->pgbouncers, conf->pgbouncers, sizeof(view->pgbouncers));
+	snprintf(view->refresh.state, sizeof(view->refresh.state), "idle");
+	view->refresh.eta_seconds = -1;
+	view->unit_count = conf->unit_count;
+	for (int i = 0; i < conf->unit_count; i++) {
+		status_unit *u = &view->units[i];
+
+		build_unit(&conf->units[i], &records[i], have_record[i], now_ms, u);
+		if (strcmp(u->state, "active") == 0 && u->message[0] == '\0')
+			active++;
+		else if (first_problem == NULL) {
+			first_problem = u->message;
+			problem_unit = u;
+		}
+	}
+	/* the cluster's version: the one every unit runs, else the most common one */
+	for (int i = 0; i < view->unit_count; i++) {
+		int same = 0, best = 0;
+
+		for (int j = 0; j < view->unit_count; j++)
+			if (strcmp(view->units[i].version, view->units[j].version) == 0)
+				same++;
+		for (int j = 0; j < view->unit_count; j++) {
+			int c = 0;
+
+			for (int k = 0; k < view->unit_count; k++)
+				if (strcmp(view->units[j].version, view->units[k].version) == 0)
+					c++;
+			if (c > best)
+				best = c;
+		}
+		if (same == best && view->units[i].version[0]) {
+			snprintf(view->version, sizeof(view->version), "%s", view->units[i].version);
+			break;
+		}
+	}
+	if (problem_unit != NULL)
+		snprintf(view->message, sizeof(view->message), "%s: %s", problem_unit->name, first_problem);
+	else if (view->coordinator[0] == '\0')
+		snprintf(view->message, sizeof(view->message), "All %d units active; no coordinator elected yet",
+			 view->unit_count);
+	else
+		snprintf(view->message, sizeof(view->message),
+			 "All %d units active on %s. Before a refresh: `pgrefresh pre-refresh-check`", active,
+			 view->version);
+	snprintf(view->refresh.message, sizeof(view->refresh.message), "No refresh in progress");
+}
+
+/* A growable text buffer for the table. */
+struct text {
+	char *data;
+	size_t len, cap;
+	int failed;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->failed)
+		return;
+	for (;;) {
+		size_t room = t->cap - t->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(t->data ? t->data + t->len : NULL, t->data ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			t->failed = 1;
+			return;
+		}
+		if (t->data && (size_t)n < room) {
+			t->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = t->cap ? t->cap * 2 : 1024;
+			char *grown;
+
+			while (cap < t->len + (size_t)n + 1)
+				cap *= 2;
+			grown = realloc(t->data, cap);
+			if (grown == NULL) {
+				t->failed = 1;
+				return;
+			}
+			t->data = grown;
+			t->cap = cap;
+		}
+	}
+}
+
+int status_render_table(const status_view *view, char **out, pgr_err *err)
+{
+	struct text t = { 0 };
+	char refresh[96];
+
+	if (strcmp(view->refresh.state, "idle") == 0)
+		snprintf(refresh, sizeof(refresh), "idle");
+	else
+		snprintf(refresh, sizeof(refresh), "%s%s %s→%s %d/%d", view->refresh.rollback ? "rollback " : "",
+			 view->refresh.state, view->refresh.from, view->refresh.to, view->refresh.done,
+			 view->refresh.total);
+	text_add(&t, "%-8s %-8s %-24s %s\n", "Cluster", "Version", "Refresh", "Message");
+	text_add(&t, "%-8s %-8s %-24s %s\n", view->cluster, view->version[0] ? view->version : "-", refresh,
+		 strcmp(view->refresh.state, "idle") == 0 ? view->message : view->refresh.message);
+	text_add(&t, "\n%-6s %-13s %-8s %-11s %-7s %s\n", "Unit", "Role", "Version", "State", "Lag", "Message");
+	for (int i = 0; i < view->unit_count; i++) {
+		const status_unit *u = &view->units[i];
+		char lag[32];
+		char name[40];
+
+		status_format_bytes(u->lag_bytes, lag, sizeof(lag));
+		snprintf(name, sizeof(name), "%s%s", u->name, strcmp(u->name, view->coordinator) == 0 ? "*" : "");
+		text_add(&t, "%-6s %-13s %-8s %-11s %-7s %s\n", name, u->role, u->version[0] ? u->version : "-",
+			 u->state, lag, u->message);
+	}
+	if (view->coordinator[0])
+		text_add(&t, "\n* coordinator\n");
+	if (t.failed) {
+		free(t.data);
+		return pgr_err_set(err, "out of memory rendering status");
+	}
+	*out = t.data;
+	return 0;
+}
+
+int status_render_json(const status_view *view, char **out, pgr_err *err)
+{
+	json_t *root = json_object();
+	json_t *bouncers = json_array();
+	json_t *refresh = json_object();
+	json_t *units = json_array();
+
+	for (int i = 0; i < view->pgbouncer_count; i++)
+		json_array_append_new(bouncers, json_pack("{s:s,s:i}", "host", view->pgbouncers[i].host, "port",
+							  view->pgbouncers[i].port));
+	json_object_set_new(refresh, "state", json_string(view->refresh.state));
+	json_object_set_new(refresh, "rollback", json_boolean(view->refresh.rollback));
+	json_object_set_new(refresh, "from", view->refresh.from[0] ? json_string(view->refresh.from) : json_null());
+	json_object_set_new(refresh, "to", view->refresh.to[0] ? json_string(view->refresh.to) : json_null());
+	json_object_set_new(refresh, "next_unit",
+			    view->refresh.next_unit[0] ? json_string(view->refresh.next_unit) : json_null());
+	json_object_set_new(refresh, "done", json_integer(view->refresh.done));
+	json_object_set_new(refresh, "total", json_integer(view->refresh.total));
+	json_object_set_new(refresh, "eta_seconds",
+			    view->refresh.eta_seconds >= 0 ? json_integer(view->refresh.eta_seconds) : json_null());
+	json_object_set_new(refresh, "message", json_string(view->refresh.message));
+	for (int i = 0; i < view->unit_count; i++) {
+		const status_unit *u = &view->units[i];
+
+		json_array_append_new(units,
+				      json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:o,s:s}", "name", u->name, "host", u->host,
+						"port", u->port, "role", u->role, "version",
+						u->version[0] ? json_string(u->version) : json_null(), "state", u->state,
+						"lag_bytes", u->lag_bytes >= 0 ? json_integer(u->lag_bytes) : json_null(),
+						"message", u->message));
+	}
+	json_object_set_new(root, "cluster", json_string(view->cluster));
+	json_object_set_new(root, "version", view->version[0] ? json_string(view->version) : json_null());
+	json_object_set_new(root, "coordinator", view->coordinator[0] ? json_string(view->coordinator) : json_null());
+	json_object_set_new(root, "message", json_string(view->message));
+	json_object_set_new(root, "pgbouncer", bouncers);
+	json_object_set_new(root, "refresh", refresh);
+	json_object_set_new(root, "units", units);
+	*out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	if (*out == NULL)
+		return pgr_err_set(err, "could not encode status as JSON");
+	return 0;
+}

@@ -1,0 +1,71 @@
+/*
+ * status.h — the status view of `shared/ux.md`: the cluster line and one line per unit, built from
+ * what the agents reported into etcd (agent/unit_record.h), then rendered as a table or as JSON.
+ * Building and rendering are pure (no I/O), so every line of the view is unit-tested.
+ */
+#ifndef PGR_STATUS_STATUS_H
+#define PGR_STATUS_STATUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/unit_record.h"
+#include "cluster/conf.h"
+#include "util/err.h"
+
+/* A unit whose agent has not reported for this long is shown down. */
+#define STATUS_DOWN_AFTER_MS 5000
+
+/* One unit line. */
+typedef struct status_unit {
+	char name[32];
+	char host[64];
+	int port;
+	char role[16];    /* primary | sync-standby | replica | unknown */
+	char version[16]; /* what it runs, else what it is linked to */
+	char state[16];   /* active | waiting | refreshing | failed | down */
+	int64_t lag_bytes; /* -1 unknown */
+	char message[160];
+} status_unit;
+
+/* The refresh part of the cluster line (idle until a refresh exists). */
+typedef struct status_refresh {
+	char state[16]; /* idle | refreshing | paused | incompatible | failed */
+	bool rollback;
+	char from[16];
+	char to[16];
+	char next_unit[32];
+	int done;
+	int total;
+	int eta_seconds; /* -1 unknown */
+	char message[240];
+} status_refresh;
+
+/* The whole view. */
+typedef struct status_view {
+	char cluster[32];
+	char version[16];
+	char coordinator[32];
+	conf_endpoint pgbouncers[CONF_MAX_PGBOUNCERS];
+	int pgbouncer_count;
+	status_refresh refresh;
+	status_unit units[CONF_MAX_UNITS];
+	int unit_count;
+	char message[240]; /* the cluster line's message */
+} status_view;
+
+/*
+ * Builds the view: conf gives the units expected; records[i] is the last report of unit i of conf
+ * (have_record[i] false when none); coordinator is the coordinator key's value ("" if none); now_ms the
+ * wall clock.
+ */
+void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record,
+		  const char *coordinator, int64_t now_ms, status_view *view);
+
+/* Renders into a heap string (caller frees). */
+int status_render_table(const status_view *view, char **out, pgr_err *err) __attribute__((warn_unused_result));
+int status_render_json(const status_view *view, char **out, pgr_err *err) __attribute__((warn_unused_result));
+/* "0 B", "12 kB", "3 MB", "-" for unknown. */
+void status_format_bytes(int64_t bytes, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,61 @@
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+/* The log's settings: the one piece of process-wide state besides signal flags (set once by main). */
+static struct {
+	enum log_level level;
+	char prefix[64];
+	int with_time;
+} log_settings = { LOG_LEVEL_INFO, "", 0 };
+
+void log_setup(enum log_level level, const char *prefix, int with_time)
+{
+	log_settings.level = level;
+	snprintf(log_settings.prefix, sizeof(log_settings.prefix), "%s", prefix ? prefix : "");
+	log_settings.with_time = with_time;
+}
+
+static const char *level_name(enum log_level level)
+{
+	switch (level) {
+	case LOG_LEVEL_DEBUG:
+		return "DEBUG";
+	case LOG_LEVEL_INFO:
+		return "INFO";
+	case LOG_LEVEL_WARN:
+		return "WARNING";
+	case LOG_LEVEL_ERROR:
+		return "ERROR";
+	default:
+		return "";
+	}
+}
+
+void log_at(enum log_level level, const char *fmt, ...)
+{
+	char line[2048];
+	char stamp[64] = "";
+	va_list ap;
+
+	if (level < log_settings.level)
+		return;
+	if (log_settings.with_time) {
+		struct timeval tv;
+		struct tm tm;
+
+		gettimeofday(&tv, NULL);
+		localtime_r(&tv.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ld ", (long)(tv.tv_usec / 1000));
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s%s%s%s: %s\n", stamp, log_settings.prefix, log_settings.prefix[0] ? " " : "",
+		level_name(level), line);
+}
