@@ -20,12 +20,6 @@ UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=build/asan/tests/%)
 ITSRC   := $(wildcard tests/integration/test_*.c)
 ITBIN   := $(ITSRC:tests/integration/%.c=build/asan/itests/%)
-UTILOBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(wildcard src/util/*.c))
-# A C test named test_<module>[_anything] links src/<module>/*.c and src/util/*.c; more via DEPS_<test>.
-testmod  = $(word 2,$(subst _, ,$(1)))
-testobjs = $(patsubst src/%.c,build/asan/obj/%.o,$(wildcard src/$(call testmod,$(1))/*.c)) $(UTILOBJ) \
-           $(patsubst src/%.c,build/asan/obj/%.o,$(DEPS_$(1)))
-DEPS_test_cluster := src/catalog/catalog.c
 
 .PHONY: all asan unit integration check demo deps versions clean lint
 all: build/pgrefresh
@@ -45,12 +39,11 @@ build/asan/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(WARN) $(INC) -MMD -MP -c -o $@ $<
 
-.SECONDEXPANSION:
-build/asan/tests/%: tests/unit/%.c $$(call testobjs,%)
+build/asan/tests/%: tests/unit/%.c $(ALIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(WARN) $(INC) -o $@ $^ $(LIBS) -lcmocka
 
-build/asan/itests/%: tests/integration/%.c $$(call testobjs,%)
+build/asan/itests/%: tests/integration/%.c $(ALIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(WARN) $(INC) -o $@ $^ $(LIBS) -lcmocka
 

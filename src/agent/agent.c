@@ -14,6 +14,8 @@
 #include "cluster/local.h"
 #include "etcd/etcd.h"
 #include "patroni/patroni.h"
+#include "refresh/driver.h"
+#include "refresh/store.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -41,6 +43,8 @@ typedef struct agent_ctx {
 	int64_t lease;            /* 0 = none yet */
 	bool coordinator;
 	int patroni_restarts;
+	refresh_unit_state unit_state; /* this unit's part of a refresh */
+	refresh_driver driver;         /* the coordinator's part */
 } agent_ctx;
 
 static int64_t wall_ms(void)
@@ -161,7 +165,7 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 	}
 }
 
-static void report(agent_ctx *ctx)
+static void report(agent_ctx *ctx, unit_record *out)
 {
 	unit_record rec;
 	char key[256];
@@ -169,6 +173,7 @@ static void report(agent_ctx *ctx)
 	pgr_err err;
 
 	observe_unit(ctx, &rec);
+	*out = rec;
 	if (unit_record_to_json(&rec, &json, &err) != 0) {
 		log_error("%s", err.msg);
 		return;
@@ -177,6 +182,29 @@ static void report(agent_ctx *ctx)
 	if (etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
 		log_warn("could not report to etcd: %s", err.msg);
 	free(json);
+}
+
+/* Reads the refresh record and does this unit's part of it. */
+static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
+{
+	char key[256];
+	etcd_kv kv;
+	bool found = false;
+	refresh_record refresh;
+	pgr_err err;
+
+	store_key(&ctx->conf, "refresh", key, sizeof(key));
+	if (etcd_get(&ctx->etcd, key, &kv, &found, &err) != 0) {
+		log_debug("cannot read the refresh record: %s", err.msg);
+		return;
+	}
+	if (found && kv.value != NULL && record_parse(kv.value, &refresh, &err) == 0)
+		refresh_unit_tick(&ctx->conf, ctx->unit, &refresh, rec->linked_version, rec->server_version,
+				  rec->patroni_state, &ctx->unit_state);
+	else
+		refresh_unit_tick(&ctx->conf, ctx->unit, NULL, rec->linked_version, rec->server_version,
+				  rec->patroni_state, &ctx->unit_state);
+	etcd_kv_free(&kv);
 }
 
 static void elect(agent_ctx *ctx)
@@ -283,17 +311,23 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	log_info("agent started (pid %d)", (int)getpid());
 
+	ctx.driver.conf = &ctx.conf;
+	ctx.driver.etcd = &ctx.etcd;
 	while (!agent_stop_requested) {
 		long long started = proc_now_ms();
+		unit_record rec;
 		long long spent;
 
 		if (ctx.conf.local)
 			ensure_patroni(&ctx);
 		ensure_lease(&ctx);
-		report(&ctx);
+		report(&ctx, &rec);
+		take_part_in_refresh(&ctx, &rec);
 		elect(&ctx);
-		if (ctx.coordinator)
+		if (ctx.coordinator) {
 			coordinate(&ctx);
+			refresh_driver_tick(&ctx.driver);
+		}
 		spent = proc_now_ms() - started;
 		for (long long left = AGENT_TICK_MS - spent; left > 0 && !agent_stop_requested; left -= 100)
 			proc_sleep_ms(left < 100 ? (long)left : 100);

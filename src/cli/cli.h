@@ -39,6 +39,18 @@ int cmd_agent(cli_ctx *ctx, int argc, char **argv);
 int cmd_add_unit(cli_ctx *ctx, int argc, char **argv);
 int cmd_remove_unit(cli_ctx *ctx, int argc, char **argv);
 int cmd_switchover(cli_ctx *ctx, int argc, char **argv);
+int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv);
+int cmd_refresh(cli_ctx *ctx, int argc, char **argv);
+int cmd_resume_refresh(cli_ctx *ctx, int argc, char **argv);
+int cmd_force_refresh_start(cli_ctx *ctx, int argc, char **argv);
+int cmd_rollback(cli_ctx *ctx, int argc, char **argv);
+int cmd_config(cli_ctx *ctx, int argc, char **argv);
+int cmd_wait(cli_ctx *ctx, int argc, char **argv);
+int cmd_history(cli_ctx *ctx, int argc, char **argv);
+int cmd_debug_fsm(cli_ctx *ctx, int argc, char **argv);
+
+/* The operation lock: PGR_EXIT_OK when no refresh is in progress, else fills ctx->err and refuses. */
+int cli_refuse_during_refresh(cli_ctx *ctx, const char *what);
 
 /* Helpers shared by handlers. */
 /* Finds "--name=value" or "--name value" in argv; removes it; returns the value or NULL. */

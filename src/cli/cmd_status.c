@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
+#include "refresh/store.h"
 #include "status/status.h"
 #include "util/exitcodes.h"
 #include "util/proc.h"
@@ -29,42 +30,28 @@ static int64_t wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* Reads the agents' reports and the coordinator from etcd and builds the view. */
+/* Reads the agents' reports, the coordinator and the refresh from etcd and builds the view. */
 static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view)
 {
 	etcd_client client;
-	etcd_kvs kvs;
-	char prefix[128], key[256];
-	unit_record records[CONF_MAX_UNITS];
-	bool have[CONF_MAX_UNITS];
-	char coordinator[32] = "";
+	store_snapshot *snap = calloc(1, sizeof(*snap));
 
-	if (etcd_client_init(&client, conf->etcd, &ctx->err) != 0)
+	if (snap == NULL)
+		return pgr_err_set(&ctx->err, "out of memory");
+	if (etcd_client_init(&client, conf->etcd, &ctx->err) != 0) {
+		free(snap);
 		return -1;
+	}
 	client.timeout_ms = 3000;
-	conf_etcd_prefix(conf, prefix, sizeof(prefix));
-	if (etcd_get_prefix(&client, prefix, &kvs, &ctx->err) != 0) {
+	if (store_read(&client, conf, snap, &ctx->err) != 0) {
 		pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", conf->name);
 		pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", conf->dir);
+		free(snap);
 		return -1;
 	}
-	memset(have, 0, sizeof(have));
-	for (int i = 0; i < conf->unit_count; i++) {
-		snprintf(key, sizeof(key), "%sunits/%s", prefix, conf->units[i].member);
-		for (int k = 0; k < kvs.count; k++) {
-			pgr_err ignored;
-
-			if (strcmp(kvs.items[k].key, key) == 0 && kvs.items[k].value != NULL &&
-			    unit_record_parse(kvs.items[k].value, &records[i], &ignored) == 0)
-				have[i] = true;
-		}
-	}
-	snprintf(key, sizeof(key), "%scoordinator", prefix);
-	for (int k = 0; k < kvs.count; k++)
-		if (strcmp(kvs.items[k].key, key) == 0 && kvs.items[k].value != NULL)
-			snprintf(coordinator, sizeof(coordinator), "%s", kvs.items[k].value);
-	etcd_kvs_free(&kvs);
-	status_build(conf, records, have, coordinator, wall_ms(), view);
+	status_build(conf, snap->records, snap->have, snap->coordinator, snap->have_refresh ? &snap->refresh : NULL,
+		     wall_ms(), view);
+	free(snap);
 	return 0;
 }
 

@@ -52,6 +52,12 @@ int cmd_add_unit(cli_ctx *ctx, int argc, char **argv)
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
+	{
+		int locked = cli_refuse_during_refresh(ctx, "add-unit");
+
+		if (locked != PGR_EXIT_OK)
+			return locked;
+	}
 	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	if (!conf.local) {
@@ -142,6 +148,12 @@ int cmd_remove_unit(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "see the units with `pgrefresh status`");
 		return PGR_EXIT_USAGE;
 	}
+	{
+		int locked = cli_refuse_during_refresh(ctx, "remove-unit");
+
+		if (locked != PGR_EXIT_OK)
+			return locked;
+	}
 	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	unit = conf_find_unit(&conf, argv[0]);
@@ -214,6 +226,12 @@ int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
+	{
+		int locked = cli_refuse_during_refresh(ctx, "switchover");
+
+		if (locked != PGR_EXIT_OK)
+			return locked;
+	}
 	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	if (to != NULL) {

@@ -53,8 +53,131 @@ static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, i
 		snprintf(u->message, sizeof(u->message), "%s", rec->message);
 }
 
+void status_refresh_message(const refresh_record *rec, const char *next_unit, char *buf, size_t len)
+{
+	const char *what = rec->rollback ? "Rollback" : "Refresh";
+
+	switch (rec->state) {
+	case RS_CHECKING:
+		snprintf(buf, len, "%s %s→%s recorded: checking before any unit is touched", what, rec->from, rec->to);
+		break;
+	case RS_INCOMPATIBLE:
+		snprintf(buf, len, "Nothing changed: %s. Cancel: `pgrefresh rollback`; or skip it: `pgrefresh force-refresh-start %s`",
+			 rec->reason, strstr(rec->reason, "compatibility") ? "--check-compatibility=false"
+				      : strstr(rec->reason, "workload") ? "--check-workload=false"
+									: "--run-pre-refresh-checks=false");
+		break;
+	case RS_UNIT:
+		snprintf(buf, len, "Refreshing %s to %s. Emergency stop: `pgrefresh config set pause-after-unit-refresh=all`%s",
+			 rec->current >= 0 ? rec->units[rec->current].unit : "?", rec->to,
+			 rec->rollback ? "" : ". To roll back: `pgrefresh rollback`");
+		break;
+	case RS_PAUSED: {
+		const char *last = "the refreshed unit";
+
+		for (int i = 0; i < rec->unit_count; i++)
+			if (rec->units[i].step == STEP_DONE)
+				last = rec->units[i].unit;
+		snprintf(buf, len, "Check %s is healthy, then run `pgrefresh resume-refresh` (next: %s)%s", last,
+			 next_unit[0] ? next_unit : "-", rec->rollback ? "" : ". To roll back: `pgrefresh rollback`");
+		break;
+	}
+	case RS_SWITCHOVER:
+		snprintf(buf, len, "Switching the primary over from %s to a refreshed standby, PgBouncer paused around it",
+			 rec->switchover_from);
+		break;
+	case RS_FAILED:
+		snprintf(buf, len, "%s. Roll back: `pgrefresh rollback`; or go on: `pgrefresh resume-refresh%s`", rec->reason,
+			 rec->failed_unit[0] ? " --check-health-of-refreshed-units=false" : "");
+		break;
+	default:
+		snprintf(buf, len, "%s %s→%s done", what, rec->from, rec->to);
+		break;
+	}
+}
+
+/* Fills the refresh part of the view and the units' refresh states. */
+static void build_refresh(const refresh_record *rec, status_view *view, int64_t now_ms)
+{
+	status_refresh *r = &view->refresh;
+	int64_t spent = 0;
+	int timed = 0;
+	int next = record_next_pending(rec);
+
+	snprintf(r->state, sizeof(r->state), "%s", refresh_state_display(rec->state));
+	r->rollback = rec->rollback;
+	snprintf(r->from, sizeof(r->from), "%s", rec->from);
+	snprintf(r->to, sizeof(r->to), "%s", rec->to);
+	r->done = record_done_count(rec);
+	r->total = rec->unit_count;
+	if (rec->state == RS_UNIT && rec->current >= 0)
+		snprintf(r->next_unit, sizeof(r->next_unit), "%s", rec->units[rec->current].unit);
+	else if (next >= 0)
+		snprintf(r->next_unit, sizeof(r->next_unit), "%s", rec->units[next].unit);
+	for (int i = 0; i < rec->unit_count; i++) {
+		if (rec->units[i].step == STEP_DONE && rec->units[i].done_ms > rec->units[i].started_ms) {
+			spent += rec->units[i].done_ms - rec->units[i].started_ms;
+			timed++;
+		}
+	}
+	r->eta_seconds = timed ? (int)((spent / timed) * (r->total - r->done) / 1000) : -1;
+	status_refresh_message(rec, r->next_unit, r->message, sizeof(r->message));
+	for (int u = 0; u < view->unit_count; u++) {
+		status_unit *su = &view->units[u];
+		int i = record_find_unit(rec, su->name);
+
+		if (strcmp(su->state, "down") == 0)
+			continue;
+		if (i < 0) {
+			if (rec->state != RS_DONE)
+				snprintf(su->message, sizeof(su->message), "Already on %s", rec->to);
+			continue;
+		}
+		switch (rec->units[i].step) {
+		case STEP_PENDING:
+			snprintf(su->state, sizeof(su->state), "waiting");
+			if (strcmp(su->role, "primary") == 0)
+				snprintf(su->message, sizeof(su->message), "Refreshes last, after a switchover");
+			else if (i == next)
+				snprintf(su->message, sizeof(su->message), "Next");
+			else
+				snprintf(su->message, sizeof(su->message), "Waiting");
+			break;
+		case STEP_REFRESHING:
+			snprintf(su->state, sizeof(su->state), "refreshing");
+			snprintf(su->message, sizeof(su->message), "To %s for %llds%s%s", rec->to,
+				 (long long)((now_ms - rec->units[i].started_ms) / 1000),
+				 rec->units[i].message[0] ? ": " : "", rec->units[i].message);
+			break;
+		case STEP_DONE:
+			snprintf(su->message, sizeof(su->message), "%s", rec->units[i].message[0] ? rec->units[i].message : "Refreshed");
+			break;
+		case STEP_FAILED:
+			snprintf(su->state, sizeof(su->state), "failed");
+			snprintf(su->message, sizeof(su->message), "%s", rec->units[i].message);
+			break;
+		case STEP_SKIPPED:
+			snprintf(su->message, sizeof(su->message), "Skipped after failing its health gate");
+			break;
+		}
+	}
+	if (rec->state == RS_SWITCHOVER) {
+		for (int u = 0; u < view->unit_count; u++) {
+			char member[48];
+
+			snprintf(member, sizeof(member), "%s", view->units[u].name);
+			member[strcspn(member, "/")] = '-';
+			if (strcmp(member, rec->switchover_from) == 0) {
+				snprintf(view->units[u].state, sizeof(view->units[u].state), "refreshing");
+				snprintf(view->units[u].message, sizeof(view->units[u].message),
+					 "Switching over to a refreshed standby, linked to %s", rec->to);
+			}
+		}
+	}
+}
+
 void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record,
-		  const char *coordinator, int64_t now_ms, status_view *view)
+		  const char *coordinator, const refresh_record *refresh, int64_t now_ms, status_view *view)
 {
 	int active = 0;
 	const char *first_problem = NULL;
@@ -110,6 +233,17 @@ void status_build(const cluster_conf *conf, const unit_record *records, const bo
 			 "All %d units active on %s. Before a refresh: `pgrefresh pre-refresh-check`", active,
 			 view->version);
 	snprintf(view->refresh.message, sizeof(view->refresh.message), "No refresh in progress");
+	if (refresh != NULL && refresh->state != RS_DONE) {
+		/* the cluster's version is the original one while units differ */
+		bool same = true;
+
+		for (int i = 0; i < view->unit_count; i++)
+			if (strcmp(view->units[i].version, view->units[0].version) != 0)
+				same = false;
+		if (!same)
+			snprintf(view->version, sizeof(view->version), "%s", refresh->rollback ? refresh->to : refresh->from);
+		build_refresh(refresh, view, now_ms);
+	}
 }
 
 /* A growable text buffer for the table. */
@@ -170,8 +304,8 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 		snprintf(refresh, sizeof(refresh), "%s%s %s→%s %d/%d", view->refresh.rollback ? "rollback " : "",
 			 view->refresh.state, view->refresh.from, view->refresh.to, view->refresh.done,
 			 view->refresh.total);
-	text_add(&t, "%-8s %-8s %-24s %s\n", "Cluster", "Version", "Refresh", "Message");
-	text_add(&t, "%-8s %-8s %-24s %s\n", view->cluster, view->version[0] ? view->version : "-", refresh,
+	text_add(&t, "%-8s %-8s %-30s %s\n", "Cluster", "Version", "Refresh", "Message");
+	text_add(&t, "%-8s %-8s %-30s %s\n", view->cluster, view->version[0] ? view->version : "-", refresh,
 		 strcmp(view->refresh.state, "idle") == 0 ? view->message : view->refresh.message);
 	text_add(&t, "\n%-6s %-13s %-8s %-11s %-7s %s\n", "Unit", "Role", "Version", "State", "Lag", "Message");
 	for (int i = 0; i < view->unit_count; i++) {

@@ -11,6 +11,7 @@
 
 #include "agent/unit_record.h"
 #include "cluster/conf.h"
+#include "refresh/record.h"
 #include "util/err.h"
 
 /* A unit whose agent has not reported for this long is shown down. */
@@ -56,11 +57,13 @@ typedef struct status_view {
 
 /*
  * Builds the view: conf gives the units expected; records[i] is the last report of unit i of conf
- * (have_record[i] false when none); coordinator is the coordinator key's value ("" if none); now_ms the
- * wall clock.
+ * (have_record[i] false when none); coordinator is the coordinator key's value ("" if none); refresh
+ * the refresh in progress (NULL when none); now_ms the wall clock.
  */
 void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record,
-		  const char *coordinator, int64_t now_ms, status_view *view);
+		  const char *coordinator, const refresh_record *refresh, int64_t now_ms, status_view *view);
+/* The refresh's one-line message: what is happening and what the user must do (pure). */
+void status_refresh_message(const refresh_record *rec, const char *next_unit, char *buf, size_t len);
 
 /* Renders into a heap string (caller frees). */
 int status_render_table(const status_view *view, char **out, pgr_err *err) __attribute__((warn_unused_result));

@@ -1,0 +1,888 @@
+/*
+ * The refresh commands: pre-refresh-check, refresh [--dry-run], resume-refresh, force-refresh-start,
+ * rollback, config, wait, history, debug fsm. They read the cluster's state from etcd (refresh/store.h),
+ * change the refresh record only by compare-and-swap, and leave the doing to the coordinator.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "catalog/catalog.h"
+#include "cli/cli.h"
+#include "cluster/conf.h"
+#include "etcd/etcd.h"
+#include "refresh/checks.h"
+#include "refresh/driver.h"
+#include "refresh/fsm.h"
+#include "refresh/store.h"
+#include "status/status.h"
+#include "util/exitcodes.h"
+#include "util/proc.h"
+
+#define CHECKS_WAIT_MS 90000
+
+static int64_t wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Everything a refresh command works with. */
+typedef struct refresh_cli {
+	cluster_conf conf;
+	etcd_client etcd;
+	store_snapshot *snap;
+} refresh_cli;
+
+static int open_cluster(cli_ctx *ctx, refresh_cli *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+	if (conf_load(ctx->dir, &rc->conf, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	if (etcd_client_init(&rc->etcd, rc->conf.etcd, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	rc->etcd.timeout_ms = 3000;
+	rc->snap = calloc(1, sizeof(*rc->snap));
+	if (rc->snap == NULL) {
+		pgr_err_set(&ctx->err, "out of memory");
+		return PGR_EXIT_ERROR;
+	}
+	if (store_read(&rc->etcd, &rc->conf, rc->snap, &ctx->err) != 0) {
+		pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", rc->conf.name);
+		pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", rc->conf.dir);
+		return PGR_EXIT_UNREACHABLE;
+	}
+	return PGR_EXIT_OK;
+}
+
+static int reread(cli_ctx *ctx, refresh_cli *rc)
+{
+	if (store_read(&rc->etcd, &rc->conf, rc->snap, &ctx->err) != 0)
+		return -1;
+	return 0;
+}
+
+static void close_cluster(refresh_cli *rc)
+{
+	free(rc->snap);
+	rc->snap = NULL;
+}
+
+static bool refresh_in_progress(const refresh_cli *rc)
+{
+	return rc->snap->have_refresh && rc->snap->refresh.state != RS_DONE;
+}
+
+/* "paused 15.18→15.20 1/3" */
+static void describe_refresh(const refresh_record *rec, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s %s→%s %d/%d", rec->rollback ? "rollback " : "", refresh_state_display(rec->state),
+		 rec->from, rec->to, record_done_count(rec), rec->unit_count);
+}
+
+/* The operation lock, for commands that change the cluster. 0 when free. */
+int cli_refuse_during_refresh(cli_ctx *ctx, const char *what);
+
+int cli_refuse_during_refresh(cli_ctx *ctx, const char *what)
+{
+	refresh_cli rc;
+	int code = open_cluster(ctx, &rc);
+	char desc[128];
+
+	if (code != PGR_EXIT_OK) {
+		close_cluster(&rc);
+		return code;
+	}
+	if (refresh_in_progress(&rc)) {
+		describe_refresh(&rc.snap->refresh, desc, sizeof(desc));
+		pgr_err_set(&ctx->err, "%s refused: a refresh is in progress (%s)", what, desc);
+		pgr_err_hint(&ctx->err, "finish it (`pgrefresh resume-refresh`, `pgrefresh wait idle`) or roll it back (`pgrefresh rollback`)");
+		close_cluster(&rc);
+		return PGR_EXIT_REFUSED;
+	}
+	close_cluster(&rc);
+	return PGR_EXIT_OK;
+}
+
+/* The version every unit is linked to; -1 with err when they differ or nothing reports. */
+static int cluster_version(cli_ctx *ctx, const refresh_cli *rc, char *version, size_t len)
+{
+	version[0] = '\0';
+	for (int i = 0; i < rc->conf.unit_count; i++) {
+		const char *v = rc->snap->have[i] ? rc->snap->records[i].linked_version : "";
+
+		if (v[0] == '\0') {
+			pgr_err_set(&ctx->err, "unit %s has not reported its version", rc->conf.units[i].name);
+			pgr_err_hint(&ctx->err, "see `pgrefresh status`; start it with `pgrefresh cluster start`");
+			return -1;
+		}
+		if (version[0] && strcmp(version, v) != 0) {
+			pgr_err_set(&ctx->err, "units run different versions (%s and %s) and no refresh is in progress", version, v);
+			pgr_err_hint(&ctx->err, "see `pgrefresh status`");
+			return -1;
+		}
+		snprintf(version, len, "%s", v);
+	}
+	return 0;
+}
+
+/* The target: --version, else the highest of the same major in the catalog. */
+static int choose_target(cli_ctx *ctx, const refresh_cli *rc, const char *asked, const char *from, char *to, size_t len)
+{
+	pg_version v;
+	catalog_entry entry;
+
+	if (asked != NULL) {
+		if (pg_version_parse(asked, &v, &ctx->err) != 0) {
+			pgr_err_hint(&ctx->err, "give a version like 15.20; see `pgrefresh versions`");
+			return -1;
+		}
+		snprintf(to, len, "%s", asked);
+		return 0;
+	}
+	if (pg_version_parse(from, &v, &ctx->err) != 0)
+		return -1;
+	if (catalog_highest_of_major(rc->conf.catalog, v.major, &entry, &ctx->err) != 0)
+		return -1;
+	snprintf(to, len, "%s", entry.version);
+	return 0;
+}
+
+static void print_checks(const check_report *report)
+{
+	for (int i = 0; i < report->count; i++) {
+		const check_result *r = &report->results[i];
+
+		printf("  %-6s %-22s %s\n",
+		       r->verdict == CHECK_PASS ? "ok" : r->verdict == CHECK_FAIL ? "FAIL" : "skip", r->name, r->detail);
+	}
+}
+
+static json_t *checks_json(const check_report *report)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; i < report->count; i++) {
+		const check_result *r = &report->results[i];
+
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s}", "name", r->name, "group", check_group_name(r->group),
+						     "verdict",
+						     r->verdict == CHECK_PASS ? "pass" : r->verdict == CHECK_FAIL ? "fail" : "skipped",
+						     "detail", r->detail));
+	}
+	return arr;
+}
+
+static void print_json(json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	if (text != NULL) {
+		puts(text);
+		free(text);
+	}
+	json_decref(obj);
+}
+
+static const char *pause_sentence(pause_policy p, const char *first_unit)
+{
+	static char buf[256];
+
+	switch (p) {
+	case PAUSE_ALL:
+		snprintf(buf, sizeof(buf), "pause-after-unit-refresh=all: the refresh will pause after every unit; "
+					   "run `pgrefresh resume-refresh` after checking each one.");
+		break;
+	case PAUSE_NONE:
+		snprintf(buf, sizeof(buf), "pause-after-unit-refresh=none: the refresh will not pause; "
+					   "`pgrefresh config set pause-after-unit-refresh=all` stops it after the current unit.");
+		break;
+	default:
+		snprintf(buf, sizeof(buf), "pause-after-unit-refresh=first: the refresh will pause after the first unit (%s); "
+					   "check it, then `pgrefresh resume-refresh` lets the rest go.", first_unit);
+		break;
+	}
+	return buf;
+}
+
+int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
+{
+	refresh_cli rc;
+	const char *asked = cli_take_option(&argc, argv, "--version");
+	check_request req;
+	check_report report;
+	char problems[24][260];
+	int nproblems = 0;
+	plan_input_unit units[CONF_MAX_UNITS];
+	int count;
+	refresh_record plan_rec;
+	int code;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	code = open_cluster(ctx, &rc);
+	if (code != PGR_EXIT_OK)
+		goto out;
+	memset(&req, 0, sizeof(req));
+	memset(&report, 0, sizeof(report));
+	if (refresh_in_progress(&rc)) {
+		char desc[128];
+
+		describe_refresh(&rc.snap->refresh, desc, sizeof(desc));
+		snprintf(problems[nproblems++], sizeof(problems[0]), "a refresh is in progress (%s)", desc);
+	}
+	for (int i = 0; i < rc.conf.unit_count; i++) {
+		if (!rc.snap->have[i] || wall_ms() - rc.snap->records[i].heartbeat_ms > STATUS_DOWN_AFTER_MS)
+			snprintf(problems[nproblems++], sizeof(problems[0]), "%s: its agent does not report",
+				 rc.conf.units[i].name);
+	}
+	if (cluster_version(ctx, &rc, req.from, sizeof(req.from)) != 0) {
+		snprintf(problems[nproblems++], sizeof(problems[0]), "%s", ctx->err.msg);
+	} else if (choose_target(ctx, &rc, asked, req.from, req.to, sizeof(req.to)) != 0) {
+		snprintf(problems[nproblems++], sizeof(problems[0]), "no target: %s", ctx->err.msg);
+	} else if (strcmp(req.from, req.to) == 0) {
+		snprintf(problems[nproblems++], sizeof(problems[0]),
+			 "the cluster already runs %s, the highest version of its major in the catalog", req.to);
+	} else {
+		checks_run(&rc.conf, &rc.snap->settings, &req, rc.snap->records, rc.snap->have, &report);
+		for (int i = 0; i < report.count && nproblems < 24; i++)
+			if (report.results[i].verdict == CHECK_FAIL)
+				snprintf(problems[nproblems++], sizeof(problems[0]), "%s: %s", report.results[i].name,
+					 report.results[i].detail);
+	}
+	pgr_err_clear(&ctx->err);
+	refresh_plan_inputs(&rc.conf, rc.snap, units, &count);
+	record_new(0, req.from, req.to, units, count, wall_ms(), &plan_rec);
+	if (ctx->json) {
+		json_t *obj = json_object();
+		json_t *arr = json_array();
+		char rollback[64];
+
+		for (int i = 0; i < nproblems; i++)
+			json_array_append_new(arr, json_string(problems[i]));
+		snprintf(rollback, sizeof(rollback), "pgrefresh rollback");
+		json_object_set_new(obj, "ready", json_boolean(nproblems == 0));
+		json_object_set_new(obj, "from", json_string(req.from));
+		json_object_set_new(obj, "to", json_string(req.to));
+		json_object_set_new(obj, "problems", arr);
+		json_object_set_new(obj, "checks", checks_json(&report));
+		json_object_set_new(obj, "rollback_command", json_string(rollback));
+		json_object_set_new(obj, "pause_after_unit_refresh", json_string(pause_policy_name(rc.snap->settings.pause)));
+		print_json(obj);
+	} else if (nproblems > 0) {
+		printf("NOT READY: cluster %s has %d problem(s):\n", rc.conf.name, nproblems);
+		for (int i = 0; i < nproblems; i++)
+			printf("  %s\n", problems[i]);
+	} else {
+		printf("ready: cluster %s is healthy and ready to refresh %s → %s (%d unit(s))\n", rc.conf.name, req.from,
+		       req.to, plan_rec.unit_count);
+		print_checks(&report);
+		printf("to roll back during the refresh: pgrefresh rollback   (the same as: pgrefresh refresh --version %s)\n",
+		       req.from);
+		printf("%s\n", pause_sentence(rc.snap->settings.pause, plan_rec.unit_count ? plan_rec.units[0].unit : "-"));
+	}
+	code = nproblems ? PGR_EXIT_NOT_READY : PGR_EXIT_OK;
+	if (nproblems) {
+		pgr_err_set(&ctx->err, "cluster %s is not ready to refresh: %s%s", rc.conf.name, problems[0],
+			    nproblems > 1 ? " (and more above)" : "");
+		pgr_err_hint(&ctx->err, "fix the problems, then run `pgrefresh pre-refresh-check` again");
+	}
+out:
+	close_cluster(&rc);
+	return code;
+}
+
+/* Waits until the coordinator has run the checks of the record it was given; reports the outcome. */
+static int await_checks(cli_ctx *ctx, refresh_cli *rc, const char *what)
+{
+	long long deadline = proc_now_ms() + CHECKS_WAIT_MS;
+
+	for (;;) {
+		if (reread(ctx, rc) == 0) {
+			const refresh_record *rec = &rc->snap->refresh;
+			char msg[320];
+
+			if (!rc->snap->have_refresh || rec->state == RS_DONE) {
+				printf("%s done: nothing to refresh\n", what);
+				return PGR_EXIT_OK;
+			}
+			if (rec->state == RS_INCOMPATIBLE) {
+				status_refresh_message(rec, "", msg, sizeof(msg));
+				pgr_err_set(&ctx->err, "%s halted as incompatible: %s", what, rec->reason);
+				pgr_err_hint(&ctx->err, "nothing changed; `pgrefresh rollback` cancels it, or `pgrefresh force-refresh-start %s` skips the check",
+					     strstr(rec->reason, "compatibility") ? "--check-compatibility=false"
+					     : strstr(rec->reason, "workload") ? "--check-workload=false"
+										: "--run-pre-refresh-checks=false");
+				return PGR_EXIT_HALTED;
+			}
+			if (rec->state == RS_FAILED) {
+				pgr_err_set(&ctx->err, "%s failed: %s", what, rec->reason);
+				pgr_err_hint(&ctx->err, "roll back with `pgrefresh rollback`");
+				return PGR_EXIT_HALTED;
+			}
+			if (rec->state != RS_CHECKING) {
+				printf("%s %s → %s started: %d unit(s), in this order:", what, rec->from, rec->to, rec->unit_count);
+				for (int i = 0; i < rec->unit_count; i++)
+					printf(" %s", rec->units[i].unit);
+				printf("\nfollow it with `pgrefresh status --watch`; roll back with `pgrefresh rollback`\n");
+				return PGR_EXIT_OK;
+			}
+		}
+		if (proc_now_ms() > deadline) {
+			printf("%s recorded; the coordinator has not run its checks yet (see `pgrefresh status`)\n", what);
+			return PGR_EXIT_OK;
+		}
+		proc_sleep_ms(200);
+	}
+}
+
+static int start_rollback(cli_ctx *ctx, refresh_cli *rc)
+{
+	if (!refresh_in_progress(rc)) {
+		pgr_err_set(&ctx->err, "no refresh in progress to roll back");
+		pgr_err_hint(&ctx->err, "after a completed refresh, going back is a downgrade: `pgrefresh refresh --version V` "
+				       "is refused as incompatible unless forced");
+		return PGR_EXIT_REFUSED;
+	}
+	if (refresh_start_rollback(&rc->etcd, &rc->conf, rc->snap, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	return await_checks(ctx, rc, "rollback");
+}
+
+int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
+{
+	refresh_cli rc;
+	const char *asked = cli_take_option(&argc, argv, "--version");
+	bool dry_run = cli_take_flag(&argc, argv, "--dry-run");
+	char from[16], to[16];
+	plan_input_unit units[CONF_MAX_UNITS];
+	int count, code;
+	refresh_record rec;
+	bool swapped = false;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (argc > 0) {
+		pgr_err_set(&ctx->err, "unexpected argument \"%s\"", argv[0]);
+		pgr_err_hint(&ctx->err, "usage: pgrefresh refresh [--version V] [--dry-run]");
+		return PGR_EXIT_USAGE;
+	}
+	code = open_cluster(ctx, &rc);
+	if (code != PGR_EXIT_OK)
+		goto out;
+	if (refresh_in_progress(&rc)) {
+		char desc[128];
+
+		if (asked != NULL && strcmp(asked, rc.snap->refresh.original) == 0 && !dry_run) {
+			code = start_rollback(ctx, &rc);
+			goto out;
+		}
+		describe_refresh(&rc.snap->refresh, desc, sizeof(desc));
+		pgr_err_set(&ctx->err, "a refresh is already in progress (%s)", desc);
+		pgr_err_hint(&ctx->err, "resume it with `pgrefresh resume-refresh`, or roll it back with `pgrefresh rollback`");
+		code = PGR_EXIT_REFUSED;
+		goto out;
+	}
+	if (cluster_version(ctx, &rc, from, sizeof(from)) != 0 || choose_target(ctx, &rc, asked, from, to, sizeof(to)) != 0) {
+		code = PGR_EXIT_ERROR;
+		goto out;
+	}
+	refresh_plan_inputs(&rc.conf, rc.snap, units, &count);
+	record_new(rc.snap->max_id + 1, from, to, units, count, wall_ms(), &rec);
+	if (dry_run) {
+		check_request req;
+		check_report report;
+		bool ok;
+
+		memset(&req, 0, sizeof(req));
+		snprintf(req.from, sizeof(req.from), "%s", from);
+		snprintf(req.to, sizeof(req.to), "%s", to);
+		checks_run(&rc.conf, &rc.snap->settings, &req, rc.snap->records, rc.snap->have, &report);
+		ok = checks_first_failure(&report) == NULL;
+		if (ctx->json) {
+			json_t *obj = json_object();
+			json_t *steps = json_array();
+
+			for (int i = 0; i < rec.unit_count; i++)
+				json_array_append_new(steps, json_pack("{s:s,s:s,s:s,s:s}", "unit", rec.units[i].unit, "role",
+								      rec.units[i].planned_role, "from", from, "to", to));
+			json_object_set_new(obj, "from", json_string(from));
+			json_object_set_new(obj, "to", json_string(to));
+			json_object_set_new(obj, "plan", steps);
+			json_object_set_new(obj, "checks", checks_json(&report));
+			json_object_set_new(obj, "ok", json_boolean(ok));
+			print_json(obj);
+		} else {
+			const char *primary = NULL;
+
+			printf("plan: refresh cluster %s %s → %s, one unit at a time:\n", rc.conf.name, from, to);
+			for (int i = 0; i < rec.unit_count; i++) {
+				printf("  %d. %-6s %-13s %s → %s\n", i + 1, rec.units[i].unit, rec.units[i].planned_role, from, to);
+				if (strcmp(rec.units[i].planned_role, "primary") == 0)
+					primary = rec.units[i].unit;
+			}
+			if (primary != NULL)
+				printf("  before %s: switchover to the refreshed sync standby, PgBouncer paused around it\n", primary);
+			printf("checks:\n");
+			print_checks(&report);
+			printf("%s\n", pause_sentence(rc.snap->settings.pause, rec.unit_count ? rec.units[0].unit : "-"));
+			printf("dry run: nothing changed\n");
+		}
+		code = ok ? PGR_EXIT_OK : PGR_EXIT_NOT_READY;
+		if (!ok) {
+			const check_result *bad = checks_first_failure(&report);
+
+			pgr_err_set(&ctx->err, "check %s would fail: %s", bad->name, bad->detail);
+		}
+		goto out;
+	}
+	if (store_put_refresh(&rc.etcd, &rc.conf, &rec, 0, &swapped, &ctx->err) != 0) {
+		code = PGR_EXIT_UNREACHABLE;
+		goto out;
+	}
+	if (!swapped) {
+		pgr_err_set(&ctx->err, "another refresh was recorded at the same moment");
+		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
+		code = PGR_EXIT_REFUSED;
+		goto out;
+	}
+	fprintf(stderr, "refresh %d recorded: %s → %s; the coordinator checks before touching any unit ...\n", rec.id, from, to);
+	code = await_checks(ctx, &rc, "refresh");
+out:
+	close_cluster(&rc);
+	return code;
+}
+
+int cmd_rollback(cli_ctx *ctx, int argc, char **argv)
+{
+	refresh_cli rc;
+	int code;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	code = open_cluster(ctx, &rc);
+	if (code == PGR_EXIT_OK)
+		code = start_rollback(ctx, &rc);
+	close_cluster(&rc);
+	return code;
+}
+
+static int parse_bool_option(cli_ctx *ctx, const char *name, const char *value, bool *out)
+{
+	if (value == NULL)
+		return 0;
+	if (strcmp(value, "true") == 0)
+		*out = true;
+	else if (strcmp(value, "false") == 0)
+		*out = false;
+	else {
+		pgr_err_set(&ctx->err, "%s must be true or false, not \"%s\"", name, value);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_resume_refresh(cli_ctx *ctx, int argc, char **argv)
+{
+	refresh_cli rc;
+	const char *check = cli_take_option(&argc, argv, "--check-health-of-refreshed-units");
+	bool check_health = true;
+	refresh_record next;
+	bool swapped = false;
+	int code;
+
+	if (parse_bool_option(ctx, "--check-health-of-refreshed-units", check, &check_health) != 0 ||
+	    cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	code = open_cluster(ctx, &rc);
+	if (code != PGR_EXIT_OK)
+		goto out;
+	if (!refresh_in_progress(&rc) || (rc.snap->refresh.state != RS_PAUSED && rc.snap->refresh.state != RS_FAILED)) {
+		pgr_err_set(&ctx->err, "nothing to resume: %s", !refresh_in_progress(&rc) ? "no refresh is in progress"
+				       : rc.snap->refresh.state == RS_INCOMPATIBLE ? "the refresh is incompatible (use force-refresh-start or rollback)"
+										     : "the refresh is not paused");
+		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
+		code = PGR_EXIT_REFUSED;
+		goto out;
+	}
+	if (rc.snap->refresh.state == RS_PAUSED && check_health) {
+		/* the refreshed units must still be healthy */
+		for (int i = 0; i < rc.snap->refresh.unit_count; i++) {
+			const record_unit *u = &rc.snap->refresh.units[i];
+			const conf_unit *cu = conf_find_unit(&rc.conf, u->unit);
+			int idx = cu ? (int)(cu - rc.conf.units) : -1;
+			const unit_record *r = idx >= 0 && rc.snap->have[idx] ? &rc.snap->records[idx] : NULL;
+
+			if (u->step != STEP_DONE)
+				continue;
+			if (r == NULL || wall_ms() - r->heartbeat_ms > STATUS_DOWN_AFTER_MS ||
+			    strcmp(r->server_version, rc.snap->refresh.to) != 0 || strcmp(r->patroni_state, "running") != 0 ||
+			    (strcmp(r->role, "primary") != 0 && !r->streaming)) {
+				pgr_err_set(&ctx->err, "refreshed unit %s is not healthy (runs %s, %s%s)", u->unit,
+					    r && r->server_version[0] ? r->server_version : "nothing",
+					    r ? r->patroni_state : "not reporting", r && !r->streaming ? ", not streaming" : "");
+				pgr_err_hint(&ctx->err, "roll back with `pgrefresh rollback`, or go on anyway with "
+						       "`pgrefresh resume-refresh --check-health-of-refreshed-units=false`");
+				code = PGR_EXIT_REFUSED;
+				goto out;
+			}
+		}
+	}
+	next = rc.snap->refresh;
+	next.resume_requested = true;
+	next.skip_health_check = !check_health;
+	if (store_put_refresh(&rc.etcd, &rc.conf, &next, rc.snap->refresh_mod_revision, &swapped, &ctx->err) != 0) {
+		code = PGR_EXIT_UNREACHABLE;
+		goto out;
+	}
+	if (!swapped) {
+		pgr_err_set(&ctx->err, "the refresh changed while resuming; see `pgrefresh status` and try again");
+		code = PGR_EXIT_REFUSED;
+		goto out;
+	}
+	{
+		int n = record_next_pending(&next);
+
+		printf("resumed: %s\n", rc.snap->refresh.state == RS_FAILED && check_health
+						? "the failed unit is gated again"
+						: n >= 0 ? next.units[n].unit : "finishing");
+	}
+out:
+	close_cluster(&rc);
+	return code;
+}
+
+int cmd_force_refresh_start(cli_ctx *ctx, int argc, char **argv)
+{
+	refresh_cli rc;
+	bool compat = true, pre = true, workload = true;
+	const char *c = cli_take_option(&argc, argv, "--check-compatibility");
+	const char *p = cli_take_option(&argc, argv, "--run-pre-refresh-checks");
+	const char *w = cli_take_option(&argc, argv, "--check-workload");
+	refresh_record next;
+	bool swapped = false;
+	int code;
+
+	if (parse_bool_option(ctx, "--check-compatibility", c, &compat) != 0 ||
+	    parse_bool_option(ctx, "--run-pre-refresh-checks", p, &pre) != 0 ||
+	    parse_bool_option(ctx, "--check-workload", w, &workload) != 0 || cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (compat && pre && workload) {
+		pgr_err_set(&ctx->err, "force-refresh-start needs at least one check set to false");
+		pgr_err_hint(&ctx->err, "e.g. `pgrefresh force-refresh-start --check-compatibility=false`");
+		return PGR_EXIT_USAGE;
+	}
+	code = open_cluster(ctx, &rc);
+	if (code != PGR_EXIT_OK)
+		goto out;
+	if (!refresh_in_progress(&rc) || rc.snap->refresh.state != RS_INCOMPATIBLE) {
+		pgr_err_set(&ctx->err, "force-refresh-start applies to a refresh halted as incompatible, and there is none");
+		pgr_err_hint(&ctx->err, "start one with `pgrefresh refresh`; see `pgrefresh status`");
+		code = PGR_EXIT_REFUSED;
+		goto out;
+	}
+	next = rc.snap->refresh;
+	if (fsm_find(next.state, RS_CHECKING, "forced") == NULL) {
+		pgr_err_set(&ctx->err, "the state machine does not allow forcing from %s", refresh_state_name(next.state));
+		code = PGR_EXIT_ERROR;
+		goto out;
+	}
+	next.state = RS_CHECKING;
+	next.reason[0] = '\0';
+	next.skip_compatibility = !compat;
+	next.skip_prechecks = !pre;
+	next.skip_workload = !workload;
+	next.state_since_ms = wall_ms();
+	if (!compat)
+		fprintf(stderr, "skipping the compatibility checks (same major, higher version, blocklist)\n");
+	if (!pre)
+		fprintf(stderr, "skipping the pre-refresh checks (health, backups)\n");
+	if (!workload)
+		fprintf(stderr, "skipping the workload checks (present and runnable on every unit, extensions)\n");
+	if (store_put_refresh(&rc.etcd, &rc.conf, &next, rc.snap->refresh_mod_revision, &swapped, &ctx->err) != 0) {
+		code = PGR_EXIT_UNREACHABLE;
+		goto out;
+	}
+	if (!swapped) {
+		pgr_err_set(&ctx->err, "the refresh changed meanwhile; see `pgrefresh status` and try again");
+		code = PGR_EXIT_REFUSED;
+		goto out;
+	}
+	code = await_checks(ctx, &rc, "forced refresh");
+out:
+	close_cluster(&rc);
+	return code;
+}
+
+int cmd_config(cli_ctx *ctx, int argc, char **argv)
+{
+	refresh_cli rc;
+	int code = open_cluster(ctx, &rc);
+
+	if (code != PGR_EXIT_OK)
+		goto out;
+	if (argc >= 1 && strcmp(argv[0], "set") == 0) {
+		refresh_settings s = rc.snap->settings;
+		bool swapped = false;
+
+		if (argc < 2) {
+			pgr_err_set(&ctx->err, "config set needs KEY=VALUE");
+			pgr_err_hint(&ctx->err, "e.g. `pgrefresh config set pause-after-unit-refresh=all`");
+			code = PGR_EXIT_USAGE;
+			goto out;
+		}
+		for (int i = 1; i < argc; i++) {
+			char kv[256];
+			char *eq;
+			const setting_def *def;
+
+			snprintf(kv, sizeof(kv), "%s", argv[i]);
+			eq = strchr(kv, '=');
+			if (eq == NULL) {
+				pgr_err_set(&ctx->err, "\"%s\" is not KEY=VALUE", argv[i]);
+				pgr_err_hint(&ctx->err, "e.g. `pgrefresh config set pause-after-unit-refresh=all`");
+				code = PGR_EXIT_USAGE;
+				goto out;
+			}
+			*eq = '\0';
+			def = settings_find(kv);
+			if (def == NULL || settings_apply(&s, kv, eq + 1, &ctx->err) != 0) {
+				if (def == NULL)
+					pgr_err_set(&ctx->err, "unknown setting \"%s\"", kv);
+				pgr_err_hint(&ctx->err, "see the settings with `pgrefresh config`");
+				code = PGR_EXIT_USAGE;
+				goto out;
+			}
+			if (!def->allowed_during_refresh && refresh_in_progress(&rc)) {
+				pgr_err_set(&ctx->err, "%s cannot change while a refresh is in progress", kv);
+				pgr_err_hint(&ctx->err, "finish or roll back the refresh first");
+				code = PGR_EXIT_REFUSED;
+				goto out;
+			}
+		}
+		if (store_put_settings(&rc.etcd, &rc.conf, &s, rc.snap->settings_mod_revision, &swapped, &ctx->err) != 0) {
+			code = PGR_EXIT_UNREACHABLE;
+			goto out;
+		}
+		if (!swapped) {
+			pgr_err_set(&ctx->err, "the settings changed meanwhile; try again");
+			code = PGR_EXIT_REFUSED;
+			goto out;
+		}
+		for (int i = 1; i < argc; i++)
+			printf("%s\n", argv[i]);
+		goto out;
+	}
+	if (argc > 1) {
+		pgr_err_set(&ctx->err, "usage: pgrefresh config [KEY] | config set KEY=VALUE...");
+		code = PGR_EXIT_USAGE;
+		goto out;
+	}
+	if (argc == 1 && settings_find(argv[0]) == NULL) {
+		pgr_err_set(&ctx->err, "unknown setting \"%s\"", argv[0]);
+		pgr_err_hint(&ctx->err, "see the settings with `pgrefresh config`");
+		code = PGR_EXIT_USAGE;
+		goto out;
+	}
+	if (ctx->json) {
+		json_t *obj = json_object();
+
+		for (int i = 0; i < settings_count(); i++) {
+			char value[64];
+
+			if (argc == 1 && strcmp(argv[0], settings_def(i)->name) != 0)
+				continue;
+			settings_value_text(&rc.snap->settings, settings_def(i)->name, value, sizeof(value));
+			json_object_set_new(obj, settings_def(i)->name, json_string(value));
+		}
+		print_json(obj);
+		goto out;
+	}
+	if (argc == 1) {
+		char value[64];
+
+		settings_value_text(&rc.snap->settings, argv[0], value, sizeof(value));
+		printf("%s\n", value);
+		goto out;
+	}
+	printf("%-26s %-8s %-9s %-16s %s\n", "SETTING", "VALUE", "DEFAULT", "VALUES", "MEANING");
+	for (int i = 0; i < settings_count(); i++) {
+		const setting_def *d = settings_def(i);
+		char value[64];
+
+		settings_value_text(&rc.snap->settings, d->name, value, sizeof(value));
+		printf("%-26s %-8s %-9s %-16s %s\n", d->name, value, d->default_text, d->type_help, d->help);
+	}
+out:
+	close_cluster(&rc);
+	return code;
+}
+
+static volatile sig_atomic_t wait_interrupted;
+
+static void on_wait_signal(int sig)
+{
+	(void)sig;
+	wait_interrupted = 1;
+}
+
+int cmd_wait(cli_ctx *ctx, int argc, char **argv)
+{
+	refresh_cli rc;
+	const char *timeout_text = cli_take_option(&argc, argv, "--timeout");
+	long timeout_s = 600;
+	long long deadline;
+	int code;
+	static const char *const known[] = { "idle", "refreshing", "paused", "incompatible", "failed" };
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (timeout_text != NULL) {
+		char *end;
+
+		errno = 0;
+		timeout_s = strtol(timeout_text, &end, 10);
+		if (errno != 0 || end == timeout_text || *end != '\0' || timeout_s < 1) {
+			pgr_err_set(&ctx->err, "--timeout must be a number of seconds, not \"%s\"", timeout_text);
+			return PGR_EXIT_USAGE;
+		}
+	}
+	if (argc == 0) {
+		pgr_err_set(&ctx->err, "wait needs one or more states: idle refreshing paused incompatible failed");
+		pgr_err_hint(&ctx->err, "e.g. `pgrefresh wait paused idle`");
+		return PGR_EXIT_USAGE;
+	}
+	for (int i = 0; i < argc; i++) {
+		bool ok = false;
+
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (strcmp(argv[i], known[k]) == 0)
+				ok = true;
+		if (!ok) {
+			pgr_err_set(&ctx->err, "unknown state \"%s\" (expected idle, refreshing, paused, incompatible, failed)",
+				    argv[i]);
+			return PGR_EXIT_USAGE;
+		}
+	}
+	code = open_cluster(ctx, &rc);
+	if (code != PGR_EXIT_OK)
+		goto out;
+	signal(SIGINT, on_wait_signal);
+	signal(SIGTERM, on_wait_signal);
+	deadline = proc_now_ms() + timeout_s * 1000;
+	for (;;) {
+		const char *state = "idle";
+
+		if (reread(ctx, &rc) == 0) {
+			if (refresh_in_progress(&rc))
+				state = refresh_state_display(rc.snap->refresh.state);
+			else if (rc.snap->have_refresh)
+				state = "refreshing"; /* done, not yet in history */
+			for (int i = 0; i < argc; i++) {
+				if (strcmp(argv[i], state) == 0) {
+					printf("%s\n", state);
+					code = PGR_EXIT_OK;
+					goto out;
+				}
+			}
+			if (strcmp(state, "failed") == 0 || strcmp(state, "incompatible") == 0) {
+				pgr_err_set(&ctx->err, "the refresh is %s: %s", state, rc.snap->refresh.reason);
+				pgr_err_hint(&ctx->err, "roll back with `pgrefresh rollback`; see `pgrefresh status`");
+				code = PGR_EXIT_HALTED;
+				goto out;
+			}
+		}
+		if (proc_now_ms() > deadline || wait_interrupted) {
+			pgr_err_set(&ctx->err, "the refresh is still %s after %ld s", state, timeout_s);
+			pgr_err_hint(&ctx->err, "see `pgrefresh status`");
+			code = PGR_EXIT_TIMEOUT;
+			goto out;
+		}
+		proc_sleep_ms(250);
+	}
+out:
+	close_cluster(&rc);
+	return code;
+}
+
+static void format_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int cmd_history(cli_ctx *ctx, int argc, char **argv)
+{
+	refresh_cli rc;
+	int code;
+	json_t *arr = NULL;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	code = open_cluster(ctx, &rc);
+	if (code != PGR_EXIT_OK)
+		goto out;
+	if (ctx->json)
+		arr = json_array();
+	else if (rc.snap->history_count == 0)
+		printf("no refresh has completed yet\n");
+	else
+		printf("%-4s %-8s %-8s %-19s %-19s %-12s %s\n", "ID", "FROM", "TO", "START", "END", "OUTCOME", "UNITS (seconds)");
+	for (int h = 0; h < rc.snap->history_count; h++) {
+		const refresh_record *r = &rc.snap->history[h];
+		const char *outcome = r->rollback ? "rolled back" : "completed";
+		char start[32], end[32], units[512] = "";
+
+		format_time(r->started_ms, start, sizeof(start));
+		format_time(r->ended_ms, end, sizeof(end));
+		for (int i = 0; i < r->unit_count; i++) {
+			size_t l = strlen(units);
+
+			snprintf(units + l, sizeof(units) - l, "%s%s %.1f", l ? ", " : "", r->units[i].unit,
+				 r->units[i].done_ms > r->units[i].started_ms ? (double)(r->units[i].done_ms - r->units[i].started_ms) / 1000.0 : 0.0);
+		}
+		if (arr != NULL) {
+			json_t *u = json_array();
+
+			for (int i = 0; i < r->unit_count; i++)
+				json_array_append_new(u, json_pack("{s:s,s:s,s:I,s:I}", "unit", r->units[i].unit, "step",
+								   unit_step_name(r->units[i].step), "started_ms",
+								   (json_int_t)r->units[i].started_ms, "done_ms",
+								   (json_int_t)r->units[i].done_ms));
+			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", r->from, "to",
+							     r->to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
+							     (json_int_t)r->ended_ms, "outcome", outcome, "units", u));
+		} else {
+			printf("%-4d %-8s %-8s %-19s %-19s %-12s %s\n", r->id, r->from, r->to, start, end, outcome, units);
+		}
+	}
+	if (arr != NULL)
+		print_json(arr);
+out:
+	close_cluster(&rc);
+	return code;
+}
+
+int cmd_debug_fsm(cli_ctx *ctx, int argc, char **argv)
+{
+	bool graphviz = cli_take_flag(&argc, argv, "--graphviz");
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	fsm_print(stdout, graphviz);
+	return PGR_EXIT_OK;
+}

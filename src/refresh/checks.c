@@ -1,0 +1,324 @@
+#include "refresh/checks.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "cluster/health.h"
+#include "patroni/patroni.h"
+#include "pg/pgsql.h"
+#include "util/fileutil.h"
+
+const char *check_group_name(check_group g)
+{
+	switch (g) {
+	case CHECK_PRE:
+		return "pre-refresh";
+	case CHECK_COMPAT:
+		return "compatibility";
+	default:
+		return "workload";
+	}
+}
+
+const char *check_group_flag(check_group g)
+{
+	switch (g) {
+	case CHECK_PRE:
+		return "--run-pre-refresh-checks=false";
+	case CHECK_COMPAT:
+		return "--check-compatibility=false";
+	default:
+		return "--check-workload=false";
+	}
+}
+
+check_result *checks_add(check_report *report, const char *name, check_group group, check_verdict verdict,
+			 const char *fmt, ...)
+{
+	check_result *r;
+	va_list ap;
+
+	if (report->count >= CHECKS_MAX)
+		return &report->results[CHECKS_MAX - 1];
+	r = &report->results[report->count++];
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->group = group;
+	r->verdict = verdict;
+	va_start(ap, fmt);
+	vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+const check_result *checks_first_failure(const check_report *report)
+{
+	for (int i = 0; i < report->count; i++)
+		if (report->results[i].verdict == CHECK_FAIL)
+			return &report->results[i];
+	return NULL;
+}
+
+static bool blocklisted(const char *blocklist_text, const char *version)
+{
+	const char *p = blocklist_text;
+
+	while (p != NULL && *p) {
+		const char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char line[64];
+
+		if (len < sizeof(line)) {
+			memcpy(line, p, len);
+			line[len] = '\0';
+			line[strcspn(line, " \t#\r")] = '\0';
+			if (strcmp(line, version) == 0)
+				return true;
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+void checks_versions(const check_request *req, const char *blocklist_text, check_report *report)
+{
+	pg_version from, to;
+	pgr_err err;
+	bool from_ok, to_ok;
+
+	if (req->rollback) {
+		checks_add(report, "same-major", CHECK_COMPAT, CHECK_SKIPPED, "rollback: forward checks skipped");
+		checks_add(report, "higher-version", CHECK_COMPAT, CHECK_SKIPPED, "rollback: forward checks skipped");
+		checks_add(report, "not-blocklisted", CHECK_COMPAT, CHECK_SKIPPED, "rollback: forward checks skipped");
+		return;
+	}
+	if (req->skip_compat) {
+		checks_add(report, "same-major", CHECK_COMPAT, CHECK_SKIPPED, "skipped (--check-compatibility=false)");
+		checks_add(report, "higher-version", CHECK_COMPAT, CHECK_SKIPPED, "skipped (--check-compatibility=false)");
+		checks_add(report, "not-blocklisted", CHECK_COMPAT, CHECK_SKIPPED, "skipped (--check-compatibility=false)");
+		return;
+	}
+	from_ok = pg_version_parse(req->from, &from, &err) == 0;
+	to_ok = pg_version_parse(req->to, &to, &err) == 0;
+	if (!from_ok || !to_ok) {
+		checks_add(report, "same-major", CHECK_COMPAT, CHECK_FAIL, "cannot read version \"%s\"",
+			   from_ok ? req->to : req->from);
+		return;
+	}
+	if (from.major != to.major)
+		checks_add(report, "same-major", CHECK_COMPAT, CHECK_FAIL,
+			   "%s is another major version than %s: a minor refresh cannot change the major", req->to, req->from);
+	else
+		checks_add(report, "same-major", CHECK_COMPAT, CHECK_PASS, "%s and %s are both %d.x", req->from, req->to,
+			   from.major);
+	if (pg_version_compare(&to, &from) <= 0)
+		checks_add(report, "higher-version", CHECK_COMPAT, CHECK_FAIL,
+			   "%s is not higher than %s: that would be a downgrade", req->to, req->from);
+	else
+		checks_add(report, "higher-version", CHECK_COMPAT, CHECK_PASS, "%s > %s", req->to, req->from);
+	if (blocklist_text != NULL && blocklisted(blocklist_text, req->to))
+		checks_add(report, "not-blocklisted", CHECK_COMPAT, CHECK_FAIL, "%s is on the catalog's blocklist", req->to);
+	else
+		checks_add(report, "not-blocklisted", CHECK_COMPAT, CHECK_PASS, "%s is not on the blocklist", req->to);
+}
+
+/* The primary's conninfo; -1 when no unit reports being the primary. */
+static int primary_conninfo(const cluster_conf *conf, const unit_record *records, const bool *have, const char *dbname,
+			    char *buf, size_t len)
+{
+	cluster_secrets secrets;
+	pgr_err err;
+
+	if (secrets_load(conf->dir, &secrets, &err) != 0)
+		return -1;
+	for (int i = 0; i < conf->unit_count; i++) {
+		if (have[i] && strcmp(records[i].role, "primary") == 0) {
+			pg_conninfo(buf, len, conf->units[i].host, conf->units[i].pg_port, conf->superuser,
+				    secrets.superuser_password, dbname, 5);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void check_health(const cluster_conf *conf, const refresh_settings *settings, check_report *report)
+{
+	const char *members[CONF_MAX_UNITS];
+	health_report health;
+	patroni_cluster cluster;
+	bool got = false;
+
+	for (int i = 0; i < conf->unit_count; i++)
+		members[i] = conf->units[i].member;
+	for (int i = 0; i < conf->unit_count && !got; i++) {
+		char url[200];
+		pgr_err err;
+
+		conf_unit_api_url(&conf->units[i], url, sizeof(url));
+		if (patroni_get_cluster(url, 3000, &cluster, &err) == 0) {
+			const patroni_member *lm = patroni_cluster_leader(&cluster);
+			patroni_node leader;
+			bool have_leader = false;
+			char base[200];
+
+			got = true;
+			if (lm != NULL && patroni_api_base(lm->api_url, base, sizeof(base)) == 0)
+				have_leader = patroni_get_node(base, 3000, &leader, &err) == 0;
+			health_evaluate(&cluster, have_leader ? &leader : NULL, members, conf->unit_count,
+					settings->lag_limit_bytes, &health);
+		}
+	}
+	if (!got) {
+		checks_add(report, "units-healthy", CHECK_PRE, CHECK_FAIL, "no unit's Patroni answers");
+		return;
+	}
+	if (health.healthy) {
+		checks_add(report, "units-healthy", CHECK_PRE, CHECK_PASS,
+			   "every unit running and streaming, a primary and a sync standby, lag within %lld bytes",
+			   (long long)settings->lag_limit_bytes);
+		return;
+	}
+	for (int i = 0; i < health.problem_count; i++)
+		checks_add(report, "units-healthy", CHECK_PRE, CHECK_FAIL, "%s", health.problems[i]);
+}
+
+static void check_backup(const cluster_conf *conf, const unit_record *records, const bool *have, check_report *report)
+{
+	char conninfo[1024], out[64];
+	pgr_err err;
+
+	if (primary_conninfo(conf, records, have, "postgres", conninfo, sizeof(conninfo)) != 0) {
+		checks_add(report, "no-backup-running", CHECK_PRE, CHECK_FAIL, "no primary to ask");
+		return;
+	}
+	if (pg_query_text(conninfo, "SELECT count(*) FROM pg_stat_progress_basebackup", out, sizeof(out), &err) != 0) {
+		checks_add(report, "no-backup-running", CHECK_PRE, CHECK_FAIL, "could not ask the primary: %s", err.msg);
+		return;
+	}
+	if (strcmp(out, "0") != 0)
+		checks_add(report, "no-backup-running", CHECK_PRE, CHECK_FAIL, "%s base backup(s) in progress", out);
+	else
+		checks_add(report, "no-backup-running", CHECK_PRE, CHECK_PASS, "no base backup in progress");
+}
+
+/* The extension directory of an installation root: npm trees have share/extension, Debian trees
+ * ../../../share/postgresql/NN/extension. */
+static bool extension_present(const catalog_entry *entry, const char *name)
+{
+	char path[PATH_MAX * 2];
+
+	snprintf(path, sizeof(path), "%s/share/extension/%s.control", entry->root, name);
+	if (path_exists(path))
+		return true;
+	snprintf(path, sizeof(path), "%s/../../../share/postgresql/%d/extension/%s.control", entry->root, entry->major,
+		 name);
+	return path_exists(path);
+}
+
+static void check_extensions(const cluster_conf *conf, const catalog_entry *entry, const unit_record *records,
+			     const bool *have, check_report *report)
+{
+	char conninfo[1024], dbs[4096];
+	pgr_err err;
+	char missing[200] = "";
+	int checked = 0;
+
+	if (primary_conninfo(conf, records, have, "postgres", conninfo, sizeof(conninfo)) != 0 ||
+	    pg_query_text(conninfo,
+			  "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datallowconn",
+			  dbs, sizeof(dbs), &err) != 0) {
+		checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_FAIL, "could not list databases on the primary");
+		return;
+	}
+	for (char *save = NULL, *db = strtok_r(dbs, ",", &save); db; db = strtok_r(NULL, ",", &save)) {
+		char exts[4096];
+
+		if (primary_conninfo(conf, records, have, db, conninfo, sizeof(conninfo)) != 0 ||
+		    pg_query_text(conninfo, "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension", exts,
+				  sizeof(exts), &err) != 0) {
+			checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_FAIL,
+				   "could not list extensions of database %s: %s", db, err.msg);
+			return;
+		}
+		for (char *s2 = NULL, *ext = strtok_r(exts, ",", &s2); ext; ext = strtok_r(NULL, ",", &s2)) {
+			checked++;
+			if (!extension_present(entry, ext) && strlen(missing) + strlen(ext) + 16 < sizeof(missing)) {
+				size_t l = strlen(missing);
+
+				snprintf(missing + l, sizeof(missing) - l, "%s%s (in %s)", l ? ", " : "", ext, db);
+			}
+		}
+	}
+	if (missing[0])
+		checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_FAIL, "%s lacks extension %s", entry->version,
+			   missing);
+	else
+		checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_PASS,
+			   "the %d installed extension(s) exist in %s", checked, entry->version);
+}
+
+static void check_workload(const cluster_conf *conf, const check_request *req, const unit_record *records,
+			   const bool *have, check_report *report)
+{
+	catalog_entry entry;
+	pgr_err err;
+	char missing[200] = "";
+
+	for (int i = 0; i < conf->unit_count; i++) {
+		bool found = false;
+
+		for (int v = 0; have[i] && v < records[i].catalog_count; v++)
+			if (strcmp(records[i].catalog[v], req->to) == 0)
+				found = true;
+		if (!found) {
+			size_t l = strlen(missing);
+
+			snprintf(missing + l, sizeof(missing) - l, "%s%s", l ? ", " : "", conf->units[i].name);
+		}
+	}
+	if (missing[0])
+		checks_add(report, "present-on-every-unit", CHECK_WORKLOAD, CHECK_FAIL, "%s is not in the catalog of %s",
+			   req->to, missing);
+	else
+		checks_add(report, "present-on-every-unit", CHECK_WORKLOAD, CHECK_PASS, "every unit's catalog has %s",
+			   req->to);
+	if (catalog_find(conf->catalog, req->to, &entry, &err) != 0) {
+		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_FAIL, "%s", err.msg);
+		return;
+	}
+	if (catalog_check_runnable(&entry, &err) != 0)
+		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_FAIL, "%s", err.msg);
+	else
+		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_PASS, "%s runs from %s", req->to, entry.root);
+	if (req->rollback)
+		return;
+	check_extensions(conf, &entry, records, have, report);
+}
+
+void checks_run(const cluster_conf *conf, const refresh_settings *settings, const check_request *req,
+		const unit_record *records, const bool *have, check_report *report)
+{
+	char path[PATH_MAX + 32];
+	char *blocklist = NULL;
+	pgr_err err;
+
+	memset(report, 0, sizeof(*report));
+	if (req->skip_pre || req->rollback) {
+		checks_add(report, "units-healthy", CHECK_PRE, CHECK_SKIPPED, "%s",
+			   req->rollback ? "rollback: pre-refresh checks skipped" : "skipped (--run-pre-refresh-checks=false)");
+	} else {
+		check_health(conf, settings, report);
+		check_backup(conf, records, have, report);
+	}
+	snprintf(path, sizeof(path), "%s/blocklist", conf->catalog);
+	if (path_exists(path) && file_read_all(path, &blocklist, NULL, &err) != 0)
+		blocklist = NULL;
+	checks_versions(req, blocklist, report);
+	free(blocklist);
+	if (req->skip_workload)
+		checks_add(report, "workload", CHECK_WORKLOAD, CHECK_SKIPPED, "skipped (--check-workload=false)");
+	else
+		check_workload(conf, req, records, have, report);
+}

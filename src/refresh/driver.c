@@ -1,0 +1,422 @@
+#include "refresh/driver.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster/local.h"
+#include "patroni/patroni.h"
+#include "pg/pgbouncer.h"
+#include "pg/pgsql.h"
+#include "refresh/checks.h"
+#include "refresh/fsm.h"
+#include "util/fileutil.h"
+#include "util/log.h"
+#include "util/proc.h"
+
+#define REPORT_FRESH_MS 5000
+#define SWITCHOVER_PREP_TIMEOUT_MS 90000
+
+static int64_t wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, plan_input_unit *units, int *count)
+{
+	*count = 0;
+	for (int i = 0; i < conf->unit_count; i++) {
+		plan_input_unit *u = &units[(*count)++];
+
+		memset(u, 0, sizeof(*u));
+		snprintf(u->unit, sizeof(u->unit), "%s", conf->units[i].name);
+		u->number = conf->units[i].number;
+		snprintf(u->role, sizeof(u->role), "%s", snap->have[i] ? snap->records[i].role : "unknown");
+		snprintf(u->version, sizeof(u->version), "%s", snap->have[i] ? snap->records[i].linked_version : "");
+	}
+}
+
+int refresh_start_rollback(const etcd_client *etcd, const cluster_conf *conf, const store_snapshot *snap, pgr_err *err)
+{
+	plan_input_unit units[CONF_MAX_UNITS];
+	refresh_record rb;
+	int count;
+	bool swapped = false;
+
+	if (!snap->have_refresh)
+		return pgr_err_set(err, "no refresh in progress to roll back");
+	if (fsm_find(snap->refresh.state, RS_CHECKING, "rollback") == NULL)
+		return pgr_err_set(err, "a refresh in state %s cannot be rolled back", refresh_state_name(snap->refresh.state));
+	refresh_plan_inputs(conf, snap, units, &count);
+	record_new_rollback(&snap->refresh, units, count, wall_ms(), &rb);
+	if (store_put_refresh(etcd, conf, &rb, snap->refresh_mod_revision, &swapped, err) != 0)
+		return -1;
+	if (!swapped)
+		return pgr_err_set(err, "the refresh changed while the rollback was being recorded; try again");
+	log_info("rollback recorded: %s -> %s, %d unit(s)", rb.from, rb.to, rb.unit_count);
+	return 0;
+}
+
+/* ---- the unit's side ---- */
+
+void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
+		       const char *linked_version, const char *server_version, const char *patroni_state,
+		       refresh_unit_state *state)
+{
+	const char *target = NULL;
+	bool restart = false;
+	pgr_err err;
+
+	if (state->restart_child > 0) {
+		int status;
+		pid_t done = waitpid(state->restart_child, &status, WNOHANG);
+
+		if (done == state->restart_child) {
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+				log_info("Patroni restarted PostgreSQL");
+			else
+				log_warn("Patroni's restart of PostgreSQL failed (see patroni.log)");
+			state->restart_child = 0;
+		}
+	}
+	if (rec == NULL)
+		return;
+	if (rec->state == RS_UNIT && rec->current >= 0 && strcmp(rec->units[rec->current].unit, unit->name) == 0) {
+		target = rec->to;
+		restart = true;
+	} else if (rec->state == RS_SWITCHOVER && strcmp(rec->switchover_from, unit->member) == 0) {
+		target = rec->to; /* relink before the switchover: the demotion restart lands on the target */
+	}
+	if (target == NULL)
+		return;
+	if (strcmp(linked_version, target) != 0) {
+		char link[PATH_MAX + 16], dest[PATH_MAX + 64];
+
+		conf_unit_path(conf, unit, "bin", link, sizeof(link));
+		snprintf(dest, sizeof(dest), "%s/%s/bin", conf->catalog, target);
+		if (!path_is_dir(dest)) {
+			log_error("cannot relink to %s: %s is missing", target, dest);
+			return;
+		}
+		if (symlink_replace(dest, link, &err) != 0) {
+			log_error("cannot relink to %s: %s", target, err.msg);
+			return;
+		}
+		log_info("relinked bin to %s (was %s)", target, linked_version[0] ? linked_version : "nothing");
+	}
+	if (!restart || strcmp(server_version, target) == 0 || state->restart_child > 0)
+		return;
+	if (strcmp(patroni_state, "running") != 0)
+		return; /* Patroni starts a stopped PostgreSQL itself, from the new link */
+	if (wall_ms() - state->last_restart_ms < 20000)
+		return;
+	state->last_restart_ms = wall_ms();
+	log_info("restarting PostgreSQL through Patroni to run %s (runs %s)", target,
+		 server_version[0] ? server_version : "nothing");
+	{
+		char url[200];
+		pid_t child;
+
+		conf_unit_api_url(unit, url, sizeof(url));
+		child = fork();
+		if (child == 0) {
+			pgr_err cerr;
+
+			if (patroni_restart(url, 120000, &cerr) != 0) {
+				log_error("%s", cerr.msg);
+				_exit(1);
+			}
+			_exit(0);
+		}
+		if (child < 0)
+			log_error("fork: could not restart");
+		else
+			state->restart_child = child;
+	}
+}
+
+/* ---- the coordinator's side ---- */
+
+static int unit_index(const cluster_conf *conf, const char *member)
+{
+	for (int i = 0; i < conf->unit_count; i++)
+		if (strcmp(conf->units[i].member, member) == 0 || strcmp(conf->units[i].name, member) == 0)
+			return i;
+	return -1;
+}
+
+static void observe(refresh_driver *d, const store_snapshot *snap, refresh_obs *obs)
+{
+	const refresh_record *rec = &snap->refresh;
+	int64_t now = wall_ms();
+
+	memset(obs, 0, sizeof(*obs));
+	obs->now_ms = now;
+	for (int i = 0; i < d->conf->unit_count && obs->count < 32; i++) {
+		obs_unit *o = &obs->units[obs->count++];
+		const unit_record *r = &snap->records[i];
+
+		snprintf(o->unit, sizeof(o->unit), "%s", d->conf->units[i].name);
+		snprintf(o->member, sizeof(o->member), "%s", d->conf->units[i].member);
+		o->lag_bytes = -1;
+		if (!snap->have[i])
+			continue;
+		o->reporting = now - r->heartbeat_ms <= REPORT_FRESH_MS;
+		snprintf(o->role, sizeof(o->role), "%s", r->role);
+		snprintf(o->server_version, sizeof(o->server_version), "%s", r->server_version);
+		snprintf(o->linked_version, sizeof(o->linked_version), "%s", r->linked_version);
+		o->running = strcmp(r->patroni_state, "running") == 0;
+		o->streaming = r->streaming;
+		o->lag_bytes = r->lag_bytes;
+		if (rec->state == RS_UNIT && rec->current >= 0 && strcmp(rec->units[rec->current].unit, o->unit) == 0 &&
+		    o->running) {
+			cluster_secrets secrets;
+			char conninfo[1024];
+			pgr_err err;
+
+			if (secrets_load(d->conf->dir, &secrets, &err) == 0) {
+				pg_conninfo(conninfo, sizeof(conninfo), d->conf->units[i].host, d->conf->units[i].pg_port,
+					    d->conf->superuser, secrets.superuser_password, "postgres", 3);
+				o->sql_ok = pg_ping(conninfo, &err) == 0;
+			}
+		}
+	}
+}
+
+static void run_checks(refresh_driver *d, const store_snapshot *snap, refresh_obs *obs)
+{
+	const refresh_record *rec = &snap->refresh;
+	check_request req;
+	check_report report;
+	const check_result *bad;
+
+	memset(&req, 0, sizeof(req));
+	snprintf(req.from, sizeof(req.from), "%s", rec->from);
+	snprintf(req.to, sizeof(req.to), "%s", rec->to);
+	req.rollback = rec->rollback;
+	req.skip_pre = rec->skip_prechecks;
+	req.skip_compat = rec->skip_compatibility;
+	req.skip_workload = rec->skip_workload;
+	checks_run(d->conf, &snap->settings, &req, snap->records, snap->have, &report);
+	for (int i = 0; i < report.count; i++)
+		if (report.results[i].verdict == CHECK_SKIPPED)
+			log_warn("check %s skipped: %s", report.results[i].name, report.results[i].detail);
+	obs->checks_done = true;
+	bad = checks_first_failure(&report);
+	if (bad != NULL)
+		snprintf(obs->check_problem, sizeof(obs->check_problem), "%s check %s failed: %s",
+			 check_group_name(bad->group), bad->name, bad->detail);
+}
+
+static int pgbouncer_all(refresh_driver *d, const char *command, pgr_err *err)
+{
+	cluster_secrets secrets;
+	int rc = 0;
+
+	if (d->conf->pgbouncer_count == 0)
+		return 0;
+	if (secrets_load(d->conf->dir, &secrets, err) != 0)
+		return -1;
+	for (int i = 0; i < d->conf->pgbouncer_count; i++) {
+		pgr_err one;
+
+		if (pgbouncer_admin_command(d->conf->pgbouncers[i].host, d->conf->pgbouncers[i].port, d->conf->superuser,
+					    secrets.superuser_password, command, 10000, &one) != 0) {
+			*err = one;
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* RESUME every PgBouncer and forget the paused mark; logs failures (RESUME must happen on every path). */
+static void pgbouncer_resume(refresh_driver *d)
+{
+	pgr_err err;
+
+	if (pgbouncer_all(d, "RESUME", &err) != 0)
+		log_error("PgBouncer RESUME failed: %s", err.msg);
+	if (store_set_pgbouncer_paused(d->etcd, d->conf, false, &err) != 0)
+		log_warn("could not clear the PgBouncer paused mark: %s", err.msg);
+}
+
+/* The switchover before the primary: returns 0 when done or not yet possible, -1 with error when failed. */
+static int switchover(refresh_driver *d, const store_snapshot *snap, char *error, size_t errlen)
+{
+	const refresh_record *rec = &snap->refresh;
+	int old = unit_index(d->conf, rec->switchover_from);
+	patroni_cluster cluster;
+	const patroni_member *leader, *sync;
+	int cand;
+	char url[200], reply[512];
+	pgr_err err;
+	int status = 0;
+	long long deadline;
+	bool waiting_too_long = wall_ms() - rec->state_since_ms > SWITCHOVER_PREP_TIMEOUT_MS;
+
+	if (old < 0) {
+		snprintf(error, errlen, "unknown unit %s", rec->switchover_from);
+		return -1;
+	}
+	conf_unit_api_url(&d->conf->units[old], url, sizeof(url));
+	if (patroni_get_cluster(url, 3000, &cluster, &err) != 0)
+		return 0;
+	leader = patroni_cluster_leader(&cluster);
+	if (leader == NULL || strcmp(leader->name, rec->switchover_from) != 0)
+		return 0; /* already switched (fsm_decide sees it) or no leader right now */
+	if (!snap->have[old] || strcmp(snap->records[old].linked_version, rec->to) != 0) {
+		if (waiting_too_long) {
+			snprintf(error, errlen, "the agent of %s did not relink it to %s", d->conf->units[old].name, rec->to);
+			return -1;
+		}
+		return 0;
+	}
+	sync = patroni_cluster_sync_standby(&cluster);
+	cand = sync ? unit_index(d->conf, sync->name) : -1;
+	if (cand < 0 || !snap->have[cand] || strcmp(snap->records[cand].server_version, rec->to) != 0 ||
+	    strcmp(sync->state, "running") != 0) {
+		if (waiting_too_long) {
+			snprintf(error, errlen, "no sync standby running %s to switch over to", rec->to);
+			return -1;
+		}
+		return 0;
+	}
+	log_info("switchover: %s -> %s, PgBouncer paused around it", d->conf->units[old].name, d->conf->units[cand].name);
+	if (d->conf->pgbouncer_count > 0) {
+		if (store_set_pgbouncer_paused(d->etcd, d->conf, true, &err) != 0) {
+			snprintf(error, errlen, "could not record the PgBouncer pause: %s", err.msg);
+			return -1;
+		}
+		if (pgbouncer_all(d, "PAUSE", &err) != 0) {
+			pgbouncer_resume(d);
+			snprintf(error, errlen, "PgBouncer PAUSE failed: %s", err.msg);
+			return -1;
+		}
+	}
+	deadline = proc_now_ms() + 20000;
+	for (;;) {
+		if (patroni_switchover(url, rec->switchover_from, d->conf->units[cand].member, 30000, &status, reply,
+				       sizeof(reply), &err) != 0) {
+			pgbouncer_resume(d);
+			snprintf(error, errlen, "%s", err.msg);
+			return -1;
+		}
+		if (status == 200)
+			break;
+		if ((status != 412 && status != 503) || proc_now_ms() > deadline) {
+			pgbouncer_resume(d);
+			snprintf(error, errlen, "Patroni refused the switchover (HTTP %d): %s", status, reply);
+			return -1;
+		}
+		proc_sleep_ms(200);
+	}
+	deadline = proc_now_ms() + 30000;
+	for (;;) {
+		char curl[200];
+		patroni_cluster now;
+
+		conf_unit_api_url(&d->conf->units[cand], curl, sizeof(curl));
+		if (patroni_get_cluster(curl, 2000, &now, &err) == 0) {
+			const patroni_member *l = patroni_cluster_leader(&now);
+
+			if (l != NULL && strcmp(l->name, d->conf->units[cand].member) == 0 && strcmp(l->state, "running") == 0)
+				break;
+		}
+		if (proc_now_ms() > deadline) {
+			pgbouncer_resume(d);
+			snprintf(error, errlen, "%s did not become the primary within 30 s", d->conf->units[cand].name);
+			return -1;
+		}
+		proc_sleep_ms(50);
+	}
+	if (d->conf->local && d->conf->pgbouncer_count > 0) {
+		bool changed;
+
+		if (local_pgbouncer_repoint(d->conf, d->conf->units[cand].host, d->conf->units[cand].pg_port, &changed,
+					    &err) != 0)
+			log_error("could not repoint PgBouncer: %s", err.msg);
+	}
+	if (d->conf->pgbouncer_count > 0)
+		pgbouncer_resume(d);
+	log_info("switchover done: %s is the primary", d->conf->units[cand].name);
+	return 0;
+}
+
+void refresh_driver_tick(refresh_driver *d)
+{
+	store_snapshot *snap = calloc(1, sizeof(*snap));
+	refresh_obs obs;
+	refresh_record next;
+	const fsm_transition *row;
+	pgr_err err;
+	bool swapped = false;
+
+	if (snap == NULL)
+		return;
+	if (store_read(d->etcd, d->conf, snap, &err) != 0) {
+		log_warn("coordinator cannot read etcd: %s", err.msg);
+		goto out;
+	}
+	if (!d->checked_pgbouncer) {
+		d->checked_pgbouncer = true;
+		if (snap->pgbouncer_paused) {
+			log_warn("PgBouncer was left paused by a previous coordinator: resuming it");
+			pgbouncer_resume(d);
+		}
+	}
+	if (!snap->have_refresh)
+		goto out;
+	if (snap->refresh.state == RS_DONE) {
+		if (store_archive_refresh(d->etcd, d->conf, &snap->refresh, snap->refresh_mod_revision, &err) != 0)
+			log_warn("could not archive the refresh: %s", err.msg);
+		else
+			log_info("refresh %d %s: %s -> %s, recorded in history", snap->refresh.id,
+				 snap->refresh.rollback ? "rolled back" : "completed", snap->refresh.from, snap->refresh.to);
+		goto out;
+	}
+	if (snap->refresh.state == RS_FAILED && snap->settings.auto_rollback && !snap->refresh.rollback) {
+		log_warn("auto-rollback: %s", snap->refresh.reason);
+		if (refresh_start_rollback(d->etcd, d->conf, snap, &err) != 0)
+			log_error("auto-rollback: %s", err.msg);
+		goto out;
+	}
+	observe(d, snap, &obs);
+	if (snap->refresh.state == RS_CHECKING)
+		run_checks(d, snap, &obs);
+	if (snap->refresh.state == RS_SWITCHOVER &&
+	    switchover(d, snap, obs.switchover_error, sizeof(obs.switchover_error)) != 0)
+		obs.switchover_failed = true;
+	if (snap->refresh.state == RS_SWITCHOVER && !obs.switchover_failed) {
+		/* re-read: the switchover may just have happened */
+		store_snapshot *again = calloc(1, sizeof(*again));
+
+		if (again != NULL && store_read(d->etcd, d->conf, again, &err) == 0 && again->have_refresh &&
+		    again->refresh_mod_revision == snap->refresh_mod_revision) {
+			*snap = *again;
+			observe(d, snap, &obs);
+		}
+		free(again);
+	}
+	row = fsm_decide(&snap->refresh, &obs, &snap->settings, &next);
+	if (row == NULL && memcmp(&next, &snap->refresh, sizeof(next)) == 0)
+		goto out;
+	if (store_put_refresh(d->etcd, d->conf, &next, snap->refresh_mod_revision, &swapped, &err) != 0) {
+		log_warn("could not record the refresh: %s", err.msg);
+		goto out;
+	}
+	if (!swapped)
+		goto out; /* someone else (the CLI) changed it: decide again next tick */
+	if (row != NULL)
+		log_info("refresh %d: %s -> %s (%s): %s%s%s", next.id, refresh_state_name(row->from),
+			 refresh_state_name(row->to), row->event, row->meaning, next.reason[0] ? ": " : "",
+			 next.reason[0] ? next.reason : "");
+out:
+	free(snap);
+}

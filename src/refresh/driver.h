@@ -1,0 +1,49 @@
+/*
+ * driver.h — the coordinator's side of the refresh, run once a tick by the agent holding the
+ * coordinator lease: re-reads the record and the units from etcd, runs the I/O the current state
+ * needs (checks, the switchover with PgBouncer paused around it, the health gate's SQL), asks
+ * fsm_decide() what comes next, and records it by compare-and-swap. A finished refresh goes to history.
+ * Everything it needs is re-read every tick, so a new coordinator continues where the last one was.
+ *
+ * Also the unit's side: refresh_unit_tick() makes the agent's own unit run what the record asks of it
+ * (relink bin to the target, restart through Patroni) — idempotent, safe to repeat after a crash.
+ */
+#ifndef PGR_REFRESH_DRIVER_H
+#define PGR_REFRESH_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cluster/conf.h"
+#include "etcd/etcd.h"
+#include "refresh/store.h"
+
+/* What the coordinator keeps between ticks (nothing that matters for correctness). */
+typedef struct refresh_driver {
+	const cluster_conf *conf;
+	const etcd_client *etcd;
+	bool checked_pgbouncer; /* resumed a PgBouncer left paused by a previous coordinator */
+} refresh_driver;
+
+void refresh_driver_tick(refresh_driver *driver);
+
+/* What one unit's agent keeps between ticks. */
+typedef struct refresh_unit_state {
+	int64_t last_restart_ms;
+	pid_t restart_child; /* the child process waiting on Patroni's POST /restart */
+} refresh_unit_state;
+
+/* The unit's part: relink and restart as the record asks. rec may be NULL (no refresh). */
+void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
+		       const char *linked_version, const char *server_version, const char *patroni_state,
+		       refresh_unit_state *state);
+
+/* Inputs of a plan, from the agents' reports (version: what each unit is linked to). */
+void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, plan_input_unit *units, int *count);
+
+/* Builds the rollback of snap's refresh and records it by CAS. */
+int refresh_start_rollback(const etcd_client *etcd, const cluster_conf *conf, const store_snapshot *snap, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * plan.h — where the order of units is decided. Replicas first (highest unit number first), then the
+ * sync standby, then the primary; units that already run the target are left out (so a rollback
+ * touches only the units on the new version). Pure.
+ */
+#ifndef PGR_REFRESH_PLAN_H
+#define PGR_REFRESH_PLAN_H
+
+#include <stdbool.h>
+
+#define PLAN_MAX_UNITS 32
+
+/* A unit as the plan sees it. */
+typedef struct plan_input_unit {
+	char unit[32];
+	int number;
+	char role[16];    /* primary | sync-standby | replica | unknown */
+	char version[16]; /* the version it is linked to / runs */
+} plan_input_unit;
+
+/* The plan: indexes into the input, in refresh order. */
+typedef struct plan {
+	int order[PLAN_MAX_UNITS];
+	int count;
+	int primary; /* index into the input of the primary, -1 if none; it is last in order when included */
+} plan;
+
+/* Orders units for a refresh to target. */
+void plan_make(const plan_input_unit *units, int count, const char *target, plan *out);
+/* Role rank used for ordering: replica 0, unknown 1, sync-standby 2, primary 3. */
+int plan_role_rank(const char *role);
+
+#endif

@@ -1,0 +1,212 @@
+#include "refresh/record.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const step_names[] = { "pending", "refreshing", "done", "failed", "skipped" };
+
+const char *unit_step_name(unit_step step)
+{
+	return (int)step >= 0 && (int)step < 5 ? step_names[step] : "pending";
+}
+
+static unit_step step_from_name(const char *name)
+{
+	for (int i = 0; i < 5; i++)
+		if (strcmp(step_names[i], name) == 0)
+			return (unit_step)i;
+	return STEP_PENDING;
+}
+
+int record_done_count(const refresh_record *rec)
+{
+	int n = 0;
+
+	for (int i = 0; i < rec->unit_count; i++)
+		if (rec->units[i].step == STEP_DONE || rec->units[i].step == STEP_SKIPPED)
+			n++;
+	return n;
+}
+
+int record_next_pending(const refresh_record *rec)
+{
+	for (int i = 0; i < rec->unit_count; i++)
+		if (rec->units[i].step == STEP_PENDING)
+			return i;
+	return -1;
+}
+
+int record_find_unit(const refresh_record *rec, const char *unit)
+{
+	for (int i = 0; i < rec->unit_count; i++)
+		if (strcmp(rec->units[i].unit, unit) == 0)
+			return i;
+	return -1;
+}
+
+int record_to_json(const refresh_record *rec, char **json, pgr_err *err)
+{
+	json_t *obj = json_object();
+	json_t *units = json_array();
+
+	for (int i = 0; i < rec->unit_count; i++) {
+		const record_unit *u = &rec->units[i];
+
+		json_array_append_new(units, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "unit", u->unit, "member",
+						       u->member, "planned_role", u->planned_role, "step",
+						       unit_step_name(u->step), "started_ms", (json_int_t)u->started_ms,
+						       "done_ms", (json_int_t)u->done_ms, "message", u->message));
+	}
+	json_object_set_new(obj, "id", json_integer(rec->id));
+	json_object_set_new(obj, "state", json_string(refresh_state_name(rec->state)));
+	json_object_set_new(obj, "rollback", json_boolean(rec->rollback));
+	json_object_set_new(obj, "from", json_string(rec->from));
+	json_object_set_new(obj, "to", json_string(rec->to));
+	json_object_set_new(obj, "original", json_string(rec->original));
+	json_object_set_new(obj, "units", units);
+	json_object_set_new(obj, "current", json_integer(rec->current));
+	json_object_set_new(obj, "first_pause_done", json_boolean(rec->first_pause_done));
+	json_object_set_new(obj, "resume_requested", json_boolean(rec->resume_requested));
+	json_object_set_new(obj, "skip_health_check", json_boolean(rec->skip_health_check));
+	json_object_set_new(obj, "skip_compatibility", json_boolean(rec->skip_compatibility));
+	json_object_set_new(obj, "skip_prechecks", json_boolean(rec->skip_prechecks));
+	json_object_set_new(obj, "skip_workload", json_boolean(rec->skip_workload));
+	json_object_set_new(obj, "switchover_from", json_string(rec->switchover_from));
+	json_object_set_new(obj, "switchover_to", json_string(rec->switchover_to));
+	json_object_set_new(obj, "failed_unit", json_string(rec->failed_unit));
+	json_object_set_new(obj, "reason", json_string(rec->reason));
+	json_object_set_new(obj, "started_ms", json_integer(rec->started_ms));
+	json_object_set_new(obj, "state_since_ms", json_integer(rec->state_since_ms));
+	json_object_set_new(obj, "ended_ms", json_integer(rec->ended_ms));
+	*json = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(obj);
+	return *json ? 0 : pgr_err_set(err, "could not encode the refresh record");
+}
+
+static void str_field(json_t *obj, const char *key, char *out, size_t len)
+{
+	json_t *v = json_object_get(obj, key);
+
+	snprintf(out, len, "%s", json_is_string(v) ? json_string_value(v) : "");
+}
+
+int record_parse(const char *json, refresh_record *rec, pgr_err *err)
+{
+	json_error_t jerr;
+	json_t *obj = json_loads(json, 0, &jerr);
+	json_t *units;
+	char state[32];
+
+	memset(rec, 0, sizeof(*rec));
+	rec->current = -1;
+	if (obj == NULL)
+		return pgr_err_set(err, "refresh record is not JSON: %s", jerr.text);
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		return pgr_err_set(err, "refresh record is not a JSON object");
+	}
+	str_field(obj, "state", state, sizeof(state));
+	if (refresh_state_from_name(state, &rec->state) != 0) {
+		json_decref(obj);
+		return pgr_err_set(err, "refresh record has an unknown state \"%s\"", state);
+	}
+	rec->id = (int)json_integer_value(json_object_get(obj, "id"));
+	rec->rollback = json_is_true(json_object_get(obj, "rollback"));
+	str_field(obj, "from", rec->from, sizeof(rec->from));
+	str_field(obj, "to", rec->to, sizeof(rec->to));
+	str_field(obj, "original", rec->original, sizeof(rec->original));
+	rec->current = json_is_integer(json_object_get(obj, "current")) ? (int)json_integer_value(json_object_get(obj, "current")) : -1;
+	rec->first_pause_done = json_is_true(json_object_get(obj, "first_pause_done"));
+	rec->resume_requested = json_is_true(json_object_get(obj, "resume_requested"));
+	rec->skip_health_check = json_is_true(json_object_get(obj, "skip_health_check"));
+	rec->skip_compatibility = json_is_true(json_object_get(obj, "skip_compatibility"));
+	rec->skip_prechecks = json_is_true(json_object_get(obj, "skip_prechecks"));
+	rec->skip_workload = json_is_true(json_object_get(obj, "skip_workload"));
+	str_field(obj, "switchover_from", rec->switchover_from, sizeof(rec->switchover_from));
+	str_field(obj, "switchover_to", rec->switchover_to, sizeof(rec->switchover_to));
+	str_field(obj, "failed_unit", rec->failed_unit, sizeof(rec->failed_unit));
+	str_field(obj, "reason", rec->reason, sizeof(rec->reason));
+	rec->started_ms = (int64_t)json_integer_value(json_object_get(obj, "started_ms"));
+	rec->state_since_ms = (int64_t)json_integer_value(json_object_get(obj, "state_since_ms"));
+	rec->ended_ms = (int64_t)json_integer_value(json_object_get(obj, "ended_ms"));
+	units = json_object_get(obj, "units");
+	if (json_is_array(units)) {
+		size_t i;
+		json_t *u;
+
+		json_array_foreach(units, i, u)
+		{
+			record_unit *ru;
+			char step[32];
+
+			if (rec->unit_count >= RECORD_MAX_UNITS || !json_is_object(u))
+				break;
+			ru = &rec->units[rec->unit_count++];
+			str_field(u, "unit", ru->unit, sizeof(ru->unit));
+			str_field(u, "member", ru->member, sizeof(ru->member));
+			str_field(u, "planned_role", ru->planned_role, sizeof(ru->planned_role));
+			str_field(u, "step", step, sizeof(step));
+			ru->step = step_from_name(step);
+			ru->started_ms = (int64_t)json_integer_value(json_object_get(u, "started_ms"));
+			ru->done_ms = (int64_t)json_integer_value(json_object_get(u, "done_ms"));
+			str_field(u, "message", ru->message, sizeof(ru->message));
+		}
+	}
+	if (rec->current >= rec->unit_count)
+		rec->current = -1;
+	json_decref(obj);
+	return 0;
+}
+
+static void fill_plan(refresh_record *out, const plan_input_unit *units, int count, const char *target)
+{
+	plan p;
+
+	plan_make(units, count, target, &p);
+	out->unit_count = 0;
+	for (int i = 0; i < p.count && i < RECORD_MAX_UNITS; i++) {
+		const plan_input_unit *u = &units[p.order[i]];
+		record_unit *ru = &out->units[out->unit_count++];
+		const char *slash = strchr(u->unit, '/');
+
+		memset(ru, 0, sizeof(*ru));
+		snprintf(ru->unit, sizeof(ru->unit), "%s", u->unit);
+		snprintf(ru->member, sizeof(ru->member), "%.*s-%s", slash ? (int)(slash - u->unit) : 0, u->unit,
+			 slash ? slash + 1 : u->unit);
+		snprintf(ru->planned_role, sizeof(ru->planned_role), "%s", u->role);
+		ru->step = STEP_PENDING;
+	}
+}
+
+void record_new(int id, const char *from, const char *to, const plan_input_unit *units, int count, int64_t now_ms,
+		refresh_record *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = id;
+	out->state = RS_CHECKING;
+	snprintf(out->from, sizeof(out->from), "%s", from);
+	snprintf(out->to, sizeof(out->to), "%s", to);
+	snprintf(out->original, sizeof(out->original), "%s", from);
+	out->current = -1;
+	out->started_ms = now_ms;
+	out->state_since_ms = now_ms;
+	fill_plan(out, units, count, to);
+}
+
+void record_new_rollback(const refresh_record *cur, const plan_input_unit *units, int count, int64_t now_ms,
+			 refresh_record *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = cur->id;
+	out->state = RS_CHECKING;
+	out->rollback = true;
+	snprintf(out->from, sizeof(out->from), "%s", cur->rollback ? cur->from : cur->to);
+	snprintf(out->to, sizeof(out->to), "%s", cur->original);
+	snprintf(out->original, sizeof(out->original), "%s", cur->original);
+	out->current = -1;
+	out->started_ms = cur->started_ms ? cur->started_ms : now_ms;
+	out->state_since_ms = now_ms;
+	fill_plan(out, units, count, cur->original);
+}

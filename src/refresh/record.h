@@ -1,0 +1,76 @@
+/*
+ * record.h — the refresh record: everything about the refresh in progress, stored as one JSON value in
+ * etcd at /pgrefresh/<cluster>/refresh and changed only by compare-and-swap on its mod_revision (by the
+ * coordinator as it moves the state machine, by the CLI for resume, rollback, force). Completed
+ * refreshes move to /pgrefresh/<cluster>/history/<id>. Pure encoding and decoding.
+ */
+#ifndef PGR_REFRESH_RECORD_H
+#define PGR_REFRESH_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "refresh/fsm.h"
+#include "util/err.h"
+
+#define RECORD_MAX_UNITS 32
+
+/* Where one unit is in the refresh. */
+typedef enum unit_step { STEP_PENDING = 0, STEP_REFRESHING, STEP_DONE, STEP_FAILED, STEP_SKIPPED } unit_step;
+
+/* One unit of the plan, in refresh order. */
+typedef struct record_unit {
+	char unit[32];
+	char member[32];
+	char planned_role[16];
+	unit_step step;
+	int64_t started_ms;
+	int64_t done_ms;
+	char message[160];
+} record_unit;
+
+typedef struct refresh_record {
+	int id;
+	refresh_state state;
+	bool rollback;
+	char from[16];
+	char to[16];
+	char original[16]; /* the version the first (forward) refresh started from */
+	record_unit units[RECORD_MAX_UNITS];
+	int unit_count;
+	int current;             /* index into units of the unit being refreshed, -1 when none */
+	bool first_pause_done;   /* `first`: the pause after the first unit has happened */
+	bool resume_requested;   /* set by resume-refresh */
+	bool skip_health_check;  /* resume-refresh --check-health-of-refreshed-units=false */
+	bool skip_compatibility; /* force-refresh-start flags */
+	bool skip_prechecks;
+	bool skip_workload;
+	char switchover_from[32]; /* Patroni member names */
+	char switchover_to[32];
+	char failed_unit[32];
+	char reason[240]; /* why it is failed / incompatible */
+	int64_t started_ms;
+	int64_t state_since_ms;
+	int64_t ended_ms;
+} refresh_record;
+
+int record_to_json(const refresh_record *rec, char **json, pgr_err *err) __attribute__((warn_unused_result));
+int record_parse(const char *json, refresh_record *rec, pgr_err *err) __attribute__((warn_unused_result));
+const char *unit_step_name(unit_step step);
+/* Units done or skipped, and units in the plan. */
+int record_done_count(const refresh_record *rec);
+/* Index of the first pending unit in plan order, -1 when none. */
+int record_next_pending(const refresh_record *rec);
+/* Index of unit ("pg/1") in the plan, -1 when absent. */
+int record_find_unit(const refresh_record *rec, const char *unit);
+
+#include "refresh/plan.h"
+
+/* A new forward refresh: plan units (role order, units already on `to` left out), state checking. */
+void record_new(int id, const char *from, const char *to, const plan_input_unit *units, int count, int64_t now_ms,
+		refresh_record *out);
+/* The rollback of cur: back to cur->original, units not on it in role order, state checking. */
+void record_new_rollback(const refresh_record *cur, const plan_input_unit *units, int count, int64_t now_ms,
+			 refresh_record *out);
+
+#endif

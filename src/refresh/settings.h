@@ -1,0 +1,46 @@
+/*
+ * settings.h — the cluster's refresh settings, one table that drives parsing, validation, `config`
+ * output and whether a setting may change while a refresh is in progress. Stored in etcd at
+ * /pgrefresh/<cluster>/config as a JSON object of the values that differ from the defaults. Pure.
+ */
+#ifndef PGR_REFRESH_SETTINGS_H
+#define PGR_REFRESH_SETTINGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef enum pause_policy { PAUSE_FIRST = 0, PAUSE_ALL, PAUSE_NONE } pause_policy;
+
+/* The values in force. */
+typedef struct refresh_settings {
+	pause_policy pause;
+	int64_t lag_limit_bytes;
+	int health_timeout_s;
+	bool auto_rollback;
+} refresh_settings;
+
+/* One row of the settings table. */
+typedef struct setting_def {
+	const char *name;
+	const char *type_help;  /* "first|all|none", "bytes", "seconds", "true|false" */
+	const char *default_text;
+	bool allowed_during_refresh;
+	const char *help;
+} setting_def;
+
+int settings_count(void);
+const setting_def *settings_def(int i);
+const setting_def *settings_find(const char *name);
+void settings_defaults(refresh_settings *s);
+/* Applies name=value onto s; a bad name or value is an error naming both. */
+int settings_apply(refresh_settings *s, const char *name, const char *value, pgr_err *err) __attribute__((warn_unused_result));
+/* The value of setting name in s, as text. */
+void settings_value_text(const refresh_settings *s, const char *name, char *buf, size_t len);
+/* JSON (etcd) <-> settings. Unknown keys in JSON are ignored; bad values are errors. */
+int settings_from_json(const char *json, refresh_settings *s, pgr_err *err) __attribute__((warn_unused_result));
+int settings_to_json(const refresh_settings *s, char **json, pgr_err *err) __attribute__((warn_unused_result));
+const char *pause_policy_name(pause_policy p);
+
+#endif
