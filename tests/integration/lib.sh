@@ -360,6 +360,8 @@ sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
 ' "$1"
 }
 
+port_taken() { ! port_free "$1"; }
+
 # cluster_ports [DIR]: every port the cluster's pgrefresh.conf names (etcd, etcd peer, PgBouncer, units).
 cluster_ports() {
 	local conf=${1:-$C}/pgrefresh.conf
@@ -420,8 +422,8 @@ lib_cleanup() {
 	fi
 	if [ $rc = 0 ]; then
 		echo "# $TEST_NAME: all $STEP steps passed"
-	elif [ $KNOWN_BUGS -gt 0 ] && [ $STEP -gt 0 ]; then
-		echo "# $TEST_NAME: FAILED: $KNOWN_BUGS known product bug(s) reported above (exit $rc)" >&2
+	elif [ $KNOWN_BUGS -gt 0 ]; then
+		echo "# $TEST_NAME: FAILED (exit $rc), last step $STEP; $KNOWN_BUGS known product bug(s) reported above" >&2
 	else
 		echo "# $TEST_NAME: FAILED at step $STEP (exit $rc)" >&2
 	fi
@@ -449,8 +451,8 @@ time.sleep(600)
 ' "$1" &
 	HOLDER_PID=$!
 	HOLDERS+=("$HOLDER_PID")
-	wait_until 5 bash -c "! python3 -c 'import socket,sys; s=socket.socket(); sys.exit(s.connect_ex((\"127.0.0.1\", $1)))'" ||
-		fail "could not hold port $1"
+	wait_until 5 port_taken "$1" || fail "could not hold port $1"
+	ok "port $1 held by pid $HOLDER_PID"
 }
 
 release_port() {

@@ -1,0 +1,819 @@
+/*
+ * test_refresh_fsm.c — the refresh state machine (refresh/fsm.h) and its record (refresh/record.h):
+ * invariants of the transition table, every transition fsm_decide can take (one case a line), the
+ * per-unit health gate, the rollback record, and the record's JSON encoding.
+ *
+ * The cluster in most cases: pg/0 primary, pg/1 sync standby, pg/2 replica, all on 15.18, refreshed to
+ * 15.20; the plan is pg/2, pg/1, pg/0 (index 0, 1, 2 of the record's units).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "refresh/fsm.h"
+#include "refresh/plan.h"
+#include "refresh/record.h"
+#include "refresh/settings.h"
+
+#define OLD "15.18"
+#define NEW "15.20"
+#define T0 1000000 /* when the record was made and the current unit started */
+#define NONE -1    /* no row expected */
+
+static int n_rows(void)
+{
+	int n;
+
+	(void)fsm_table(&n);
+	return n;
+}
+
+/* ---- (a) the table ---- */
+
+static void test_table_reachable(void **state)
+{
+	int n;
+	const fsm_transition *t = fsm_table(&n);
+	bool seen[RS_COUNT] = { false };
+	bool grew = true;
+
+	(void)state;
+	seen[RS_CHECKING] = true;
+	while (grew) {
+		grew = false;
+		for (int i = 0; i < n; i++)
+			if (seen[t[i].from] && !seen[t[i].to])
+				seen[t[i].to] = grew = true;
+	}
+	for (int s = 0; s < RS_COUNT; s++)
+		if (!seen[s])
+			fail_msg("state %s is not reachable from checking", refresh_state_name((refresh_state)s));
+}
+
+/* Can from reach to through the table (in one or more steps)? */
+static bool reaches(refresh_state from, refresh_state to)
+{
+	int n;
+	const fsm_transition *t = fsm_table(&n);
+	bool seen[RS_COUNT] = { false };
+	bool grew = true;
+
+	seen[from] = true;
+	while (grew) {
+		grew = false;
+		for (int i = 0; i < n; i++)
+			if (seen[t[i].from] && !seen[t[i].to])
+				seen[t[i].to] = grew = true;
+	}
+	for (int i = 0; i < n; i++)
+		if (t[i].from == from && t[i].to == to)
+			return true;
+	for (int i = 0; i < n; i++)
+		if (seen[t[i].from] && t[i].to == to)
+			return true;
+	return false;
+}
+
+static void test_table_failed_and_rollback(void **state)
+{
+	(void)state;
+	for (int s = 0; s < RS_COUNT; s++) {
+		if (s == RS_DONE)
+			continue;
+		if (s != RS_FAILED && !reaches((refresh_state)s, RS_FAILED))
+			fail_msg("%s cannot reach failed", refresh_state_name((refresh_state)s));
+		if (fsm_find((refresh_state)s, RS_CHECKING, "rollback") == NULL)
+			fail_msg("%s has no rollback row", refresh_state_name((refresh_state)s));
+	}
+	/* done is final: nothing leaves it */
+	for (int i = 0, n = n_rows(); i < n; i++)
+		assert_int_not_equal(fsm_table(&n)[i].from, RS_DONE);
+}
+
+static void test_table_rows(void **state)
+{
+	int n;
+	const fsm_transition *t = fsm_table(&n);
+
+	(void)state;
+	assert_true(n > 0);
+	for (int i = 0; i < n; i++) {
+		assert_true(t[i].from >= 0 && t[i].from < RS_COUNT);
+		assert_true(t[i].to >= 0 && t[i].to < RS_COUNT);
+		assert_non_null(t[i].event);
+		assert_true(t[i].event[0] != '\0');
+		assert_non_null(t[i].meaning);
+		assert_true(t[i].meaning[0] != '\0');
+		assert_ptr_equal(fsm_find(t[i].from, t[i].to, t[i].event), &t[i]);
+		for (int j = i + 1; j < n; j++)
+			if (t[i].from == t[j].from && t[i].to == t[j].to && strcmp(t[i].event, t[j].event) == 0)
+				fail_msg("duplicate row %s -> %s %s", refresh_state_name(t[i].from),
+					 refresh_state_name(t[i].to), t[i].event);
+	}
+	assert_null(fsm_find(RS_DONE, RS_CHECKING, "rollback"));
+	assert_null(fsm_find(RS_UNIT, RS_DONE, "no-such-event"));
+}
+
+static void test_state_names(void **state)
+{
+	static const char *const displays[] = { "idle", "refreshing", "paused", "incompatible", "failed" };
+	static const struct {
+		refresh_state s;
+		const char *name;
+		const char *display;
+	} names[] = {
+		{ RS_CHECKING, "checking", "refreshing" },
+		{ RS_INCOMPATIBLE, "incompatible", "incompatible" },
+		{ RS_UNIT, "unit", "refreshing" },
+		{ RS_PAUSED, "paused", "paused" },
+		{ RS_SWITCHOVER, "switchover", "refreshing" },
+		{ RS_FAILED, "failed", "failed" },
+		{ RS_DONE, "done", "idle" },
+	};
+	refresh_state s;
+
+	(void)state;
+	assert_int_equal(sizeof(names) / sizeof(names[0]), RS_COUNT);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		bool known = false;
+
+		assert_string_equal(refresh_state_name(names[i].s), names[i].name);
+		assert_int_equal(refresh_state_from_name(names[i].name, &s), 0);
+		assert_int_equal(s, names[i].s);
+		assert_string_equal(refresh_state_display(names[i].s), names[i].display);
+		for (size_t j = 0; j < sizeof(displays) / sizeof(displays[0]); j++)
+			known = known || strcmp(refresh_state_display(names[i].s), displays[j]) == 0;
+		assert_true(known);
+	}
+	assert_int_equal(refresh_state_from_name("bogus", &s), -1);
+	assert_int_equal(refresh_state_from_name("", &s), -1);
+	assert_int_equal(refresh_state_from_name("Checking", &s), -1);
+	assert_string_equal(refresh_state_name(RS_COUNT), "?");
+}
+
+static void test_fsm_print(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int lines = 0;
+
+	(void)state;
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	fsm_print(f, false);
+	fclose(f);
+	for (char *p = buf; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, n_rows());
+	assert_non_null(strstr(buf, "gate-timeout"));
+	free(buf);
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	fsm_print(f, true);
+	fclose(f);
+	assert_non_null(strstr(buf, "digraph"));
+	assert_non_null(strstr(buf, "\"unit\" -> \"failed\" [label=\"gate-timeout\"]"));
+	free(buf);
+}
+
+/* ---- (b) fsm_decide ---- */
+
+/* Cluster "P0 S1 R2": role letter + number, in conf order, like test_refresh_plan. */
+static int make_units(const char *spec, const char *version, plan_input_unit *units)
+{
+	static const char *const roles[] = { ['P'] = "primary", ['S'] = "sync-standby", ['R'] = "replica", ['U'] = "unknown" };
+	int n = 0, used;
+	char role;
+	int number;
+
+	for (const char *p = spec; sscanf(p, " %c%d%n", &role, &number, &used) == 2; p += used) {
+		memset(&units[n], 0, sizeof(units[n]));
+		snprintf(units[n].unit, sizeof(units[n].unit), "pg/%d", number);
+		units[n].number = number;
+		snprintf(units[n].role, sizeof(units[n].role), "%s", roles[(unsigned char)role]);
+		snprintf(units[n].version, sizeof(units[n].version), "%s", version);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * What the coordinator sees, one token a unit: "pg/2=R:new" or "pg/0=P:old:ns". Role P/S/R/U;
+ * version old/new/none; flags: x not reporting, n not running, s not streaming, l lag over the limit,
+ * u lag unknown, q SQL fails. Everything else is healthy.
+ */
+static void make_obs(const char *spec, int64_t now_ms, refresh_obs *obs)
+{
+	const char *p = spec;
+
+	memset(obs, 0, sizeof(*obs));
+	obs->now_ms = now_ms;
+	while (*p) {
+		obs_unit *u = &obs->units[obs->count];
+		char unit[32], role, version[8], flags[8] = "";
+		int used = 0, number;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		if (sscanf(p, "pg/%d=%c:%7[a-z]%n", &number, &role, version, &used) != 3)
+			fail_msg("bad obs spec \"%s\"", p);
+		p += used;
+		if (*p == ':') {
+			sscanf(p + 1, "%7[a-z]%n", flags, &used);
+			p += 1 + used;
+		}
+		snprintf(unit, sizeof(unit), "pg/%d", number);
+		memset(u, 0, sizeof(*u));
+		snprintf(u->unit, sizeof(u->unit), "%s", unit);
+		snprintf(u->member, sizeof(u->member), "pg-%d", number);
+		snprintf(u->role, sizeof(u->role), "%s",
+			 role == 'P' ? "primary" : role == 'S' ? "sync-standby" : role == 'R' ? "replica" : "unknown");
+		snprintf(u->server_version, sizeof(u->server_version), "%s",
+			 strcmp(version, "old") == 0 ? OLD : strcmp(version, "new") == 0 ? NEW : "");
+		snprintf(u->linked_version, sizeof(u->linked_version), "%s", u->server_version);
+		u->reporting = !strchr(flags, 'x');
+		u->running = !strchr(flags, 'n');
+		u->streaming = !strchr(flags, 's');
+		u->lag_bytes = strchr(flags, 'l') ? 50 * 1024 * 1024 : strchr(flags, 'u') ? -1 : 0;
+		u->sql_ok = !strchr(flags, 'q');
+		obs->count++;
+	}
+}
+
+static unit_step step_of(char c)
+{
+	switch (c) {
+	case 'R':
+		return STEP_REFRESHING;
+	case 'D':
+		return STEP_DONE;
+	case 'F':
+		return STEP_FAILED;
+	case 'S':
+		return STEP_SKIPPED;
+	default:
+		return STEP_PENDING;
+	}
+}
+
+static char step_letter(unit_step s)
+{
+	return "PRDFS"[s];
+}
+
+#define OBS_START "pg/0=P:old pg/1=S:old pg/2=R:old"
+
+static const struct {
+	const char *name;
+	/* the record */
+	const char *cluster; /* conf roles */
+	refresh_state state;
+	const char *steps; /* per plan index: P pending, R refreshing, D done, F failed, S skipped; NULL: as made */
+	int current;
+	bool first_pause_done, resume, skip_health;
+	const char *switchover_from;
+	/* settings and what was observed */
+	const char *pause;
+	const char *obs;
+	int64_t dt_ms; /* now - T0 */
+	bool checks_done;
+	const char *check_problem;
+	bool switchover_failed;
+	/* expected */
+	int to; /* the row's to, NONE for NULL */
+	const char *event;
+	refresh_state next_state;
+	const char *next_steps;
+	int next_current;
+	bool next_first_pause_done;
+	const char *next_switchover_from; /* NULL: not checked */
+	const char *failed_unit;          /* NULL: not checked */
+	bool reason;                      /* next->reason non-empty */
+	const char *message_has;          /* NULL: not checked; else in the current unit's message */
+} decide_cases[] = {
+	/* name, cluster, state, steps, cur, fpd, resume, skip, so_from, pause, obs, dt, done, problem, so_failed, | to, event, next, steps, cur, fpd, so_from, failed_unit, reason, message */
+	{ "checking, checks not run yet", "P0 S1 R2", RS_CHECKING, NULL, -1, 0, 0, 0, "", "first", OBS_START, 1000, 0, "", 0, NONE, NULL, RS_CHECKING, "PPP", -1, 0, NULL, NULL, 0, NULL },
+	{ "checking, at the timeout", "P0 S1 R2", RS_CHECKING, NULL, -1, 0, 0, 0, "", "first", OBS_START, 120000, 0, "", 0, NONE, NULL, RS_CHECKING, "PPP", -1, 0, NULL, NULL, 0, NULL },
+	{ "checking, past the timeout", "P0 S1 R2", RS_CHECKING, NULL, -1, 0, 0, 0, "", "first", OBS_START, 120001, 0, "", 0, RS_FAILED, "checks-timeout", RS_FAILED, "PPP", -1, 0, NULL, NULL, 1, NULL },
+	{ "checks failed", "P0 S1 R2", RS_CHECKING, NULL, -1, 0, 0, 0, "", "first", OBS_START, 1000, 1, "same-major: 16.1 is another major", 0, RS_INCOMPATIBLE, "checks-failed", RS_INCOMPATIBLE, "PPP", -1, 0, NULL, NULL, 1, NULL },
+	{ "checks passed: first replica", "P0 S1 R2", RS_CHECKING, NULL, -1, 0, 0, 0, "", "first", OBS_START, 1000, 1, "", 0, RS_UNIT, "checks-passed", RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, NULL },
+	{ "checks passed: replicas done, primary next", "P0 S1 R2", RS_CHECKING, "DDP", -1, 0, 0, 0, "", "first", OBS_START, 1000, 1, "", 0, RS_SWITCHOVER, "checks-passed-primary-next", RS_SWITCHOVER, "DDP", -1, 0, "pg-0", NULL, 0, NULL },
+	{ "checks passed: single unit primary, no switchover", "P0", RS_CHECKING, NULL, -1, 0, 0, 0, "", "first", "pg/0=P:old", 1000, 1, "", 0, RS_UNIT, "checks-passed", RS_UNIT, "R", 0, 0, NULL, NULL, 0, NULL },
+	{ "checks passed: nothing to refresh", "P0 S1 R2", RS_CHECKING, "", -1, 0, 0, 0, "", "first", OBS_START, 1000, 1, "", 0, RS_DONE, "nothing-to-refresh", RS_DONE, "", -1, 0, NULL, NULL, 0, NULL },
+	{ "unit: still runs the old version", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", OBS_START, 5000, 1, "", 0, NONE, NULL, RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, "runs 15.18, not 15.20" },
+	{ "unit: on target, not running", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:n", 5000, 1, "", 0, NONE, NULL, RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, "not running" },
+	{ "unit: healthy, first pause", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, RS_PAUSED, "unit-healthy-pause", RS_PAUSED, "DPP", -1, 1, NULL, NULL, 0, NULL },
+	{ "unit: healthy, first pause already done", "P0 S1 R2", RS_UNIT, "RPP", 0, 1, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, RS_UNIT, "unit-healthy", RS_UNIT, "DRP", 1, 1, NULL, NULL, 0, NULL },
+	{ "unit: healthy, pause all", "P0 S1 R2", RS_UNIT, "RPP", 0, 1, 0, 0, "", "all", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, RS_PAUSED, "unit-healthy-pause", RS_PAUSED, "DPP", -1, 1, NULL, NULL, 0, NULL },
+	{ "unit: healthy, pause none", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "none", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, RS_UNIT, "unit-healthy", RS_UNIT, "DRP", 1, 0, NULL, NULL, 0, NULL },
+	{ "unit: sync healthy, primary next", "P0 S1 R2", RS_UNIT, "DRP", 1, 1, 0, 0, "", "first", "pg/0=P:old pg/1=S:new pg/2=R:new", 5000, 1, "", 0, RS_SWITCHOVER, "unit-healthy-primary-next", RS_SWITCHOVER, "DDP", -1, 1, "pg-0", NULL, 0, NULL },
+	{ "unit: sync healthy, pause all", "P0 S1 R2", RS_UNIT, "DRP", 1, 1, 0, 0, "", "all", "pg/0=P:old pg/1=S:new pg/2=R:new", 5000, 1, "", 0, RS_PAUSED, "unit-healthy-pause", RS_PAUSED, "DDP", -1, 1, NULL, NULL, 0, NULL },
+	{ "unit: last unit healthy", "P0 S1 R2", RS_UNIT, "DDR", 2, 1, 0, 0, "pg-0", "first", "pg/0=R:new pg/1=P:new pg/2=R:new", 5000, 1, "", 0, RS_DONE, "last-unit-healthy", RS_DONE, "DDD", -1, 1, NULL, NULL, 0, NULL },
+	{ "unit: last unit healthy, pause all", "P0 S1 R2", RS_UNIT, "DDR", 2, 1, 0, 0, "pg-0", "all", "pg/0=R:new pg/1=P:new pg/2=R:new", 5000, 1, "", 0, RS_DONE, "last-unit-healthy", RS_DONE, "DDD", -1, 1, NULL, NULL, 0, NULL },
+	{ "unit: gate at the timeout", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:s", 120000, 1, "", 0, NONE, NULL, RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, "not streaming" },
+	{ "unit: gate timeout", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:s", 120001, 1, "", 0, RS_FAILED, "gate-timeout", RS_FAILED, "FPP", 0, 0, NULL, "pg/2", 1, "not streaming" },
+	{ "unit: gate timeout, agent silent", "P0 S1 R2", RS_UNIT, "DRP", 1, 1, 0, 0, "", "first", "pg/0=P:old pg/2=R:new", 120001, 1, "", 0, RS_FAILED, "gate-timeout", RS_FAILED, "DFP", 1, 1, NULL, "pg/1", 1, "does not report" },
+	{ "paused, no resume", "P0 S1 R2", RS_PAUSED, "DPP", -1, 1, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, NONE, NULL, RS_PAUSED, "DPP", -1, 1, NULL, NULL, 0, NULL },
+	{ "paused, resumed", "P0 S1 R2", RS_PAUSED, "DPP", -1, 1, 1, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, RS_UNIT, "resumed", RS_UNIT, "DRP", 1, 1, NULL, NULL, 0, NULL },
+	{ "paused, resumed, primary next", "P0 S1 R2", RS_PAUSED, "DDP", -1, 1, 1, 0, "", "all", "pg/0=P:old pg/1=S:new pg/2=R:new", 5000, 1, "", 0, RS_SWITCHOVER, "resumed-primary-next", RS_SWITCHOVER, "DDP", -1, 1, "pg-0", NULL, 0, NULL },
+	{ "paused, resumed, nothing left", "P0 S1 R2", RS_PAUSED, "DDD", -1, 1, 1, 0, "", "all", "pg/0=R:new pg/1=P:new pg/2=R:new", 5000, 1, "", 0, RS_DONE, "resumed-nothing-left", RS_DONE, "DDD", -1, 1, NULL, NULL, 0, NULL },
+	{ "switchover: old primary still leads", "P0 S1 R2", RS_SWITCHOVER, "DDP", -1, 1, 0, 0, "pg-0", "first", "pg/0=P:old pg/1=S:new pg/2=R:new", 5000, 1, "", 0, NONE, NULL, RS_SWITCHOVER, "DDP", -1, 1, "pg-0", NULL, 0, NULL },
+	{ "switchover: new primary not running", "P0 S1 R2", RS_SWITCHOVER, "DDP", -1, 1, 0, 0, "pg-0", "first", "pg/0=R:old pg/1=P:new:n pg/2=R:new", 5000, 1, "", 0, NONE, NULL, RS_SWITCHOVER, "DDP", -1, 1, "pg-0", NULL, 0, NULL },
+	{ "switchover: done", "P0 S1 R2", RS_SWITCHOVER, "DDP", -1, 1, 0, 0, "pg-0", "first", "pg/0=R:old pg/1=P:new pg/2=R:new", 5000, 1, "", 0, RS_UNIT, "switched-over", RS_UNIT, "DDR", 2, 1, "pg-0", NULL, 0, NULL },
+	{ "switchover failed", "P0 S1 R2", RS_SWITCHOVER, "DDP", -1, 1, 0, 0, "pg-0", "first", "pg/0=P:old pg/1=S:new pg/2=R:new", 5000, 1, "", 1, RS_FAILED, "switchover-failed", RS_FAILED, "DDP", -1, 1, NULL, NULL, 1, NULL },
+	{ "failed, no resume", "P0 S1 R2", RS_FAILED, "FPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:s", 5000, 1, "", 0, NONE, NULL, RS_FAILED, "FPP", 0, 0, NULL, NULL, 0, NULL },
+	{ "failed, resumed: gate again", "P0 S1 R2", RS_FAILED, "FPP", 0, 0, 1, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:s", 5000, 1, "", 0, RS_UNIT, "retry-gate", RS_UNIT, "RPP", 0, 0, NULL, "", 0, NULL },
+	{ "failed, resumed skipping: next unit", "P0 S1 R2", RS_FAILED, "FPP", 0, 0, 1, 1, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:s", 5000, 1, "", 0, RS_UNIT, "resumed-skipping", RS_UNIT, "SRP", 1, 0, NULL, "", 0, NULL },
+	{ "failed, resumed skipping: primary next", "P0 S1 R2", RS_FAILED, "DFP", 1, 1, 1, 1, "", "first", "pg/0=P:old pg/1=S:new:l pg/2=R:new", 5000, 1, "", 0, RS_SWITCHOVER, "resumed-skipping-primary-next", RS_SWITCHOVER, "DSP", -1, 1, "pg-0", "", 0, NULL },
+	{ "failed, resumed skipping: last unit", "P0 S1 R2", RS_FAILED, "DDF", 2, 1, 1, 1, "pg-0", "first", "pg/0=R:new:q pg/1=P:new pg/2=R:new", 5000, 1, "", 0, RS_DONE, "resumed-skipping-last", RS_DONE, "DDS", -1, 1, NULL, "", 0, NULL },
+	/* after a failed switchover, resume-refresh retries the switchover (see the report: no row for it yet) */
+	{ "failed switchover, resumed: switch over again", "P0 S1 R2", RS_FAILED, "DDP", -1, 1, 1, 0, "pg-0", "first", "pg/0=P:old pg/1=S:new pg/2=R:new", 5000, 1, "", 0, RS_SWITCHOVER, NULL, RS_SWITCHOVER, "DDP", -1, 1, "pg-0", NULL, 0, NULL },
+	{ "incompatible: nothing happens", "P0 S1 R2", RS_INCOMPATIBLE, NULL, -1, 0, 1, 0, "", "first", OBS_START, 5000, 1, "", 0, NONE, NULL, RS_INCOMPATIBLE, "PPP", -1, 0, NULL, NULL, 0, NULL },
+	{ "done: final", "P0 S1 R2", RS_DONE, "DDD", -1, 1, 1, 0, "", "first", "pg/0=R:new pg/1=P:new pg/2=R:new", 5000, 1, "", 0, NONE, NULL, RS_DONE, "DDD", -1, 1, NULL, NULL, 0, NULL },
+};
+
+static void test_decide(void **state)
+{
+	int failures = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(decide_cases) / sizeof(decide_cases[0]); i++) {
+		typeof(decide_cases[0]) *c = &decide_cases[i];
+		plan_input_unit units[PLAN_MAX_UNITS];
+		int n = make_units(c->cluster, OLD, units);
+		refresh_record rec, next;
+		refresh_obs obs;
+		refresh_settings set;
+		const fsm_transition *row;
+		char steps[RECORD_MAX_UNITS + 1] = "";
+		char problem[512] = "";
+		pgr_err err;
+
+		record_new(7, OLD, NEW, units, n, T0, &rec);
+		rec.state = c->state;
+		if (c->steps != NULL) {
+			rec.unit_count = (int)strlen(c->steps);
+			for (int u = 0; u < rec.unit_count; u++)
+				rec.units[u].step = step_of(c->steps[u]);
+		}
+		rec.current = c->current;
+		if (c->current >= 0)
+			rec.units[c->current].started_ms = T0;
+		rec.first_pause_done = c->first_pause_done;
+		rec.resume_requested = c->resume;
+		rec.skip_health_check = c->skip_health;
+		snprintf(rec.switchover_from, sizeof(rec.switchover_from), "%s", c->switchover_from);
+		if (c->state == RS_FAILED && c->current >= 0) {
+			snprintf(rec.failed_unit, sizeof(rec.failed_unit), "%s", rec.units[c->current].unit);
+			snprintf(rec.reason, sizeof(rec.reason), "earlier failure");
+		}
+		settings_defaults(&set);
+		assert_int_equal(settings_apply(&set, "pause-after-unit-refresh", c->pause, &err), 0);
+		make_obs(c->obs, T0 + c->dt_ms, &obs);
+		obs.checks_done = c->checks_done;
+		snprintf(obs.check_problem, sizeof(obs.check_problem), "%s", c->check_problem);
+		obs.switchover_failed = c->switchover_failed;
+		if (c->switchover_failed)
+			snprintf(obs.switchover_error, sizeof(obs.switchover_error), "412 can not find sync_standby");
+
+		memset(&next, 0x5a, sizeof(next));
+		row = fsm_decide(&rec, &obs, &set, &next);
+		for (int u = 0; u < next.unit_count && u < RECORD_MAX_UNITS; u++)
+			steps[u] = step_letter(next.units[u].step);
+		steps[next.unit_count > 0 ? next.unit_count : 0] = '\0';
+
+#define PROBLEM(...) snprintf(problem + strlen(problem), sizeof(problem) - strlen(problem), __VA_ARGS__)
+		if (c->to == NONE) {
+			if (row != NULL)
+				PROBLEM(" took %s -> %s %s, expected no transition;", refresh_state_name(row->from),
+					refresh_state_name(row->to), row->event);
+		} else if (row == NULL) {
+			PROBLEM(" no transition, expected -> %s %s;", refresh_state_name((refresh_state)c->to),
+				c->event ? c->event : "(any)");
+		} else if (row->from != c->state || (int)row->to != c->to ||
+			   (c->event != NULL && strcmp(row->event, c->event) != 0)) {
+			PROBLEM(" took %s -> %s %s, expected -> %s %s;", refresh_state_name(row->from),
+				refresh_state_name(row->to), row->event, refresh_state_name((refresh_state)c->to),
+				c->event ? c->event : "(any)");
+		}
+		if (next.state != c->next_state)
+			PROBLEM(" next state %s, expected %s;", refresh_state_name(next.state),
+				refresh_state_name(c->next_state));
+		if (strcmp(steps, c->next_steps) != 0)
+			PROBLEM(" steps %s, expected %s;", steps, c->next_steps);
+		if (next.current != c->next_current)
+			PROBLEM(" current %d, expected %d;", next.current, c->next_current);
+		if (next.first_pause_done != c->next_first_pause_done)
+			PROBLEM(" first_pause_done %d, expected %d;", next.first_pause_done, c->next_first_pause_done);
+		if (c->next_switchover_from && strcmp(next.switchover_from, c->next_switchover_from) != 0)
+			PROBLEM(" switchover_from \"%s\", expected \"%s\";", next.switchover_from, c->next_switchover_from);
+		if (c->failed_unit && strcmp(next.failed_unit, c->failed_unit) != 0)
+			PROBLEM(" failed_unit \"%s\", expected \"%s\";", next.failed_unit, c->failed_unit);
+		if (c->reason && next.reason[0] == '\0')
+			PROBLEM(" no reason;");
+		if (c->next_state == RS_FAILED && next.reason[0] == '\0')
+			PROBLEM(" failed without a reason;");
+		if (c->check_problem[0] && c->next_state == RS_INCOMPATIBLE && strcmp(next.reason, c->check_problem) != 0)
+			PROBLEM(" reason \"%s\", expected the check's problem;", next.reason);
+		if (c->message_has) {
+			int idx = c->current;
+
+			if (idx < 0 || strstr(next.units[idx].message, c->message_has) == NULL)
+				PROBLEM(" unit message \"%s\" lacks \"%s\";", idx >= 0 ? next.units[idx].message : "",
+					c->message_has);
+		}
+		if (row != NULL && next.state_since_ms != obs.now_ms)
+			PROBLEM(" state_since_ms not updated;");
+		if (row == NULL && next.state != rec.state)
+			PROBLEM(" state changed without a row;");
+		if (next.resume_requested && row != NULL)
+			PROBLEM(" resume_requested still set after a transition;");
+		if (row != NULL && row->to == RS_UNIT && next.current >= 0 && next.units[next.current].started_ms != obs.now_ms)
+			PROBLEM(" the unit's started_ms not set;");
+		if (row != NULL && row->to == RS_DONE && next.ended_ms != obs.now_ms)
+			PROBLEM(" ended_ms not set;");
+#undef PROBLEM
+		if (problem[0]) {
+			print_error("case \"%s\":%s\n", c->name, problem);
+			failures++;
+		}
+	}
+	if (failures)
+		fail_msg("%d of %zu fsm_decide cases failed", failures, sizeof(decide_cases) / sizeof(decide_cases[0]));
+}
+
+/* A whole forward refresh with the default settings, driven tick by tick: the rows taken, in order. */
+static void test_decide_walk(void **state)
+{
+	static const struct {
+		const char *obs;
+		bool checks_done, resume;
+		const char *event; /* NULL: no transition */
+	} ticks[] = {
+		{ "pg/0=P:old pg/1=S:old pg/2=R:old", 0, 0, NULL },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:old", 1, 0, "checks-passed" },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:none:n", 1, 0, NULL },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:new", 1, 0, "unit-healthy-pause" },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:new", 1, 0, NULL },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:new", 1, 1, "resumed" },
+		{ "pg/0=P:old pg/1=S:new pg/2=R:new", 1, 0, "unit-healthy-primary-next" },
+		{ "pg/0=P:old pg/1=S:new pg/2=R:new", 1, 0, NULL },
+		{ "pg/0=R:old pg/1=P:new pg/2=R:new", 1, 0, "switched-over" },
+		{ "pg/0=R:new pg/1=P:new pg/2=R:new", 1, 0, "last-unit-healthy" },
+	};
+	plan_input_unit units[PLAN_MAX_UNITS];
+	int n = make_units("P0 S1 R2", OLD, units);
+	refresh_record rec, next;
+	refresh_settings set;
+
+	(void)state;
+	settings_defaults(&set);
+	record_new(1, OLD, NEW, units, n, T0, &rec);
+	for (size_t i = 0; i < sizeof(ticks) / sizeof(ticks[0]); i++) {
+		refresh_obs obs;
+		const fsm_transition *row;
+
+		make_obs(ticks[i].obs, T0 + 1000 * (int64_t)(i + 1), &obs);
+		obs.checks_done = ticks[i].checks_done;
+		if (ticks[i].resume)
+			rec.resume_requested = true;
+		row = fsm_decide(&rec, &obs, &set, &next);
+		if ((row == NULL) != (ticks[i].event == NULL) || (row && strcmp(row->event, ticks[i].event) != 0))
+			fail_msg("tick %zu: %s, expected %s", i, row ? row->event : "none",
+				 ticks[i].event ? ticks[i].event : "none");
+		rec = next;
+	}
+	assert_int_equal(rec.state, RS_DONE);
+	assert_int_equal(record_done_count(&rec), 3);
+	assert_int_equal(record_next_pending(&rec), -1);
+}
+
+/* ---- (c) the health gate ---- */
+
+static const struct {
+	const char *obs;
+	int64_t limit;
+	bool healthy;
+	const char *why; /* a part of why */
+} gate_cases[] = {
+	{ "pg/1=R:new", 1048576, true, "" },
+	{ "pg/1=P:new", 1048576, true, "" },
+	{ "pg/1=S:new", 1048576, true, "" },
+	{ "pg/1=R:new:x", 1048576, false, "does not report" },
+	{ "pg/1=R:new:n", 1048576, false, "not running" },
+	{ "pg/1=R:old", 1048576, false, "runs 15.18, not 15.20" },
+	{ "pg/1=R:none", 1048576, false, "runs nothing, not 15.20" },
+	{ "pg/1=R:new:s", 1048576, false, "not streaming" },
+	{ "pg/1=S:new:s", 1048576, false, "not streaming" },
+	{ "pg/1=U:new:s", 1048576, false, "not streaming" },
+	{ "pg/1=P:new:s", 1048576, true, "" },
+	{ "pg/1=R:new:u", 1048576, false, "lag -1 bytes" },
+	{ "pg/1=R:new:l", 1048576, false, "over the limit 1048576" },
+	{ "pg/1=R:new:l", 100 * 1024 * 1024, true, "" },
+	{ "pg/1=R:new", 0, true, "" },
+	{ "pg/1=P:new:l", 1048576, true, "" },
+	{ "pg/1=P:new:u", 1048576, true, "" },
+	{ "pg/1=R:new:q", 1048576, false, "does not answer SQL" },
+	{ "pg/1=P:new:q", 1048576, false, "does not answer SQL" },
+};
+
+static void test_unit_healthy(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(gate_cases) / sizeof(gate_cases[0]); i++) {
+		refresh_obs obs;
+		char why[200] = "junk";
+		bool ok;
+
+		make_obs(gate_cases[i].obs, 0, &obs);
+		ok = fsm_unit_healthy(&obs.units[0], NEW, gate_cases[i].limit, why, sizeof(why));
+		if (ok != gate_cases[i].healthy || strstr(why, gate_cases[i].why) == NULL ||
+		    (ok && why[0] != '\0') || (!ok && why[0] == '\0'))
+			fail_msg("%s (limit %lld): %s \"%s\", expected %s \"%s\"", gate_cases[i].obs,
+				 (long long)gate_cases[i].limit, ok ? "healthy" : "unhealthy", why,
+				 gate_cases[i].healthy ? "healthy" : "unhealthy", gate_cases[i].why);
+	}
+	{
+		char why[200];
+
+		assert_false(fsm_unit_healthy(NULL, NEW, 0, why, sizeof(why)));
+		assert_non_null(strstr(why, "does not report"));
+	}
+}
+
+static void test_obs_find(void **state)
+{
+	refresh_obs obs;
+
+	(void)state;
+	make_obs("pg/0=P:old pg/1=S:old", 0, &obs);
+	assert_ptr_equal(fsm_obs_find(&obs, "pg/1"), &obs.units[1]);
+	assert_null(fsm_obs_find(&obs, "pg/2"));
+	assert_null(fsm_obs_find(&obs, "pg-1"));
+}
+
+/* ---- (d) the rollback record ---- */
+
+static void test_new_rollback(void **state)
+{
+	plan_input_unit units[PLAN_MAX_UNITS];
+	int n = make_units("P0 S1 R2 R3", OLD, units);
+	refresh_record cur, rb, rb2;
+
+	(void)state;
+	record_new(9, OLD, NEW, units, n, T0, &cur);
+	assert_int_equal(cur.unit_count, 4);
+	assert_string_equal(cur.units[0].unit, "pg/3");
+	assert_string_equal(cur.units[0].member, "pg-3");
+	assert_string_equal(cur.units[3].planned_role, "primary");
+	cur.state = RS_FAILED;
+	cur.first_pause_done = true;
+	cur.skip_health_check = true;
+	snprintf(cur.failed_unit, sizeof(cur.failed_unit), "pg/2");
+	snprintf(cur.reason, sizeof(cur.reason), "pg/2 not healthy");
+	/* pg/3 and pg/2 were refreshed; pg/1 and pg/0 still run the original */
+	snprintf(units[3].version, sizeof(units[3].version), NEW);
+	snprintf(units[2].version, sizeof(units[2].version), NEW);
+
+	record_new_rollback(&cur, units, n, T0 + 60000, &rb);
+	assert_int_equal(rb.id, 9);
+	assert_true(rb.rollback);
+	assert_int_equal(rb.state, RS_CHECKING);
+	assert_string_equal(rb.from, NEW);
+	assert_string_equal(rb.to, OLD);
+	assert_string_equal(rb.original, OLD);
+	assert_int_equal(rb.current, -1);
+	assert_int_equal(rb.unit_count, 2);
+	assert_string_equal(rb.units[0].unit, "pg/3");
+	assert_string_equal(rb.units[1].unit, "pg/2");
+	assert_int_equal(rb.units[0].step, STEP_PENDING);
+	assert_int_equal(rb.units[1].step, STEP_PENDING);
+	assert_false(rb.first_pause_done);
+	assert_false(rb.skip_health_check);
+	assert_string_equal(rb.failed_unit, "");
+	assert_string_equal(rb.reason, "");
+	assert_int_equal(rb.started_ms, T0);
+	assert_int_equal(rb.state_since_ms, T0 + 60000);
+
+	/* after a switchover the new primary (pg/1, refreshed) is rolled back last, after the replicas */
+	snprintf(units[1].version, sizeof(units[1].version), NEW);
+	snprintf(units[1].role, sizeof(units[1].role), "primary");
+	snprintf(units[0].role, sizeof(units[0].role), "sync-standby");
+	record_new_rollback(&cur, units, n, T0 + 60000, &rb);
+	assert_int_equal(rb.unit_count, 3);
+	assert_string_equal(rb.units[0].unit, "pg/3");
+	assert_string_equal(rb.units[1].unit, "pg/2");
+	assert_string_equal(rb.units[2].unit, "pg/1");
+
+	/* the rollback of a rollback still goes to the original */
+	record_new_rollback(&rb, units, n, T0 + 90000, &rb2);
+	assert_true(rb2.rollback);
+	assert_string_equal(rb2.from, NEW);
+	assert_string_equal(rb2.to, OLD);
+	assert_int_equal(rb2.unit_count, 3);
+}
+
+/* record_new: units already on the target are left out, members are Patroni names. */
+static void test_new_record(void **state)
+{
+	plan_input_unit units[PLAN_MAX_UNITS];
+	int n = make_units("P0 S1 R2", OLD, units);
+	refresh_record rec;
+
+	(void)state;
+	snprintf(units[2].version, sizeof(units[2].version), NEW);
+	record_new(3, OLD, NEW, units, n, T0, &rec);
+	assert_int_equal(rec.state, RS_CHECKING);
+	assert_false(rec.rollback);
+	assert_string_equal(rec.original, OLD);
+	assert_int_equal(rec.unit_count, 2);
+	assert_string_equal(rec.units[0].unit, "pg/1");
+	assert_string_equal(rec.units[0].member, "pg-1");
+	assert_string_equal(rec.units[1].unit, "pg/0");
+	assert_int_equal(record_find_unit(&rec, "pg/0"), 1);
+	assert_int_equal(record_find_unit(&rec, "pg/2"), -1);
+	assert_int_equal(record_next_pending(&rec), 0);
+	assert_int_equal(record_done_count(&rec), 0);
+	rec.units[0].step = STEP_SKIPPED;
+	assert_int_equal(record_done_count(&rec), 1);
+	assert_int_equal(record_next_pending(&rec), 1);
+}
+
+/* ---- (e) JSON ---- */
+
+static void test_record_json_round_trip(void **state)
+{
+	refresh_record a, b;
+	char *json = NULL, *json2 = NULL;
+	pgr_err err;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.id = 42;
+	a.state = RS_PAUSED;
+	a.rollback = true;
+	snprintf(a.from, sizeof(a.from), NEW);
+	snprintf(a.to, sizeof(a.to), OLD);
+	snprintf(a.original, sizeof(a.original), OLD);
+	a.unit_count = 3;
+	for (int i = 0; i < 3; i++) {
+		snprintf(a.units[i].unit, sizeof(a.units[i].unit), "pg/%d", 2 - i);
+		snprintf(a.units[i].member, sizeof(a.units[i].member), "pg-%d", 2 - i);
+		snprintf(a.units[i].planned_role, sizeof(a.units[i].planned_role), "%s",
+			 i == 0 ? "replica" : i == 1 ? "sync-standby" : "primary");
+		a.units[i].step = (unit_step)(i + 2);
+		a.units[i].started_ms = INT64_C(1700000000000) + i;
+		a.units[i].done_ms = INT64_C(1700000060000) + i;
+		snprintf(a.units[i].message, sizeof(a.units[i].message), "msg \"%d\" é\n", i);
+	}
+	a.current = 1;
+	a.first_pause_done = true;
+	a.resume_requested = true;
+	a.skip_health_check = true;
+	a.skip_compatibility = true;
+	a.skip_prechecks = true;
+	a.skip_workload = true;
+	snprintf(a.switchover_from, sizeof(a.switchover_from), "pg-0");
+	snprintf(a.switchover_to, sizeof(a.switchover_to), "pg-1");
+	snprintf(a.failed_unit, sizeof(a.failed_unit), "pg/1");
+	snprintf(a.reason, sizeof(a.reason), "pg/1 not healthy after 120 s: lag 5 bytes");
+	a.started_ms = INT64_C(1700000000000);
+	a.state_since_ms = INT64_C(1700000100000);
+	a.ended_ms = INT64_C(1700000200000);
+
+	assert_int_equal(record_to_json(&a, &json, &err), 0);
+	assert_int_equal(record_parse(json, &b, &err), 0);
+	assert_int_equal(b.id, a.id);
+	assert_int_equal(b.state, a.state);
+	assert_true(b.rollback);
+	assert_string_equal(b.from, a.from);
+	assert_string_equal(b.to, a.to);
+	assert_string_equal(b.original, a.original);
+	assert_int_equal(b.unit_count, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(b.units[i].unit, a.units[i].unit);
+		assert_string_equal(b.units[i].member, a.units[i].member);
+		assert_string_equal(b.units[i].planned_role, a.units[i].planned_role);
+		assert_int_equal(b.units[i].step, a.units[i].step);
+		assert_int_equal(b.units[i].started_ms, a.units[i].started_ms);
+		assert_int_equal(b.units[i].done_ms, a.units[i].done_ms);
+		assert_string_equal(b.units[i].message, a.units[i].message);
+	}
+	assert_int_equal(b.current, 1);
+	assert_true(b.first_pause_done && b.resume_requested && b.skip_health_check && b.skip_compatibility &&
+		    b.skip_prechecks && b.skip_workload);
+	assert_string_equal(b.switchover_from, "pg-0");
+	assert_string_equal(b.switchover_to, "pg-1");
+	assert_string_equal(b.failed_unit, "pg/1");
+	assert_string_equal(b.reason, a.reason);
+	assert_int_equal(b.started_ms, a.started_ms);
+	assert_int_equal(b.state_since_ms, a.state_since_ms);
+	assert_int_equal(b.ended_ms, a.ended_ms);
+	assert_int_equal(record_to_json(&b, &json2, &err), 0);
+	assert_string_equal(json, json2);
+	free(json);
+	free(json2);
+
+	/* every state and step survives */
+	for (int s = 0; s < RS_COUNT; s++) {
+		a.state = (refresh_state)s;
+		for (int i = 0; i < 3; i++)
+			a.units[i].step = (unit_step)((s + i) % 5);
+		assert_int_equal(record_to_json(&a, &json, &err), 0);
+		assert_int_equal(record_parse(json, &b, &err), 0);
+		assert_int_equal(b.state, s);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(b.units[i].step, a.units[i].step);
+		free(json);
+	}
+}
+
+static const struct {
+	const char *json;
+	int ok;
+	const char *err_has;
+} parse_cases[] = {
+	{ "not json", 0, "not JSON" },
+	{ "", 0, "not JSON" },
+	{ "{\"state\":", 0, "not JSON" },
+	{ "[1,2]", 0, "not a JSON object" },
+	{ "\"checking\"", 0, "not" },
+	{ "{}", 0, "unknown state" },
+	{ "{\"state\":\"bogus\"}", 0, "unknown state \"bogus\"" },
+	{ "{\"state\":7}", 0, "unknown state" },
+	{ "{\"state\":\"checking\"}", 1, NULL },
+	{ "{\"state\":\"unit\",\"current\":5,\"units\":[]}", 1, NULL },
+	{ "{\"state\":\"unit\",\"current\":0,\"units\":[{\"unit\":\"pg/2\",\"step\":\"refreshing\"}],\"extra\":1}", 1, NULL },
+};
+
+static void test_record_parse_errors(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
+		refresh_record rec;
+		pgr_err err;
+		int rc;
+
+		pgr_err_clear(&err);
+		rc = record_parse(parse_cases[i].json, &rec, &err);
+		if (parse_cases[i].ok ? rc != 0 : rc == 0 || strstr(err.msg, parse_cases[i].err_has) == NULL)
+			fail_msg("%s: rc %d \"%s\"", parse_cases[i].json, rc, err.msg);
+	}
+	{
+		refresh_record rec;
+		pgr_err err;
+
+		/* an out-of-range current is dropped; a missing current is none */
+		assert_int_equal(record_parse("{\"state\":\"unit\",\"current\":5,\"units\":[]}", &rec, &err), 0);
+		assert_int_equal(rec.current, -1);
+		assert_int_equal(record_parse("{\"state\":\"checking\"}", &rec, &err), 0);
+		assert_int_equal(rec.current, -1);
+		assert_int_equal(record_parse("{\"state\":\"unit\",\"current\":0,\"units\":[{\"unit\":\"pg/2\",\"step\":\"refreshing\"}]}",
+					      &rec, &err),
+				 0);
+		assert_int_equal(rec.current, 0);
+		assert_int_equal(rec.units[0].step, STEP_REFRESHING);
+	}
+}
+
+static void test_step_names(void **state)
+{
+	(void)state;
+	assert_string_equal(unit_step_name(STEP_PENDING), "pending");
+	assert_string_equal(unit_step_name(STEP_REFRESHING), "refreshing");
+	assert_string_equal(unit_step_name(STEP_DONE), "done");
+	assert_string_equal(unit_step_name(STEP_FAILED), "failed");
+	assert_string_equal(unit_step_name(STEP_SKIPPED), "skipped");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table_reachable),
+		cmocka_unit_test(test_table_failed_and_rollback),
+		cmocka_unit_test(test_table_rows),
+		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_fsm_print),
+		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_decide_walk),
+		cmocka_unit_test(test_unit_healthy),
+		cmocka_unit_test(test_obs_find),
+		cmocka_unit_test(test_new_record),
+		cmocka_unit_test(test_new_rollback),
+		cmocka_unit_test(test_record_json_round_trip),
+		cmocka_unit_test(test_record_parse_errors),
+		cmocka_unit_test(test_step_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
