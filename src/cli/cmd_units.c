@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "cluster/conf.h"
 #include "cluster/local.h"
+#include "cluster/switchover.h"
 #include "etcd/etcd.h"
 #include "patroni/patroni.h"
 #include "util/exitcodes.h"
@@ -219,10 +220,10 @@ int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
 	const patroni_member *leader, *sync;
 	const conf_unit *target = NULL, *leader_unit;
 	const char *to = cli_take_option(&argc, argv, "--to");
-	char leader_name[64], url[200];
+	char leader_name[64];
 	long long deadline;
-	int status = 0;
-	char reply[512];
+	etcd_client etcd;
+	switchover_timing timing;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -270,54 +271,32 @@ int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_USAGE;
 	}
 	snprintf(leader_name, sizeof(leader_name), "%s", leader->name);
-	conf_unit_api_url(leader_unit, url, sizeof(url));
-	fprintf(stderr, "switching over from %s to %s ...\n", leader_unit->name, target->name);
-	deadline = proc_now_ms() + 60000;
-	for (;;) {
-		if (patroni_switchover(url, leader_name, target->member, 30000, &status, reply, sizeof(reply), &ctx->err) != 0)
-			return PGR_EXIT_UNREACHABLE;
-		if (status == 200)
-			break;
-		if (status != 412 && status != 503) {
-			pgr_err_set(&ctx->err, "Patroni refused the switchover (HTTP %d): %s", status, reply);
-			pgr_err_hint(&ctx->err, "in synchronous mode, switch over to the sync standby (`pgrefresh status`)");
-			return PGR_EXIT_ERROR;
-		}
-		if (proc_now_ms() > deadline) {
-			pgr_err_set(&ctx->err, "Patroni kept refusing the switchover (HTTP %d): %s", status, reply);
-			pgr_err_hint(&ctx->err, "switch over to the sync standby; see `pgrefresh status`");
-			return PGR_EXIT_TIMEOUT;
-		}
-		proc_sleep_ms(500);
+	fprintf(stderr, "switching over from %s to %s, PgBouncer paused around it ...\n", leader_unit->name, target->name);
+	if (etcd_client_init(&etcd, conf.etcd, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	if (switchover_run(&conf, &etcd, leader_name, target->member, &timing, &ctx->err) != 0) {
+		pgr_err_hint(&ctx->err, "in synchronous mode the target must be the sync standby; see `pgrefresh status`");
+		return PGR_EXIT_ERROR;
 	}
-	/* done when the target leads and runs, and PgBouncer leads to it */
-	deadline = proc_now_ms() + 60000;
+	/* done when Patroni's view agrees */
+	deadline = proc_now_ms() + 30000;
 	for (;;) {
 		const patroni_member *now;
-		bool repointed = true;
 
 		if (read_patroni_cluster(ctx, &conf, &cluster) == 0) {
 			now = patroni_cluster_leader(&cluster);
-			if (conf.local && conf.pgbouncer_count > 0) {
-				char host[64];
-				int port = 0;
-				pgr_err ignored;
-
-				repointed = local_pgbouncer_target(&conf, host, sizeof(host), &port, &ignored) == 0 &&
-					    port == target->pg_port && strcmp(host, target->host) == 0;
-			}
-			if (now != NULL && strcmp(now->name, target->member) == 0 && strcmp(now->state, "running") == 0 &&
-			    repointed)
+			if (now != NULL && strcmp(now->name, target->member) == 0 && strcmp(now->state, "running") == 0)
 				break;
 		}
 		if (proc_now_ms() > deadline) {
-			pgr_err_set(&ctx->err, "switchover answered, but %s does not lead with PgBouncer pointing at it after 60 s",
+			pgr_err_set(&ctx->err, "%s accepts writes, but Patroni does not report it as the leader after 30 s",
 				    target->name);
 			pgr_err_hint(&ctx->err, "check `pgrefresh status`");
 			return PGR_EXIT_TIMEOUT;
 		}
 		proc_sleep_ms(100);
 	}
-	printf("switched over: %s is the primary (was %s)\n", target->name, leader_unit->name);
+	printf("switched over: %s is the primary (was %s); clients waited %lld ms\n", target->name, leader_unit->name,
+	       timing.paused_ms);
 	return PGR_EXIT_OK;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cluster/local.h"
+#include "cluster/switchover.h"
 #include "patroni/patroni.h"
 #include "pg/pgbouncer.h"
 #include "pg/pgsql.h"
@@ -215,38 +216,6 @@ static void run_checks(refresh_driver *d, const store_snapshot *snap, refresh_ob
 			 check_group_name(bad->group), bad->name, bad->detail);
 }
 
-static int pgbouncer_all(refresh_driver *d, const char *command, pgr_err *err)
-{
-	cluster_secrets secrets;
-	int rc = 0;
-
-	if (d->conf->pgbouncer_count == 0)
-		return 0;
-	if (secrets_load(d->conf->dir, &secrets, err) != 0)
-		return -1;
-	for (int i = 0; i < d->conf->pgbouncer_count; i++) {
-		pgr_err one;
-
-		if (pgbouncer_admin_command(d->conf->pgbouncers[i].host, d->conf->pgbouncers[i].port, d->conf->superuser,
-					    secrets.superuser_password, command, 10000, &one) != 0) {
-			*err = one;
-			rc = -1;
-		}
-	}
-	return rc;
-}
-
-/* RESUME every PgBouncer and forget the paused mark; logs failures (RESUME must happen on every path). */
-static void pgbouncer_resume(refresh_driver *d)
-{
-	pgr_err err;
-
-	if (pgbouncer_all(d, "RESUME", &err) != 0)
-		log_error("PgBouncer RESUME failed: %s", err.msg);
-	if (store_set_pgbouncer_paused(d->etcd, d->conf, false, &err) != 0)
-		log_warn("could not clear the PgBouncer paused mark: %s", err.msg);
-}
-
 /* The switchover before the primary: returns 0 when done or not yet possible, -1 with error when failed. */
 static int switchover(refresh_driver *d, const store_snapshot *snap, char *error, size_t errlen)
 {
@@ -255,10 +224,8 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 	patroni_cluster cluster;
 	const patroni_member *leader, *sync;
 	int cand;
-	char url[200], reply[512];
+	char url[200];
 	pgr_err err;
-	int status = 0;
-	long long deadline;
 	bool waiting_too_long = wall_ms() - rec->state_since_ms > SWITCHOVER_PREP_TIMEOUT_MS;
 
 	if (old < 0) {
@@ -289,62 +256,16 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 		return 0;
 	}
 	log_info("switchover: %s -> %s, PgBouncer paused around it", d->conf->units[old].name, d->conf->units[cand].name);
-	if (d->conf->pgbouncer_count > 0) {
-		if (store_set_pgbouncer_paused(d->etcd, d->conf, true, &err) != 0) {
-			snprintf(error, errlen, "could not record the PgBouncer pause: %s", err.msg);
-			return -1;
-		}
-		if (pgbouncer_all(d, "PAUSE", &err) != 0) {
-			pgbouncer_resume(d);
-			snprintf(error, errlen, "PgBouncer PAUSE failed: %s", err.msg);
-			return -1;
-		}
-	}
-	deadline = proc_now_ms() + 20000;
-	for (;;) {
-		if (patroni_switchover(url, rec->switchover_from, d->conf->units[cand].member, 30000, &status, reply,
-				       sizeof(reply), &err) != 0) {
-			pgbouncer_resume(d);
+	{
+		switchover_timing timing;
+
+		if (switchover_run(d->conf, d->etcd, rec->switchover_from, d->conf->units[cand].member, &timing, &err) != 0) {
 			snprintf(error, errlen, "%s", err.msg);
 			return -1;
 		}
-		if (status == 200)
-			break;
-		if ((status != 412 && status != 503) || proc_now_ms() > deadline) {
-			pgbouncer_resume(d);
-			snprintf(error, errlen, "Patroni refused the switchover (HTTP %d): %s", status, reply);
-			return -1;
-		}
-		proc_sleep_ms(200);
+		log_info("switchover: clients waited %lld ms (PAUSE %lld ms, promotion %lld ms)", timing.paused_ms,
+			 timing.pause_ms, timing.promote_ms);
 	}
-	deadline = proc_now_ms() + 30000;
-	for (;;) {
-		char curl[200];
-		patroni_cluster now;
-
-		conf_unit_api_url(&d->conf->units[cand], curl, sizeof(curl));
-		if (patroni_get_cluster(curl, 2000, &now, &err) == 0) {
-			const patroni_member *l = patroni_cluster_leader(&now);
-
-			if (l != NULL && strcmp(l->name, d->conf->units[cand].member) == 0 && strcmp(l->state, "running") == 0)
-				break;
-		}
-		if (proc_now_ms() > deadline) {
-			pgbouncer_resume(d);
-			snprintf(error, errlen, "%s did not become the primary within 30 s", d->conf->units[cand].name);
-			return -1;
-		}
-		proc_sleep_ms(50);
-	}
-	if (d->conf->local && d->conf->pgbouncer_count > 0) {
-		bool changed;
-
-		if (local_pgbouncer_repoint(d->conf, d->conf->units[cand].host, d->conf->units[cand].pg_port, &changed,
-					    &err) != 0)
-			log_error("could not repoint PgBouncer: %s", err.msg);
-	}
-	if (d->conf->pgbouncer_count > 0)
-		pgbouncer_resume(d);
 	log_info("switchover done: %s is the primary", d->conf->units[cand].name);
 	return 0;
 }
@@ -368,7 +289,7 @@ void refresh_driver_tick(refresh_driver *d)
 		d->checked_pgbouncer = true;
 		if (snap->pgbouncer_paused) {
 			log_warn("PgBouncer was left paused by a previous coordinator: resuming it");
-			pgbouncer_resume(d);
+			switchover_resume_all(d->conf, d->etcd);
 		}
 	}
 	if (!snap->have_refresh)

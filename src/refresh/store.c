@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/switchover.h"
 #include "util/log.h"
 
 void store_key(const cluster_conf *conf, const char *leaf, char *buf, size_t len)
@@ -55,7 +56,7 @@ int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot
 			if (settings_from_json(kv->value, &snap->settings, &perr) != 0)
 				log_warn("%s: %s (defaults used)", kv->key, perr.msg);
 			snap->settings_mod_revision = kv->mod_revision;
-		} else if (strcmp(leaf, "pgbouncer-paused") == 0) {
+		} else if (strcmp(leaf, SWITCHOVER_PAUSED_LEAF) == 0) {
 			snap->pgbouncer_paused = true;
 		} else if (strncmp(leaf, "history/", 8) == 0 && snap->history_count < STORE_MAX_HISTORY) {
 			if (record_parse(kv->value, &snap->history[snap->history_count], &perr) == 0) {
@@ -125,12 +126,3 @@ int store_put_settings(const etcd_client *etcd, const cluster_conf *conf, const 
 	return rc;
 }
 
-int store_set_pgbouncer_paused(const etcd_client *etcd, const cluster_conf *conf, bool paused, pgr_err *err)
-{
-	char key[256];
-
-	store_key(conf, "pgbouncer-paused", key, sizeof(key));
-	if (paused)
-		return etcd_put(etcd, key, "true", 0, err);
-	return etcd_delete(etcd, key, false, err);
-}

@@ -47,8 +47,6 @@ int store_archive_refresh(const etcd_client *etcd, const cluster_conf *conf, con
 			  pgr_err *err) __attribute__((warn_unused_result));
 int store_put_settings(const etcd_client *etcd, const cluster_conf *conf, const refresh_settings *s, int64_t expected_rev,
 		       bool *swapped, pgr_err *err) __attribute__((warn_unused_result));
-int store_set_pgbouncer_paused(const etcd_client *etcd, const cluster_conf *conf, bool paused, pgr_err *err)
-	__attribute__((warn_unused_result));
 void store_key(const cluster_conf *conf, const char *leaf, char *buf, size_t len);
 
 #endif

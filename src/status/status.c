@@ -305,7 +305,9 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 			 view->refresh.state, view->refresh.from, view->refresh.to, view->refresh.done,
 			 view->refresh.total);
 	text_add(&t, "%-8s %-8s %-30s %s\n", "Cluster", "Version", "Refresh", "Message");
-	text_add(&t, "%-8s %-8s %-30s %s\n", view->cluster, view->version[0] ? view->version : "-", refresh,
+	/* printf pads bytes, not columns: give back what the multi-byte arrow takes */
+	text_add(&t, "%-8s %-8s %-*s %s\n", view->cluster, view->version[0] ? view->version : "-",
+		 30 + (strstr(refresh, "→") ? 2 : 0), refresh,
 		 strcmp(view->refresh.state, "idle") == 0 ? view->message : view->refresh.message);
 	text_add(&t, "\n%-6s %-13s %-8s %-11s %-7s %s\n", "Unit", "Role", "Version", "State", "Lag", "Message");
 	for (int i = 0; i < view->unit_count; i++) {

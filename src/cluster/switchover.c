@@ -1,0 +1,199 @@
+#include "cluster/switchover.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cluster/local.h"
+#include "patroni/patroni.h"
+#include "pg/pgbouncer.h"
+#include "pg/pgsql.h"
+#include "util/log.h"
+#include "util/proc.h"
+
+#define PAUSE_TIMEOUT_MS 10000
+#define PROMOTE_TIMEOUT_MS 60000
+
+static const conf_unit *unit_of(const cluster_conf *conf, const char *member)
+{
+	for (int i = 0; i < conf->unit_count; i++)
+		if (strcmp(conf->units[i].member, member) == 0)
+			return &conf->units[i];
+	return NULL;
+}
+
+int switchover_pgbouncer_command(const cluster_conf *conf, const char *command, pgr_err *err)
+{
+	cluster_secrets secrets;
+	int rc = 0;
+
+	if (conf->pgbouncer_count == 0)
+		return 0;
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		pgr_err one;
+
+		if (pgbouncer_admin_command(conf->pgbouncers[i].host, conf->pgbouncers[i].port, conf->superuser,
+					    secrets.superuser_password, command, PAUSE_TIMEOUT_MS, &one) != 0) {
+			pgr_err_set(err, "PgBouncer %s:%d %s: %s", conf->pgbouncers[i].host, conf->pgbouncers[i].port, command,
+				    one.msg);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+static void mark_paused(const cluster_conf *conf, const etcd_client *etcd, bool paused)
+{
+	char prefix[128], key[256];
+	pgr_err err;
+	int rc;
+
+	if (etcd == NULL)
+		return;
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
+	snprintf(key, sizeof(key), "%s%s", prefix, SWITCHOVER_PAUSED_LEAF);
+	rc = paused ? etcd_put(etcd, key, "true", 0, &err) : etcd_delete(etcd, key, false, &err);
+	if (rc != 0)
+		log_warn("could not %s the PgBouncer paused mark: %s", paused ? "set" : "clear", err.msg);
+}
+
+void switchover_resume_all(const cluster_conf *conf, const etcd_client *etcd)
+{
+	pgr_err err;
+
+	if (switchover_pgbouncer_command(conf, "RESUME", &err) != 0)
+		log_error("%s", err.msg);
+	mark_paused(conf, etcd, false);
+}
+
+/* The child that asks Patroni: exit 0 on 200, 2 on 412/503 (retry), 1 otherwise. */
+static pid_t ask_patroni(const char *url, const char *leader, const char *candidate)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		int status = 0;
+		char reply[512];
+		pgr_err err;
+
+		if (patroni_switchover(url, leader, candidate, 60000, &status, reply, sizeof(reply), &err) != 0) {
+			log_error("switchover request: %s", err.msg);
+			_exit(1);
+		}
+		if (status == 200)
+			_exit(0);
+		log_warn("Patroni answered the switchover with HTTP %d: %s", status, reply);
+		_exit(status == 412 || status == 503 ? 2 : 1);
+	}
+	return child;
+}
+
+/* -1 still running, else the child's exit code (1 when killed). */
+static int child_result(pid_t child, bool block)
+{
+	int status;
+	pid_t r = waitpid(child, &status, block ? 0 : WNOHANG);
+
+	if (r == 0)
+		return -1;
+	if (r < 0)
+		return 1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+int switchover_run(const cluster_conf *conf, const etcd_client *etcd, const char *leader, const char *candidate,
+		   switchover_timing *timing, pgr_err *err)
+{
+	const conf_unit *old = unit_of(conf, leader), *cand = unit_of(conf, candidate);
+	cluster_secrets secrets;
+	char url[200], conninfo[1024];
+	long long t0, t_paused, t_asked, deadline;
+	pid_t child;
+	int result = -1;
+
+	memset(timing, 0, sizeof(*timing));
+	if (old == NULL || cand == NULL)
+		return pgr_err_set(err, "unknown member %s", old == NULL ? leader : candidate);
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	pg_conninfo(conninfo, sizeof(conninfo), cand->host, cand->pg_port, conf->superuser, secrets.superuser_password,
+		    "postgres", 2);
+	conf_unit_api_url(old, url, sizeof(url));
+	{
+		/* a checkpoint before the pause shortens the old primary's shutdown inside it */
+		char old_conninfo[1024];
+		pgr_err ignored;
+
+		pg_conninfo(old_conninfo, sizeof(old_conninfo), old->host, old->pg_port, conf->superuser,
+			    secrets.superuser_password, "postgres", 2);
+		if (pg_exec(old_conninfo, "CHECKPOINT", &ignored) != 0)
+			log_warn("CHECKPOINT before the switchover: %s", ignored.msg);
+	}
+	t0 = proc_now_ms();
+	mark_paused(conf, etcd, true);
+	if (switchover_pgbouncer_command(conf, "PAUSE", err) != 0) {
+		switchover_resume_all(conf, etcd);
+		pgr_err_prefix(err, "PgBouncer could not pause within %d s; nothing changed", PAUSE_TIMEOUT_MS / 1000);
+		return -1;
+	}
+	t_paused = proc_now_ms();
+	timing->pause_ms = t_paused - t0;
+	deadline = proc_now_ms() + PROMOTE_TIMEOUT_MS;
+	for (;;) {
+		int r;
+
+		t_asked = proc_now_ms();
+		child = ask_patroni(url, leader, candidate);
+		if (child < 0) {
+			switchover_resume_all(conf, etcd);
+			return pgr_err_set(err, "fork: could not ask Patroni; nothing changed");
+		}
+		/* poll the candidate until it accepts writes, or the request fails */
+		for (;;) {
+			char out[16];
+			pgr_err ignored;
+
+			r = child_result(child, false);
+			if (pg_query_text(conninfo, "SELECT pg_is_in_recovery()", out, sizeof(out), &ignored) == 0 &&
+			    strcmp(out, "f") == 0) {
+				result = 0;
+				break;
+			}
+			if (r > 0 || proc_now_ms() > deadline)
+				break;
+			proc_sleep_ms(10);
+		}
+		if (result == 0)
+			break;
+		if (r == 2 && proc_now_ms() < deadline) {
+			proc_sleep_ms(200); /* no sync standby right now (412): ask again */
+			continue;
+		}
+		if (r < 0) {
+			kill(child, SIGKILL);
+			child_result(child, true);
+		}
+		switchover_resume_all(conf, etcd);
+		return pgr_err_set(err, "Patroni did not switch over to %s (%s); PgBouncer resumed towards %s", candidate,
+				   r < 0 ? "timeout" : "refused, see the agent's log", leader);
+	}
+	timing->promote_ms = proc_now_ms() - t_asked;
+	if (conf->local && conf->pgbouncer_count > 0) {
+		bool changed;
+
+		if (local_pgbouncer_repoint(conf, cand->host, cand->pg_port, &changed, err) != 0)
+			log_error("could not repoint PgBouncer at %s: %s", candidate, err->msg);
+	}
+	switchover_resume_all(conf, etcd);
+	timing->paused_ms = proc_now_ms() - t0;
+	/* Patroni's own answer, for the record */
+	if (child_result(child, true) != 0)
+		log_warn("Patroni's answer to the switchover was not 200, though %s accepts writes", candidate);
+	timing->total_ms = proc_now_ms() - t0;
+	return 0;
+}

@@ -1,0 +1,375 @@
+/*
+ * test_status.c — the status view (status/status.h): built from a conf and the agents' reports, then
+ * rendered as a table and as the JSON contract of shared/ux.md.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "status/status.h"
+
+#define NOW INT64_C(1700000000000)
+
+static void make_conf(cluster_conf *conf, int units)
+{
+	memset(conf, 0, sizeof(*conf));
+	snprintf(conf->name, sizeof(conf->name), "pg");
+	snprintf(conf->etcd, sizeof(conf->etcd), "http://127.0.0.1:2379");
+	conf->pgbouncer_count = 1;
+	snprintf(conf->pgbouncers[0].host, sizeof(conf->pgbouncers[0].host), "127.0.0.1");
+	conf->pgbouncers[0].port = 6432;
+	conf->unit_count = units;
+	for (int i = 0; i < units; i++) {
+		conf_unit *u = &conf->units[i];
+
+		snprintf(u->name, sizeof(u->name), "pg/%d", i);
+		snprintf(u->member, sizeof(u->member), "pg-%d", i);
+		u->number = i;
+		snprintf(u->host, sizeof(u->host), "127.0.0.1");
+		u->pg_port = 5440 + i;
+		u->api_port = 8010 + i;
+	}
+}
+
+/* Unit i's report: healthy, pg/0 primary, pg/1 sync standby, the rest replicas. */
+static void make_record(unit_record *r, int i, const char *version)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->unit, sizeof(r->unit), "pg/%d", i);
+	snprintf(r->member, sizeof(r->member), "pg-%d", i);
+	snprintf(r->host, sizeof(r->host), "127.0.0.1");
+	r->port = 5440 + i;
+	snprintf(r->role, sizeof(r->role), "%s", i == 0 ? "primary" : i == 1 ? "sync-standby" : "replica");
+	snprintf(r->server_version, sizeof(r->server_version), "%s", version);
+	snprintf(r->linked_version, sizeof(r->linked_version), "%s", version);
+	snprintf(r->patroni_state, sizeof(r->patroni_state), "running");
+	r->streaming = true;
+	r->lag_bytes = i == 0 ? 0 : 128;
+	r->timeline = 1;
+	r->heartbeat_ms = NOW - 1000;
+	r->agent_pid = 100 + i;
+}
+
+/* Which unit is changed, and how. */
+enum change { NONE, NO_RECORD, STALE, PATRONI_STOPPED, PATRONI_SILENT, NOT_STREAMING, AGENT_MESSAGE, NO_ROLE };
+
+static const struct {
+	const char *name;
+	int units;
+	const char *versions[5];
+	int changed; /* unit index */
+	enum change change;
+	/* expected */
+	const char *version; /* the cluster's version */
+	const char *state;   /* of the changed unit */
+	const char *role;    /* of the changed unit */
+	const char *unit_msg_has;
+	const char *cluster_msg_has;
+} cases[] = {
+	{ "all active", 3, { "15.18", "15.18", "15.18" }, 0, NONE, "15.18", "active", "primary", "", "pre-refresh-check" },
+	{ "one unit", 1, { "15.18" }, 0, NONE, "15.18", "active", "primary", "", "All 1 units active" },
+	{ "five units", 5, { "15.18", "15.18", "15.18", "15.18", "15.18" }, 4, NONE, "15.18", "active", "replica", "", "All 5 units active on 15.18" },
+	{ "no record", 3, { "15.18", "15.18", "15.18" }, 2, NO_RECORD, "15.18", "down", "unknown", "cluster start", "pg/2: No report" },
+	{ "stale heartbeat", 3, { "15.18", "15.18", "15.18" }, 1, STALE, "15.18", "down", "unknown", "silent for 42s", "pg/1: Agent silent" },
+	{ "patroni stopped", 3, { "15.18", "15.18", "15.18" }, 0, PATRONI_STOPPED, "15.18", "down", "primary", "Patroni: stopped", "pg/0:" },
+	{ "patroni silent", 3, { "15.18", "15.18", "15.18" }, 2, PATRONI_SILENT, "15.18", "down", "replica", "not answering", "pg/2:" },
+	{ "replica not streaming", 3, { "15.18", "15.18", "15.18" }, 2, NOT_STREAMING, "15.18", "active", "replica", "Not streaming", "pg/2: Not streaming" },
+	{ "agent message", 3, { "15.18", "15.18", "15.18" }, 1, AGENT_MESSAGE, "15.18", "active", "sync-standby", "relinking", "pg/1: relinking" },
+	{ "no role", 3, { "15.18", "15.18", "15.18" }, 2, NO_ROLE, "15.18", "active", "unknown", "", "All 3 units active" },
+	{ "versions differ, 2 old", 3, { "15.18", "15.18", "15.20" }, 2, NONE, "15.18", "active", "replica", "", "active" },
+	{ "versions differ, 2 new", 3, { "15.18", "15.20", "15.20" }, 0, NONE, "15.20", "active", "primary", "", "active" },
+	{ "versions differ, 3 of 5 new", 5, { "15.18", "15.20", "15.18", "15.20", "15.20" }, 0, NONE, "15.20", "active", "primary", "", "active" },
+};
+
+static void apply_change(unit_record *r, bool *have, enum change c)
+{
+	switch (c) {
+	case NONE:
+		break;
+	case NO_RECORD:
+		*have = false;
+		memset(r, 0, sizeof(*r));
+		break;
+	case STALE:
+		r->heartbeat_ms = NOW - 42000;
+		break;
+	case PATRONI_STOPPED:
+		snprintf(r->patroni_state, sizeof(r->patroni_state), "stopped");
+		r->server_version[0] = '\0';
+		break;
+	case PATRONI_SILENT:
+		r->patroni_state[0] = '\0';
+		break;
+	case NOT_STREAMING:
+		r->streaming = false;
+		break;
+	case AGENT_MESSAGE:
+		snprintf(r->message, sizeof(r->message), "relinking to 15.20");
+		break;
+	case NO_ROLE:
+		r->role[0] = '\0';
+		break;
+	}
+}
+
+static void test_build(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cluster_conf conf;
+		unit_record recs[CONF_MAX_UNITS];
+		bool have[CONF_MAX_UNITS];
+		status_view v;
+		const status_unit *u;
+
+		make_conf(&conf, cases[i].units);
+		for (int j = 0; j < cases[i].units; j++) {
+			make_record(&recs[j], j, cases[i].versions[j]);
+			have[j] = true;
+		}
+		apply_change(&recs[cases[i].changed], &have[cases[i].changed], cases[i].change);
+		status_build(&conf, recs, have, "pg/1", NOW, &v);
+		u = &v.units[cases[i].changed];
+		if (strcmp(v.version, cases[i].version) != 0 || strcmp(u->state, cases[i].state) != 0 ||
+		    strcmp(u->role, cases[i].role) != 0 || strstr(u->message, cases[i].unit_msg_has) == NULL ||
+		    (cases[i].unit_msg_has[0] == '\0' && u->message[0] != '\0') ||
+		    strstr(v.message, cases[i].cluster_msg_has) == NULL)
+			fail_msg("%s: version \"%s\", unit %s %s %s \"%s\", cluster \"%s\"", cases[i].name, v.version,
+				 u->name, u->state, u->role, u->message, v.message);
+		/* the invariants of every view */
+		assert_string_equal(v.cluster, "pg");
+		assert_string_equal(v.coordinator, "pg/1");
+		assert_string_equal(v.refresh.state, "idle");
+		assert_int_equal(v.unit_count, cases[i].units);
+		assert_int_equal(v.pgbouncer_count, 1);
+		for (int j = 0; j < v.unit_count; j++) {
+			assert_string_equal(v.units[j].name, conf.units[j].name);
+			assert_int_equal(v.units[j].port, conf.units[j].pg_port);
+			assert_true(strlen(v.units[j].message) < 120);
+		}
+		assert_true(strlen(v.message) < 120);
+	}
+}
+
+static void test_build_no_coordinator(void **state)
+{
+	cluster_conf conf;
+	unit_record recs[3];
+	bool have[3] = { true, true, true };
+	status_view v;
+
+	(void)state;
+	make_conf(&conf, 3);
+	for (int j = 0; j < 3; j++)
+		make_record(&recs[j], j, "15.18");
+	status_build(&conf, recs, have, NULL, NOW, &v);
+	assert_string_equal(v.coordinator, "");
+	assert_non_null(strstr(v.message, "no coordinator"));
+	/* the stale unit's lag is unknown, a fresh one's is reported */
+	recs[2].heartbeat_ms = NOW - STATUS_DOWN_AFTER_MS - 1;
+	status_build(&conf, recs, have, "", NOW, &v);
+	assert_int_equal(v.units[1].lag_bytes, 128);
+	assert_int_equal(v.units[2].lag_bytes, -1);
+	assert_string_equal(v.units[2].state, "down");
+	recs[2].heartbeat_ms = NOW - STATUS_DOWN_AFTER_MS;
+	status_build(&conf, recs, have, "", NOW, &v);
+	assert_string_equal(v.units[2].state, "active");
+}
+
+/*
+ * Known bug (reported to the lead): units that report no version (no record yet) count as a version
+ * "" when the most common version is chosen, so with two silent units out of three the cluster's
+ * version is empty although the one unit that reports runs 15.18.
+ */
+static void test_build_version_ignores_unknown(void **state)
+{
+	cluster_conf conf;
+	unit_record recs[3];
+	bool have[3] = { true, false, false };
+	status_view v;
+
+	(void)state;
+	make_conf(&conf, 3);
+	make_record(&recs[0], 0, "15.18");
+	memset(&recs[1], 0, sizeof(recs[1]));
+	memset(&recs[2], 0, sizeof(recs[2]));
+	status_build(&conf, recs, have, "pg/0", NOW, &v);
+	assert_string_equal(v.units[1].state, "down");
+	assert_string_equal(v.version, "15.18");
+}
+
+static void build_default(status_view *v, cluster_conf *conf)
+{
+	unit_record recs[3];
+	bool have[3] = { true, true, true };
+
+	make_conf(conf, 3);
+	for (int j = 0; j < 3; j++)
+		make_record(&recs[j], j, "15.18");
+	recs[2].lag_bytes = 20 * 1024;
+	status_build(conf, recs, have, "pg/2", NOW, v);
+}
+
+static void test_render_table(void **state)
+{
+	cluster_conf conf;
+	status_view v;
+	char *out = NULL;
+	pgr_err err;
+	int unit_lines = 0;
+
+	(void)state;
+	build_default(&v, &conf);
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_true(strncmp(out, "Cluster ", 8) == 0);
+	for (char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "pg/", 3) == 0)
+			unit_lines++;
+	}
+	assert_int_equal(unit_lines, 3);
+	assert_non_null(strstr(out, "\npg       15.18    idle "));
+	assert_non_null(strstr(out, "\nUnit   Role"));
+	assert_non_null(strstr(out, "\npg/0   primary       15.18    active      128 B"));
+	assert_non_null(strstr(out, "\npg/2*  replica       15.18    active      20 kB"));
+	assert_non_null(strstr(out, "* coordinator"));
+	free(out);
+
+	/* a refresh in progress shows its state, versions and progress and its own message */
+	snprintf(v.refresh.state, sizeof(v.refresh.state), "paused");
+	snprintf(v.refresh.from, sizeof(v.refresh.from), "15.18");
+	snprintf(v.refresh.to, sizeof(v.refresh.to), "15.20");
+	v.refresh.done = 1;
+	v.refresh.total = 3;
+	snprintf(v.refresh.message, sizeof(v.refresh.message), "Run `pgrefresh resume-refresh`");
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_non_null(strstr(out, "paused 15.18→15.20 1/3"));
+	assert_non_null(strstr(out, "Run `pgrefresh resume-refresh`"));
+	free(out);
+
+	/* empty views render too */
+	memset(&v, 0, sizeof(v));
+	snprintf(v.refresh.state, sizeof(v.refresh.state), "idle");
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_true(strncmp(out, "Cluster", 7) == 0);
+	free(out);
+}
+
+static void test_render_json(void **state)
+{
+	cluster_conf conf;
+	status_view v;
+	char *out = NULL;
+	pgr_err err;
+	json_t *root, *units, *refresh, *bouncers;
+	json_error_t jerr;
+
+	(void)state;
+	build_default(&v, &conf);
+	assert_int_equal(status_render_json(&v, &out, &err), 0);
+	root = json_loads(out, 0, &jerr);
+	assert_non_null(root);
+	assert_string_equal(json_string_value(json_object_get(root, "cluster")), "pg");
+	assert_string_equal(json_string_value(json_object_get(root, "version")), "15.18");
+	assert_string_equal(json_string_value(json_object_get(root, "coordinator")), "pg/2");
+	bouncers = json_object_get(root, "pgbouncer");
+	assert_true(json_is_array(bouncers));
+	assert_int_equal(json_array_size(bouncers), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(bouncers, 0), "host")), "127.0.0.1");
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(bouncers, 0), "port")), 6432);
+	refresh = json_object_get(root, "refresh");
+	assert_string_equal(json_string_value(json_object_get(refresh, "state")), "idle");
+	assert_true(json_is_false(json_object_get(refresh, "rollback")));
+	assert_true(json_is_null(json_object_get(refresh, "eta_seconds")));
+	units = json_object_get(root, "units");
+	assert_int_equal(json_array_size(units), 3);
+	for (size_t i = 0; i < 3; i++) {
+		json_t *u = json_array_get(units, i);
+		char name[8];
+
+		snprintf(name, sizeof(name), "pg/%zu", i);
+		assert_string_equal(json_string_value(json_object_get(u, "name")), name);
+		assert_string_equal(json_string_value(json_object_get(u, "role")),
+				    i == 0 ? "primary" : i == 1 ? "sync-standby" : "replica");
+		assert_string_equal(json_string_value(json_object_get(u, "state")), "active");
+		assert_string_equal(json_string_value(json_object_get(u, "host")), "127.0.0.1");
+		assert_int_equal(json_integer_value(json_object_get(u, "port")), 5440 + (int)i);
+		assert_string_equal(json_string_value(json_object_get(u, "version")), "15.18");
+		assert_true(json_is_integer(json_object_get(u, "lag_bytes")));
+		assert_true(json_is_string(json_object_get(u, "message")));
+	}
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(units, 2), "lag_bytes")), 20 * 1024);
+	json_decref(root);
+	free(out);
+
+	/* unknown values are null: a down unit's lag and version, no coordinator */
+	{
+		unit_record recs[2];
+		bool have[2] = { true, false };
+
+		make_conf(&conf, 2);
+		make_record(&recs[0], 0, "15.18");
+		memset(&recs[1], 0, sizeof(recs[1]));
+		status_build(&conf, recs, have, "", NOW, &v);
+		assert_int_equal(status_render_json(&v, &out, &err), 0);
+		root = json_loads(out, 0, &jerr);
+		assert_non_null(root);
+		assert_true(json_is_null(json_object_get(root, "coordinator")));
+		units = json_object_get(root, "units");
+		assert_true(json_is_null(json_object_get(json_array_get(units, 1), "lag_bytes")));
+		assert_true(json_is_null(json_object_get(json_array_get(units, 1), "version")));
+		assert_string_equal(json_string_value(json_object_get(json_array_get(units, 1), "state")), "down");
+		assert_string_equal(json_string_value(json_object_get(json_array_get(units, 1), "role")), "unknown");
+		json_decref(root);
+		free(out);
+	}
+}
+
+static const struct {
+	int64_t bytes;
+	const char *text;
+} bytes_cases[] = {
+	{ -1, "-" },
+	{ -12345, "-" },
+	{ 0, "0 B" },
+	{ 1, "1 B" },
+	{ 10239, "10239 B" },
+	{ 10240, "10 kB" },
+	{ 12 * 1024, "12 kB" },
+	{ 3 * 1024 * 1024, "3072 kB" }, /* like pg_size_pretty: the next unit from 10 of it */
+	{ 10 * 1024 * 1024 - 1, "10239 kB" },
+	{ 10 * 1024 * 1024, "10 MB" },
+	{ INT64_C(5) * 1024 * 1024 * 1024, "5120 MB" },
+};
+
+static void test_format_bytes(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bytes_cases) / sizeof(bytes_cases[0]); i++) {
+		char buf[32];
+
+		status_format_bytes(bytes_cases[i].bytes, buf, sizeof(buf));
+		if (strcmp(buf, bytes_cases[i].text) != 0)
+			fail_msg("%lld: \"%s\", expected \"%s\"", (long long)bytes_cases[i].bytes, buf, bytes_cases[i].text);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_build_no_coordinator),
+		cmocka_unit_test(test_build_version_ignores_unknown),
+		cmocka_unit_test(test_render_table),
+		cmocka_unit_test(test_render_json),
+		cmocka_unit_test(test_format_bytes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
