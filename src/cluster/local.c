@@ -125,7 +125,7 @@ static void etcd_hostport(const cluster_conf *conf, char *buf, size_t len)
 /* ---- configuration files ---- */
 
 static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
-			     pgr_err *err)
+			     const char *replicatefrom, pgr_err *err)
 {
 	char udir[PATH_MAX], path[PATH_MAX + 32], etcd[160];
 	char *yml;
@@ -152,6 +152,7 @@ static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *se
 		     "    retry_timeout: 4\n"
 		     "    maximum_lag_on_failover: 1048576\n"
 		     "    synchronous_mode: true\n"
+		     "    synchronous_mode_strict: %s\n"
 		     "    postgresql:\n"
 		     "      use_pg_rewind: true\n"
 		     "      use_slots: true\n"
@@ -173,10 +174,13 @@ static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *se
 		     "  pg_hba:\n"
 		     "    - local all all trust\n"
 		     "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
-		     "    - host all all 127.0.0.1/32 scram-sha-256\n",
+		     "    - host all all 127.0.0.1/32 scram-sha-256\n"
+		     "tags: {%s%s}\n",
 		     unit->name, conf->name, unit->member, unit->host, unit->api_port, unit->host, unit->api_port, etcd,
+		     conf->unit_count >= 3 ? "true" : "false",
 		     unit->host, unit->pg_port, unit->host, unit->pg_port, udir, udir, udir, conf->superuser,
-		     secrets->superuser_password, secrets->replication_password, secrets->rewind_password, udir);
+		     secrets->superuser_password, secrets->replication_password, secrets->rewind_password, udir,
+		     replicatefrom && replicatefrom[0] ? "replicatefrom: " : "", replicatefrom ? replicatefrom : "");
 	if (n < 0 || (size_t)n >= cap) {
 		free(yml);
 		return pgr_err_set(err, "patroni.yml of %s too large", unit->name);
@@ -201,9 +205,25 @@ int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const ch
 	snprintf(target, sizeof(target), "%s/%s/bin", conf->catalog, version);
 	if (symlink_replace(target, link, err) != 0)
 		return -1;
-	if (write_patroni_yml(conf, &secrets, unit, err) != 0)
+	if (write_patroni_yml(conf, &secrets, unit, NULL, err) != 0)
 		return -1;
 	return owner_fix(udir, err);
+}
+
+int local_unit_set_replicatefrom(const cluster_conf *conf, const conf_unit *unit, const char *member, pgr_err *err)
+{
+	cluster_secrets secrets;
+	char url[200], path[PATH_MAX + 32];
+
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	if (write_patroni_yml(conf, &secrets, unit, member, err) != 0)
+		return -1;
+	conf_unit_path(conf, unit, "patroni.yml", path, sizeof(path));
+	if (owner_fix(path, err) != 0)
+		return -1;
+	conf_unit_api_url(unit, url, sizeof(url));
+	return patroni_reload(url, 5000, err);
 }
 
 static void pgbouncer_ini_for(const cluster_conf *conf, const char *host, int port, pgbouncer_ini *ini)

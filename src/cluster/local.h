@@ -42,6 +42,9 @@ int local_cluster_destroy(const cluster_conf *conf, pgr_err *err) __attribute__(
 /* One unit: its directory, bin link to CATALOG/version/bin, patroni.yml. */
 int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const char *version, pgr_err *err)
 	__attribute__((warn_unused_result));
+/* Sets (member) or clears ("" or NULL) the unit's Patroni tag replicatefrom, and makes Patroni reload. */
+int local_unit_set_replicatefrom(const cluster_conf *conf, const conf_unit *unit, const char *member, pgr_err *err)
+	__attribute__((warn_unused_result));
 int local_agent_start(const cluster_conf *conf, const conf_unit *unit, pgr_err *err) __attribute__((warn_unused_result));
 int local_agent_stop(const cluster_conf *conf, const conf_unit *unit, long timeout_ms, pgr_err *err)
 	__attribute__((warn_unused_result));

@@ -47,6 +47,9 @@ int switchover_pgbouncer_command(const cluster_conf *conf, const char *command, 
 	return rc;
 }
 
+static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, const char *leader,
+			     const char *candidate, switchover_timing *timing, pgr_err *err);
+
 static void mark_paused(const cluster_conf *conf, const etcd_client *etcd, bool paused)
 {
 	char prefix[128], key[256];
@@ -106,8 +109,65 @@ static int child_result(pid_t child, bool block)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/*
+ * The other standbys stream from the candidate before the switchover (Patroni tag replicatefrom), so
+ * that the new primary has a synchronous standby the moment it is promoted: with
+ * synchronous_mode_strict no commit is then acknowledged on one node only, and none waits long.
+ */
+static void cascade_from(const cluster_conf *conf, const char *leader, const char *candidate, bool set)
+{
+	const conf_unit *cand = unit_of(conf, candidate);
+	char url[200];
+	long long deadline;
+	int expected = 0;
+
+	if (!conf->local || cand == NULL)
+		return;
+	for (int i = 0; i < conf->unit_count; i++) {
+		const conf_unit *u = &conf->units[i];
+		pgr_err err;
+
+		if (strcmp(u->member, leader) == 0 || strcmp(u->member, candidate) == 0)
+			continue;
+		if (local_unit_set_replicatefrom(conf, u, set ? candidate : "", &err) != 0)
+			log_warn("%s: replicatefrom tag: %s", u->name, err.msg);
+		else
+			expected++;
+	}
+	if (!set || expected == 0)
+		return;
+	conf_unit_api_url(cand, url, sizeof(url));
+	deadline = proc_now_ms() + 20000;
+	while (proc_now_ms() < deadline) {
+		patroni_node node;
+		pgr_err err;
+		int streaming = 0;
+
+		if (patroni_get_node(url, 2000, &node, &err) == 0) {
+			for (int i = 0; i < node.replication_count; i++)
+				if (strcmp(node.replication[i].state, "streaming") == 0)
+					streaming++;
+			if (streaming >= expected)
+				return;
+		}
+		proc_sleep_ms(50);
+	}
+	log_warn("the other standbys do not stream from %s after 20 s; switching over anyway", candidate);
+}
+
 int switchover_run(const cluster_conf *conf, const etcd_client *etcd, const char *leader, const char *candidate,
 		   switchover_timing *timing, pgr_err *err)
+{
+	int rc;
+
+	cascade_from(conf, leader, candidate, true);
+	rc = switchover_paused(conf, etcd, leader, candidate, timing, err);
+	cascade_from(conf, leader, candidate, false);
+	return rc;
+}
+
+static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, const char *leader,
+			     const char *candidate, switchover_timing *timing, pgr_err *err)
 {
 	const conf_unit *old = unit_of(conf, leader), *cand = unit_of(conf, candidate);
 	cluster_secrets secrets;

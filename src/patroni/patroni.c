@@ -203,3 +203,14 @@ int patroni_patch_config(const char *api_url, const char *json_body, long timeou
 	http_reply_free(&reply);
 	return 0;
 }
+
+int patroni_reload(const char *api_url, long timeout_ms, pgr_err *err)
+{
+	http_reply reply;
+
+	/* Patroni re-reads its configuration file (tags included) */
+	if (request_ok("POST", api_url, "/reload", "{}", timeout_ms, &reply, err) != 0)
+		return -1;
+	http_reply_free(&reply);
+	return 0;
+}

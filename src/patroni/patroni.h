@@ -111,6 +111,8 @@ int patroni_restart(const char *api_url, long timeout_ms, pgr_err *err) __attrib
  */
 int patroni_switchover(const char *api_url, const char *leader, const char *candidate, long timeout_ms,
 		       int *http_status, char *reply_text, int reply_len, pgr_err *err) __attribute__((warn_unused_result));
+/* POST /reload: Patroni re-reads its configuration file (e.g. a changed replicatefrom tag). */
+int patroni_reload(const char *api_url, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
 /* PATCH /config with a JSON body (dynamic configuration, e.g. {"pause": true}). */
 int patroni_patch_config(const char *api_url, const char *json_body, long timeout_ms, pgr_err *err)
 	__attribute__((warn_unused_result));
