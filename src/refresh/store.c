@@ -70,22 +70,30 @@ int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot
 	return 0;
 }
 
-int store_put_refresh(const etcd_client *etcd, const cluster_conf *conf, const refresh_record *rec, int64_t expected_rev,
-		      bool *swapped, pgr_err *err)
+/* CAS-writes json at leaf; frees json. */
+static int put_if(const etcd_client *etcd, const cluster_conf *conf, const char *leaf, char *json, int64_t expected_rev,
+		  bool *swapped, pgr_err *err)
 {
 	char key[256];
-	char *json = NULL;
 	etcd_kv current;
 	int rc;
 
-	store_key(conf, "refresh", key, sizeof(key));
-	if (record_to_json(rec, &json, err) != 0)
-		return -1;
+	store_key(conf, leaf, key, sizeof(key));
 	memset(&current, 0, sizeof(current));
 	rc = etcd_put_if(etcd, key, json, expected_rev, 0, swapped, &current, err);
 	etcd_kv_free(&current);
 	free(json);
 	return rc;
+}
+
+int store_put_refresh(const etcd_client *etcd, const cluster_conf *conf, const refresh_record *rec, int64_t expected_rev,
+		      bool *swapped, pgr_err *err)
+{
+	char *json = NULL;
+
+	if (record_to_json(rec, &json, err) != 0)
+		return -1;
+	return put_if(etcd, conf, "refresh", json, expected_rev, swapped, err);
 }
 
 int store_archive_refresh(const etcd_client *etcd, const cluster_conf *conf, const refresh_record *rec, int64_t rev,
@@ -111,18 +119,9 @@ int store_archive_refresh(const etcd_client *etcd, const cluster_conf *conf, con
 int store_put_settings(const etcd_client *etcd, const cluster_conf *conf, const refresh_settings *s, int64_t expected_rev,
 		       bool *swapped, pgr_err *err)
 {
-	char key[256];
 	char *json = NULL;
-	etcd_kv current;
-	int rc;
 
-	store_key(conf, "config", key, sizeof(key));
 	if (settings_to_json(s, &json, err) != 0)
 		return -1;
-	memset(&current, 0, sizeof(current));
-	rc = etcd_put_if(etcd, key, json, expected_rev, 0, swapped, &current, err);
-	etcd_kv_free(&current);
-	free(json);
-	return rc;
+	return put_if(etcd, conf, "config", json, expected_rev, swapped, err);
 }
-
