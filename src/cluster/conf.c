@@ -68,7 +68,7 @@ static int parse_unit_name(const char *cluster, const char *name, int *number)
 int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err *err)
 {
 	char *copy = strdup(text);
-	char *save = NULL;
+	char *save = copy;
 	char *line;
 	int lineno = 0;
 	enum { SEC_NONE, SEC_CLUSTER, SEC_UNIT } section = SEC_NONE;
@@ -79,7 +79,7 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 		return pgr_err_set(err, "out of memory");
 	memset(conf, 0, sizeof(*conf));
 	snprintf(conf->superuser, sizeof(conf->superuser), "postgres");
-	for (line = strtok_r(copy, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strsep(&save, "\n"); line != NULL; line = strsep(&save, "\n")) {
 		char *s = trim(line);
 		char *eq, *key, *value;
 

@@ -71,10 +71,13 @@ static bool blocklisted(const char *blocklist_text, const char *version)
 		char line[64];
 
 		if (len < sizeof(line)) {
+			const char *word;
+
 			memcpy(line, p, len);
 			line[len] = '\0';
-			line[strcspn(line, " \t#\r")] = '\0';
-			if (strcmp(line, version) == 0)
+			word = line + strspn(line, " \t");
+			line[(size_t)(word - line) + strcspn(word, " \t#\r")] = '\0';
+			if (strcmp(word, version) == 0)
 				return true;
 		}
 		p = end ? end + 1 : NULL;

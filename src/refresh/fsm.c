@@ -25,6 +25,7 @@ static const fsm_transition table[] = {
 	{ RS_SWITCHOVER, RS_UNIT, "switched-over", "a refreshed standby leads: refresh the old primary as a replica" },
 	{ RS_SWITCHOVER, RS_FAILED, "switchover-failed", "the switchover failed" },
 	{ RS_FAILED, RS_UNIT, "retry-gate", "resume-refresh: gate the failed unit again" },
+	{ RS_FAILED, RS_SWITCHOVER, "retry-switchover", "resume-refresh: try the failed switchover again" },
 	{ RS_FAILED, RS_UNIT, "resumed-skipping", "resume-refresh without health check: next unit" },
 	{ RS_FAILED, RS_SWITCHOVER, "resumed-skipping-primary-next", "resume-refresh without health check: switch over" },
 	{ RS_FAILED, RS_DONE, "resumed-skipping-last", "resume-refresh without health check: no unit left" },
@@ -307,8 +308,15 @@ const fsm_transition *fsm_decide(const refresh_record *rec, const refresh_obs *o
 		for (n = 0; n < next->unit_count; n++)
 			if (next->units[n].step == STEP_FAILED)
 				break;
-		if (n == next->unit_count)
-			return NULL;
+		if (n == next->unit_count) {
+			/* no unit failed: the switchover did; try it again */
+			next->failed_unit[0] = '\0';
+			next->reason[0] = '\0';
+			n = record_next_pending(next);
+			if (n < 0)
+				return finish(next, obs, "resumed-skipping-last");
+			return go_to_unit(next, obs, n, "retry-gate", "retry-switchover");
+		}
 		next->failed_unit[0] = '\0';
 		next->reason[0] = '\0';
 		next->state = RS_UNIT;

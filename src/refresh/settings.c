@@ -131,8 +131,13 @@ int settings_from_json(const char *json, refresh_settings *s, pgr_err *err)
 	}
 	json_object_foreach(obj, key, value)
 	{
-		if (settings_find(key) == NULL || !json_is_string(value))
+		if (settings_find(key) == NULL)
 			continue;
+		if (!json_is_string(value)) {
+			pgr_err_set(err, "setting %s is not a string", key);
+			json_decref(obj);
+			return -1;
+		}
 		if (settings_apply(s, key, json_string_value(value), err) != 0) {
 			json_decref(obj);
 			return -1;

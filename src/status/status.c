@@ -202,25 +202,22 @@ void status_build(const cluster_conf *conf, const unit_record *records, const bo
 			problem_unit = u;
 		}
 	}
-	/* the cluster's version: the one every unit runs, else the most common one */
-	for (int i = 0; i < view->unit_count; i++) {
-		int same = 0, best = 0;
+	/* the cluster's version: the one every unit runs, else the most common one (unknown ones aside) */
+	{
+		int best = 0;
 
-		for (int j = 0; j < view->unit_count; j++)
-			if (strcmp(view->units[i].version, view->units[j].version) == 0)
-				same++;
-		for (int j = 0; j < view->unit_count; j++) {
-			int c = 0;
+		for (int i = 0; i < view->unit_count; i++) {
+			int same = 0;
 
-			for (int k = 0; k < view->unit_count; k++)
-				if (strcmp(view->units[j].version, view->units[k].version) == 0)
-					c++;
-			if (c > best)
-				best = c;
-		}
-		if (same == best && view->units[i].version[0]) {
-			snprintf(view->version, sizeof(view->version), "%s", view->units[i].version);
-			break;
+			if (view->units[i].version[0] == '\0')
+				continue;
+			for (int j = 0; j < view->unit_count; j++)
+				if (strcmp(view->units[i].version, view->units[j].version) == 0)
+					same++;
+			if (same > best) {
+				best = same;
+				snprintf(view->version, sizeof(view->version), "%s", view->units[i].version);
+			}
 		}
 	}
 	if (problem_unit != NULL)

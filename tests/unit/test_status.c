@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "refresh/record.h"
 #include "status/status.h"
 
 #define NOW INT64_C(1700000000000)
@@ -135,7 +136,7 @@ static void test_build(void **state)
 			have[j] = true;
 		}
 		apply_change(&recs[cases[i].changed], &have[cases[i].changed], cases[i].change);
-		status_build(&conf, recs, have, "pg/1", NOW, &v);
+		status_build(&conf, recs, have, "pg/1", NULL, NOW, &v);
 		u = &v.units[cases[i].changed];
 		if (strcmp(v.version, cases[i].version) != 0 || strcmp(u->state, cases[i].state) != 0 ||
 		    strcmp(u->role, cases[i].role) != 0 || strstr(u->message, cases[i].unit_msg_has) == NULL ||
@@ -169,17 +170,17 @@ static void test_build_no_coordinator(void **state)
 	make_conf(&conf, 3);
 	for (int j = 0; j < 3; j++)
 		make_record(&recs[j], j, "15.18");
-	status_build(&conf, recs, have, NULL, NOW, &v);
+	status_build(&conf, recs, have, NULL, NULL, NOW, &v);
 	assert_string_equal(v.coordinator, "");
 	assert_non_null(strstr(v.message, "no coordinator"));
 	/* the stale unit's lag is unknown, a fresh one's is reported */
 	recs[2].heartbeat_ms = NOW - STATUS_DOWN_AFTER_MS - 1;
-	status_build(&conf, recs, have, "", NOW, &v);
+	status_build(&conf, recs, have, "", NULL, NOW, &v);
 	assert_int_equal(v.units[1].lag_bytes, 128);
 	assert_int_equal(v.units[2].lag_bytes, -1);
 	assert_string_equal(v.units[2].state, "down");
 	recs[2].heartbeat_ms = NOW - STATUS_DOWN_AFTER_MS;
-	status_build(&conf, recs, have, "", NOW, &v);
+	status_build(&conf, recs, have, "", NULL, NOW, &v);
 	assert_string_equal(v.units[2].state, "active");
 }
 
@@ -200,7 +201,7 @@ static void test_build_version_ignores_unknown(void **state)
 	make_record(&recs[0], 0, "15.18");
 	memset(&recs[1], 0, sizeof(recs[1]));
 	memset(&recs[2], 0, sizeof(recs[2]));
-	status_build(&conf, recs, have, "pg/0", NOW, &v);
+	status_build(&conf, recs, have, "pg/0", NULL, NOW, &v);
 	assert_string_equal(v.units[1].state, "down");
 	assert_string_equal(v.version, "15.18");
 }
@@ -214,7 +215,7 @@ static void build_default(status_view *v, cluster_conf *conf)
 	for (int j = 0; j < 3; j++)
 		make_record(&recs[j], j, "15.18");
 	recs[2].lag_bytes = 20 * 1024;
-	status_build(conf, recs, have, "pg/2", NOW, v);
+	status_build(conf, recs, have, "pg/2", NULL, NOW, v);
 }
 
 static void test_render_table(void **state)
@@ -236,7 +237,7 @@ static void test_render_table(void **state)
 	assert_int_equal(unit_lines, 3);
 	assert_non_null(strstr(out, "\npg       15.18    idle "));
 	assert_non_null(strstr(out, "\nUnit   Role"));
-	assert_non_null(strstr(out, "\npg/0   primary       15.18    active      128 B"));
+	assert_non_null(strstr(out, "\npg/0   primary       15.18    active      0 B"));
 	assert_non_null(strstr(out, "\npg/2*  replica       15.18    active      20 kB"));
 	assert_non_null(strstr(out, "* coordinator"));
 	free(out);
@@ -316,7 +317,7 @@ static void test_render_json(void **state)
 		make_conf(&conf, 2);
 		make_record(&recs[0], 0, "15.18");
 		memset(&recs[1], 0, sizeof(recs[1]));
-		status_build(&conf, recs, have, "", NOW, &v);
+		status_build(&conf, recs, have, "", NULL, NOW, &v);
 		assert_int_equal(status_render_json(&v, &out, &err), 0);
 		root = json_loads(out, 0, &jerr);
 		assert_non_null(root);
@@ -329,6 +330,62 @@ static void test_render_json(void **state)
 		json_decref(root);
 		free(out);
 	}
+}
+
+/* A refresh in progress, as in shared/ux.md: paused after pg/2, pg/1 next, pg/0 (primary) last. */
+static void test_build_paused_refresh(void **state)
+{
+	cluster_conf conf;
+	unit_record recs[3];
+	bool have[3] = { true, true, true };
+	plan_input_unit in[3];
+	refresh_record rec;
+	status_view v;
+	char *out = NULL;
+	pgr_err err;
+
+	(void)state;
+	make_conf(&conf, 3);
+	for (int j = 0; j < 3; j++) {
+		make_record(&recs[j], j, j == 2 ? "15.20" : "15.18");
+		memset(&in[j], 0, sizeof(in[j]));
+		snprintf(in[j].unit, sizeof(in[j].unit), "pg/%d", j);
+		in[j].number = j;
+		snprintf(in[j].role, sizeof(in[j].role), "%s", recs[j].role);
+		snprintf(in[j].version, sizeof(in[j].version), "15.18");
+	}
+	record_new(1, "15.18", "15.20", in, 3, NOW - 60000, &rec);
+	rec.state = RS_PAUSED;
+	rec.first_pause_done = true;
+	rec.units[0].step = STEP_DONE;
+	rec.units[0].started_ms = NOW - 50000;
+	rec.units[0].done_ms = NOW - 30000;
+	snprintf(rec.units[0].message, sizeof(rec.units[0].message), "Refreshed to 15.20");
+	status_build(&conf, recs, have, "pg/2", &rec, NOW, &v);
+	assert_string_equal(v.version, "15.18");
+	assert_string_equal(v.refresh.state, "paused");
+	assert_string_equal(v.refresh.from, "15.18");
+	assert_string_equal(v.refresh.to, "15.20");
+	assert_string_equal(v.refresh.next_unit, "pg/1");
+	assert_int_equal(v.refresh.done, 1);
+	assert_int_equal(v.refresh.total, 3);
+	assert_int_equal(v.refresh.eta_seconds, 40);
+	assert_non_null(strstr(v.refresh.message, "Check pg/2 is healthy"));
+	assert_non_null(strstr(v.refresh.message, "`pgrefresh resume-refresh`"));
+	assert_non_null(strstr(v.refresh.message, "`pgrefresh rollback`"));
+	assert_string_equal(v.units[0].state, "waiting");
+	assert_string_equal(v.units[0].message, "Refreshes last, after a switchover");
+	assert_string_equal(v.units[1].state, "waiting");
+	assert_string_equal(v.units[1].message, "Next");
+	assert_string_equal(v.units[2].state, "active");
+	assert_string_equal(v.units[2].message, "Refreshed to 15.20");
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_non_null(strstr(out, "paused 15.18→15.20 1/3"));
+	free(out);
+	/* a finished refresh is idle */
+	rec.state = RS_DONE;
+	status_build(&conf, recs, have, "pg/2", &rec, NOW, &v);
+	assert_string_equal(v.refresh.state, "idle");
 }
 
 static const struct {
@@ -366,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_build_no_coordinator),
 		cmocka_unit_test(test_build_version_ignores_unknown),
+		cmocka_unit_test(test_build_paused_refresh),
 		cmocka_unit_test(test_render_table),
 		cmocka_unit_test(test_render_json),
 		cmocka_unit_test(test_format_bytes),
