@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,15 @@ typedef struct agent_ctx {
 	int patroni_restarts;
 	refresh_unit_state unit_state; /* this unit's part of a refresh */
 	refresh_driver driver;         /* the coordinator's part */
+	/*
+	 * The keeper thread keeps the lease alive and the heartbeat fresh while the main loop is busy
+	 * (a switchover blocks it for seconds): without it the coordinator's lease would expire mid-step.
+	 * lease, coordinator, last_report and last_report_ms are shared with it, under lock.
+	 */
+	pthread_mutex_t lock;
+	char *last_report; /* the last unit record written (JSON), heap */
+	long long last_report_ms;
+	bool keeper_stop;
 } agent_ctx;
 
 static int64_t wall_ms(void)
@@ -79,27 +89,85 @@ static void ensure_patroni(agent_ctx *ctx)
 		log_warn("Patroni was not running: restarted it (pid %d)", (int)pid);
 }
 
+/* The main loop: get a lease when there is none (the keeper keeps it alive). */
 static void ensure_lease(agent_ctx *ctx)
 {
 	pgr_err err;
-	int64_t ttl = 0;
+	int64_t lease = 0;
 
-	if (ctx->lease != 0) {
-		if (etcd_lease_keepalive(&ctx->etcd, ctx->lease, &ttl, &err) != 0) {
-			log_warn("lease keep-alive failed: %s", err.msg);
-			return; /* keep trying the same lease until it is known lost */
-		}
-		if (ttl > 0)
-			return;
-		log_warn("lease %lld expired", (long long)ctx->lease);
-		ctx->lease = 0;
-		if (ctx->coordinator)
-			log_warn("no longer coordinator (lease expired)");
-		ctx->coordinator = false;
-	}
-	if (etcd_lease_grant(&ctx->etcd, AGENT_LEASE_TTL_S, &ctx->lease, &err) != 0) {
+	pthread_mutex_lock(&ctx->lock);
+	lease = ctx->lease;
+	pthread_mutex_unlock(&ctx->lock);
+	if (lease != 0)
+		return;
+	if (etcd_lease_grant(&ctx->etcd, AGENT_LEASE_TTL_S, &lease, &err) != 0) {
 		log_warn("could not get a lease from etcd: %s", err.msg);
-		ctx->lease = 0;
+		return;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	ctx->lease = lease;
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+static void *keeper_main(void *arg)
+{
+	agent_ctx *ctx = arg;
+
+	for (;;) {
+		int64_t lease, ttl = 0;
+		char *report = NULL;
+		bool stale;
+		pgr_err err;
+
+		for (int i = 0; i < 10; i++) {
+			bool stop;
+
+			pthread_mutex_lock(&ctx->lock);
+			stop = ctx->keeper_stop;
+			pthread_mutex_unlock(&ctx->lock);
+			if (stop)
+				return NULL;
+			proc_sleep_ms(AGENT_TICK_MS / 10);
+		}
+		pthread_mutex_lock(&ctx->lock);
+		lease = ctx->lease;
+		stale = ctx->last_report != NULL && proc_now_ms() - ctx->last_report_ms > 2 * AGENT_TICK_MS;
+		if (stale)
+			report = strdup(ctx->last_report);
+		pthread_mutex_unlock(&ctx->lock);
+		if (lease != 0) {
+			if (etcd_lease_keepalive(&ctx->etcd, lease, &ttl, &err) != 0) {
+				log_warn("lease keep-alive failed: %s", err.msg);
+			} else if (ttl <= 0) {
+				log_warn("lease %lld expired", (long long)lease);
+				pthread_mutex_lock(&ctx->lock);
+				if (ctx->lease == lease) {
+					ctx->lease = 0;
+					if (ctx->coordinator)
+						log_warn("no longer coordinator (lease expired)");
+					ctx->coordinator = false;
+				}
+				pthread_mutex_unlock(&ctx->lock);
+			}
+		}
+		if (report != NULL) {
+			/* the main loop is busy: say we are alive with the last report */
+			unit_record rec;
+			char key[256];
+			char *json = NULL;
+
+			if (unit_record_parse(report, &rec, &err) == 0) {
+				struct timeval tv;
+
+				gettimeofday(&tv, NULL);
+				rec.heartbeat_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+				snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
+				if (unit_record_to_json(&rec, &json, &err) == 0 && etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
+					log_warn("could not report to etcd: %s", err.msg);
+				free(json);
+			}
+			free(report);
+		}
 	}
 }
 
@@ -181,7 +249,11 @@ static void report(agent_ctx *ctx, unit_record *out)
 	snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
 	if (etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
 		log_warn("could not report to etcd: %s", err.msg);
-	free(json);
+	pthread_mutex_lock(&ctx->lock);
+	free(ctx->last_report);
+	ctx->last_report = json;
+	ctx->last_report_ms = proc_now_ms();
+	pthread_mutex_unlock(&ctx->lock);
 }
 
 /* Reads the refresh record and does this unit's part of it. */
@@ -207,36 +279,58 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 	etcd_kv_free(&kv);
 }
 
+static void set_coordinator(agent_ctx *ctx, bool value)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->coordinator = value;
+	pthread_mutex_unlock(&ctx->lock);
+}
+
 static void elect(agent_ctx *ctx)
 {
 	char key[256];
 	etcd_kv current;
-	bool found = false, swapped = false;
+	bool found = false, swapped = false, coordinator;
+	int64_t lease;
 	pgr_err err;
 
-	if (ctx->lease == 0)
+	pthread_mutex_lock(&ctx->lock);
+	lease = ctx->lease;
+	coordinator = ctx->coordinator;
+	pthread_mutex_unlock(&ctx->lock);
+	if (lease == 0)
 		return;
 	snprintf(key, sizeof(key), "%scoordinator", ctx->prefix);
-	if (ctx->coordinator) {
+	if (coordinator) {
 		if (etcd_get(&ctx->etcd, key, &current, &found, &err) != 0)
 			return;
-		if (!found || current.lease != ctx->lease) {
+		if (!found || current.lease != lease) {
 			log_warn("no longer coordinator");
-			ctx->coordinator = false;
+			set_coordinator(ctx, false);
 		}
 		etcd_kv_free(&current);
 		return;
 	}
 	memset(&current, 0, sizeof(current));
-	if (etcd_put_if(&ctx->etcd, key, ctx->unit->name, 0, ctx->lease, &swapped, &current, &err) != 0) {
+	if (etcd_put_if(&ctx->etcd, key, ctx->unit->name, 0, lease, &swapped, &current, &err) != 0) {
 		log_debug("coordinator election: %s", err.msg);
 		return;
 	}
 	if (swapped) {
-		ctx->coordinator = true;
+		set_coordinator(ctx, true);
 		log_info("became the coordinator");
 	}
 	etcd_kv_free(&current);
+}
+
+static bool is_coordinator(agent_ctx *ctx)
+{
+	bool value;
+
+	pthread_mutex_lock(&ctx->lock);
+	value = ctx->coordinator;
+	pthread_mutex_unlock(&ctx->lock);
+	return value;
 }
 
 /* The coordinator keeps every PgBouncer leading to the running leader. */
@@ -285,10 +379,36 @@ static void shutdown_unit(agent_ctx *ctx)
 	log_info("stopped");
 }
 
+/* The main loop, until a stop signal. */
+static void agent_loop(agent_ctx *ctx)
+{
+	while (!agent_stop_requested) {
+		long long started = proc_now_ms();
+		unit_record rec;
+		long long spent;
+
+		if (ctx->conf.local)
+			ensure_patroni(ctx);
+		ensure_lease(ctx);
+		report(ctx, &rec);
+		take_part_in_refresh(ctx, &rec);
+		elect(ctx);
+		if (is_coordinator(ctx)) {
+			coordinate(ctx);
+			refresh_driver_tick(&ctx->driver);
+		}
+		spent = proc_now_ms() - started;
+		for (long long left = AGENT_TICK_MS - spent; left > 0 && !agent_stop_requested; left -= 100)
+			proc_sleep_ms(left < 100 ? (long)left : 100);
+	}
+}
+
 int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 {
 	agent_ctx ctx;
 	struct sigaction sa;
+	pthread_t keeper;
+	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	if (conf_load(dir, &ctx.conf, err) != 0)
@@ -303,6 +423,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	conf_etcd_prefix(&ctx.conf, ctx.prefix, sizeof(ctx.prefix));
 	conf_unit_api_url(ctx.unit, ctx.api_url, sizeof(ctx.api_url));
 	conf_unit_path(&ctx.conf, ctx.unit, "patroni.pid", ctx.patroni_pidfile, sizeof(ctx.patroni_pidfile));
+	ctx.driver.conf = &ctx.conf;
+	ctx.driver.etcd = &ctx.etcd;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
@@ -311,34 +433,26 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	log_info("agent started (pid %d)", (int)getpid());
 
-	ctx.driver.conf = &ctx.conf;
-	ctx.driver.etcd = &ctx.etcd;
-	while (!agent_stop_requested) {
-		long long started = proc_now_ms();
-		unit_record rec;
-		long long spent;
-
-		if (ctx.conf.local)
-			ensure_patroni(&ctx);
-		ensure_lease(&ctx);
-		report(&ctx, &rec);
-		take_part_in_refresh(&ctx, &rec);
-		elect(&ctx);
-		if (ctx.coordinator) {
-			coordinate(&ctx);
-			refresh_driver_tick(&ctx.driver);
-		}
-		spent = proc_now_ms() - started;
-		for (long long left = AGENT_TICK_MS - spent; left > 0 && !agent_stop_requested; left -= 100)
-			proc_sleep_ms(left < 100 ? (long)left : 100);
+	pthread_mutex_init(&ctx.lock, NULL);
+	rc = pthread_create(&keeper, NULL, keeper_main, &ctx);
+	if (rc != 0) {
+		pthread_mutex_destroy(&ctx.lock);
+		return pgr_err_set(err, "could not start the keeper thread: %s", strerror(rc));
 	}
-	if (ctx.conf.local)
+	agent_loop(&ctx);
+	pthread_mutex_lock(&ctx.lock);
+	ctx.keeper_stop = true;
+	pthread_mutex_unlock(&ctx.lock);
+	pthread_join(keeper, NULL);
+	if (ctx.conf.local) {
 		shutdown_unit(&ctx);
-	else if (ctx.lease != 0) {
+	} else if (ctx.lease != 0) {
 		pgr_err ignored;
 
 		if (etcd_lease_revoke(&ctx.etcd, ctx.lease, &ignored) != 0)
 			log_warn("could not revoke the lease: %s", ignored.msg);
 	}
+	free(ctx.last_report);
+	pthread_mutex_destroy(&ctx.lock);
 	return 0;
 }
