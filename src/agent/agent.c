@@ -22,6 +22,7 @@
 
 #define AGENT_LEASE_TTL_S 5
 #define AGENT_TICK_MS 1000
+#define AGENT_REFRESH_TICK_MS 200 /* while a refresh is in progress: each step is seen within this */
 #define PATRONI_BIN "/usr/bin/patroni"
 
 /* Set by the signal handler: the only global. */
@@ -55,6 +56,7 @@ typedef struct agent_ctx {
 	char *last_report; /* the last unit record written (JSON), heap */
 	long long last_report_ms;
 	bool keeper_stop;
+	bool refresh_active; /* a refresh record exists: tick faster */
 } agent_ctx;
 
 static int64_t wall_ms(void)
@@ -270,6 +272,7 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 		log_debug("cannot read the refresh record: %s", err.msg);
 		return;
 	}
+	ctx->refresh_active = found;
 	if (found && kv.value != NULL && record_parse(kv.value, &refresh, &err) == 0)
 		refresh_unit_tick(&ctx->conf, ctx->unit, &refresh, rec->linked_version, rec->server_version,
 				  rec->patroni_state, &ctx->unit_state);
@@ -398,7 +401,8 @@ static void agent_loop(agent_ctx *ctx)
 			refresh_driver_tick(&ctx->driver);
 		}
 		spent = proc_now_ms() - started;
-		for (long long left = AGENT_TICK_MS - spent; left > 0 && !agent_stop_requested; left -= 100)
+		for (long long left = (ctx->refresh_active ? AGENT_REFRESH_TICK_MS : AGENT_TICK_MS) - spent;
+		     left > 0 && !agent_stop_requested; left -= 100)
 			proc_sleep_ms(left < 100 ? (long)left : 100);
 	}
 }

@@ -118,7 +118,7 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 {
 	const conf_unit *cand = unit_of(conf, candidate);
 	char url[200];
-	long long deadline;
+	long long deadline, started;
 	int expected = 0;
 
 	if (!conf->local || cand == NULL)
@@ -137,7 +137,8 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 	if (!set || expected == 0)
 		return;
 	conf_unit_api_url(cand, url, sizeof(url));
-	deadline = proc_now_ms() + 20000;
+	started = proc_now_ms();
+	deadline = started + 20000;
 	while (proc_now_ms() < deadline) {
 		patroni_node node;
 		pgr_err err;
@@ -147,8 +148,11 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 			for (int i = 0; i < node.replication_count; i++)
 				if (strcmp(node.replication[i].state, "streaming") == 0)
 					streaming++;
-			if (streaming >= expected)
+			if (streaming >= expected) {
+				log_info("%d standby(s) stream from %s after %lld ms", expected, candidate,
+					 proc_now_ms() - started);
 				return;
+			}
 		}
 		proc_sleep_ms(50);
 	}
