@@ -548,6 +548,16 @@ int cmd_resume_refresh(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	{
+		/* returns once the coordinator has taken the resume on, so that `wait paused` waits for the next pause */
+		long long deadline = proc_now_ms() + 30000;
+
+		while (proc_now_ms() < deadline) {
+			if (reread(ctx, &rc) == 0 && (!rc.snap->have_refresh || !rc.snap->refresh.resume_requested))
+				break;
+			proc_sleep_ms(100);
+		}
+	}
+	{
 		int n = record_next_pending(&next);
 
 		printf("resumed: %s\n", rc.snap->refresh.state == RS_FAILED && check_health
@@ -783,6 +793,8 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 		if (reread(ctx, &rc) == 0) {
 			if (refresh_in_progress(&rc))
 				state = refresh_state_display(rc.snap->refresh.state);
+			if (refresh_in_progress(&rc) && rc.snap->refresh.resume_requested)
+				state = "refreshing"; /* resumed, not yet taken on by the coordinator */
 			else if (rc.snap->have_refresh)
 				state = "refreshing"; /* done, not yet in history */
 			for (int i = 0; i < argc; i++) {

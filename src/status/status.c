@@ -122,6 +122,10 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 	}
 	r->eta_seconds = timed ? (int)((spent / timed) * (r->total - r->done) / 1000) : -1;
 	status_refresh_message(rec, r->next_unit, r->message, sizeof(r->message));
+	if (rec->state == RS_INCOMPATIBLE || rec->state == RS_CHECKING)
+		return; /* no unit is touched before the checks pass */
+	if ((rec->state == RS_PAUSED || rec->state == RS_FAILED) && rec->resume_requested)
+		snprintf(r->state, sizeof(r->state), "refreshing"); /* resumed: the coordinator takes it on */
 	for (int u = 0; u < view->unit_count; u++) {
 		status_unit *su = &view->units[u];
 		int i = record_find_unit(rec, su->name);

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The emergency stop: with pause-after-unit-refresh=none, setting it to `all` while the first unit is
+# refreshing pauses the refresh after that unit (1/3), not later. Then a rollback of that one unit.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_refresh.sh"
+
+first_unit_refreshing() {
+	local s
+	s=$(status_json) || return 1
+	[ "$(json_get "$s" "d['refresh']['state'] == 'refreshing' and d['refresh']['done'] == 0 and
+		[u['state'] for u in d['units'] if u['name'] == d['refresh']['next_unit']] == ['refreshing']")" = true ]
+}
+
+step "a 3-unit cluster on $LOW, pause=none"
+need_versions "$LOW" "$HIGH"
+create_cluster 3 "$LOW"
+wait_healthy 20
+REPLICA=$(units_with_role replica)
+SYNC=$(units_with_role sync-standby)
+set_pause none
+
+step "refresh to $HIGH; as soon as the first unit ($REPLICA) is refreshing: config set pause-after-unit-refresh=all"
+start_refresh --version "$HIGH"
+wait_until 30 first_unit_refreshing || fail "the first unit never showed refreshing: $(status_json)"
+assert_eq "$(refresh_field next_unit)" "$REPLICA" "the unit being refreshed"
+pgr_ok config --dir "$C" set pause-after-unit-refresh=all
+assert_eq "$(refresh_field done)" 0 "refresh.done when the stop was set (still on the first unit)"
+
+step "the refresh pauses after the unit in progress: 1/3, next $SYNC untouched"
+wait_refresh 150 paused
+S=$(status_json)
+assert_eq "$(json_get "$S" "'%d/%d' % (d['refresh']['done'], d['refresh']['total'])")" 1/3 "progress at the pause"
+assert_eq "$(json_get "$S" "d['refresh']['next_unit']")" "$SYNC" "refresh.next_unit"
+assert_eq "$(unit_field "$REPLICA" version)" "$HIGH" "version of $REPLICA"
+assert_eq "$(unit_field "$SYNC" version)" "$LOW" "version of $SYNC"
+assert_eq "$(unit_field "$(units_with_role primary)" version)" "$LOW" "version of the primary"
+# it stays paused: no unit is touched while nobody resumes (3 s of polls, all paused 1/3)
+for _ in 1 2 3 4 5 6; do
+	assert_eq "$(json_get "$(status_json)" "'%s %d' % (d['refresh']['state'], d['refresh']['done'])")" "paused 1" "state"
+	sleep 0.5
+done
+[ "$(readlink -f "$C/units/$(unit_member "$SYNC")/bin")" = "$(readlink -f "$PGREFRESH_CATALOG/$LOW/bin")" ] ||
+	fail "the bin link of $SYNC moved: $(readlink "$C/units/$(unit_member "$SYNC")/bin")"
+ok "the bin link of $SYNC still names $LOW"
+
+step "rollback: the one refreshed unit goes back to $LOW; idle; history says rolled back"
+pgr_ok rollback --dir "$C"
+wait_refresh 150 idle
+assert_all_on "$LOW"
+H=$(history_json)
+assert_eq "$(json_get "$H" "[h['outcome'] for h in d]")" '["rolled back"]' "history outcomes"
+wait_healthy 30
