@@ -16,37 +16,38 @@ typedef struct cli_command {
 	cli_handler handler;
 	const char *usage;
 	const char *help;
+	bool needs_cluster; /* refused with a usage error when neither --dir nor $PGREFRESH_DIR names one */
 } cli_command;
 
 static const cli_command commands[] = {
 	{ { "cluster", "create" }, cmd_cluster_create, "cluster create --dir DIR --units N --version V",
-	  "create and start a local cluster on 127.0.0.1 (etcd, N units under Patroni, PgBouncer)" },
+	  "create and start a local cluster on 127.0.0.1 (etcd, N units under Patroni, PgBouncer)" , false },
 	{ { "cluster", "start" }, cmd_cluster_start, "cluster start --dir DIR",
-	  "start whatever of the local cluster is not running" },
-	{ { "cluster", "stop" }, cmd_cluster_stop, "cluster stop --dir DIR", "stop every process of the local cluster, by pid" },
-	{ { "cluster", "destroy" }, cmd_cluster_destroy, "cluster destroy --dir DIR", "stop and remove the local cluster" },
-	{ { "cluster", "env" }, cmd_cluster_env, "cluster env --dir DIR", "shell exports for clients (PgBouncer)" },
-	{ { "versions", "add" }, cmd_versions_add, "versions add PATH", "add an installation (a directory or a .deb) to the catalog" },
-	{ { "versions" }, cmd_versions, "versions [--format json]", "list the version catalog" },
-	{ { "status" }, cmd_status, "status [--format tabular|json] [--watch]", "the cluster and its units" },
-	{ { "add-unit" }, cmd_add_unit, "add-unit", "add a replica" },
-	{ { "remove-unit" }, cmd_remove_unit, "remove-unit UNIT", "remove a unit" },
-	{ { "switchover" }, cmd_switchover, "switchover [--to UNIT]", "move the primary role (through Patroni)" },
+	  "start whatever of the local cluster is not running" , true },
+	{ { "cluster", "stop" }, cmd_cluster_stop, "cluster stop --dir DIR", "stop every process of the local cluster, by pid" , true },
+	{ { "cluster", "destroy" }, cmd_cluster_destroy, "cluster destroy --dir DIR", "stop and remove the local cluster" , true },
+	{ { "cluster", "env" }, cmd_cluster_env, "cluster env --dir DIR", "shell exports for clients (PgBouncer)" , true },
+	{ { "versions", "add" }, cmd_versions_add, "versions add PATH", "add an installation (a directory or a .deb) to the catalog" , false },
+	{ { "versions" }, cmd_versions, "versions [--format json]", "list the version catalog" , false },
+	{ { "status" }, cmd_status, "status [--format tabular|json] [--watch]", "the cluster and its units" , true },
+	{ { "add-unit" }, cmd_add_unit, "add-unit", "add a replica" , true },
+	{ { "remove-unit" }, cmd_remove_unit, "remove-unit UNIT", "remove a unit" , true },
+	{ { "switchover" }, cmd_switchover, "switchover [--to UNIT]", "move the primary role (through Patroni)" , true },
 	{ { "pre-refresh-check" }, cmd_pre_refresh_check, "pre-refresh-check [--version V]",
-	  "is the cluster healthy and ready to refresh? prints the rollback command" },
+	  "is the cluster healthy and ready to refresh? prints the rollback command" , true },
 	{ { "refresh" }, cmd_refresh, "refresh [--version V] [--dry-run]",
-	  "refresh to V (default: the highest of the same major in the catalog)" },
+	  "refresh to V (default: the highest of the same major in the catalog)" , true },
 	{ { "resume-refresh" }, cmd_resume_refresh, "resume-refresh [--check-health-of-refreshed-units=false]",
-	  "continue a paused (or failed) refresh" },
+	  "continue a paused (or failed) refresh" , true },
 	{ { "force-refresh-start" }, cmd_force_refresh_start,
 	  "force-refresh-start [--check-compatibility=false] [--run-pre-refresh-checks=false] [--check-workload=false]",
-	  "start an incompatible refresh, skipping the named checks" },
-	{ { "rollback" }, cmd_rollback, "rollback", "refresh back to the original version" },
-	{ { "config" }, cmd_config, "config [KEY] | config set KEY=VALUE...", "settings (pause-after-unit-refresh, ...)" },
-	{ { "wait" }, cmd_wait, "wait STATE... [--timeout SECONDS]", "wait until the refresh is in one of the states" },
-	{ { "history" }, cmd_history, "history", "past refreshes" },
-	{ { "debug", "fsm" }, cmd_debug_fsm, "debug fsm [--graphviz]", "print the refresh state machine" },
-	{ { "agent" }, cmd_agent, "agent --dir DIR --unit UNIT", "the per-unit daemon" },
+	  "start an incompatible refresh, skipping the named checks" , true },
+	{ { "rollback" }, cmd_rollback, "rollback", "refresh back to the original version" , true },
+	{ { "config" }, cmd_config, "config [KEY] | config set KEY=VALUE...", "settings (pause-after-unit-refresh, ...)" , true },
+	{ { "wait" }, cmd_wait, "wait STATE... [--timeout SECONDS]", "wait until the refresh is in one of the states" , true },
+	{ { "history" }, cmd_history, "history", "past refreshes" , true },
+	{ { "debug", "fsm" }, cmd_debug_fsm, "debug fsm [--graphviz]", "print the refresh state machine" , false },
+	{ { "agent" }, cmd_agent, "agent --dir DIR --unit UNIT", "the per-unit daemon" , true },
 };
 
 static void print_usage(FILE *out)
@@ -185,6 +186,13 @@ int cli_main(int argc, char **argv)
 			free(av);
 			return PGR_EXIT_MISSING_DEP;
 		}
+	}
+	if (found->needs_cluster && ctx.dir[0] == '\0') {
+		fprintf(stderr, "pgrefresh: error: no cluster directory given\n");
+		fprintf(stderr, "hint: pass --dir DIR or set PGREFRESH_DIR (the directory of pgrefresh.conf)\n");
+		http_global_cleanup();
+		free(av);
+		return PGR_EXIT_USAGE;
 	}
 	rc = found->handler(&ctx, args - nwords, av + nwords);
 	if (rc != PGR_EXIT_OK && ctx.err.msg[0] != '\0') {

@@ -595,29 +595,53 @@ int local_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err *err)
 	}
 }
 
+/* Before anything starts: every port of a part that is not running must be free. */
+static int ports_available(const cluster_conf *conf, pgr_err *err)
+{
+	char pid[PATH_MAX + 32];
+
+	snprintf(pid, sizeof(pid), "%s/etcd/etcd.pid", conf->dir);
+	if (!proc_pidfile_alive(pid, NULL)) {
+		const char *colon = strrchr(conf->etcd, ':');
+		int port = colon ? (int)strtol(colon + 1, NULL, 10) : 0;
+
+		if (port > 0 && !local_port_is_free(port))
+			return pgr_err_set(err, "port %d (etcd) is in use by another program", port);
+		if (!local_port_is_free(conf->etcd_peer_port))
+			return pgr_err_set(err, "port %d (etcd peer) is in use by another program", conf->etcd_peer_port);
+	}
+	snprintf(pid, sizeof(pid), "%s/pgbouncer/pgbouncer.pid", conf->dir);
+	if (conf->pgbouncer_count > 0 && !proc_pidfile_alive(pid, NULL) && !local_port_is_free(conf->pgbouncers[0].port))
+		return pgr_err_set(err, "port %d (PgBouncer) is in use by another program", conf->pgbouncers[0].port);
+	for (int i = 0; i < conf->unit_count; i++) {
+		conf_unit_path(conf, &conf->units[i], "agent.pid", pid, sizeof(pid));
+		if (proc_pidfile_alive(pid, NULL))
+			continue;
+		/* a Patroni of ours may still run without its agent: the agent adopts it */
+		conf_unit_path(conf, &conf->units[i], "patroni.pid", pid, sizeof(pid));
+		if (proc_pidfile_alive(pid, NULL))
+			continue;
+		if (!local_port_is_free(conf->units[i].pg_port))
+			return pgr_err_set(err, "port %d (PostgreSQL of %s) is in use by another program", conf->units[i].pg_port,
+					   conf->units[i].name);
+		if (!local_port_is_free(conf->units[i].api_port))
+			return pgr_err_set(err, "port %d (Patroni of %s) is in use by another program", conf->units[i].api_port,
+					   conf->units[i].name);
+	}
+	return 0;
+}
+
 int local_cluster_start(const cluster_conf *conf, const char *self_exe, long timeout_ms, pgr_err *err)
 {
 	if (local_check_dependencies(err) != 0)
+		return -1;
+	if (ports_available(conf, err) != 0)
 		return -1;
 	if (install_agent_binary(conf, self_exe, err) != 0)
 		return -1;
 	if (etcd_start(conf, err) != 0)
 		return -1;
 	for (int i = 0; i < conf->unit_count; i++) {
-		char pid[PATH_MAX + 32];
-
-		conf_unit_path(conf, &conf->units[i], "agent.pid", pid, sizeof(pid));
-		if (proc_pidfile_alive(pid, NULL))
-			continue;
-		if (!local_port_is_free(conf->units[i].pg_port) || !local_port_is_free(conf->units[i].api_port)) {
-			/* a Patroni of ours may still run without its agent: the agent adopts it */
-			char ppid[PATH_MAX + 32];
-
-			conf_unit_path(conf, &conf->units[i], "patroni.pid", ppid, sizeof(ppid));
-			if (!proc_pidfile_alive(ppid, NULL))
-				return pgr_err_set(err, "port %d or %d (unit %s) is in use by another program",
-						   conf->units[i].pg_port, conf->units[i].api_port, conf->units[i].name);
-		}
 		if (local_agent_start(conf, &conf->units[i], err) != 0)
 			return -1;
 	}
