@@ -145,9 +145,16 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 		int streaming = 0;
 
 		if (patroni_get_node(url, 2000, &node, &err) == 0) {
-			for (int i = 0; i < node.replication_count; i++)
-				if (strcmp(node.replication[i].state, "streaming") == 0)
-					streaming++;
+			for (int i = 0; i < conf->unit_count; i++) {
+				const char *m = conf->units[i].member;
+
+				if (strcmp(m, leader) == 0 || strcmp(m, candidate) == 0)
+					continue;
+				for (int r = 0; r < node.replication_count; r++)
+					if (strcmp(node.replication[r].application_name, m) == 0 &&
+					    strcmp(node.replication[r].state, "streaming") == 0)
+						streaming++;
+			}
 			if (streaming >= expected) {
 				log_info("%d standby(s) stream from %s after %lld ms", expected, candidate,
 					 proc_now_ms() - started);
@@ -249,9 +256,16 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 	timing->promote_ms = proc_now_ms() - t_asked;
 	if (conf->local && conf->pgbouncer_count > 0) {
 		bool changed;
+		int tries = 0;
 
-		if (local_pgbouncer_repoint(conf, cand->host, cand->pg_port, &changed, err) != 0)
-			log_error("could not repoint PgBouncer at %s: %s", candidate, err->msg);
+		while (local_pgbouncer_repoint(conf, cand->host, cand->pg_port, &changed, err) != 0 && ++tries < 5)
+			proc_sleep_ms(100);
+		if (tries == 5) {
+			/* clients must not stay paused: resume, and say the switchover did not end well */
+			switchover_resume_all(conf, etcd);
+			child_result(child, true);
+			return pgr_err_prefix(err, "%s leads, but PgBouncer could not be repointed at it", candidate);
+		}
 	}
 	switchover_resume_all(conf, etcd);
 	timing->paused_ms = proc_now_ms() - t0;
