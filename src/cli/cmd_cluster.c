@@ -8,7 +8,10 @@
 #include "cli/cli.h"
 #include "cluster/conf.h"
 #include "cluster/local.h"
+#include "etcd/etcd.h"
+#include "refresh/store.h"
 #include "util/exitcodes.h"
+#include "util/proc.h"
 
 #define CREATE_TIMEOUT_MS 180000
 
@@ -23,6 +26,41 @@ static int parse_positive(const char *text, int *value)
 		return -1;
 	*value = (int)v;
 	return 0;
+}
+
+/*
+ * Patroni is healthy; wait (briefly) until the agents' reports say so too, so that the first
+ * `pgrefresh status` after create/start shows the roles Patroni has.
+ */
+static void wait_reports(const cluster_conf *conf)
+{
+	etcd_client etcd;
+	store_snapshot *snap = calloc(1, sizeof(*snap));
+	long long deadline = proc_now_ms() + 15000;
+	pgr_err err;
+
+	if (snap == NULL || etcd_client_init(&etcd, conf->etcd, &err) != 0) {
+		free(snap);
+		return;
+	}
+	while (proc_now_ms() < deadline) {
+		int primaries = 0, syncs = 0, running = 0;
+
+		if (store_read(&etcd, conf, snap, &err) == 0) {
+			for (int i = 0; i < conf->unit_count; i++) {
+				if (!snap->have[i] || strcmp(snap->records[i].patroni_state, "running") != 0)
+					continue;
+				running++;
+				primaries += strcmp(snap->records[i].role, "primary") == 0;
+				syncs += strcmp(snap->records[i].role, "sync-standby") == 0;
+			}
+			if (running == conf->unit_count && primaries == 1 && (conf->unit_count == 1 || syncs >= 1) &&
+			    snap->coordinator[0])
+				break;
+		}
+		proc_sleep_ms(200);
+	}
+	free(snap);
 }
 
 int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
@@ -80,6 +118,7 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 			pgr_err_hint(&ctx->err, "fix the cause, then run `pgrefresh cluster create` again");
 		return PGR_EXIT_ERROR;
 	}
+	wait_reports(&conf);
 	printf("cluster %s created in %s: %d unit(s) on %s, PgBouncer on %s:%d\n", conf.name, conf.dir, conf.unit_count,
 	       opts.version, conf.pgbouncers[0].host, conf.pgbouncers[0].port);
 	printf("next: `pgrefresh status --dir %s`\n", conf.dir);
@@ -110,6 +149,7 @@ int cmd_cluster_start(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "see the logs under %s/units/, then `pgrefresh cluster start` again", conf.dir);
 		return PGR_EXIT_ERROR;
 	}
+	wait_reports(&conf);
 	printf("cluster %s running (%d units)\n", conf.name, conf.unit_count);
 	return PGR_EXIT_OK;
 }
