@@ -166,7 +166,6 @@ static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *se
 		     "  data_dir: '%s/data'\n"
 		     "  bin_dir: '%s/bin'\n"
 		     "  pgpass: '%s/pgpass'\n"
-		     "  use_unix_socket: true\n"
 		     "  authentication:\n"
 		     "    superuser: {username: %s, password: '%s'}\n"
 		     "    replication: {username: replicator, password: '%s'}\n"
