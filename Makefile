@@ -21,7 +21,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=build/asan/tests/%)
 ITSRC   := $(wildcard tests/integration/test_*.c)
 ITBIN   := $(ITSRC:tests/integration/%.c=build/asan/itests/%)
 
-.PHONY: all asan unit integration check demo deps versions clean lint
+.PHONY: all asan unit integration check demo deps versions clean lint bench bench-short
 all: build/pgrefresh
 
 build/pgrefresh: $(OBJ)
@@ -65,11 +65,20 @@ check: deps
 	$(MAKE) lint
 	scripts/fetch-versions
 	$(MAKE) integration
+	$(MAKE) bench-short
 
 demo: deps
 	$(MAKE) all
 	scripts/fetch-versions
 	scripts/demo
+
+# the refresh-under-load benchmark against the plain way (figures, not a timed test)
+bench: all
+	bench/refresh-under-load
+
+# CI: a few seconds of load, asserts 0 failed transactions and 0 missing ids
+bench-short: all
+	bench/refresh-under-load --short
 
 lint:
 	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)
