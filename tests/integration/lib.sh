@@ -288,13 +288,15 @@ create_cluster() {
 	local n=$1 v=$2 dir=${3:-$T/c}
 	pgr_run cluster create --dir "$dir" --units "$n" --version "$v"
 	adopt_kept_logs
-	if [ "$RC" != 0 ] && [[ "$ERR" == *"is in use by another program"* ]]; then
+	local tries=1
+	while [ "$RC" != 0 ] && [[ "$ERR" == *"is in use by another program"* ]] && [ $tries -lt 3 ]; do
 		# create picks ports that are free when it looks, but a cluster created at the same time by
 		# another program (not by these tests: they run one at a time) may bind one of them first.
 		echo "# create lost a port race with another program on this machine; once more: $ERR"
+		tries=$((tries + 1))
 		pgr_run cluster create --dir "$dir" --units "$n" --version "$v"
 		adopt_kept_logs
-	fi
+	done
 	[ "$RC" = 0 ] || fail "cluster create --units $n --version $v exited $RC: $ERR"
 	C=$dir
 	ok "cluster of $n unit(s) on $v created in $dir"
@@ -386,6 +388,23 @@ sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)
 }
 
 port_taken() { ! port_free "$1"; }
+
+# port_listeners PORT: the pids listening on 127.0.0.1:PORT (from ss), one a line.
+port_listeners() {
+	ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u
+}
+
+# port_not_ours PORT DIR: nothing from DIR listens on PORT. Another program may: on a shared machine
+# another cluster can take a port right after ours freed it (create picks ports that are free).
+port_not_ours() {
+	local p cmd cwd
+	for p in $(port_listeners "$1"); do
+		cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
+		cwd=$(readlink "/proc/$p/cwd" 2>/dev/null) || cwd=
+		[[ "$cmd" == *"$2/"* || "$cwd" == "$2"* ]] && return 1
+	done
+	return 0
+}
 
 # cluster_ports [DIR]: every port the cluster's pgrefresh.conf names (etcd, etcd peer, PgBouncer, units).
 cluster_ports() {

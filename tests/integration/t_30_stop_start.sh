@@ -44,9 +44,13 @@ LEFT=$(pids_using_dir "$C" | tr '\n' ' ')
 [ -z "$LEFT" ] || fail "processes still run from $C: $(ps -o pid=,args= -p "${LEFT// /,}" | cut -c1-150)"
 ok "no process runs from $C (postgres backends included)"
 for p in "${PORTS[@]}"; do
-	port_free "$p" || fail "port $p still taken after cluster stop: $(ss -ltnp "sport = :$p" | tail -n +2)"
+	if port_free "$p"; then
+		continue
+	fi
+	port_not_ours "$p" "$C" || fail "port $p still held by the cluster after cluster stop: $(ss -Hltnp "sport = :$p")"
+	echo "# port $p was taken by another program after the stop: $(ss -Hltnp "sport = :$p" | grep -o 'users:.*')"
 done
-ok "ports ${PORTS[*]} free"
+ok "ports ${PORTS[*]}: none held by the cluster"
 
 step "status while stopped: etcd unreachable, exit 7"
 pgr_run status --dir "$C"
