@@ -791,12 +791,13 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 		const char *state = "idle";
 
 		if (reread(ctx, &rc) == 0) {
-			if (refresh_in_progress(&rc))
+			if (refresh_in_progress(&rc)) {
 				state = refresh_state_display(rc.snap->refresh.state);
-			if (refresh_in_progress(&rc) && rc.snap->refresh.resume_requested)
-				state = "refreshing"; /* resumed, not yet taken on by the coordinator */
-			else if (rc.snap->have_refresh)
+				if (rc.snap->refresh.resume_requested)
+					state = "refreshing"; /* resumed, not yet taken on by the coordinator */
+			} else if (rc.snap->have_refresh) {
 				state = "refreshing"; /* done, not yet in history */
+			}
 			for (int i = 0; i < argc; i++) {
 				if (strcmp(argv[i], state) == 0) {
 					printf("%s\n", state);
