@@ -130,7 +130,9 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 		status_unit *su = &view->units[u];
 		int i = record_find_unit(rec, su->name);
 
-		if (strcmp(su->state, "down") == 0)
+		/* a down unit stays down, unless the refresh is working on it or halted on it */
+		if (strcmp(su->state, "down") == 0 &&
+		    (i < 0 || (rec->units[i].step != STEP_REFRESHING && rec->units[i].step != STEP_FAILED)))
 			continue;
 		if (i < 0) {
 			if (rec->state != RS_DONE)

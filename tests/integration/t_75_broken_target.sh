@@ -71,7 +71,7 @@ while :; do
 	[ $SECONDS -lt $deadline ] || fail "no idle after 150 s: $(sort -u "$SEEN" | tr '\n' ';') $S"
 	sleep 0.3
 done
-assert_contains "$(sort -u "$SEEN" | tr '\n' ';')" "rollback=true" "states seen (a rollback ran)"
+assert_contains "$(sort -u "$SEEN" | tr '\n' ';')" "rollback=True" "states seen (a rollback ran)"
 assert_all_on "$LOW"
 wait_healthy 60
 H=$(history_json)

@@ -5,8 +5,8 @@
 #  - then the coordinator's agent (the first unit's, already refreshed), while the second unit is
 #    still being refreshed: another agent becomes coordinator and finishes the refresh without the
 #    killed agent being restarted.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_refresh.sh"
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib_refresh.sh"
 
 coordinator() { json_get "$(status_json)" "d['coordinator']"; }
 coordinator_is() { [ "$(coordinator)" = "$1" ]; }

@@ -3,8 +3,8 @@
 # replica on the target, failed its gate because its agent hung): every unit back on the original
 # version, the primary role back on an original-version unit through a switchover, rows written
 # through PgBouncer before, during and after all present on every unit.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_refresh.sh"
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../lib_refresh.sh"
 
 coordinator() { json_get "$(status_json)" "d['coordinator']"; }
 coordinator_is_not() { local c; c=$(coordinator) && [ "$c" != null ] && [ -n "$c" ] && [ "$c" != "$1" ]; }
@@ -99,6 +99,9 @@ pgr_ok resume-refresh --dir "$C"
 # The old primary's agent relinks its bin before the switchover; then freeze that agent (SIGSTOP):
 # the switchover goes on (Patroni does it), but the old primary's gate cannot pass without reports.
 wait_until 60 bin_link_on "$PRIMARY" "$HIGH" || fail "the agent of $PRIMARY never relinked it: $(status_json)"
+# the coordinator starts the switchover once that agent has reported the new link
+wait_until 60 eval "grep -qh 'switchover: $PRIMARY -> ' \"\$C\"/units/*/agent.log" ||
+	fail "the coordinator never started the switchover from $PRIMARY: $(status_json)"
 FROZEN=$(agent_pid "$PRIMARY")
 kill -STOP "$FROZEN"
 ok "agent of $PRIMARY (pid $FROZEN) frozen after it relinked to $HIGH"
