@@ -160,6 +160,24 @@ static void observe(refresh_driver *d, const store_snapshot *snap, refresh_obs *
 
 	memset(obs, 0, sizeof(*obs));
 	obs->now_ms = now;
+	if (rec->state == RS_SWITCHOVER) {
+		for (int i = 0; i < d->conf->unit_count; i++) {
+			char url[200];
+			patroni_cluster cluster;
+			pgr_err err;
+
+			conf_unit_api_url(&d->conf->units[i], url, sizeof(url));
+			if (patroni_get_cluster(url, 2000, &cluster, &err) == 0) {
+				const patroni_member *leader = patroni_cluster_leader(&cluster);
+
+				if (leader != NULL) {
+					snprintf(obs->patroni_leader, sizeof(obs->patroni_leader), "%s", leader->name);
+					obs->patroni_leader_running = strcmp(leader->state, "running") == 0;
+				}
+				break;
+			}
+		}
+	}
 	for (int i = 0; i < d->conf->unit_count && obs->count < 32; i++) {
 		obs_unit *o = &obs->units[obs->count++];
 		const unit_record *r = &snap->records[i];

@@ -270,8 +270,12 @@ const fsm_transition *fsm_decide(const refresh_record *rec, const refresh_obs *o
 			if (strcmp(obs->units[i].member, rec->switchover_from) == 0)
 				old = &obs->units[i];
 		for (int i = 0; i < obs->count; i++) {
-			if (strcmp(obs->units[i].role, "primary") == 0 && obs->units[i].running &&
-			    strcmp(obs->units[i].member, rec->switchover_from) != 0) {
+			/* Patroni's word when there is one (the new primary's agent may be down), else the agents' */
+			bool leads = obs->patroni_leader[0]
+					     ? strcmp(obs->units[i].member, obs->patroni_leader) == 0 && obs->patroni_leader_running
+					     : strcmp(obs->units[i].role, "primary") == 0 && obs->units[i].running;
+
+			if (leads && strcmp(obs->units[i].member, rec->switchover_from) != 0) {
 				for (n = 0; n < next->unit_count; n++)
 					if (strcmp(next->units[n].member, rec->switchover_from) == 0)
 						break;

@@ -74,6 +74,8 @@ typedef struct refresh_obs {
 	int64_t now_ms;
 	bool checks_done;       /* in checking: the checks ran */
 	char check_problem[240]; /* in checking: "" when all passed */
+	char patroni_leader[32];     /* the leader Patroni reports ("" when unknown): the truth for the switchover */
+	bool patroni_leader_running;
 	bool switchover_failed; /* in switchover */
 	char switchover_error[240];
 } refresh_obs;

@@ -49,7 +49,9 @@ step "refresh to $HIGH, pause=none; when $SYNC (second) is refreshing, kill -9 i
 set_pause none
 psql_bouncer "create table t85(id int); insert into t85 values (1)" >/dev/null
 start_refresh --version "$HIGH"
-wait_until 120 unit_refreshing "$SYNC" 1 || fail "$SYNC never refreshing after $REPLICA: $(status_json)"
+# a unit now takes ~3 s: key on its agent's own log line rather than on polling status
+wait_until 120 grep -q "restarting PostgreSQL through Patroni" "$C/units/$(unit_member "$SYNC")/agent.log" ||
+	fail "$SYNC never refreshing after $REPLICA: $(status_json)"
 VICTIM=$(agent_pid "$SYNC")
 kill -KILL "$VICTIM"
 wait_pids_gone 5 "$VICTIM" || fail "agent $VICTIM survived SIGKILL"
