@@ -74,7 +74,8 @@ pgr_ok cluster start --dir "$C"
 NEWPID=$(agent_pid "$SYNC")
 [ "$NEWPID" != "$VICTIM" ] && pid_alive "$NEWPID" || fail "no new agent for $SYNC"
 ok "new agent of $SYNC: pid $NEWPID"
-assert_eq "$(json_get "$(status_json)" "'%s %d' % (d['refresh']['state'], d['refresh']['done'])")" "refreshing 1" \
+# once its agent reports again, the unit may pass its gate at once: 1 or 2 units done, still refreshing
+assert_match "$(json_get "$(status_json)" "'%s %d' % (d['refresh']['state'], d['refresh']['done'])")" '^refreshing [12]$' \
 	"refresh state when the coordinator is killed"
 COORDPID=$(agent_pid "$REPLICA")
 kill -KILL "$COORDPID"
