@@ -12,6 +12,12 @@
  *
  * It runs until the stop file exists, SIGTERM/SIGINT, or --duration seconds.
  *
+ * With --watch HOST:PORT[,HOST:PORT...] (every unit's PostgreSQL, not PgBouncer) a thread per unit
+ * asks every 5 ms `pg_is_in_recovery()` and `synchronous_standby_names`: a unit that accepts writes
+ * while no synchronous standby is required (the setting empty) acknowledges commits that live on
+ * that one node only. The acknowledged commits answered while some unit was in that state (as last
+ * sampled) are counted: single_node_acks, with the time spent so (no_sync_required_ms).
+ *
  * Usage: loadclient --out DIR [--clients 4] [--rate TPS (0: as fast as possible; default 200)]
  *                   [--stop-file PATH] [--duration S] [--id-base N] [--connect-timeout S]
  *
@@ -20,6 +26,9 @@
  *              id  client  mono_ns (CLOCK_MONOTONIC at the answer)  wall_ns (CLOCK_REALTIME)  latency_us
  *   ids.txt    the acknowledged ids, one a line, sorted
  *   errors.log every error: mono_ns wall_ns client kind message
+ *   sync.tsv   with --watch: one line per change of a unit's state: mono_ns unit state
+ *              (state: -1 unknown/unreachable, 0 standby, 1 primary with a sync standby required,
+ *              2 primary with none required)
  *   result.json the summary, also printed on stdout:
  *     acknowledged, failed (transactions answered with an error or lost with their connection),
  *     connect_errors (failed connection attempts), first_error, latency_ms {p50, p99, max} of the
@@ -67,6 +76,25 @@ typedef struct {
 	long failed;
 	long connect_errors;
 } client_state;
+
+#define WATCH_MAX 16
+#define WATCH_EVERY_MS 5
+
+/* one unit's state as sampled: see the header */
+typedef struct {
+	int64_t mono_ns;
+	int state;
+} sync_sample;
+
+typedef struct {
+	int index;
+	char host[128];
+	char port[16];
+	pthread_t thread;
+	sync_sample *samples; /* changes only */
+	size_t n, cap;
+	long polls;
+} watch_state;
 
 static atomic_bool stopping;
 static volatile sig_atomic_t got_signal;
@@ -219,6 +247,111 @@ static void *client_main(void *arg)
 	return NULL;
 }
 
+static void push_sample(watch_state *w, int64_t mono_ns, int state)
+{
+	if (w->n > 0 && w->samples[w->n - 1].state == state)
+		return;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 256;
+		sync_sample *grown = realloc(w->samples, cap * sizeof(sync_sample));
+
+		if (grown == NULL) {
+			fprintf(stderr, "loadclient: out of memory\n");
+			exit(1);
+		}
+		w->samples = grown;
+		w->cap = cap;
+	}
+	w->samples[w->n].mono_ns = mono_ns;
+	w->samples[w->n].state = state;
+	w->n++;
+}
+
+static void *watch_main(void *arg)
+{
+	watch_state *w = arg;
+	PGconn *conn = NULL;
+	const char *keys[] = { "host", "port", "connect_timeout", "application_name", NULL };
+	const char *values[] = { w->host, w->port, "1", "loadclient-watch", NULL };
+
+	while (!atomic_load(&stopping)) {
+		PGresult *res;
+		int state = -1;
+
+		if (conn == NULL) {
+			conn = PQconnectdbParams(keys, values, 1);
+			if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+				PQfinish(conn);
+				conn = NULL;
+				push_sample(w, now_ns(CLOCK_MONOTONIC), -1);
+				sleep_ns((int64_t)RECONNECT_MS * 1000000);
+				continue;
+			}
+		}
+		res = PQexec(conn, "SELECT pg_is_in_recovery(), current_setting('synchronous_standby_names')");
+		if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+			if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+				state = 0;
+			else
+				state = PQgetvalue(res, 0, 1)[0] == '\0' ? 2 : 1;
+		}
+		push_sample(w, now_ns(CLOCK_MONOTONIC), state);
+		w->polls++;
+		PQclear(res);
+		if (state < 0 && PQstatus(conn) != CONNECTION_OK) {
+			PQfinish(conn);
+			conn = NULL;
+		}
+		sleep_ns((int64_t)WATCH_EVERY_MS * 1000000);
+	}
+	PQfinish(conn);
+	return NULL;
+}
+
+/*
+ * Acks answered while some unit was (as last sampled) a primary with no synchronous standby
+ * required, and how long that lasted within [from, to]. acks sorted by time.
+ */
+static void single_node(const ack *acks, size_t nacks, watch_state *watches, int nwatch, int64_t from, int64_t to,
+			size_t *count, int64_t *unsafe_ns)
+{
+	size_t at[WATCH_MAX] = { 0 };
+	int state[WATCH_MAX];
+	size_t a = 0;
+	int64_t t = from;
+
+	*count = 0;
+	*unsafe_ns = 0;
+	for (int i = 0; i < nwatch; i++)
+		state[i] = -1;
+	/* walk the union of sample times and ack times in order */
+	for (;;) {
+		int64_t next = to;
+		bool unsafe = false;
+		int who = -1;
+
+		for (int i = 0; i < nwatch; i++)
+			if (at[i] < watches[i].n && watches[i].samples[at[i]].mono_ns < next) {
+				next = watches[i].samples[at[i]].mono_ns;
+				who = i;
+			}
+		for (int i = 0; i < nwatch; i++)
+			unsafe = unsafe || state[i] == 2;
+		while (a < nacks && acks[a].mono_ns < next) {
+			if (unsafe && acks[a].mono_ns >= from)
+				(*count)++;
+			a++;
+		}
+		if (unsafe && next > t)
+			*unsafe_ns += next - (t > from ? t : from);
+		t = next;
+		if (who < 0)
+			break;
+		state[who] = watches[who].samples[at[who]].state;
+		at[who]++;
+	}
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -273,7 +406,7 @@ static void json_string(FILE *f, const char *s)
 static void usage(void)
 {
 	fprintf(stderr, "usage: loadclient --out DIR [--clients N] [--rate TPS|0] [--stop-file PATH] [--duration S]\n"
-			"                  [--id-base N] [--connect-timeout S]\n");
+			"                  [--id-base N] [--connect-timeout S] [--watch HOST:PORT,...]\n");
 	exit(2);
 }
 
@@ -294,6 +427,10 @@ static FILE *open_out(const char *name)
 int main(int argc, char **argv)
 {
 	static client_state clients[MAX_CLIENTS];
+	static watch_state watches[WATCH_MAX];
+	int nwatch = 0;
+	size_t single_acks = 0;
+	int64_t unsafe_ns = 0;
 	struct sigaction sa;
 	int64_t start_mono, start_wall, end_mono, end_wall;
 	ack *all;
@@ -322,6 +459,21 @@ int main(int argc, char **argv)
 			id_base = atoll(argv[++i]);
 		else if (strcmp(a, "--connect-timeout") == 0)
 			connect_timeout_s = atoi(argv[++i]);
+		else if (strcmp(a, "--watch") == 0) {
+			char *list = argv[++i], *save = NULL;
+
+			for (char *one = strtok_r(list, ",", &save); one != NULL; one = strtok_r(NULL, ",", &save)) {
+				char *colon = strrchr(one, ':');
+
+				if (colon == NULL || nwatch == WATCH_MAX)
+					usage();
+				*colon = '\0';
+				watches[nwatch].index = nwatch;
+				snprintf(watches[nwatch].host, sizeof(watches[nwatch].host), "%s", one);
+				snprintf(watches[nwatch].port, sizeof(watches[nwatch].port), "%s", colon + 1);
+				nwatch++;
+			}
+		}
 		else
 			usage();
 	}
@@ -340,6 +492,11 @@ int main(int argc, char **argv)
 
 	start_mono = now_ns(CLOCK_MONOTONIC);
 	start_wall = now_ns(CLOCK_REALTIME);
+	for (int i = 0; i < nwatch; i++)
+		if (pthread_create(&watches[i].thread, NULL, watch_main, &watches[i]) != 0) {
+			fprintf(stderr, "loadclient: cannot start a thread\n");
+			return 1;
+		}
 	for (int i = 0; i < nclients; i++) {
 		clients[i].index = i;
 		if (pthread_create(&clients[i].thread, NULL, client_main, &clients[i]) != 0) {
@@ -364,6 +521,8 @@ int main(int argc, char **argv)
 	atomic_store(&stopping, true);
 	for (int i = 0; i < nclients; i++)
 		pthread_join(clients[i].thread, NULL);
+	for (int i = 0; i < nwatch; i++)
+		pthread_join(watches[i].thread, NULL);
 
 	for (int i = 0; i < nclients; i++) {
 		total += clients[i].nacks;
@@ -407,6 +566,17 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (nwatch > 0) {
+		single_node(all, total, watches, nwatch, start_mono, end_mono, &single_acks, &unsafe_ns);
+		f = open_out("sync.tsv");
+		for (int i = 0; i < nwatch; i++) {
+			for (size_t k = 0; k < watches[i].n; k++)
+				fprintf(f, "%lld\t%s:%s\t%d\n", (long long)watches[i].samples[k].mono_ns, watches[i].host,
+					watches[i].port, watches[i].samples[k].state);
+			free(watches[i].samples);
+		}
+		fclose(f);
+	}
 	f = open_out("acks.tsv");
 	for (size_t i = 0; i < total; i++) {
 		fprintf(f, "%lld\t%d\t%lld\t%lld\t%lld\n", (long long)all[i].id, all[i].client, (long long)all[i].mono_ns,
@@ -442,6 +612,9 @@ int main(int argc, char **argv)
 			(double)gap / 1e6, (double)(gap_from - start_mono) / 1e9, (double)(gap_to - start_mono) / 1e9,
 			(long long)((start_wall + (gap_from - start_mono)) / 1000000),
 			(long long)((start_wall + (gap_to - start_mono)) / 1000000));
+		if (nwatch > 0)
+			fprintf(f, "\"watched_units\": %d, \"single_node_acks\": %zu, \"no_sync_required_ms\": %.1f, ",
+				nwatch, single_acks, (double)unsafe_ns / 1e6);
 		fprintf(f, "\"start_wall_ms\": %lld, \"end_wall_ms\": %lld}\n", (long long)(start_wall / 1000000),
 			(long long)(end_wall / 1000000));
 		if (pass == 0)

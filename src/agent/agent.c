@@ -398,6 +398,9 @@ static void agent_loop(agent_ctx *ctx)
 		elect(ctx);
 		if (is_coordinator(ctx)) {
 			coordinate(ctx);
+			pthread_mutex_lock(&ctx->lock);
+			ctx->driver.lease = ctx->lease;
+			pthread_mutex_unlock(&ctx->lock);
 			refresh_driver_tick(&ctx->driver);
 		}
 		spent = proc_now_ms() - started;

@@ -90,6 +90,20 @@ static void describe_refresh(const refresh_record *rec, char *buf, size_t len)
 /* The operation lock, for commands that change the cluster. 0 when free. */
 int cli_refuse_during_refresh(cli_ctx *ctx, const char *what);
 
+/* "pg/0 → pg/1" for the switchover marked in progress */
+static void describe_switchover(const refresh_cli *rc, char *out, size_t len)
+{
+	const char *from = rc->snap->switchover.from, *to = rc->snap->switchover.to;
+
+	for (int i = 0; i < rc->conf.unit_count; i++) {
+		if (strcmp(rc->conf.units[i].member, rc->snap->switchover.from) == 0)
+			from = rc->conf.units[i].name;
+		if (strcmp(rc->conf.units[i].member, rc->snap->switchover.to) == 0)
+			to = rc->conf.units[i].name;
+	}
+	snprintf(out, len, "%s → %s", from, to);
+}
+
 int cli_refuse_during_refresh(cli_ctx *ctx, const char *what)
 {
 	refresh_cli rc;
@@ -104,6 +118,13 @@ int cli_refuse_during_refresh(cli_ctx *ctx, const char *what)
 		describe_refresh(&rc.snap->refresh, desc, sizeof(desc));
 		pgr_err_set(&ctx->err, "%s refused: a refresh is in progress (%s)", what, desc);
 		pgr_err_hint(&ctx->err, "finish it (`pgrefresh resume-refresh`, `pgrefresh wait idle`) or roll it back (`pgrefresh rollback`)");
+		close_cluster(&rc);
+		return PGR_EXIT_REFUSED;
+	}
+	if (rc.snap->have_switchover) {
+		describe_switchover(&rc, desc, sizeof(desc));
+		pgr_err_set(&ctx->err, "%s refused: a switchover is in progress (%s)", what, desc);
+		pgr_err_hint(&ctx->err, "wait until `pgrefresh status` shows it done (seconds), then try again");
 		close_cluster(&rc);
 		return PGR_EXIT_REFUSED;
 	}
@@ -218,7 +239,7 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 	const char *asked = cli_take_option(&argc, argv, "--version");
 	check_request req;
 	check_report report;
-	char problems[24][260];
+	char problems[CONF_MAX_UNITS + 40][260];
 	int nproblems = 0;
 	plan_input_unit units[CONF_MAX_UNITS];
 	int count;
@@ -238,6 +259,12 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 		describe_refresh(&rc.snap->refresh, desc, sizeof(desc));
 		snprintf(problems[nproblems++], sizeof(problems[0]), "a refresh is in progress (%s)", desc);
 	}
+	if (rc.snap->have_switchover) {
+		char desc[128];
+
+		describe_switchover(&rc, desc, sizeof(desc));
+		snprintf(problems[nproblems++], sizeof(problems[0]), "a switchover is in progress (%s)", desc);
+	}
 	for (int i = 0; i < rc.conf.unit_count; i++) {
 		if (!rc.snap->have[i] || wall_ms() - rc.snap->records[i].heartbeat_ms > STATUS_DOWN_AFTER_MS)
 			snprintf(problems[nproblems++], sizeof(problems[0]), "%s: its agent does not report",
@@ -252,7 +279,7 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 			 "the cluster already runs %s, the highest version of its major in the catalog", req.to);
 	} else {
 		checks_run(&rc.conf, &rc.snap->settings, &req, rc.snap->records, rc.snap->have, &report);
-		for (int i = 0; i < report.count && nproblems < 24; i++)
+		for (int i = 0; i < report.count && nproblems < (int)(sizeof(problems) / sizeof(problems[0])); i++)
 			if (report.results[i].verdict == CHECK_FAIL)
 				snprintf(problems[nproblems++], sizeof(problems[0]), "%s: %s", report.results[i].name,
 					 report.results[i].detail);
@@ -387,6 +414,15 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		describe_refresh(&rc.snap->refresh, desc, sizeof(desc));
 		pgr_err_set(&ctx->err, "a refresh is already in progress (%s)", desc);
 		pgr_err_hint(&ctx->err, "resume it with `pgrefresh resume-refresh`, or roll it back with `pgrefresh rollback`");
+		code = PGR_EXIT_REFUSED;
+		goto out;
+	}
+	if (rc.snap->have_switchover && !dry_run) {
+		char desc[128];
+
+		describe_switchover(&rc, desc, sizeof(desc));
+		pgr_err_set(&ctx->err, "refresh refused: a switchover is in progress (%s)", desc);
+		pgr_err_hint(&ctx->err, "wait until `pgrefresh status` shows it done (seconds), then try again");
 		code = PGR_EXIT_REFUSED;
 		goto out;
 	}

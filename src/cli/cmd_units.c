@@ -223,7 +223,9 @@ int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
 	char leader_name[64];
 	long long deadline;
 	etcd_client etcd;
+	etcd_lease_keeper keeper;
 	switchover_timing timing;
+	int rc;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -274,7 +276,14 @@ int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
 	fprintf(stderr, "switching over from %s to %s, PgBouncer paused around it ...\n", leader_unit->name, target->name);
 	if (etcd_client_init(&etcd, conf.etcd, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
-	if (switchover_run(&conf, &etcd, leader_name, target->member, &timing, &ctx->err) != 0) {
+	/* a lease of our own owns the PgBouncer paused mark: if this process dies, the coordinator resumes */
+	if (etcd_lease_keeper_start(&keeper, &etcd, 3, &ctx->err) != 0) {
+		pgr_err_prefix(&ctx->err, "nothing changed");
+		return PGR_EXIT_UNREACHABLE;
+	}
+	rc = switchover_run(&conf, &etcd, keeper.lease, leader_name, target->member, &timing, &ctx->err);
+	etcd_lease_keeper_stop(&keeper);
+	if (rc != 0) {
 		pgr_err_hint(&ctx->err, "in synchronous mode the target must be the sync standby; see `pgrefresh status`");
 		return PGR_EXIT_ERROR;
 	}

@@ -1,11 +1,15 @@
 #include "cluster/switchover.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "cluster/local.h"
 #include "patroni/patroni.h"
@@ -16,6 +20,7 @@
 
 #define PAUSE_TIMEOUT_MS 10000
 #define PROMOTE_TIMEOUT_MS 60000
+#define PAUSED_RETRY_MS 4000 /* how long a refused switchover (412/503) is asked again while paused */
 
 static const conf_unit *unit_of(const cluster_conf *conf, const char *member)
 {
@@ -47,31 +52,69 @@ int switchover_pgbouncer_command(const cluster_conf *conf, const char *command, 
 	return rc;
 }
 
-static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, const char *leader,
-			     const char *candidate, switchover_timing *timing, pgr_err *err);
+static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
+			     const char *leader, const char *candidate, switchover_timing *timing, pgr_err *err);
 
-static void mark_paused(const cluster_conf *conf, const etcd_client *etcd, bool paused)
+void switchover_mark_format(const switchover_mark *mark, char *out, size_t outlen)
 {
-	char prefix[128], key[256];
+	json_t *o = json_pack("{s:I, s:b, s:s, s:s}", "lease", (json_int_t)mark->lease, "pgbouncer_paused",
+			      mark->pgbouncer_paused, "from", mark->from, "to", mark->to);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+	snprintf(out, outlen, "%s", text ? text : "{}");
+	free(text);
+	json_decref(o);
+}
+
+void switchover_mark_parse(const char *value, switchover_mark *mark)
+{
+	json_t *o = json_loads(value, 0, NULL);
+	json_t *v;
+
+	memset(mark, 0, sizeof(*mark));
+	if (!json_is_object(o)) {
+		json_decref(o);
+		return;
+	}
+	v = json_object_get(o, "lease");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		mark->lease = (int64_t)json_integer_value(v);
+	mark->pgbouncer_paused = json_is_true(json_object_get(o, "pgbouncer_paused"));
+	v = json_object_get(o, "from");
+	snprintf(mark->from, sizeof(mark->from), "%s", json_is_string(v) ? json_string_value(v) : "");
+	v = json_object_get(o, "to");
+	snprintf(mark->to, sizeof(mark->to), "%s", json_is_string(v) ? json_string_value(v) : "");
+	json_decref(o);
+}
+
+/* Writes (mark != NULL) or removes the mark. It is not under the owner's lease: it must outlive its
+ * owner, so that whoever comes next sees what was left. */
+static void put_mark(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *mark)
+{
+	char prefix[128], key[256], value[512];
 	pgr_err err;
 	int rc;
 
 	if (etcd == NULL)
 		return;
 	conf_etcd_prefix(conf, prefix, sizeof(prefix));
-	snprintf(key, sizeof(key), "%s%s", prefix, SWITCHOVER_PAUSED_LEAF);
-	rc = paused ? etcd_put(etcd, key, "true", 0, &err) : etcd_delete(etcd, key, false, &err);
+	snprintf(key, sizeof(key), "%s%s", prefix, SWITCHOVER_LEAF);
+	if (mark != NULL) {
+		switchover_mark_format(mark, value, sizeof(value));
+		rc = etcd_put(etcd, key, value, 0, &err);
+	} else {
+		rc = etcd_delete(etcd, key, false, &err);
+	}
 	if (rc != 0)
-		log_warn("could not %s the PgBouncer paused mark: %s", paused ? "set" : "clear", err.msg);
+		log_warn("could not %s the switchover mark: %s", mark ? "write" : "remove", err.msg);
 }
 
-void switchover_resume_all(const cluster_conf *conf, const etcd_client *etcd)
+static void resume_all(const cluster_conf *conf)
 {
 	pgr_err err;
 
 	if (switchover_pgbouncer_command(conf, "RESUME", &err) != 0)
 		log_error("%s", err.msg);
-	mark_paused(conf, etcd, false);
 }
 
 /* The child that asks Patroni: exit 0 on 200, 2 on 412/503 (retry), 1 otherwise. */
@@ -121,13 +164,14 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 	long long deadline, started;
 	int expected = 0;
 
-	if (!conf->local || cand == NULL)
+	if (!conf->local || (set && cand == NULL))
 		return;
 	for (int i = 0; i < conf->unit_count; i++) {
 		const conf_unit *u = &conf->units[i];
 		pgr_err err;
 
-		if (strcmp(u->member, leader) == 0 || strcmp(u->member, candidate) == 0)
+		/* leader "" (a clean-up after a dead owner): every unit */
+		if (leader[0] != '\0' && (strcmp(u->member, leader) == 0 || strcmp(u->member, candidate) == 0))
 			continue;
 		if (local_unit_set_replicatefrom(conf, u, set ? candidate : "", &err) != 0)
 			log_warn("%s: replicatefrom tag: %s", u->name, err.msg);
@@ -166,24 +210,50 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 	log_warn("the other standbys do not stream from %s after 20 s; switching over anyway", candidate);
 }
 
-int switchover_run(const cluster_conf *conf, const etcd_client *etcd, const char *leader, const char *candidate,
-		   switchover_timing *timing, pgr_err *err)
+void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd)
 {
+	cascade_from(conf, "", "", false);
+	resume_all(conf);
+	put_mark(conf, etcd, NULL);
+}
+
+int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
+		   const char *candidate, switchover_timing *timing, pgr_err *err)
+{
+	switchover_mark mark = { .lease = owner_lease };
 	int rc;
 
+	snprintf(mark.from, sizeof(mark.from), "%s", leader);
+	snprintf(mark.to, sizeof(mark.to), "%s", candidate);
+	if (owner_lease == 0 && etcd != NULL)
+		log_warn("no lease to own the switchover mark: none written");
+	else
+		put_mark(conf, etcd, &mark);
 	cascade_from(conf, leader, candidate, true);
-	rc = switchover_paused(conf, etcd, leader, candidate, timing, err);
+	rc = switchover_paused(conf, etcd, &mark, leader, candidate, timing, err);
 	cascade_from(conf, leader, candidate, false);
+	if (owner_lease != 0)
+		put_mark(conf, etcd, NULL);
 	return rc;
 }
 
-static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, const char *leader,
-			     const char *candidate, switchover_timing *timing, pgr_err *err)
+/* RESUME every PgBouncer and say so in the mark */
+static void resume_marked(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark)
+{
+	resume_all(conf);
+	if (mark->lease != 0) {
+		mark->pgbouncer_paused = false;
+		put_mark(conf, etcd, mark);
+	}
+}
+
+static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
+			     const char *leader, const char *candidate, switchover_timing *timing, pgr_err *err)
 {
 	const conf_unit *old = unit_of(conf, leader), *cand = unit_of(conf, candidate);
 	cluster_secrets secrets;
 	char url[200], conninfo[1024];
-	long long t0, t_paused, t_asked, deadline;
+	long long t0, t_paused, t_asked, deadline, retry_deadline;
 	pid_t child;
 	int result = -1;
 
@@ -206,22 +276,26 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 			log_warn("CHECKPOINT before the switchover: %s", ignored.msg);
 	}
 	t0 = proc_now_ms();
-	mark_paused(conf, etcd, true);
+	if (mark->lease != 0) {
+		mark->pgbouncer_paused = true;
+		put_mark(conf, etcd, mark);
+	}
 	if (switchover_pgbouncer_command(conf, "PAUSE", err) != 0) {
-		switchover_resume_all(conf, etcd);
+		resume_marked(conf, etcd, mark);
 		pgr_err_prefix(err, "PgBouncer could not pause within %d s; nothing changed", PAUSE_TIMEOUT_MS / 1000);
 		return -1;
 	}
 	t_paused = proc_now_ms();
 	timing->pause_ms = t_paused - t0;
 	deadline = proc_now_ms() + PROMOTE_TIMEOUT_MS;
+	retry_deadline = proc_now_ms() + PAUSED_RETRY_MS;
 	for (;;) {
 		int r;
 
 		t_asked = proc_now_ms();
 		child = ask_patroni(url, leader, candidate);
 		if (child < 0) {
-			switchover_resume_all(conf, etcd);
+			resume_marked(conf, etcd, mark);
 			return pgr_err_set(err, "fork: could not ask Patroni; nothing changed");
 		}
 		/* poll the candidate until it accepts writes, or the request fails */
@@ -241,17 +315,20 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 		}
 		if (result == 0)
 			break;
-		if (r == 2 && proc_now_ms() < deadline) {
-			proc_sleep_ms(200); /* no sync standby right now (412): ask again */
+		if (r == 2 && proc_now_ms() < retry_deadline) {
+			proc_sleep_ms(200); /* no sync standby right now (412): ask again, briefly: clients wait */
 			continue;
 		}
 		if (r < 0) {
 			kill(child, SIGKILL);
 			child_result(child, true);
 		}
-		switchover_resume_all(conf, etcd);
-		return pgr_err_set(err, "Patroni did not switch over to %s (%s); PgBouncer resumed towards %s", candidate,
-				   r < 0 ? "timeout" : "refused, see the agent's log", leader);
+		resume_marked(conf, etcd, mark);
+		if (r < 0)
+			return pgr_err_set(err, "%s was not promoted within %d s; PgBouncer resumed towards %s", candidate,
+					   PROMOTE_TIMEOUT_MS / 1000, leader);
+		return pgr_err_set(err, "Patroni refused the switchover to %s (its answer is logged); nothing changed, "
+				   "PgBouncer resumed towards %s", candidate, leader);
 	}
 	timing->promote_ms = proc_now_ms() - t_asked;
 	if (conf->local && conf->pgbouncer_count > 0) {
@@ -262,12 +339,12 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 			proc_sleep_ms(100);
 		if (tries == 5) {
 			/* clients must not stay paused: resume, and say the switchover did not end well */
-			switchover_resume_all(conf, etcd);
+			resume_marked(conf, etcd, mark);
 			child_result(child, true);
 			return pgr_err_prefix(err, "%s leads, but PgBouncer could not be repointed at it", candidate);
 		}
 	}
-	switchover_resume_all(conf, etcd);
+	resume_marked(conf, etcd, mark);
 	timing->paused_ms = proc_now_ms() - t0;
 	/* Patroni's own answer, for the record */
 	if (child_result(child, true) != 0)

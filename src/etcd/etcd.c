@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "etcd/etcd_parse.h"
 #include "util/http.h"
+#include "util/log.h"
 #include "util/proc.h"
 
 #define ETCD_DEFAULT_TIMEOUT_MS 3000
@@ -312,6 +314,92 @@ int etcd_lease_keepalive(const etcd_client *client, int64_t lease_id, int64_t *t
 	rc = etcd_parse_lease_keepalive(reply.body, ttl_left, err);
 	http_reply_free(&reply);
 	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+}
+
+int etcd_lease_ttl(const etcd_client *client, int64_t lease_id, int64_t *ttl_left, pgr_err *err)
+{
+	char subject[64];
+	http_reply reply;
+	char *body;
+	int rc;
+
+	*ttl_left = 0;
+	snprintf(subject, sizeof(subject), "lease timetolive %" PRId64, lease_id);
+	if (etcd_build_lease_id(lease_id, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	if (post(client, "/v3/lease/timetolive", body, subject, &reply, NULL, err) != 0)
+		return -1;
+	rc = etcd_parse_lease_timetolive(reply.body, ttl_left, err);
+	http_reply_free(&reply);
+	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+}
+
+static void *lease_keeper_main(void *arg)
+{
+	etcd_lease_keeper *keeper = arg;
+	long interval_ms = keeper->ttl_seconds * 1000L / 3;
+
+	pthread_mutex_lock(&keeper->lock);
+	while (!keeper->stop) {
+		struct timespec until;
+		int64_t ttl_left;
+		pgr_err err;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += interval_ms / 1000;
+		until.tv_nsec += (interval_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&keeper->wake, &keeper->lock, &until);
+		if (keeper->stop)
+			break;
+		pthread_mutex_unlock(&keeper->lock);
+		if (etcd_lease_keepalive(&keeper->client, keeper->lease, &ttl_left, &err) != 0)
+			log_warn("lease keep-alive failed: %s", err.msg);
+		else if (ttl_left == 0)
+			log_warn("lease %" PRId64 " expired", keeper->lease);
+		pthread_mutex_lock(&keeper->lock);
+	}
+	pthread_mutex_unlock(&keeper->lock);
+	return NULL;
+}
+
+int etcd_lease_keeper_start(etcd_lease_keeper *keeper, const etcd_client *client, int ttl_seconds, pgr_err *err)
+{
+	memset(keeper, 0, sizeof(*keeper));
+	keeper->client = *client;
+	keeper->ttl_seconds = ttl_seconds < 3 ? 3 : ttl_seconds;
+	if (etcd_lease_grant(client, keeper->ttl_seconds, &keeper->lease, err) != 0)
+		return -1;
+	pthread_mutex_init(&keeper->lock, NULL);
+	pthread_cond_init(&keeper->wake, NULL);
+	if (pthread_create(&keeper->thread, NULL, lease_keeper_main, keeper) != 0) {
+		pgr_err ignored;
+
+		if (etcd_lease_revoke(client, keeper->lease, &ignored) != 0)
+			log_warn("%s", ignored.msg);
+		pthread_cond_destroy(&keeper->wake);
+		pthread_mutex_destroy(&keeper->lock);
+		return pgr_err_set(err, "could not start the thread that keeps lease %" PRId64 " alive", keeper->lease);
+	}
+	return 0;
+}
+
+void etcd_lease_keeper_stop(etcd_lease_keeper *keeper)
+{
+	pgr_err err;
+
+	pthread_mutex_lock(&keeper->lock);
+	keeper->stop = true;
+	pthread_cond_signal(&keeper->wake);
+	pthread_mutex_unlock(&keeper->lock);
+	pthread_join(keeper->thread, NULL);
+	pthread_cond_destroy(&keeper->wake);
+	pthread_mutex_destroy(&keeper->lock);
+	if (etcd_lease_revoke(&keeper->client, keeper->lease, &err) != 0)
+		log_warn("%s", err.msg);
 }
 
 int etcd_lease_revoke(const etcd_client *client, int64_t lease_id, pgr_err *err)

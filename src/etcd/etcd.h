@@ -10,6 +10,7 @@
 #ifndef PGR_ETCD_ETCD_H
 #define PGR_ETCD_ETCD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -85,6 +86,29 @@ int etcd_lease_grant(const etcd_client *client, int ttl_seconds, int64_t *lease_
 int etcd_lease_keepalive(const etcd_client *client, int64_t lease_id, int64_t *ttl_left, pgr_err *err)
 	__attribute__((warn_unused_result));
 int etcd_lease_revoke(const etcd_client *client, int64_t lease_id, pgr_err *err) __attribute__((warn_unused_result));
+/* Another process's lease, without extending it: *ttl_left 0 when it has expired (or never existed). */
+int etcd_lease_ttl(const etcd_client *client, int64_t lease_id, int64_t *ttl_left, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/*
+ * A lease kept alive by a thread of its own (keepalive every third of the TTL), for a process whose
+ * main thread blocks for seconds, e.g. a CLI switchover owning the PgBouncer paused mark: when the
+ * process dies, the lease expires within ttl_seconds and others know it is gone.
+ */
+typedef struct etcd_lease_keeper {
+	etcd_client client; /* a copy: the keeper outlives nothing it points to */
+	int64_t lease;
+	int ttl_seconds;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool stop;
+} etcd_lease_keeper;
+
+int etcd_lease_keeper_start(etcd_lease_keeper *keeper, const etcd_client *client, int ttl_seconds, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* Stops the thread and revokes the lease (failures logged). */
+void etcd_lease_keeper_stop(etcd_lease_keeper *keeper);
 
 /*
  * Waits until key (or any key under it when prefix) changes after start_revision (events with a

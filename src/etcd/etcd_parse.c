@@ -731,6 +731,24 @@ int etcd_parse_lease_keepalive(const char *body, int64_t *ttl_left, pgr_err *err
 	return rc;
 }
 
+int etcd_parse_lease_timetolive(const char *body, int64_t *ttl_left, pgr_err *err)
+{
+	const char *what = "etcd lease timetolive reply";
+	json_t *root = load_object(body, what, err);
+	int rc;
+
+	*ttl_left = 0;
+	if (root == NULL)
+		return -1;
+	/* a reply without TTL must not read as "expired" */
+	rc = json_object_get(root, "TTL") == NULL ? pgr_err_set(err, "%s: no \"TTL\" in the reply", what)
+						  : get_i64(root, "TTL", ttl_left, what, err);
+	if (rc == 0 && *ttl_left < 0)
+		*ttl_left = 0;
+	json_decref(root);
+	return rc;
+}
+
 int etcd_parse_health(const char *body, bool *healthy, char *reason, size_t reasonlen, pgr_err *err)
 {
 	const char *what = "etcd health reply";

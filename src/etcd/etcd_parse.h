@@ -80,6 +80,9 @@ int etcd_parse_lease_grant(const char *body, int64_t *lease_id, int64_t *ttl, pg
 /* A keepalive reply: the TTL left, 0 when the lease has expired (or never existed). */
 int etcd_parse_lease_keepalive(const char *body, int64_t *ttl_left, pgr_err *err)
 	__attribute__((warn_unused_result));
+/* A timetolive reply: the TTL left, 0 when the lease has expired (or never existed). */
+int etcd_parse_lease_timetolive(const char *body, int64_t *ttl_left, pgr_err *err)
+	__attribute__((warn_unused_result));
 /* {"health":"true"}: *healthy; reason receives the "reason" field or the health value otherwise. */
 int etcd_parse_health(const char *body, bool *healthy, char *reason, size_t reasonlen, pgr_err *err)
 	__attribute__((warn_unused_result));

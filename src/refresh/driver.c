@@ -1,5 +1,7 @@
 #include "refresh/driver.h"
 
+#include <inttypes.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,9 +118,11 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 		return;
 	if (strcmp(patroni_state, "running") != 0)
 		return; /* Patroni starts a stopped PostgreSQL itself, from the new link */
-	if (wall_ms() - state->last_restart_ms < 20000)
+	/* one restart per target at a time: a restart just answered may not show the new version yet */
+	if (strcmp(state->last_restart_target, target) == 0 && wall_ms() - state->last_restart_ms < 20000)
 		return;
 	state->last_restart_ms = wall_ms();
+	snprintf(state->last_restart_target, sizeof(state->last_restart_target), "%s", target);
 	log_info("restarting PostgreSQL through Patroni to run %s (runs %s)", target,
 		 server_version[0] ? server_version : "nothing");
 	{
@@ -277,7 +281,7 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 	{
 		switchover_timing timing;
 
-		if (switchover_run(d->conf, d->etcd, rec->switchover_from, d->conf->units[cand].member, &timing, &err) != 0) {
+		if (switchover_run(d->conf, d->etcd, d->lease, rec->switchover_from, d->conf->units[cand].member, &timing, &err) != 0) {
 			snprintf(error, errlen, "%s", err.msg);
 			return -1;
 		}
@@ -286,6 +290,37 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 	}
 	log_info("switchover done: %s is the primary", d->conf->units[cand].name);
 	return 0;
+}
+
+/*
+ * A switchover whose process is gone (a coordinator or a CLI killed inside it): its lease has expired.
+ * Put back what it left: cascading standbys, PgBouncer paused. PgBouncer already leads to the running
+ * leader (the agent's coordinate() runs before this tick).
+ */
+static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *snap)
+{
+	const switchover_mark *mark = &snap->switchover;
+	int64_t ttl_left = 0;
+	pgr_err err;
+
+	if (mark->lease != 0) {
+		if (mark->lease == d->lease)
+			return; /* ours: cannot be left over, but never undo our own switchover */
+		if (etcd_lease_ttl(d->etcd, mark->lease, &ttl_left, &err) != 0) {
+			log_warn("a switchover is marked in progress; cannot tell whether its owner lives: %s", err.msg);
+			return;
+		}
+		if (ttl_left > 0)
+			return; /* its owner is switching over right now */
+	}
+	if (mark->pgbouncer_paused)
+		log_warn("PgBouncer was left paused by a process that is gone (switchover %s -> %s, lease %" PRId64
+			 " expired): resuming it",
+			 mark->from, mark->to, mark->lease);
+	else
+		log_warn("a switchover %s -> %s was left by a process that is gone (lease %" PRId64 " expired): cleaning up",
+			 mark->from, mark->to, mark->lease);
+	switchover_clean_up_after(d->conf, d->etcd);
 }
 
 void refresh_driver_tick(refresh_driver *d)
@@ -303,13 +338,8 @@ void refresh_driver_tick(refresh_driver *d)
 		log_warn("coordinator cannot read etcd: %s", err.msg);
 		goto out;
 	}
-	if (!d->checked_pgbouncer) {
-		d->checked_pgbouncer = true;
-		if (snap->pgbouncer_paused) {
-			log_warn("PgBouncer was left paused by a previous coordinator: resuming it");
-			switchover_resume_all(d->conf, d->etcd);
-		}
-	}
+	if (snap->have_switchover)
+		clean_up_dead_switchover(d, snap);
 	if (!snap->have_refresh)
 		goto out;
 	if (snap->refresh.state == RS_DONE) {

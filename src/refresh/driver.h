@@ -23,7 +23,7 @@
 typedef struct refresh_driver {
 	const cluster_conf *conf;
 	const etcd_client *etcd;
-	bool checked_pgbouncer; /* resumed a PgBouncer left paused by a previous coordinator */
+	int64_t lease; /* the coordinator's lease, set by the agent before each tick: owns the paused mark */
 } refresh_driver;
 
 void refresh_driver_tick(refresh_driver *driver);
@@ -31,6 +31,7 @@ void refresh_driver_tick(refresh_driver *driver);
 /* What one unit's agent keeps between ticks. */
 typedef struct refresh_unit_state {
 	int64_t last_restart_ms;
+	char last_restart_target[32]; /* the version that restart was for */
 	pid_t restart_child; /* the child process waiting on Patroni's POST /restart */
 } refresh_unit_state;
 

@@ -56,8 +56,9 @@ int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot
 			if (settings_from_json(kv->value, &snap->settings, &perr) != 0)
 				log_warn("%s: %s (defaults used)", kv->key, perr.msg);
 			snap->settings_mod_revision = kv->mod_revision;
-		} else if (strcmp(leaf, SWITCHOVER_PAUSED_LEAF) == 0) {
-			snap->pgbouncer_paused = true;
+		} else if (strcmp(leaf, SWITCHOVER_LEAF) == 0) {
+			snap->have_switchover = true;
+			switchover_mark_parse(kv->value, &snap->switchover);
 		} else if (strncmp(leaf, "history/", 8) == 0 && snap->history_count < STORE_MAX_HISTORY) {
 			if (record_parse(kv->value, &snap->history[snap->history_count], &perr) == 0) {
 				if (snap->history[snap->history_count].id > snap->max_id)

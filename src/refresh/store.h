@@ -16,6 +16,7 @@
 
 #include "agent/unit_record.h"
 #include "cluster/conf.h"
+#include "cluster/switchover.h"
 #include "etcd/etcd.h"
 #include "refresh/record.h"
 #include "refresh/settings.h"
@@ -31,7 +32,8 @@ typedef struct store_snapshot {
 	int64_t refresh_mod_revision; /* 0 when absent */
 	refresh_settings settings;
 	int64_t settings_mod_revision;
-	bool pgbouncer_paused;
+	bool have_switchover; /* a switchover is in progress, or its owner died inside it */
+	switchover_mark switchover;
 	refresh_record history[STORE_MAX_HISTORY]; /* oldest first */
 	int history_count;
 	int max_id; /* highest refresh id seen (history or current) */

@@ -360,7 +360,7 @@ static void test_parse_txn(void **state)
 	}
 }
 
-enum simple_kind { S_HEADER, S_DELETERANGE, S_GRANT, S_KEEPALIVE, S_HEALTH };
+enum simple_kind { S_HEADER, S_DELETERANGE, S_GRANT, S_KEEPALIVE, S_TIMETOLIVE, S_HEALTH };
 
 static void test_parse_simple_replies(void **state)
 {
@@ -384,6 +384,9 @@ static void test_parse_simple_replies(void **state)
 		{ S_KEEPALIVE, "lease_keepalive.json", 0, 60, 0, NULL },
 		{ S_KEEPALIVE, "lease_keepalive_expired.json", 0, 0, 0, NULL },
 		{ S_KEEPALIVE, "put.json", -1, 0, 0, "no \"result\"" },
+		{ S_TIMETOLIVE, "lease_timetolive.json", 0, 3, 0, NULL },
+		{ S_TIMETOLIVE, "lease_timetolive_expired.json", 0, 0, 0, NULL },
+		{ S_TIMETOLIVE, "put.json", -1, 0, 0, "TTL" },
 		{ S_HEALTH, "health.json", 0, 1, 0, NULL },
 		{ S_HEALTH, "put.json", -1, 0, 0, "no string \"health\"" },
 	};
@@ -409,6 +412,9 @@ static void test_parse_simple_replies(void **state)
 			break;
 		case S_KEEPALIVE:
 			rc = etcd_parse_lease_keepalive(body, &a, &err);
+			break;
+		case S_TIMETOLIVE:
+			rc = etcd_parse_lease_timetolive(body, &a, &err);
 			break;
 		case S_HEALTH:
 			rc = etcd_parse_health(body, &healthy, reason, sizeof(reason), &err);
