@@ -20,8 +20,8 @@ typedef struct cli_command {
 } cli_command;
 
 static const cli_command commands[] = {
-	{ { "cluster", "create" }, cmd_cluster_create, "cluster create --dir DIR --units N --version V",
-	  "create and start a local cluster on 127.0.0.1 (etcd, N units under Patroni, PgBouncer)" , false },
+	{ { "cluster", "create" }, cmd_cluster_create, "cluster create --dir DIR --units N --version V [--pgbouncers 1]",
+	  "create and start a local cluster on 127.0.0.1 (etcd, N units under Patroni, PgBouncers)" , false },
 	{ { "cluster", "start" }, cmd_cluster_start, "cluster start --dir DIR",
 	  "start whatever of the local cluster is not running" , true },
 	{ { "cluster", "stop" }, cmd_cluster_stop, "cluster stop --dir DIR", "stop every process of the local cluster, by pid" , true },

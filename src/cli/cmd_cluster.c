@@ -71,6 +71,7 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	const char *version = cli_take_option(&argc, argv, "--version");
 	const char *catalog = cli_take_option(&argc, argv, "--catalog");
 	const char *name = cli_take_option(&argc, argv, "--name");
+	const char *bouncers = cli_take_option(&argc, argv, "--pgbouncers");
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -85,6 +86,12 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	if (units != NULL && parse_positive(units, &opts.units) != 0) {
 		pgr_err_set(&ctx->err, "--units must be a positive number, not \"%s\"", units);
 		pgr_err_hint(&ctx->err, "e.g. --units 3");
+		return PGR_EXIT_USAGE;
+	}
+	opts.pgbouncers = 1;
+	if (bouncers != NULL && (parse_positive(bouncers, &opts.pgbouncers) != 0 || opts.pgbouncers > CONF_MAX_PGBOUNCERS)) {
+		pgr_err_set(&ctx->err, "--pgbouncers must be a number from 1 to %d, not \"%s\"", CONF_MAX_PGBOUNCERS, bouncers);
+		pgr_err_hint(&ctx->err, "e.g. --pgbouncers 2");
 		return PGR_EXIT_USAGE;
 	}
 	if (version == NULL) {
@@ -119,8 +126,11 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_ERROR;
 	}
 	wait_reports(&conf);
-	printf("cluster %s created in %s: %d unit(s) on %s, PgBouncer on %s:%d\n", conf.name, conf.dir, conf.unit_count,
-	       opts.version, conf.pgbouncers[0].host, conf.pgbouncers[0].port);
+	printf("cluster %s created in %s: %d unit(s) on %s, PgBouncer on ", conf.name, conf.dir, conf.unit_count,
+	       opts.version);
+	for (int i = 0; i < conf.pgbouncer_count; i++)
+		printf("%s%s:%d", i ? ", " : "", conf.pgbouncers[i].host, conf.pgbouncers[i].port);
+	printf("\n");
 	printf("next: `pgrefresh status --dir %s`\n", conf.dir);
 	return PGR_EXIT_OK;
 }

@@ -226,14 +226,29 @@ int local_unit_set_replicatefrom(const cluster_conf *conf, const conf_unit *unit
 	return patroni_reload(url, 5000, err);
 }
 
-static void pgbouncer_ini_for(const cluster_conf *conf, const char *host, int port, pgbouncer_ini *ini)
+/* The directory of PgBouncer number i of a local cluster (DIR/pgbouncer, DIR/pgbouncer-1, ...), or a file in it. */
+static void bouncer_path(const cluster_conf *conf, int i, const char *leaf, char *buf, size_t len)
+{
+	char dir[64];
+
+	if (i == 0)
+		snprintf(dir, sizeof(dir), "pgbouncer");
+	else
+		snprintf(dir, sizeof(dir), "pgbouncer-%d", i);
+	if (leaf[0] != '\0')
+		snprintf(buf, len, "%s/%s/%s", conf->dir, dir, leaf);
+	else
+		snprintf(buf, len, "%s/%s", conf->dir, dir);
+}
+
+static void pgbouncer_ini_for(const cluster_conf *conf, int i, const char *host, int port, pgbouncer_ini *ini)
 {
 	char pdir[PATH_MAX];
 
-	path_in(conf, "pgbouncer", pdir, sizeof(pdir));
+	bouncer_path(conf, i, "", pdir, sizeof(pdir));
 	memset(ini, 0, sizeof(*ini));
-	snprintf(ini->listen_addr, sizeof(ini->listen_addr), "%s", conf->pgbouncers[0].host);
-	ini->listen_port = conf->pgbouncers[0].port;
+	snprintf(ini->listen_addr, sizeof(ini->listen_addr), "%s", conf->pgbouncers[i].host);
+	ini->listen_port = conf->pgbouncers[i].port;
 	snprintf(ini->unix_socket_dir, sizeof(ini->unix_socket_dir), "%s", pdir);
 	snprintf(ini->auth_file, sizeof(ini->auth_file), "%s/userlist.txt", pdir);
 	snprintf(ini->admin_user, sizeof(ini->admin_user), "%s", conf->superuser);
@@ -241,15 +256,15 @@ static void pgbouncer_ini_for(const cluster_conf *conf, const char *host, int po
 	ini->target_port = port;
 }
 
-static int write_pgbouncer_ini(const cluster_conf *conf, const char *host, int port, pgr_err *err)
+static int write_pgbouncer_ini(const cluster_conf *conf, int i, const char *host, int port, pgr_err *err)
 {
 	char path[PATH_MAX + 32], buf[8192];
 	pgbouncer_ini ini;
 
-	pgbouncer_ini_for(conf, host, port, &ini);
+	pgbouncer_ini_for(conf, i, host, port, &ini);
 	if (pgbouncer_ini_render(&ini, buf, sizeof(buf), err) != 0)
 		return -1;
-	snprintf(path, sizeof(path), "%s/pgbouncer/pgbouncer.ini", conf->dir);
+	bouncer_path(conf, i, "pgbouncer.ini", path, sizeof(path));
 	return file_write_durable(path, buf, strlen(buf), 0644, err);
 }
 
@@ -258,25 +273,29 @@ static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets
 	char pdir[PATH_MAX], path[PATH_MAX + 32], buf[512];
 	int n;
 
-	path_in(conf, "pgbouncer", pdir, sizeof(pdir));
-	if (dir_make_all(pdir, 0750, err) != 0)
-		return -1;
-	if (write_pgbouncer_ini(conf, conf->units[0].host, conf->units[0].pg_port, err) != 0)
-		return -1;
-	n = snprintf(buf, sizeof(buf), "\"%s\" \"%s\"\n", conf->superuser, secrets->superuser_password);
-	snprintf(path, sizeof(path), "%s/userlist.txt", pdir);
-	if (file_write_durable(path, buf, (size_t)n, 0600, err) != 0)
-		return -1;
-	return owner_fix(pdir, err);
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		bouncer_path(conf, i, "", pdir, sizeof(pdir));
+		if (dir_make_all(pdir, 0750, err) != 0)
+			return -1;
+		if (write_pgbouncer_ini(conf, i, conf->units[0].host, conf->units[0].pg_port, err) != 0)
+			return -1;
+		n = snprintf(buf, sizeof(buf), "\"%s\" \"%s\"\n", conf->superuser, secrets->superuser_password);
+		snprintf(path, sizeof(path), "%s/userlist.txt", pdir);
+		if (file_write_durable(path, buf, (size_t)n, 0600, err) != 0)
+			return -1;
+		if (owner_fix(pdir, err) != 0)
+			return -1;
+	}
+	return 0;
 }
 
-int local_pgbouncer_target(const cluster_conf *conf, char *host, size_t hostlen, int *port, pgr_err *err)
+static int bouncer_target(const cluster_conf *conf, int i, char *host, size_t hostlen, int *port, pgr_err *err)
 {
 	char path[PATH_MAX + 32];
 	char *text;
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/pgbouncer/pgbouncer.ini", conf->dir);
+	bouncer_path(conf, i, "pgbouncer.ini", path, sizeof(path));
 	if (file_read_all(path, &text, NULL, err) != 0)
 		return -1;
 	rc = pgbouncer_ini_target(text, host, hostlen, port, err);
@@ -284,23 +303,44 @@ int local_pgbouncer_target(const cluster_conf *conf, char *host, size_t hostlen,
 	return rc;
 }
 
+int local_pgbouncer_target(const cluster_conf *conf, char *host, size_t hostlen, int *port, pgr_err *err)
+{
+	return bouncer_target(conf, 0, host, hostlen, port, err);
+}
+
 int local_pgbouncer_repoint(const cluster_conf *conf, const char *host, int port, bool *changed, pgr_err *err)
 {
-	char cur_host[256];
-	int cur_port = 0;
 	cluster_secrets secrets;
+	bool have_secrets = false;
+	int rc = 0;
 
 	*changed = false;
-	if (local_pgbouncer_target(conf, cur_host, sizeof(cur_host), &cur_port, err) == 0 && cur_port == port &&
-	    strcmp(cur_host, host) == 0)
-		return 0;
-	if (write_pgbouncer_ini(conf, host, port, err) != 0)
-		return -1;
-	*changed = true;
-	if (secrets_load(conf->dir, &secrets, err) != 0)
-		return -1;
-	return pgbouncer_admin_command(conf->pgbouncers[0].host, conf->pgbouncers[0].port, conf->superuser,
-				       secrets.superuser_password, "RELOAD", 5000, err);
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		char cur_host[256];
+		int cur_port = 0;
+		pgr_err one;
+
+		if (bouncer_target(conf, i, cur_host, sizeof(cur_host), &cur_port, &one) == 0 && cur_port == port &&
+		    strcmp(cur_host, host) == 0)
+			continue;
+		if (write_pgbouncer_ini(conf, i, host, port, &one) != 0) {
+			*err = one;
+			rc = -1;
+			continue;
+		}
+		*changed = true;
+		if (!have_secrets) {
+			if (secrets_load(conf->dir, &secrets, err) != 0)
+				return -1;
+			have_secrets = true;
+		}
+		if (pgbouncer_admin_command(conf->pgbouncers[i].host, conf->pgbouncers[i].port, conf->superuser,
+					    secrets.superuser_password, "RELOAD", 5000, &one) != 0) {
+			*err = one;
+			rc = -1;
+		}
+	}
+	return rc;
 }
 
 static int write_client_pgpass(const cluster_conf *conf, const cluster_secrets *secrets, pgr_err *err)
@@ -404,32 +444,38 @@ static int etcd_start(const cluster_conf *conf, pgr_err *err)
 	return etcd_wait_healthy(conf, 30000, err);
 }
 
-static int pgbouncer_start(const cluster_conf *conf, pgr_err *err)
+static int pgbouncer_start_one(const cluster_conf *conf, int i, pgr_err *err)
 {
 	char ini[PATH_MAX + 32], log[PATH_MAX + 32], pid[PATH_MAX + 32];
 	char *argv[] = { PGBOUNCER_BIN, ini, NULL };
+	int port = conf->pgbouncers[i].port;
 	long long deadline;
 
-	if (conf->pgbouncer_count == 0)
-		return 0;
-	snprintf(ini, sizeof(ini), "%s/pgbouncer/pgbouncer.ini", conf->dir);
-	snprintf(log, sizeof(log), "%s/pgbouncer/pgbouncer.log", conf->dir);
-	snprintf(pid, sizeof(pid), "%s/pgbouncer/pgbouncer.pid", conf->dir);
+	bouncer_path(conf, i, "pgbouncer.ini", ini, sizeof(ini));
+	bouncer_path(conf, i, "pgbouncer.log", log, sizeof(log));
+	bouncer_path(conf, i, "pgbouncer.pid", pid, sizeof(pid));
 	if (proc_pidfile_alive(pid, NULL))
 		return 0;
-	if (!local_port_is_free(conf->pgbouncers[0].port))
-		return pgr_err_set(err, "port %d (PgBouncer) is in use by another program", conf->pgbouncers[0].port);
+	if (!local_port_is_free(port))
+		return pgr_err_set(err, "port %d (PgBouncer) is in use by another program", port);
 	if (spawn_as_servers(argv, log, pid, err) != 0)
 		return pgr_err_prefix(err, "could not start PgBouncer");
 	deadline = proc_now_ms() + 10000;
-	while (local_port_is_free(conf->pgbouncers[0].port)) {
+	while (local_port_is_free(port)) {
 		if (!proc_pidfile_alive(pid, NULL))
 			return pgr_err_set(err, "PgBouncer exited at start; see %s", log);
 		if (proc_now_ms() > deadline)
-			return pgr_err_set(err, "PgBouncer does not listen on port %d; see %s", conf->pgbouncers[0].port,
-					   log);
+			return pgr_err_set(err, "PgBouncer does not listen on port %d; see %s", port, log);
 		proc_sleep_ms(50);
 	}
+	return 0;
+}
+
+static int pgbouncer_start(const cluster_conf *conf, pgr_err *err)
+{
+	for (int i = 0; i < conf->pgbouncer_count; i++)
+		if (pgbouncer_start_one(conf, i, err) != 0)
+			return -1;
 	return 0;
 }
 
@@ -515,9 +561,11 @@ int local_cluster_stop(const cluster_conf *conf, pgr_err *err)
 	int leader = leader_index(conf);
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/pgbouncer/pgbouncer.pid", conf->dir);
-	if (proc_stop_pidfile(path, SIGINT, 10000, err) != 0)
-		rc = -1;
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		bouncer_path(conf, i, "pgbouncer.pid", path, sizeof(path));
+		if (proc_stop_pidfile(path, SIGINT, 10000, err) != 0)
+			rc = -1;
+	}
 	/* replicas first, in parallel, so that the primary's shutdown does not trigger a failover */
 	for (int pass = 0; pass < 2; pass++) {
 		for (int i = 0; i < conf->unit_count; i++) {
@@ -610,9 +658,11 @@ static int ports_available(const cluster_conf *conf, pgr_err *err)
 		if (!local_port_is_free(conf->etcd_peer_port))
 			return pgr_err_set(err, "port %d (etcd peer) is in use by another program", conf->etcd_peer_port);
 	}
-	snprintf(pid, sizeof(pid), "%s/pgbouncer/pgbouncer.pid", conf->dir);
-	if (conf->pgbouncer_count > 0 && !proc_pidfile_alive(pid, NULL) && !local_port_is_free(conf->pgbouncers[0].port))
-		return pgr_err_set(err, "port %d (PgBouncer) is in use by another program", conf->pgbouncers[0].port);
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		bouncer_path(conf, i, "pgbouncer.pid", pid, sizeof(pid));
+		if (!proc_pidfile_alive(pid, NULL) && !local_port_is_free(conf->pgbouncers[i].port))
+			return pgr_err_set(err, "port %d (PgBouncer) is in use by another program", conf->pgbouncers[i].port);
+	}
 	for (int i = 0; i < conf->unit_count; i++) {
 		conf_unit_path(conf, &conf->units[i], "agent.pid", pid, sizeof(pid));
 		if (proc_pidfile_alive(pid, NULL))
@@ -663,9 +713,14 @@ static void keep_logs(const cluster_conf *conf, pgr_err *err)
 	snprintf(from, sizeof(from), "%s/etcd/etcd.log", conf->dir);
 	snprintf(to, sizeof(to), "%s/etcd.log", keep);
 	(void)rename(from, to);
-	snprintf(from, sizeof(from), "%s/pgbouncer/pgbouncer.log", conf->dir);
-	snprintf(to, sizeof(to), "%s/pgbouncer.log", keep);
-	(void)rename(from, to);
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		bouncer_path(conf, i, "pgbouncer.log", from, sizeof(from));
+		if (i == 0)
+			snprintf(to, sizeof(to), "%s/pgbouncer.log", keep);
+		else
+			snprintf(to, sizeof(to), "%s/pgbouncer-%d.log", keep, i);
+		(void)rename(from, to);
+	}
 	for (int i = 0; i < conf->unit_count; i++) {
 		static const char *const leaves[] = { "agent.log", "patroni.log" };
 
@@ -746,12 +801,14 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 		goto fail;
 	taken[ntaken++] = conf->etcd_peer_port;
 	cursor = 6432;
-	if (local_port_next_free(&cursor, taken, ntaken, &port, err) != 0)
-		goto fail;
-	taken[ntaken++] = port;
-	snprintf(conf->pgbouncers[0].host, sizeof(conf->pgbouncers[0].host), "127.0.0.1");
-	conf->pgbouncers[0].port = port;
-	conf->pgbouncer_count = 1;
+	for (int i = 0; i < (opts->pgbouncers > 0 ? opts->pgbouncers : 1) && i < CONF_MAX_PGBOUNCERS; i++) {
+		if (local_port_next_free(&cursor, taken, ntaken, &port, err) != 0)
+			goto fail;
+		taken[ntaken++] = port;
+		snprintf(conf->pgbouncers[i].host, sizeof(conf->pgbouncers[i].host), "127.0.0.1");
+		conf->pgbouncers[i].port = port;
+		conf->pgbouncer_count++;
+	}
 	for (int i = 0; i < opts->units; i++) {
 		conf_unit *u = &conf->units[i];
 		int pg_cursor = 5440 + i, api_cursor = 8010 + i;
@@ -806,13 +863,19 @@ fail:
 		if (dir_remove_all(conf->dir[0] ? conf->dir : opts->dir, &cleanup_err) != 0)
 			log_warn("while cleaning up: %s", cleanup_err.msg);
 	} else if (conf->dir[0]) {
-		static const char *const parts[] = { "units", "etcd", "pgbouncer", "libexec", "secrets", "pgpass",
-						     "pgrefresh.conf" };
+		static const char *const parts[] = { "units", "etcd", "libexec", "secrets", "pgpass", "pgrefresh.conf" };
 
 		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
 			char p[PATH_MAX + 32];
 
 			snprintf(p, sizeof(p), "%s/%s", conf->dir, parts[i]);
+			if (dir_remove_all(p, &cleanup_err) != 0)
+				log_warn("while cleaning up: %s", cleanup_err.msg);
+		}
+		for (int i = 0; i < conf->pgbouncer_count; i++) {
+			char p[PATH_MAX + 32];
+
+			bouncer_path(conf, i, "", p, sizeof(p));
 			if (dir_remove_all(p, &cleanup_err) != 0)
 				log_warn("while cleaning up: %s", cleanup_err.msg);
 		}

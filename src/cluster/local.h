@@ -22,6 +22,7 @@ typedef struct local_create_opts {
 	char dir[PATH_MAX];
 	char name[32];
 	int units;
+	int pgbouncers; /* PgBouncers in front of the cluster (1 to CONF_MAX_PGBOUNCERS; 0 means 1) */
 	char version[32];
 	char catalog[PATH_MAX];
 	long timeout_ms;

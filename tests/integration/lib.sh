@@ -284,9 +284,10 @@ adopt_kept_logs() {
 	return 0
 }
 
-create_cluster() {
+create_cluster() { # N VERSION [DIR [MORE OPTIONS...]]
 	local n=$1 v=$2 dir=${3:-$T/c}
-	pgr_run cluster create --dir "$dir" --units "$n" --version "$v"
+	shift $(($# < 3 ? $# : 3))
+	pgr_run cluster create --dir "$dir" --units "$n" --version "$v" "$@"
 	adopt_kept_logs
 	local tries=1
 	while [ "$RC" != 0 ] && [[ "$ERR" == *"is in use by another program"* ]] && [ $tries -lt 3 ]; do
@@ -294,7 +295,7 @@ create_cluster() {
 		# another program (not by these tests: they run one at a time) may bind one of them first.
 		echo "# create lost a port race with another program on this machine; once more: $ERR"
 		tries=$((tries + 1))
-		pgr_run cluster create --dir "$dir" --units "$n" --version "$v"
+		pgr_run cluster create --dir "$dir" --units "$n" --version "$v" "$@"
 		adopt_kept_logs
 	done
 	[ "$RC" = 0 ] || fail "cluster create --units $n --version $v exited $RC: $ERR"
@@ -409,8 +410,10 @@ port_not_ours() {
 # cluster_ports [DIR]: every port the cluster's pgrefresh.conf names (etcd, etcd peer, PgBouncer, units).
 cluster_ports() {
 	local conf=${1:-$C}/pgrefresh.conf
-	sed -nE 's/^etcd *= *.*:([0-9]+).*/\1/p; s/^(etcd_peer_port|pg_port|api_port) *= *([0-9]+)/\2/p;
-		s/^pgbouncer *= *.*:([0-9]+)/\1/p' "$conf"
+	sed -nE 's/^etcd *= *.*:([0-9]+).*/\1/p; s/^(etcd_peer_port|pg_port|api_port) *= *([0-9]+)/\2/p' "$conf"
+	# pgbouncer = host:port[,host:port...]
+	sed -nE 's/^pgbouncer *= *//p' "$conf" | tr ',' '\n' | sed -nE 's/.*:([0-9]+) *$/\1/p'
+
 }
 
 # ---------------------------------------------------------------------------------------------------

@@ -64,6 +64,13 @@ assert_rc 2 "create without --version exit code"
 pgr_run cluster create --dir "$T/y" --units zero --version "$LOW"
 assert_user_error "create --units zero"
 [ ! -e "$T/y" ] || fail "$T/y was created"
+for b in 0 9 two; do
+	pgr_run cluster create --dir "$T/y" --units 3 --version "$LOW" --pgbouncers "$b"
+	assert_user_error "create --pgbouncers $b"
+	assert_rc 2 "create --pgbouncers $b exit code"
+	assert_contains "$ERR" "--pgbouncers must be a number from 1 to 4" "create --pgbouncers $b"
+	[ ! -e "$T/y" ] || fail "$T/y was created"
+done
 
 step "status with no --dir and no PGREFRESH_DIR: usage error naming both"
 (

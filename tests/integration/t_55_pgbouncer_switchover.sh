@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# PgBouncer around the switchover (issue 4):
+# PgBouncer around the switchover (issue 4), with two PgBouncers in front of the cluster (paused and
+# resumed together; the load goes through the first, checks write through both):
 #  1. two `pgrefresh switchover`s under a write load through PgBouncer (bench/loadclient, 4 clients):
 #     0 failed transactions, every acknowledged id on every unit;
 #  2. a switchover that fails after PgBouncer was paused (the candidate carries Patroni's nofailover
@@ -56,11 +57,15 @@ mark_present() { [ -n "$(mark_value)" ]; }
 # PgBouncer paused, as the switchover mark says
 mark_paused() { [[ "$(mark_value)" == *'"pgbouncer_paused":true'* ]]; }
 # a write through PgBouncer answers within 3 s: PgBouncer is not paused, and leads to a primary
+# a write through every PgBouncer answers within 3 s: none is paused, each leads to a primary
 bouncer_writes() {
-	(
-		eval "$("$PGR" cluster env --dir "$C")"
-		exec timeout 3 "$PSQL" -X -q -v ON_ERROR_STOP=1 -c 'insert into t55 default values'
-	) >/dev/null 2>&1
+	local port
+	for port in $BOUNCERS; do
+		(
+			eval "$("$PGR" cluster env --dir "$C")"
+			exec timeout 3 "$PSQL" -X -q -v ON_ERROR_STOP=1 -p "$port" -c 'insert into t55 default values'
+		) >/dev/null 2>&1 || return 1
+	done
 }
 gone_lines() { cat "$C"/units/*/agent.log | grep -c "left paused by a process that is gone" || true; }
 # polls every 20 ms until the switchover mark says PgBouncer is paused (at most S seconds)
@@ -75,9 +80,12 @@ wait_for_paused_mark() { # S
 patroni_yml() { printf '%s/units/%s/patroni.yml\n' "$C" "$(unit_member "$1")"; }
 patroni_reload() { curl -s --max-time 5 -X POST "http://127.0.0.1:$(api_port "$1")/reload" >/dev/null; }
 
-step "a 3-unit cluster on $LOW; a ledger table"
+step "a 3-unit cluster on $LOW with two PgBouncers; a ledger table"
 need_versions "$LOW" "$HIGH"
-create_cluster 3 "$LOW"
+create_cluster 3 "$LOW" "$T/c" --pgbouncers 2
+BOUNCERS=$(json_get "$(status_json)" "' '.join(str(b['port']) for b in d['pgbouncer'])")
+[ "$(wc -w <<<"$BOUNCERS")" = 2 ] || fail "status lists PgBouncers on ports '$BOUNCERS', expected two"
+ok "PgBouncers on ports $BOUNCERS"
 wait_healthy 20
 psql_bouncer "create table ledger(id bigint primary key, client int not null, at timestamptz not null); create table t55(id serial primary key)" >/dev/null
 
@@ -90,6 +98,8 @@ for n in 1 2; do
 	assert_match "$OUT" "switched over: pg/[0-9] is the primary \(was $FROM\); clients waited [0-9]+ ms" "switchover $n"
 	wait_healthy 30
 done
+bouncer_writes || fail "a write through one of the PgBouncers fails after the switchovers"
+ok "both PgBouncers lead to the new primary"
 sleep 1
 stop_load "$T/load1"
 assert_eq "$(load_field "$T/load1" failed)" 0 "failed transactions"
@@ -113,8 +123,8 @@ assert_contains "$ERR" "nothing changed, PgBouncer resumed towards $(unit_member
 ok "exit $RC: $(grep 'pgrefresh: error' <<<"$ERR")"
 mark_present && fail "the switchover mark is still in etcd: $(mark_value)"
 ok "no switchover mark left in etcd"
-bouncer_writes || fail "a write through PgBouncer does not answer within 3 s"
-ok "PgBouncer answers writes at once"
+bouncer_writes || fail "a write through a PgBouncer does not answer within 3 s"
+ok "both PgBouncers answer writes at once"
 assert_eq "$(units_with_role primary)" "$PRIMARY" "primary"
 stop_load "$T/load2"
 assert_eq "$(load_field "$T/load2" failed)" 0 "failed transactions around the refused switchover"
@@ -131,8 +141,8 @@ wait_for_paused_mark 40 || fail "the paused mark never appeared: $(cat "$T/sw3.e
 kill -KILL "$SW_PID"
 wait "$SW_PID" 2>/dev/null || true
 ok "pgrefresh switchover (pid $SW_PID) killed while PgBouncer was paused"
-wait_until 30 bouncer_writes || fail "PgBouncer still does not answer 30 s after: $(status_json)"
-ok "PgBouncer answers writes again"
+wait_until 30 bouncer_writes || fail "a PgBouncer still does not answer 30 s after: $(status_json)"
+ok "both PgBouncers answer writes again"
 wait_until 10 eval '! mark_present' || fail "the switchover mark stays: $(mark_value)"
 grep -h "left paused by a process that is gone" "$C"/units/*/agent.log >/dev/null ||
 	fail "no coordinator logged that it resumed PgBouncer"
@@ -163,8 +173,8 @@ wait_for_paused_mark 200 || fail "the paused mark never appeared: $(status_json)
 COORD_PID=$(agent_pid "$COORD")
 kill -KILL "$COORD_PID"
 ok "the coordinator's agent ($COORD, pid $COORD_PID) killed while PgBouncer was paused"
-wait_until 40 bouncer_writes || fail "PgBouncer still does not answer 40 s after: $(status_json)"
-ok "PgBouncer answers writes again"
+wait_until 40 bouncer_writes || fail "a PgBouncer still does not answer 40 s after: $(status_json)"
+ok "both PgBouncers answer writes again"
 GONE_AFTER=$(gone_lines)
 [ "$GONE_AFTER" -gt "$GONE_BEFORE" ] || fail "no coordinator logged that it resumed PgBouncer"
 ok "another coordinator resumed it: $(grep -h "left paused by a process that is gone" "$C"/units/*/agent.log | sort | tail -n 1)"

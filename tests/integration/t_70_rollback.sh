@@ -3,8 +3,8 @@
 # replica on the target, failed its gate because its agent hung): every unit back on the original
 # version, the primary role back on an original-version unit through a switchover, rows written
 # through PgBouncer before, during and after all present on every unit.
-. "$(dirname "$0")/../lib.sh"
-. "$(dirname "$0")/../lib_refresh.sh"
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_refresh.sh"
 
 coordinator() { json_get "$(status_json)" "d['coordinator']"; }
 coordinator_is_not() { local c; c=$(coordinator) && [ "$c" != null ] && [ -n "$c" ] && [ "$c" != "$1" ]; }
