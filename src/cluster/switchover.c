@@ -183,29 +183,52 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 	conf_unit_api_url(cand, url, sizeof(url));
 	started = proc_now_ms();
 	deadline = started + 20000;
-	while (proc_now_ms() < deadline) {
-		patroni_node node;
+	{
+		/* Patroni takes new tags at its next loop (the standby's: follow the candidate; the candidate's:
+		 * create the standby's slot): wake both loops now and again until it streams, instead of
+		 * waiting up to loop_wait for each */
+		int loop_wait = 0;
+		long long next_wake = 0;
 		pgr_err err;
-		int streaming = 0;
 
-		if (patroni_get_node(url, 2000, &node, &err) == 0) {
-			for (int i = 0; i < conf->unit_count; i++) {
-				const char *m = conf->units[i].member;
+		if (patroni_get_loop_wait(url, 2000, &loop_wait, &err) != 0)
+			log_warn("cannot wake Patroni (%s): waiting for its loop", err.msg);
+		while (proc_now_ms() < deadline) {
+			patroni_node node;
+			int streaming = 0;
 
-				if (strcmp(m, leader) == 0 || strcmp(m, candidate) == 0)
-					continue;
-				for (int r = 0; r < node.replication_count; r++)
-					if (strcmp(node.replication[r].application_name, m) == 0 &&
-					    strcmp(node.replication[r].state, "streaming") == 0)
-						streaming++;
+			if (loop_wait > 0 && proc_now_ms() >= next_wake) {
+				for (int i = 0; i < conf->unit_count; i++) {
+					const conf_unit *u = &conf->units[i];
+					char uurl[200];
+
+					if (strcmp(u->member, leader) == 0)
+						continue;
+					conf_unit_api_url(u, uurl, sizeof(uurl));
+					if (patroni_wake(uurl, loop_wait, 2000, &err) != 0)
+						log_warn("%s: %s", u->name, err.msg);
+				}
+				next_wake = proc_now_ms() + 250;
 			}
-			if (streaming >= expected) {
-				log_info("%d standby(s) stream from %s after %lld ms", expected, candidate,
-					 proc_now_ms() - started);
-				return;
+			if (patroni_get_node(url, 2000, &node, &err) == 0) {
+				for (int i = 0; i < conf->unit_count; i++) {
+					const char *m = conf->units[i].member;
+
+					if (strcmp(m, leader) == 0 || strcmp(m, candidate) == 0)
+						continue;
+					for (int r = 0; r < node.replication_count; r++)
+						if (strcmp(node.replication[r].application_name, m) == 0 &&
+						    strcmp(node.replication[r].state, "streaming") == 0)
+							streaming++;
+				}
+				if (streaming >= expected) {
+					log_info("%d standby(s) stream from %s after %lld ms", expected, candidate,
+						 proc_now_ms() - started);
+					return;
+				}
 			}
+			proc_sleep_ms(50);
 		}
-		proc_sleep_ms(50);
 	}
 	log_warn("the other standbys do not stream from %s after 20 s; switching over anyway", candidate);
 }

@@ -298,7 +298,9 @@ int etcd_lease_grant(const etcd_client *client, int ttl_seconds, int64_t *lease_
 	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
 }
 
-int etcd_lease_keepalive(const etcd_client *client, int64_t lease_id, int64_t *ttl_left, pgr_err *err)
+/* A lease request whose reply carries the TTL left: keepalive or timetolive. */
+static int lease_ttl_request(const etcd_client *client, const char *path, const char *op, int64_t lease_id,
+			     int (*parse)(const char *, int64_t *, pgr_err *), int64_t *ttl_left, pgr_err *err)
 {
 	char subject[64];
 	http_reply reply;
@@ -306,32 +308,26 @@ int etcd_lease_keepalive(const etcd_client *client, int64_t lease_id, int64_t *t
 	int rc;
 
 	*ttl_left = 0;
-	snprintf(subject, sizeof(subject), "lease keepalive %" PRId64, lease_id);
+	snprintf(subject, sizeof(subject), "lease %s %" PRId64, op, lease_id);
 	if (etcd_build_lease_id(lease_id, &body, err) != 0)
 		return pgr_err_prefix(err, "etcd %s", subject);
-	if (post(client, "/v3/lease/keepalive", body, subject, &reply, NULL, err) != 0)
+	if (post(client, path, body, subject, &reply, NULL, err) != 0)
 		return -1;
-	rc = etcd_parse_lease_keepalive(reply.body, ttl_left, err);
+	rc = parse(reply.body, ttl_left, err);
 	http_reply_free(&reply);
 	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
 }
 
+int etcd_lease_keepalive(const etcd_client *client, int64_t lease_id, int64_t *ttl_left, pgr_err *err)
+{
+	return lease_ttl_request(client, "/v3/lease/keepalive", "keepalive", lease_id, etcd_parse_lease_keepalive,
+				 ttl_left, err);
+}
+
 int etcd_lease_ttl(const etcd_client *client, int64_t lease_id, int64_t *ttl_left, pgr_err *err)
 {
-	char subject[64];
-	http_reply reply;
-	char *body;
-	int rc;
-
-	*ttl_left = 0;
-	snprintf(subject, sizeof(subject), "lease timetolive %" PRId64, lease_id);
-	if (etcd_build_lease_id(lease_id, &body, err) != 0)
-		return pgr_err_prefix(err, "etcd %s", subject);
-	if (post(client, "/v3/lease/timetolive", body, subject, &reply, NULL, err) != 0)
-		return -1;
-	rc = etcd_parse_lease_timetolive(reply.body, ttl_left, err);
-	http_reply_free(&reply);
-	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+	return lease_ttl_request(client, "/v3/lease/timetolive", "timetolive", lease_id, etcd_parse_lease_timetolive,
+				 ttl_left, err);
 }
 
 static void *lease_keeper_main(void *arg)

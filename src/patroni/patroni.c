@@ -204,6 +204,29 @@ int patroni_patch_config(const char *api_url, const char *json_body, long timeou
 	return 0;
 }
 
+int patroni_get_loop_wait(const char *api_url, long timeout_ms, int *loop_wait, pgr_err *err)
+{
+	http_reply reply;
+	int rc;
+
+	*loop_wait = 0;
+	if (request_ok("GET", api_url, "/config", NULL, timeout_ms, &reply, err) != 0)
+		return -1;
+	rc = patroni_config_loop_wait_parse(reply.body, loop_wait, err);
+	http_reply_free(&reply);
+	return rc;
+}
+
+int patroni_wake(const char *api_url, int loop_wait, long timeout_ms, pgr_err *err)
+{
+	char body[64];
+
+	if (loop_wait <= 0)
+		return pgr_err_set(err, "Patroni wake: no loop_wait given");
+	snprintf(body, sizeof(body), "{\"loop_wait\":%d}", loop_wait);
+	return patroni_patch_config(api_url, body, timeout_ms, err);
+}
+
 int patroni_reload(const char *api_url, long timeout_ms, pgr_err *err)
 {
 	http_reply reply;

@@ -82,6 +82,8 @@ typedef struct patroni_node {
 /* Pure parsing; err says what is wrong with a malformed reply. */
 int patroni_cluster_parse(const char *json, patroni_cluster *out, pgr_err *err) __attribute__((warn_unused_result));
 int patroni_node_parse(const char *json, patroni_node *out, pgr_err *err) __attribute__((warn_unused_result));
+/* GET /config: its loop_wait (seconds); an error when it is absent or not a number. */
+int patroni_config_loop_wait_parse(const char *json, int *loop_wait, pgr_err *err) __attribute__((warn_unused_result));
 /* "leader" -> PATRONI_ROLE_LEADER, ... ; and the names pgrefresh shows: "primary", "sync-standby", "replica". */
 patroni_role patroni_role_from_string(const char *s);
 const char *patroni_role_display(patroni_role role);
@@ -116,5 +118,14 @@ int patroni_reload(const char *api_url, long timeout_ms, pgr_err *err) __attribu
 /* PATCH /config with a JSON body (dynamic configuration, e.g. {"pause": true}). */
 int patroni_patch_config(const char *api_url, const char *json_body, long timeout_ms, pgr_err *err)
 	__attribute__((warn_unused_result));
+/* GET /config: the loop_wait of the dynamic configuration. */
+int patroni_get_loop_wait(const char *api_url, long timeout_ms, int *loop_wait, pgr_err *err)
+	__attribute__((warn_unused_result));
+/*
+ * Wakes that member's HA loop now instead of at its next loop_wait tick: PATCH /config with loop_wait
+ * at the value it has (patroni_get_loop_wait), which changes nothing in the DCS; Patroni wakes its loop
+ * on every PATCH /config. E.g. after POST /reload, the new tags take effect at once.
+ */
+int patroni_wake(const char *api_url, int loop_wait, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
 
 #endif

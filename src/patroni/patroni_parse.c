@@ -180,6 +180,25 @@ static int parse_replication(json_t *r, int index, patroni_replication *out, pgr
 	return 0;
 }
 
+int patroni_config_loop_wait_parse(const char *json, int *loop_wait, pgr_err *err)
+{
+	static const char *where = "Patroni /config";
+	json_t *root = load_object(json, where, err);
+	json_t *v;
+	int rc = 0;
+
+	*loop_wait = 0;
+	if (root == NULL)
+		return -1;
+	v = json_object_get(root, "loop_wait");
+	if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > 3600)
+		rc = pgr_err_set(err, "%s: no loop_wait of a few seconds in the dynamic configuration", where);
+	else
+		*loop_wait = (int)json_integer_value(v);
+	json_decref(root);
+	return rc;
+}
+
 int patroni_node_parse(const char *json, patroni_node *out, pgr_err *err)
 {
 	static const char *where = "Patroni /patroni";

@@ -391,8 +391,12 @@ static void test_lease_revoke(void **state)
 
 	OK(etcd_lease_keepalive(c, lease, &ttl, &err));
 	assert_true(ttl > 0 && ttl <= 30);
+	OK(etcd_lease_ttl(c, lease, &ttl, &err)); /* another process's view: alive */
+	assert_true(ttl > 0 && ttl <= 30);
 
 	OK(etcd_lease_revoke(c, lease, &err));
+	OK(etcd_lease_ttl(c, lease, &ttl, &err));
+	assert_int_equal(ttl, 0);
 	OK(etcd_get(c, "/t/lease/held", &kv, &found, &err));
 	assert_false(found);
 	OK(etcd_lease_keepalive(c, lease, &ttl, &err));
@@ -432,6 +436,28 @@ static void test_lease_expiry(void **state)
 	assert_false(found);
 	assert_true(proc_now_ms() - start >= 1000); /* not gone at once */
 	OK(etcd_lease_keepalive(c, lease, &ttl, &err));
+	assert_int_equal(ttl, 0);
+	END(lv);
+}
+
+/* 6b. a lease kept by its own thread outlives its TTL; once stopped, it is revoked */
+static void test_lease_keeper(void **state)
+{
+	struct live *lv = *state;
+	const etcd_client *c = &lv->client;
+	etcd_lease_keeper keeper;
+	pgr_err err;
+	int64_t ttl, lease;
+
+	BEGIN(lv);
+	OK(etcd_lease_keeper_start(&keeper, c, 3, &err));
+	lease = keeper.lease;
+	assert_true(lease > 0);
+	proc_sleep_ms(4500); /* past the TTL: only the keeper keeps it */
+	OK(etcd_lease_ttl(c, lease, &ttl, &err));
+	assert_true(ttl > 0);
+	etcd_lease_keeper_stop(&keeper);
+	OK(etcd_lease_ttl(c, lease, &ttl, &err));
 	assert_int_equal(ttl, 0);
 	END(lv);
 }
@@ -598,6 +624,7 @@ int main(void)
 		cmocka_unit_test(test_kv_basics),    cmocka_unit_test(test_put_if_create),
 		cmocka_unit_test(test_put_if_mod_revision), cmocka_unit_test(test_delete_if),
 		cmocka_unit_test(test_lease_revoke), cmocka_unit_test(test_lease_expiry),
+		cmocka_unit_test(test_lease_keeper),
 		cmocka_unit_test(test_watch),	     cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_failover),
 	};

@@ -614,6 +614,53 @@ static void test_io_patch_config(void **state)
 	free(body);
 }
 
+static void test_config_loop_wait(void **state)
+{
+	static const struct {
+		const char *file;
+		int rc, loop_wait;
+		const char *err;
+	} cases[] = {
+		{ "config.json", 0, 2, NULL },
+		{ "config_no_loop_wait.json", -1, 0, "no loop_wait" },
+		{ "bad_config_loop_wait_string.json", -1, 0, "no loop_wait" },
+		{ "bad_truncated.json", -1, 0, "Patroni /config" },
+		{ "bad_not_object.json", -1, 0, "Patroni /config" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *body = fixture(cases[i].file);
+		pgr_err err = { 0 };
+		int loop_wait = -1;
+
+		if (patroni_config_loop_wait_parse(body, &loop_wait, &err) != cases[i].rc)
+			fail_msg("%s: rc, err %s", cases[i].file, err.msg);
+		assert_int_equal(loop_wait, cases[i].loop_wait);
+		if (cases[i].err != NULL && strstr(err.msg, cases[i].err) == NULL)
+			fail_msg("%s: error \"%s\" lacks \"%s\"", cases[i].file, err.msg, cases[i].err);
+		free(body);
+	}
+}
+
+/* the wake is a PATCH /config that sets loop_wait to the value given: nothing else */
+static void test_io_wake(void **state)
+{
+	struct fake_server fs;
+	char url[64], seen[512];
+	char *body = fixture("patch_config_200.json");
+	pgr_err err = { 0 };
+
+	(void)state;
+	fake_start(&fs, 200, body);
+	url_of(&fs, url, sizeof(url), false);
+	assert_int_equal(patroni_wake(url, 2, 5000, &err), 0);
+	fake_finish(&fs, seen, sizeof(seen));
+	assert_string_equal(seen, "PATCH /config HTTP/1.1|{\"loop_wait\":2}");
+	assert_int_equal(patroni_wake(url, 0, 5000, &err), -1);
+	free(body);
+}
+
 static int group_setup(void **state)
 {
 	pgr_err err = { 0 };
@@ -632,6 +679,7 @@ static int group_teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_loop_wait), cmocka_unit_test(test_io_wake),
 		cmocka_unit_test(test_cluster_parse),	 cmocka_unit_test(test_cluster_members),
 		cmocka_unit_test(test_cluster_tags),	 cmocka_unit_test(test_node_parse),
 		cmocka_unit_test(test_node_replication), cmocka_unit_test(test_roles),
