@@ -169,28 +169,23 @@ static int unit_index(const cluster_conf *conf, const char *member)
 static void wake_patroni(refresh_driver *d, const store_snapshot *snap)
 {
 	const refresh_record *rec = &snap->refresh;
-	int targets[2], ntargets = 0, loop_wait = 0;
+	int cur, loop_wait = 0;
 	pgr_err err;
 
 	if (rec->state != RS_UNIT || rec->current < 0 || wall_ms() - d->last_wake_ms < WAKE_EVERY_MS)
 		return;
 	d->last_wake_ms = wall_ms();
-	for (int i = 0; i < d->conf->unit_count; i++)
-		if (snap->have[i] && strcmp(snap->records[i].role, "primary") == 0)
-			targets[ntargets++] = i;
-	{
-		int cur = unit_index(d->conf, rec->units[rec->current].unit);
-
-		if (cur >= 0 && (ntargets == 0 || targets[0] != cur))
-			targets[ntargets++] = cur;
-	}
-	for (int t = 0; t < ntargets; t++) {
+	cur = unit_index(d->conf, rec->units[rec->current].unit);
+	/* the unit refreshed, and whatever reports itself primary (two may, for a moment, around a switchover) */
+	for (int i = 0; i < d->conf->unit_count; i++) {
 		char url[200];
 
-		conf_unit_api_url(&d->conf->units[targets[t]], url, sizeof(url));
+		if (i != cur && !(snap->have[i] && strcmp(snap->records[i].role, "primary") == 0))
+			continue;
+		conf_unit_api_url(&d->conf->units[i], url, sizeof(url));
 		/* loop_wait as it is now, read each time: the wake must never change it */
 		if (patroni_get_loop_wait(url, 300, &loop_wait, &err) != 0 || patroni_wake(url, loop_wait, 300, &err) != 0)
-			log_debug("wake %s: %s", d->conf->units[targets[t]].name, err.msg);
+			log_debug("wake %s: %s", d->conf->units[i].name, err.msg);
 	}
 }
 
