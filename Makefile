@@ -2,6 +2,7 @@
 #   make            build build/pgrefresh
 #   make check      install what is missing, build with ASan+UBSan, run unit and integration tests
 #   make unit       unit tests only (cmocka, in-process)
+#   make valgrind   the unit tests again, built without sanitizers, under valgrind (leaks and errors fail)
 #   make demo       the main job: a local cluster, refreshed, status shown
 CC      ?= cc
 PKGS    := libcurl jansson libpq
@@ -18,10 +19,12 @@ AOBJ    := $(SRC:src/%.c=build/asan/obj/%.o)
 ALIBOBJ := $(LIBSRC:src/%.c=build/asan/obj/%.o)
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=build/asan/tests/%)
+LIBOBJ  := $(LIBSRC:src/%.c=build/obj/%.o)
+VGBIN   := $(UNITSRC:tests/unit/%.c=build/tests/%)
 ITSRC   := $(wildcard tests/integration/test_*.c)
 ITBIN   := $(ITSRC:tests/integration/%.c=build/asan/itests/%)
 
-.PHONY: all asan unit integration check demo deps versions clean lint bench bench-short
+.PHONY: all asan unit valgrind integration check demo deps versions clean lint bench bench-short
 all: build/pgrefresh
 
 build/pgrefresh: $(OBJ)
@@ -43,12 +46,21 @@ build/asan/tests/%: tests/unit/%.c $(ALIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(WARN) $(INC) -o $@ $^ $(LIBS) -lcmocka
 
+build/tests/%: tests/unit/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) $(INC) -o $@ $^ $(LIBS) -lcmocka
+
 build/asan/itests/%: tests/integration/%.c $(ALIBOBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g $(SAN) $(WARN) $(INC) -o $@ $^ $(LIBS) -lcmocka
 
 unit: $(UNITBIN)
 	@set -e; for t in $(UNITBIN); do echo "== $$t"; $$t; done
+
+valgrind: $(VGBIN)
+	@set -e; for t in $(VGBIN); do echo "== valgrind $$t"; \
+		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+			--child-silent-after-fork=yes $$t >/dev/null; done; echo "valgrind: clean"
 
 integration: build/asan/pgrefresh build/pgrefresh $(ITBIN)
 	tests/integration/run
@@ -62,6 +74,7 @@ versions: build/pgrefresh
 check: deps
 	$(MAKE) all asan
 	$(MAKE) unit
+	$(MAKE) valgrind
 	$(MAKE) lint
 	scripts/fetch-versions
 	$(MAKE) integration
