@@ -93,7 +93,6 @@ typedef struct {
 	pthread_t thread;
 	sync_sample *samples; /* changes only */
 	size_t n, cap;
-	long polls;
 } watch_state;
 
 static atomic_bool stopping;
@@ -296,7 +295,6 @@ static void *watch_main(void *arg)
 				state = PQgetvalue(res, 0, 1)[0] == '\0' ? 2 : 1;
 		}
 		push_sample(w, now_ns(CLOCK_MONOTONIC), state);
-		w->polls++;
 		PQclear(res);
 		if (state < 0 && PQstatus(conn) != CONNECTION_OK) {
 			PQfinish(conn);
