@@ -12,6 +12,7 @@
 #include "catalog/catalog.h"
 #include "cluster/conf.h"
 #include "cluster/health.h"
+#include "cluster/switchover.h"
 #include "cluster/local.h"
 #include "etcd/etcd.h"
 #include "patroni/patroni.h"
@@ -221,16 +222,25 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 			return;
 		role_name(me->role, rec->role, sizeof(rec->role));
 		rec->lag_bytes = me->lag_bytes;
+		rec->tag_nosync = node.tags_nosync;
+		snprintf(rec->tag_replicatefrom, sizeof(rec->tag_replicatefrom), "%s", node.tags_replicatefrom);
 		if (me->role == PATRONI_ROLE_LEADER) {
 			rec->streaming = strcmp(node.state, "running") == 0;
 			rec->lag_bytes = 0;
 		} else if (leader != NULL) {
-			patroni_node leader_node;
-			char base[200];
+			/* from the primary, or from the standby its replicatefrom tag names (a cascade) */
+			const patroni_member *upstream[2] = { leader, NULL };
 
-			if (patroni_api_base(leader->api_url, base, sizeof(base)) == 0 &&
-			    patroni_get_node(base, 2000, &leader_node, &err) == 0)
-				rec->streaming = health_member_streaming(&leader_node, ctx->unit->member);
+			if (node.tags_replicatefrom[0] != '\0')
+				upstream[1] = patroni_cluster_member(&cluster, node.tags_replicatefrom);
+			for (int i = 0; i < 2 && !rec->streaming; i++) {
+				patroni_node up;
+				char base[200];
+
+				if (upstream[i] != NULL && patroni_api_base(upstream[i]->api_url, base, sizeof(base)) == 0 &&
+				    patroni_get_node(base, 2000, &up, &err) == 0)
+					rec->streaming = health_member_streaming(&up, ctx->unit->member);
+			}
 		}
 	}
 }
@@ -243,6 +253,12 @@ static void report(agent_ctx *ctx, unit_record *out)
 	pgr_err err;
 
 	observe_unit(ctx, &rec);
+	if (ctx->unit_state.aside_since_ms != 0)
+		snprintf(rec.message, sizeof(rec.message),
+			 "Stands aside as sync standby before its restart (Patroni tag nosync)");
+	else if (rec.tag_replicatefrom[0] != '\0')
+		snprintf(rec.message, sizeof(rec.message), "Streams from %s, the next primary (cascade for the switchover)",
+			 rec.tag_replicatefrom);
 	*out = rec;
 	if (unit_record_to_json(&rec, &json, &err) != 0) {
 		log_error("%s", err.msg);
@@ -263,7 +279,7 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 {
 	char key[256];
 	etcd_kv kv;
-	bool found = false;
+	bool found = false, marked = false;
 	refresh_record refresh;
 	pgr_err err;
 
@@ -273,12 +289,22 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 		return;
 	}
 	ctx->refresh_active = found;
+	if (rec->tag_replicatefrom[0] != '\0') {
+		/* a cascade tag: is a switchover (which owns those tags) marked? */
+		etcd_kv mark;
+
+		store_key(&ctx->conf, SWITCHOVER_LEAF, key, sizeof(key));
+		if (etcd_get(&ctx->etcd, key, &mark, &marked, &err) != 0) {
+			log_debug("cannot read the switchover mark: %s", err.msg);
+			etcd_kv_free(&kv);
+			return;
+		}
+		etcd_kv_free(&mark);
+	}
 	if (found && kv.value != NULL && record_parse(kv.value, &refresh, &err) == 0)
-		refresh_unit_tick(&ctx->conf, ctx->unit, &refresh, rec->linked_version, rec->server_version,
-				  rec->patroni_state, &ctx->unit_state);
+		refresh_unit_tick(&ctx->conf, ctx->unit, &refresh, marked, rec, &ctx->unit_state);
 	else
-		refresh_unit_tick(&ctx->conf, ctx->unit, NULL, rec->linked_version, rec->server_version,
-				  rec->patroni_state, &ctx->unit_state);
+		refresh_unit_tick(&ctx->conf, ctx->unit, NULL, marked, rec, &ctx->unit_state);
 	etcd_kv_free(&kv);
 }
 

@@ -40,6 +40,8 @@ int unit_record_to_json(const unit_record *rec, char **json, pgr_err *err)
 	json_object_set_new(obj, "streaming", json_boolean(rec->streaming));
 	json_object_set_new(obj, "lag_bytes", json_integer(rec->lag_bytes));
 	json_object_set_new(obj, "timeline", json_integer(rec->timeline));
+	json_object_set_new(obj, "tag_nosync", json_boolean(rec->tag_nosync));
+	json_object_set_new(obj, "tag_replicatefrom", json_string(rec->tag_replicatefrom));
 	json_object_set_new(obj, "catalog", cat);
 	json_object_set_new(obj, "heartbeat_ms", json_integer(rec->heartbeat_ms));
 	json_object_set_new(obj, "agent_pid", json_integer(rec->agent_pid));
@@ -79,6 +81,8 @@ int unit_record_parse(const char *json, unit_record *rec, pgr_err *err)
 	get_str(obj, "linked_version", rec->linked_version, sizeof(rec->linked_version));
 	get_str(obj, "patroni_state", rec->patroni_state, sizeof(rec->patroni_state));
 	get_str(obj, "message", rec->message, sizeof(rec->message));
+	get_str(obj, "tag_replicatefrom", rec->tag_replicatefrom, sizeof(rec->tag_replicatefrom));
+	rec->tag_nosync = json_is_true(json_object_get(obj, "tag_nosync"));
 	rec->port = (int)json_integer_value(json_object_get(obj, "port"));
 	rec->streaming = json_is_true(json_object_get(obj, "streaming"));
 	v = json_object_get(obj, "lag_bytes");

@@ -25,6 +25,8 @@ typedef struct unit_record {
 	bool streaming;          /* per the primary's replication[]; true for the primary itself */
 	int64_t lag_bytes;       /* -1 unknown */
 	int timeline;
+	bool tag_nosync;            /* Patroni tags in effect (pgrefresh sets them for a moment, see local.h) */
+	char tag_replicatefrom[32]; /* "" if none */
 	char catalog[UNIT_RECORD_MAX_VERSIONS][16]; /* versions this unit's catalog has */
 	int catalog_count;
 	int64_t heartbeat_ms; /* wall clock (ms since the epoch) of the report */

@@ -125,13 +125,18 @@ static void etcd_hostport(const cluster_conf *conf, char *buf, size_t len)
 /* ---- configuration files ---- */
 
 static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
-			     const char *replicatefrom, pgr_err *err)
+			     const local_unit_tags *tags, pgr_err *err)
 {
-	char udir[PATH_MAX], path[PATH_MAX + 32], etcd[160];
+	static const local_unit_tags no_tags;
+	char udir[PATH_MAX], path[PATH_MAX + 32], etcd[160], tag_line[160];
 	char *yml;
 	size_t cap = 8192;
 	int n, rc;
 
+	if (tags == NULL)
+		tags = &no_tags;
+	snprintf(tag_line, sizeof(tag_line), "%s%s%s%s", tags->replicatefrom[0] ? "replicatefrom: " : "",
+		 tags->replicatefrom, tags->replicatefrom[0] && tags->nosync ? ", " : "", tags->nosync ? "nosync: true" : "");
 	conf_unit_dir(conf, unit, udir, sizeof(udir));
 	etcd_hostport(conf, etcd, sizeof(etcd));
 	yml = malloc(cap);
@@ -175,12 +180,12 @@ static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *se
 		     "    - local all all trust\n"
 		     "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
 		     "    - host all all 127.0.0.1/32 scram-sha-256\n"
-		     "tags: {%s%s}\n",
+		     "tags: {%s}\n",
 		     unit->name, conf->name, unit->member, unit->host, unit->api_port, unit->host, unit->api_port, etcd,
 		     conf->unit_count >= 3 ? "true" : "false",
 		     unit->host, unit->pg_port, unit->host, unit->pg_port, udir, udir, udir, conf->superuser,
 		     secrets->superuser_password, secrets->replication_password, secrets->rewind_password, udir,
-		     replicatefrom && replicatefrom[0] ? "replicatefrom: " : "", replicatefrom ? replicatefrom : "");
+		     tag_line);
 	if (n < 0 || (size_t)n >= cap) {
 		free(yml);
 		return pgr_err_set(err, "patroni.yml of %s too large", unit->name);
@@ -210,20 +215,26 @@ int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const ch
 	return owner_fix(udir, err);
 }
 
-int local_unit_set_replicatefrom(const cluster_conf *conf, const conf_unit *unit, const char *member, pgr_err *err)
+int local_unit_set_tags(const cluster_conf *conf, const conf_unit *unit, const local_unit_tags *tags, pgr_err *err)
 {
 	cluster_secrets secrets;
 	char url[200], path[PATH_MAX + 32];
+	int loop_wait = 0;
 
 	if (secrets_load(conf->dir, &secrets, err) != 0)
 		return -1;
-	if (write_patroni_yml(conf, &secrets, unit, member, err) != 0)
+	if (write_patroni_yml(conf, &secrets, unit, tags, err) != 0)
 		return -1;
 	conf_unit_path(conf, unit, "patroni.yml", path, sizeof(path));
 	if (owner_fix(path, err) != 0)
 		return -1;
 	conf_unit_api_url(unit, url, sizeof(url));
-	return patroni_reload(url, 5000, err);
+	if (patroni_reload(url, 5000, err) != 0)
+		return -1;
+	/* POST /reload only flags it: Patroni reads the file at its next loop. Wake the loop now. */
+	if (patroni_get_loop_wait(url, 2000, &loop_wait, err) != 0 || patroni_wake(url, loop_wait, 2000, err) != 0)
+		return pgr_err_prefix(err, "tags written, Patroni reloads them at its next loop");
+	return 0;
 }
 
 /* The directory of PgBouncer number i of a local cluster (DIR/pgbouncer, DIR/pgbouncer-1, ...), or a file in it. */

@@ -168,12 +168,14 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 		return;
 	for (int i = 0; i < conf->unit_count; i++) {
 		const conf_unit *u = &conf->units[i];
+		local_unit_tags tags = { .nosync = false };
 		pgr_err err;
 
 		/* leader "" (a clean-up after a dead owner): every unit */
 		if (leader[0] != '\0' && (strcmp(u->member, leader) == 0 || strcmp(u->member, candidate) == 0))
 			continue;
-		if (local_unit_set_replicatefrom(conf, u, set ? candidate : "", &err) != 0)
+		snprintf(tags.replicatefrom, sizeof(tags.replicatefrom), "%s", set ? candidate : "");
+		if (local_unit_set_tags(conf, u, &tags, &err) != 0)
 			log_warn("%s: replicatefrom tag: %s", u->name, err.msg);
 		else
 			expected++;

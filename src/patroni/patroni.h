@@ -75,6 +75,8 @@ typedef struct patroni_node {
 	bool pending_restart;
 	bool paused;
 	char patroni_version[32];
+	char tags_replicatefrom[64]; /* the tags in effect now (the member's in /cluster lag until its next loop) */
+	bool tags_nosync;
 	patroni_replication replication[PATRONI_MAX_MEMBERS];
 	int replication_count;
 } patroni_node;

@@ -87,11 +87,31 @@ static json_t *load_object(const char *text, const char *what, pgr_err *err)
 	return root;
 }
 
+
+/* "tags": {"replicatefrom": ..., "nosync": ...} of a member or a node; absent is no tags. */
+static int parse_tags(json_t *obj, const char *where, char *replicatefrom, size_t len, bool *nosync, pgr_err *err)
+{
+	json_t *tags = json_object_get(obj, "tags"), *rf;
+
+	replicatefrom[0] = '\0';
+	*nosync = false;
+	if (tags == NULL || json_is_null(tags))
+		return 0;
+	if (!json_is_object(tags))
+		return pgr_err_set(err, "%s: field \"tags\" is not an object", where);
+	/* tags come from the user's YAML: an odd type is ignored, not an error */
+	rf = json_object_get(tags, "replicatefrom");
+	if (json_is_string(rf))
+		snprintf(replicatefrom, len, "%s", json_string_value(rf));
+	*nosync = json_is_true(json_object_get(tags, "nosync"));
+	return 0;
+}
+
 static int parse_member(json_t *m, int index, patroni_member *out, pgr_err *err)
 {
 	char where[96];
 	char role[32];
-	json_t *lag, *tags;
+	json_t *lag;
 
 	memset(out, 0, sizeof(*out));
 	out->lag_bytes = -1;
@@ -117,18 +137,7 @@ static int parse_member(json_t *m, int index, patroni_member *out, pgr_err *err)
 	else if (lag != NULL && !json_is_string(lag) && !json_is_null(lag))
 		return pgr_err_set(err, "%s: field \"lag\" is neither a number nor a string", where);
 
-	tags = json_object_get(m, "tags");
-	if (tags != NULL && !json_is_null(tags)) {
-		if (!json_is_object(tags))
-			return pgr_err_set(err, "%s: field \"tags\" is not an object", where);
-		/* tags come from the user's YAML: an odd type is ignored, not an error */
-		json_t *rf = json_object_get(tags, "replicatefrom");
-
-		if (json_is_string(rf))
-			snprintf(out->tags_replicatefrom, sizeof(out->tags_replicatefrom), "%s", json_string_value(rf));
-		out->tags_nosync = json_is_true(json_object_get(tags, "nosync"));
-	}
-	return 0;
+	return parse_tags(m, where, out->tags_replicatefrom, sizeof(out->tags_replicatefrom), &out->tags_nosync, err);
 }
 
 int patroni_cluster_parse(const char *json, patroni_cluster *out, pgr_err *err)
@@ -223,6 +232,8 @@ int patroni_node_parse(const char *json, patroni_node *out, pgr_err *err)
 		    err) != 0)
 		goto out;
 	out->is_primary = strcmp(out->role, "master") == 0 || strcmp(out->role, "primary") == 0;
+	if (parse_tags(root, where, out->tags_replicatefrom, sizeof(out->tags_replicatefrom), &out->tags_nosync, err) != 0)
+		goto out;
 
 	xlog = json_object_get(root, "xlog");
 	if (xlog != NULL && !json_is_null(xlog)) {

@@ -17,6 +17,7 @@
 #include "pg/pgsql.h"
 #include "refresh/checks.h"
 #include "refresh/fsm.h"
+#include "refresh/unit_step.h"
 #include "util/fileutil.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -69,81 +70,164 @@ int refresh_start_rollback(const etcd_client *etcd, const cluster_conf *conf, co
 
 /* ---- the unit's side ---- */
 
-void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
-		       const char *linked_version, const char *server_version, const char *patroni_state,
-		       refresh_unit_state *state)
+#define RESTART_GUARD_MS 20000 /* a restart just answered may not show the new version yet */
+#define TAGS_SETTLE_MS 1500    /* tags just written: Patroni shows them at its next loop */
+
+/* The standby expected to take the sync role when this one stands aside: the running standby with the
+ * least lag (Patroni picks by the highest WAL position), "" if none. */
+static void next_sync_guess(const conf_unit *unit, char *out, size_t len)
 {
-	const char *target = NULL;
-	bool restart = false;
+	patroni_cluster cluster;
+	const patroni_member *best = NULL;
+	char url[200];
 	pgr_err err;
 
-	if (state->restart_child > 0) {
-		int status;
-		pid_t done = waitpid(state->restart_child, &status, WNOHANG);
+	out[0] = '\0';
+	conf_unit_api_url(unit, url, sizeof(url));
+	if (patroni_get_cluster(url, 2000, &cluster, &err) != 0)
+		return;
+	for (int i = 0; i < cluster.member_count; i++) {
+		const patroni_member *m = &cluster.members[i];
 
-		if (done == state->restart_child) {
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				log_info("Patroni restarted PostgreSQL");
-			else
-				log_warn("Patroni's restart of PostgreSQL failed (see patroni.log)");
-			state->restart_child = 0;
-		}
+		if (strcmp(m->name, unit->member) == 0 || m->role == PATRONI_ROLE_LEADER || m->tags_nosync ||
+		    m->tags_replicatefrom[0] != '\0' || m->lag_bytes < 0 ||
+		    (strcmp(m->state, "running") != 0 && strcmp(m->state, "streaming") != 0))
+			continue;
+		if (best == NULL || m->lag_bytes < best->lag_bytes)
+			best = m;
 	}
-	if (rec == NULL)
-		return;
-	if (rec->state == RS_UNIT && rec->current >= 0 && strcmp(rec->units[rec->current].unit, unit->name) == 0) {
-		target = rec->to;
-		restart = true;
-	} else if (rec->state == RS_SWITCHOVER && strcmp(rec->switchover_from, unit->member) == 0) {
-		target = rec->to; /* relink before the switchover: the demotion restart lands on the target */
-	}
-	if (target == NULL)
-		return;
-	if (strcmp(linked_version, target) != 0) {
-		char link[PATH_MAX + 16], dest[PATH_MAX + 64];
+	if (best != NULL)
+		snprintf(out, len, "%s", best->name);
+}
 
-		conf_unit_path(conf, unit, "bin", link, sizeof(link));
-		snprintf(dest, sizeof(dest), "%s/%s/bin", conf->catalog, target);
-		if (!path_is_dir(dest)) {
-			log_error("cannot relink to %s: %s is missing", target, dest);
-			return;
-		}
-		if (symlink_replace(dest, link, &err) != 0) {
-			log_error("cannot relink to %s: %s", target, err.msg);
-			return;
-		}
-		log_info("relinked bin to %s (was %s)", target, linked_version[0] ? linked_version : "nothing");
-	}
-	if (!restart || strcmp(server_version, target) == 0 || state->restart_child > 0)
-		return;
-	if (strcmp(patroni_state, "running") != 0)
-		return; /* Patroni starts a stopped PostgreSQL itself, from the new link */
-	/* one restart per target at a time: a restart just answered may not show the new version yet */
-	if (strcmp(state->last_restart_target, target) == 0 && wall_ms() - state->last_restart_ms < 20000)
-		return;
+static void write_tags(const cluster_conf *conf, const conf_unit *unit, const char *replicatefrom, bool nosync,
+		       refresh_unit_state *state)
+{
+	local_unit_tags tags = { .nosync = nosync };
+	pgr_err err;
+
+	snprintf(tags.replicatefrom, sizeof(tags.replicatefrom), "%s", replicatefrom);
+	state->tags_written_ms = wall_ms();
+	if (local_unit_set_tags(conf, unit, &tags, &err) != 0)
+		log_warn("cannot set Patroni tags: %s", err.msg);
+}
+
+static void start_restart(const conf_unit *unit, const char *target, const unit_record *me,
+			  refresh_unit_state *state)
+{
+	char url[200];
+	pid_t child;
+
 	state->last_restart_ms = wall_ms();
+	state->aside_since_ms = 0;
 	snprintf(state->last_restart_target, sizeof(state->last_restart_target), "%s", target);
 	log_info("restarting PostgreSQL through Patroni to run %s (runs %s)", target,
-		 server_version[0] ? server_version : "nothing");
-	{
-		char url[200];
-		pid_t child;
+		 me->server_version[0] ? me->server_version : "nothing");
+	conf_unit_api_url(unit, url, sizeof(url));
+	child = fork();
+	if (child == 0) {
+		pgr_err cerr;
 
-		conf_unit_api_url(unit, url, sizeof(url));
-		child = fork();
-		if (child == 0) {
-			pgr_err cerr;
-
-			if (patroni_restart(url, 120000, &cerr) != 0) {
-				log_error("%s", cerr.msg);
-				_exit(1);
-			}
-			_exit(0);
+		if (patroni_restart(url, 120000, &cerr) != 0) {
+			log_error("%s", cerr.msg);
+			_exit(1);
 		}
-		if (child < 0)
-			log_error("fork: could not restart");
-		else
-			state->restart_child = child;
+		_exit(0);
+	}
+	if (child < 0)
+		log_error("fork: could not restart");
+	else
+		state->restart_child = child;
+}
+
+static void reap_restart(refresh_unit_state *state)
+{
+	int status;
+
+	if (state->restart_child <= 0 || waitpid(state->restart_child, &status, WNOHANG) != state->restart_child)
+		return;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		log_info("Patroni restarted PostgreSQL");
+	else
+		log_warn("Patroni's restart of PostgreSQL failed (see patroni.log)");
+	state->restart_child = 0;
+}
+
+void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
+		       bool switchover_marked, const unit_record *me, refresh_unit_state *state)
+{
+	unit_view view = { .me = me, .can_tag = conf->local, .switchover_owns_tags = switchover_marked };
+	unit_record relinked; /* me, once this tick relinked it */
+	pgr_err err;
+
+	reap_restart(state);
+	if (rec != NULL && rec->state == RS_UNIT && rec->current >= 0 &&
+	    strcmp(rec->units[rec->current].unit, unit->name) == 0) {
+		view.target = rec->to;
+		view.restart_wanted = true;
+	} else if (rec != NULL && rec->state == RS_SWITCHOVER) {
+		view.switchover_owns_tags = true;
+		if (strcmp(rec->switchover_from, unit->member) == 0)
+			view.target = rec->to; /* relink before the switchover: the demotion restart lands on the target */
+	}
+	view.restart_running = state->restart_child > 0;
+	view.restart_recent = view.target != NULL && strcmp(state->last_restart_target, view.target) == 0 &&
+			      wall_ms() - state->last_restart_ms < RESTART_GUARD_MS;
+	if (!view.restart_wanted || strcmp(me->server_version, view.target) == 0 || view.restart_running ||
+	    view.restart_recent)
+		state->aside_since_ms = 0; /* standing aside is only ever for the restart to come */
+	else if (me->tag_nosync && state->aside_since_ms == 0)
+		state->aside_since_ms = wall_ms(); /* stood aside before this agent started */
+	view.aside_ms = state->aside_since_ms != 0 ? wall_ms() - state->aside_since_ms : -1;
+	view.tags_written_recently = wall_ms() - state->tags_written_ms < TAGS_SETTLE_MS;
+
+	for (int steps = 0; steps < 3; steps++) {
+		unit_action action = unit_step_decide(&view);
+		char link[PATH_MAX + 16], dest[PATH_MAX + 64], guess[64];
+
+		switch (action) {
+		case UNIT_RELINK:
+			conf_unit_path(conf, unit, "bin", link, sizeof(link));
+			snprintf(dest, sizeof(dest), "%s/%s/bin", conf->catalog, view.target);
+			if (!path_is_dir(dest)) {
+				log_error("cannot relink to %s: %s is missing", view.target, dest);
+				return;
+			}
+			if (symlink_replace(dest, link, &err) != 0) {
+				log_error("cannot relink to %s: %s", view.target, err.msg);
+				return;
+			}
+			log_info("relinked bin to %s (was %s)", view.target,
+				 me->linked_version[0] ? me->linked_version : "nothing");
+			/* decide again on what the unit is now */
+			relinked = *me;
+			snprintf(relinked.linked_version, sizeof(relinked.linked_version), "%s", view.target);
+			view.me = &relinked;
+			continue;
+		case UNIT_STAND_ASIDE:
+			next_sync_guess(unit, guess, sizeof(guess));
+			log_info("sync standby: standing aside before the restart (nosync%s%s), so the primary gives the "
+				 "sync role to another standby first",
+				 guess[0] ? ", replicatefrom " : "", guess);
+			write_tags(conf, unit, guess, true, state);
+			state->aside_since_ms = wall_ms();
+			return;
+		case UNIT_RESTART:
+			if (view.aside_ms >= UNIT_RELEASE_WAIT_MS && strcmp(me->role, "sync-standby") == 0)
+				log_warn("the primary did not release this sync standby within %d ms: restarting anyway",
+					 UNIT_RELEASE_WAIT_MS);
+			start_restart(unit, view.target, me, state);
+			return;
+		case UNIT_UNTAG:
+			log_info("Patroni tags back to normal (replicatefrom %s, nosync off)",
+				 unit_step_kept_replicatefrom(&view)[0] ? unit_step_kept_replicatefrom(&view) : "none");
+			write_tags(conf, unit, unit_step_kept_replicatefrom(&view), false, state);
+			return;
+		case UNIT_IDLE:
+		case UNIT_WAIT_RELEASE:
+		case UNIT_WAIT_RESTART:
+			return;
+		}
 	}
 }
 

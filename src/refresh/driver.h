@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/unit_record.h"
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
 #include "refresh/store.h"
@@ -34,12 +35,17 @@ typedef struct refresh_unit_state {
 	int64_t last_restart_ms;
 	char last_restart_target[32]; /* the version that restart was for */
 	pid_t restart_child; /* the child process waiting on Patroni's POST /restart */
+	int64_t aside_since_ms;  /* when this sync standby stood aside for its restart (0: it did not) */
+	int64_t tags_written_ms; /* when its Patroni tags were last written */
 } refresh_unit_state;
 
-/* The unit's part: relink and restart as the record asks. rec may be NULL (no refresh). */
+/*
+ * The unit's part (the steps are decided in unit_step.h): relink, stand aside if it is the sync
+ * standby, restart, put tags back. rec may be NULL (no refresh); switchover_marked: a switchover mark is
+ * in etcd (its cascade owns the replicatefrom tags); me: what the agent just observed of its unit.
+ */
 void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
-		       const char *linked_version, const char *server_version, const char *patroni_state,
-		       refresh_unit_state *state);
+		       bool switchover_marked, const unit_record *me, refresh_unit_state *state);
 
 /* Inputs of a plan, from the agents' reports (version: what each unit is linked to). */
 void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, plan_input_unit *units, int *count);

@@ -87,6 +87,17 @@ relink_order() {
 	done | sort | awk '{ print $3 }' | tr '\n' ' ' | sed 's/ $//'
 }
 
+unit_tags() { # UNIT [DIR]: the Patroni tags of UNIT as its patroni.yml has them ("{}" for none)
+	sed -n 's/^tags: //p' "${2:-$C}/units/${1/\//-}/patroni.yml"
+}
+
+no_tags_left() { # [DIR]: true when no unit has a Patroni tag
+	local f
+	for f in "${1:-$C}"/units/*/patroni.yml; do
+		grep -qx 'tags: {}' "$f" || return 1
+	done
+}
+
 api_port() { # UNIT [DIR]: the Patroni REST port of UNIT from pgrefresh.conf
 	awk -v u="[unit $1]" '$0 == u { f = 1; next } /^\[/ { f = 0 } f && /^api_port/ { print $3; exit }' "${2:-$C}/pgrefresh.conf"
 }

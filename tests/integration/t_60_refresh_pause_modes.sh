@@ -58,6 +58,11 @@ NEWPRIMARY=$(units_with_role primary)
 	fail "the primary after the switchover is $NEWPRIMARY, not a unit refreshed before $PRIMARY"
 ok "the primary moved from $PRIMARY to $NEWPRIMARY (a refreshed standby)"
 assert_eq "$(psql_bouncer 'select count(*) from t60')" 1 "row through PgBouncer after the refresh"
+# the sync standby stood aside before its restart: Patroni never had to wait to release it itself
+assert_contains "$(cat "$C/units/${SYNC/\//-}/agent.log")" "standing aside before the restart (nosync" "agent log of $SYNC"
+assert_not_contains "$(cat "$C/units/${SYNC/\//-}/patroni.log")" "Waiting for primary to release us" "patroni log of $SYNC"
+wait_until 10 no_tags_left || fail "Patroni tags left after the refresh: $(grep -h '^tags:' "$C"/units/*/patroni.yml | tr '\n' ' ')"
+ok "no Patroni tag left on any unit"
 
 step "history: one completed refresh $LOW -> $HIGH with three per-unit timings, in role order"
 H=$(history_json) || fail "history failed: $ERR"
@@ -126,6 +131,8 @@ for expect in "1 $SYNC" "2 $PRIMARY"; do
 	PAUSES=$((PAUSES + 1))
 	S=$(status_json)
 	assert_eq "$(json_get "$S" "'%d %s' % (d['refresh']['done'], d['refresh']['next_unit'])")" "$expect" "done and next_unit at pause $PAUSES"
+	# paused: the cascade the old sync standby came back with is undone (it streams from the primary)
+	wait_until 10 no_tags_left "$C" || fail "Patroni tags left at pause $PAUSES: $(grep -h '^tags:' "$C"/units/*/patroni.yml | tr '\n' ' ')"
 	pgr_ok resume-refresh --dir "$C"
 done
 wait_refresh 240 idle

@@ -28,6 +28,8 @@ static void fill(unit_record *r)
 	r->streaming = true;
 	r->lag_bytes = INT64_C(5000000000);
 	r->timeline = 3;
+	r->tag_nosync = true;
+	snprintf(r->tag_replicatefrom, sizeof(r->tag_replicatefrom), "pg-2");
 	r->catalog_count = 3;
 	snprintf(r->catalog[0], sizeof(r->catalog[0]), "15.18");
 	snprintf(r->catalog[1], sizeof(r->catalog[1]), "15.20");
@@ -112,6 +114,8 @@ static void test_parse(void **state)
 	assert_int_equal(r.lag_bytes, -1);
 	assert_false(r.streaming);
 	assert_int_equal(r.catalog_count, 0);
+	assert_false(r.tag_nosync); /* a record of an older agent: no tags */
+	assert_string_equal(r.tag_replicatefrom, "");
 	assert_int_equal(unit_record_parse(parse_cases[9].json, &r, &err), 0);
 	assert_int_equal(r.lag_bytes, -1);
 	assert_int_equal(r.catalog_count, 2);

@@ -185,6 +185,28 @@ static void test_cluster_tags(void **state)
 	assert_int_equal(patroni_cluster_parse(NULL, &cl, &err), -1);
 }
 
+/* /patroni reports the tags in effect now (after POST /reload), /cluster only after the member's next loop */
+static void test_node_tags(void **state)
+{
+	patroni_node *n = calloc(1, sizeof(*n));
+	pgr_err err = { 0 };
+
+	(void)state;
+	assert_non_null(n);
+	assert_int_equal(patroni_node_parse("{\"state\":\"running\",\"role\":\"replica\",\"tags\":{\"nosync\":true,"
+					    "\"replicatefrom\":\"pg-1\"}}",
+					    n, &err),
+			 0);
+	assert_true(n->tags_nosync);
+	assert_string_equal(n->tags_replicatefrom, "pg-1");
+	assert_int_equal(patroni_node_parse("{\"state\":\"running\",\"role\":\"replica\"}", n, &err), 0);
+	assert_false(n->tags_nosync);
+	assert_string_equal(n->tags_replicatefrom, "");
+	assert_int_equal(patroni_node_parse("{\"state\":\"running\",\"tags\":\"nosync\"}", n, &err), -1);
+	assert_non_null(strstr(err.msg, "\"tags\" is not an object"));
+	free(n);
+}
+
 /* ---- GET /patroni (and /health, the same document) ---- */
 
 struct node_case {
@@ -681,7 +703,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_loop_wait), cmocka_unit_test(test_io_wake),
 		cmocka_unit_test(test_cluster_parse),	 cmocka_unit_test(test_cluster_members),
-		cmocka_unit_test(test_cluster_tags),	 cmocka_unit_test(test_node_parse),
+		cmocka_unit_test(test_cluster_tags),	 cmocka_unit_test(test_node_tags),
+		cmocka_unit_test(test_node_parse),
 		cmocka_unit_test(test_node_replication), cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_api_base),	 cmocka_unit_test(test_io_get_cluster),
 		cmocka_unit_test(test_io_get_node),	 cmocka_unit_test(test_io_errors),

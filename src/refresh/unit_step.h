@@ -1,0 +1,54 @@
+/*
+ * unit_step.h — what one unit's agent does next for the refresh: pure, from what the refresh record asks
+ * of the unit and what the unit reports (its unit_record). The agent performs the step (driver.c,
+ * refresh_unit_tick) and asks again next tick; every step is safe to repeat after a crash.
+ *
+ * The synchronous standby stands aside before its restart: it tags itself nosync (and replicatefrom the
+ * standby expected to take its role, so it comes back already cascading from the next primary), waits
+ * until the primary has given the sync role to another standby (Patroni's own wait for that polls every
+ * 2 s), and only then restarts. The tags go when they are no longer needed: nosync once it runs the
+ * target; replicatefrom when the refresh no longer needs it (the switchover's cascade takes over).
+ */
+#ifndef PGR_REFRESH_UNIT_STEP_H
+#define PGR_REFRESH_UNIT_STEP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/unit_record.h"
+
+/* How long a standby that stood aside waits for the primary to release it before it restarts anyway
+ * (Patroni itself would wait loop_wait * 2 at most). */
+#define UNIT_RELEASE_WAIT_MS 6000
+
+typedef enum unit_action {
+	UNIT_IDLE,         /* nothing asked of this unit, or nothing left to do */
+	UNIT_RELINK,       /* point the unit's bin link at the target */
+	UNIT_STAND_ASIDE,  /* a sync standby about to restart: tag nosync (+ replicatefrom) and reload Patroni */
+	UNIT_WAIT_RELEASE, /* stood aside: wait until the primary gives the sync role to another standby */
+	UNIT_RESTART,      /* restart PostgreSQL through Patroni onto the target */
+	UNIT_WAIT_RESTART, /* a restart is under way or was just answered */
+	UNIT_UNTAG,        /* drop tags pgrefresh set that are no longer needed (see unit_step_tags) */
+} unit_action;
+
+typedef struct unit_view {
+	const unit_record *me; /* what the unit reports now */
+	const char *target;    /* the version the record wants this unit linked to; NULL: nothing asked */
+	bool restart_wanted;   /* the record is at this unit (not just the relink before the switchover) */
+	bool switchover_owns_tags; /* a switchover runs (the refresh's or a marked one): its cascade sets tags */
+	bool can_tag;          /* this unit's Patroni tags can be set (a local cluster) */
+	bool restart_running;  /* our POST /restart has not answered yet */
+	bool restart_recent;   /* a restart for this target answered a moment ago (the version may lag) */
+	int64_t aside_ms;      /* how long ago this unit stood aside; -1 if it did not */
+	bool tags_written_recently; /* tags were written a moment ago: Patroni may not show them yet */
+} unit_view;
+
+unit_action unit_step_decide(const unit_view *v);
+
+/* The replicatefrom tag UNIT_UNTAG keeps ("" or the current one): kept while the refresh restarts this
+ * unit or a switchover owns the tags. */
+const char *unit_step_kept_replicatefrom(const unit_view *v);
+
+const char *unit_action_name(unit_action a);
+
+#endif

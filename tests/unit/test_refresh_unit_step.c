@@ -1,0 +1,249 @@
+/*
+ * test_refresh_unit_step.c — what a unit's agent does next (refresh/unit_step.h): a table of named
+ * cases (one a line: what the unit reports, what the record asks, the expected step), then the
+ * whole life of a sync standby's refresh walked step by step, then invariants over every combination
+ * of the inputs (never restart while a restart runs, never restart a sync standby that has not stood
+ * aside, never drop tags while a restart is pending, a unit asked nothing never relinks or restarts).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "refresh/unit_step.h"
+
+#define OLD "15.18"
+#define NEW "15.20"
+
+/* One case: the unit (role, runs, linked, patroni state, tags) and the view, and the step expected. */
+typedef struct step_case {
+	const char *name;
+	const char *role, *runs, *linked, *state;
+	bool nosync;
+	const char *replicatefrom;
+	const char *target; /* NULL: nothing asked */
+	bool restart_wanted, switchover, can_tag, restart_running, restart_recent, written_recently;
+	int64_t aside_ms;
+	unit_action expect;
+	const char *kept; /* unit_step_kept_replicatefrom, or NULL not to check */
+} step_case;
+
+static const step_case cases[] = {
+	/* name                                   role            runs  linked state      nosync rf      target restart swo   tag   running recent written aside  expect */
+	{ "no refresh, nothing set", "replica", OLD, OLD, "running", false, "", NULL, false, false, true, false, false, false, -1, UNIT_IDLE, "" },
+	{ "replica's turn: relink first", "replica", OLD, OLD, "running", false, "", NEW, true, false, true, false, false, false, -1, UNIT_RELINK, NULL },
+	{ "replica relinked: restart", "replica", OLD, NEW, "running", false, "", NEW, true, false, true, false, false, false, -1, UNIT_RESTART, NULL },
+	{ "restart under way", "replica", OLD, NEW, "running", false, "", NEW, true, false, true, true, false, false, -1, UNIT_WAIT_RESTART, NULL },
+	{ "restart just answered, old version shown", "replica", OLD, NEW, "running", false, "", NEW, true, false, true, false, true, false, -1, UNIT_WAIT_RESTART, NULL },
+	{ "runs the target: done", "replica", NEW, NEW, "running", false, "", NEW, true, false, true, false, false, false, -1, UNIT_IDLE, "" },
+	{ "stopped: Patroni starts it", "replica", "", NEW, "stopped", false, "", NEW, true, false, true, false, false, false, -1, UNIT_IDLE, NULL },
+	{ "sync standby: stand aside first", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, true, false, false, false, -1, UNIT_STAND_ASIDE, NULL },
+	{ "sync standby aside: wait for release", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, true, 300, UNIT_WAIT_RELEASE, "pg-1" },
+	{ "aside, Patroni shows no tag yet", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, true, false, false, true, 100, UNIT_WAIT_RELEASE, NULL },
+	{ "released: restart", "replica", OLD, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, false, 900, UNIT_RESTART, "pg-1" },
+	{ "never released: restart anyway", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, false, UNIT_RELEASE_WAIT_MS, UNIT_RESTART, NULL },
+	{ "tag seen before the agent knew (restarted agent)", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, true, false, false, false, -1, UNIT_WAIT_RELEASE, NULL },
+	{ "no tags possible: sync standby restarts plainly", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, false, false, false, false, -1, UNIT_RESTART, NULL },
+	{ "restarted onto the target: nosync goes, cascade stays", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, false, -1, UNIT_UNTAG, "pg-1" },
+	{ "tags just written: let Patroni show them", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, true, -1, UNIT_IDLE, NULL },
+	{ "cascade kept while the refresh is at the unit", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, true, false, false, false, -1, UNIT_IDLE, "pg-1" },
+	{ "switchover owns the cascade", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, true, true, false, false, false, -1, UNIT_IDLE, "pg-1" },
+	{ "old primary relinks before the switchover", "primary", OLD, OLD, "running", false, "", NEW, false, true, true, false, false, false, -1, UNIT_RELINK, NULL },
+	{ "old primary relinked: no restart of its own", "primary", OLD, NEW, "running", false, "", NEW, false, true, true, false, false, false, -1, UNIT_IDLE, NULL },
+	{ "paused after the unit: cascade undone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, true, false, false, false, -1, UNIT_UNTAG, "" },
+	{ "another unit's turn: leftover nosync undone", "replica", NEW, NEW, "running", true, "", NULL, false, false, true, false, false, false, -1, UNIT_UNTAG, "" },
+	{ "not a local cluster: tags never touched", "replica", NEW, NEW, "running", true, "pg-1", NULL, false, false, false, false, false, false, -1, UNIT_IDLE, NULL },
+	{ "leftover tag while a restart child runs", "replica", NEW, NEW, "running", true, "", NULL, false, false, true, true, false, false, -1, UNIT_IDLE, NULL },
+};
+
+static void fill(const step_case *c, unit_record *me, unit_view *v)
+{
+	memset(me, 0, sizeof(*me));
+	snprintf(me->unit, sizeof(me->unit), "pg/0");
+	snprintf(me->member, sizeof(me->member), "pg-0");
+	snprintf(me->role, sizeof(me->role), "%s", c->role);
+	snprintf(me->server_version, sizeof(me->server_version), "%s", c->runs);
+	snprintf(me->linked_version, sizeof(me->linked_version), "%s", c->linked);
+	snprintf(me->patroni_state, sizeof(me->patroni_state), "%s", c->state);
+	me->tag_nosync = c->nosync;
+	snprintf(me->tag_replicatefrom, sizeof(me->tag_replicatefrom), "%s", c->replicatefrom);
+	memset(v, 0, sizeof(*v));
+	v->me = me;
+	v->target = c->target;
+	v->restart_wanted = c->restart_wanted;
+	v->switchover_owns_tags = c->switchover;
+	v->can_tag = c->can_tag;
+	v->restart_running = c->restart_running;
+	v->restart_recent = c->restart_recent;
+	v->tags_written_recently = c->written_recently;
+	v->aside_ms = c->aside_ms;
+}
+
+static void test_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unit_record me;
+		unit_view v;
+		unit_action got;
+
+		fill(&cases[i], &me, &v);
+		got = unit_step_decide(&v);
+		if (got != cases[i].expect)
+			fail_msg("%s: %s, expected %s", cases[i].name, unit_action_name(got), unit_action_name(cases[i].expect));
+		if (cases[i].kept != NULL && strcmp(unit_step_kept_replicatefrom(&v), cases[i].kept) != 0)
+			fail_msg("%s: keeps replicatefrom \"%s\", expected \"%s\"", cases[i].name,
+				 unit_step_kept_replicatefrom(&v), cases[i].kept);
+	}
+}
+
+/* A sync standby's whole turn, each step applied as the agent and Patroni would. */
+static void test_sync_standby_walk(void **state)
+{
+	unit_record me;
+	unit_view v = { .me = &me, .target = NEW, .restart_wanted = true, .can_tag = true, .aside_ms = -1 };
+	const unit_action expected[] = { UNIT_RELINK, UNIT_STAND_ASIDE, UNIT_WAIT_RELEASE, UNIT_RESTART,
+					 UNIT_WAIT_RESTART, UNIT_UNTAG, UNIT_IDLE };
+	unit_action got[sizeof(expected) / sizeof(expected[0])];
+
+	(void)state;
+	memset(&me, 0, sizeof(me));
+	snprintf(me.role, sizeof(me.role), "sync-standby");
+	snprintf(me.server_version, sizeof(me.server_version), OLD);
+	snprintf(me.linked_version, sizeof(me.linked_version), OLD);
+	snprintf(me.patroni_state, sizeof(me.patroni_state), "running");
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+		got[i] = unit_step_decide(&v);
+		assert_string_equal(unit_action_name(got[i]), unit_action_name(expected[i]));
+		switch (got[i]) {
+		case UNIT_RELINK:
+			snprintf(me.linked_version, sizeof(me.linked_version), NEW);
+			break;
+		case UNIT_STAND_ASIDE:
+			v.aside_ms = 0;
+			me.tag_nosync = true;
+			snprintf(me.tag_replicatefrom, sizeof(me.tag_replicatefrom), "pg-1");
+			break;
+		case UNIT_WAIT_RELEASE:
+			snprintf(me.role, sizeof(me.role), "replica"); /* the primary gave the role to pg-1 */
+			break;
+		case UNIT_RESTART:
+			v.restart_running = true;
+			break;
+		case UNIT_WAIT_RESTART:
+			v.restart_running = false;
+			snprintf(me.server_version, sizeof(me.server_version), NEW);
+			break;
+		case UNIT_UNTAG:
+			me.tag_nosync = false;
+			break;
+		default:
+			break;
+		}
+	}
+	/* what stays: the cascade towards the next primary, until the refresh moves on */
+	assert_string_equal(me.tag_replicatefrom, "pg-1");
+	v.target = NULL;
+	v.restart_wanted = false;
+	v.switchover_owns_tags = true;
+	assert_int_equal(unit_step_decide(&v), UNIT_IDLE);
+	v.switchover_owns_tags = false;
+	assert_int_equal(unit_step_decide(&v), UNIT_UNTAG);
+	assert_string_equal(unit_step_kept_replicatefrom(&v), "");
+}
+
+/* Every combination of the inputs: the rules that must hold whatever the rest says. */
+static void test_invariants(void **state)
+{
+	static const char *const roles[] = { "primary", "sync-standby", "replica", "unknown" };
+	static const char *const versions[] = { OLD, NEW, "" };
+	static const char *const states[] = { "running", "stopped", "" };
+	static const char *const rfs[] = { "", "pg-1" };
+	static const int64_t asides[] = { -1, 0, UNIT_RELEASE_WAIT_MS - 1, UNIT_RELEASE_WAIT_MS };
+	long combos = 0;
+
+	(void)state;
+	for (int bits = 0; bits < (1 << 8); bits++)
+		for (int ro = 0; ro < 4; ro++)
+			for (int ru = 0; ru < 3; ru++)
+				for (int li = 0; li < 3; li++)
+					for (int st = 0; st < 3; st++)
+						for (int rf = 0; rf < 2; rf++)
+							for (int as = 0; as < 4; as++) {
+								step_case c = {
+									.name = "combo",
+									.role = roles[ro],
+									.runs = versions[ru],
+									.linked = versions[li],
+									.state = states[st],
+									.nosync = bits & 1,
+									.replicatefrom = rfs[rf],
+									.target = (bits & 2) ? NEW : NULL,
+									.restart_wanted = (bits & 2) && (bits & 4),
+									.switchover = bits & 8,
+									.can_tag = bits & 16,
+									.restart_running = bits & 32,
+									.restart_recent = bits & 64,
+									.written_recently = bits & 128,
+									.aside_ms = asides[as],
+								};
+								unit_record me;
+								unit_view v;
+								unit_action a;
+
+								fill(&c, &me, &v);
+								a = unit_step_decide(&v);
+								combos++;
+								if (v.target == NULL)
+									assert_true(a == UNIT_IDLE || a == UNIT_UNTAG);
+								if (a == UNIT_RESTART) {
+									assert_false(v.restart_running || v.restart_recent);
+									assert_true(v.restart_wanted);
+									assert_string_equal(me.linked_version, NEW);
+									assert_string_not_equal(me.server_version, NEW);
+									assert_string_equal(me.patroni_state, "running");
+									/* a sync standby restarts only after standing aside long enough,
+									 * or where no tags can be set */
+									if (strcmp(me.role, "sync-standby") == 0 && v.can_tag)
+										assert_true(v.aside_ms >= UNIT_RELEASE_WAIT_MS);
+								}
+								if (a == UNIT_UNTAG) {
+									assert_true(v.can_tag);
+									assert_false(v.restart_running || v.tags_written_recently);
+									assert_false(v.restart_wanted && strcmp(me.server_version, NEW) != 0 &&
+										     strcmp(me.linked_version, NEW) == 0);
+								}
+								if (a == UNIT_STAND_ASIDE) {
+									assert_true(v.can_tag);
+									assert_false(me.tag_nosync);
+									assert_string_equal(me.role, "sync-standby");
+								}
+								if (a == UNIT_RELINK)
+									assert_string_not_equal(me.linked_version, NEW);
+							}
+	assert_true(combos > 10000);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(unit_action_name(UNIT_STAND_ASIDE), "stand-aside");
+	assert_string_equal(unit_action_name(UNIT_UNTAG), "untag");
+	assert_string_equal(unit_action_name((unit_action)99), "?");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_sync_standby_walk),
+		cmocka_unit_test(test_invariants),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
