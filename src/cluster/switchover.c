@@ -52,6 +52,39 @@ int switchover_pgbouncer_command(const cluster_conf *conf, const char *command, 
 	return rc;
 }
 
+/*
+ * Whether Patroni is switching over whatever its answer said: the old primary no longer holds the leader
+ * key, or no longer runs as primary (it is demoting). Patroni may answer 503 "failed" or "status unknown"
+ * by polling its own view while the demotion goes on; clients must not be resumed towards a primary that
+ * is shutting down.
+ */
+static bool switchover_under_way(const conf_unit *old, const conf_unit *cand)
+{
+	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+	patroni_node *node = calloc(1, sizeof(*node));
+	char url[200];
+	pgr_err err;
+	bool under_way = false;
+
+	if (cluster == NULL || node == NULL) {
+		free(cluster);
+		free(node);
+		return false;
+	}
+	conf_unit_api_url(cand, url, sizeof(url));
+	if (patroni_get_cluster(url, 1000, cluster, &err) == 0) {
+		const patroni_member *lead = patroni_cluster_leader(cluster);
+
+		under_way = lead == NULL || strcmp(lead->name, old->member) != 0;
+	}
+	conf_unit_api_url(old, url, sizeof(url));
+	if (!under_way && patroni_get_node(url, 1000, node, &err) == 0)
+		under_way = !(node->is_primary && strcmp(node->state, "running") == 0);
+	free(cluster);
+	free(node);
+	return under_way;
+}
+
 static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
 			     const char *leader, const char *candidate, switchover_timing *timing, pgr_err *err);
 
@@ -139,7 +172,7 @@ static pid_t ask_patroni(const char *url, const char *leader, const char *candid
 	return child;
 }
 
-/* -1 still running, else the child's exit code (1 when killed). */
+/* -1 still running, else the child's exit code (1 when killed). Reaps it: call again only while -1. */
 static int child_result(pid_t child, bool block)
 {
 	int status;
@@ -147,8 +180,12 @@ static int child_result(pid_t child, bool block)
 
 	if (r == 0)
 		return -1;
-	if (r < 0)
+	if (r < 0) {
+		log_warn("the switchover request process %d: waitpid: %s", (int)child, strerror(errno));
 		return 1;
+	}
+	if (WIFSIGNALED(status))
+		log_warn("the switchover request process %d died of signal %d", (int)child, WTERMSIG(status));
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
@@ -280,7 +317,7 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 	char url[200], conninfo[1024];
 	long long t0, t_paused, t_asked, deadline, retry_deadline;
 	pid_t child;
-	int result = -1;
+	int result = -1, r = -1; /* r: the request process's exit code, -1 while it runs */
 
 	memset(timing, 0, sizeof(*timing));
 	if (old == NULL || cand == NULL)
@@ -315,27 +352,30 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 	deadline = proc_now_ms() + PROMOTE_TIMEOUT_MS;
 	retry_deadline = proc_now_ms() + PAUSED_RETRY_MS;
 	for (;;) {
-		int r;
-
 		t_asked = proc_now_ms();
 		child = ask_patroni(url, leader, candidate);
 		if (child < 0) {
 			resume_marked(conf, etcd, mark);
 			return pgr_err_set(err, "fork: could not ask Patroni; nothing changed");
 		}
-		/* poll the candidate until it accepts writes, or the request fails */
+		/* poll the candidate until it accepts writes, or the request fails; Patroni may answer 200
+		 * a moment before the candidate accepts writes: the child is reaped once, then polling goes on */
+		r = -1;
 		for (;;) {
 			char out[16];
 			pgr_err ignored;
 
-			r = child_result(child, false);
+			if (r < 0)
+				r = child_result(child, false);
 			if (pg_query_text(conninfo, "SELECT pg_is_in_recovery()", out, sizeof(out), &ignored) == 0 &&
 			    strcmp(out, "f") == 0) {
 				result = 0;
 				break;
 			}
-			if (r > 0 || proc_now_ms() > deadline)
+			if (proc_now_ms() > deadline)
 				break;
+			if (r > 0 && !switchover_under_way(old, cand))
+				break; /* not 200, and the old primary still leads and runs: nothing happens */
 			proc_sleep_ms(10);
 		}
 		if (result == 0)
@@ -365,14 +405,17 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 		if (tries == 5) {
 			/* clients must not stay paused: resume, and say the switchover did not end well */
 			resume_marked(conf, etcd, mark);
-			child_result(child, true);
+			if (r < 0)
+				child_result(child, true);
 			return pgr_err_prefix(err, "%s leads, but PgBouncer could not be repointed at it", candidate);
 		}
 	}
 	resume_marked(conf, etcd, mark);
 	timing->paused_ms = proc_now_ms() - t0;
 	/* Patroni's own answer, for the record */
-	if (child_result(child, true) != 0)
+	if (r < 0)
+		r = child_result(child, true);
+	if (r != 0)
 		log_warn("Patroni's answer to the switchover was not 200, though %s accepts writes", candidate);
 	timing->total_ms = proc_now_ms() - t0;
 	return 0;
