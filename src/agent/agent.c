@@ -82,7 +82,7 @@ static void ensure_patroni(agent_ctx *ctx)
 	conf_unit_path(&ctx->conf, ctx->unit, "patroni.yml", yml, sizeof(yml));
 	conf_unit_path(&ctx->conf, ctx->unit, "patroni.log", log, sizeof(log));
 	if (proc_user_for_servers(&user, &err) != 0 ||
-	    proc_spawn_daemon(argv, NULL, &user, log, ctx->patroni_pidfile, &pid, &err) != 0) {
+	    proc_spawn_daemon_reaped(argv, NULL, &user, log, ctx->patroni_pidfile, &pid, &err) != 0) {
 		log_error("could not start Patroni: %s", err.msg);
 		return;
 	}

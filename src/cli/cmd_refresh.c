@@ -525,6 +525,31 @@ static int parse_bool_option(cli_ctx *ctx, const char *name, const char *value, 
 	return 0;
 }
 
+/* How long resume-refresh gives refreshed units to be healthy (e.g. reconnecting to the primary). */
+#define RESUME_HEALTH_GRACE_MS 10000
+
+/* The first refreshed unit that is not healthy now (*rec: its report, NULL if none), or NULL. */
+static const record_unit *first_unhealthy_refreshed(const refresh_cli *rc, const unit_record **rec)
+{
+	for (int i = 0; i < rc->snap->refresh.unit_count; i++) {
+		const record_unit *u = &rc->snap->refresh.units[i];
+		const conf_unit *cu = conf_find_unit(&rc->conf, u->unit);
+		int idx = cu ? (int)(cu - rc->conf.units) : -1;
+		const unit_record *r = idx >= 0 && rc->snap->have[idx] ? &rc->snap->records[idx] : NULL;
+
+		if (u->step != STEP_DONE)
+			continue;
+		if (r == NULL || wall_ms() - r->heartbeat_ms > STATUS_DOWN_AFTER_MS ||
+		    strcmp(r->server_version, rc->snap->refresh.to) != 0 || strcmp(r->patroni_state, "running") != 0 ||
+		    (strcmp(r->role, "primary") != 0 && !r->streaming)) {
+			*rec = r;
+			return u;
+		}
+	}
+	*rec = NULL;
+	return NULL;
+}
+
 int cmd_resume_refresh(cli_ctx *ctx, int argc, char **argv)
 {
 	refresh_cli rc;
@@ -549,26 +574,27 @@ int cmd_resume_refresh(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (rc.snap->refresh.state == RS_PAUSED && check_health) {
-		/* the refreshed units must still be healthy */
-		for (int i = 0; i < rc.snap->refresh.unit_count; i++) {
-			const record_unit *u = &rc.snap->refresh.units[i];
-			const conf_unit *cu = conf_find_unit(&rc.conf, u->unit);
-			int idx = cu ? (int)(cu - rc.conf.units) : -1;
-			const unit_record *r = idx >= 0 && rc.snap->have[idx] ? &rc.snap->records[idx] : NULL;
+		/* the refreshed units must still be healthy; a unit reconnecting at the pause (its cascade
+		 * undone) is given a few seconds */
+		long long deadline = proc_now_ms() + RESUME_HEALTH_GRACE_MS;
+		const record_unit *bad;
+		const unit_record *r;
 
-			if (u->step != STEP_DONE)
-				continue;
-			if (r == NULL || wall_ms() - r->heartbeat_ms > STATUS_DOWN_AFTER_MS ||
-			    strcmp(r->server_version, rc.snap->refresh.to) != 0 || strcmp(r->patroni_state, "running") != 0 ||
-			    (strcmp(r->role, "primary") != 0 && !r->streaming)) {
-				pgr_err_set(&ctx->err, "refreshed unit %s is not healthy (runs %s, %s%s)", u->unit,
-					    r && r->server_version[0] ? r->server_version : "nothing",
-					    r ? r->patroni_state : "not reporting", r && !r->streaming ? ", not streaming" : "");
-				pgr_err_hint(&ctx->err, "roll back with `pgrefresh rollback`, or go on anyway with "
-						       "`pgrefresh resume-refresh --check-health-of-refreshed-units=false`");
-				code = PGR_EXIT_REFUSED;
+		while ((bad = first_unhealthy_refreshed(&rc, &r)) != NULL && proc_now_ms() < deadline) {
+			proc_sleep_ms(200);
+			if (reread(ctx, &rc) != 0) {
+				code = PGR_EXIT_UNREACHABLE;
 				goto out;
 			}
+		}
+		if (bad != NULL) {
+			pgr_err_set(&ctx->err, "refreshed unit %s is not healthy (runs %s, %s%s)", bad->unit,
+				    r && r->server_version[0] ? r->server_version : "nothing", r ? r->patroni_state : "not reporting",
+				    r && !r->streaming ? ", not streaming" : "");
+			pgr_err_hint(&ctx->err, "roll back with `pgrefresh rollback`, or go on anyway with "
+					       "`pgrefresh resume-refresh --check-health-of-refreshed-units=false`");
+			code = PGR_EXIT_REFUSED;
+			goto out;
 		}
 	}
 	next = rc.snap->refresh;

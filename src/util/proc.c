@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -224,26 +225,78 @@ bool proc_pidfile_alive(const char *pidfile, pid_t *pid)
 	return true;
 }
 
-int proc_spawn_daemon(char *const argv[], char *const extra_env[], const proc_user *user, const char *log_path,
-		      const char *pidfile, pid_t *pid, pgr_err *err)
+/*
+ * The reaper between a daemon and the rest (see proc_spawn_daemon_reaped): a child subreaper that starts
+ * argv, reports its pid on pid_fd, and reaps every process that ends under it until none is left.
+ */
+static void run_reaper(char *const argv[], int ready_fd, int pid_fd)
 {
-	int ready[2];
-	pid_t child;
+	pid_t daemon_pid;
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+		dprintf(ready_fd, "could not become a subreaper: %s", strerror(errno));
+		_exit(126);
+	}
+	(void)prctl(PR_SET_NAME, "pgrefresh-reap");
+	/* nothing of the parent's is needed here: only the two pipes stay open (and stdin/out/err) */
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != ready_fd && fd != pid_fd)
+			close(fd);
+	daemon_pid = fork();
+	if (daemon_pid < 0) {
+		dprintf(ready_fd, "could not fork to start %s: %s", argv[0], strerror(errno));
+		_exit(126);
+	}
+	if (daemon_pid == 0) {
+		close(pid_fd);
+		execv(argv[0], argv);
+		dprintf(ready_fd, "could not execute %s: %s", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (write(pid_fd, &daemon_pid, sizeof(daemon_pid)) != (ssize_t)sizeof(daemon_pid))
+		_exit(126);
+	close(pid_fd);
+	close(ready_fd);
+	signal(SIGTERM, SIG_IGN); /* a signal to the session must reach the daemon, not leave its children */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	for (;;) {
+		if (waitpid(-1, NULL, 0) < 0 && errno == ECHILD)
+			_exit(0);
+	}
+}
+
+static int spawn_daemon(char *const argv[], char *const extra_env[], const proc_user *user, const char *log_path,
+			const char *pidfile, bool reaped, pid_t *pid, pgr_err *err)
+{
+	int ready[2], pid_pipe[2] = { -1, -1 };
+	pid_t child, daemon_pid;
 	char msg[512] = "";
 	ssize_t n;
 
 	if (pipe2(ready, O_CLOEXEC) != 0)
 		return pgr_err_set(err, "pipe: %s", strerror(errno));
+	if (reaped && pipe2(pid_pipe, O_CLOEXEC) != 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return pgr_err_set(err, "pipe: %s", strerror(errno));
+	}
 	child = fork();
 	if (child < 0) {
 		close(ready[0]);
 		close(ready[1]);
+		if (reaped) {
+			close(pid_pipe[0]);
+			close(pid_pipe[1]);
+		}
 		return pgr_err_set(err, "could not fork to start %s: %s", argv[0], strerror(errno));
 	}
 	if (child == 0) {
 		int devnull, logfd;
 
 		close(ready[0]);
+		if (reaped)
+			close(pid_pipe[0]);
 		setsid();
 		signal(SIGPIPE, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
@@ -274,25 +327,46 @@ int proc_spawn_daemon(char *const argv[], char *const extra_env[], const proc_us
 		}
 		for (int i = 0; extra_env && extra_env[i]; i++)
 			putenv(extra_env[i]);
+		if (reaped)
+			run_reaper(argv, ready[1], pid_pipe[1]);
 		execv(argv[0], argv);
 		dprintf(ready[1], "could not execute %s: %s", argv[0], strerror(errno));
 		_exit(127);
 	}
 	close(ready[1]);
+	daemon_pid = child;
+	if (reaped) {
+		close(pid_pipe[1]);
+		if (read(pid_pipe[0], &daemon_pid, sizeof(daemon_pid)) != (ssize_t)sizeof(daemon_pid))
+			daemon_pid = 0; /* the reaper failed before forking: the ready pipe says why */
+		close(pid_pipe[0]);
+	}
 	/* the pipe closes on exec (success) or carries the reason (failure) */
 	n = read(ready[0], msg, sizeof(msg) - 1);
 	close(ready[0]);
-	if (n > 0) {
-		msg[n] = '\0';
-		waitpid(child, NULL, 0);
-		return pgr_err_set(err, "%s", msg);
+	if (n > 0 || daemon_pid <= 0) {
+		msg[n > 0 ? n : 0] = '\0';
+		waitpid(child, NULL, 0); /* the reaper too ends once the failed daemon is gone */
+		return pgr_err_set(err, "%s", msg[0] ? msg : "could not start the reaper");
 	}
-	*pid = child;
-	if (pidfile != NULL && proc_pidfile_write(pidfile, child, err) != 0) {
-		kill(child, SIGKILL);
+	*pid = daemon_pid;
+	if (pidfile != NULL && proc_pidfile_write(pidfile, daemon_pid, err) != 0) {
+		kill(daemon_pid, SIGKILL);
 		return -1;
 	}
 	return 0;
+}
+
+int proc_spawn_daemon(char *const argv[], char *const extra_env[], const proc_user *user, const char *log_path,
+		      const char *pidfile, pid_t *pid, pgr_err *err)
+{
+	return spawn_daemon(argv, extra_env, user, log_path, pidfile, false, pid, err);
+}
+
+int proc_spawn_daemon_reaped(char *const argv[], char *const extra_env[], const proc_user *user, const char *log_path,
+			     const char *pidfile, pid_t *pid, pgr_err *err)
+{
+	return spawn_daemon(argv, extra_env, user, log_path, pidfile, true, pid, err);
 }
 
 static bool pid_gone(pid_t pid)

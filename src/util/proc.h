@@ -39,6 +39,15 @@ int proc_run(char *const argv[], const proc_user *user, long timeout_ms, char *o
  */
 int proc_spawn_daemon(char *const argv[], char *const extra_env[], const proc_user *user, const char *log_path,
 		      const char *pidfile, pid_t *pid, pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * The same, with a small reaper process between this process and the daemon ("pgrefresh-reap": a child
+ * subreaper). Whatever the daemon starts detached (Patroni's postmaster) is reaped the moment it ends,
+ * not whenever PID 1 gets to it: Patroni waits for its stopped postmaster to be gone, and a container's
+ * PID 1 may reap late or never. *pid and the pidfile name the daemon itself; the reaper exits once
+ * nothing is left under it.
+ */
+int proc_spawn_daemon_reaped(char *const argv[], char *const extra_env[], const proc_user *user, const char *log_path,
+			     const char *pidfile, pid_t *pid, pgr_err *err) __attribute__((warn_unused_result));
 
 /* The start time of pid (clock ticks since boot, from /proc/pid/stat), or 0 if it does not exist. */
 unsigned long long proc_start_time(pid_t pid);
