@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/unit_record.h"
@@ -23,6 +24,7 @@
 
 #define AGENT_LEASE_TTL_S 5
 #define AGENT_TICK_MS 1000
+#define WAKE_POLL_MS 100 /* between ticks: is there a reason to tick now (see tick_now)? */
 #define AGENT_REFRESH_TICK_MS 200 /* while a refresh is in progress: each step is seen within this */
 #define PATRONI_BIN "/usr/bin/patroni"
 
@@ -58,6 +60,7 @@ typedef struct agent_ctx {
 	long long last_report_ms;
 	bool keeper_stop;
 	bool refresh_active; /* a refresh record exists: tick faster */
+	int64_t refresh_seen_rev; /* mod_revision of the refresh record at the last tick (0: none) */
 } agent_ctx;
 
 static int64_t wall_ms(void)
@@ -289,6 +292,7 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 		return;
 	}
 	ctx->refresh_active = found;
+	ctx->refresh_seen_rev = found ? kv.mod_revision : 0;
 	if (rec->tag_replicatefrom[0] != '\0') {
 		/* a cascade tag: is a switchover (which owns those tags) marked? */
 		etcd_kv mark;
@@ -408,6 +412,36 @@ static void shutdown_unit(agent_ctx *ctx)
 	log_info("stopped");
 }
 
+/*
+ * Between ticks, every WAKE_POLL_MS: whether to tick now rather than at the end of the pause. A new or
+ * changed refresh record (the CLI started one, the coordinator moved to this unit) or this unit's
+ * restart through Patroni ending: each is then acted on, and reported, at once instead of up to a tick
+ * later.
+ */
+static bool tick_now(agent_ctx *ctx)
+{
+	char key[256];
+	etcd_kv kv;
+	bool found = false, changed;
+	pgr_err err;
+
+	if (ctx->unit_state.restart_child > 0) {
+		siginfo_t info;
+
+		memset(&info, 0, sizeof(info));
+		/* WNOWAIT: only look; refresh_unit_tick reaps it and says how it went */
+		if (waitid(P_PID, (id_t)ctx->unit_state.restart_child, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    info.si_pid != 0)
+			return true;
+	}
+	store_key(&ctx->conf, "refresh", key, sizeof(key));
+	if (etcd_get(&ctx->etcd, key, &kv, &found, &err) != 0)
+		return false;
+	changed = (found ? kv.mod_revision : 0) != ctx->refresh_seen_rev;
+	etcd_kv_free(&kv);
+	return changed;
+}
+
 /* The main loop, until a stop signal. */
 static void agent_loop(agent_ctx *ctx)
 {
@@ -431,8 +465,8 @@ static void agent_loop(agent_ctx *ctx)
 		}
 		spent = proc_now_ms() - started;
 		for (long long left = (ctx->refresh_active ? AGENT_REFRESH_TICK_MS : AGENT_TICK_MS) - spent;
-		     left > 0 && !agent_stop_requested; left -= 100)
-			proc_sleep_ms(left < 100 ? (long)left : 100);
+		     left > 0 && !agent_stop_requested && !tick_now(ctx); left -= WAKE_POLL_MS)
+			proc_sleep_ms(left < WAKE_POLL_MS ? (long)left : WAKE_POLL_MS);
 	}
 }
 
