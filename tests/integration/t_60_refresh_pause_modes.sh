@@ -47,6 +47,22 @@ pgr_ok status --dir "$C"
 assert_contains "$OUT" "paused" "tabular status"
 assert_contains "$OUT" "1/3" "tabular status"
 
+step "resume-refresh while the refreshed $REPLICA does not report (its agent frozen): refused after a grace"
+FROZEN=$(agent_pid "$REPLICA")
+kill -STOP "$FROZEN"
+wait_until 20 unit_state_is "$REPLICA" down || { kill -CONT "$FROZEN"; fail "$REPLICA not down with its agent frozen: $(status_json)"; }
+T0=$(date +%s)
+pgr_run resume-refresh --dir "$C"
+kill -CONT "$FROZEN"
+assert_user_error "resume-refresh with a refreshed unit not reporting"
+assert_rc 6 "exit of resume-refresh"
+assert_contains "$ERR" "refreshed unit $REPLICA is not healthy" "error"
+[ $(($(date +%s) - T0)) -ge 9 ] || fail "resume-refresh refused before its 10 s for the unit to be healthy"
+ok "refused after $(($(date +%s) - T0)) s"
+assert_eq "$(refresh_field state)" paused "refresh state after the refusal"
+wait_until 30 unit_state_is "$REPLICA" active || fail "$REPLICA not active again after its agent went on: $(status_json)"
+ok "$REPLICA reports again"
+
 step "resume-refresh: the rest go without another pause; idle, every unit on $HIGH"
 pgr_ok resume-refresh --dir "$C"
 wait_refresh 240 idle
