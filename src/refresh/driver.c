@@ -71,7 +71,7 @@ int refresh_start_rollback(const etcd_client *etcd, const cluster_conf *conf, co
 /* ---- the unit's side ---- */
 
 #define RESTART_GUARD_MS 20000 /* a restart just answered may not show the new version yet */
-#define TAGS_SETTLE_MS 1500    /* tags just written: Patroni shows them at its next loop */
+#define TAGS_SETTLE_MS 1500    /* tags just written: /patroni shows them once the woken loop has reloaded */
 
 /* The standby expected to take the sync role when this one stands aside: the running standby with the
  * least lag (Patroni picks by the highest WAL position), "" if none. */
