@@ -46,6 +46,8 @@ static const cli_command commands[] = {
 	{ { "config" }, cmd_config, "config [KEY] | config set KEY=VALUE...", "settings (pause-after-unit-refresh, ...)" , true },
 	{ { "wait" }, cmd_wait, "wait STATE... [--timeout SECONDS]", "wait until the refresh is in one of the states" , true },
 	{ { "history" }, cmd_history, "history", "past refreshes" , true },
+	{ { "repair-refresh-record" }, cmd_repair_refresh_record, "repair-refresh-record",
+	  "keep a corrupt refresh record aside (under corrupt/) and remove it", true },
 	{ { "debug", "fsm" }, cmd_debug_fsm, "debug fsm [--graphviz]", "print the refresh state machine" , false },
 	{ { "agent" }, cmd_agent, "agent --dir DIR --unit UNIT", "the per-unit daemon" , true },
 };

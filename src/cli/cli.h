@@ -36,6 +36,7 @@ int cmd_versions(cli_ctx *ctx, int argc, char **argv);
 int cmd_versions_add(cli_ctx *ctx, int argc, char **argv);
 int cmd_status(cli_ctx *ctx, int argc, char **argv);
 int cmd_agent(cli_ctx *ctx, int argc, char **argv);
+int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv);
 int cmd_add_unit(cli_ctx *ctx, int argc, char **argv);
 int cmd_remove_unit(cli_ctx *ctx, int argc, char **argv);
 int cmd_switchover(cli_ctx *ctx, int argc, char **argv);

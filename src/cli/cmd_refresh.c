@@ -59,6 +59,15 @@ static int open_cluster(cli_ctx *ctx, refresh_cli *rc)
 		pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", rc->conf.dir);
 		return PGR_EXIT_UNREACHABLE;
 	}
+	if (rc->snap->refresh_corrupt) {
+		char key[256];
+
+		store_key(&rc->conf, "refresh", key, sizeof(key));
+		pgr_err_set(&ctx->err, "the refresh record at %s is corrupt (%s): nothing done", key,
+			    rc->snap->refresh_corrupt_why);
+		pgr_err_hint(&ctx->err, "see `pgrefresh status`; `pgrefresh repair-refresh-record` keeps it aside and removes it");
+		return PGR_EXIT_ERROR;
+	}
 	return PGR_EXIT_OK;
 }
 

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
+#include "refresh/record.h"
 #include "refresh/store.h"
 #include "status/status.h"
 #include "util/exitcodes.h"
@@ -30,11 +31,13 @@ static int64_t wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-/* Reads the agents' reports, the coordinator and the refresh from etcd and builds the view. */
-static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view)
+/* Reads the agents' reports, the coordinator and the refresh from etcd and builds the view; *corrupt_refresh
+ * says whether the refresh record did not parse (ctx->err then says so, with the repair command). */
+static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, bool *corrupt_refresh)
 {
 	etcd_client client;
 	store_snapshot *snap = calloc(1, sizeof(*snap));
+	status_corrupt corrupt;
 
 	if (snap == NULL)
 		return pgr_err_set(&ctx->err, "out of memory");
@@ -49,8 +52,19 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view)
 		free(snap);
 		return -1;
 	}
-	status_build(conf, snap->records, snap->have, snap->coordinator, snap->have_refresh ? &snap->refresh : NULL,
-		     wall_ms(), view);
+	memset(&corrupt, 0, sizeof(corrupt));
+	corrupt.refresh = snap->refresh_corrupt;
+	store_key(conf, "refresh", corrupt.refresh_key, sizeof(corrupt.refresh_key));
+	snprintf(corrupt.refresh_why, sizeof(corrupt.refresh_why), "%s", snap->refresh_corrupt_why);
+	memcpy(corrupt.unit, snap->unit_corrupt, sizeof(corrupt.unit));
+	status_build_checked(conf, snap->records, snap->have, &corrupt, snap->coordinator,
+			     snap->have_refresh ? &snap->refresh : NULL, wall_ms(), view);
+	*corrupt_refresh = snap->refresh_corrupt;
+	if (snap->refresh_corrupt) {
+		pgr_err_set(&ctx->err, "the refresh record at %s is corrupt (%s); no refresh acts on it", corrupt.refresh_key,
+			    snap->refresh_corrupt_why);
+		pgr_err_hint(&ctx->err, "`pgrefresh repair-refresh-record` archives it and removes it (see its --help)");
+	}
 	free(snap);
 	return 0;
 }
@@ -61,6 +75,7 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 	status_view view;
 	bool watch = cli_take_flag(&argc, argv, "--watch");
 	char *text = NULL;
+	bool corrupt = false;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -68,9 +83,12 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_ERROR;
 	if (!watch) {
 		int rc;
+		pgr_err corrupt_err;
 
-		if (read_view(ctx, &conf, &view) != 0)
+		if (read_view(ctx, &conf, &view, &corrupt) != 0)
 			return PGR_EXIT_UNREACHABLE;
+		corrupt_err = ctx->err;
+		pgr_err_clear(&ctx->err);
 		rc = ctx->json ? status_render_json(&view, &text, &ctx->err) : status_render_table(&view, &text, &ctx->err);
 		if (rc != 0)
 			return PGR_EXIT_ERROR;
@@ -78,12 +96,17 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 		if (ctx->json)
 			fputc('\n', stdout);
 		free(text);
+		if (corrupt) {
+			/* the view is shown; the command still fails, naming the key and the repair */
+			ctx->err = corrupt_err;
+			return PGR_EXIT_ERROR;
+		}
 		return PGR_EXIT_OK;
 	}
 	signal(SIGINT, on_interrupt);
 	signal(SIGTERM, on_interrupt);
 	while (!watch_stop) {
-		if (read_view(ctx, &conf, &view) == 0) {
+		if (read_view(ctx, &conf, &view, &corrupt) == 0) {
 			if ((ctx->json ? status_render_json(&view, &text, &ctx->err)
 				       : status_render_table(&view, &text, &ctx->err)) == 0) {
 				/* home, draw, clear what is left of the previous frame */
@@ -115,4 +138,101 @@ int cmd_agent(cli_ctx *ctx, int argc, char **argv)
 	if (agent_run(ctx->dir, unit, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	return PGR_EXIT_OK;
+}
+
+/* Units whose link points elsewhere than what they run: they run the linked version at their next restart. */
+static void print_unit_versions(const cluster_conf *conf, const store_snapshot *snap)
+{
+	for (int i = 0; i < conf->unit_count; i++) {
+		const unit_record *r = &snap->records[i];
+
+		if (!snap->have[i]) {
+			printf("  %-6s no report from its agent\n", conf->units[i].name);
+			continue;
+		}
+		printf("  %-6s runs %-6s linked to %-6s%s\n", conf->units[i].name, r->server_version[0] ? r->server_version : "-",
+		       r->linked_version[0] ? r->linked_version : "-",
+		       r->server_version[0] && r->linked_version[0] && strcmp(r->server_version, r->linked_version) != 0
+			       ? "  (runs the linked version at its next restart)"
+			       : "");
+	}
+}
+
+/*
+ * `pgrefresh repair-refresh-record`: the refresh record at /pgrefresh/<cluster>/refresh does not parse.
+ * Nothing guesses at it (the coordinator waits, status says so); this keeps its value under
+ * /pgrefresh/<cluster>/corrupt/<its mod revision> and removes it, compare-and-swap on that revision so
+ * that a record rewritten meanwhile is left alone. Units keep what they run and their links; the
+ * refresh it described is over: a new `refresh --version V` plans from what the units report.
+ */
+int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
+{
+	cluster_conf conf;
+	etcd_client client;
+	etcd_kv kv;
+	bool found = false, deleted = false;
+	char key[256], keep[256], leaf[64];
+	refresh_record rec;
+	pgr_err perr;
+	store_snapshot *snap;
+	int code = PGR_EXIT_OK;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (argc > 0) {
+		pgr_err_set(&ctx->err, "repair-refresh-record takes no arguments (got \"%s\")", argv[0]);
+		pgr_err_hint(&ctx->err, "run `pgrefresh repair-refresh-record`");
+		return PGR_EXIT_USAGE;
+	}
+	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	if (etcd_client_init(&client, conf.etcd, &ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	client.timeout_ms = 3000;
+	store_key(&conf, "refresh", key, sizeof(key));
+	memset(&kv, 0, sizeof(kv));
+	if (etcd_get(&client, key, &kv, &found, &ctx->err) != 0) {
+		pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", conf.name);
+		pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", conf.dir);
+		return PGR_EXIT_UNREACHABLE;
+	}
+	if (!found || kv.value == NULL) {
+		printf("No refresh record at %s: nothing to repair\n", key);
+		etcd_kv_free(&kv);
+		return PGR_EXIT_OK;
+	}
+	if (record_parse(kv.value, &rec, &perr) == 0) {
+		pgr_err_set(&ctx->err, "the refresh record at %s is not corrupt (refresh %d, %s): nothing done", key, rec.id,
+			    refresh_state_name(rec.state));
+		pgr_err_hint(&ctx->err, "see `pgrefresh status`; to undo a refresh: `pgrefresh rollback`");
+		etcd_kv_free(&kv);
+		return PGR_EXIT_REFUSED;
+	}
+	snprintf(leaf, sizeof(leaf), "corrupt/%lld", (long long)kv.mod_revision);
+	store_key(&conf, leaf, keep, sizeof(keep));
+	if (etcd_put(&client, keep, kv.value, 0, &ctx->err) != 0) {
+		pgr_err_prefix(&ctx->err, "could not keep the corrupt record at %s, nothing removed", keep);
+		etcd_kv_free(&kv);
+		return PGR_EXIT_ERROR;
+	}
+	if (etcd_delete_if(&client, key, kv.mod_revision, &deleted, &ctx->err) != 0) {
+		pgr_err_prefix(&ctx->err, "kept at %s but could not remove %s", keep, key);
+		etcd_kv_free(&kv);
+		return PGR_EXIT_ERROR;
+	}
+	etcd_kv_free(&kv);
+	if (!deleted) {
+		pgr_err_set(&ctx->err, "%s changed while it was being repaired: nothing removed", key);
+		pgr_err_hint(&ctx->err, "see `pgrefresh status`, then run `pgrefresh repair-refresh-record` again if it is still corrupt");
+		return PGR_EXIT_ERROR;
+	}
+	printf("Removed the corrupt refresh record %s (%s); its value is kept at %s\n", key, perr.msg, keep);
+	snap = calloc(1, sizeof(*snap));
+	if (snap != NULL && store_read(&client, &conf, snap, &perr) == 0) {
+		printf("The units keep what they run:\n");
+		print_unit_versions(&conf, snap);
+	}
+	free(snap);
+	printf("Next: `pgrefresh status`, then `pgrefresh refresh --version V` to bring every unit to V\n");
+	return code;
 }

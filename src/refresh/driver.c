@@ -456,6 +456,14 @@ void refresh_driver_tick(refresh_driver *d)
 	}
 	if (snap->have_switchover)
 		clean_up_dead_switchover(d, snap);
+	if (snap->refresh_corrupt) {
+		/* never guessed at: wait for `pgrefresh repair-refresh-record` */
+		if (d->corrupt_logged_rev != snap->refresh_mod_revision)
+			log_error("the refresh record is corrupt (%s): waiting for `pgrefresh repair-refresh-record`",
+				  snap->refresh_corrupt_why);
+		d->corrupt_logged_rev = snap->refresh_mod_revision;
+		goto out;
+	}
 	if (!snap->have_refresh)
 		goto out;
 	if (snap->refresh.state == RS_DONE) {

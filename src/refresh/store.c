@@ -18,7 +18,7 @@ void store_key(const cluster_conf *conf, const char *leaf, char *buf, size_t len
 int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot *snap, pgr_err *err)
 {
 	etcd_kvs kvs;
-	char prefix[128], key[256];
+	char prefix[128];
 	size_t plen;
 
 	memset(snap, 0, sizeof(*snap));
@@ -36,20 +36,22 @@ int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot
 			continue;
 		if (strncmp(leaf, "units/", 6) == 0) {
 			for (int i = 0; i < conf->unit_count; i++) {
-				if (strcmp(leaf + 6, conf->units[i].member) == 0 &&
-				    unit_record_parse(kv->value, &snap->records[i], &perr) == 0)
-					snap->have[i] = true;
+				if (strcmp(leaf + 6, conf->units[i].member) == 0) {
+					snap->have[i] = unit_record_parse(kv->value, &snap->records[i], &perr) == 0;
+					snap->unit_corrupt[i] = !snap->have[i];
+				}
 			}
 		} else if (strcmp(leaf, "coordinator") == 0) {
 			snprintf(snap->coordinator, sizeof(snap->coordinator), "%s", kv->value);
 		} else if (strcmp(leaf, "refresh") == 0) {
+			snap->refresh_mod_revision = kv->mod_revision;
 			if (record_parse(kv->value, &snap->refresh, &perr) != 0) {
-				snprintf(key, sizeof(key), "%s", kv->key);
-				etcd_kvs_free(&kvs);
-				return pgr_err_set(err, "%s: %s", key, perr.msg);
+				snap->refresh_corrupt = true;
+				snprintf(snap->refresh_corrupt_why, sizeof(snap->refresh_corrupt_why), "%s", perr.msg);
+				memset(&snap->refresh, 0, sizeof(snap->refresh));
+				continue;
 			}
 			snap->have_refresh = true;
-			snap->refresh_mod_revision = kv->mod_revision;
 			if (snap->refresh.id > snap->max_id)
 				snap->max_id = snap->refresh.id;
 		} else if (strcmp(leaf, "config") == 0) {

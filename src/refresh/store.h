@@ -37,6 +37,10 @@ typedef struct store_snapshot {
 	refresh_record history[STORE_MAX_HISTORY]; /* oldest first */
 	int history_count;
 	int max_id; /* highest refresh id seen (history or current) */
+	/* a value that does not parse: never guessed at (have_refresh/have[i] stay false) */
+	bool refresh_corrupt;          /* the refresh key holds no record: `pgrefresh repair-refresh-record` */
+	char refresh_corrupt_why[200]; /* the parse error */
+	bool unit_corrupt[CONF_MAX_UNITS]; /* a unit's report does not parse (its agent rewrites it) */
 } store_snapshot;
 
 int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot *snap, pgr_err *err)

@@ -6,6 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog/catalog.h"
+
+void status_format_eta(int seconds, char *buf, size_t len)
+{
+	if (seconds < 0)
+		snprintf(buf, len, "-");
+	else if (seconds < 60)
+		snprintf(buf, len, "%ds", seconds);
+	else
+		snprintf(buf, len, "%dm%02ds", seconds / 60, seconds % 60);
+}
+
 void status_format_bytes(int64_t bytes, char *buf, size_t len)
 {
 	if (bytes < 0)
@@ -18,7 +30,8 @@ void status_format_bytes(int64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%lld MB", (long long)(bytes / (1024 * 1024)));
 }
 
-static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, int64_t now_ms, status_unit *u)
+static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, bool corrupt, const char *prefix,
+		       int64_t now_ms, status_unit *u)
 {
 	memset(u, 0, sizeof(*u));
 	snprintf(u->name, sizeof(u->name), "%s", cu->name);
@@ -26,12 +39,21 @@ static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, i
 	u->port = cu->pg_port;
 	snprintf(u->role, sizeof(u->role), "unknown");
 	u->lag_bytes = -1;
+	if (!have && corrupt) {
+		/* its agent overwrites the record at its next report: until then, say so, guess nothing */
+		snprintf(u->state, sizeof(u->state), "down");
+		snprintf(u->message, sizeof(u->message),
+			 "Its record %sunits/%s is corrupt; its agent rewrites it within 1 s, else `pgrefresh cluster start`",
+			 prefix, cu->member);
+		return;
+	}
 	if (!have) {
 		snprintf(u->state, sizeof(u->state), "down");
 		snprintf(u->message, sizeof(u->message), "No report from its agent yet. Start it: `pgrefresh cluster start`");
 		return;
 	}
-	snprintf(u->version, sizeof(u->version), "%s", rec->server_version[0] ? rec->server_version : rec->linked_version);
+	/* what PostgreSQL runs, never what the link points at (switched before the restart that uses it) */
+	snprintf(u->version, sizeof(u->version), "%s", rec->server_version);
 	if (now_ms - rec->heartbeat_ms > STATUS_DOWN_AFTER_MS) {
 		snprintf(u->state, sizeof(u->state), "down");
 		snprintf(u->message, sizeof(u->message), "Agent silent for %llds. Start it: `pgrefresh cluster start`",
@@ -182,9 +204,37 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 	}
 }
 
+void status_lowest_version(const status_view *view, char *buf, size_t len)
+{
+	pg_version low = { 0, 0 };
+	bool any = false;
+
+	buf[0] = '\0';
+	for (int i = 0; i < view->unit_count; i++) {
+		pg_version v;
+		pgr_err err;
+
+		if (pg_version_parse(view->units[i].version, &v, &err) != 0)
+			continue; /* not running: unknown, left aside */
+		if (!any || pg_version_compare(&v, &low) < 0) {
+			low = v;
+			any = true;
+			snprintf(buf, len, "%s", view->units[i].version);
+		}
+	}
+}
+
 void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record,
 		  const char *coordinator, const refresh_record *refresh, int64_t now_ms, status_view *view)
 {
+	status_build_checked(conf, records, have_record, NULL, coordinator, refresh, now_ms, view);
+}
+
+void status_build_checked(const cluster_conf *conf, const unit_record *records, const bool *have_record,
+			  const status_corrupt *corrupt, const char *coordinator, const refresh_record *refresh,
+			  int64_t now_ms, status_view *view)
+{
+	char prefix[128];
 	int active = 0;
 	const char *first_problem = NULL;
 	const status_unit *problem_unit = NULL;
@@ -197,10 +247,12 @@ void status_build(const cluster_conf *conf, const unit_record *records, const bo
 	snprintf(view->refresh.state, sizeof(view->refresh.state), "idle");
 	view->refresh.eta_seconds = -1;
 	view->unit_count = conf->unit_count;
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
 	for (int i = 0; i < conf->unit_count; i++) {
 		status_unit *u = &view->units[i];
 
-		build_unit(&conf->units[i], &records[i], have_record[i], now_ms, u);
+		build_unit(&conf->units[i], &records[i], have_record[i], corrupt != NULL && corrupt->unit[i], prefix,
+			   now_ms, u);
 		if (strcmp(u->state, "active") == 0 && u->message[0] == '\0')
 			active++;
 		else if (first_problem == NULL) {
@@ -208,24 +260,7 @@ void status_build(const cluster_conf *conf, const unit_record *records, const bo
 			problem_unit = u;
 		}
 	}
-	/* the cluster's version: the one every unit runs, else the most common one (unknown ones aside) */
-	{
-		int best = 0;
-
-		for (int i = 0; i < view->unit_count; i++) {
-			int same = 0;
-
-			if (view->units[i].version[0] == '\0')
-				continue;
-			for (int j = 0; j < view->unit_count; j++)
-				if (strcmp(view->units[i].version, view->units[j].version) == 0)
-					same++;
-			if (same > best) {
-				best = same;
-				snprintf(view->version, sizeof(view->version), "%s", view->units[i].version);
-			}
-		}
-	}
+	status_lowest_version(view, view->version, sizeof(view->version));
 	if (problem_unit != NULL)
 		snprintf(view->message, sizeof(view->message), "%s: %s", problem_unit->name, first_problem);
 	else if (view->coordinator[0] == '\0')
@@ -236,17 +271,18 @@ void status_build(const cluster_conf *conf, const unit_record *records, const bo
 			 "All %d units active on %s. Before a refresh: `pgrefresh pre-refresh-check`", active,
 			 view->version);
 	snprintf(view->refresh.message, sizeof(view->refresh.message), "No refresh in progress");
-	if (refresh != NULL && refresh->state != RS_DONE) {
-		/* the cluster's version is the original one while units differ */
-		bool same = true;
-
-		for (int i = 0; i < view->unit_count; i++)
-			if (strcmp(view->units[i].version, view->units[0].version) != 0)
-				same = false;
-		if (!same)
-			snprintf(view->version, sizeof(view->version), "%s", refresh->rollback ? refresh->to : refresh->from);
+	if (corrupt != NULL && corrupt->refresh) {
+		/* never guessed at: no plan, no unit states from it; say what it is and what repairs it */
+		snprintf(view->refresh.state, sizeof(view->refresh.state), "corrupt");
+		snprintf(view->refresh.message, sizeof(view->refresh.message),
+			 "The refresh record at %s is corrupt (%s). Repair: `pgrefresh repair-refresh-record`",
+			 corrupt->refresh_key, corrupt->refresh_why);
+	} else if (refresh != NULL && refresh->state != RS_DONE) {
 		build_refresh(refresh, view, now_ms);
 	}
+	/* the cluster line describes the refresh whenever there is one */
+	if (strcmp(view->refresh.state, "idle") != 0)
+		snprintf(view->message, sizeof(view->message), "%s", view->refresh.message);
 }
 
 /* A growable text buffer for the table. */
@@ -299,7 +335,9 @@ static void text_add(struct text *t, const char *fmt, ...)
 int status_render_table(const status_view *view, char **out, pgr_err *err)
 {
 	struct text t = { 0 };
-	char refresh[96];
+	char refresh[96], eta[32];
+
+	status_format_eta(view->refresh.eta_seconds, eta, sizeof(eta));
 
 	if (strcmp(view->refresh.state, "idle") == 0)
 		snprintf(refresh, sizeof(refresh), "idle");
@@ -307,6 +345,14 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 		snprintf(refresh, sizeof(refresh), "%s%s %s→%s %d/%d", view->refresh.rollback ? "rollback " : "",
 			 view->refresh.state, view->refresh.from, view->refresh.to, view->refresh.done,
 			 view->refresh.total);
+	if (strcmp(view->refresh.state, "corrupt") == 0)
+		snprintf(refresh, sizeof(refresh), "corrupt record");
+	else if (view->refresh.eta_seconds >= 0 &&
+		 (strcmp(view->refresh.state, "refreshing") == 0 || strcmp(view->refresh.state, "paused") == 0)) {
+		size_t used = strlen(refresh);
+
+		snprintf(refresh + used, sizeof(refresh) - used, " ETA %s", eta);
+	}
 	text_add(&t, "%-8s %-8s %-30s %s\n", "Cluster", "Version", "Refresh", "Message");
 	/* printf pads bytes, not columns: give back what the multi-byte arrow takes */
 	text_add(&t, "%-8s %-8s %-*s %s\n", view->cluster, view->version[0] ? view->version : "-",

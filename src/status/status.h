@@ -23,7 +23,7 @@ typedef struct status_unit {
 	char host[64];
 	int port;
 	char role[16];    /* primary | sync-standby | replica | unknown */
-	char version[16]; /* what it runs, else what it is linked to */
+	char version[16]; /* what PostgreSQL runs (server_version); "" when it does not run */
 	char state[16];   /* active | waiting | refreshing | failed | down */
 	int64_t lag_bytes; /* -1 unknown */
 	char message[160];
@@ -31,7 +31,7 @@ typedef struct status_unit {
 
 /* The refresh part of the cluster line (idle until a refresh exists). */
 typedef struct status_refresh {
-	char state[16]; /* idle | refreshing | paused | incompatible | failed */
+	char state[16]; /* idle | refreshing | paused | incompatible | failed | corrupt */
 	bool rollback;
 	char from[16];
 	char to[16];
@@ -45,7 +45,7 @@ typedef struct status_refresh {
 /* The whole view. */
 typedef struct status_view {
 	char cluster[32];
-	char version[16];
+	char version[16]; /* what every unit runs; while they differ, the lowest */
 	char coordinator[32];
 	conf_endpoint pgbouncers[CONF_MAX_PGBOUNCERS];
 	int pgbouncer_count;
@@ -56,18 +56,38 @@ typedef struct status_view {
 } status_view;
 
 /*
+ * Values in etcd that do not parse. They are never guessed at: the view names the key and the command
+ * that repairs it. refresh_key/refresh_why: the refresh record's key and parse error; unit[i]: unit i's
+ * report does not parse (its agent overwrites it at its next report).
+ */
+typedef struct status_corrupt {
+	bool refresh;
+	char refresh_key[128];
+	char refresh_why[200];
+	bool unit[CONF_MAX_UNITS];
+} status_corrupt;
+
+/*
  * Builds the view: conf gives the units expected; records[i] is the last report of unit i of conf
  * (have_record[i] false when none); coordinator is the coordinator key's value ("" if none); refresh
  * the refresh in progress (NULL when none); now_ms the wall clock.
  */
 void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record,
 		  const char *coordinator, const refresh_record *refresh, int64_t now_ms, status_view *view);
+/* The same, with what did not parse (NULL: everything did). */
+void status_build_checked(const cluster_conf *conf, const unit_record *records, const bool *have_record,
+			  const status_corrupt *corrupt, const char *coordinator, const refresh_record *refresh,
+			  int64_t now_ms, status_view *view);
 /* The refresh's one-line message: what is happening and what the user must do (pure). */
 void status_refresh_message(const refresh_record *rec, const char *next_unit, char *buf, size_t len);
 
 /* Renders into a heap string (caller frees). */
 int status_render_table(const status_view *view, char **out, pgr_err *err) __attribute__((warn_unused_result));
 int status_render_json(const status_view *view, char **out, pgr_err *err) __attribute__((warn_unused_result));
+/* "40s", "2m05s", "-" for unknown. */
+void status_format_eta(int seconds, char *buf, size_t len);
+/* The lowest version the view's units run ("" when none runs). */
+void status_lowest_version(const status_view *view, char *buf, size_t len);
 /* "0 B", "12 kB", "3 MB", "-" for unknown. */
 void status_format_bytes(int64_t bytes, char *buf, size_t len);
 

@@ -59,7 +59,7 @@ static void make_record(unit_record *r, int i, const char *version)
 }
 
 /* Which unit is changed, and how. */
-enum change { NONE, NO_RECORD, STALE, PATRONI_STOPPED, PATRONI_SILENT, NOT_STREAMING, AGENT_MESSAGE, NO_ROLE };
+enum change { NONE, NO_RECORD, STALE, PATRONI_STOPPED, PATRONI_SILENT, NOT_STREAMING, AGENT_MESSAGE, NO_ROLE, LINKED_AHEAD, CORRUPT };
 
 static const struct {
 	const char *name;
@@ -85,8 +85,12 @@ static const struct {
 	{ "agent message", 3, { "15.18", "15.18", "15.18" }, 1, AGENT_MESSAGE, "15.18", "active", "sync-standby", "relinking", "pg/1: relinking" },
 	{ "no role", 3, { "15.18", "15.18", "15.18" }, 2, NO_ROLE, "15.18", "active", "unknown", "", "All 3 units active" },
 	{ "versions differ, 2 old", 3, { "15.18", "15.18", "15.20" }, 2, NONE, "15.18", "active", "replica", "", "active" },
-	{ "versions differ, 2 new", 3, { "15.18", "15.20", "15.20" }, 0, NONE, "15.20", "active", "primary", "", "active" },
-	{ "versions differ, 3 of 5 new", 5, { "15.18", "15.20", "15.18", "15.20", "15.20" }, 0, NONE, "15.20", "active", "primary", "", "active" },
+	{ "versions differ, 2 new: the lowest", 3, { "15.18", "15.20", "15.20" }, 0, NONE, "15.18", "active", "primary", "", "active" },
+	{ "versions differ, 3 of 5 new: the lowest", 5, { "15.18", "15.20", "15.18", "15.20", "15.20" }, 0, NONE, "15.18", "active", "primary", "", "active" },
+	{ "numeric, not text: 15.9 < 15.18", 3, { "15.18", "15.9", "15.18" }, 1, NONE, "15.9", "active", "sync-standby", "", "active" },
+	{ "a stopped unit's version is unknown", 3, { "15.20", "15.20", "15.20" }, 2, PATRONI_STOPPED, "15.20", "down", "replica", "Patroni: stopped", "pg/2:" },
+	{ "linked to the target, still running the old", 3, { "15.18", "15.18", "15.18" }, 0, LINKED_AHEAD, "15.18", "active", "primary", "", "active" },
+	{ "corrupt record while its agent runs", 3, { "15.18", "15.18", "15.18" }, 1, CORRUPT, "15.18", "down", "unknown", "/pgrefresh/pg/units/pg-1 is corrupt", "pg/1: Its record" },
 };
 
 static void apply_change(unit_record *r, bool *have, enum change c)
@@ -117,6 +121,13 @@ static void apply_change(unit_record *r, bool *have, enum change c)
 	case NO_ROLE:
 		r->role[0] = '\0';
 		break;
+	case LINKED_AHEAD:
+		snprintf(r->linked_version, sizeof(r->linked_version), "15.20");
+		break;
+	case CORRUPT:
+		*have = false;
+		memset(r, 0, sizeof(*r));
+		break;
 	}
 }
 
@@ -127,6 +138,7 @@ static void test_build(void **state)
 		cluster_conf conf;
 		unit_record recs[CONF_MAX_UNITS];
 		bool have[CONF_MAX_UNITS];
+		status_corrupt corrupt;
 		status_view v;
 		const status_unit *u;
 
@@ -136,8 +148,12 @@ static void test_build(void **state)
 			have[j] = true;
 		}
 		apply_change(&recs[cases[i].changed], &have[cases[i].changed], cases[i].change);
-		status_build(&conf, recs, have, "pg/1", NULL, NOW, &v);
+		memset(&corrupt, 0, sizeof(corrupt));
+		corrupt.unit[cases[i].changed] = cases[i].change == CORRUPT;
+		status_build_checked(&conf, recs, have, &corrupt, "pg/1", NULL, NOW, &v);
 		u = &v.units[cases[i].changed];
+		/* the Version column is what PostgreSQL runs, never the link's target */
+		assert_string_equal(u->version, have[cases[i].changed] ? recs[cases[i].changed].server_version : "");
 		if (strcmp(v.version, cases[i].version) != 0 || strcmp(u->state, cases[i].state) != 0 ||
 		    strcmp(u->role, cases[i].role) != 0 || strstr(u->message, cases[i].unit_msg_has) == NULL ||
 		    (cases[i].unit_msg_has[0] == '\0' && u->message[0] != '\0') ||
@@ -388,6 +404,160 @@ static void test_build_paused_refresh(void **state)
 	assert_string_equal(v.refresh.state, "idle");
 }
 
+/* A 3-unit 15.18→15.20 refresh in the state given, pg/2 done; recs as the units report. */
+static void make_refresh(refresh_record *rec, unit_record *recs, refresh_state st)
+{
+	plan_input_unit in[3];
+
+	for (int j = 0; j < 3; j++) {
+		make_record(&recs[j], j, j == 2 ? "15.20" : "15.18");
+		memset(&in[j], 0, sizeof(in[j]));
+		snprintf(in[j].unit, sizeof(in[j].unit), "pg/%d", j);
+		in[j].number = j;
+		snprintf(in[j].role, sizeof(in[j].role), "%s", recs[j].role);
+		snprintf(in[j].version, sizeof(in[j].version), "15.18");
+	}
+	record_new(1, "15.18", "15.20", in, 3, NOW - 60000, rec);
+	rec->state = st;
+	rec->units[0].step = STEP_DONE;
+	rec->units[0].started_ms = NOW - 50000;
+	rec->units[0].done_ms = NOW - 30000;
+}
+
+/* The cluster line (the JSON's top "message" too) describes the refresh whenever there is one. */
+static const struct {
+	refresh_state state;
+	const char *display;
+	const char *message_has;
+} top_cases[] = {
+	{ RS_CHECKING, "refreshing", "checking before any unit is touched" },
+	{ RS_INCOMPATIBLE, "incompatible", "Nothing changed: 15.20 is blocklisted" },
+	{ RS_UNIT, "refreshing", "Refreshing pg/1 to 15.20" },
+	{ RS_PAUSED, "paused", "`pgrefresh resume-refresh`" },
+	{ RS_FAILED, "failed", "Roll back: `pgrefresh rollback`" },
+	{ RS_SWITCHOVER, "refreshing", "Switching the primary over from pg-0" },
+};
+
+static void test_top_message_describes_refresh(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(top_cases) / sizeof(top_cases[0]); i++) {
+		cluster_conf conf;
+		unit_record recs[3];
+		bool have[3] = { true, true, true };
+		refresh_record rec;
+		status_view v;
+		char *out = NULL;
+		pgr_err err;
+		json_t *root;
+
+		make_conf(&conf, 3);
+		make_refresh(&rec, recs, top_cases[i].state);
+		rec.current = top_cases[i].state == RS_UNIT ? 1 : -1;
+		snprintf(rec.reason, sizeof(rec.reason), "15.20 is blocklisted (compatibility)");
+		snprintf(rec.switchover_from, sizeof(rec.switchover_from), "pg-0");
+		status_build(&conf, recs, have, "pg/2", &rec, NOW, &v);
+		if (strstr(v.message, top_cases[i].message_has) == NULL ||
+		    strstr(v.message, "pre-refresh-check") != NULL || strcmp(v.refresh.state, top_cases[i].display) != 0)
+			fail_msg("%s: state %s, message \"%s\"", refresh_state_name(top_cases[i].state), v.refresh.state,
+				 v.message);
+		assert_int_equal(status_render_json(&v, &out, &err), 0);
+		root = json_loads(out, 0, NULL);
+		assert_non_null(root);
+		assert_string_equal(json_string_value(json_object_get(root, "message")), v.refresh.message);
+		json_decref(root);
+		free(out);
+	}
+}
+
+/* While the old primary runs 15.18 with its link switched to 15.20, at 2/3: the cluster is on 15.18. */
+static void test_version_during_switchover(void **state)
+{
+	cluster_conf conf;
+	unit_record recs[3];
+	bool have[3] = { true, true, true };
+	refresh_record rec;
+	status_view v;
+	char *out = NULL;
+	pgr_err err;
+
+	(void)state;
+	make_conf(&conf, 3);
+	make_refresh(&rec, recs, RS_SWITCHOVER);
+	snprintf(recs[1].server_version, sizeof(recs[1].server_version), "15.20");
+	snprintf(recs[1].linked_version, sizeof(recs[1].linked_version), "15.20");
+	snprintf(recs[0].linked_version, sizeof(recs[0].linked_version), "15.20"); /* switched, not restarted */
+	rec.units[1].step = STEP_DONE;
+	rec.units[1].started_ms = NOW - 25000;
+	rec.units[1].done_ms = NOW - 5000;
+	snprintf(rec.switchover_from, sizeof(rec.switchover_from), "pg-0");
+	status_build(&conf, recs, have, "pg/2", &rec, NOW, &v);
+	assert_string_equal(v.version, "15.18");
+	assert_string_equal(v.units[0].version, "15.18");
+	assert_int_equal(v.refresh.done, 2);
+	assert_int_equal(v.refresh.eta_seconds, 20);
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_non_null(strstr(out, "\npg       15.18    refreshing 15.18→15.20 2/3 ETA 20s"));
+	assert_non_null(strstr(out, "\npg/0   primary       15.18 "));
+	free(out);
+}
+
+/* A refresh record that does not parse: never guessed at; the cluster line names the key and the repair. */
+static void test_corrupt_refresh(void **state)
+{
+	cluster_conf conf;
+	unit_record recs[3];
+	bool have[3] = { true, true, true };
+	status_corrupt corrupt;
+	status_view v;
+	char *out = NULL;
+	pgr_err err;
+	json_t *root;
+
+	(void)state;
+	make_conf(&conf, 3);
+	for (int j = 0; j < 3; j++)
+		make_record(&recs[j], j, "15.18");
+	memset(&corrupt, 0, sizeof(corrupt));
+	corrupt.refresh = true;
+	snprintf(corrupt.refresh_key, sizeof(corrupt.refresh_key), "/pgrefresh/pg/refresh");
+	snprintf(corrupt.refresh_why, sizeof(corrupt.refresh_why), "refresh record is not JSON");
+	status_build_checked(&conf, recs, have, &corrupt, "pg/2", NULL, NOW, &v);
+	assert_string_equal(v.refresh.state, "corrupt");
+	assert_non_null(strstr(v.message, "/pgrefresh/pg/refresh is corrupt (refresh record is not JSON)"));
+	assert_non_null(strstr(v.message, "`pgrefresh repair-refresh-record`"));
+	assert_int_equal(v.refresh.done, 0);
+	assert_string_equal(v.units[0].state, "active"); /* units are shown as they report */
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_non_null(strstr(out, "corrupt record"));
+	assert_non_null(strstr(out, "`pgrefresh repair-refresh-record`"));
+	free(out);
+	assert_int_equal(status_render_json(&v, &out, &err), 0);
+	root = json_loads(out, 0, NULL);
+	assert_non_null(root);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(root, "refresh"), "state")), "corrupt");
+	json_decref(root);
+	free(out);
+}
+
+static const struct {
+	int seconds;
+	const char *text;
+} eta_cases[] = {
+	{ -1, "-" }, { 0, "0s" }, { 59, "59s" }, { 60, "1m00s" }, { 125, "2m05s" }, { 3600, "60m00s" },
+};
+
+static void test_format_eta(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(eta_cases) / sizeof(eta_cases[0]); i++) {
+		char buf[32];
+
+		status_format_eta(eta_cases[i].seconds, buf, sizeof(buf));
+		assert_string_equal(buf, eta_cases[i].text);
+	}
+}
+
 static const struct {
 	int64_t bytes;
 	const char *text;
@@ -427,6 +597,10 @@ int main(void)
 		cmocka_unit_test(test_render_table),
 		cmocka_unit_test(test_render_json),
 		cmocka_unit_test(test_format_bytes),
+		cmocka_unit_test(test_format_eta),
+		cmocka_unit_test(test_top_message_describes_refresh),
+		cmocka_unit_test(test_version_during_switchover),
+		cmocka_unit_test(test_corrupt_refresh),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
