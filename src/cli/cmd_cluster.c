@@ -181,14 +181,19 @@ int cmd_cluster_stop(cli_ctx *ctx, int argc, char **argv)
 int cmd_cluster_destroy(cli_ctx *ctx, int argc, char **argv)
 {
 	cluster_conf conf;
+	bool kept = false;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
 	if (load_local(ctx, &conf) != 0)
 		return PGR_EXIT_ERROR;
-	if (local_cluster_destroy(&conf, &ctx->err) != 0)
+	if (local_cluster_destroy(&conf, &kept, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
-	printf("cluster %s destroyed (%s removed)\n", conf.name, conf.dir);
+	if (kept)
+		printf("cluster %s destroyed (what pgrefresh made in %s removed; the directory stays: it holds other files)\n",
+		       conf.name, conf.dir);
+	else
+		printf("cluster %s destroyed (%s removed)\n", conf.name, conf.dir);
 	return PGR_EXIT_OK;
 }
 

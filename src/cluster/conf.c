@@ -230,6 +230,10 @@ int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err
 		used += (size_t)n;                                                                           \
 	} while (0)
 
+	/* one value a line: a line break in a value would be read back as another key */
+	if (strpbrk(conf->name, "\r\n") || strpbrk(conf->etcd, "\r\n") || strpbrk(conf->catalog, "\r\n") ||
+	    strpbrk(conf->superuser, "\r\n"))
+		return pgr_err_set(err, "a value of pgrefresh.conf holds a line break: refused");
 	EMIT("# pgrefresh cluster configuration (written by pgrefresh; passwords are in secrets)\n");
 	EMIT("[cluster]\nname = %s\netcd = %s\n", conf->name, conf->etcd);
 	if (conf->etcd_peer_port)

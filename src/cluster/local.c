@@ -1,6 +1,7 @@
 #include "cluster/local.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -21,6 +22,7 @@
 #include "util/fileutil.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/yaml.h"
 
 #define PATRONI_BIN "/usr/bin/patroni"
 #define ETCD_BIN "/usr/bin/etcd"
@@ -124,32 +126,86 @@ static void etcd_hostport(const cluster_conf *conf, char *buf, size_t len)
 
 /* ---- configuration files ---- */
 
-static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
-			     const local_unit_tags *tags, pgr_err *err)
+/* The values of one unit's patroni.yml, each a YAML double-quoted scalar (util/yaml.h). */
+struct patroni_values {
+	char scope[96], name[96], api[160], etcd[400], pg[160], data[PATH_MAX * 2 + 16], bin[PATH_MAX * 2 + 16],
+		pgpass[PATH_MAX * 2 + 16], superuser[96], su_pw[160], repl_pw[160], rewind_pw[160],
+		sockets[PATH_MAX * 2 + 16], replicatefrom[160];
+};
+
+static int quote_joined(const char *what, const char *a, const char *b, char *out, size_t len, pgr_err *err)
+{
+	char joined[PATH_MAX + 64];
+
+	if (snprintf(joined, sizeof(joined), "%s%s", a, b) >= (int)sizeof(joined))
+		return pgr_err_set(err, "%s is too long", what);
+	return yaml_quote(what, joined, out, len, err);
+}
+
+static int patroni_values_make(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
+			       const local_unit_tags *tags, struct patroni_values *v, pgr_err *err)
+{
+	char udir[PATH_MAX], hp[160], etcd[160];
+
+	conf_unit_dir(conf, unit, udir, sizeof(udir));
+	etcd_hostport(conf, etcd, sizeof(etcd));
+	snprintf(hp, sizeof(hp), "%s:%d", unit->host, unit->api_port);
+	if (yaml_quote("the cluster name", conf->name, v->scope, sizeof(v->scope), err) != 0 ||
+	    yaml_quote("the member name", unit->member, v->name, sizeof(v->name), err) != 0 ||
+	    yaml_quote("the REST API address", hp, v->api, sizeof(v->api), err) != 0 ||
+	    yaml_quote("the etcd address", etcd, v->etcd, sizeof(v->etcd), err) != 0)
+		return -1;
+	snprintf(hp, sizeof(hp), "%s:%d", unit->host, unit->pg_port);
+	if (yaml_quote("the PostgreSQL address", hp, v->pg, sizeof(v->pg), err) != 0 ||
+	    quote_joined("the unit's directory", udir, "/data", v->data, sizeof(v->data), err) != 0 ||
+	    quote_joined("the unit's directory", udir, "/bin", v->bin, sizeof(v->bin), err) != 0 ||
+	    quote_joined("the unit's directory", udir, "/pgpass", v->pgpass, sizeof(v->pgpass), err) != 0 ||
+	    yaml_quote("the unit's directory", udir, v->sockets, sizeof(v->sockets), err) != 0 ||
+	    yaml_quote("the superuser", conf->superuser, v->superuser, sizeof(v->superuser), err) != 0 ||
+	    yaml_quote("a password", secrets->superuser_password, v->su_pw, sizeof(v->su_pw), err) != 0 ||
+	    yaml_quote("a password", secrets->replication_password, v->repl_pw, sizeof(v->repl_pw), err) != 0 ||
+	    yaml_quote("a password", secrets->rewind_password, v->rewind_pw, sizeof(v->rewind_pw), err) != 0 ||
+	    yaml_quote("the replicatefrom tag", tags->replicatefrom, v->replicatefrom, sizeof(v->replicatefrom), err) != 0)
+		return pgr_err_prefix(err, "patroni.yml of %s", unit->name);
+	return 0;
+}
+
+int local_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
+		      const local_unit_tags *tags, char **out, size_t *out_len, pgr_err *err)
 {
 	static const local_unit_tags no_tags;
-	char udir[PATH_MAX], path[PATH_MAX + 32], etcd[160], tag_line[160];
+	char tag_line[200];
+	struct patroni_values *v;
 	char *yml;
-	size_t cap = 8192;
-	int n, rc;
+	size_t cap = 16384;
+	int n;
 
 	if (tags == NULL)
 		tags = &no_tags;
-	snprintf(tag_line, sizeof(tag_line), "%s%s%s%s", tags->replicatefrom[0] ? "replicatefrom: " : "",
-		 tags->replicatefrom, tags->replicatefrom[0] && tags->nosync ? ", " : "", tags->nosync ? "nosync: true" : "");
-	conf_unit_dir(conf, unit, udir, sizeof(udir));
-	etcd_hostport(conf, etcd, sizeof(etcd));
-	yml = malloc(cap);
-	if (yml == NULL)
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
 		return pgr_err_set(err, "out of memory");
+	if (patroni_values_make(conf, secrets, unit, tags, v, err) != 0) {
+		free(v);
+		return -1;
+	}
+	snprintf(tag_line, sizeof(tag_line), "%s%s%s%s", tags->replicatefrom[0] ? "replicatefrom: " : "",
+		 tags->replicatefrom[0] ? v->replicatefrom : "", tags->replicatefrom[0] && tags->nosync ? ", " : "",
+		 tags->nosync ? "nosync: true" : "");
+	yml = malloc(cap);
+	if (yml == NULL) {
+		free(v);
+		return pgr_err_set(err, "out of memory");
+	}
+	/* every text value is a double-quoted scalar (util/yaml.h): a path may hold quotes, ':' or '#' */
 	n = snprintf(yml, cap,
-		     "# Patroni configuration of unit %s (written by pgrefresh)\n"
+		     "# Patroni configuration of a unit (written by pgrefresh)\n"
 		     "scope: %s\n"
 		     "namespace: /service/\n"
 		     "name: %s\n"
 		     "log: {level: INFO}\n"
-		     "restapi: {listen: '%s:%d', connect_address: '%s:%d'}\n"
-		     "etcd3: {hosts: '%s'}\n"
+		     "restapi: {listen: %s, connect_address: %s}\n"
+		     "etcd3: {hosts: %s}\n"
 		     "bootstrap:\n"
 		     "  dcs:\n"
 		     "    ttl: 10\n"
@@ -166,32 +222,46 @@ static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *se
 		     "                   wal_retrieve_retry_interval: 250ms}\n"
 		     "  initdb: [{encoding: UTF8}, {locale: C}, data-checksums]\n"
 		     "postgresql:\n"
-		     "  listen: '%s:%d'\n"
-		     "  connect_address: '%s:%d'\n"
-		     "  data_dir: '%s/data'\n"
-		     "  bin_dir: '%s/bin'\n"
-		     "  pgpass: '%s/pgpass'\n"
+		     "  listen: %s\n"
+		     "  connect_address: %s\n"
+		     "  data_dir: %s\n"
+		     "  bin_dir: %s\n"
+		     "  pgpass: %s\n"
 		     "  authentication:\n"
-		     "    superuser: {username: %s, password: '%s'}\n"
-		     "    replication: {username: replicator, password: '%s'}\n"
-		     "    rewind: {username: rewinder, password: '%s'}\n"
-		     "  parameters: {unix_socket_directories: '%s', logging_collector: 'on', log_directory: log}\n"
+		     "    superuser: {username: %s, password: %s}\n"
+		     "    replication: {username: replicator, password: %s}\n"
+		     "    rewind: {username: rewinder, password: %s}\n"
+		     "  parameters: {unix_socket_directories: %s, logging_collector: 'on', log_directory: log}\n"
 		     "  pg_hba:\n"
 		     "    - local all all trust\n"
 		     "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
 		     "    - host all all 127.0.0.1/32 scram-sha-256\n"
 		     "tags: {%s}\n",
-		     unit->name, conf->name, unit->member, unit->host, unit->api_port, unit->host, unit->api_port, etcd,
-		     conf->unit_count >= 3 ? "true" : "false",
-		     unit->host, unit->pg_port, unit->host, unit->pg_port, udir, udir, udir, conf->superuser,
-		     secrets->superuser_password, secrets->replication_password, secrets->rewind_password, udir,
-		     tag_line);
+		     v->scope, v->name, v->api, v->api, v->etcd, conf->unit_count >= 3 ? "true" : "false", v->pg, v->pg,
+		     v->data, v->bin, v->pgpass, v->superuser, v->su_pw, v->repl_pw, v->rewind_pw, v->sockets, tag_line);
+	free(v);
 	if (n < 0 || (size_t)n >= cap) {
 		free(yml);
 		return pgr_err_set(err, "patroni.yml of %s too large", unit->name);
 	}
+	*out = yml;
+	*out_len = (size_t)n;
+	return 0;
+}
+
+static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
+			     const local_unit_tags *tags, pgr_err *err)
+{
+	char udir[PATH_MAX], path[PATH_MAX + 32];
+	char *yml = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (local_patroni_yml(conf, secrets, unit, tags, &yml, &len, err) != 0)
+		return -1;
+	conf_unit_dir(conf, unit, udir, sizeof(udir));
 	snprintf(path, sizeof(path), "%s/patroni.yml", udir);
-	rc = file_write_durable(path, yml, (size_t)n, 0600, err);
+	rc = file_write_durable(path, yml, len, 0600, err);
 	free(yml);
 	return rc;
 }
@@ -748,6 +818,8 @@ static void keep_logs(const cluster_conf *conf, pgr_err *err)
 	}
 }
 
+static int remove_made(const cluster_conf *conf, pgr_err *err);
+
 int local_cluster_create(const local_create_opts *opts, const char *self_exe, cluster_conf *conf, pgr_err *err)
 {
 	char path[PATH_MAX + 32];
@@ -771,6 +843,11 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 		pgr_err_hint(err, "re-add it with `pgrefresh versions add PATH`");
 		return -1;
 	}
+	if (strpbrk(opts->dir, "\n\r") != NULL) {
+		pgr_err_set(err, "--dir must not hold a line break");
+		pgr_err_hint(err, "choose another directory: `pgrefresh cluster create --dir DIR ...`");
+		return -1;
+	}
 	snprintf(path, sizeof(path), "%s/pgrefresh.conf", opts->dir);
 	if (path_exists(path)) {
 		pgr_err_set(err, "%s already holds a cluster", opts->dir);
@@ -781,13 +858,10 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 		if (dir_make_all(opts->dir, 0755, err) != 0)
 			return -1;
 		made_dir = true;
-	} else {
-		char units[PATH_MAX + 16];
-
-		snprintf(units, sizeof(units), "%s/units", opts->dir);
-		if (path_exists(units))
-			return pgr_err_set(err, "%s already holds units/ (a cluster being created or half removed)",
-					   opts->dir);
+	} else if (local_dir_check_empty(opts->dir, err) != 0) {
+		/* the user's files: never written to, never removed */
+		pgr_err_hint(err, "choose a new or empty directory: `pgrefresh cluster create --dir NEWDIR ...`");
+		return -1;
 	}
 	{
 		char *real = realpath(opts->dir, NULL);
@@ -873,30 +947,72 @@ fail:
 	if (made_dir) {
 		if (dir_remove_all(conf->dir[0] ? conf->dir : opts->dir, &cleanup_err) != 0)
 			log_warn("while cleaning up: %s", cleanup_err.msg);
-	} else if (conf->dir[0]) {
-		static const char *const parts[] = { "units", "etcd", "libexec", "secrets", "pgpass", "pgrefresh.conf" };
-
-		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-			char p[PATH_MAX + 32];
-
-			snprintf(p, sizeof(p), "%s/%s", conf->dir, parts[i]);
-			if (dir_remove_all(p, &cleanup_err) != 0)
-				log_warn("while cleaning up: %s", cleanup_err.msg);
-		}
-		for (int i = 0; i < conf->pgbouncer_count; i++) {
-			char p[PATH_MAX + 32];
-
-			bouncer_path(conf, i, "", p, sizeof(p));
-			if (dir_remove_all(p, &cleanup_err) != 0)
-				log_warn("while cleaning up: %s", cleanup_err.msg);
-		}
+	} else if (conf->dir[0] && remove_made(conf, &cleanup_err) != 0) {
+		log_warn("while cleaning up: %s", cleanup_err.msg);
 	}
 	return -1;
 }
 
-int local_cluster_destroy(const cluster_conf *conf, pgr_err *err)
+int local_dir_check_empty(const char *dir, pgr_err *err)
 {
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char first[256] = "";
+	int others = 0;
+
+	if (d == NULL)
+		return pgr_err_set(err, "cannot read %s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (first[0] == '\0')
+			snprintf(first, sizeof(first), "%s", e->d_name);
+		else
+			others++;
+	}
+	closedir(d);
+	if (first[0] == '\0')
+		return 0;
+	if (others > 0)
+		return pgr_err_set(err, "%s is not empty and holds no pgrefresh cluster (%s and %d more): nothing written", dir,
+				   first, others);
+	return pgr_err_set(err, "%s is not empty and holds no pgrefresh cluster (%s): nothing written", dir, first);
+}
+
+/* What `cluster create` makes in DIR, by name: nothing else there is ever removed. pgrefresh.conf goes last,
+ * so that a destroy that stopped half-way can be run again. */
+static const char *const made_names[] = { "units", "etcd", "libexec", "secrets", "pgpass", "pgrefresh.conf" };
+
+static int remove_made(const cluster_conf *conf, pgr_err *err)
+{
+	for (int i = 0; i < CONF_MAX_PGBOUNCERS; i++) {
+		char p[PATH_MAX + 32];
+
+		bouncer_path(conf, i, "", p, sizeof(p));
+		if (dir_remove_all(p, err) != 0)
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof(made_names) / sizeof(made_names[0]); i++) {
+		char p[PATH_MAX + 32];
+
+		snprintf(p, sizeof(p), "%s/%s", conf->dir, made_names[i]);
+		if (dir_remove_all(p, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int local_cluster_destroy(const cluster_conf *conf, bool *dir_kept, pgr_err *err)
+{
+	*dir_kept = false;
 	if (local_cluster_stop(conf, err) != 0)
 		return -1;
-	return dir_remove_all(conf->dir, err);
+	if (remove_made(conf, err) != 0)
+		return -1;
+	if (rmdir(conf->dir) != 0) {
+		if (errno != ENOTEMPTY && errno != EEXIST)
+			return pgr_err_set(err, "could not remove %s: %s", conf->dir, strerror(errno));
+		*dir_kept = true; /* it holds files pgrefresh did not make */
+	}
+	return 0;
 }

@@ -37,8 +37,11 @@ int local_cluster_start(const cluster_conf *conf, const char *self_exe, long tim
 	__attribute__((warn_unused_result));
 /* Stops every process of the cluster by pid: PgBouncer, agents (replicas first), leftovers, etcd. */
 int local_cluster_stop(const cluster_conf *conf, pgr_err *err) __attribute__((warn_unused_result));
-/* Stops and removes DIR. */
-int local_cluster_destroy(const cluster_conf *conf, pgr_err *err) __attribute__((warn_unused_result));
+/* Stops the cluster and removes what `create` made in DIR (by name), then DIR if that left it empty;
+ * *dir_kept: DIR holds other files and stays. */
+int local_cluster_destroy(const cluster_conf *conf, bool *dir_kept, pgr_err *err) __attribute__((warn_unused_result));
+/* 0 when DIR is empty; else fails naming what is there (create never writes into the user's files). */
+int local_dir_check_empty(const char *dir, pgr_err *err) __attribute__((warn_unused_result));
 
 /* One unit: its directory, bin link to CATALOG/version/bin, patroni.yml. */
 int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const char *version, pgr_err *err)
@@ -53,6 +56,10 @@ typedef struct local_unit_tags {
 	bool nosync;
 } local_unit_tags;
 
+/* Renders the unit's patroni.yml (every text value a YAML double-quoted scalar, util/yaml.h) into a heap
+ * string (caller frees). Pure. Fails on a value that holds a line break. */
+int local_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
+		      const local_unit_tags *tags, char **out, size_t *out_len, pgr_err *err) __attribute__((warn_unused_result));
 /* Writes the unit's patroni.yml with exactly these tags (NULL: none); Patroni reloads it at once (woken). */
 int local_unit_set_tags(const cluster_conf *conf, const conf_unit *unit, const local_unit_tags *tags, pgr_err *err)
 	__attribute__((warn_unused_result));

@@ -15,6 +15,8 @@
 
 #include "cluster/conf.h"
 #include "cluster/health.h"
+#include "cluster/local.h"
+#include "util/yaml.h"
 
 #define GOOD                                                                                                 \
 	"# a comment\n"                                                                                      \
@@ -195,6 +197,15 @@ static void test_format_round_trip(void **state)
 	/* too small a buffer is an error, not an overflow */
 	assert_int_equal(conf_format(&a, buf, 40, &err), -1);
 	assert_non_null(strstr(err.msg, "too large"));
+
+	/* a catalog path with a quote, a colon and a '#' comes back as it was; a line break is refused */
+	snprintf(a.catalog, sizeof(a.catalog), "/srv/o'brien: #1/catalog");
+	assert_int_equal(conf_format(&a, buf, sizeof(buf), &err), 0);
+	assert_int_equal(conf_parse(buf, "formatted", &b, &err), 0);
+	assert_string_equal(b.catalog, "/srv/o'brien: #1/catalog");
+	snprintf(a.catalog, sizeof(a.catalog), "/srv/x\nlocal = false");
+	assert_int_equal(conf_format(&a, buf, sizeof(buf), &err), -1);
+	assert_non_null(strstr(err.msg, "line break"));
 }
 
 static const struct {
@@ -391,10 +402,168 @@ static void test_health_many_problems(void **state)
 	assert_int_equal(r.problem_count, HEALTH_MAX_PROBLEMS);
 }
 
+/* Reads a YAML double-quoted scalar back (the two escapes yaml_quote writes): the test's own decoder. */
+static int yaml_unquote(const char *q, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (*q++ != '"')
+		return -1;
+	for (; *q != '"'; q++) {
+		if (*q == '\0' || o + 1 >= len)
+			return -1;
+		if (*q == '\\') {
+			q++;
+			if (*q != '"' && *q != '\\')
+				return -1;
+		}
+		out[o++] = *q;
+	}
+	out[o] = '\0';
+	return q[1] == '\0' ? 0 : -1;
+}
+
+static const struct {
+	const char *in;
+	const char *quoted; /* NULL: refused */
+} yaml_cases[] = {
+	{ "/tmp/pg", "\"/tmp/pg\"" },
+	{ "", "\"\"" },
+	{ "/tmp/o'brien", "\"/tmp/o'brien\"" },
+	{ "/tmp/a \"b\"", "\"/tmp/a \\\"b\\\"\"" },
+	{ "/tmp/back\\slash", "\"/tmp/back\\\\slash\"" },
+	{ "/tmp/x: y", "\"/tmp/x: y\"" },
+	{ "/tmp/#1", "\"/tmp/#1\"" },
+	{ "- {a: [b]}, &c *d !e |f >g %h @i `j", "\"- {a: [b]}, &c *d !e |f >g %h @i `j\"" },
+	{ "/tmp/\xc3\xa9t\xc3\xa9", "\"/tmp/\xc3\xa9t\xc3\xa9\"" },
+	{ "/tmp/line\nbreak", NULL },
+	{ "/tmp/cr\rhere", NULL },
+	{ "/tmp/tab\there", NULL },
+	{ "/tmp/del\x7f", NULL },
+};
+
+static void test_yaml_quote(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(yaml_cases) / sizeof(yaml_cases[0]); i++) {
+		char out[256], back[256];
+		pgr_err err;
+		int rc = yaml_quote("the path", yaml_cases[i].in, out, sizeof(out), &err);
+
+		if (yaml_cases[i].quoted == NULL) {
+			if (rc == 0)
+				fail_msg("case %zu: \"%s\" accepted", i, out);
+			assert_non_null(strstr(err.msg, "the path holds a"));
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("case %zu: %s", i, err.msg);
+		assert_string_equal(out, yaml_cases[i].quoted);
+		assert_int_equal(yaml_unquote(out, back, sizeof(back)), 0);
+		assert_string_equal(back, yaml_cases[i].in);
+	}
+	{
+		char small[8];
+		pgr_err err;
+
+		assert_int_equal(yaml_quote("x", "/tmp/long", small, sizeof(small), &err), -1);
+		assert_int_equal(yaml_quote("x", "/a\"b", small, sizeof(small), &err), 0);
+		assert_string_equal(small, "\"/a\\\"b\"");
+	}
+}
+
+/* The value of "  key: VALUE" in yml (the first such line), unquoted. */
+static int yml_value(const char *yml, const char *key, char *out, size_t len)
+{
+	const char *line = strstr(yml, key);
+	char quoted[1024];
+	size_t n;
+
+	if (line == NULL)
+		return -1;
+	line += strlen(key);
+	if (line[0] != '"')
+		return -1;
+	for (n = 1; line[n] != '\0' && line[n] != '"'; n++)
+		if (line[n] == '\\' && line[n + 1] != '\0')
+			n++;
+	if (line[n] != '"')
+		return -1;
+	n++; /* the closing quote */
+	if (n >= sizeof(quoted))
+		return -1;
+	memcpy(quoted, line, n);
+	quoted[n] = '\0';
+	return yaml_unquote(quoted, out, len);
+}
+
+/* patroni.yml for a unit under hostile directories: every path comes back as it went in. */
+static const char *const hostile_dirs[] = { "/tmp/o'brien", "/tmp/a: b", "/tmp/#not a comment", "/tmp/q\"uote\\",
+					    "/tmp/x, y}" };
+
+static void test_patroni_yml_quoting(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(hostile_dirs) / sizeof(hostile_dirs[0]) + 1; i++) {
+		cluster_conf conf;
+		cluster_secrets secrets;
+		local_unit_tags tags = { .replicatefrom = "pg-1", .nosync = true };
+		char *yml = NULL, want[600], got[600];
+		size_t len = 0;
+		pgr_err err;
+		int rc;
+
+		memset(&conf, 0, sizeof(conf));
+		memset(&secrets, 0, sizeof(secrets));
+		snprintf(conf.name, sizeof(conf.name), "pg");
+		snprintf(conf.etcd, sizeof(conf.etcd), "http://127.0.0.1:2379");
+		snprintf(conf.superuser, sizeof(conf.superuser), "postgres");
+		snprintf(conf.dir, sizeof(conf.dir), "%s", i < sizeof(hostile_dirs) / sizeof(hostile_dirs[0]) ? hostile_dirs[i] : "/tmp/new\nline");
+		conf.unit_count = 3;
+		snprintf(conf.units[0].name, sizeof(conf.units[0].name), "pg/0");
+		snprintf(conf.units[0].member, sizeof(conf.units[0].member), "pg-0");
+		snprintf(conf.units[0].host, sizeof(conf.units[0].host), "127.0.0.1");
+		conf.units[0].pg_port = 5440;
+		conf.units[0].api_port = 8010;
+		snprintf(secrets.superuser_password, sizeof(secrets.superuser_password), "s'3\"cr#t");
+		snprintf(secrets.replication_password, sizeof(secrets.replication_password), "r");
+		snprintf(secrets.rewind_password, sizeof(secrets.rewind_password), "w");
+		rc = local_patroni_yml(&conf, &secrets, &conf.units[0], &tags, &yml, &len, &err);
+		if (strchr(conf.dir, '\n') != NULL) {
+			assert_int_equal(rc, -1);
+			assert_non_null(strstr(err.msg, "line break"));
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("%s: %s", conf.dir, err.msg);
+		assert_int_equal(strlen(yml), len);
+		snprintf(want, sizeof(want), "%s/units/pg-0/data", conf.dir);
+		assert_int_equal(yml_value(yml, "  data_dir: ", got, sizeof(got)), 0);
+		assert_string_equal(got, want);
+		snprintf(want, sizeof(want), "%s/units/pg-0/bin", conf.dir);
+		assert_int_equal(yml_value(yml, "  bin_dir: ", got, sizeof(got)), 0);
+		assert_string_equal(got, want);
+		snprintf(want, sizeof(want), "%s/units/pg-0", conf.dir);
+		assert_int_equal(yml_value(yml, "unix_socket_directories: ", got, sizeof(got)), 0);
+		assert_string_equal(got, want);
+		assert_int_equal(yml_value(yml, "superuser: {username: \"postgres\", password: ", got, sizeof(got)), 0);
+		assert_string_equal(got, "s'3\"cr#t");
+		assert_int_equal(yml_value(yml, "tags: {replicatefrom: ", got, sizeof(got)), 0);
+		assert_string_equal(got, "pg-1");
+		assert_non_null(strstr(yml, ", nosync: true}\n"));
+		/* no value is written single-quoted or bare where it could break: no raw path outside quotes */
+		assert_null(strstr(yml, ": /tmp"));
+		assert_null(strstr(yml, ": '/tmp"));
+		free(yml);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_yaml_quote),
+		cmocka_unit_test(test_patroni_yml_quoting),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_line_numbers_after_blank_lines),
 		cmocka_unit_test(test_format_round_trip),
