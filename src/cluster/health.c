@@ -76,3 +76,53 @@ void health_evaluate(const patroni_cluster *cluster, const patroni_node *leader,
 	if (leader == NULL && leaders > 0)
 		add_problem(out, "the primary's Patroni could not be asked which standbys stream");
 }
+
+void health_format_bytes(int64_t bytes, char *buf, size_t len)
+{
+	if (bytes >= 1024 * 1024)
+		snprintf(buf, len, "%.1f MB", (double)bytes / (1024.0 * 1024.0));
+	else if (bytes >= 1024)
+		snprintf(buf, len, "%lld kB", (long long)(bytes / 1024));
+	else
+		snprintf(buf, len, "%lld B", (long long)bytes);
+}
+
+health_lag_verdict health_lag_judge(const char *member, const int64_t *samples, int count, int64_t limit,
+				    long window_ms, bool window_over, char *why, size_t len)
+{
+	int known = 0;
+	int64_t first = -1, last = -1, low = -1;
+	char a[32], b[32], c[32], lim[32];
+
+	why[0] = '\0';
+	for (int i = 0; i < count; i++) {
+		if (samples[i] < 0)
+			continue;
+		if (known == 0)
+			first = samples[i];
+		last = samples[i];
+		if (low < 0 || samples[i] < low)
+			low = samples[i];
+		known++;
+	}
+	if (known == 0)
+		return LAG_OK; /* unknown: health_evaluate says so */
+	health_format_bytes(limit, lim, sizeof(lim));
+	health_format_bytes(low, a, sizeof(a));
+	if (low <= limit) {
+		snprintf(why, len, "%s lag %s within the %s limit", member, a, lim);
+		return LAG_OK;
+	}
+	if (!window_over)
+		return LAG_WAIT;
+	health_format_bytes(first, b, sizeof(b));
+	health_format_bytes(last, c, sizeof(c));
+	if (known >= 2 && last < first) {
+		snprintf(why, len, "%s catching up: %s then %s over %.1f s (limit %s)", member, b, c,
+			 (double)window_ms / 1000.0, lim);
+		return LAG_OK;
+	}
+	snprintf(why, len, "%s lags %s (limit %s) in all %d samples over %.1f s, not shrinking: first %s, least %s", member,
+		 c, lim, known, (double)window_ms / 1000.0, b, a);
+	return LAG_TOO_FAR;
+}

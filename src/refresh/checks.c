@@ -1,6 +1,7 @@
 #include "refresh/checks.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "patroni/patroni.h"
 #include "pg/pgsql.h"
 #include "util/fileutil.h"
+#include "util/proc.h"
 
 const char *check_group_name(check_group g)
 {
@@ -146,38 +148,90 @@ static int primary_conninfo(const cluster_conf *conf, const unit_record *records
 	return -1;
 }
 
-static void check_health(const cluster_conf *conf, const refresh_settings *settings, check_report *report)
+/* One look at the cluster: Patroni's /cluster from any unit, and the leader's /patroni. */
+static bool sample_cluster(const cluster_conf *conf, patroni_cluster *cluster, patroni_node *leader, bool *have_leader)
 {
-	const char *members[CONF_MAX_UNITS];
-	health_report health;
-	patroni_cluster cluster;
-	bool got = false;
-
-	for (int i = 0; i < conf->unit_count; i++)
-		members[i] = conf->units[i].member;
-	for (int i = 0; i < conf->unit_count && !got; i++) {
-		char url[200];
+	for (int i = 0; i < conf->unit_count; i++) {
+		char url[200], base[200];
+		const patroni_member *lm;
 		pgr_err err;
 
 		conf_unit_api_url(&conf->units[i], url, sizeof(url));
-		if (patroni_get_cluster(url, 3000, &cluster, &err) == 0) {
-			const patroni_member *lm = patroni_cluster_leader(&cluster);
-			patroni_node leader;
-			bool have_leader = false;
-			char base[200];
-
-			got = true;
-			if (lm != NULL && patroni_api_base(lm->api_url, base, sizeof(base)) == 0)
-				have_leader = patroni_get_node(base, 3000, &leader, &err) == 0;
-			health_evaluate(&cluster, have_leader ? &leader : NULL, members, conf->unit_count,
-					settings->lag_limit_bytes, &health);
-		}
+		if (patroni_get_cluster(url, 3000, cluster, &err) != 0)
+			continue;
+		lm = patroni_cluster_leader(cluster);
+		*have_leader = lm != NULL && patroni_api_base(lm->api_url, base, sizeof(base)) == 0 &&
+			       patroni_get_node(base, 3000, leader, &err) == 0;
+		return true;
 	}
+	return false;
+}
+
+/*
+ * Every unit running and streaming, a primary and a sync standby; lag judged over a short window
+ * (cluster/health.h: health_lag_judge), not from one sample: under a steady write load one sample may
+ * catch a standby a few MB behind that is caught up the next instant.
+ */
+static void check_health(const cluster_conf *conf, const refresh_settings *settings, check_report *report)
+{
+	enum { MAX_SAMPLES = HEALTH_LAG_WINDOW_MS / HEALTH_LAG_SAMPLE_MS + 2 };
+	const char *members[CONF_MAX_UNITS];
+	int64_t lag[CONF_MAX_UNITS][MAX_SAMPLES];
+	health_report health;
+	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+	patroni_node *leader = calloc(1, sizeof(*leader));
+	long long started = proc_now_ms();
+	int samples = 0;
+	bool got = false, lag_ok = false;
+	char why[CONF_MAX_UNITS][200];
+
+	if (cluster == NULL || leader == NULL) {
+		free(cluster);
+		free(leader);
+		checks_add(report, "units-healthy", CHECK_PRE, CHECK_FAIL, "out of memory");
+		return;
+	}
+	memset(&health, 0, sizeof(health));
+	for (int i = 0; i < conf->unit_count; i++)
+		members[i] = conf->units[i].member;
+	while (samples < MAX_SAMPLES) {
+		bool have_leader = false;
+		bool over;
+
+		if (!sample_cluster(conf, cluster, leader, &have_leader))
+			break;
+		got = true;
+		/* everything but the size of the lag, from this sample */
+		health_evaluate(cluster, have_leader ? leader : NULL, members, conf->unit_count, INT64_MAX, &health);
+		for (int i = 0; i < conf->unit_count; i++) {
+			const patroni_member *m = patroni_cluster_member(cluster, members[i]);
+
+			lag[i][samples] = m != NULL && m->role != PATRONI_ROLE_LEADER ? m->lag_bytes : -1;
+		}
+		samples++;
+		over = samples >= MAX_SAMPLES || proc_now_ms() - started >= HEALTH_LAG_WINDOW_MS;
+		lag_ok = true;
+		for (int i = 0; i < conf->unit_count; i++) {
+			health_lag_verdict v = health_lag_judge(members[i], lag[i], samples, settings->lag_limit_bytes,
+								(long)(proc_now_ms() - started), over, why[i],
+								sizeof(why[i]));
+
+			if (v != LAG_OK)
+				lag_ok = false;
+			if (v == LAG_WAIT)
+				break;
+		}
+		if ((lag_ok && health.healthy) || over)
+			break;
+		proc_sleep_ms(HEALTH_LAG_SAMPLE_MS);
+	}
+	free(cluster);
+	free(leader);
 	if (!got) {
 		checks_add(report, "units-healthy", CHECK_PRE, CHECK_FAIL, "no unit's Patroni answers");
 		return;
 	}
-	if (health.healthy) {
+	if (health.healthy && lag_ok) {
 		checks_add(report, "units-healthy", CHECK_PRE, CHECK_PASS,
 			   "every unit running and streaming, a primary and a sync standby, lag within %lld bytes",
 			   (long long)settings->lag_limit_bytes);
@@ -185,6 +239,14 @@ static void check_health(const cluster_conf *conf, const refresh_settings *setti
 	}
 	for (int i = 0; i < health.problem_count; i++)
 		checks_add(report, "units-healthy", CHECK_PRE, CHECK_FAIL, "%s", health.problems[i]);
+	if (!lag_ok) {
+		/* the window is over (or Patroni stopped answering): the final verdict for each member */
+		for (int i = 0; i < conf->unit_count; i++) {
+			if (health_lag_judge(members[i], lag[i], samples, settings->lag_limit_bytes,
+					     (long)(proc_now_ms() - started), true, why[i], sizeof(why[i])) == LAG_TOO_FAR)
+				checks_add(report, "units-healthy", CHECK_PRE, CHECK_FAIL, "%s", why[i]);
+		}
+	}
 }
 
 static void check_backup(const cluster_conf *conf, const unit_record *records, const bool *have, check_report *report)

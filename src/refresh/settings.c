@@ -9,7 +9,8 @@
 static const setting_def defs[] = {
 	{ "pause-after-unit-refresh", "first|all|none", "first", true,
 	  "pause after the first unit (first), after every unit (all), or never (none); read before each unit" },
-	{ "lag-limit-bytes", "bytes", "1048576", true, "the most replication lag a healthy unit may have" },
+	{ "lag-limit-bytes", "bytes", "1048576", true,
+	  "the most replication lag a healthy unit may have (over ~2 s: one sample under it, or a shrinking lag, passes)" },
 	{ "health-timeout-seconds", "seconds", "120", true, "how long a refreshed unit may take to pass its health gate" },
 	{ "auto-rollback", "true|false", "false", true, "start a rollback by itself when a unit fails its health gate" },
 };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cluster/health.h"
 #include "refresh/checks.h"
 
 #define BLOCKLIST "# versions with known bugs\n15.19\n15.21   # data corruption, see the release notes\n\n16.3\r\n"
@@ -157,10 +158,51 @@ static void test_group_names(void **state)
 	}
 }
 
+#define MB (INT64_C(1024) * 1024)
+
+/* Lag over a window, as operators judge it (cluster/health.h): one case a line. */
+static const struct {
+	const char *name;
+	int64_t samples[10];
+	int count;
+	bool over;
+	health_lag_verdict verdict;
+	const char *why_has;
+} lag_cases[] = {
+	{ "one sample within", { 1000 }, 1, false, LAG_OK, "within the 1.0 MB limit" },
+	{ "exactly the limit", { MB }, 1, false, LAG_OK, "within" },
+	{ "the issue's sample: 3.7 MB once, then caught up", { 3879731, 40000 }, 2, false, LAG_OK, "39 kB within" },
+	{ "over, window not over: sample again", { 3879731 }, 1, false, LAG_WAIT, "" },
+	{ "over in every sample, shrinking", { 8 * MB, 6 * MB, 4 * MB, 3 * MB }, 4, true, LAG_OK, "catching up: 8.0 MB then 3.0 MB" },
+	{ "over in every sample, growing", { 3 * MB, 4 * MB, 6 * MB, 8 * MB }, 4, true, LAG_TOO_FAR, "lags 8.0 MB (limit 1.0 MB) in all 4 samples" },
+	{ "over in every sample, flat", { 5 * MB, 5 * MB, 5 * MB }, 3, true, LAG_TOO_FAR, "not shrinking: first 5.0 MB, least 5.0 MB" },
+	{ "one sample over at the end of the window", { 5 * MB }, 1, true, LAG_TOO_FAR, "in all 1 samples" },
+	{ "dips under the limit once", { 5 * MB, 900 * 1024, 5 * MB }, 3, true, LAG_OK, "900 kB within" },
+	{ "unknown samples are left aside", { -1, 5 * MB, -1, 2 * MB }, 4, true, LAG_OK, "catching up: 5.0 MB then 2.0 MB" },
+	{ "all unknown: health_evaluate says so", { -1, -1 }, 2, true, LAG_OK, "" },
+	{ "no samples", { 0 }, 0, true, LAG_OK, "" },
+};
+
+static void test_lag_judge(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(lag_cases) / sizeof(lag_cases[0]); i++) {
+		char why[200];
+		health_lag_verdict v = health_lag_judge("pg-1", lag_cases[i].samples, lag_cases[i].count, MB, 2000,
+							lag_cases[i].over, why, sizeof(why));
+
+		if (v != lag_cases[i].verdict || strstr(why, lag_cases[i].why_has) == NULL)
+			fail_msg("%s: verdict %d, \"%s\"", lag_cases[i].name, (int)v, why);
+		if (v == LAG_TOO_FAR)
+			assert_non_null(strstr(why, "pg-1 lags"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_lag_judge),
 		cmocka_unit_test(test_versions_indented_blocklist),
 		cmocka_unit_test(test_first_failure),
 		cmocka_unit_test(test_group_names),
