@@ -75,6 +75,8 @@ static int reread(cli_ctx *ctx, refresh_cli *rc)
 {
 	if (store_read(&rc->etcd, &rc->conf, rc->snap, &ctx->err) != 0)
 		return -1;
+	if (rc->snap->refresh_corrupt) /* never read as "no refresh" */
+		return pgr_err_set(&ctx->err, "the refresh record is corrupt (%s)", rc->snap->refresh_corrupt_why);
 	return 0;
 }
 
