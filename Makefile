@@ -79,6 +79,7 @@ check: deps
 	scripts/fetch-versions
 	$(MAKE) integration
 	$(MAKE) bench-short
+	$(MAKE) fuzz-short
 
 demo: deps
 	$(MAKE) all
@@ -92,6 +93,36 @@ bench: all
 # CI: a few seconds of load, asserts 0 failed transactions and 0 missing ids
 bench-short: all
 	bench/refresh-under-load --short
+
+# ---- fuzzing: libFuzzer harnesses (tests/fuzz/fuzz_*.c, Debian's clang) against the library objects
+#   make fuzz          each harness for FUZZ_SECONDS (default 300), one at a time, under nice
+#   make fuzz-short    each for 20 s (make check)
+FUZZCC       ?= clang
+FUZZ_SECONDS ?= 300
+FUZZSAN  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZWARN := $(filter-out -Wno-format-truncation,$(WARN))
+FUZZSRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZBIN  := $(FUZZSRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZOBJ  := $(LIBSRC:src/%.c=build/fuzz/obj/%.o)
+
+.PHONY: fuzz fuzz-short fuzz-build
+build/fuzz/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZCC) -O1 -g -fsanitize=fuzzer-no-link $(FUZZSAN) $(FUZZWARN) $(INC) -MMD -MP -c -o $@ $<
+
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZOBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) -O1 -g -fsanitize=fuzzer $(FUZZSAN) $(FUZZWARN) $(INC) -o $@ $< $(FUZZOBJ) $(LIBS)
+
+fuzz-build: $(FUZZBIN)
+
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS)
+
+fuzz-short: fuzz-build
+	tests/fuzz/run 20
+
+-include $(FUZZOBJ:.o=.d)
 
 lint:
 	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)

@@ -65,6 +65,18 @@ static int parse_unit_name(const char *cluster, const char *name, int *number)
 	return 0;
 }
 
+/* Copies value into a field of len bytes; a value that does not fit is refused, never cut. */
+static int set_value(char *dst, size_t len, const char *value, const char *where, int lineno, const char *key,
+		     pgr_err *err)
+{
+	size_t n = strlen(value);
+
+	if (n >= len)
+		return pgr_err_set(err, "%s:%d: %s is longer than %zu bytes", where, lineno, key, len - 1);
+	memcpy(dst, value, n + 1);
+	return 0;
+}
+
 int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err *err)
 {
 	char *copy = strdup(text);
@@ -102,6 +114,11 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 
 				if (conf->unit_count >= CONF_MAX_UNITS) {
 					rc = pgr_err_set(err, "%s:%d: more than %d units", origin, lineno, CONF_MAX_UNITS);
+					break;
+				}
+				if (conf->name[0] == '\0') {
+					rc = pgr_err_set(err, "%s:%d: [unit %s] before the cluster's name (name = ... in [cluster] comes first)",
+							 origin, lineno, uname);
 					break;
 				}
 				unit = &conf->units[conf->unit_count];
@@ -144,18 +161,26 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 					rc = pgr_err_set(err, "%s:%d: bad cluster name \"%s\"", origin, lineno, value);
 					break;
 				}
+				if (conf->unit_count > 0 && strcmp(conf->name, value) != 0) {
+					rc = pgr_err_set(err, "%s:%d: the cluster name changes after its units are named %s/N",
+							 origin, lineno, conf->name);
+					break;
+				}
 				snprintf(conf->name, sizeof(conf->name), "%s", value);
 			} else if (strcmp(key, "etcd") == 0) {
-				snprintf(conf->etcd, sizeof(conf->etcd), "%s", value);
+				if ((rc = set_value(conf->etcd, sizeof(conf->etcd), value, origin, lineno, key, err)) != 0)
+					break;
 			} else if (strcmp(key, "etcd_peer_port") == 0) {
 				if (parse_port(value, &conf->etcd_peer_port) != 0) {
 					rc = pgr_err_set(err, "%s:%d: bad port \"%s\"", origin, lineno, value);
 					break;
 				}
 			} else if (strcmp(key, "catalog") == 0) {
-				snprintf(conf->catalog, sizeof(conf->catalog), "%s", value);
+				if ((rc = set_value(conf->catalog, sizeof(conf->catalog), value, origin, lineno, key, err)) != 0)
+					break;
 			} else if (strcmp(key, "superuser") == 0) {
-				snprintf(conf->superuser, sizeof(conf->superuser), "%s", value);
+				if ((rc = set_value(conf->superuser, sizeof(conf->superuser), value, origin, lineno, key, err)) != 0)
+					break;
 			} else if (strcmp(key, "local") == 0) {
 				if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
 					rc = pgr_err_set(err, "%s:%d: local must be true or false", origin, lineno);
@@ -184,7 +209,8 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 			}
 		} else if (section == SEC_UNIT) {
 			if (strcmp(key, "host") == 0) {
-				snprintf(unit->host, sizeof(unit->host), "%s", value);
+				if ((rc = set_value(unit->host, sizeof(unit->host), value, origin, lineno, key, err)) != 0)
+					break;
 			} else if (strcmp(key, "pg_port") == 0 || strcmp(key, "api_port") == 0) {
 				int *port = key[0] == 'p' ? &unit->pg_port : &unit->api_port;
 
