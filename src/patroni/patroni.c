@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "util/http.h"
+#include "util/log.h"
+#include "util/proc.h"
 
 #define BODY_EXCERPT 200
 
@@ -155,6 +157,45 @@ int patroni_restart(const char *api_url, long timeout_ms, pgr_err *err)
 		return -1;
 	http_reply_free(&reply);
 	return 0;
+}
+
+int patroni_restart_spawn(const char *api_url, long timeout_ms, const char *unit, pid_t *pid, pgr_err *err)
+{
+	char ms[32], url[300], name[64];
+	char *args[] = { "pgrefresh", PATRONI_RESTART_ARG, url, ms, name, NULL };
+
+	snprintf(url, sizeof(url), "%s", api_url);
+	snprintf(ms, sizeof(ms), "%ld", timeout_ms);
+	snprintf(name, sizeof(name), "%s", unit ? unit : "");
+	if (proc_spawn_self(args, pid, err) != 0)
+		return pgr_err_prefix(err, "Patroni restart at %s", api_url);
+	return 0;
+}
+
+int patroni_restart_main(int argc, char **argv)
+{
+	pgr_err err = { 0 };
+	char *end;
+	long ms;
+	int rc;
+
+	if (argc != 5)
+		return 2;
+	log_setup(LOG_LEVEL_INFO, argv[4], 1);
+	ms = strtol(argv[3], &end, 10);
+	if (*end != '\0' || ms <= 0) {
+		log_error("Patroni restart: bad timeout \"%s\"", argv[3]);
+		return 2;
+	}
+	if (http_global_init(&err) != 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	rc = patroni_restart(argv[2], ms, &err);
+	if (rc != 0)
+		log_error("%s", err.msg);
+	http_global_cleanup();
+	return rc == 0 ? 0 : 1;
 }
 
 int patroni_switchover(const char *api_url, const char *leader, const char *candidate, long timeout_ms,

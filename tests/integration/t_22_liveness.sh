@@ -65,7 +65,7 @@ for u in pg/0 pg/1 pg/2; do
 	before=$(cat "$T/before-${u/\//-}")
 	after=$(grep -c "etcd unreachable" "$f" || true)
 	assert_eq "$((after - before))" 1 "\"etcd unreachable\" lines of $u during the outage"
-	N=$(grep -c "could not report to etcd\|lease keep-alive failed" "$f" || true)
+	N=$(grep -c "WARNING: could not report to etcd\|WARNING: lease keep-alive failed" "$f" || true)
 	assert_eq "$N" 0 "unthrottled etcd failure lines of $u"
 	ok "$u: $(grep "etcd unreachable" "$f" | tail -1 | cut -c1-160)"
 	ok "$u: $(grep "etcd reachable again" "$f" | tail -1)"
