@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -142,6 +143,25 @@ __attribute__((constructor)) static void proc_helper_ctor(int argc, char **argv,
 		helper_main(argc, argv);
 }
 
+/*
+ * The path to execute this program again: what /proc/self/exe names (under valgrind that link is
+ * valgrind itself, but readlink answers with the program), or the link itself when the file was
+ * replaced since we started ("... (deleted)": the link still reaches the running image).
+ */
+static void self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	static const char deleted[] = " (deleted)";
+
+	if (n > 0 && (size_t)n < len - 1) {
+		buf[n] = '\0';
+		if (!((size_t)n > strlen(deleted) && strcmp(buf + n - strlen(deleted), deleted) == 0) &&
+		    access(buf, X_OK) == 0)
+			return;
+	}
+	snprintf(buf, len, "/proc/self/exe");
+}
+
 /* An environment for a child: ours, with extra_env ("K=V") and the user's HOME/USER/LOGNAME over it. */
 struct spawn_env {
 	char **envp; /* heap array of pointers into environ, extra_env and the buffers below */
@@ -208,6 +228,7 @@ static int high_fd(int fd)
 struct helper_argv {
 	char **argv;
 	char errfd[16], pidfd[16], uid[24], gid[24];
+	char exe[PATH_MAX];
 };
 
 static int helper_argv_build(struct helper_argv *h, const char *mode, int errfd, int pidfd, const proc_user *user,
@@ -232,7 +253,8 @@ static int helper_argv_build(struct helper_argv *h, const char *mode, int errfd,
 		snprintf(h->uid, sizeof(h->uid), "-");
 		snprintf(h->gid, sizeof(h->gid), "-");
 	}
-	h->argv[k++] = "/proc/self/exe";
+	self_exe(h->exe, sizeof(h->exe));
+	h->argv[k++] = h->exe;
 	h->argv[k++] = PROC_HELPER_ARG;
 	h->argv[k++] = (char *)mode;
 	h->argv[k++] = h->errfd;
@@ -306,7 +328,7 @@ int proc_run(char *const argv[], const proc_user *user, long timeout_ms, char *o
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
 	posix_spawnattr_init(&attr);
 	spawn_attr_signals(&attr, 0);
-	rc = posix_spawn(&pid, helper ? "/proc/self/exe" : argv[0], &fa, &attr, helper ? hargv.argv : argv, env.envp);
+	rc = posix_spawn(&pid, helper ? hargv.exe : argv[0], &fa, &attr, helper ? hargv.argv : argv, env.envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(env.envp);
@@ -354,9 +376,11 @@ int proc_run(char *const argv[], const proc_user *user, long timeout_ms, char *o
 int proc_spawn_self(char *const args[], pid_t *pid, pgr_err *err)
 {
 	int devnull, rc;
+	char exe[PATH_MAX];
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 
+	self_exe(exe, sizeof(exe));
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull >= 0)
 		devnull = high_fd(devnull);
@@ -366,12 +390,12 @@ int proc_spawn_self(char *const args[], pid_t *pid, pgr_err *err)
 	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
 	posix_spawnattr_init(&attr);
 	spawn_attr_signals(&attr, 0);
-	rc = posix_spawn(pid, "/proc/self/exe", &fa, &attr, args, environ);
+	rc = posix_spawn(pid, exe, &fa, &attr, args, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(devnull);
 	if (rc != 0)
-		return pgr_err_set(err, "could not start %s again (/proc/self/exe): %s", args[0], strerror(rc));
+		return pgr_err_set(err, "could not start %s again (%s): %s", args[0], exe, strerror(rc));
 	return 0;
 }
 
@@ -549,7 +573,7 @@ static int spawn_daemon(char *const argv[], char *const extra_env[], const proc_
 		posix_spawn_file_actions_adddup2(&fa, pid_pipe[1], 4);
 	posix_spawnattr_init(&attr);
 	spawn_attr_signals(&attr, POSIX_SPAWN_SETSID);
-	rc = posix_spawn(&child, helper ? "/proc/self/exe" : argv[0], &fa, &attr, helper ? hargv.argv : argv, env.envp);
+	rc = posix_spawn(&child, helper ? hargv.exe : argv[0], &fa, &attr, helper ? hargv.argv : argv, env.envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	free(env.envp);
