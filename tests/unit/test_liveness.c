@@ -3,7 +3,8 @@
  *   - agent_keeper_decide: the keeper renews the lease only while the agent's main loop proves
  *     progress within the bound of its current step, and republishes the last report during a long step;
  *   - log_throttle: "etcd unreachable" once, then at most one line an interval with a count, and one
- *     line when etcd answers again, with how long it was down.
+ *     line when etcd answers again, with how long it was down; etcd_err_unreachable tells an etcd that
+ *     does not answer (throttled) from one that refuses a request (logged as it comes).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <stdio.h>
 
 #include "agent/agent.h"
+#include "etcd/etcd.h"
+#include "util/http.h"
 #include "util/log.h"
 
 static void test_keeper_decide(void **state)
@@ -112,12 +115,37 @@ static void test_throttle_interval_zero(void **state)
 	run_script(script, sizeof(script) / sizeof(script[0]), 0);
 }
 
+static void test_etcd_unreachable(void **state)
+{
+	etcd_client client;
+	etcd_kv kv;
+	bool found = true;
+	pgr_err err = { 0 };
+	pgr_err refused = { 0 };
+
+	(void)state;
+	assert_int_equal(http_global_init(&err), 0);
+	/* port 1 on loopback: nobody listens, the connection is refused at once */
+	assert_int_equal(etcd_client_init(&client, "http://127.0.0.1:1", &err), 0);
+	client.timeout_ms = 1000;
+	assert_int_equal(etcd_get(&client, "/pgrefresh/x", &kv, &found, &err), -1);
+	print_message("%s\n", err.msg);
+	assert_true(etcd_err_unreachable(&err));
+	pgr_err_set(&refused, "etcd put /pgrefresh/x: HTTP 400 from http://127.0.0.1:2379: key is not provided (code 3)");
+	assert_false(etcd_err_unreachable(&refused));
+	pgr_err_set(&refused, "%s", "");
+	assert_false(etcd_err_unreachable(&refused));
+	assert_false(etcd_err_unreachable(NULL));
+	http_global_cleanup();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keeper_decide),
 		cmocka_unit_test(test_throttle_outage),
 		cmocka_unit_test(test_throttle_interval_zero),
+		cmocka_unit_test(test_etcd_unreachable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
