@@ -27,6 +27,7 @@
 #define WAKE_POLL_MS 100 /* between ticks: is there a reason to tick now (see tick_now)? */
 #define AGENT_REFRESH_TICK_MS 200 /* while a refresh is in progress: each step is seen within this */
 #define PATRONI_BIN "/usr/bin/patroni"
+#define ETCD_DOWN_LOG_INTERVAL_MS 30000 /* while etcd is unreachable: one line this often */
 
 /* Set by the signal handler: the only global. */
 static volatile sig_atomic_t agent_stop_requested;
@@ -59,6 +60,10 @@ typedef struct agent_ctx {
 	char *last_report; /* the last unit record written (JSON), heap */
 	long long last_report_ms;
 	bool keeper_stop;
+	/* the main loop's progress: stamped before each step, with the bound that step keeps */
+	long long progress_ms;
+	long long progress_bound_ms;
+	log_throttle etcd_down; /* "etcd unreachable" lines, from both threads */
 	bool refresh_active; /* a refresh record exists: tick faster */
 	int64_t refresh_seen_rev; /* mod_revision of the refresh record at the last tick (0: none) */
 } agent_ctx;
@@ -69,6 +74,64 @@ static int64_t wall_ms(void)
 
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+agent_keeper_action agent_keeper_decide(long long now_ms, long long progress_ms, long long progress_bound_ms,
+					bool has_report, long long last_report_ms, long long tick_ms)
+{
+	if (now_ms - progress_ms > progress_bound_ms)
+		return AGENT_KEEPER_WITHHOLD;
+	if (has_report && now_ms - last_report_ms > 2 * tick_ms)
+		return AGENT_KEEPER_RENEW_REPUBLISH;
+	return AGENT_KEEPER_RENEW;
+}
+
+/* The main loop begins a step that keeps bound_ms: the keeper renews the lease until then. */
+static void loop_progress(agent_ctx *ctx, long long bound_ms)
+{
+	pthread_mutex_lock(&ctx->lock);
+	ctx->progress_ms = proc_now_ms();
+	ctx->progress_bound_ms = bound_ms;
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+/*
+ * An etcd call failed (what: what it was for). Unreachable etcd goes through the throttle: one line at
+ * the first failure, then one every ETCD_DOWN_LOG_INTERVAL_MS with a count. Other failures (a refused
+ * request) are logged as they come, at level.
+ */
+static void etcd_failed(agent_ctx *ctx, enum log_level level, const char *what, const pgr_err *err)
+{
+	enum log_throttle_verdict v;
+	long count;
+	long long down_ms;
+
+	if (!etcd_err_unreachable(err)) {
+		log_at(level, "%s: %s", what, err->msg);
+		return;
+	}
+	pthread_mutex_lock(&ctx->lock);
+	v = log_throttle_failure(&ctx->etcd_down, proc_now_ms(), &count, &down_ms);
+	pthread_mutex_unlock(&ctx->lock);
+	if (v == LOG_THROTTLE_FIRST)
+		log_warn("etcd unreachable (%s): %s", what, err->msg);
+	else if (v == LOG_THROTTLE_REPEAT)
+		log_warn("etcd still unreachable after %lld s (%ld failed calls since the last line): %s",
+			 down_ms / 1000, count, err->msg);
+}
+
+/* An etcd call answered: after an outage, say so once. */
+static void etcd_answered(agent_ctx *ctx)
+{
+	enum log_throttle_verdict v;
+	long count;
+	long long down_ms;
+
+	pthread_mutex_lock(&ctx->lock);
+	v = log_throttle_success(&ctx->etcd_down, proc_now_ms(), &count, &down_ms);
+	pthread_mutex_unlock(&ctx->lock);
+	if (v == LOG_THROTTLE_RECOVERED)
+		log_info("etcd reachable again after %lld s (%ld failed calls)", (down_ms + 500) / 1000, count);
 }
 
 /* Ensures the unit's Patroni runs: adopts the one of the pidfile, or starts one. */
@@ -107,9 +170,10 @@ static void ensure_lease(agent_ctx *ctx)
 	if (lease != 0)
 		return;
 	if (etcd_lease_grant(&ctx->etcd, AGENT_LEASE_TTL_S, &lease, &err) != 0) {
-		log_warn("could not get a lease from etcd: %s", err.msg);
+		etcd_failed(ctx, LOG_LEVEL_WARN, "could not get a lease from etcd", &err);
 		return;
 	}
+	etcd_answered(ctx);
 	pthread_mutex_lock(&ctx->lock);
 	ctx->lease = lease;
 	pthread_mutex_unlock(&ctx->lock);
@@ -118,11 +182,13 @@ static void ensure_lease(agent_ctx *ctx)
 static void *keeper_main(void *arg)
 {
 	agent_ctx *ctx = arg;
+	bool withholding = false;
 
 	for (;;) {
 		int64_t lease, ttl = 0;
 		char *report = NULL;
-		bool stale;
+		agent_keeper_action action;
+		long long now, stuck_ms, bound_ms;
 		pgr_err err;
 
 		for (int i = 0; i < 10; i++) {
@@ -135,16 +201,32 @@ static void *keeper_main(void *arg)
 				return NULL;
 			proc_sleep_ms(AGENT_TICK_MS / 10);
 		}
+		now = proc_now_ms();
 		pthread_mutex_lock(&ctx->lock);
 		lease = ctx->lease;
-		stale = ctx->last_report != NULL && proc_now_ms() - ctx->last_report_ms > 2 * AGENT_TICK_MS;
-		if (stale)
+		stuck_ms = now - ctx->progress_ms;
+		bound_ms = ctx->progress_bound_ms;
+		action = agent_keeper_decide(now, ctx->progress_ms, ctx->progress_bound_ms, ctx->last_report != NULL,
+					     ctx->last_report_ms, AGENT_TICK_MS);
+		if (action == AGENT_KEEPER_RENEW_REPUBLISH)
 			report = strdup(ctx->last_report);
 		pthread_mutex_unlock(&ctx->lock);
+		if (action == AGENT_KEEPER_WITHHOLD) {
+			if (!withholding)
+				log_error("the main loop has made no progress for %lld s (its step is bounded by %lld s): "
+					  "no longer renewing lease %lld, so that another agent can coordinate",
+					  stuck_ms / 1000, bound_ms / 1000, (long long)lease);
+			withholding = true;
+			continue;
+		}
+		if (withholding)
+			log_warn("the main loop progresses again: renewing the lease again");
+		withholding = false;
 		if (lease != 0) {
 			if (etcd_lease_keepalive(&ctx->etcd, lease, &ttl, &err) != 0) {
-				log_warn("lease keep-alive failed: %s", err.msg);
+				etcd_failed(ctx, LOG_LEVEL_WARN, "lease keep-alive failed", &err);
 			} else if (ttl <= 0) {
+				etcd_answered(ctx);
 				log_warn("lease %lld expired", (long long)lease);
 				pthread_mutex_lock(&ctx->lock);
 				if (ctx->lease == lease) {
@@ -154,10 +236,12 @@ static void *keeper_main(void *arg)
 					ctx->coordinator = false;
 				}
 				pthread_mutex_unlock(&ctx->lock);
+			} else {
+				etcd_answered(ctx);
 			}
 		}
 		if (report != NULL) {
-			/* the main loop is busy: say we are alive with the last report */
+			/* the main loop is in a long step within its bound: say we are alive with the last report */
 			unit_record rec;
 			char key[256];
 			char *json = NULL;
@@ -169,7 +253,7 @@ static void *keeper_main(void *arg)
 				rec.heartbeat_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 				snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
 				if (unit_record_to_json(&rec, &json, &err) == 0 && etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
-					log_warn("could not report to etcd: %s", err.msg);
+					etcd_failed(ctx, LOG_LEVEL_WARN, "could not report to etcd", &err);
 				free(json);
 			}
 			free(report);
@@ -269,7 +353,9 @@ static void report(agent_ctx *ctx, unit_record *out)
 	}
 	snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
 	if (etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
-		log_warn("could not report to etcd: %s", err.msg);
+		etcd_failed(ctx, LOG_LEVEL_WARN, "could not report to etcd", &err);
+	else
+		etcd_answered(ctx);
 	pthread_mutex_lock(&ctx->lock);
 	free(ctx->last_report);
 	ctx->last_report = json;
@@ -288,7 +374,7 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 
 	store_key(&ctx->conf, "refresh", key, sizeof(key));
 	if (etcd_get(&ctx->etcd, key, &kv, &found, &err) != 0) {
-		log_debug("cannot read the refresh record: %s", err.msg);
+		etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the refresh record", &err);
 		return;
 	}
 	ctx->refresh_active = found;
@@ -299,7 +385,7 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 
 		store_key(&ctx->conf, SWITCHOVER_LEAF, key, sizeof(key));
 		if (etcd_get(&ctx->etcd, key, &mark, &marked, &err) != 0) {
-			log_debug("cannot read the switchover mark: %s", err.msg);
+			etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the switchover mark", &err);
 			etcd_kv_free(&kv);
 			return;
 		}
@@ -346,7 +432,7 @@ static void elect(agent_ctx *ctx)
 	}
 	memset(&current, 0, sizeof(current));
 	if (etcd_put_if(&ctx->etcd, key, ctx->unit->name, 0, lease, &swapped, &current, &err) != 0) {
-		log_debug("coordinator election: %s", err.msg);
+		etcd_failed(ctx, LOG_LEVEL_DEBUG, "coordinator election", &err);
 		return;
 	}
 	if (swapped) {
@@ -450,19 +536,25 @@ static void agent_loop(agent_ctx *ctx)
 		unit_record rec;
 		long long spent;
 
+		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		if (ctx->conf.local)
 			ensure_patroni(ctx);
 		ensure_lease(ctx);
+		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		report(ctx, &rec);
+		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		take_part_in_refresh(ctx, &rec);
+		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		elect(ctx);
 		if (is_coordinator(ctx)) {
 			coordinate(ctx);
+			loop_progress(ctx, AGENT_COORDINATOR_STEP_BOUND_MS);
 			pthread_mutex_lock(&ctx->lock);
 			ctx->driver.lease = ctx->lease;
 			pthread_mutex_unlock(&ctx->lock);
 			refresh_driver_tick(&ctx->driver);
 		}
+		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		spent = proc_now_ms() - started;
 		for (long long left = (ctx->refresh_active ? AGENT_REFRESH_TICK_MS : AGENT_TICK_MS) - spent;
 		     left > 0 && !agent_stop_requested && !tick_now(ctx); left -= WAKE_POLL_MS)
@@ -500,6 +592,9 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	signal(SIGPIPE, SIG_IGN);
 	log_info("agent started (pid %d)", (int)getpid());
 
+	ctx.etcd_down.interval_ms = ETCD_DOWN_LOG_INTERVAL_MS;
+	ctx.progress_ms = proc_now_ms();
+	ctx.progress_bound_ms = AGENT_STEP_BOUND_MS;
 	pthread_mutex_init(&ctx.lock, NULL);
 	rc = pthread_create(&keeper, NULL, keeper_main, &ctx);
 	if (rc != 0) {

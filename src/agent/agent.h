@@ -5,12 +5,39 @@
  *   - keeps its etcd lease alive and takes part in the coordinator election: the agent that holds
  *     /pgrefresh/<cluster>/coordinator (a key bound to its lease) is the coordinator,
  *   - as coordinator, keeps PgBouncer leading to the current primary.
+ * While etcd is unreachable it says so once, then at most every 30 s with a count, and when it is back.
  * On SIGTERM/SIGINT it stops its Patroni (which stops PostgreSQL), revokes its lease and exits.
  */
 #ifndef PGR_AGENT_AGENT_H
 #define PGR_AGENT_AGENT_H
 
+#include <stdbool.h>
+
 #include "util/err.h"
+
+/*
+ * The keeper thread renews the agent's lease (and, while the main loop is in a long step, republishes
+ * its last report with a fresh heartbeat) only while the main loop proves progress: the loop stamps
+ * the time before each step with the bound that step keeps. A loop stuck past its bound (a call that
+ * never returns) stops the renewals: its lease expires and another agent takes the coordinator key.
+ */
+#define AGENT_STEP_BOUND_MS 30000L /* a step of the main loop: Patroni and etcd calls of 2 s each, libpq 10 s */
+/* the coordinator's tick, which may hold a whole switchover (PAUSE 10 s, promotion 60 s, sync standby 20 s) */
+#define AGENT_COORDINATOR_STEP_BOUND_MS 120000L
+
+typedef enum agent_keeper_action {
+	AGENT_KEEPER_RENEW,           /* keep the lease alive */
+	AGENT_KEEPER_RENEW_REPUBLISH, /* the same, and republish the last report with a fresh heartbeat */
+	AGENT_KEEPER_WITHHOLD,        /* the main loop is stuck past its bound: renew nothing */
+} agent_keeper_action;
+
+/*
+ * The keeper's decision at now_ms (monotonic): progress_ms is when the main loop last stamped progress,
+ * with progress_bound_ms the bound of the step it began then; last_report_ms when it last reported
+ * (has_report false: not yet). Republish when the last report is older than two ticks (tick_ms).
+ */
+agent_keeper_action agent_keeper_decide(long long now_ms, long long progress_ms, long long progress_bound_ms,
+					bool has_report, long long last_report_ms, long long tick_ms);
 
 /* Runs until stopped by a signal. dir: the cluster directory; unit: "pg/1". */
 int agent_run(const char *dir, const char *unit, pgr_err *err) __attribute__((warn_unused_result));

@@ -116,7 +116,12 @@ static int call(const etcd_client *client, const char *method, const char *path,
 		http_reply_free(reply);
 		return -1;
 	}
-	return pgr_err_set(err, "etcd %s: no endpoint answered: %s", subject, causes);
+	return pgr_err_set(err, "etcd %s: " ETCD_UNREACHABLE_TEXT ": %s", subject, causes);
+}
+
+bool etcd_err_unreachable(const pgr_err *err)
+{
+	return err != NULL && strstr(err->msg, ": " ETCD_UNREACHABLE_TEXT ": ") != NULL;
 }
 
 /* A range of key (or prefix) at revision (0: now) into out. */

@@ -128,6 +128,10 @@ int etcd_watch(const etcd_client *client, const char *key, bool prefix, int64_t 
 /* Health: GET /health answers {"health":"true"}. */
 int etcd_health(const etcd_client *client, pgr_err *err) __attribute__((warn_unused_result));
 
+/* Whether err is the failure of a call that no endpoint answered (etcd down or unreachable). */
+#define ETCD_UNREACHABLE_TEXT "no endpoint answered"
+bool etcd_err_unreachable(const pgr_err *err);
+
 void etcd_kv_free(etcd_kv *kv);
 void etcd_kvs_free(etcd_kvs *kvs);
 

@@ -1,7 +1,8 @@
 /*
  * patroni.c — the I/O half of the Patroni client: one HTTP request per call through util/http.h,
  * the reply handed to the pure parsers of patroni_parse.c. Non-2xx replies become errors that carry
- * the status and the start of the body (except the switchover's status, and /health's 503).
+ * the status and the start of the body: "Patroni at http://h:p answered POST /restart with HTTP 503: ..."
+ * (except the switchover's status, and /health's 503).
  */
 #include "patroni/patroni.h"
 
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "util/http.h"
+#include "util/log.h"
+#include "util/proc.h"
 
 #define BODY_EXCERPT 200
 
@@ -45,12 +48,18 @@ static void body_excerpt(const http_reply *reply, char *out, size_t outlen)
 		snprintf(out, outlen, "(empty body)");
 }
 
-static int status_error(const char *method, const char *url, const http_reply *reply, pgr_err *err)
+/* "Patroni at http://h:p answered POST /restart with HTTP 503: <start of the body>" */
+static int status_error(const char *method, const char *api_url, const char *path, const http_reply *reply,
+			pgr_err *err)
 {
 	char excerpt[BODY_EXCERPT + 1];
+	char base[256];
 
 	body_excerpt(reply, excerpt, sizeof(excerpt));
-	return pgr_err_set(err, "%s %s: HTTP %ld: %s", method, url, reply->status, excerpt);
+	if (patroni_api_base(api_url, base, sizeof(base)) != 0)
+		snprintf(base, sizeof(base), "%.200s", api_url);
+	return pgr_err_set(err, "Patroni at %s answered %s %s with HTTP %ld: %s", base, method, path, reply->status,
+			   excerpt);
 }
 
 static bool is_2xx(long status)
@@ -69,9 +78,9 @@ static int request_ok(const char *method, const char *api_url, const char *path,
 	if (http_request(method, url, body, timeout_ms, reply, err) != 0)
 		return pgr_err_prefix(err, "Patroni");
 	if (!is_2xx(reply->status)) {
-		status_error(method, url, reply, err);
+		status_error(method, api_url, path, reply, err);
 		http_reply_free(reply);
-		return pgr_err_prefix(err, "Patroni");
+		return -1;
 	}
 	return 0;
 }
@@ -106,9 +115,9 @@ int patroni_get_node(const char *api_url, long timeout_ms, patroni_node *out, pg
 		if (http_request("GET", url, NULL, timeout_ms, &reply, err) != 0)
 			return pgr_err_prefix(err, "Patroni");
 		if (!is_2xx(reply.status) && reply.status != 503) {
-			status_error("GET", url, &reply, err);
+			status_error("GET", api_url, "/patroni", &reply, err);
 			http_reply_free(&reply);
-			return pgr_err_prefix(err, "Patroni");
+			return -1;
 		}
 	}
 	rc = patroni_node_parse(reply.body, out, err);
@@ -131,9 +140,9 @@ int patroni_health(const char *api_url, long timeout_ms, bool *healthy, pgr_err 
 	if (reply.status == 200) {
 		*healthy = true;
 	} else if (reply.status != 503) {
-		status_error("GET", url, &reply, err);
+		status_error("GET", api_url, "/health", &reply, err);
 		http_reply_free(&reply);
-		return pgr_err_prefix(err, "Patroni");
+		return -1;
 	}
 	http_reply_free(&reply);
 	return 0;
@@ -148,6 +157,45 @@ int patroni_restart(const char *api_url, long timeout_ms, pgr_err *err)
 		return -1;
 	http_reply_free(&reply);
 	return 0;
+}
+
+int patroni_restart_spawn(const char *api_url, long timeout_ms, const char *unit, pid_t *pid, pgr_err *err)
+{
+	char ms[32], url[300], name[64];
+	char *args[] = { "pgrefresh", PATRONI_RESTART_ARG, url, ms, name, NULL };
+
+	snprintf(url, sizeof(url), "%s", api_url);
+	snprintf(ms, sizeof(ms), "%ld", timeout_ms);
+	snprintf(name, sizeof(name), "%s", unit ? unit : "");
+	if (proc_spawn_self(args, pid, err) != 0)
+		return pgr_err_prefix(err, "Patroni restart at %s", api_url);
+	return 0;
+}
+
+int patroni_restart_main(int argc, char **argv)
+{
+	pgr_err err = { 0 };
+	char *end;
+	long ms;
+	int rc;
+
+	if (argc != 5)
+		return 2;
+	log_setup(LOG_LEVEL_INFO, argv[4], 1);
+	ms = strtol(argv[3], &end, 10);
+	if (*end != '\0' || ms <= 0) {
+		log_error("Patroni restart: bad timeout \"%s\"", argv[3]);
+		return 2;
+	}
+	if (http_global_init(&err) != 0) {
+		log_error("%s", err.msg);
+		return 1;
+	}
+	rc = patroni_restart(argv[2], ms, &err);
+	if (rc != 0)
+		log_error("%s", err.msg);
+	http_global_cleanup();
+	return rc == 0 ? 0 : 1;
 }
 
 int patroni_switchover(const char *api_url, const char *leader, const char *candidate, long timeout_ms,

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/types.h>
+
 #include "util/err.h"
 
 #define PATRONI_MAX_MEMBERS 32
@@ -109,6 +111,17 @@ int patroni_get_node(const char *api_url, long timeout_ms, patroni_node *out, pg
 int patroni_health(const char *api_url, long timeout_ms, bool *healthy, pgr_err *err) __attribute__((warn_unused_result));
 /* POST /restart; blocks until Patroni answers (Patroni restarts PostgreSQL first). Non-2xx is an error. */
 int patroni_restart(const char *api_url, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * The same in a process of its own, for a threaded caller that must not block (the agent): this
+ * program started again (util/proc.h proc_spawn_self) as "pgrefresh " PATRONI_RESTART_ARG " URL MS UNIT",
+ * which main() hands to patroni_restart_main. It logs Patroni's answer on our stderr, prefixed with
+ * unit, and exits 0 when the restart was done. *pid: the child, for the caller to reap.
+ */
+#define PATRONI_RESTART_ARG "__pgrefresh-patroni-restart"
+int patroni_restart_spawn(const char *api_url, long timeout_ms, const char *unit, pid_t *pid, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* main() of that process: argv[1] is PATRONI_RESTART_ARG. Returns the exit code. */
+int patroni_restart_main(int argc, char **argv);
 /*
  * POST /switchover {"leader": leader, "candidate": candidate}. *http_status receives the status
  * (200 done; 412 e.g. "can not find sync_standby": retry later). Returns -1 only on transport failure.

@@ -2,6 +2,11 @@
  * pgsql.h — short libpq conversations with one PostgreSQL server: run one statement, read one value,
  * check that it answers. Each call opens its own connection and closes it (no pooling: pgrefresh talks
  * to a server a few times per step). Errors carry the SQLSTATE and the server's primary message.
+ *
+ * Every call is bounded: the connection (also by the conninfo's connect_timeout, if shorter) and the
+ * statement together take at most the call's timeout (PGSQL_DEFAULT_TIMEOUT_MS for the functions
+ * without one); past it the statement is cancelled and the error says "timed out after N ms", naming
+ * host:port. A frozen server cannot hold the caller.
  */
 #ifndef PGR_PG_PGSQL_H
 #define PGR_PG_PGSQL_H
@@ -9,6 +14,9 @@
 #include <stddef.h>
 
 #include "util/err.h"
+
+/* The deadline of pg_query_text, pg_exec and pg_ping (connection and statement together). */
+#define PGSQL_DEFAULT_TIMEOUT_MS 10000L
 
 /*
  * Writes a libpq connection string "host='H' port='P' user='U' password='X' dbname='D' connect_timeout='T'"
@@ -21,11 +29,16 @@ void pg_conninfo(char *buf, size_t len, const char *host, int port, const char *
 /* Runs sql and writes the first column of the first row into out ("" if no row, or NULL). */
 int pg_query_text(const char *conninfo, const char *sql, char *out, size_t outlen, pgr_err *err)
 	__attribute__((warn_unused_result));
+int pg_query_text_timeout(const char *conninfo, const char *sql, long timeout_ms, char *out, size_t outlen,
+			  pgr_err *err) __attribute__((warn_unused_result));
 
-/* Runs sql (one or more statements, simple query protocol), discarding any rows. */
+/* Runs sql (one or more statements, simple query protocol), discarding any rows; stops at the first error. */
 int pg_exec(const char *conninfo, const char *sql, pgr_err *err) __attribute__((warn_unused_result));
+int pg_exec_timeout(const char *conninfo, const char *sql, long timeout_ms, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 /* Connects and runs SELECT 1. */
 int pg_ping(const char *conninfo, pgr_err *err) __attribute__((warn_unused_result));
+int pg_ping_timeout(const char *conninfo, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
 
 #endif

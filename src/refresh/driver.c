@@ -117,6 +117,7 @@ static void start_restart(const conf_unit *unit, const char *target, const unit_
 {
 	char url[200];
 	pid_t child;
+	pgr_err cerr;
 
 	state->last_restart_ms = wall_ms();
 	state->aside_since_ms = 0;
@@ -124,18 +125,8 @@ static void start_restart(const conf_unit *unit, const char *target, const unit_
 	log_info("restarting PostgreSQL through Patroni to run %s (runs %s)", target,
 		 me->server_version[0] ? me->server_version : "nothing");
 	conf_unit_api_url(unit, url, sizeof(url));
-	child = fork();
-	if (child == 0) {
-		pgr_err cerr;
-
-		if (patroni_restart(url, 120000, &cerr) != 0) {
-			log_error("%s", cerr.msg);
-			_exit(1);
-		}
-		_exit(0);
-	}
-	if (child < 0)
-		log_error("fork: could not restart");
+	if (patroni_restart_spawn(url, 120000, unit->name, &child, &cerr) != 0) /* no fork(): the agent has threads */
+		log_error("could not restart: %s", cerr.msg);
 	else
 		state->restart_child = child;
 }

@@ -59,3 +59,41 @@ void log_at(enum log_level level, const char *fmt, ...)
 	fprintf(stderr, "%s%s%s%s: %s\n", stamp, log_settings.prefix, log_settings.prefix[0] ? " " : "",
 		level_name(level), line);
 }
+
+enum log_throttle_verdict log_throttle_failure(log_throttle *t, long long now_ms, long *count, long long *down_ms)
+{
+	*count = 0;
+	*down_ms = 0;
+	if (!t->down) {
+		t->down = 1;
+		t->down_since_ms = now_ms;
+		t->last_line_ms = now_ms;
+		t->failures = 1;
+		t->failures_since_line = 0;
+		*count = 1;
+		return LOG_THROTTLE_FIRST;
+	}
+	t->failures++;
+	t->failures_since_line++;
+	*down_ms = now_ms - t->down_since_ms;
+	if (now_ms - t->last_line_ms < t->interval_ms)
+		return LOG_THROTTLE_QUIET;
+	*count = t->failures_since_line;
+	t->failures_since_line = 0;
+	t->last_line_ms = now_ms;
+	return LOG_THROTTLE_REPEAT;
+}
+
+enum log_throttle_verdict log_throttle_success(log_throttle *t, long long now_ms, long *count, long long *down_ms)
+{
+	*count = 0;
+	*down_ms = 0;
+	if (!t->down)
+		return LOG_THROTTLE_QUIET;
+	*count = t->failures;
+	*down_ms = now_ms - t->down_since_ms;
+	t->down = 0;
+	t->failures = 0;
+	t->failures_since_line = 0;
+	return LOG_THROTTLE_RECOVERED;
+}

@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,55 +62,283 @@ int proc_user_for_servers(proc_user *user, pgr_err *err)
 	return 0;
 }
 
-/* In the child, after fork: become the user. Returns -1 on failure (errno set). */
-static int become_user(const proc_user *user)
+/*
+ * Starting processes without fork(): the agent has threads, and a forked child of a threaded process
+ * may only call async-signal-safe functions. posix_spawn (glibc: clone with CLONE_VFORK, nothing of
+ * ours runs in the child) does the session, the signal mask and dispositions, stdin/stdout/stderr
+ * and the environment. What posix_spawn cannot do (drop root for the postgres user, the reaper) is
+ * done by a fresh process of this very program, re-executed as the spawn helper: a process image of
+ * its own, one thread, where setuid and fork are safe. The helper is recognised before main() (a
+ * constructor, below), so every program that links this module (pgrefresh, the tests) can be it.
+ *
+ *   /proc/self/exe __pgrefresh-spawn-helper MODE ERRFD PIDFD UID GID -- ARGV...
+ *     MODE exec: become UID:GID (when not "-"), then exec ARGV
+ *     MODE reap: the same, then be the reaper of ARGV (run_reaper)
+ *     ERRFD: where to write why it failed (it is close-on-exec: closed when ARGV runs); PIDFD: reap only
+ */
+
+/* The helper, after exec: become the user. Returns -1 on failure (errno set). */
+static int become_ids(const char *uid, const char *gid)
 {
-	if (user == NULL || !user->switch_user)
+	char *end;
+	unsigned long u, g;
+
+	if (strcmp(uid, "-") == 0)
 		return 0;
-	if (setgroups(0, NULL) != 0 || setgid(user->gid) != 0 || setuid(user->uid) != 0)
+	errno = 0;
+	u = strtoul(uid, &end, 10);
+	if (errno != 0 || *end != '\0')
 		return -1;
-	setenv("HOME", user->home, 1);
-	setenv("USER", user->name, 1);
-	setenv("LOGNAME", user->name, 1);
+	g = strtoul(gid, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	if (setgroups(0, NULL) != 0 || setgid((gid_t)g) != 0 || setuid((uid_t)u) != 0)
+		return -1;
 	return 0;
+}
+
+static void run_reaper(char *const argv[], int ready_fd, int pid_fd);
+
+static int fd_arg(const char *s)
+{
+	char *end;
+	long v;
+
+	if (strcmp(s, "-") == 0)
+		return -1;
+	v = strtol(s, &end, 10);
+	return *end == '\0' && v >= 0 && v < 1024 ? (int)v : -1;
+}
+
+static void helper_main(int argc, char **argv)
+{
+	int errfd, pidfd;
+
+	if (argc < 9 || strcmp(argv[7], "--") != 0)
+		_exit(125);
+	errfd = fd_arg(argv[3]);
+	pidfd = fd_arg(argv[4]);
+	if (errfd < 0)
+		errfd = 2;
+	if (errfd > 2)
+		(void)fcntl(errfd, F_SETFD, FD_CLOEXEC);
+	if (pidfd >= 0)
+		(void)fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	if (become_ids(argv[5], argv[6]) != 0) {
+		dprintf(errfd, "could not switch to uid %s gid %s: %s\n", argv[5], argv[6], strerror(errno));
+		_exit(126);
+	}
+	if (strcmp(argv[2], "reap") == 0 && pidfd >= 0)
+		run_reaper(argv + 8, errfd, pidfd);
+	execv(argv[8], argv + 8);
+	dprintf(errfd, "could not execute %s: %s\n", argv[8], strerror(errno));
+	_exit(127);
+}
+
+/* glibc passes main's arguments to constructors: the spawn helper never reaches main(). */
+__attribute__((constructor)) static void proc_helper_ctor(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	if (argc >= 2 && argv != NULL && argv[1] != NULL && strcmp(argv[1], PROC_HELPER_ARG) == 0)
+		helper_main(argc, argv);
+}
+
+/*
+ * The path to execute this program again: what /proc/self/exe names (under valgrind that link is
+ * valgrind itself, but readlink answers with the program), or the link itself when the file was
+ * replaced since we started ("... (deleted)": the link still reaches the running image).
+ */
+static void self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	static const char deleted[] = " (deleted)";
+
+	if (n > 0 && (size_t)n < len - 1) {
+		buf[n] = '\0';
+		if (!((size_t)n > strlen(deleted) && strcmp(buf + n - strlen(deleted), deleted) == 0) &&
+		    access(buf, X_OK) == 0)
+			return;
+	}
+	snprintf(buf, len, "/proc/self/exe");
+}
+
+/* An environment for a child: ours, with extra_env ("K=V") and the user's HOME/USER/LOGNAME over it. */
+struct spawn_env {
+	char **envp; /* heap array of pointers into environ, extra_env and the buffers below */
+	char home[300];
+	char user[80];
+	char logname[80];
+};
+
+static bool env_overridden(const char *entry, char *const over[], int nover)
+{
+	const char *eq = strchr(entry, '=');
+	size_t n = eq ? (size_t)(eq - entry) : strlen(entry);
+
+	for (int i = 0; i < nover; i++) {
+		if (over[i] != NULL && strncmp(over[i], entry, n) == 0 && over[i][n] == '=')
+			return true;
+	}
+	return false;
+}
+
+static int env_build(struct spawn_env *e, char *const extra_env[], const proc_user *user, pgr_err *err)
+{
+	char *over[64];
+	int nover = 0, nenv = 0, k = 0;
+
+	for (int i = 0; extra_env && extra_env[i] && nover < 60; i++)
+		over[nover++] = extra_env[i];
+	if (user && user->switch_user) {
+		snprintf(e->home, sizeof(e->home), "HOME=%s", user->home);
+		snprintf(e->user, sizeof(e->user), "USER=%s", user->name);
+		snprintf(e->logname, sizeof(e->logname), "LOGNAME=%s", user->name);
+		over[nover++] = e->home;
+		over[nover++] = e->user;
+		over[nover++] = e->logname;
+	}
+	while (environ && environ[nenv])
+		nenv++;
+	e->envp = calloc((size_t)(nenv + nover + 1), sizeof(char *));
+	if (e->envp == NULL)
+		return pgr_err_set(err, "out of memory building a child's environment");
+	for (int i = 0; i < nenv; i++) {
+		if (!env_overridden(environ[i], over, nover))
+			e->envp[k++] = environ[i];
+	}
+	for (int i = 0; i < nover; i++)
+		e->envp[k++] = over[i];
+	e->envp[k] = NULL;
+	return 0;
+}
+
+/* fd duplicated at 10 or above, close-on-exec: a file action's dup2 source never collides with 0..4. */
+static int high_fd(int fd)
+{
+	int hi = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+
+	close(fd);
+	return hi;
+}
+
+/*
+ * The helper's argv for cmd: [exe, PROC_HELPER_ARG, mode, errfd, pidfd, uid, gid, "--", cmd...].
+ * bufs holds the numbers. Heap array; the caller frees it (not the strings).
+ */
+struct helper_argv {
+	char **argv;
+	char errfd[16], pidfd[16], uid[24], gid[24];
+	char exe[PATH_MAX];
+};
+
+static int helper_argv_build(struct helper_argv *h, const char *mode, int errfd, int pidfd, const proc_user *user,
+			     char *const cmd[], pgr_err *err)
+{
+	int n = 0, k = 0;
+
+	while (cmd[n])
+		n++;
+	h->argv = calloc((size_t)(n + 9), sizeof(char *));
+	if (h->argv == NULL)
+		return pgr_err_set(err, "out of memory starting %s", cmd[0]);
+	snprintf(h->errfd, sizeof(h->errfd), "%d", errfd);
+	if (pidfd >= 0)
+		snprintf(h->pidfd, sizeof(h->pidfd), "%d", pidfd);
+	else
+		snprintf(h->pidfd, sizeof(h->pidfd), "-");
+	if (user && user->switch_user) {
+		snprintf(h->uid, sizeof(h->uid), "%u", (unsigned)user->uid);
+		snprintf(h->gid, sizeof(h->gid), "%u", (unsigned)user->gid);
+	} else {
+		snprintf(h->uid, sizeof(h->uid), "-");
+		snprintf(h->gid, sizeof(h->gid), "-");
+	}
+	self_exe(h->exe, sizeof(h->exe));
+	h->argv[k++] = h->exe;
+	h->argv[k++] = PROC_HELPER_ARG;
+	h->argv[k++] = (char *)mode;
+	h->argv[k++] = h->errfd;
+	h->argv[k++] = h->pidfd;
+	h->argv[k++] = h->uid;
+	h->argv[k++] = h->gid;
+	h->argv[k++] = "--";
+	for (int i = 0; i < n; i++)
+		h->argv[k++] = cmd[i];
+	h->argv[k] = NULL;
+	return 0;
+}
+
+/* Signals a child starts with at their default action (the agent ignores SIGPIPE, catches SIGTERM). */
+static void spawn_attr_signals(posix_spawnattr_t *attr, short extra_flags)
+{
+	sigset_t none, defaults;
+	int sigs[] = { SIGPIPE, SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM };
+
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&defaults, sigs[i]);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setsigdefault(attr, &defaults);
+	posix_spawnattr_setflags(attr, (short)(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | extra_flags));
 }
 
 int proc_run(char *const argv[], const proc_user *user, long timeout_ms, char *out, size_t outlen, int *exit_status,
 	     pgr_err *err)
 {
-	int pipefd[2];
+	int pipefd[2], devnull;
 	pid_t pid;
 	size_t used = 0;
 	long long deadline = proc_now_ms() + timeout_ms;
-	int status = 0;
+	int status = 0, rc;
+	bool helper = user != NULL && user->switch_user;
+	struct spawn_env env = { 0 };
+	struct helper_argv hargv = { 0 };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 
 	*exit_status = -1;
 	if (outlen > 0)
 		out[0] = '\0';
 	if (pipe2(pipefd, O_CLOEXEC) != 0)
 		return pgr_err_set(err, "pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0) {
+	pipefd[1] = high_fd(pipefd[1]);
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull >= 0)
+		devnull = high_fd(devnull);
+	if (pipefd[1] < 0 || devnull < 0) {
+		close(pipefd[0]);
+		if (pipefd[1] >= 0)
+			close(pipefd[1]);
+		if (devnull >= 0)
+			close(devnull);
+		return pgr_err_set(err, "could not set up to run %s: %s", argv[0], strerror(errno));
+	}
+	if (env_build(&env, NULL, user, err) != 0 ||
+	    (helper && helper_argv_build(&hargv, "exec", 2, -1, user, argv, err) != 0)) {
+		free(env.envp);
 		close(pipefd[0]);
 		close(pipefd[1]);
-		return pgr_err_set(err, "could not fork to run %s: %s", argv[0], strerror(errno));
+		close(devnull);
+		return -1;
 	}
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
-
-		if (devnull >= 0)
-			dup2(devnull, 0);
-		dup2(pipefd[1], 1);
-		dup2(pipefd[1], 2);
-		if (become_user(user) != 0) {
-			dprintf(2, "could not switch to user %s: %s\n", user->name, strerror(errno));
-			_exit(126);
-		}
-		execv(argv[0], argv);
-		dprintf(2, "could not execute %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	posix_spawnattr_init(&attr);
+	spawn_attr_signals(&attr, 0);
+	rc = posix_spawn(&pid, helper ? hargv.exe : argv[0], &fa, &attr, helper ? hargv.argv : argv, env.envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	free(env.envp);
+	free(hargv.argv);
 	close(pipefd[1]);
+	close(devnull);
+	if (rc != 0) {
+		close(pipefd[0]);
+		return pgr_err_set(err, "could not execute %s: %s", argv[0], strerror(rc));
+	}
 	for (;;) {
 		struct pollfd pfd = { pipefd[0], POLLIN, 0 };
 		long long left = deadline - proc_now_ms();
@@ -140,6 +370,32 @@ int proc_run(char *const argv[], const proc_user *user, long timeout_ms, char *o
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	*exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return 0;
+}
+
+int proc_spawn_self(char *const args[], pid_t *pid, pgr_err *err)
+{
+	int devnull, rc;
+	char exe[PATH_MAX];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+
+	self_exe(exe, sizeof(exe));
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull >= 0)
+		devnull = high_fd(devnull);
+	if (devnull < 0)
+		return pgr_err_set(err, "could not open /dev/null: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawnattr_init(&attr);
+	spawn_attr_signals(&attr, 0);
+	rc = posix_spawn(pid, exe, &fa, &attr, args, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(devnull);
+	if (rc != 0)
+		return pgr_err_set(err, "could not start %s again (%s): %s", args[0], exe, strerror(rc));
 	return 0;
 }
 
@@ -269,85 +525,91 @@ static void run_reaper(char *const argv[], int ready_fd, int pid_fd)
 static int spawn_daemon(char *const argv[], char *const extra_env[], const proc_user *user, const char *log_path,
 			const char *pidfile, bool reaped, pid_t *pid, pgr_err *err)
 {
-	int ready[2], pid_pipe[2] = { -1, -1 };
+	int ready[2] = { -1, -1 }, pid_pipe[2] = { -1, -1 };
+	int devnull = -1, logfd = -1, rc;
+	bool helper = reaped || (user != NULL && user->switch_user);
 	pid_t child, daemon_pid;
 	char msg[512] = "";
 	ssize_t n;
+	struct spawn_env env = { 0 };
+	struct helper_argv hargv = { 0 };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 
-	if (pipe2(ready, O_CLOEXEC) != 0)
-		return pgr_err_set(err, "pipe: %s", strerror(errno));
-	if (reaped && pipe2(pid_pipe, O_CLOEXEC) != 0) {
-		close(ready[0]);
-		close(ready[1]);
-		return pgr_err_set(err, "pipe: %s", strerror(errno));
+	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (devnull < 0)
+		return pgr_err_set(err, "could not open /dev/null: %s", strerror(errno));
+	devnull = high_fd(devnull);
+	logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (logfd < 0) {
+		pgr_err_set(err, "could not open %s: %s", log_path, strerror(errno));
+		goto fail;
 	}
-	child = fork();
-	if (child < 0) {
-		close(ready[0]);
-		close(ready[1]);
-		if (reaped) {
-			close(pid_pipe[0]);
-			close(pid_pipe[1]);
-		}
-		return pgr_err_set(err, "could not fork to start %s: %s", argv[0], strerror(errno));
+	logfd = high_fd(logfd);
+	if (devnull < 0 || logfd < 0) {
+		pgr_err_set(err, "could not set up to start %s: %s", argv[0], strerror(errno));
+		goto fail;
 	}
-	if (child == 0) {
-		int devnull, logfd;
-
-		close(ready[0]);
-		if (reaped)
-			close(pid_pipe[0]);
-		setsid();
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGCHLD, SIG_DFL);
-		{
-			sigset_t none;
-
-			sigemptyset(&none);
-			sigprocmask(SIG_SETMASK, &none, NULL);
+	if (user && user->switch_user)
+		(void)fchown(logfd, user->uid, user->gid);
+	if (helper) {
+		if (pipe2(ready, O_CLOEXEC) != 0 || (ready[1] = high_fd(ready[1])) < 0 ||
+		    (reaped && (pipe2(pid_pipe, O_CLOEXEC) != 0 || (pid_pipe[1] = high_fd(pid_pipe[1])) < 0))) {
+			pgr_err_set(err, "pipe: %s", strerror(errno));
+			goto fail;
 		}
-		devnull = open("/dev/null", O_RDONLY);
-		logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0640);
-		if (devnull < 0 || logfd < 0) {
-			dprintf(ready[1], "could not open %s: %s", logfd < 0 ? log_path : "/dev/null", strerror(errno));
-			_exit(126);
-		}
-		if (user && user->switch_user)
-			(void)fchown(logfd, user->uid, user->gid);
-		dup2(devnull, 0);
-		dup2(logfd, 1);
-		dup2(logfd, 2);
-		if (devnull > 2)
-			close(devnull);
-		if (logfd > 2)
-			close(logfd);
-		if (become_user(user) != 0) {
-			dprintf(ready[1], "could not switch to user %s: %s", user->name, strerror(errno));
-			_exit(126);
-		}
-		for (int i = 0; extra_env && extra_env[i]; i++)
-			putenv(extra_env[i]);
-		if (reaped)
-			run_reaper(argv, ready[1], pid_pipe[1]);
-		execv(argv[0], argv);
-		dprintf(ready[1], "could not execute %s: %s", argv[0], strerror(errno));
-		_exit(127);
+		if (helper_argv_build(&hargv, reaped ? "reap" : "exec", 3, reaped ? 4 : -1, user, argv, err) != 0)
+			goto fail;
 	}
-	close(ready[1]);
+	if (env_build(&env, extra_env, user, err) != 0)
+		goto fail;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawn_file_actions_adddup2(&fa, logfd, 1);
+	posix_spawn_file_actions_adddup2(&fa, logfd, 2);
+	if (helper)
+		posix_spawn_file_actions_adddup2(&fa, ready[1], 3);
+	if (reaped)
+		posix_spawn_file_actions_adddup2(&fa, pid_pipe[1], 4);
+	posix_spawnattr_init(&attr);
+	spawn_attr_signals(&attr, POSIX_SPAWN_SETSID);
+	rc = posix_spawn(&child, helper ? hargv.exe : argv[0], &fa, &attr, helper ? hargv.argv : argv, env.envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	free(env.envp);
+	env.envp = NULL;
+	free(hargv.argv);
+	hargv.argv = NULL;
+	close(devnull);
+	close(logfd);
+	devnull = logfd = -1;
+	if (rc != 0) {
+		pgr_err_set(err, "could not execute %s: %s", argv[0], strerror(rc));
+		goto fail;
+	}
 	daemon_pid = child;
-	if (reaped) {
-		close(pid_pipe[1]);
-		if (read(pid_pipe[0], &daemon_pid, sizeof(daemon_pid)) != (ssize_t)sizeof(daemon_pid))
-			daemon_pid = 0; /* the reaper failed before forking: the ready pipe says why */
-		close(pid_pipe[0]);
-	}
-	/* the pipe closes on exec (success) or carries the reason (failure) */
-	n = read(ready[0], msg, sizeof(msg) - 1);
-	close(ready[0]);
-	if (n > 0 || daemon_pid <= 0) {
-		msg[n > 0 ? n : 0] = '\0';
-		waitpid(child, NULL, 0); /* the reaper too ends once the failed daemon is gone */
-		return pgr_err_set(err, "%s", msg[0] ? msg : "could not start the reaper");
+	if (helper) {
+		close(ready[1]);
+		ready[1] = -1;
+		if (reaped) {
+			close(pid_pipe[1]);
+			pid_pipe[1] = -1;
+			if (read(pid_pipe[0], &daemon_pid, sizeof(daemon_pid)) != (ssize_t)sizeof(daemon_pid))
+				daemon_pid = 0; /* the reaper failed before forking: the ready pipe says why */
+			close(pid_pipe[0]);
+			pid_pipe[0] = -1;
+		}
+		/* the pipe closes on exec (success) or carries the reason (failure) */
+		n = read(ready[0], msg, sizeof(msg) - 1);
+		close(ready[0]);
+		ready[0] = -1;
+		if (n > 0 || daemon_pid <= 0) {
+			msg[n > 0 ? n : 0] = '\0';
+			if (n > 0 && msg[n - 1] == '\n')
+				msg[n - 1] = '\0';
+			waitpid(child, NULL, 0); /* the reaper too ends once the failed daemon is gone */
+			return pgr_err_set(err, "%s", msg[0] ? msg : "could not start the reaper");
+		}
 	}
 	*pid = daemon_pid;
 	if (pidfile != NULL && proc_pidfile_write(pidfile, daemon_pid, err) != 0) {
@@ -355,6 +617,21 @@ static int spawn_daemon(char *const argv[], char *const extra_env[], const proc_
 		return -1;
 	}
 	return 0;
+
+fail:
+	free(env.envp);
+	free(hargv.argv);
+	for (int i = 0; i < 2; i++) {
+		if (ready[i] >= 0)
+			close(ready[i]);
+		if (pid_pipe[i] >= 0)
+			close(pid_pipe[i]);
+	}
+	if (devnull >= 0)
+		close(devnull);
+	if (logfd >= 0)
+		close(logfd);
+	return -1;
 }
 
 int proc_spawn_daemon(char *const argv[], char *const extra_env[], const proc_user *user, const char *log_path,

@@ -2,6 +2,10 @@
  * proc.h — child processes: run a command and capture its output, start a daemon detached with its
  * output in a log file (as the postgres user when we are root), pidfiles with identity (pid + start
  * time, so a recycled pid is never mistaken for ours), and bounded stops by pid.
+ *
+ * No fork(): children are started with posix_spawn; what it cannot do (switch to the postgres user,
+ * the reaper) a fresh process of this program does, started as "PROGRAM " PROC_HELPER_ARG " ..." and
+ * recognised before main() by this module. So any program linking it can start daemons.
  */
 #ifndef PGR_UTIL_PROC_H
 #define PGR_UTIL_PROC_H
@@ -11,6 +15,9 @@
 #include <sys/types.h>
 
 #include "util/err.h"
+
+/* argv[1] of the spawn helper (internal: never typed by a user) */
+#define PROC_HELPER_ARG "__pgrefresh-spawn-helper"
 
 /* Which user children run as: the postgres system user when we are root, else ourselves. */
 typedef struct proc_user {
@@ -48,6 +55,13 @@ int proc_spawn_daemon(char *const argv[], char *const extra_env[], const proc_us
  */
 int proc_spawn_daemon_reaped(char *const argv[], char *const extra_env[], const proc_user *user, const char *log_path,
 			     const char *pidfile, pid_t *pid, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Starts this program again (/proc/self/exe) with args (args[0]: the name it shows), stdin from
+ * /dev/null, stdout and stderr shared with us, in our session: for work that must not block a
+ * threaded caller and needs a process of its own. *pid: the child, for the caller to reap.
+ */
+int proc_spawn_self(char *const args[], pid_t *pid, pgr_err *err) __attribute__((warn_unused_result));
 
 /* The start time of pid (clock ticks since boot, from /proc/pid/stat), or 0 if it does not exist. */
 unsigned long long proc_start_time(pid_t pid);

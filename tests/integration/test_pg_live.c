@@ -7,6 +7,8 @@
  *   2. PAUSE, then a query through PgBouncer waits; RESUME, and it completes
  *   3. PAUSE while a transaction stays open: times out, is cancelled and undone by RESUME
  *   4. RELOAD after repointing the ini at the second server: queries land there
+ *   5. deadlines: a statement past its timeout is cancelled on the server and the call returns at its
+ *      deadline; a server that accepts the connection and never answers cannot hold the caller
  *
  * The group teardown stops every process by pid, prints the logs when a test failed, and removes the
  * directory (kept when PGR_KEEP_TMP is set). If the test dies, a death callback still kills them.
@@ -533,12 +535,96 @@ static void test_reload_repoint(void **state)
 	lv->failed = false;
 }
 
+/* ---- 5. deadlines ---- */
+
+/* A TCP socket that listens and never accepts: the kernel completes the handshake, nobody answers. */
+static int silent_listener(int *port)
+{
+	struct sockaddr_in addr = { 0 };
+	socklen_t alen = sizeof(addr);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	*port = -1;
+	if (fd < 0)
+		return -1;
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 || listen(fd, 8) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&addr, &alen) != 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(addr.sin_port);
+	return fd;
+}
+
+static void test_deadlines(void **state)
+{
+	struct live *lv = *state;
+	char conninfo[512], out[64], at[64];
+	pgr_err err = { 0 };
+	long long t0, took;
+	int fd, port;
+	bool gone = false;
+
+	lv->failed = true;
+	tcp_conninfo(conninfo, sizeof(conninfo), lv->pg_port[0]);
+	snprintf(at, sizeof(at), "127.0.0.1:%d", lv->pg_port[0]);
+
+	/* a statement longer than its timeout: back at the deadline, and the server cancelled it */
+	t0 = proc_now_ms();
+	assert_int_equal(pg_query_text_timeout(conninfo, "SELECT pg_sleep(30)", 500, out, sizeof(out), &err), -1);
+	took = proc_now_ms() - t0;
+	print_message("%s (%lld ms)\n", err.msg, took);
+	assert_true(took >= 500 && took < 1500);
+	assert_non_null(strstr(err.msg, "timed out after"));
+	assert_non_null(strstr(err.msg, at));
+	for (int i = 0; i < 50 && !gone; i++) {
+		assert_int_equal(pg_query_text(conninfo,
+					       "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'",
+					       out, sizeof(out), &err),
+				 0);
+		gone = strcmp(out, "0") == 0;
+		if (!gone)
+			proc_sleep_ms(100);
+	}
+	assert_true(gone);
+	assert_int_equal(pg_exec_timeout(conninfo, "SELECT pg_sleep(30)", 300, &err), -1);
+	assert_non_null(strstr(err.msg, "timed out after"));
+	/* within the timeout, the same call answers */
+	assert_int_equal(pg_query_text_timeout(conninfo, "SELECT 41 + 1", 2000, out, sizeof(out), &err), 0);
+	assert_string_equal(out, "42");
+
+	/* a server that never answers (connection accepted by the kernel, no startup reply) */
+	fd = silent_listener(&port);
+	assert_true(fd >= 0);
+	tcp_conninfo(conninfo, sizeof(conninfo), port);
+	snprintf(at, sizeof(at), "127.0.0.1:%d", port);
+	t0 = proc_now_ms();
+	assert_int_equal(pg_ping_timeout(conninfo, 600, &err), -1);
+	took = proc_now_ms() - t0;
+	print_message("%s (%lld ms)\n", err.msg, took);
+	assert_true(took >= 600 && took < 1600);
+	assert_non_null(strstr(err.msg, "could not connect: timed out after"));
+	assert_non_null(strstr(err.msg, at));
+	/* the default deadline applies, and a shorter connect_timeout in the conninfo before it */
+	pg_conninfo(conninfo, sizeof(conninfo), "127.0.0.1", port, "postgres", PASSWORD, "postgres", 2);
+	t0 = proc_now_ms();
+	assert_int_equal(pg_ping(conninfo, &err), -1);
+	took = proc_now_ms() - t0;
+	print_message("%s (%lld ms)\n", err.msg, took);
+	assert_true(took >= 2000 && took < 3000);
+	assert_non_null(strstr(err.msg, "timed out after"));
+	close(fd);
+	lv->failed = false;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_query_text),    cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_pause_resume),  cmocka_unit_test(test_pause_timeout),
-		cmocka_unit_test(test_reload_repoint),
+		cmocka_unit_test(test_reload_repoint), cmocka_unit_test(test_deadlines),
 	};
 
 #ifdef __SANITIZE_ADDRESS__

@@ -522,6 +522,8 @@ static void test_io_errors(void **state)
 		fake_finish(&fs, seen, sizeof(seen));
 		assert_string_equal(seen, "POST /restart HTTP/1.1|{}");
 		assert_non_null(strstr(err.msg, "HTTP 503: restart conditions are not satisfied"));
+		assert_non_null(strstr(err.msg, "answered POST /restart with HTTP 503: "));
+		assert_non_null(strstr(err.msg, "Patroni at http://127.0.0.1:"));
 		free(body);
 	}
 
