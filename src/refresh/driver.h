@@ -1,8 +1,10 @@
 /*
  * driver.h — the coordinator's side of the refresh, run once a tick by the agent holding the
  * coordinator lease: re-reads the record and the units from etcd, runs the I/O the current state
- * needs (checks, the switchover with PgBouncer paused around it, the health gate's SQL), asks
- * fsm_decide() what comes next, and records it by compare-and-swap. A finished refresh goes to history.
+ * needs (checks, the switchover with PgBouncer paused around it, the health gate's SQL), takes the
+ * user's pending intent (refresh/intent.h), turns what it saw into an event (fsm_event), lets fsm_take()
+ * apply the table's row, and records the result by compare-and-swap (nothing when the table has no row).
+ * A finished refresh goes to history.
  * Everything it needs is re-read every tick, so a new coordinator continues where the last one was.
  *
  * Also the unit's side: refresh_unit_tick() makes the agent's own unit run what the record asks of it
@@ -49,9 +51,5 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 
 /* Inputs of a plan, from the agents' reports (version: what each unit is linked to). */
 void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, plan_input_unit *units, int *count);
-
-/* Builds the rollback of snap's refresh and records it by CAS. */
-int refresh_start_rollback(const etcd_client *etcd, const cluster_conf *conf, const store_snapshot *snap, pgr_err *err)
-	__attribute__((warn_unused_result));
 
 #endif
