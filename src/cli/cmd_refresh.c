@@ -940,8 +940,12 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", r->from, "to",
 							     r->to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
 							     (json_int_t)r->ended_ms, "outcome", outcome, "units", u));
+			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "cause",
+					    r->cause[0] ? json_string(r->cause) : json_null());
 		} else {
 			printf("%-4d %-8s %-8s %-19s %-19s %-12s %s\n", r->id, r->from, r->to, start, end, outcome, units);
+			if (r->cause[0])
+				printf("     cause: %s\n", r->cause);
 		}
 	}
 	if (arr != NULL)
