@@ -262,6 +262,7 @@ static void report(agent_ctx *ctx, unit_record *out)
 	else if (rec.tag_replicatefrom[0] != '\0')
 		snprintf(rec.message, sizeof(rec.message), "Streams from %s, the next primary (cascade for the switchover)",
 			 rec.tag_replicatefrom);
+	refresh_unit_state_save(&ctx->unit_state, &rec);
 	*out = rec;
 	if (unit_record_to_json(&rec, &json, &err) != 0) {
 		log_error("%s", err.msg);
@@ -499,6 +500,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_info("agent started (pid %d)", (int)getpid());
+	refresh_unit_state_load(&ctx.etcd, &ctx.conf, ctx.unit, &ctx.unit_state);
 
 	pthread_mutex_init(&ctx.lock, NULL);
 	rc = pthread_create(&keeper, NULL, keeper_main, &ctx);

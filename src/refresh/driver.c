@@ -160,6 +160,8 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 		state->aside_since_ms = wall_ms(); /* stood aside before this agent started */
 	view.aside_ms = state->aside_since_ms != 0 ? wall_ms() - state->aside_since_ms : -1;
 	view.tags_written_recently = wall_ms() - state->tags_written_ms < TAGS_SETTLE_MS;
+	state->step = unit_step_state(&view);
+	snprintf(state->step_target, sizeof(state->step_target), "%s", view.target ? view.target : "");
 
 	for (int steps = 0; steps < 3; steps++) {
 		const unit_transition *row;
@@ -210,6 +212,55 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 			return;
 		}
 	}
+}
+
+void refresh_unit_state_save(const refresh_unit_state *state, unit_record *rec)
+{
+	snprintf(rec->step, sizeof(rec->step), "%s", unit_state_name(state->step));
+	snprintf(rec->step_target, sizeof(rec->step_target), "%s", state->step_target);
+	rec->step_since_ms = state->step == US_ASIDE	  ? state->aside_since_ms
+			     : state->step == US_RESTARTING ? state->last_restart_ms
+							    : 0;
+}
+
+void refresh_unit_state_restore(refresh_unit_state *state, const unit_record *rec)
+{
+	memset(state, 0, sizeof(*state));
+	for (int s = 0; s < US_COUNT; s++)
+		if (strcmp(rec->step, unit_state_name((unit_state)s)) == 0)
+			state->step = (unit_state)s;
+	snprintf(state->step_target, sizeof(state->step_target), "%s", rec->step_target);
+	if (state->step == US_ASIDE)
+		state->aside_since_ms = rec->step_since_ms;
+	if (state->step == US_RESTARTING) {
+		/* the restart's child went with the old agent; its guard holds from when it started */
+		state->last_restart_ms = rec->step_since_ms;
+		snprintf(state->last_restart_target, sizeof(state->last_restart_target), "%s", rec->step_target);
+	}
+}
+
+void refresh_unit_state_load(const etcd_client *etcd, const cluster_conf *conf, const conf_unit *unit,
+			     refresh_unit_state *state)
+{
+	char leaf[64], key[256];
+	etcd_kv kv;
+	unit_record rec;
+	bool found = false;
+	pgr_err err;
+
+	snprintf(leaf, sizeof(leaf), "units/%s", unit->member);
+	store_key(conf, leaf, key, sizeof(key));
+	if (etcd_get(etcd, key, &kv, &found, &err) != 0) {
+		log_debug("cannot read this unit's last record: %s", err.msg);
+		return;
+	}
+	if (found && kv.value != NULL && unit_record_parse(kv.value, &rec, &err) == 0 && rec.step[0] != '\0') {
+		refresh_unit_state_restore(state, &rec);
+		if (state->step != US_IDLE)
+			log_info("taking up this unit's refresh where its last record left it: %s%s%s", rec.step,
+				 rec.step_target[0] ? " for " : "", rec.step_target);
+	}
+	etcd_kv_free(&kv);
 }
 
 /* ---- the coordinator's side ---- */

@@ -21,6 +21,7 @@
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
 #include "refresh/store.h"
+#include "refresh/unit_step.h"
 
 /* What the coordinator keeps between ticks (nothing that matters for correctness). */
 typedef struct refresh_driver {
@@ -39,7 +40,20 @@ typedef struct refresh_unit_state {
 	pid_t restart_child; /* the child process waiting on Patroni's POST /restart */
 	int64_t aside_since_ms;  /* when this sync standby stood aside for its restart (0: it did not) */
 	int64_t tags_written_ms; /* when its Patroni tags were last written */
+	unit_state step;         /* where the unit was at its last tick (unit_step.h), reported in its record */
+	char step_target[32];    /* the version the record asked of it then */
 } refresh_unit_state;
+
+/*
+ * The unit's step in its record, and back: the agent reports where its unit is in its own table (and,
+ * for standing aside and restarting, since when), and an agent that starts again takes up from its last
+ * record instead of from nothing. Pure.
+ */
+void refresh_unit_state_save(const refresh_unit_state *state, unit_record *rec);
+void refresh_unit_state_restore(refresh_unit_state *state, const unit_record *rec);
+/* Reads this unit's last record from etcd (before the agent's first report) and restores from it. */
+void refresh_unit_state_load(const etcd_client *etcd, const cluster_conf *conf, const conf_unit *unit,
+			     refresh_unit_state *state);
 
 /*
  * The unit's part (the steps are decided in unit_step.h): relink, stand aside if it is the sync

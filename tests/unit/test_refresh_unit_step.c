@@ -12,8 +12,10 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "refresh/driver.h"
 #include "refresh/unit_step.h"
 #include "util/log.h"
 
@@ -328,6 +330,69 @@ static void test_names(void **state)
 	assert_string_equal(unit_action_name((unit_action)99), "?");
 }
 
+/* The unit's step goes into its record and comes back in a new agent: standing aside and a restart keep
+ * their start, the restart's child does not survive. One case a line. */
+static void test_step_persisted(void **state)
+{
+	static const struct {
+		unit_state step;
+		int64_t aside, restart;
+		const char *target, *name;
+		int64_t since; /* expected in the record */
+	} persisted[] = {
+		{ US_IDLE, 0, 0, "", "idle", 0 },
+		{ US_LINK_OLD, 0, 0, NEW, "link-old", 0 },
+		{ US_LINKED, 0, 0, NEW, "linked", 0 },
+		{ US_ASIDE, 1700000001000, 0, NEW, "aside", 1700000001000 },
+		{ US_RESTARTING, 0, 1700000002000, NEW, "restarting", 1700000002000 },
+		{ US_ON_TARGET, 0, 1700000002000, NEW, "on-target", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(persisted) / sizeof(persisted[0]); i++) {
+		refresh_unit_state a, b;
+		unit_record rec, parsed;
+		char *json = NULL;
+		pgr_err err;
+
+		memset(&a, 0, sizeof(a));
+		memset(&rec, 0, sizeof(rec));
+		snprintf(rec.unit, sizeof(rec.unit), "pg/1");
+		a.step = persisted[i].step;
+		a.aside_since_ms = persisted[i].aside;
+		a.last_restart_ms = persisted[i].restart;
+		a.restart_child = 4242;
+		snprintf(a.last_restart_target, sizeof(a.last_restart_target), "%s", persisted[i].target);
+		snprintf(a.step_target, sizeof(a.step_target), "%s", persisted[i].target);
+		refresh_unit_state_save(&a, &rec);
+		assert_string_equal(rec.step, persisted[i].name);
+		assert_int_equal(rec.step_since_ms, persisted[i].since);
+		/* through the record's JSON, as etcd keeps it */
+		assert_int_equal(unit_record_to_json(&rec, &json, &err), 0);
+		assert_int_equal(unit_record_parse(json, &parsed, &err), 0);
+		free(json);
+		refresh_unit_state_restore(&b, &parsed);
+		assert_int_equal(b.step, persisted[i].step);
+		assert_string_equal(b.step_target, persisted[i].target);
+		assert_int_equal(b.restart_child, 0);
+		assert_int_equal(b.aside_since_ms, persisted[i].step == US_ASIDE ? persisted[i].aside : 0);
+		assert_int_equal(b.last_restart_ms, persisted[i].step == US_RESTARTING ? persisted[i].restart : 0);
+		assert_string_equal(b.last_restart_target, persisted[i].step == US_RESTARTING ? persisted[i].target : "");
+	}
+	{
+		/* a record from before steps were kept: idle, nothing restored */
+		unit_record old;
+		refresh_unit_state b;
+		pgr_err err;
+
+		assert_int_equal(unit_record_parse("{\"unit\":\"pg/1\"}", &old, &err), 0);
+		refresh_unit_state_restore(&b, &old);
+		assert_int_equal(b.step, US_IDLE);
+		assert_int_equal(b.aside_since_ms, 0);
+		assert_int_equal(b.last_restart_ms, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_table_walk),
 		cmocka_unit_test(test_table_rows),
+		cmocka_unit_test(test_step_persisted),
 	};
 
 	log_setup(LOG_LEVEL_QUIET, "test", 0);
