@@ -18,6 +18,7 @@
 #include "etcd/etcd.h"
 #include "patroni/patroni.h"
 #include "refresh/driver.h"
+#include "refresh/intent.h"
 #include "refresh/store.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -435,6 +436,8 @@ static bool tick_now(agent_ctx *ctx)
 		    info.si_pid != 0)
 			return true;
 	}
+	if (is_coordinator(ctx) && intent_pending(&ctx->etcd, &ctx->conf))
+		return true; /* the user asks something of the refresh (refresh/intent.h) */
 	store_key(&ctx->conf, "refresh", key, sizeof(key));
 	if (etcd_get(&ctx->etcd, key, &kv, &found, &err) != 0)
 		return false;

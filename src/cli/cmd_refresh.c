@@ -420,7 +420,6 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 	plan_input_unit units[CONF_MAX_UNITS];
 	int count, code;
 	refresh_record rec;
-	bool swapped = false;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -507,15 +506,15 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		}
 		goto out;
 	}
-	if (store_put_refresh(&rc.etcd, &rc.conf, &rec, 0, &swapped, &ctx->err) != 0) {
-		code = PGR_EXIT_UNREACHABLE;
-		goto out;
-	}
-	if (!swapped) {
-		pgr_err_set(&ctx->err, "another refresh was recorded at the same moment");
-		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
-		code = PGR_EXIT_REFUSED;
-		goto out;
+	{
+		/* the coordinator records it (the only writer of the refresh record) */
+		fsm_intent ask = { .ask = ASK_REFRESH, .check_health = true, .id = rec.id };
+
+		snprintf(ask.from, sizeof(ask.from), "%s", from);
+		snprintf(ask.to, sizeof(ask.to), "%s", to);
+		code = ask_coordinator(ctx, &rc, &ask);
+		if (code != PGR_EXIT_OK)
+			goto out;
 	}
 	fprintf(stderr, "refresh %d recorded: %s → %s; the coordinator checks before touching any unit ...\n", rec.id, from, to);
 	code = await_checks(ctx, &rc, "refresh");

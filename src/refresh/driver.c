@@ -493,7 +493,7 @@ static void read_intent(refresh_driver *d, const store_snapshot *snap, refresh_o
 		*rev = 0;
 		return;
 	}
-	if (!snap->have_refresh || snap->refresh.state == RS_DONE) {
+	if (in->ask.ask != ASK_REFRESH && (!snap->have_refresh || snap->refresh.state == RS_DONE)) {
 		if (intent_answer_it(d->etcd, d->conf, in, *rev, INTENT_REFUSED, "no refresh is in progress", &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(in->ask.ask), err.msg);
 		*rev = 0;
@@ -532,7 +532,7 @@ void refresh_driver_tick(refresh_driver *d)
 		clean_up_dead_switchover(d, snap);
 	memset(&obs, 0, sizeof(obs));
 	read_intent(d, snap, &obs, &intent, &intent_rev);
-	if (!snap->have_refresh)
+	if (!snap->have_refresh && intent_rev == 0)
 		goto out;
 	if (snap->refresh.state == RS_DONE) {
 		if (store_archive_refresh(d->etcd, d->conf, &snap->refresh, snap->refresh_mod_revision, &err) != 0)
@@ -542,6 +542,13 @@ void refresh_driver_tick(refresh_driver *d)
 				 snap->refresh.rollback ? "rolled back" : "completed", snap->refresh.from, snap->refresh.to,
 				 snap->refresh.cause[0] ? "; cause: " : "", snap->refresh.cause);
 		goto out;
+	}
+	if (!snap->have_refresh) {
+		/* no record: the state a new refresh starts from (a refresh intent is pending) */
+		memset(&snap->refresh, 0, sizeof(snap->refresh));
+		snap->refresh.state = RS_DONE;
+		snap->refresh.current = -1;
+		snap->refresh_mod_revision = 0;
 	}
 	if (intent_rev == 0)
 		wake_patroni(d, snap);

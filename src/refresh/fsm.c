@@ -242,15 +242,13 @@ static void forced(refresh_record *next, const fsm_ctx *c)
 	next->skip_workload = c->obs->intent.skip_workload;
 }
 
-/* Back to the original version: a new plan of the units not on it, in role order, from what they report. */
-static void rollback(refresh_record *next, const fsm_ctx *c)
+/* A plan's inputs from what the units report (role, the version they are linked to). */
+static int plan_inputs(const refresh_obs *obs, plan_input_unit *units)
 {
-	plan_input_unit units[PLAN_MAX_UNITS];
-	refresh_record cur = *next;
 	int count = 0;
 
-	for (int i = 0; i < c->obs->count && count < PLAN_MAX_UNITS; i++) {
-		const obs_unit *o = &c->obs->units[i];
+	for (int i = 0; i < obs->count && count < PLAN_MAX_UNITS; i++) {
+		const obs_unit *o = &obs->units[i];
 		plan_input_unit *u = &units[count++];
 
 		memset(u, 0, sizeof(*u));
@@ -259,9 +257,29 @@ static void rollback(refresh_record *next, const fsm_ctx *c)
 		snprintf(u->role, sizeof(u->role), "%s", o->role[0] ? o->role : "unknown");
 		snprintf(u->version, sizeof(u->version), "%s", o->linked_version);
 	}
+	return count;
+}
+
+/* Back to the original version: a new plan of the units not on it, in role order, from what they report. */
+static void rollback(refresh_record *next, const fsm_ctx *c)
+{
+	plan_input_unit units[PLAN_MAX_UNITS];
+	refresh_record cur = *next;
+	int count = plan_inputs(c->obs, units);
+
 	record_new_rollback(&cur, units, count, c->obs->now_ms, next);
 	snprintf(next->cause, sizeof(next->cause), "%s", cur.cause);
 	add_cause(next, c->cause);
+}
+
+/* A new refresh: its plan from what the units report now, checks first. */
+static void new_refresh(refresh_record *next, const fsm_ctx *c)
+{
+	plan_input_unit units[PLAN_MAX_UNITS];
+	const fsm_intent *in = &c->obs->intent;
+	int count = plan_inputs(c->obs, units);
+
+	record_new(in->id, in->from, in->to, units, count, c->obs->now_ms, next);
 }
 
 #define ROLLBACK_ROW(s) { s, EV_ROLLBACK, RS_CHECKING, "rollback: back to the original version", rollback, false }
@@ -301,6 +319,7 @@ static const fsm_transition table[] = {
 	{ RS_FAILED, EV_AUTO_ROLLBACK, RS_CHECKING, "auto-rollback=true: back to the original version", rollback, false },
 	{ RS_INCOMPATIBLE, EV_FORCED, RS_CHECKING, "force-refresh-start: check again, skipping the named checks", forced,
 	  false },
+	{ RS_DONE, EV_REFRESH_ASKED, RS_CHECKING, "refresh: a new refresh is recorded, checks first", new_refresh, false },
 	ROLLBACK_ROW(RS_CHECKING),
 	ROLLBACK_ROW(RS_INCOMPATIBLE),
 	ROLLBACK_ROW(RS_UNIT),
@@ -336,6 +355,7 @@ static const char *const event_names[EV_COUNT] = {
 	[EV_ROLLBACK] = "rollback",
 	[EV_AUTO_ROLLBACK] = "auto-rollback",
 	[EV_RESUME_ASKED] = "resume-asked",
+	[EV_REFRESH_ASKED] = "refresh-asked",
 };
 
 const char *refresh_event_name(refresh_event ev)
@@ -473,6 +493,9 @@ static refresh_event asked(const refresh_record *rec, const refresh_obs *obs, ch
 			return EV_RETRY_GATE;
 		/* no unit failed: the switchover (or the checks) did; go on from the next unit */
 		return onwards(rec, obs, EV_RETRY_GATE, EV_RETRY_SWITCHOVER, EV_RESUMED_SKIPPING_LAST);
+	case ASK_REFRESH:
+		snprintf(cause, causelen, "refresh %s -> %s asked", in->from, in->to);
+		return EV_REFRESH_ASKED;
 	default:
 		return EV_NONE;
 	}

@@ -16,7 +16,8 @@
  *   paused        [paused]      waiting for resume-refresh
  *   switchover    [refreshing]  moving the primary role to a refreshed standby before the primary
  *   failed        [failed]      a unit failed its gate or the switchover failed
- *   done          [idle]        every unit runs the target; the record goes to history
+ *   done          [idle]        every unit runs the target; the record goes to history (and, with no
+ *                               record at all, where a new refresh starts from)
  */
 #ifndef PGR_REFRESH_FSM_H
 #define PGR_REFRESH_FSM_H
@@ -66,6 +67,7 @@ typedef enum refresh_event {
 	EV_ROLLBACK,
 	EV_AUTO_ROLLBACK,
 	EV_RESUME_ASKED, /* resume-refresh where nothing can resume: no row, refused */
+	EV_REFRESH_ASKED, /* refresh: a new refresh, taken only where none is in progress */
 	EV_COUNT
 } refresh_event;
 
@@ -112,13 +114,15 @@ typedef struct obs_unit {
 } obs_unit;
 
 /* What the user asked through an intent (refresh/intent.h), as the machine sees it. */
-typedef enum fsm_ask { ASK_NONE = 0, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE } fsm_ask;
+typedef enum fsm_ask { ASK_NONE = 0, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE, ASK_REFRESH } fsm_ask;
 
 typedef struct fsm_intent {
 	fsm_ask ask;
 	char token[64];     /* the intent's token: recorded, so that a retaken intent is known */
 	bool check_health;  /* resume: --check-health-of-refreshed-units (default true) */
 	bool skip_compatibility, skip_prechecks, skip_workload; /* force */
+	int id;                 /* refresh: the new refresh's id */
+	char from[16], to[16];  /* refresh: the version every unit runs, the target */
 } fsm_intent;
 
 /* Everything fsm_event and fsm_take need besides the record and the settings. */

@@ -10,7 +10,8 @@
 #include "util/proc.h"
 
 static const char *const ask_names[] = { [ASK_NONE] = "none", [ASK_RESUME] = "resume-refresh",
-					 [ASK_ROLLBACK] = "rollback", [ASK_FORCE] = "force-refresh-start" };
+					 [ASK_ROLLBACK] = "rollback", [ASK_FORCE] = "force-refresh-start",
+					 [ASK_REFRESH] = "refresh" };
 static const char *const answer_names[] = { [INTENT_PENDING] = "pending", [INTENT_TAKEN] = "taken",
 					    [INTENT_REFUSED] = "refused" };
 
@@ -43,6 +44,11 @@ int intent_to_json(const refresh_intent *in, char **json, pgr_err *err)
 				in->ask.skip_prechecks, "skip_workload", in->ask.skip_workload, "answer",
 				answer_names[in->answer], "result", in->result);
 
+	if (obj != NULL && in->ask.ask == ASK_REFRESH) {
+		json_object_set_new(obj, "id", json_integer(in->ask.id));
+		json_object_set_new(obj, "from", json_string(in->ask.from));
+		json_object_set_new(obj, "to", json_string(in->ask.to));
+	}
 	*json = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(obj);
 	return *json ? 0 : pgr_err_set(err, "could not encode the intent");
@@ -85,6 +91,15 @@ int intent_parse(const char *json, refresh_intent *in, pgr_err *err)
 	in->ask.skip_compatibility = json_is_true(json_object_get(obj, "skip_compatibility"));
 	in->ask.skip_prechecks = json_is_true(json_object_get(obj, "skip_prechecks"));
 	in->ask.skip_workload = json_is_true(json_object_get(obj, "skip_workload"));
+	in->ask.id = (int)json_integer_value(json_object_get(obj, "id"));
+	result = json_string_value(json_object_get(obj, "from"));
+	snprintf(in->ask.from, sizeof(in->ask.from), "%s", result ? result : "");
+	result = json_string_value(json_object_get(obj, "to"));
+	snprintf(in->ask.to, sizeof(in->ask.to), "%s", result ? result : "");
+	if (in->ask.ask == ASK_REFRESH && (in->ask.id <= 0 || in->ask.from[0] == '\0' || in->ask.to[0] == '\0')) {
+		json_decref(obj);
+		return pgr_err_set(err, "a refresh intent needs an id, from and to");
+	}
 	json_decref(obj);
 	return 0;
 }
@@ -197,6 +212,16 @@ int intent_submit_and_wait(const etcd_client *etcd, const cluster_conf *conf, co
 			deadline = proc_now_ms() + 5000;
 		}
 	}
+}
+
+bool intent_pending(const etcd_client *etcd, const cluster_conf *conf)
+{
+	refresh_intent in;
+	bool found = false;
+	int64_t rev;
+	pgr_err err;
+
+	return intent_read(etcd, conf, &in, &found, &rev, &err) == 0 && found && in.answer == INTENT_PENDING;
 }
 
 int intent_answer_it(const etcd_client *etcd, const cluster_conf *conf, const refresh_intent *in, int64_t rev,

@@ -1,5 +1,5 @@
 /*
- * intent.h — what the user asks of a refresh in progress (resume-refresh, rollback, force-refresh-start),
+ * intent.h — what the user asks of a refresh (refresh, resume-refresh, rollback, force-refresh-start),
  * as one key in etcd, /pgrefresh/<cluster>/intent, so that the coordinator stays the only writer of the
  * refresh record. The CLI writes the intent with compare-and-swap (only where no other intent is pending);
  * the coordinator takes it: turns it into an event of the state machine (refresh/fsm.h), records the
@@ -9,7 +9,7 @@
  *
  *   {"ask": "rollback", "token": "host-123-1700000000000", "requested_ms": ..., "check_health": true,
  *    "skip_compatibility": false, "skip_prechecks": false, "skip_workload": false,
- *    "answer": "pending|taken|refused", "result": "..."}
+ *    "answer": "pending|taken|refused", "result": "...", and for a refresh: "id", "from", "to"}
  */
 #ifndef PGR_REFRESH_INTENT_H
 #define PGR_REFRESH_INTENT_H
@@ -52,6 +52,9 @@ int intent_read(const etcd_client *etcd, const cluster_conf *conf, refresh_inten
  */
 int intent_submit_and_wait(const etcd_client *etcd, const cluster_conf *conf, const fsm_intent *ask, long timeout_ms,
 			   refresh_intent *in, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Whether an intent waits for the coordinator (the coordinator's agent then ticks at once). */
+bool intent_pending(const etcd_client *etcd, const cluster_conf *conf);
 
 /* The coordinator's side: answers the intent read at rev (taken or refused, with result). */
 int intent_answer_it(const etcd_client *etcd, const cluster_conf *conf, const refresh_intent *in, int64_t rev,

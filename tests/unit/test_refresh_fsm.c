@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "refresh/fsm.h"
+#include "refresh/intent.h"
 #include "refresh/plan.h"
 #include "refresh/record.h"
 #include "refresh/settings.h"
@@ -93,9 +94,11 @@ static void test_table_failed_and_rollback(void **state)
 		if (fsm_find((refresh_state)s, RS_CHECKING, "rollback") == NULL)
 			fail_msg("%s has no rollback row", refresh_state_name((refresh_state)s));
 	}
-	/* done is final: nothing leaves it */
+	/* done is final for its refresh: only a new refresh leaves it */
 	for (int i = 0, n = n_rows(); i < n; i++)
-		assert_int_not_equal(fsm_table(&n)[i].from, RS_DONE);
+		if (fsm_table(&n)[i].from == RS_DONE)
+			assert_int_equal(fsm_table(&n)[i].event, EV_REFRESH_ASKED);
+	assert_non_null(fsm_row(RS_DONE, EV_REFRESH_ASKED));
 }
 
 static void test_table_rows(void **state)
@@ -599,12 +602,15 @@ static void build_decision(const decision *d, refresh_record *rec, refresh_obs *
 	if (obs->switchover_failed)
 		snprintf(obs->switchover_error, sizeof(obs->switchover_error), "HTTP 412: can not find sync_standby");
 	if (d->intent > 0) {
-		static const fsm_ask asks[] = { ASK_NONE, ASK_RESUME, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE };
+		static const fsm_ask asks[] = { ASK_NONE, ASK_RESUME, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE, ASK_REFRESH };
 
 		obs->intent.ask = asks[d->intent];
 		obs->intent.check_health = d->intent != 2;
 		obs->intent.skip_compatibility = d->intent == 4;
 		snprintf(obs->intent.token, sizeof(obs->intent.token), "cli-%d", d->intent);
+		obs->intent.id = 6;
+		snprintf(obs->intent.from, sizeof(obs->intent.from), OLD);
+		snprintf(obs->intent.to, sizeof(obs->intent.to), NEW);
 	}
 }
 
@@ -620,7 +626,7 @@ static long for_each_decision(decision_fn fn, void *arg)
 		for (int sp = 0; sp < (int)(sizeof(walk_steps) / sizeof(walk_steps[0])); sp++)
 			for (int ob = 0; ob < (int)(sizeof(walk_obs) / sizeof(walk_obs[0])); ob++)
 				for (int dt = 0; dt < 2; dt++)
-					for (int in = 0; in < 5; in++)
+					for (int in = 0; in < 6; in++)
 						for (int ch = 0; ch < (st == RS_CHECKING ? 3 : 1); ch++)
 							for (int pa = 0; pa < (st == RS_UNIT ? 3 : 1); pa++)
 								for (int fl = 0; fl < 16; fl++) {
@@ -671,6 +677,12 @@ static void check_decision(const decision *d, void *arg)
 		/* refused: only where the table has no row, and nothing changes */
 		if (fsm_row(rec.state, ev) != NULL || row != NULL || memcmp(&next, &rec, sizeof(rec)) != 0) {
 			print_error("%s + %s refused but has a row or changed the record\n", refresh_state_name(rec.state),
+				    refresh_event_name(ev));
+			w->problems++;
+		}
+		/* only what the user asks can be refused: every event the coordinator observes has its row */
+		if (obs.intent.ask == ASK_NONE) {
+			print_error("%s + %s: observed, but the table has no row for it\n", refresh_state_name(rec.state),
 				    refresh_event_name(ev));
 			w->problems++;
 		}
@@ -756,6 +768,124 @@ static void test_walk_every_decision(void **state)
 		}
 	}
 	free(w);
+}
+
+/* An intent through its JSON (as etcd keeps it), and what is refused. One case a line. */
+static void test_intent_json(void **state)
+{
+	static const struct {
+		fsm_ask ask;
+		bool check_health, skip_compat, skip_pre, skip_workload;
+		intent_answer answer;
+		const char *result;
+	} round[] = {
+		{ ASK_RESUME, true, false, false, false, INTENT_PENDING, "" },
+		{ ASK_RESUME, false, false, false, false, INTENT_TAKEN, "paused -> unit: resume-refresh" },
+		{ ASK_ROLLBACK, true, false, false, false, INTENT_REFUSED, "rollback refused: the refresh is idle" },
+		{ ASK_FORCE, true, true, false, true, INTENT_PENDING, "" },
+		{ ASK_FORCE, true, false, true, false, INTENT_TAKEN, "incompatible -> checking" },
+		{ ASK_REFRESH, true, false, false, false, INTENT_PENDING, "" },
+	};
+	static const struct {
+		const char *json;
+		const char *err_has;
+	} bad[] = {
+		{ "nope", "not JSON" },
+		{ "{}", "no valid ask" },
+		{ "{\"ask\":\"reboot\",\"token\":\"t\",\"answer\":\"pending\"}", "no valid ask" },
+		{ "{\"ask\":\"rollback\",\"token\":\"\",\"answer\":\"pending\"}", "token" },
+		{ "{\"ask\":\"rollback\",\"token\":\"t\",\"answer\":\"maybe\"}", "answer" },
+		{ "{\"ask\":\"none\",\"token\":\"t\",\"answer\":\"pending\"}", "no valid ask" },
+		{ "{\"ask\":\"refresh\",\"token\":\"t\",\"answer\":\"pending\",\"id\":3,\"from\":\"15.18\"}", "needs an id, from and to" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(round) / sizeof(round[0]); i++) {
+		refresh_intent a, b;
+		char *json = NULL;
+		pgr_err err;
+
+		memset(&a, 0, sizeof(a));
+		a.ask.ask = round[i].ask;
+		a.ask.check_health = round[i].check_health;
+		a.ask.skip_compatibility = round[i].skip_compat;
+		a.ask.skip_prechecks = round[i].skip_pre;
+		a.ask.skip_workload = round[i].skip_workload;
+		snprintf(a.ask.token, sizeof(a.ask.token), "host-%zu-1700000000000", i);
+		if (round[i].ask == ASK_REFRESH) {
+			a.ask.id = 66;
+			snprintf(a.ask.from, sizeof(a.ask.from), OLD);
+			snprintf(a.ask.to, sizeof(a.ask.to), NEW);
+		}
+		a.requested_ms = INT64_C(1700000000000) + (int64_t)i;
+		a.answer = round[i].answer;
+		snprintf(a.result, sizeof(a.result), "%s", round[i].result);
+		assert_int_equal(intent_to_json(&a, &json, &err), 0);
+		if (intent_parse(json, &b, &err) != 0)
+			fail_msg("%s: %s", json, err.msg);
+		free(json);
+		assert_int_equal(b.ask.ask, a.ask.ask);
+		assert_string_equal(b.ask.token, a.ask.token);
+		assert_int_equal(b.ask.check_health, a.ask.check_health);
+		assert_int_equal(b.ask.skip_compatibility, a.ask.skip_compatibility);
+		assert_int_equal(b.ask.skip_prechecks, a.ask.skip_prechecks);
+		assert_int_equal(b.ask.skip_workload, a.ask.skip_workload);
+		assert_int_equal(b.ask.id, a.ask.id);
+		assert_string_equal(b.ask.from, a.ask.from);
+		assert_string_equal(b.ask.to, a.ask.to);
+		assert_int_equal(b.requested_ms, a.requested_ms);
+		assert_int_equal(b.answer, a.answer);
+		assert_string_equal(b.result, a.result);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		refresh_intent b;
+		pgr_err err;
+
+		pgr_err_clear(&err);
+		if (intent_parse(bad[i].json, &b, &err) == 0 || strstr(err.msg, bad[i].err_has) == NULL)
+			fail_msg("%s: accepted, or \"%s\" lacks \"%s\"", bad[i].json, err.msg, bad[i].err_has);
+	}
+	assert_string_equal(intent_ask_name(ASK_FORCE), "force-refresh-start");
+	assert_string_equal(intent_ask_name((fsm_ask)99), "?");
+}
+
+/* A new refresh is a row from done (no record): taken with its id, from and to; refused in progress. */
+static void test_refresh_asked(void **state)
+{
+	refresh_record none, next;
+	refresh_obs obs;
+	refresh_settings set;
+	const fsm_transition *row;
+
+	(void)state;
+	settings_defaults(&set);
+	memset(&none, 0, sizeof(none));
+	none.state = RS_DONE;
+	none.current = -1;
+	make_obs(OBS_START, T0, &obs);
+	obs.intent.ask = ASK_REFRESH;
+	obs.intent.id = 12;
+	snprintf(obs.intent.token, sizeof(obs.intent.token), "t-12");
+	snprintf(obs.intent.from, sizeof(obs.intent.from), OLD);
+	snprintf(obs.intent.to, sizeof(obs.intent.to), NEW);
+	row = fsm_decide(&none, &obs, &set, &next);
+	assert_non_null(row);
+	assert_int_equal(row->event, EV_REFRESH_ASKED);
+	assert_int_equal(next.state, RS_CHECKING);
+	assert_int_equal(next.id, 12);
+	assert_string_equal(next.from, OLD);
+	assert_string_equal(next.to, NEW);
+	assert_string_equal(next.original, OLD);
+	assert_int_equal(next.unit_count, 3);
+	assert_string_equal(next.units[0].unit, "pg/2");
+	assert_string_equal(next.units[2].unit, "pg/0");
+	assert_string_equal(next.intent_token, "t-12");
+	/* while one is in progress, a second is refused and nothing changes */
+	none = next;
+	none.state = RS_PAUSED;
+	assert_int_equal(fsm_take(&none, EV_REFRESH_ASKED, "refresh asked", &obs, &set, &next, &row), FSM_REFUSED);
+	assert_null(row);
+	assert_memory_equal(&next, &none, sizeof(none));
 }
 
 /* A halt and a rollback keep their causes, in order, for history. */
@@ -1116,6 +1246,8 @@ int main(void)
 		cmocka_unit_test(test_decide_walk),
 		cmocka_unit_test(test_walk_every_decision),
 		cmocka_unit_test(test_causes_kept),
+		cmocka_unit_test(test_intent_json),
+		cmocka_unit_test(test_refresh_asked),
 		cmocka_unit_test(test_unit_healthy),
 		cmocka_unit_test(test_obs_find),
 		cmocka_unit_test(test_new_record),
