@@ -18,6 +18,7 @@
 #include "etcd/etcd.h"
 #include "patroni/patroni.h"
 #include "refresh/driver.h"
+#include "refresh/intent.h"
 #include "refresh/store.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -346,6 +347,7 @@ static void report(agent_ctx *ctx, unit_record *out)
 	else if (rec.tag_replicatefrom[0] != '\0')
 		snprintf(rec.message, sizeof(rec.message), "Streams from %s, the next primary (cascade for the switchover)",
 			 rec.tag_replicatefrom);
+	refresh_unit_state_save(&ctx->unit_state, &rec);
 	*out = rec;
 	if (unit_record_to_json(&rec, &json, &err) != 0) {
 		log_error("%s", err.msg);
@@ -520,6 +522,8 @@ static bool tick_now(agent_ctx *ctx)
 		    info.si_pid != 0)
 			return true;
 	}
+	if (is_coordinator(ctx) && intent_pending(&ctx->etcd, &ctx->conf))
+		return true; /* the user asks something of the refresh (refresh/intent.h) */
 	store_key(&ctx->conf, "refresh", key, sizeof(key));
 	if (etcd_get(&ctx->etcd, key, &kv, &found, &err) != 0)
 		return false;
@@ -591,6 +595,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_info("agent started (pid %d)", (int)getpid());
+	refresh_unit_state_load(&ctx.etcd, &ctx.conf, ctx.unit, &ctx.unit_state);
 
 	ctx.etcd_down.interval_ms = ETCD_DOWN_LOG_INTERVAL_MS;
 	ctx.progress_ms = proc_now_ms();

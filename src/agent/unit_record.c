@@ -46,6 +46,9 @@ int unit_record_to_json(const unit_record *rec, char **json, pgr_err *err)
 	json_object_set_new(obj, "heartbeat_ms", json_integer(rec->heartbeat_ms));
 	json_object_set_new(obj, "agent_pid", json_integer(rec->agent_pid));
 	json_object_set_new(obj, "message", json_string(rec->message));
+	json_object_set_new(obj, "step", json_string(rec->step));
+	json_object_set_new(obj, "step_target", json_string(rec->step_target));
+	json_object_set_new(obj, "step_since_ms", json_integer(rec->step_since_ms));
 	*json = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(obj);
 	if (*json == NULL)
@@ -81,6 +84,9 @@ int unit_record_parse(const char *json, unit_record *rec, pgr_err *err)
 	get_str(obj, "linked_version", rec->linked_version, sizeof(rec->linked_version));
 	get_str(obj, "patroni_state", rec->patroni_state, sizeof(rec->patroni_state));
 	get_str(obj, "message", rec->message, sizeof(rec->message));
+	get_str(obj, "step", rec->step, sizeof(rec->step));
+	get_str(obj, "step_target", rec->step_target, sizeof(rec->step_target));
+	rec->step_since_ms = (int64_t)json_integer_value(json_object_get(obj, "step_since_ms"));
 	get_str(obj, "tag_replicatefrom", rec->tag_replicatefrom, sizeof(rec->tag_replicatefrom));
 	rec->tag_nosync = json_is_true(json_object_get(obj, "tag_nosync"));
 	rec->port = (int)json_integer_value(json_object_get(obj, "port"));

@@ -32,6 +32,9 @@ typedef struct unit_record {
 	int64_t heartbeat_ms; /* wall clock (ms since the epoch) of the report */
 	int agent_pid;
 	char message[160]; /* what the agent is doing, if anything special */
+	char step[16];        /* where the unit is in its own refresh table (refresh/unit_step.h), "" idle */
+	char step_target[16]; /* the version that step is for */
+	int64_t step_since_ms; /* this agent's wall clock when it stood aside / started the restart */
 } unit_record;
 
 /* Encodes into a heap string (caller frees). */

@@ -19,6 +19,7 @@
 #include "refresh/checks.h"
 #include "refresh/driver.h"
 #include "refresh/fsm.h"
+#include "refresh/intent.h"
 #include "refresh/store.h"
 #include "status/status.h"
 #include "util/exitcodes.h"
@@ -381,16 +382,43 @@ static int await_checks(cli_ctx *ctx, refresh_cli *rc, const char *what)
 	}
 }
 
+/* How long a command waits for the coordinator to take what it asks (it ticks every second or sooner). */
+#define INTENT_WAIT_MS 30000
+
+/* Asks the coordinator through an intent (refresh/intent.h) and waits until it took it or refused. */
+static int ask_coordinator(cli_ctx *ctx, refresh_cli *rc, const fsm_intent *ask)
+{
+	refresh_intent in;
+	int r = intent_submit_and_wait(&rc->etcd, &rc->conf, ask, INTENT_WAIT_MS, &in, &ctx->err);
+
+	if (r < 0)
+		return PGR_EXIT_UNREACHABLE;
+	if (r == 1)
+		return PGR_EXIT_TIMEOUT;
+	if (r == 2)
+		return PGR_EXIT_REFUSED;
+	if (in.answer == INTENT_REFUSED) {
+		pgr_err_set(&ctx->err, "the coordinator refused: %s", in.result);
+		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
+		return PGR_EXIT_REFUSED;
+	}
+	return PGR_EXIT_OK;
+}
+
 static int start_rollback(cli_ctx *ctx, refresh_cli *rc)
 {
+	fsm_intent ask = { .ask = ASK_ROLLBACK, .check_health = true };
+	int code;
+
 	if (!refresh_in_progress(rc)) {
 		pgr_err_set(&ctx->err, "no refresh in progress to roll back");
 		pgr_err_hint(&ctx->err, "after a completed refresh, going back is a downgrade: `pgrefresh refresh --version V` "
 				       "is refused as incompatible unless forced");
 		return PGR_EXIT_REFUSED;
 	}
-	if (refresh_start_rollback(&rc->etcd, &rc->conf, rc->snap, &ctx->err) != 0)
-		return PGR_EXIT_ERROR;
+	code = ask_coordinator(ctx, rc, &ask);
+	if (code != PGR_EXIT_OK)
+		return code;
 	return await_checks(ctx, rc, "rollback");
 }
 
@@ -403,7 +431,6 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 	plan_input_unit units[CONF_MAX_UNITS];
 	int count, code;
 	refresh_record rec;
-	bool swapped = false;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -490,15 +517,15 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		}
 		goto out;
 	}
-	if (store_put_refresh(&rc.etcd, &rc.conf, &rec, 0, &swapped, &ctx->err) != 0) {
-		code = PGR_EXIT_UNREACHABLE;
-		goto out;
-	}
-	if (!swapped) {
-		pgr_err_set(&ctx->err, "another refresh was recorded at the same moment");
-		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
-		code = PGR_EXIT_REFUSED;
-		goto out;
+	{
+		/* the coordinator records it (the only writer of the refresh record) */
+		fsm_intent ask = { .ask = ASK_REFRESH, .check_health = true, .id = rec.id };
+
+		snprintf(ask.from, sizeof(ask.from), "%s", from);
+		snprintf(ask.to, sizeof(ask.to), "%s", to);
+		code = ask_coordinator(ctx, &rc, &ask);
+		if (code != PGR_EXIT_OK)
+			goto out;
 	}
 	fprintf(stderr, "refresh %d recorded: %s → %s; the coordinator checks before touching any unit ...\n", rec.id, from, to);
 	code = await_checks(ctx, &rc, "refresh");
@@ -567,7 +594,6 @@ int cmd_resume_refresh(cli_ctx *ctx, int argc, char **argv)
 	const char *check = cli_take_option(&argc, argv, "--check-health-of-refreshed-units");
 	bool check_health = true;
 	refresh_record next;
-	bool swapped = false;
 	int code;
 
 	if (parse_bool_option(ctx, "--check-health-of-refreshed-units", check, &check_health) != 0 ||
@@ -609,31 +635,18 @@ int cmd_resume_refresh(cli_ctx *ctx, int argc, char **argv)
 		}
 	}
 	next = rc.snap->refresh;
-	next.resume_requested = true;
-	next.skip_health_check = !check_health;
-	if (store_put_refresh(&rc.etcd, &rc.conf, &next, rc.snap->refresh_mod_revision, &swapped, &ctx->err) != 0) {
-		code = PGR_EXIT_UNREACHABLE;
-		goto out;
-	}
-	if (!swapped) {
-		pgr_err_set(&ctx->err, "the refresh changed while resuming; see `pgrefresh status` and try again");
-		code = PGR_EXIT_REFUSED;
-		goto out;
-	}
 	{
 		/* returns once the coordinator has taken the resume on, so that `wait paused` waits for the next pause */
-		long long deadline = proc_now_ms() + 30000;
+		fsm_intent ask = { .ask = ASK_RESUME, .check_health = check_health };
 
-		while (proc_now_ms() < deadline) {
-			if (reread(ctx, &rc) == 0 && (!rc.snap->have_refresh || !rc.snap->refresh.resume_requested))
-				break;
-			proc_sleep_ms(100);
-		}
+		code = ask_coordinator(ctx, &rc, &ask);
+		if (code != PGR_EXIT_OK)
+			goto out;
 	}
 	{
 		int n = record_next_pending(&next);
 
-		printf("resumed: %s\n", rc.snap->refresh.state == RS_FAILED && check_health
+		printf("resumed: %s\n", next.state == RS_FAILED && check_health
 						? "the failed unit is gated again"
 						: n >= 0 ? next.units[n].unit : "finishing");
 	}
@@ -649,8 +662,6 @@ int cmd_force_refresh_start(cli_ctx *ctx, int argc, char **argv)
 	const char *c = cli_take_option(&argc, argv, "--check-compatibility");
 	const char *p = cli_take_option(&argc, argv, "--run-pre-refresh-checks");
 	const char *w = cli_take_option(&argc, argv, "--check-workload");
-	refresh_record next;
-	bool swapped = false;
 	int code;
 
 	if (parse_bool_option(ctx, "--check-compatibility", c, &compat) != 0 ||
@@ -671,32 +682,19 @@ int cmd_force_refresh_start(cli_ctx *ctx, int argc, char **argv)
 		code = PGR_EXIT_REFUSED;
 		goto out;
 	}
-	next = rc.snap->refresh;
-	if (fsm_find(next.state, RS_CHECKING, "forced") == NULL) {
-		pgr_err_set(&ctx->err, "the state machine does not allow forcing from %s", refresh_state_name(next.state));
-		code = PGR_EXIT_ERROR;
-		goto out;
-	}
-	next.state = RS_CHECKING;
-	next.reason[0] = '\0';
-	next.skip_compatibility = !compat;
-	next.skip_prechecks = !pre;
-	next.skip_workload = !workload;
-	next.state_since_ms = wall_ms();
 	if (!compat)
 		fprintf(stderr, "skipping the compatibility checks (same major, higher version, blocklist)\n");
 	if (!pre)
 		fprintf(stderr, "skipping the pre-refresh checks (health, backups)\n");
 	if (!workload)
 		fprintf(stderr, "skipping the workload checks (present and runnable on every unit, extensions)\n");
-	if (store_put_refresh(&rc.etcd, &rc.conf, &next, rc.snap->refresh_mod_revision, &swapped, &ctx->err) != 0) {
-		code = PGR_EXIT_UNREACHABLE;
-		goto out;
-	}
-	if (!swapped) {
-		pgr_err_set(&ctx->err, "the refresh changed meanwhile; see `pgrefresh status` and try again");
-		code = PGR_EXIT_REFUSED;
-		goto out;
+	{
+		fsm_intent ask = { .ask = ASK_FORCE, .check_health = true, .skip_compatibility = !compat,
+				   .skip_prechecks = !pre, .skip_workload = !workload };
+
+		code = ask_coordinator(ctx, &rc, &ask);
+		if (code != PGR_EXIT_OK)
+			goto out;
 	}
 	code = await_checks(ctx, &rc, "forced refresh");
 out:
@@ -952,8 +950,12 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", r->from, "to",
 							     r->to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
 							     (json_int_t)r->ended_ms, "outcome", outcome, "units", u));
+			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "cause",
+					    r->cause[0] ? json_string(r->cause) : json_null());
 		} else {
 			printf("%-4d %-8s %-8s %-19s %-19s %-12s %s\n", r->id, r->from, r->to, start, end, outcome, units);
+			if (r->cause[0])
+				printf("     cause: %s\n", r->cause);
 		}
 	}
 	if (arr != NULL)

@@ -17,6 +17,7 @@
 #include "pg/pgsql.h"
 #include "refresh/checks.h"
 #include "refresh/fsm.h"
+#include "refresh/intent.h"
 #include "refresh/unit_step.h"
 #include "util/fileutil.h"
 #include "util/log.h"
@@ -45,27 +46,6 @@ void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, p
 		snprintf(u->role, sizeof(u->role), "%s", snap->have[i] ? snap->records[i].role : "unknown");
 		snprintf(u->version, sizeof(u->version), "%s", snap->have[i] ? snap->records[i].linked_version : "");
 	}
-}
-
-int refresh_start_rollback(const etcd_client *etcd, const cluster_conf *conf, const store_snapshot *snap, pgr_err *err)
-{
-	plan_input_unit units[CONF_MAX_UNITS];
-	refresh_record rb;
-	int count;
-	bool swapped = false;
-
-	if (!snap->have_refresh)
-		return pgr_err_set(err, "no refresh in progress to roll back");
-	if (fsm_find(snap->refresh.state, RS_CHECKING, "rollback") == NULL)
-		return pgr_err_set(err, "a refresh in state %s cannot be rolled back", refresh_state_name(snap->refresh.state));
-	refresh_plan_inputs(conf, snap, units, &count);
-	record_new_rollback(&snap->refresh, units, count, wall_ms(), &rb);
-	if (store_put_refresh(etcd, conf, &rb, snap->refresh_mod_revision, &swapped, err) != 0)
-		return -1;
-	if (!swapped)
-		return pgr_err_set(err, "the refresh changed while the rollback was being recorded; try again");
-	log_info("rollback recorded: %s -> %s, %d unit(s)", rb.from, rb.to, rb.unit_count);
-	return 0;
 }
 
 /* ---- the unit's side ---- */
@@ -171,9 +151,12 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 		state->aside_since_ms = wall_ms(); /* stood aside before this agent started */
 	view.aside_ms = state->aside_since_ms != 0 ? wall_ms() - state->aside_since_ms : -1;
 	view.tags_written_recently = wall_ms() - state->tags_written_ms < TAGS_SETTLE_MS;
+	state->step = unit_step_state(&view);
+	snprintf(state->step_target, sizeof(state->step_target), "%s", view.target ? view.target : "");
 
 	for (int steps = 0; steps < 3; steps++) {
-		unit_action action = unit_step_decide(&view);
+		const unit_transition *row;
+		unit_action action = unit_step_next(&view, &row);
 		char link[PATH_MAX + 16], dest[PATH_MAX + 64], guess[64];
 
 		switch (action) {
@@ -220,6 +203,55 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 			return;
 		}
 	}
+}
+
+void refresh_unit_state_save(const refresh_unit_state *state, unit_record *rec)
+{
+	snprintf(rec->step, sizeof(rec->step), "%s", unit_state_name(state->step));
+	snprintf(rec->step_target, sizeof(rec->step_target), "%s", state->step_target);
+	rec->step_since_ms = state->step == US_ASIDE	  ? state->aside_since_ms
+			     : state->step == US_RESTARTING ? state->last_restart_ms
+							    : 0;
+}
+
+void refresh_unit_state_restore(refresh_unit_state *state, const unit_record *rec)
+{
+	memset(state, 0, sizeof(*state));
+	for (int s = 0; s < US_COUNT; s++)
+		if (strcmp(rec->step, unit_state_name((unit_state)s)) == 0)
+			state->step = (unit_state)s;
+	snprintf(state->step_target, sizeof(state->step_target), "%s", rec->step_target);
+	if (state->step == US_ASIDE)
+		state->aside_since_ms = rec->step_since_ms;
+	if (state->step == US_RESTARTING) {
+		/* the restart's child went with the old agent; its guard holds from when it started */
+		state->last_restart_ms = rec->step_since_ms;
+		snprintf(state->last_restart_target, sizeof(state->last_restart_target), "%s", rec->step_target);
+	}
+}
+
+void refresh_unit_state_load(const etcd_client *etcd, const cluster_conf *conf, const conf_unit *unit,
+			     refresh_unit_state *state)
+{
+	char leaf[64], key[256];
+	etcd_kv kv;
+	unit_record rec;
+	bool found = false;
+	pgr_err err;
+
+	snprintf(leaf, sizeof(leaf), "units/%s", unit->member);
+	store_key(conf, leaf, key, sizeof(key));
+	if (etcd_get(etcd, key, &kv, &found, &err) != 0) {
+		log_debug("cannot read this unit's last record: %s", err.msg);
+		return;
+	}
+	if (found && kv.value != NULL && unit_record_parse(kv.value, &rec, &err) == 0 && rec.step[0] != '\0') {
+		refresh_unit_state_restore(state, &rec);
+		if (state->step != US_IDLE)
+			log_info("taking up this unit's refresh where its last record left it: %s%s%s", rec.step,
+				 rec.step_target[0] ? " for " : "", rec.step_target);
+	}
+	etcd_kv_free(&kv);
 }
 
 /* ---- the coordinator's side ---- */
@@ -295,6 +327,7 @@ static void observe(refresh_driver *d, const store_snapshot *snap, refresh_obs *
 
 		snprintf(o->unit, sizeof(o->unit), "%s", d->conf->units[i].name);
 		snprintf(o->member, sizeof(o->member), "%s", d->conf->units[i].member);
+		o->number = d->conf->units[i].number;
 		o->lag_bytes = -1;
 		if (!snap->have[i])
 			continue;
@@ -430,12 +463,53 @@ static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *sn
 	switchover_clean_up_after(d->conf, d->etcd);
 }
 
+/*
+ * The intent the user wrote (refresh/intent.h), if one is pending: into obs->intent. *rev: its revision
+ * (0: none). One already taken into the record (the coordinator died before answering) is answered now.
+ */
+static void read_intent(refresh_driver *d, const store_snapshot *snap, refresh_obs *obs, refresh_intent *in,
+			int64_t *rev)
+{
+	bool found = false;
+	pgr_err err;
+
+	*rev = 0;
+	if (intent_read(d->etcd, d->conf, in, &found, rev, &err) != 0) {
+		if (found)
+			log_warn("ignoring a corrupt intent: %s", err.msg);
+		*rev = 0;
+		return;
+	}
+	if (!found || in->answer != INTENT_PENDING) {
+		*rev = 0;
+		return;
+	}
+	if (in->ask.ask != ASK_REFRESH && (!snap->have_refresh || snap->refresh.state == RS_DONE)) {
+		if (intent_answer_it(d->etcd, d->conf, in, *rev, INTENT_REFUSED, "no refresh is in progress", &err) != 0)
+			log_warn("could not answer the %s intent: %s", intent_ask_name(in->ask.ask), err.msg);
+		*rev = 0;
+		return;
+	}
+	if (strcmp(snap->refresh.intent_token, in->ask.token) == 0) {
+		if (intent_answer_it(d->etcd, d->conf, in, *rev, INTENT_TAKEN, "taken", &err) != 0)
+			log_warn("could not answer the %s intent: %s", intent_ask_name(in->ask.ask), err.msg);
+		*rev = 0;
+		return;
+	}
+	obs->intent = in->ask;
+}
+
 void refresh_driver_tick(refresh_driver *d)
 {
 	store_snapshot *snap = calloc(1, sizeof(*snap));
 	refresh_obs obs;
 	refresh_record next;
-	const fsm_transition *row;
+	refresh_intent intent;
+	int64_t intent_rev = 0;
+	const fsm_transition *row = NULL;
+	refresh_event ev;
+	fsm_result taken;
+	char cause[400], answer[400];
 	pgr_err err;
 	bool swapped = false;
 
@@ -455,53 +529,74 @@ void refresh_driver_tick(refresh_driver *d)
 		d->corrupt_logged_rev = snap->refresh_mod_revision;
 		goto out;
 	}
-	if (!snap->have_refresh)
+	memset(&obs, 0, sizeof(obs));
+	read_intent(d, snap, &obs, &intent, &intent_rev);
+	if (!snap->have_refresh && intent_rev == 0)
 		goto out;
 	if (snap->refresh.state == RS_DONE) {
 		if (store_archive_refresh(d->etcd, d->conf, &snap->refresh, snap->refresh_mod_revision, &err) != 0)
 			log_warn("could not archive the refresh: %s", err.msg);
 		else
-			log_info("refresh %d %s: %s -> %s, recorded in history", snap->refresh.id,
-				 snap->refresh.rollback ? "rolled back" : "completed", snap->refresh.from, snap->refresh.to);
+			log_info("refresh %d %s: %s -> %s, recorded in history%s%s", snap->refresh.id,
+				 snap->refresh.rollback ? "rolled back" : "completed", snap->refresh.from, snap->refresh.to,
+				 snap->refresh.cause[0] ? "; cause: " : "", snap->refresh.cause);
 		goto out;
 	}
-	if (snap->refresh.state == RS_FAILED && snap->settings.auto_rollback && !snap->refresh.rollback) {
-		log_warn("auto-rollback: %s", snap->refresh.reason);
-		if (refresh_start_rollback(d->etcd, d->conf, snap, &err) != 0)
-			log_error("auto-rollback: %s", err.msg);
-		goto out;
+	if (!snap->have_refresh) {
+		/* no record: the state a new refresh starts from (a refresh intent is pending) */
+		memset(&snap->refresh, 0, sizeof(snap->refresh));
+		snap->refresh.state = RS_DONE;
+		snap->refresh.current = -1;
+		snap->refresh_mod_revision = 0;
 	}
-	wake_patroni(d, snap);
+	if (intent_rev == 0)
+		wake_patroni(d, snap);
 	observe(d, snap, &obs);
-	if (snap->refresh.state == RS_CHECKING)
-		run_checks(d, snap, &obs);
-	if (snap->refresh.state == RS_SWITCHOVER &&
-	    switchover(d, snap, obs.switchover_error, sizeof(obs.switchover_error)) != 0)
-		obs.switchover_failed = true;
-	if (snap->refresh.state == RS_SWITCHOVER && !obs.switchover_failed) {
-		/* re-read: the switchover may just have happened */
-		store_snapshot *again = calloc(1, sizeof(*again));
+	if (intent_rev != 0) {
+		obs.intent = intent.ask; /* what the user asks comes first: no I/O of the state this tick */
+	} else {
+		if (snap->refresh.state == RS_CHECKING)
+			run_checks(d, snap, &obs);
+		if (snap->refresh.state == RS_SWITCHOVER &&
+		    switchover(d, snap, obs.switchover_error, sizeof(obs.switchover_error)) != 0)
+			obs.switchover_failed = true;
+		if (snap->refresh.state == RS_SWITCHOVER && !obs.switchover_failed) {
+			/* re-read: the switchover may just have happened */
+			store_snapshot *again = calloc(1, sizeof(*again));
 
-		if (again != NULL && store_read(d->etcd, d->conf, again, &err) == 0 && again->have_refresh &&
-		    again->refresh_mod_revision == snap->refresh_mod_revision) {
-			*snap = *again;
-			observe(d, snap, &obs);
+			if (again != NULL && store_read(d->etcd, d->conf, again, &err) == 0 && again->have_refresh &&
+			    again->refresh_mod_revision == snap->refresh_mod_revision) {
+				*snap = *again;
+				observe(d, snap, &obs);
+			}
+			free(again);
 		}
-		free(again);
 	}
-	row = fsm_decide(&snap->refresh, &obs, &snap->settings, &next);
-	if (row == NULL && memcmp(&next, &snap->refresh, sizeof(next)) == 0)
+	ev = fsm_event(&snap->refresh, &obs, &snap->settings, cause, sizeof(cause));
+	taken = fsm_take(&snap->refresh, ev, cause, &obs, &snap->settings, &next, &row);
+	if (taken == FSM_REFUSED && intent_rev != 0) {
+		snprintf(answer, sizeof(answer), "%s refused: the refresh is %s (%s)", intent_ask_name(intent.ask.ask),
+			 refresh_state_display(snap->refresh.state), refresh_state_name(snap->refresh.state));
+		if (intent_answer_it(d->etcd, d->conf, &intent, intent_rev, INTENT_REFUSED, answer, &err) != 0)
+			log_warn("could not answer the %s intent: %s", intent_ask_name(intent.ask.ask), err.msg);
+	}
+	if (taken != FSM_TAKEN)
 		goto out;
 	if (store_put_refresh(d->etcd, d->conf, &next, snap->refresh_mod_revision, &swapped, &err) != 0) {
 		log_warn("could not record the refresh: %s", err.msg);
 		goto out;
 	}
-	if (!swapped)
-		goto out; /* someone else (the CLI) changed it: decide again next tick */
-	if (row != NULL)
-		log_info("refresh %d: %s -> %s (%s): %s%s%s", next.id, refresh_state_name(row->from),
-			 refresh_state_name(row->to), row->event, row->meaning, next.reason[0] ? ": " : "",
-			 next.reason[0] ? next.reason : "");
+	if (!swapped) {
+		log_info("refresh %d: the record changed meanwhile; %s not recorded, deciding again", next.id,
+			 refresh_event_name(ev));
+		goto out;
+	}
+	if (intent_rev != 0) {
+		snprintf(answer, sizeof(answer), "%s -> %s: %s", refresh_state_name(row->from), refresh_state_name(row->to),
+			 row->meaning);
+		if (intent_answer_it(d->etcd, d->conf, &intent, intent_rev, INTENT_TAKEN, answer, &err) != 0)
+			log_warn("could not answer the %s intent: %s", intent_ask_name(intent.ask.ask), err.msg);
+	}
 out:
 	free(snap);
 }

@@ -1,8 +1,10 @@
 /*
  * driver.h — the coordinator's side of the refresh, run once a tick by the agent holding the
  * coordinator lease: re-reads the record and the units from etcd, runs the I/O the current state
- * needs (checks, the switchover with PgBouncer paused around it, the health gate's SQL), asks
- * fsm_decide() what comes next, and records it by compare-and-swap. A finished refresh goes to history.
+ * needs (checks, the switchover with PgBouncer paused around it, the health gate's SQL), takes the
+ * user's pending intent (refresh/intent.h), turns what it saw into an event (fsm_event), lets fsm_take()
+ * apply the table's row, and records the result by compare-and-swap (nothing when the table has no row).
+ * A finished refresh goes to history.
  * Everything it needs is re-read every tick, so a new coordinator continues where the last one was.
  *
  * Also the unit's side: refresh_unit_tick() makes the agent's own unit run what the record asks of it
@@ -19,6 +21,7 @@
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
 #include "refresh/store.h"
+#include "refresh/unit_step.h"
 
 /* What the coordinator keeps between ticks (nothing that matters for correctness). */
 typedef struct refresh_driver {
@@ -38,7 +41,20 @@ typedef struct refresh_unit_state {
 	pid_t restart_child; /* the child process waiting on Patroni's POST /restart */
 	int64_t aside_since_ms;  /* when this sync standby stood aside for its restart (0: it did not) */
 	int64_t tags_written_ms; /* when its Patroni tags were last written */
+	unit_state step;         /* where the unit was at its last tick (unit_step.h), reported in its record */
+	char step_target[32];    /* the version the record asked of it then */
 } refresh_unit_state;
+
+/*
+ * The unit's step in its record, and back: the agent reports where its unit is in its own table (and,
+ * for standing aside and restarting, since when), and an agent that starts again takes up from its last
+ * record instead of from nothing. Pure.
+ */
+void refresh_unit_state_save(const refresh_unit_state *state, unit_record *rec);
+void refresh_unit_state_restore(refresh_unit_state *state, const unit_record *rec);
+/* Reads this unit's last record from etcd (before the agent's first report) and restores from it. */
+void refresh_unit_state_load(const etcd_client *etcd, const cluster_conf *conf, const conf_unit *unit,
+			     refresh_unit_state *state);
 
 /*
  * The unit's part (the steps are decided in unit_step.h): relink, stand aside if it is the sync
@@ -50,9 +66,5 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 
 /* Inputs of a plan, from the agents' reports (version: what each unit is linked to). */
 void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, plan_input_unit *units, int *count);
-
-/* Builds the rollback of snap's refresh and records it by CAS. */
-int refresh_start_rollback(const etcd_client *etcd, const cluster_conf *conf, const store_snapshot *snap, pgr_err *err)
-	__attribute__((warn_unused_result));
 
 #endif

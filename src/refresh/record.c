@@ -46,6 +46,14 @@ int record_find_unit(const refresh_record *rec, const char *unit)
 	return -1;
 }
 
+int record_find_member(const refresh_record *rec, const char *member)
+{
+	for (int i = 0; i < rec->unit_count; i++)
+		if (strcmp(rec->units[i].member, member) == 0)
+			return i;
+	return -1;
+}
+
 int record_to_json(const refresh_record *rec, char **json, pgr_err *err)
 {
 	json_t *obj = json_object();
@@ -77,6 +85,8 @@ int record_to_json(const refresh_record *rec, char **json, pgr_err *err)
 	json_object_set_new(obj, "switchover_to", json_string(rec->switchover_to));
 	json_object_set_new(obj, "failed_unit", json_string(rec->failed_unit));
 	json_object_set_new(obj, "reason", json_string(rec->reason));
+	json_object_set_new(obj, "cause", json_string(rec->cause));
+	json_object_set_new(obj, "intent_token", json_string(rec->intent_token));
 	json_object_set_new(obj, "started_ms", json_integer(rec->started_ms));
 	json_object_set_new(obj, "state_since_ms", json_integer(rec->state_since_ms));
 	json_object_set_new(obj, "ended_ms", json_integer(rec->ended_ms));
@@ -128,6 +138,8 @@ int record_parse(const char *json, refresh_record *rec, pgr_err *err)
 	str_field(obj, "switchover_to", rec->switchover_to, sizeof(rec->switchover_to));
 	str_field(obj, "failed_unit", rec->failed_unit, sizeof(rec->failed_unit));
 	str_field(obj, "reason", rec->reason, sizeof(rec->reason));
+	str_field(obj, "cause", rec->cause, sizeof(rec->cause));
+	str_field(obj, "intent_token", rec->intent_token, sizeof(rec->intent_token));
 	rec->started_ms = (int64_t)json_integer_value(json_object_get(obj, "started_ms"));
 	rec->state_since_ms = (int64_t)json_integer_value(json_object_get(obj, "state_since_ms"));
 	rec->ended_ms = (int64_t)json_integer_value(json_object_get(obj, "ended_ms"));

@@ -1,7 +1,7 @@
 /*
  * record.h — the refresh record: everything about the refresh in progress, stored as one JSON value in
  * etcd at /pgrefresh/<cluster>/refresh and changed only by compare-and-swap on its mod_revision (by the
- * coordinator as it moves the state machine, by the CLI for resume, rollback, force). Completed
+ * coordinator as it moves the state machine; the CLI creates it, then asks through intents). Completed
  * refreshes move to /pgrefresh/<cluster>/history/<id>. Pure encoding and decoding.
  */
 #ifndef PGR_REFRESH_RECORD_H
@@ -48,7 +48,10 @@ typedef struct refresh_record {
 	char switchover_from[32]; /* Patroni member names */
 	char switchover_to[32];
 	char failed_unit[32];
-	char reason[240]; /* why it is failed / incompatible */
+	char reason[240]; /* why it is failed / incompatible now (cleared when it goes on) */
+	char cause[600];  /* the cause of every halt and rollback, oldest first ("pg/1 failed its health gate: ..."),
+			   * kept in history */
+	char intent_token[64]; /* the last intent taken (refresh/intent.h): a retaken intent is known */
 	int64_t started_ms;
 	int64_t state_since_ms;
 	int64_t ended_ms;
@@ -63,6 +66,8 @@ int record_done_count(const refresh_record *rec);
 int record_next_pending(const refresh_record *rec);
 /* Index of unit ("pg/1") in the plan, -1 when absent. */
 int record_find_unit(const refresh_record *rec, const char *unit);
+/* Index of the unit whose Patroni member is member ("pg-1"), -1 when absent. */
+int record_find_member(const refresh_record *rec, const char *member);
 
 #include "refresh/plan.h"
 

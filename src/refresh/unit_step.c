@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "util/log.h"
+
 static bool restart_pending(const unit_view *v)
 {
 	return v->target != NULL && v->restart_wanted && strcmp(v->me->server_version, v->target) != 0;
@@ -52,4 +54,99 @@ const char *unit_action_name(unit_action a)
 	};
 
 	return (unsigned)a < sizeof(names) / sizeof(names[0]) ? names[a] : "?";
+}
+
+unit_state unit_step_state(const unit_view *v)
+{
+	const unit_record *me = v->me;
+
+	if (v->target == NULL)
+		return US_IDLE;
+	if (strcmp(me->linked_version, v->target) != 0)
+		return US_LINK_OLD;
+	if (strcmp(me->server_version, v->target) == 0)
+		return US_ON_TARGET;
+	if (!v->restart_wanted)
+		return US_LINKED; /* ahead of its restart: the old primary before the switchover */
+	if (v->restart_running || v->restart_recent)
+		return US_RESTARTING;
+	if (v->aside_ms >= 0 || me->tag_nosync)
+		return US_ASIDE;
+	return US_LINKED;
+}
+
+static const unit_transition table[] = {
+	{ US_IDLE, UNIT_IDLE, US_IDLE, "nothing asked of the unit" },
+	{ US_IDLE, UNIT_UNTAG, US_IDLE, "the refresh moved on: drop the tags pgrefresh set" },
+	{ US_LINK_OLD, UNIT_RELINK, US_LINKED, "point the unit's bin link at the target in the catalog" },
+	{ US_LINKED, UNIT_IDLE, US_LINKED,
+	  "linked ahead of a restart that is not its own (the switchover's), or Patroni starts it from the new link" },
+	{ US_LINKED, UNIT_UNTAG, US_LINKED, "linked ahead of the switchover: drop the tags the refresh no longer needs" },
+	{ US_LINKED, UNIT_STAND_ASIDE, US_ASIDE, "the sync standby tags itself nosync (+ replicatefrom) before its restart" },
+	{ US_LINKED, UNIT_RESTART, US_RESTARTING, "restart PostgreSQL through Patroni onto the target" },
+	{ US_ASIDE, UNIT_IDLE, US_ASIDE, "stood aside; Patroni starts a stopped PostgreSQL itself" },
+	{ US_ASIDE, UNIT_WAIT_RELEASE, US_ASIDE, "wait until the primary gives the sync role to another standby" },
+	{ US_ASIDE, UNIT_RESTART, US_RESTARTING, "released (or waited long enough): restart onto the target" },
+	{ US_RESTARTING, UNIT_WAIT_RESTART, US_RESTARTING, "Patroni restarts it; the new version shows shortly" },
+	{ US_ON_TARGET, UNIT_IDLE, US_ON_TARGET, "runs the target: the coordinator gates it" },
+	{ US_ON_TARGET, UNIT_UNTAG, US_ON_TARGET, "runs the target: nosync goes, the cascade stays while needed" },
+};
+
+#define UNIT_ROWS ((int)(sizeof(table) / sizeof(table[0])))
+
+const char *unit_state_name(unit_state s)
+{
+	static const char *const names[US_COUNT] = { "idle", "link-old", "linked", "aside", "restarting", "on-target" };
+
+	return (unsigned)s < US_COUNT ? names[s] : "?";
+}
+
+const unit_transition *unit_step_table(int *count)
+{
+	*count = UNIT_ROWS;
+	return table;
+}
+
+const unit_transition *unit_step_row(unit_state from, unit_action action)
+{
+	for (int i = 0; i < UNIT_ROWS; i++)
+		if (table[i].from == from && table[i].action == action)
+			return &table[i];
+	return NULL;
+}
+
+unit_action unit_step_next(const unit_view *v, const unit_transition **row)
+{
+	unit_state from = unit_step_state(v);
+	unit_action a = unit_step_decide(v);
+
+	*row = unit_step_row(from, a);
+	if (*row == NULL) {
+		log_warn("unit step %s from %s refused: the unit's table has no row for it", unit_action_name(a),
+			 unit_state_name(from));
+		return UNIT_IDLE;
+	}
+	if (a != UNIT_IDLE && a != UNIT_WAIT_RELEASE && a != UNIT_WAIT_RESTART)
+		log_debug("unit step: %s -> %s (%s): %s", unit_state_name(from), unit_state_name((*row)->to),
+			  unit_action_name(a), (*row)->meaning);
+	return a;
+}
+
+void unit_step_print(FILE *out, bool graphviz)
+{
+	if (graphviz)
+		fprintf(out, "digraph unit {\n  rankdir=LR;\n");
+	else
+		fprintf(out, "\n# the unit's steps (each agent's table)\n%-13s %-31s %-13s %s\n", "FROM", "ACTION", "TO",
+			"MEANING");
+	for (int i = 0; i < UNIT_ROWS; i++) {
+		if (graphviz)
+			fprintf(out, "  \"%s\" -> \"%s\" [label=\"%s\"];\n", unit_state_name(table[i].from),
+				unit_state_name(table[i].to), unit_action_name(table[i].action));
+		else
+			fprintf(out, "%-13s %-31s %-13s %s\n", unit_state_name(table[i].from), unit_action_name(table[i].action),
+				unit_state_name(table[i].to), table[i].meaning);
+	}
+	if (graphviz)
+		fprintf(out, "}\n");
 }

@@ -8,12 +8,19 @@
  * until the primary has given the sync role to another standby (Patroni's own wait for that polls every
  * 2 s), and only then restarts. The tags go when they are no longer needed: nosync once it runs the
  * target; replicatefrom when the refresh no longer needs it (the switchover's cascade takes over).
+ *
+ * The unit's steps are a table too, the agent's own: where the unit is (unit_step_state(), derived from
+ * what it reports and what the record asks, so that it survives the agent's restart) and the action
+ * decided make a row {from, action, to, what it means}; unit_step_next() takes an action only through
+ * its row and refuses (logs, does nothing) one that has none. `pgrefresh debug fsm` prints this table
+ * after the refresh's.
  */
 #ifndef PGR_REFRESH_UNIT_STEP_H
 #define PGR_REFRESH_UNIT_STEP_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "agent/unit_record.h"
 
@@ -44,6 +51,36 @@ typedef struct unit_view {
 } unit_view;
 
 unit_action unit_step_decide(const unit_view *v);
+
+/* Where the unit is in its refresh. */
+typedef enum unit_state {
+	US_IDLE = 0,   /* nothing asked of the unit */
+	US_LINK_OLD,   /* the record wants it on a target its bin link does not point at */
+	US_LINKED,     /* linked to the target, still runs the old version */
+	US_ASIDE,      /* a sync standby that stood aside (nosync), waiting for the primary to release it */
+	US_RESTARTING, /* a restart through Patroni is under way or was just answered */
+	US_ON_TARGET,  /* runs the target */
+	US_COUNT
+} unit_state;
+
+typedef struct unit_transition {
+	unit_state from;
+	unit_action action;
+	unit_state to; /* where the action leads (the next tick derives it again from what the unit reports) */
+	const char *meaning;
+} unit_transition;
+
+unit_state unit_step_state(const unit_view *v);
+const char *unit_state_name(unit_state s);
+const unit_transition *unit_step_table(int *count);
+const unit_transition *unit_step_row(unit_state from, unit_action action);
+/*
+ * The step to take now: unit_step_decide(), through its row. *row: the row (NULL when refused: the
+ * decided action has no row from the unit's state; logged, and UNIT_IDLE returned).
+ */
+unit_action unit_step_next(const unit_view *v, const unit_transition **row);
+/* Prints the unit's table (text, or a Graphviz digraph). */
+void unit_step_print(FILE *out, bool graphviz);
 
 /* The replicatefrom tag UNIT_UNTAG keeps ("" or the current one): kept while the refresh restarts this
  * unit or a switchover owns the tags. */

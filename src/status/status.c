@@ -144,6 +144,7 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 	}
 	r->eta_seconds = timed ? (int)((spent / timed) * (r->total - r->done) / 1000) : -1;
 	status_refresh_message(rec, r->next_unit, r->message, sizeof(r->message));
+	snprintf(r->cause, sizeof(r->cause), "%s", rec->cause);
 	if (rec->state == RS_INCOMPATIBLE || rec->state == RS_CHECKING)
 		return; /* no unit is touched before the checks pass */
 	if ((rec->state == RS_PAUSED || rec->state == RS_FAILED) && rec->resume_requested)
@@ -358,6 +359,8 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 	text_add(&t, "%-8s %-8s %-*s %s\n", view->cluster, view->version[0] ? view->version : "-",
 		 30 + (strstr(refresh, "→") ? 2 : 0), refresh,
 		 strcmp(view->refresh.state, "idle") == 0 ? view->message : view->refresh.message);
+	if (strcmp(view->refresh.state, "idle") != 0 && view->refresh.cause[0])
+		text_add(&t, "%-8s %s\n", "Cause", view->refresh.cause);
 	text_add(&t, "\n%-6s %-13s %-8s %-11s %-7s %s\n", "Unit", "Role", "Version", "State", "Lag", "Message");
 	for (int i = 0; i < view->unit_count; i++) {
 		const status_unit *u = &view->units[i];
@@ -400,6 +403,7 @@ int status_render_json(const status_view *view, char **out, pgr_err *err)
 	json_object_set_new(refresh, "eta_seconds",
 			    view->refresh.eta_seconds >= 0 ? json_integer(view->refresh.eta_seconds) : json_null());
 	json_object_set_new(refresh, "message", json_string(view->refresh.message));
+	json_object_set_new(refresh, "cause", view->refresh.cause[0] ? json_string(view->refresh.cause) : json_null());
 	for (int i = 0; i < view->unit_count; i++) {
 		const status_unit *u = &view->units[i];
 

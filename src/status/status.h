@@ -40,6 +40,7 @@ typedef struct status_refresh {
 	int total;
 	int eta_seconds; /* -1 unknown */
 	char message[240];
+	char cause[600]; /* the cause of every halt and rollback of this refresh (refresh_record.cause) */
 } status_refresh;
 
 /* The whole view. */

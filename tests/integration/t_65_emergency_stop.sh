@@ -44,10 +44,29 @@ done
 	fail "the bin link of $SYNC moved: $(readlink "$C/units/$(unit_member "$SYNC")/bin")"
 ok "the bin link of $SYNC still names $LOW"
 
-step "rollback: the one refreshed unit goes back to $LOW; idle; history says rolled back"
+step "every agent frozen (no coordinator): rollback is asked and never taken; it withdraws, exit 4, nothing changed"
+FROZEN="$(agent_pid pg/0) $(agent_pid pg/1) $(agent_pid pg/2)"
+# shellcheck disable=SC2086
+kill -STOP $FROZEN
+pgr_run rollback --dir "$C"
+# shellcheck disable=SC2086
+kill -CONT $FROZEN
+assert_user_error "rollback with no coordinator to take it"
+assert_rc 4 "exit"
+assert_contains "$ERR" "withdrawn, nothing changed" "error"
+sleep 3 # the agents are back: a leftover intent would be taken now
+S=$(status_json)
+assert_eq "$(json_get "$S" "'%s %s %d' % (d['refresh']['state'], d['refresh']['rollback'], d['refresh']['done'])")" \
+	"paused False 1" "refresh after the withdrawn rollback"
+
+step "rollback: the one refreshed unit goes back to $LOW; idle; history says rolled back, and why"
 pgr_ok rollback --dir "$C"
+assert_eq "$(refresh_field cause)" "rolled back by the user (the refresh was paused)" "refresh.cause"
 wait_refresh 150 idle
 assert_all_on "$LOW"
 H=$(history_json)
 assert_eq "$(json_get "$H" "[h['outcome'] for h in d]")" '["rolled back"]' "history outcomes"
+assert_eq "$(json_get "$H" "d[-1]['cause']")" "rolled back by the user (the refresh was paused)" "history cause"
+pgr_ok history --dir "$C"
+assert_contains "$OUT" "cause: rolled back by the user" "history table"
 wait_healthy 30

@@ -44,6 +44,9 @@ assert_contains "$(json_get "$S" "d['refresh']['message']")" "$REPLICA" "refresh
 assert_contains "$(json_get "$S" "d['refresh']['message']")" "pgrefresh rollback" "refresh.message"
 assert_eq "$(unit_field "$REPLICA" state)" failed "state of $REPLICA"
 assert_eq "$(json_get "$S" "d['refresh']['done']")" 0 "refresh.done"
+assert_contains "$(json_get "$S" "d['refresh']['cause']")" "$REPLICA failed its health gate: " "refresh.cause"
+pgr_ok status --dir "$C"
+assert_contains "$OUT" "$REPLICA failed its health gate" "the status table's Cause line"
 for u in $(units_with_role primary) $(units_with_role sync-standby); do
 	assert_eq "$(unit_field "$u" version)" "$LOW" "version of $u (untouched)"
 done
@@ -55,6 +58,8 @@ assert_all_on "$LOW"
 wait_healthy 60
 H=$(history_json)
 assert_eq "$(json_get "$H" "[(h['from'], h['to'], h['outcome']) for h in d]")" "[[\"$BROKEN\", \"$LOW\", \"rolled back\"]]" "history"
+assert_contains "$(json_get "$H" "d[-1]['cause']")" "$REPLICA failed its health gate: " "history: the halt's cause"
+assert_contains "$(json_get "$H" "d[-1]['cause']")" "; then rolled back by the user (the refresh was failed)" "history: the rollback's cause"
 assert_eq "$(psql_bouncer 'select count(*) from t75')" 1 "row through PgBouncer"
 
 step "auto-rollback=true; refresh --version $BROKEN again: it fails and rolls back by itself"
@@ -76,5 +81,7 @@ assert_all_on "$LOW"
 wait_healthy 60
 H=$(history_json)
 assert_eq "$(json_get "$H" "[h['outcome'] for h in d]")" '["rolled back", "rolled back"]' "history outcomes"
+assert_contains "$(json_get "$H" "d[-1]['cause']")" "failed its health gate: " "history: the halt's cause"
+assert_contains "$(json_get "$H" "d[-1]['cause']")" "; then auto-rollback after " "history: the auto-rollback's cause"
 grep -h "auto-rollback" "$C"/units/*/agent.log >/dev/null || fail "no coordinator logged the auto-rollback"
 ok "logged: $(grep -h "auto-rollback" "$C"/units/*/agent.log | head -n 1)"

@@ -18,9 +18,11 @@
 #include <string.h>
 
 #include "refresh/fsm.h"
+#include "refresh/intent.h"
 #include "refresh/plan.h"
 #include "refresh/record.h"
 #include "refresh/settings.h"
+#include "util/log.h"
 
 #define OLD "15.18"
 #define NEW "15.20"
@@ -92,9 +94,11 @@ static void test_table_failed_and_rollback(void **state)
 		if (fsm_find((refresh_state)s, RS_CHECKING, "rollback") == NULL)
 			fail_msg("%s has no rollback row", refresh_state_name((refresh_state)s));
 	}
-	/* done is final: nothing leaves it */
+	/* done is final for its refresh: only a new refresh leaves it */
 	for (int i = 0, n = n_rows(); i < n; i++)
-		assert_int_not_equal(fsm_table(&n)[i].from, RS_DONE);
+		if (fsm_table(&n)[i].from == RS_DONE)
+			assert_int_equal(fsm_table(&n)[i].event, EV_REFRESH_ASKED);
+	assert_non_null(fsm_row(RS_DONE, EV_REFRESH_ASKED));
 }
 
 static void test_table_rows(void **state)
@@ -107,18 +111,26 @@ static void test_table_rows(void **state)
 	for (int i = 0; i < n; i++) {
 		assert_true(t[i].from >= 0 && t[i].from < RS_COUNT);
 		assert_true(t[i].to >= 0 && t[i].to < RS_COUNT);
-		assert_non_null(t[i].event);
-		assert_true(t[i].event[0] != '\0');
+		assert_true(t[i].event > EV_NONE && t[i].event < EV_COUNT);
+		assert_string_not_equal(refresh_event_name(t[i].event), "?");
 		assert_non_null(t[i].meaning);
 		assert_true(t[i].meaning[0] != '\0');
-		assert_ptr_equal(fsm_find(t[i].from, t[i].to, t[i].event), &t[i]);
+		/* (from, event) names one row: the lookup is by that pair */
+		assert_ptr_equal(fsm_row(t[i].from, t[i].event), &t[i]);
+		assert_ptr_equal(fsm_find(t[i].from, t[i].to, refresh_event_name(t[i].event)), &t[i]);
+		/* a quiet row is a note: it never changes the state */
+		if (t[i].quiet)
+			assert_int_equal(t[i].from, t[i].to);
 		for (int j = i + 1; j < n; j++)
-			if (t[i].from == t[j].from && t[i].to == t[j].to && strcmp(t[i].event, t[j].event) == 0)
-				fail_msg("duplicate row %s -> %s %s", refresh_state_name(t[i].from),
-					 refresh_state_name(t[i].to), t[i].event);
+			if (t[i].from == t[j].from && t[i].event == t[j].event)
+				fail_msg("two rows for %s + %s", refresh_state_name(t[i].from), refresh_event_name(t[i].event));
 	}
 	assert_null(fsm_find(RS_DONE, RS_CHECKING, "rollback"));
 	assert_null(fsm_find(RS_UNIT, RS_DONE, "no-such-event"));
+	assert_null(fsm_row(RS_DONE, EV_ROLLBACK));
+	assert_null(fsm_row(RS_UNIT, EV_NONE));
+	assert_null(fsm_row(RS_PAUSED, EV_RESUME_ASKED));
+	assert_string_equal(refresh_event_name(EV_COUNT), "?");
 }
 
 static void test_state_names(void **state)
@@ -163,23 +175,31 @@ static void test_fsm_print(void **state)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
-	int lines = 0;
+	int n;
+	const fsm_transition *t = fsm_table(&n);
 
 	(void)state;
 	f = open_memstream(&buf, &len);
 	assert_non_null(f);
 	fsm_print(f, false);
 	fclose(f);
-	for (char *p = buf; *p; p++)
-		lines += *p == '\n';
-	assert_int_equal(lines, n_rows());
-	assert_non_null(strstr(buf, "gate-timeout"));
+	/* every row, once, on its own line; then the unit's table */
+	for (int i = 0; i < n; i++) {
+		char line[256];
+
+		snprintf(line, sizeof(line), "\n%-13s %-31s %-13s %s\n", refresh_state_name(t[i].from),
+			 refresh_event_name(t[i].event), refresh_state_name(t[i].to), t[i].meaning);
+		if (strstr(buf, line) == NULL)
+			fail_msg("row not printed: %s", line + 1);
+	}
+	assert_non_null(strstr(buf, "# the unit's steps"));
 	free(buf);
 	f = open_memstream(&buf, &len);
 	assert_non_null(f);
 	fsm_print(f, true);
 	fclose(f);
-	assert_non_null(strstr(buf, "digraph"));
+	assert_non_null(strstr(buf, "digraph refresh"));
+	assert_non_null(strstr(buf, "digraph unit"));
 	assert_non_null(strstr(buf, "\"unit\" -> \"failed\" [label=\"gate-timeout\"]"));
 	free(buf);
 }
@@ -312,8 +332,8 @@ static const decide_case decide_cases[] = {
 	{ "checks passed: replicas done, primary next", "P0 S1 R2", RS_CHECKING, "DDP", -1, 0, 0, 0, "", "first", OBS_START, 1000, 1, "", 0, RS_SWITCHOVER, "checks-passed-primary-next", RS_SWITCHOVER, "DDP", -1, 0, "pg-0", NULL, 0, NULL },
 	{ "checks passed: single unit primary, no switchover", "P0", RS_CHECKING, NULL, -1, 0, 0, 0, "", "first", "pg/0=P:old", 1000, 1, "", 0, RS_UNIT, "checks-passed", RS_UNIT, "R", 0, 0, NULL, NULL, 0, NULL },
 	{ "checks passed: nothing to refresh", "P0 S1 R2", RS_CHECKING, "", -1, 0, 0, 0, "", "first", OBS_START, 1000, 1, "", 0, RS_DONE, "nothing-to-refresh", RS_DONE, "", -1, 0, NULL, NULL, 0, NULL },
-	{ "unit: still runs the old version", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", OBS_START, 5000, 1, "", 0, NONE, NULL, RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, "runs 15.18, not 15.20" },
-	{ "unit: on target, not running", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:n", 5000, 1, "", 0, NONE, NULL, RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, "not running" },
+	{ "unit: still runs the old version", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", OBS_START, 5000, 1, "", 0, RS_UNIT, "gate-waiting", RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, "runs 15.18, not 15.20" },
+	{ "unit: on target, not running", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:n", 5000, 1, "", 0, RS_UNIT, "gate-waiting", RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, "not running" },
 	{ "unit: healthy, first pause", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, RS_PAUSED, "unit-healthy-pause", RS_PAUSED, "DPP", -1, 1, NULL, NULL, 0, NULL },
 	{ "unit: healthy, first pause already done", "P0 S1 R2", RS_UNIT, "RPP", 0, 1, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, RS_UNIT, "unit-healthy", RS_UNIT, "DRP", 1, 1, NULL, NULL, 0, NULL },
 	{ "unit: healthy, pause all", "P0 S1 R2", RS_UNIT, "RPP", 0, 1, 0, 0, "", "all", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, RS_PAUSED, "unit-healthy-pause", RS_PAUSED, "DPP", -1, 1, NULL, NULL, 0, NULL },
@@ -322,7 +342,7 @@ static const decide_case decide_cases[] = {
 	{ "unit: sync healthy, pause all", "P0 S1 R2", RS_UNIT, "DRP", 1, 1, 0, 0, "", "all", "pg/0=P:old pg/1=S:new pg/2=R:new", 5000, 1, "", 0, RS_PAUSED, "unit-healthy-pause", RS_PAUSED, "DDP", -1, 1, NULL, NULL, 0, NULL },
 	{ "unit: last unit healthy", "P0 S1 R2", RS_UNIT, "DDR", 2, 1, 0, 0, "pg-0", "first", "pg/0=R:new pg/1=P:new pg/2=R:new", 5000, 1, "", 0, RS_DONE, "last-unit-healthy", RS_DONE, "DDD", -1, 1, NULL, NULL, 0, NULL },
 	{ "unit: last unit healthy, pause all", "P0 S1 R2", RS_UNIT, "DDR", 2, 1, 0, 0, "pg-0", "all", "pg/0=R:new pg/1=P:new pg/2=R:new", 5000, 1, "", 0, RS_DONE, "last-unit-healthy", RS_DONE, "DDD", -1, 1, NULL, NULL, 0, NULL },
-	{ "unit: gate at the timeout", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:s", 120000, 1, "", 0, NONE, NULL, RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, "not streaming" },
+	{ "unit: gate at the timeout", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:s", 120000, 1, "", 0, RS_UNIT, "gate-waiting", RS_UNIT, "RPP", 0, 0, NULL, NULL, 0, "not streaming" },
 	{ "unit: gate timeout", "P0 S1 R2", RS_UNIT, "RPP", 0, 0, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new:s", 120001, 1, "", 0, RS_FAILED, "gate-timeout", RS_FAILED, "FPP", 0, 0, NULL, "pg/2", 1, "not streaming" },
 	{ "unit: gate timeout, agent silent", "P0 S1 R2", RS_UNIT, "DRP", 1, 1, 0, 0, "", "first", "pg/0=P:old pg/2=R:new", 120001, 1, "", 0, RS_FAILED, "gate-timeout", RS_FAILED, "DFP", 1, 1, NULL, "pg/1", 1, "does not report" },
 	{ "paused, no resume", "P0 S1 R2", RS_PAUSED, "DPP", -1, 1, 0, 0, "", "first", "pg/0=P:old pg/1=S:old pg/2=R:new", 5000, 1, "", 0, NONE, NULL, RS_PAUSED, "DPP", -1, 1, NULL, NULL, 0, NULL },
@@ -379,8 +399,6 @@ static void run_decide_cases(const decide_case *cases, size_t count)
 		if (c->current >= 0)
 			rec.units[c->current].started_ms = T0;
 		rec.first_pause_done = c->first_pause_done;
-		rec.resume_requested = c->resume;
-		rec.skip_health_check = c->skip_health;
 		snprintf(rec.switchover_from, sizeof(rec.switchover_from), "%s", c->switchover_from);
 		if (c->state == RS_FAILED && c->current >= 0) {
 			snprintf(rec.failed_unit, sizeof(rec.failed_unit), "%s", rec.units[c->current].unit);
@@ -392,6 +410,11 @@ static void run_decide_cases(const decide_case *cases, size_t count)
 		obs.checks_done = c->checks_done;
 		snprintf(obs.check_problem, sizeof(obs.check_problem), "%s", c->check_problem);
 		obs.switchover_failed = c->switchover_failed;
+		if (c->resume) {
+			obs.intent.ask = ASK_RESUME;
+			obs.intent.check_health = !c->skip_health;
+			snprintf(obs.intent.token, sizeof(obs.intent.token), "cli-1-2");
+		}
 		if (c->switchover_failed)
 			snprintf(obs.switchover_error, sizeof(obs.switchover_error), "412 can not find sync_standby");
 
@@ -405,14 +428,14 @@ static void run_decide_cases(const decide_case *cases, size_t count)
 		if (c->to == NONE) {
 			if (row != NULL)
 				PROBLEM(" took %s -> %s %s, expected no transition;", refresh_state_name(row->from),
-					refresh_state_name(row->to), row->event);
+					refresh_state_name(row->to), refresh_event_name(row->event));
 		} else if (row == NULL) {
 			PROBLEM(" no transition, expected -> %s %s;", refresh_state_name((refresh_state)c->to),
 				c->event ? c->event : "(any)");
 		} else if (row->from != c->state || (int)row->to != c->to ||
-			   (c->event != NULL && strcmp(row->event, c->event) != 0)) {
+			   (c->event != NULL && strcmp(refresh_event_name(row->event), c->event) != 0)) {
 			PROBLEM(" took %s -> %s %s, expected -> %s %s;", refresh_state_name(row->from),
-				refresh_state_name(row->to), row->event, refresh_state_name((refresh_state)c->to),
+				refresh_state_name(row->to), refresh_event_name(row->event), refresh_state_name((refresh_state)c->to),
 				c->event ? c->event : "(any)");
 		}
 		if (next.state != c->next_state)
@@ -441,13 +464,13 @@ static void run_decide_cases(const decide_case *cases, size_t count)
 				PROBLEM(" unit message \"%s\" lacks \"%s\";", idx >= 0 ? next.units[idx].message : "",
 					c->message_has);
 		}
-		if (row != NULL && next.state_since_ms != obs.now_ms)
+		if (row != NULL && !row->quiet && next.state_since_ms != obs.now_ms)
 			PROBLEM(" state_since_ms not updated;");
 		if (row == NULL && next.state != rec.state)
 			PROBLEM(" state changed without a row;");
 		if (next.resume_requested && row != NULL)
 			PROBLEM(" resume_requested still set after a transition;");
-		if (row != NULL && row->to == RS_UNIT && next.current >= 0 && next.units[next.current].started_ms != obs.now_ms)
+		if (row != NULL && !row->quiet && row->to == RS_UNIT && next.current >= 0 && next.units[next.current].started_ms != obs.now_ms)
 			PROBLEM(" the unit's started_ms not set;");
 		if (row != NULL && row->to == RS_DONE && next.ended_ms != obs.now_ms)
 			PROBLEM(" ended_ms not set;");
@@ -483,6 +506,7 @@ static void test_decide_walk(void **state)
 	} ticks[] = {
 		{ "pg/0=P:old pg/1=S:old pg/2=R:old", 0, 0, NULL },
 		{ "pg/0=P:old pg/1=S:old pg/2=R:old", 1, 0, "checks-passed" },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:none:n", 1, 0, "gate-waiting" },
 		{ "pg/0=P:old pg/1=S:old pg/2=R:none:n", 1, 0, NULL },
 		{ "pg/0=P:old pg/1=S:old pg/2=R:new", 1, 0, "unit-healthy-pause" },
 		{ "pg/0=P:old pg/1=S:old pg/2=R:new", 1, 0, NULL },
@@ -507,16 +531,404 @@ static void test_decide_walk(void **state)
 		make_obs(ticks[i].obs, T0 + 1000 * (int64_t)(i + 1), &obs);
 		obs.checks_done = ticks[i].checks_done;
 		if (ticks[i].resume)
-			rec.resume_requested = true;
+			obs.intent.ask = ASK_RESUME, obs.intent.check_health = true;
 		row = fsm_decide(&rec, &obs, &set, &next);
-		if ((row == NULL) != (ticks[i].event == NULL) || (row && strcmp(row->event, ticks[i].event) != 0))
-			fail_msg("tick %zu: %s, expected %s", i, row ? row->event : "none",
+		if ((row == NULL) != (ticks[i].event == NULL) || (row && strcmp(refresh_event_name(row->event), ticks[i].event) != 0))
+			fail_msg("tick %zu: %s, expected %s", i, row ? refresh_event_name(row->event) : "none",
 				 ticks[i].event ? ticks[i].event : "none");
 		rec = next;
 	}
 	assert_int_equal(rec.state, RS_DONE);
 	assert_int_equal(record_done_count(&rec), 3);
 	assert_int_equal(record_next_pending(&rec), -1);
+}
+
+/*
+ * Every decision: every state x record shapes x observations x intents x settings. Each event the
+ * coordinator derives is either nothing, a row of the table (and then the record after it is in the
+ * row's state), or refused with the record untouched. Every row is taken by some decision, and with
+ * that row deleted from the table the same decision is refused and nothing changes.
+ */
+typedef struct decision {
+	refresh_state state;
+	int steps, obs, dt, checks, intent, pause, flags;
+} decision;
+
+static const char *const walk_steps[] = { "PPP", "RPP", "DPP", "DRP", "DDP", "DDR", "DDD", "FPP", "DFP", "DDF", "SDP", "" };
+static const char *const walk_obs[] = {
+	OBS_START,
+	"pg/0=P:old pg/1=S:old pg/2=R:new",
+	"pg/0=P:old pg/1=S:new pg/2=R:new",
+	"pg/0=R:old pg/1=P:new pg/2=R:new",
+	"pg/0=R:new pg/1=P:new pg/2=R:new",
+	"pg/0=P:old pg/1=S:old pg/2=R:new:s",
+	"pg/0=R:old pg/1=P:new:n pg/2=R:new",
+	"pg/0=P:old:x pg/1=S:new:xn pg/2=R:none:xn",
+};
+static const int64_t walk_dt[] = { 1000, 120001 };
+
+/* Builds the record, observation and settings of decision d. */
+static void build_decision(const decision *d, refresh_record *rec, refresh_obs *obs, refresh_settings *set)
+{
+	plan_input_unit units[PLAN_MAX_UNITS];
+	int n = make_units("P0 S1 R2", OLD, units);
+	const char *steps = walk_steps[d->steps];
+	pgr_err err;
+
+	record_new(5, OLD, NEW, units, n, T0, rec);
+	rec->state = d->state;
+	rec->unit_count = (int)strlen(steps);
+	rec->current = -1;
+	for (int u = 0; u < rec->unit_count; u++) {
+		rec->units[u].step = step_of(steps[u]);
+		if (steps[u] == 'R' || steps[u] == 'F')
+			rec->current = u;
+	}
+	if (rec->current >= 0)
+		rec->units[rec->current].started_ms = T0;
+	rec->first_pause_done = d->flags & 1;
+	rec->rollback = d->flags & 2;
+	snprintf(rec->switchover_from, sizeof(rec->switchover_from), "pg-0");
+	if (d->state == RS_FAILED)
+		snprintf(rec->reason, sizeof(rec->reason), "earlier failure");
+	settings_defaults(set);
+	assert_int_equal(settings_apply(set, "pause-after-unit-refresh", d->pause == 0 ? "first" : d->pause == 1 ? "all" : "none", &err), 0);
+	set->auto_rollback = d->flags & 4;
+	make_obs(walk_obs[d->obs], T0 + walk_dt[d->dt], obs);
+	obs->checks_done = d->checks > 0;
+	if (d->checks == 2)
+		snprintf(obs->check_problem, sizeof(obs->check_problem), "compatibility check same-major failed");
+	obs->switchover_failed = d->flags & 8;
+	if (obs->switchover_failed)
+		snprintf(obs->switchover_error, sizeof(obs->switchover_error), "HTTP 412: can not find sync_standby");
+	if (d->intent > 0) {
+		static const fsm_ask asks[] = { ASK_NONE, ASK_RESUME, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE, ASK_REFRESH };
+
+		obs->intent.ask = asks[d->intent];
+		obs->intent.check_health = d->intent != 2;
+		obs->intent.skip_compatibility = d->intent == 4;
+		snprintf(obs->intent.token, sizeof(obs->intent.token), "cli-%d", d->intent);
+		obs->intent.id = 6;
+		snprintf(obs->intent.from, sizeof(obs->intent.from), OLD);
+		snprintf(obs->intent.to, sizeof(obs->intent.to), NEW);
+	}
+}
+
+#define MAX_PER_ROW 4
+
+typedef void (*decision_fn)(const decision *d, void *arg);
+
+static long for_each_decision(decision_fn fn, void *arg)
+{
+	long count = 0;
+
+	for (int st = 0; st < RS_COUNT; st++)
+		for (int sp = 0; sp < (int)(sizeof(walk_steps) / sizeof(walk_steps[0])); sp++)
+			for (int ob = 0; ob < (int)(sizeof(walk_obs) / sizeof(walk_obs[0])); ob++)
+				for (int dt = 0; dt < 2; dt++)
+					for (int in = 0; in < 6; in++)
+						for (int ch = 0; ch < (st == RS_CHECKING ? 3 : 1); ch++)
+							for (int pa = 0; pa < (st == RS_UNIT ? 3 : 1); pa++)
+								for (int fl = 0; fl < 16; fl++) {
+									decision d = { (refresh_state)st, sp, ob, dt, ch, in, pa, fl };
+
+									/* flags matter only where they are read */
+									if ((fl & 8) && st != RS_SWITCHOVER)
+										continue;
+									if ((fl & 4) && st != RS_FAILED)
+										continue;
+									fn(&d, arg);
+									count++;
+								}
+	return count;
+}
+
+typedef struct walk_state {
+	int rows;
+	int taken[64];
+	decision users[64][MAX_PER_ROW];
+	int problems;
+	long refused, nothing;
+} walk_state;
+
+static void check_decision(const decision *d, void *arg)
+{
+	walk_state *w = arg;
+	refresh_record rec, next;
+	refresh_obs obs;
+	refresh_settings set;
+	const fsm_transition *row;
+	char cause[400];
+	refresh_event ev;
+	fsm_result r;
+	int idx;
+
+	build_decision(d, &rec, &obs, &set);
+	ev = fsm_event(&rec, &obs, &set, cause, sizeof(cause));
+	r = fsm_take(&rec, ev, cause, &obs, &set, &next, &row);
+	if (r == FSM_NOTHING) {
+		w->nothing++;
+		if (ev != EV_NONE || memcmp(&next, &rec, sizeof(rec)) != 0)
+			w->problems++;
+		return;
+	}
+	if (r == FSM_REFUSED) {
+		w->refused++;
+		/* refused: only where the table has no row, and nothing changes */
+		if (fsm_row(rec.state, ev) != NULL || row != NULL || memcmp(&next, &rec, sizeof(rec)) != 0) {
+			print_error("%s + %s refused but has a row or changed the record\n", refresh_state_name(rec.state),
+				    refresh_event_name(ev));
+			w->problems++;
+		}
+		/* only what the user asks can be refused: every event the coordinator observes has its row */
+		if (obs.intent.ask == ASK_NONE) {
+			print_error("%s + %s: observed, but the table has no row for it\n", refresh_state_name(rec.state),
+				    refresh_event_name(ev));
+			w->problems++;
+		}
+		return;
+	}
+	/* taken: the recorded transition is a row of the table, and the record is in its state */
+	if (row == NULL || row != fsm_row(rec.state, ev) || row->from != rec.state || next.state != row->to ||
+	    fsm_find(row->from, row->to, refresh_event_name(ev)) == NULL) {
+		print_error("%s + %s: recorded a transition that is not a row\n", refresh_state_name(rec.state),
+			    refresh_event_name(ev));
+		w->problems++;
+		return;
+	}
+	if (next.state == RS_UNIT && !row->quiet &&
+	    (next.current < 0 || next.units[next.current].step != STEP_REFRESHING)) {
+		print_error("%s + %s: into unit without a unit being refreshed\n", refresh_state_name(rec.state),
+			    refresh_event_name(ev));
+		w->problems++;
+	}
+	if ((next.state == RS_FAILED || next.state == RS_INCOMPATIBLE) && rec.state != next.state &&
+	    (next.reason[0] == '\0' || strstr(next.cause, cause) == NULL)) {
+		print_error("%s + %s: halted without its reason and cause kept\n", refresh_state_name(rec.state),
+			    refresh_event_name(ev));
+		w->problems++;
+	}
+	if ((ev == EV_ROLLBACK || ev == EV_AUTO_ROLLBACK) && (!next.rollback || strstr(next.cause, cause) == NULL)) {
+		print_error("%s + %s: a rollback without its cause\n", refresh_state_name(rec.state), refresh_event_name(ev));
+		w->problems++;
+	}
+	if (obs.intent.ask != ASK_NONE && strcmp(next.intent_token, obs.intent.token) != 0)
+		w->problems++;
+	idx = (int)(row - fsm_table(&w->rows));
+	if (w->taken[idx] < MAX_PER_ROW)
+		w->users[idx][w->taken[idx]] = *d;
+	w->taken[idx]++;
+}
+
+static void test_walk_every_decision(void **state)
+{
+	walk_state *w = calloc(1, sizeof(*w));
+	long count;
+	int n;
+	const fsm_transition *t = fsm_table(&n);
+
+	(void)state;
+	assert_non_null(w);
+	assert_true(n <= 64);
+	count = for_each_decision(check_decision, w);
+	assert_true(count > 10000);
+	if (w->problems)
+		fail_msg("%d of %ld decisions broke the table's rules", w->problems, count);
+	for (int i = 0; i < n; i++)
+		if (w->taken[i] == 0)
+			fail_msg("row %s + %s is never taken", refresh_state_name(t[i].from), refresh_event_name(t[i].event));
+	/* some decisions must be refused (intents where they do not apply) and some do nothing */
+	assert_true(w->refused > 0);
+	assert_true(w->nothing > 0);
+
+	/* delete each row in turn: the decisions that took it are refused, the record unchanged */
+	for (int del = 0; del < n; del++) {
+		fsm_transition without[64];
+		int m = 0;
+
+		for (int i = 0; i < n; i++)
+			if (i != del)
+				without[m++] = t[i];
+		for (int k = 0; k < w->taken[del] && k < MAX_PER_ROW; k++) {
+			refresh_record rec, next;
+			refresh_obs obs;
+			refresh_settings set;
+			const fsm_transition *row;
+			char cause[400];
+			refresh_event ev;
+
+			build_decision(&w->users[del][k], &rec, &obs, &set);
+			ev = fsm_event(&rec, &obs, &set, cause, sizeof(cause));
+			assert_int_equal(ev, t[del].event);
+			if (fsm_take_in(without, m, &rec, ev, cause, &obs, &set, &next, &row) != FSM_REFUSED)
+				fail_msg("with row %s + %s deleted, the decision was not refused",
+					 refresh_state_name(t[del].from), refresh_event_name(t[del].event));
+			assert_null(row);
+			assert_memory_equal(&next, &rec, sizeof(rec));
+		}
+	}
+	free(w);
+}
+
+/* An intent through its JSON (as etcd keeps it), and what is refused. One case a line. */
+static void test_intent_json(void **state)
+{
+	static const struct {
+		fsm_ask ask;
+		bool check_health, skip_compat, skip_pre, skip_workload;
+		intent_answer answer;
+		const char *result;
+	} round[] = {
+		{ ASK_RESUME, true, false, false, false, INTENT_PENDING, "" },
+		{ ASK_RESUME, false, false, false, false, INTENT_TAKEN, "paused -> unit: resume-refresh" },
+		{ ASK_ROLLBACK, true, false, false, false, INTENT_REFUSED, "rollback refused: the refresh is idle" },
+		{ ASK_FORCE, true, true, false, true, INTENT_PENDING, "" },
+		{ ASK_FORCE, true, false, true, false, INTENT_TAKEN, "incompatible -> checking" },
+		{ ASK_REFRESH, true, false, false, false, INTENT_PENDING, "" },
+	};
+	static const struct {
+		const char *json;
+		const char *err_has;
+	} bad[] = {
+		{ "nope", "not JSON" },
+		{ "{}", "no valid ask" },
+		{ "{\"ask\":\"reboot\",\"token\":\"t\",\"answer\":\"pending\"}", "no valid ask" },
+		{ "{\"ask\":\"rollback\",\"token\":\"\",\"answer\":\"pending\"}", "token" },
+		{ "{\"ask\":\"rollback\",\"token\":\"t\",\"answer\":\"maybe\"}", "answer" },
+		{ "{\"ask\":\"none\",\"token\":\"t\",\"answer\":\"pending\"}", "no valid ask" },
+		{ "{\"ask\":\"refresh\",\"token\":\"t\",\"answer\":\"pending\",\"id\":3,\"from\":\"15.18\"}", "needs an id, from and to" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(round) / sizeof(round[0]); i++) {
+		refresh_intent a, b;
+		char *json = NULL;
+		pgr_err err;
+
+		memset(&a, 0, sizeof(a));
+		a.ask.ask = round[i].ask;
+		a.ask.check_health = round[i].check_health;
+		a.ask.skip_compatibility = round[i].skip_compat;
+		a.ask.skip_prechecks = round[i].skip_pre;
+		a.ask.skip_workload = round[i].skip_workload;
+		snprintf(a.ask.token, sizeof(a.ask.token), "host-%zu-1700000000000", i);
+		if (round[i].ask == ASK_REFRESH) {
+			a.ask.id = 66;
+			snprintf(a.ask.from, sizeof(a.ask.from), OLD);
+			snprintf(a.ask.to, sizeof(a.ask.to), NEW);
+		}
+		a.requested_ms = INT64_C(1700000000000) + (int64_t)i;
+		a.answer = round[i].answer;
+		snprintf(a.result, sizeof(a.result), "%s", round[i].result);
+		assert_int_equal(intent_to_json(&a, &json, &err), 0);
+		if (intent_parse(json, &b, &err) != 0)
+			fail_msg("%s: %s", json, err.msg);
+		free(json);
+		assert_int_equal(b.ask.ask, a.ask.ask);
+		assert_string_equal(b.ask.token, a.ask.token);
+		assert_int_equal(b.ask.check_health, a.ask.check_health);
+		assert_int_equal(b.ask.skip_compatibility, a.ask.skip_compatibility);
+		assert_int_equal(b.ask.skip_prechecks, a.ask.skip_prechecks);
+		assert_int_equal(b.ask.skip_workload, a.ask.skip_workload);
+		assert_int_equal(b.ask.id, a.ask.id);
+		assert_string_equal(b.ask.from, a.ask.from);
+		assert_string_equal(b.ask.to, a.ask.to);
+		assert_int_equal(b.requested_ms, a.requested_ms);
+		assert_int_equal(b.answer, a.answer);
+		assert_string_equal(b.result, a.result);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		refresh_intent b;
+		pgr_err err;
+
+		pgr_err_clear(&err);
+		if (intent_parse(bad[i].json, &b, &err) == 0 || strstr(err.msg, bad[i].err_has) == NULL)
+			fail_msg("%s: accepted, or \"%s\" lacks \"%s\"", bad[i].json, err.msg, bad[i].err_has);
+	}
+	assert_string_equal(intent_ask_name(ASK_FORCE), "force-refresh-start");
+	assert_string_equal(intent_ask_name((fsm_ask)99), "?");
+}
+
+/* A new refresh is a row from done (no record): taken with its id, from and to; refused in progress. */
+static void test_refresh_asked(void **state)
+{
+	refresh_record none, next;
+	refresh_obs obs;
+	refresh_settings set;
+	const fsm_transition *row;
+
+	(void)state;
+	settings_defaults(&set);
+	memset(&none, 0, sizeof(none));
+	none.state = RS_DONE;
+	none.current = -1;
+	make_obs(OBS_START, T0, &obs);
+	obs.intent.ask = ASK_REFRESH;
+	obs.intent.id = 12;
+	snprintf(obs.intent.token, sizeof(obs.intent.token), "t-12");
+	snprintf(obs.intent.from, sizeof(obs.intent.from), OLD);
+	snprintf(obs.intent.to, sizeof(obs.intent.to), NEW);
+	row = fsm_decide(&none, &obs, &set, &next);
+	assert_non_null(row);
+	assert_int_equal(row->event, EV_REFRESH_ASKED);
+	assert_int_equal(next.state, RS_CHECKING);
+	assert_int_equal(next.id, 12);
+	assert_string_equal(next.from, OLD);
+	assert_string_equal(next.to, NEW);
+	assert_string_equal(next.original, OLD);
+	assert_int_equal(next.unit_count, 3);
+	assert_string_equal(next.units[0].unit, "pg/2");
+	assert_string_equal(next.units[2].unit, "pg/0");
+	assert_string_equal(next.intent_token, "t-12");
+	/* while one is in progress, a second is refused and nothing changes */
+	none = next;
+	none.state = RS_PAUSED;
+	assert_int_equal(fsm_take(&none, EV_REFRESH_ASKED, "refresh asked", &obs, &set, &next, &row), FSM_REFUSED);
+	assert_null(row);
+	assert_memory_equal(&next, &none, sizeof(none));
+}
+
+/* A halt and a rollback keep their causes, in order, for history. */
+static void test_causes_kept(void **state)
+{
+	plan_input_unit units[PLAN_MAX_UNITS];
+	int n = make_units("P0 S1 R2", OLD, units);
+	refresh_record rec, next;
+	refresh_obs obs;
+	refresh_settings set;
+
+	(void)state;
+	settings_defaults(&set);
+	record_new(3, OLD, NEW, units, n, T0, &rec);
+	rec.state = RS_UNIT;
+	rec.current = 0;
+	rec.units[0].step = STEP_REFRESHING;
+	rec.units[0].started_ms = T0;
+	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old", T0 + 120001, &obs);
+	assert_non_null(fsm_decide(&rec, &obs, &set, &next));
+	assert_int_equal(next.state, RS_FAILED);
+	assert_string_equal(next.cause, "pg/2 failed its health gate: runs 15.18, not 15.20");
+	/* auto-rollback: the rollback says why, after the halt's cause */
+	rec = next;
+	set.auto_rollback = true;
+	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old", T0 + 130000, &obs);
+	assert_non_null(fsm_decide(&rec, &obs, &set, &next));
+	assert_int_equal(next.state, RS_CHECKING);
+	assert_true(next.rollback);
+	assert_string_equal(next.cause, "pg/2 failed its health gate: runs 15.18, not 15.20; then auto-rollback after "
+					 "pg/2 not healthy after 120 s: runs 15.18, not 15.20");
+	/* an auto-rollback is not rolled back again when it fails */
+	rec = next;
+	rec.state = RS_FAILED;
+	assert_null(fsm_decide(&rec, &obs, &set, &next));
+	/* the user's rollback */
+	record_new(4, OLD, NEW, units, n, T0, &rec);
+	rec.state = RS_PAUSED;
+	obs.intent.ask = ASK_ROLLBACK;
+	snprintf(obs.intent.token, sizeof(obs.intent.token), "t-1");
+	assert_non_null(fsm_decide(&rec, &obs, &set, &next));
+	assert_string_equal(next.cause, "rolled back by the user (the refresh was paused)");
+	assert_string_equal(next.intent_token, "t-1");
 }
 
 /* ---- (c) the health gate ---- */
@@ -708,6 +1120,8 @@ static void test_record_json_round_trip(void **state)
 	snprintf(a.switchover_to, sizeof(a.switchover_to), "pg-1");
 	snprintf(a.failed_unit, sizeof(a.failed_unit), "pg/1");
 	snprintf(a.reason, sizeof(a.reason), "pg/1 not healthy after 120 s: lag 5 bytes");
+	snprintf(a.cause, sizeof(a.cause), "pg/1 failed its health gate: lag 5 bytes; then rolled back by the user");
+	snprintf(a.intent_token, sizeof(a.intent_token), "host-12-1700000000000");
 	a.started_ms = INT64_C(1700000000000);
 	a.state_since_ms = INT64_C(1700000100000);
 	a.ended_ms = INT64_C(1700000200000);
@@ -737,6 +1151,8 @@ static void test_record_json_round_trip(void **state)
 	assert_string_equal(b.switchover_to, "pg-1");
 	assert_string_equal(b.failed_unit, "pg/1");
 	assert_string_equal(b.reason, a.reason);
+	assert_string_equal(b.cause, a.cause);
+	assert_string_equal(b.intent_token, a.intent_token);
 	assert_int_equal(b.started_ms, a.started_ms);
 	assert_int_equal(b.state_since_ms, a.state_since_ms);
 	assert_int_equal(b.ended_ms, a.ended_ms);
@@ -828,6 +1244,10 @@ int main(void)
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_decide_retry_switchover),
 		cmocka_unit_test(test_decide_walk),
+		cmocka_unit_test(test_walk_every_decision),
+		cmocka_unit_test(test_causes_kept),
+		cmocka_unit_test(test_intent_json),
+		cmocka_unit_test(test_refresh_asked),
 		cmocka_unit_test(test_unit_healthy),
 		cmocka_unit_test(test_obs_find),
 		cmocka_unit_test(test_new_record),
@@ -837,5 +1257,6 @@ int main(void)
 		cmocka_unit_test(test_step_names),
 	};
 
+	log_setup(LOG_LEVEL_QUIET, "test", 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,9 +12,12 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "refresh/driver.h"
 #include "refresh/unit_step.h"
+#include "util/log.h"
 
 #define OLD "15.18"
 #define NEW "15.20"
@@ -165,8 +168,12 @@ static void test_invariants(void **state)
 	static const char *const rfs[] = { "", "pg-1" };
 	static const int64_t asides[] = { -1, 0, UNIT_RELEASE_WAIT_MS - 1, UNIT_RELEASE_WAIT_MS };
 	long combos = 0;
+	bool used[64] = { false };
+	int nrows;
 
 	(void)state;
+	(void)unit_step_table(&nrows);
+	assert_true(nrows <= 64);
 	for (int bits = 0; bits < (1 << 8); bits++)
 		for (int ro = 0; ro < 4; ro++)
 			for (int ru = 0; ru < 3; ru++)
@@ -224,9 +231,96 @@ static void test_invariants(void **state)
 								}
 								if (a == UNIT_RELINK)
 									assert_string_not_equal(me.linked_version, NEW);
+								/* every decision is a row of the unit's table */
+								if (unit_step_row(unit_step_state(&v), a) == NULL)
+									fail_msg("no row for %s from %s", unit_action_name(a),
+										 unit_state_name(unit_step_state(&v)));
+								used[unit_step_row(unit_step_state(&v), a) - unit_step_table(&nrows)] = true;
 							}
 	assert_true(combos > 10000);
+	/* and every row is some decision: the table says no more than the decisions do */
+	for (int i = 0; i < nrows; i++)
+		if (!used[i])
+			fail_msg("row %s + %s is never decided", unit_state_name(unit_step_table(&nrows)[i].from),
+				 unit_action_name(unit_step_table(&nrows)[i].action));
 }
+
+/* The walk of a sync standby, through the table: each step's row, and where the unit is after it. */
+static void test_table_walk(void **state)
+{
+	static const struct {
+		unit_state from;
+		unit_action action;
+	} expected[] = {
+		{ US_LINK_OLD, UNIT_RELINK },	  { US_LINKED, UNIT_STAND_ASIDE },   { US_ASIDE, UNIT_WAIT_RELEASE },
+		{ US_ASIDE, UNIT_RESTART },	  { US_RESTARTING, UNIT_WAIT_RESTART }, { US_ON_TARGET, UNIT_UNTAG },
+		{ US_ON_TARGET, UNIT_IDLE },
+	};
+	unit_record me;
+	unit_view v = { .me = &me, .target = NEW, .restart_wanted = true, .can_tag = true, .aside_ms = -1 };
+
+	(void)state;
+	memset(&me, 0, sizeof(me));
+	snprintf(me.role, sizeof(me.role), "sync-standby");
+	snprintf(me.server_version, sizeof(me.server_version), OLD);
+	snprintf(me.linked_version, sizeof(me.linked_version), OLD);
+	snprintf(me.patroni_state, sizeof(me.patroni_state), "running");
+	for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+		const unit_transition *row;
+		unit_action a = unit_step_next(&v, &row);
+
+		assert_non_null(row);
+		if (row->from != expected[i].from || a != expected[i].action)
+			fail_msg("step %zu: %s + %s, expected %s + %s", i, unit_state_name(row->from), unit_action_name(a),
+				 unit_state_name(expected[i].from), unit_action_name(expected[i].action));
+		switch (a) {
+		case UNIT_RELINK:
+			snprintf(me.linked_version, sizeof(me.linked_version), NEW);
+			break;
+		case UNIT_STAND_ASIDE:
+			v.aside_ms = 0;
+			me.tag_nosync = true;
+			break;
+		case UNIT_WAIT_RELEASE:
+			v.aside_ms = UNIT_RELEASE_WAIT_MS;
+			break;
+		case UNIT_RESTART:
+			v.restart_running = true;
+			break;
+		case UNIT_WAIT_RESTART:
+			v.restart_running = false;
+			snprintf(me.server_version, sizeof(me.server_version), NEW);
+			break;
+		case UNIT_UNTAG:
+			me.tag_nosync = false;
+			break;
+		default:
+			break;
+		}
+		/* where the row said the unit would be, it is (derived again from what it reports) */
+		if (a != UNIT_WAIT_RELEASE && a != UNIT_WAIT_RESTART && a != UNIT_IDLE && a != UNIT_UNTAG)
+			assert_int_equal(unit_step_state(&v), row->to);
+	}
+}
+
+/* Table invariants: one row per (from, action), names, and a row deleted is a decision refused. */
+static void test_table_rows(void **state)
+{
+	int n;
+	const unit_transition *t = unit_step_table(&n);
+
+	(void)state;
+	for (int i = 0; i < n; i++) {
+		assert_ptr_equal(unit_step_row(t[i].from, t[i].action), &t[i]);
+		assert_true(t[i].meaning != NULL && t[i].meaning[0] != '\0');
+		assert_string_not_equal(unit_state_name(t[i].from), "?");
+		assert_string_not_equal(unit_state_name(t[i].to), "?");
+	}
+	assert_null(unit_step_row(US_IDLE, UNIT_RESTART));
+	assert_null(unit_step_row(US_ON_TARGET, UNIT_RELINK));
+	assert_string_equal(unit_state_name(US_COUNT), "?");
+}
+
 
 static void test_names(void **state)
 {
@@ -236,6 +330,69 @@ static void test_names(void **state)
 	assert_string_equal(unit_action_name((unit_action)99), "?");
 }
 
+/* The unit's step goes into its record and comes back in a new agent: standing aside and a restart keep
+ * their start, the restart's child does not survive. One case a line. */
+static void test_step_persisted(void **state)
+{
+	static const struct {
+		unit_state step;
+		int64_t aside, restart;
+		const char *target, *name;
+		int64_t since; /* expected in the record */
+	} persisted[] = {
+		{ US_IDLE, 0, 0, "", "idle", 0 },
+		{ US_LINK_OLD, 0, 0, NEW, "link-old", 0 },
+		{ US_LINKED, 0, 0, NEW, "linked", 0 },
+		{ US_ASIDE, 1700000001000, 0, NEW, "aside", 1700000001000 },
+		{ US_RESTARTING, 0, 1700000002000, NEW, "restarting", 1700000002000 },
+		{ US_ON_TARGET, 0, 1700000002000, NEW, "on-target", 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(persisted) / sizeof(persisted[0]); i++) {
+		refresh_unit_state a, b;
+		unit_record rec, parsed;
+		char *json = NULL;
+		pgr_err err;
+
+		memset(&a, 0, sizeof(a));
+		memset(&rec, 0, sizeof(rec));
+		snprintf(rec.unit, sizeof(rec.unit), "pg/1");
+		a.step = persisted[i].step;
+		a.aside_since_ms = persisted[i].aside;
+		a.last_restart_ms = persisted[i].restart;
+		a.restart_child = 4242;
+		snprintf(a.last_restart_target, sizeof(a.last_restart_target), "%s", persisted[i].target);
+		snprintf(a.step_target, sizeof(a.step_target), "%s", persisted[i].target);
+		refresh_unit_state_save(&a, &rec);
+		assert_string_equal(rec.step, persisted[i].name);
+		assert_int_equal(rec.step_since_ms, persisted[i].since);
+		/* through the record's JSON, as etcd keeps it */
+		assert_int_equal(unit_record_to_json(&rec, &json, &err), 0);
+		assert_int_equal(unit_record_parse(json, &parsed, &err), 0);
+		free(json);
+		refresh_unit_state_restore(&b, &parsed);
+		assert_int_equal(b.step, persisted[i].step);
+		assert_string_equal(b.step_target, persisted[i].target);
+		assert_int_equal(b.restart_child, 0);
+		assert_int_equal(b.aside_since_ms, persisted[i].step == US_ASIDE ? persisted[i].aside : 0);
+		assert_int_equal(b.last_restart_ms, persisted[i].step == US_RESTARTING ? persisted[i].restart : 0);
+		assert_string_equal(b.last_restart_target, persisted[i].step == US_RESTARTING ? persisted[i].target : "");
+	}
+	{
+		/* a record from before steps were kept: idle, nothing restored */
+		unit_record old;
+		refresh_unit_state b;
+		pgr_err err;
+
+		assert_int_equal(unit_record_parse("{\"unit\":\"pg/1\"}", &old, &err), 0);
+		refresh_unit_state_restore(&b, &old);
+		assert_int_equal(b.step, US_IDLE);
+		assert_int_equal(b.aside_since_ms, 0);
+		assert_int_equal(b.last_restart_ms, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,7 +400,11 @@ int main(void)
 		cmocka_unit_test(test_sync_standby_walk),
 		cmocka_unit_test(test_invariants),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_table_walk),
+		cmocka_unit_test(test_table_rows),
+		cmocka_unit_test(test_step_persisted),
 	};
 
+	log_setup(LOG_LEVEL_QUIET, "test", 0);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,63 @@
+/*
+ * intent.h — what the user asks of a refresh (refresh, resume-refresh, rollback, force-refresh-start),
+ * as one key in etcd, /pgrefresh/<cluster>/intent, so that the coordinator stays the only writer of the
+ * refresh record. The CLI writes the intent with compare-and-swap (only where no other intent is pending);
+ * the coordinator takes it: turns it into an event of the state machine (refresh/fsm.h), records the
+ * refresh, then answers the intent (taken, or refused with why) by compare-and-swap; the CLI, which waits
+ * a bounded time for that answer, reads it, removes the key and reports. A CLI that gives up withdraws its
+ * intent if it is still pending, so nothing happens later behind the user's back.
+ *
+ *   {"ask": "rollback", "token": "host-123-1700000000000", "requested_ms": ..., "check_health": true,
+ *    "skip_compatibility": false, "skip_prechecks": false, "skip_workload": false,
+ *    "answer": "pending|taken|refused", "result": "...", and for a refresh: "id", "from", "to"}
+ */
+#ifndef PGR_REFRESH_INTENT_H
+#define PGR_REFRESH_INTENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cluster/conf.h"
+#include "etcd/etcd.h"
+#include "refresh/fsm.h"
+#include "util/err.h"
+
+/* An intent left pending this long by a CLI that is gone may be replaced by a new one. */
+#define INTENT_ABANDONED_MS 60000
+
+typedef enum intent_answer { INTENT_PENDING = 0, INTENT_TAKEN, INTENT_REFUSED } intent_answer;
+
+typedef struct refresh_intent {
+	fsm_intent ask;
+	int64_t requested_ms;
+	intent_answer answer;
+	char result[320]; /* the coordinator's words: what it did, or why it refused */
+} refresh_intent;
+
+const char *intent_ask_name(fsm_ask ask);
+int intent_to_json(const refresh_intent *in, char **json, pgr_err *err) __attribute__((warn_unused_result));
+int intent_parse(const char *json, refresh_intent *in, pgr_err *err) __attribute__((warn_unused_result));
+void intent_key(const cluster_conf *conf, char *buf, size_t len);
+
+/* Reads the intent: *found false when there is none; *rev its mod_revision. */
+int intent_read(const etcd_client *etcd, const cluster_conf *conf, refresh_intent *in, bool *found, int64_t *rev,
+		pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * The CLI's side: records ask (its token made here, returned in in) unless another intent is pending
+ * (then -1 with err naming it); then waits up to timeout_ms for the coordinator's answer, removes the key
+ * and returns 0 with the answer in *in. On timeout, withdraws the intent if still pending and returns 1
+ * (err says so). 2: another intent is pending, or one was written at the same moment (err says so).
+ * -1: etcd failed.
+ */
+int intent_submit_and_wait(const etcd_client *etcd, const cluster_conf *conf, const fsm_intent *ask, long timeout_ms,
+			   refresh_intent *in, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Whether an intent waits for the coordinator (the coordinator's agent then ticks at once). */
+bool intent_pending(const etcd_client *etcd, const cluster_conf *conf);
+
+/* The coordinator's side: answers the intent read at rev (taken or refused, with result). */
+int intent_answer_it(const etcd_client *etcd, const cluster_conf *conf, const refresh_intent *in, int64_t rev,
+		     intent_answer answer, const char *result, pgr_err *err) __attribute__((warn_unused_result));
+
+#endif
