@@ -51,6 +51,8 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view)
 	}
 	status_build(conf, snap->records, snap->have, snap->coordinator, snap->have_refresh ? &snap->refresh : NULL,
 		     wall_ms(), view);
+	if (snap->have_switchover)
+		status_note_switchover_wait(view, snap->have_refresh ? &snap->refresh : NULL, &snap->switchover, wall_ms());
 	free(snap);
 	return 0;
 }
