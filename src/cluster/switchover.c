@@ -685,6 +685,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		}
 		proc_sleep_ms(100); /* PgBouncer sees the server connections close */
 	}
+	mark.holder_count = 0; /* none waited for any more: status no longer names them */
 
 	/* 2. a checkpoint before the pause shortens the old primary's shutdown inside it */
 	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
@@ -731,7 +732,6 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		put_mark(conf, etcd, &mark);
 		return SWITCHOVER_WAITING;
 	}
-	mark.holder_count = 0;
 	timing->pause_ms = proc_now_ms() - t0;
 
 	/* 4. paused: Patroni switches over, PgBouncer follows and is resumed */
