@@ -59,6 +59,8 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, 
 	memcpy(corrupt.unit, snap->unit_corrupt, sizeof(corrupt.unit));
 	status_build_checked(conf, snap->records, snap->have, &corrupt, snap->coordinator,
 			     snap->have_refresh ? &snap->refresh : NULL, wall_ms(), view);
+	if (snap->have_switchover)
+		status_note_switchover_wait(view, snap->have_refresh ? &snap->refresh : NULL, &snap->switchover, wall_ms());
 	*corrupt_refresh = snap->refresh_corrupt;
 	if (snap->refresh_corrupt) {
 		pgr_err_set(&ctx->err, "the refresh record at %s is corrupt (%s); no refresh acts on it", corrupt.refresh_key,

@@ -2,25 +2,38 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sys/time.h>
 
 #include <jansson.h>
 
 #include "cluster/local.h"
 #include "patroni/patroni.h"
+#include "pg/activity.h"
 #include "pg/pgbouncer.h"
 #include "pg/pgsql.h"
 #include "util/log.h"
 #include "util/proc.h"
 
-#define PAUSE_TIMEOUT_MS 10000
+#define PAUSE_TIMEOUT_MS 2000    /* a PAUSE that takes longer is held by a transaction: undone, tried again */
+#define RESUME_TIMEOUT_MS 10000
+#define XACT_AGE_BOUND_MS 1000   /* transactions open this long are waited for before pausing */
+#define TERMINATE_GRACE_MS 20000 /* after ending clients' sessions, how long PAUSE is tried again before halting */
 #define PROMOTE_TIMEOUT_MS 60000
 #define PAUSED_RETRY_MS 4000 /* how long a refused switchover (412/503) is asked again while paused */
+#define DEFAULT_WAIT_S 60
+
+static int64_t wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
 
 static const conf_unit *unit_of(const cluster_conf *conf, const char *member)
 {
@@ -30,6 +43,25 @@ static const conf_unit *unit_of(const cluster_conf *conf, const char *member)
 	return NULL;
 }
 
+/* The pieces every admin command needs; -1 with err when the secrets cannot be read. */
+static int bouncer_password(const cluster_conf *conf, cluster_secrets *secrets, pgr_err *err)
+{
+	return conf->pgbouncer_count == 0 ? 0 : secrets_load(conf->dir, secrets, err);
+}
+
+/* RESUME PgBouncer i; one that is not paused is fine (no error, nothing logged). */
+static int resume_one(const cluster_conf *conf, const cluster_secrets *secrets, int i, pgr_err *err)
+{
+	bool was_paused;
+	pgr_err one;
+
+	if (pgbouncer_resume(conf->pgbouncers[i].host, conf->pgbouncers[i].port, conf->superuser,
+			     secrets->superuser_password, RESUME_TIMEOUT_MS, &was_paused, &one) != 0)
+		return pgr_err_set(err, "PgBouncer %s:%d RESUME: %s", conf->pgbouncers[i].host, conf->pgbouncers[i].port,
+				   one.msg);
+	return 0;
+}
+
 int switchover_pgbouncer_command(const cluster_conf *conf, const char *command, pgr_err *err)
 {
 	cluster_secrets secrets;
@@ -37,19 +69,63 @@ int switchover_pgbouncer_command(const cluster_conf *conf, const char *command, 
 
 	if (conf->pgbouncer_count == 0)
 		return 0;
-	if (secrets_load(conf->dir, &secrets, err) != 0)
+	if (bouncer_password(conf, &secrets, err) != 0)
 		return -1;
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
 		pgr_err one;
 
+		if (strcmp(command, "RESUME") == 0) {
+			if (resume_one(conf, &secrets, i, &one) != 0) {
+				*err = one;
+				rc = -1;
+			}
+			continue;
+		}
 		if (pgbouncer_admin_command(conf->pgbouncers[i].host, conf->pgbouncers[i].port, conf->superuser,
-					    secrets.superuser_password, command, PAUSE_TIMEOUT_MS, &one) != 0) {
+					    secrets.superuser_password, command, RESUME_TIMEOUT_MS, &one) != 0) {
 			pgr_err_set(err, "PgBouncer %s:%d %s: %s", conf->pgbouncers[i].host, conf->pgbouncers[i].port, command,
 				    one.msg);
 			rc = -1;
 		}
 	}
 	return rc;
+}
+
+/*
+ * PAUSE every PgBouncer, each bounded by PAUSE_TIMEOUT_MS. On failure none is left paused: the ones
+ * that paused are resumed once each, and one whose PAUSE did not complete was undone by
+ * pgbouncer_pause itself (resuming it again would only draw "not paused"). *timed_out: a PAUSE did
+ * not complete in time (a transaction held it), rather than a PgBouncer failing.
+ */
+static int pause_all(const cluster_conf *conf, bool *timed_out, pgr_err *err)
+{
+	cluster_secrets secrets;
+	int paused = 0;
+
+	*timed_out = false;
+	if (conf->pgbouncer_count == 0)
+		return 0;
+	if (bouncer_password(conf, &secrets, err) != 0)
+		return -1;
+	for (; paused < conf->pgbouncer_count; paused++) {
+		const conf_endpoint *b = &conf->pgbouncers[paused];
+		pgr_err one;
+
+		if (pgbouncer_pause(b->host, b->port, conf->superuser, secrets.superuser_password, PAUSE_TIMEOUT_MS,
+				    timed_out, &one) != 0) {
+			pgr_err_set(err, "%s", one.msg);
+			break;
+		}
+	}
+	if (paused == conf->pgbouncer_count)
+		return 0;
+	for (int i = 0; i < paused; i++) {
+		pgr_err one;
+
+		if (resume_one(conf, &secrets, i, &one) != 0)
+			log_error("%s", one.msg);
+	}
+	return -1;
 }
 
 /*
@@ -85,24 +161,54 @@ static bool switchover_under_way(const conf_unit *old, const conf_unit *cand)
 	return under_way;
 }
 
-static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
-			     const char *leader, const char *candidate, switchover_timing *timing, pgr_err *err);
-
 void switchover_mark_format(const switchover_mark *mark, char *out, size_t outlen)
 {
 	json_t *o = json_pack("{s:I, s:b, s:s, s:s}", "lease", (json_int_t)mark->lease, "pgbouncer_paused",
 			      mark->pgbouncer_paused, "from", mark->from, "to", mark->to);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *text;
 
+	if (o != NULL && (mark->attempt != 0 || mark->cascaded || mark->waiting_since_ms != 0 || mark->pause_timeouts)) {
+		json_t *holders = json_array();
+
+		for (int i = 0; i < mark->holder_count && i < SWITCHOVER_MAX_HOLDERS; i++) {
+			const pg_xact *x = &mark->holders[i];
+
+			json_array_append_new(holders, json_pack("{s:i, s:s, s:s, s:s, s:I, s:I}", "pid", x->pid,
+								 "application", x->application, "client", x->client,
+								 "state", x->state, "xact_start_us",
+								 (json_int_t)x->xact_start_us, "age_ms",
+								 (json_int_t)x->age_ms));
+		}
+		json_object_set_new(o, "attempt", json_integer(mark->attempt));
+		json_object_set_new(o, "cascaded", json_boolean(mark->cascaded));
+		json_object_set_new(o, "waiting_since_ms", json_integer(mark->waiting_since_ms));
+		json_object_set_new(o, "wait_s", json_integer(mark->wait_s));
+		json_object_set_new(o, "terminate", json_boolean(mark->terminate));
+		json_object_set_new(o, "pause_timeouts", json_integer(mark->pause_timeouts));
+		json_object_set_new(o, "waiting_for_count", json_integer(mark->holder_count));
+		json_object_set_new(o, "waiting_for", holders);
+		json_object_set_new(o, "waiting_for_seen_ms", json_integer(mark->holders_seen_ms));
+	}
+	text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	snprintf(out, outlen, "%s", text ? text : "{}");
 	free(text);
 	json_decref(o);
 }
 
+static int64_t int_field(json_t *o, const char *key, int64_t min, int64_t max)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+		return 0;
+	return (int64_t)json_integer_value(v);
+}
+
 void switchover_mark_parse(const char *value, switchover_mark *mark)
 {
 	json_t *o = json_loads(value, 0, NULL);
-	json_t *v;
+	json_t *v, *holders;
+	size_t i;
 
 	memset(mark, 0, sizeof(*mark));
 	if (!json_is_object(o)) {
@@ -117,14 +223,113 @@ void switchover_mark_parse(const char *value, switchover_mark *mark)
 	snprintf(mark->from, sizeof(mark->from), "%s", json_is_string(v) ? json_string_value(v) : "");
 	v = json_object_get(o, "to");
 	snprintf(mark->to, sizeof(mark->to), "%s", json_is_string(v) ? json_string_value(v) : "");
+	mark->attempt = int_field(o, "attempt", INT64_MIN, INT64_MAX);
+	mark->cascaded = json_is_true(json_object_get(o, "cascaded"));
+	mark->waiting_since_ms = int_field(o, "waiting_since_ms", 0, INT64_MAX);
+	mark->wait_s = (int)int_field(o, "wait_s", 0, 86400);
+	mark->terminate = json_is_true(json_object_get(o, "terminate"));
+	mark->pause_timeouts = (int)int_field(o, "pause_timeouts", 0, 1000000);
+	mark->holders_seen_ms = int_field(o, "waiting_for_seen_ms", 0, INT64_MAX);
+	holders = json_object_get(o, "waiting_for");
+	json_array_foreach(holders, i, v)
+	{
+		pg_xact *x;
+		const char *text;
+
+		if (mark->holder_count >= SWITCHOVER_MAX_HOLDERS || int_field(v, "pid", 1, INT32_MAX) == 0)
+			break;
+		x = &mark->holders[mark->holder_count++];
+		x->pid = (int)int_field(v, "pid", 1, INT32_MAX);
+		text = json_string_value(json_object_get(v, "application"));
+		snprintf(x->application, sizeof(x->application), "%s", text ? text : "");
+		text = json_string_value(json_object_get(v, "client"));
+		snprintf(x->client, sizeof(x->client), "%s", text ? text : "");
+		text = json_string_value(json_object_get(v, "state"));
+		snprintf(x->state, sizeof(x->state), "%s", text ? text : "");
+		x->xact_start_us = int_field(v, "xact_start_us", INT64_MIN, INT64_MAX);
+		x->age_ms = int_field(v, "age_ms", 0, INT64_MAX);
+	}
+	/* the count covers the ones not named too; never fewer than those named */
+	v = json_object_get(o, "waiting_for_count");
+	if (json_is_integer(v) && json_integer_value(v) > mark->holder_count && json_integer_value(v) < 1000000)
+		mark->holder_count = (int)json_integer_value(v);
 	json_decref(o);
+}
+
+/* "pid 123 ('app', 127.0.0.1:5555, open 14 s)" for holder i, its age as of now_ms; now_ms 0: the short
+ * form "pid 123 (app, 127.0.0.1:5555)" */
+static void holder_text(const switchover_mark *mark, int i, int64_t now_ms, char *buf, size_t len)
+{
+	pg_xact x = mark->holders[i];
+
+	if (now_ms == 0) {
+		snprintf(buf, len, "pid %d (%s, %s)", x.pid, x.application[0] ? x.application : "no application_name",
+			 x.client);
+		return;
+	}
+	if (mark->holders_seen_ms > 0 && now_ms > mark->holders_seen_ms)
+		x.age_ms += now_ms - mark->holders_seen_ms;
+	pg_activity_describe(&x, buf, len);
+}
+
+/* the first `most` holders named, then "and N more" */
+static void holders_text(const switchover_mark *mark, int64_t now_ms, int most, char *buf, size_t len)
+{
+	size_t used = 0;
+	int named = mark->holder_count < SWITCHOVER_MAX_HOLDERS ? mark->holder_count : SWITCHOVER_MAX_HOLDERS;
+
+	if (named > most)
+		named = most;
+	buf[0] = '\0';
+	for (int i = 0; i < named && used < len; i++) {
+		char one[200];
+		int w;
+
+		holder_text(mark, i, now_ms, one, sizeof(one));
+		w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", one);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	if (mark->holder_count > named && used < len)
+		snprintf(buf + used, len - used, " and %d more", mark->holder_count - named);
+}
+
+void switchover_mark_waiting_text(const switchover_mark *mark, int64_t now_ms, char *buf, size_t len)
+{
+	char who[400];
+	int64_t waited_s, left_s;
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (mark->waiting_since_ms == 0 || mark->holder_count == 0)
+		return;
+	holders_text(mark, now_ms, 1, who, sizeof(who));
+	waited_s = now_ms > mark->waiting_since_ms ? (now_ms - mark->waiting_since_ms) / 1000 : 0;
+	left_s = mark->wait_s - waited_s;
+	if (left_s < 0)
+		left_s = 0;
+	snprintf(buf, len, "Switchover waits, PgBouncer not paused, for %d open transaction%s: %s. %s in %lld s "
+		 "(switchover-wait-seconds=%d)",
+		 mark->holder_count, mark->holder_count == 1 ? "" : "s", who,
+		 mark->terminate ? "Ends them" : "Halts", (long long)left_s, mark->wait_s);
+}
+
+void switchover_halt_text(const switchover_mark *mark, char *buf, size_t len)
+{
+	char who[400];
+
+	holders_text(mark, 0, 2, who, sizeof(who));
+	/* short: the refresh's reason, then status's "Roll back: ...; or go on: ..." must fit one line */
+	snprintf(buf, len, "%s kept a transaction open %d s: %s; end %s or set switchover-terminate-clients=true",
+		 mark->holder_count == 1 ? "a client" : "clients", mark->wait_s, who, mark->holder_count == 1 ? "it" : "them");
 }
 
 /* Writes (mark != NULL) or removes the mark. It is not under the owner's lease: it must outlive its
  * owner, so that whoever comes next sees what was left. */
 static void put_mark(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *mark)
 {
-	char prefix[128], key[256], value[512];
+	char prefix[128], key[256], value[4096];
 	pgr_err err;
 	int rc;
 
@@ -150,43 +355,83 @@ static void resume_all(const cluster_conf *conf)
 		log_error("%s", err.msg);
 }
 
-/* The child that asks Patroni: exit 0 on 200, 2 on 412/503 (retry), 1 otherwise. */
-static pid_t ask_patroni(const char *url, const char *leader, const char *candidate)
+/*
+ * Patroni's POST /switchover blocks until Patroni has polled the result (about 2 s), while the
+ * candidate is watched to resume clients the moment it accepts writes: the request runs in a worker
+ * thread (not a forked child: the agent has threads, and the child used libcurl and jansson). The
+ * thread only fills its own struct; `done` is set last.
+ */
+typedef struct patroni_request {
+	pthread_t thread;
+	bool started;
+	char url[200], leader[64], candidate[64];
+	long timeout_ms;
+	atomic_bool done;
+	int rc;          /* patroni_switchover's */
+	int http_status; /* 0 when no answer */
+	char reply[256]; /* the start of the answer's body */
+	pgr_err err;
+} patroni_request;
+
+static void *patroni_request_main(void *arg)
 {
-	pid_t child = fork();
+	patroni_request *req = arg;
 
-	if (child == 0) {
-		int status = 0;
-		char reply[512];
-		pgr_err err;
-
-		if (patroni_switchover(url, leader, candidate, 60000, &status, reply, sizeof(reply), &err) != 0) {
-			log_error("switchover request: %s", err.msg);
-			_exit(1);
-		}
-		if (status == 200)
-			_exit(0);
-		log_warn("Patroni answered the switchover with HTTP %d: %s", status, reply);
-		_exit(status == 412 || status == 503 ? 2 : 1);
-	}
-	return child;
+	req->rc = patroni_switchover(req->url, req->leader, req->candidate, req->timeout_ms, &req->http_status,
+				     req->reply, (int)sizeof(req->reply), &req->err);
+	atomic_store(&req->done, true);
+	return NULL;
 }
 
-/* -1 still running, else the child's exit code (1 when killed). Reaps it: call again only while -1. */
-static int child_result(pid_t child, bool block)
+static int patroni_request_start(patroni_request *req, const char *url, const char *leader, const char *candidate,
+				 long timeout_ms, pgr_err *err)
 {
-	int status;
-	pid_t r = waitpid(child, &status, block ? 0 : WNOHANG);
+	int rc;
 
-	if (r == 0)
+	memset(req, 0, sizeof(*req));
+	atomic_init(&req->done, false);
+	snprintf(req->url, sizeof(req->url), "%s", url);
+	snprintf(req->leader, sizeof(req->leader), "%s", leader);
+	snprintf(req->candidate, sizeof(req->candidate), "%s", candidate);
+	req->timeout_ms = timeout_ms;
+	rc = pthread_create(&req->thread, NULL, patroni_request_main, req);
+	if (rc != 0)
+		return pgr_err_set(err, "could not start the switchover request: pthread_create: %s", strerror(rc));
+	req->started = true;
+	return 0;
+}
+
+/*
+ * -1 while the request runs; else 0 (200), 2 (412/503: ask again), 1 (refused or no answer), and
+ * the thread joined. Blocking waits for it (bounded by the request's own timeout). Logs the answer
+ * once, with its HTTP status and the start of its body.
+ */
+static int patroni_request_result(patroni_request *req, bool block)
+{
+	if (!req->started)
+		return req->rc != 0 || req->http_status != 200 ? (req->http_status == 412 || req->http_status == 503 ? 2 : 1) : 0;
+	if (!block && !atomic_load(&req->done))
 		return -1;
-	if (r < 0) {
-		log_warn("the switchover request process %d: waitpid: %s", (int)child, strerror(errno));
+	pthread_join(req->thread, NULL);
+	req->started = false;
+	if (req->rc != 0) {
+		log_error("switchover request: %s", req->err.msg);
 		return 1;
 	}
-	if (WIFSIGNALED(status))
-		log_warn("the switchover request process %d died of signal %d", (int)child, WTERMSIG(status));
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	if (req->http_status == 200)
+		return 0;
+	log_warn("Patroni at %s answered the switchover %s -> %s with HTTP %d: %s", req->url, req->leader, req->candidate,
+		 req->http_status, req->reply);
+	return req->http_status == 412 || req->http_status == 503 ? 2 : 1;
+}
+
+/* What Patroni answered, for an error message: "HTTP 412: <body>" or the request's own error. */
+static void patroni_request_answer(const patroni_request *req, char *buf, size_t len)
+{
+	if (req->rc != 0)
+		snprintf(buf, len, "%s", req->err.msg);
+	else
+		snprintf(buf, len, "HTTP %d: %.100s", req->http_status, req->reply);
 }
 
 /*
@@ -279,26 +524,6 @@ void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd
 	put_mark(conf, etcd, NULL);
 }
 
-int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
-		   const char *candidate, switchover_timing *timing, pgr_err *err)
-{
-	switchover_mark mark = { .lease = owner_lease };
-	int rc;
-
-	snprintf(mark.from, sizeof(mark.from), "%s", leader);
-	snprintf(mark.to, sizeof(mark.to), "%s", candidate);
-	if (owner_lease == 0 && etcd != NULL)
-		log_warn("no lease to own the switchover mark: none written");
-	else
-		put_mark(conf, etcd, &mark);
-	cascade_from(conf, leader, candidate, true);
-	rc = switchover_paused(conf, etcd, &mark, leader, candidate, timing, err);
-	cascade_from(conf, leader, candidate, false);
-	if (owner_lease != 0)
-		put_mark(conf, etcd, NULL);
-	return rc;
-}
-
 /* RESUME every PgBouncer and say so in the mark */
 static void resume_marked(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark)
 {
@@ -309,64 +534,271 @@ static void resume_marked(const cluster_conf *conf, const etcd_client *etcd, swi
 	}
 }
 
+/* The mark this caller left at an earlier step of the same attempt: found, lease, members and attempt match. */
+static bool read_own_mark(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
+			  const char *candidate, int64_t attempt, switchover_mark *out)
+{
+	char prefix[128], key[256];
+	etcd_kv kv;
+	bool found = false;
+	pgr_err err;
+
+	memset(out, 0, sizeof(*out));
+	if (etcd == NULL || owner_lease == 0 || attempt == 0)
+		return false;
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
+	snprintf(key, sizeof(key), "%s%s", prefix, SWITCHOVER_LEAF);
+	if (etcd_get(etcd, key, &kv, &found, &err) != 0) {
+		log_warn("cannot read the switchover mark: %s", err.msg);
+		return false;
+	}
+	if (found && kv.value != NULL)
+		switchover_mark_parse(kv.value, out);
+	etcd_kv_free(&kv);
+	return found && out->lease == owner_lease && out->attempt == attempt && strcmp(out->from, leader) == 0 &&
+	       strcmp(out->to, candidate) == 0;
+}
+
+static void set_holders(switchover_mark *mark, const pg_xact *xacts, int n, int64_t now_ms)
+{
+	mark->holder_count = n;
+	for (int i = 0; i < n && i < SWITCHOVER_MAX_HOLDERS; i++)
+		mark->holders[i] = xacts[i];
+	mark->holders_seen_ms = now_ms;
+}
+
+/* The same transactions named (pid and start), and as many. */
+static bool same_holders(const switchover_mark *a, const switchover_mark *b)
+{
+	if (a->holder_count != b->holder_count)
+		return false;
+	for (int i = 0; i < a->holder_count && i < SWITCHOVER_MAX_HOLDERS; i++)
+		if (a->holders[i].pid != b->holders[i].pid || a->holders[i].xact_start_us != b->holders[i].xact_start_us)
+			return false;
+	return true;
+}
+
+/* The end of an attempt, whatever it came to: no standby cascades any more, the mark removed. */
+static void finish(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *mark, const char *leader,
+		   const char *candidate)
+{
+	if (mark->cascaded)
+		cascade_from(conf, leader, candidate, false);
+	if (mark->lease != 0)
+		put_mark(conf, etcd, NULL);
+}
+
 static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
-			     const char *leader, const char *candidate, switchover_timing *timing, pgr_err *err)
+			     const conf_unit *old, const conf_unit *cand, long long t0, switchover_timing *timing,
+			     pgr_err *err);
+
+switchover_result switchover_step(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+				  const char *leader, const char *candidate, const switchover_policy *policy,
+				  switchover_timing *timing, pgr_err *err)
 {
 	const conf_unit *old = unit_of(conf, leader), *cand = unit_of(conf, candidate);
+	switchover_mark mark, prev;
 	cluster_secrets secrets;
-	char url[200], conninfo[1024];
-	long long t0, t_paused, t_asked, deadline, retry_deadline;
-	pid_t child;
-	int result = -1, r = -1; /* r: the request process's exit code, -1 while it runs */
+	char old_conninfo[1024];
+	pg_xact xacts[PG_ACTIVITY_MAX];
+	int n = 0;
+	int64_t now, wait_ms;
+	bool continuing, timed_out = false;
+	long long t0;
+	pgr_err qerr;
 
 	memset(timing, 0, sizeof(*timing));
-	if (old == NULL || cand == NULL)
-		return pgr_err_set(err, "unknown member %s", old == NULL ? leader : candidate);
+	if (old == NULL || cand == NULL) {
+		pgr_err_set(err, "unknown member %s", old == NULL ? leader : candidate);
+		return SWITCHOVER_FAILED;
+	}
 	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return SWITCHOVER_FAILED;
+	pg_conninfo(old_conninfo, sizeof(old_conninfo), old->host, old->pg_port, conf->superuser,
+		    secrets.superuser_password, "postgres", 2);
+	continuing = read_own_mark(conf, etcd, owner_lease, leader, candidate, policy->attempt, &prev);
+	memset(&mark, 0, sizeof(mark));
+	mark.lease = etcd != NULL ? owner_lease : 0;
+	snprintf(mark.from, sizeof(mark.from), "%s", leader);
+	snprintf(mark.to, sizeof(mark.to), "%s", candidate);
+	mark.attempt = policy->attempt;
+	mark.wait_s = policy->wait_s;
+	mark.terminate = policy->terminate_clients;
+	wait_ms = (int64_t)policy->wait_s * 1000;
+	if (continuing) {
+		mark.cascaded = prev.cascaded;
+		mark.waiting_since_ms = prev.waiting_since_ms;
+		mark.pause_timeouts = prev.pause_timeouts;
+		set_holders(&mark, prev.holders, prev.holder_count, prev.holders_seen_ms);
+	} else {
+		log_info("switchover %s -> %s, PgBouncer paused around it (clients holding a transaction open are waited "
+			 "for %d s, then %s)",
+			 old->name, cand->name, policy->wait_s, policy->terminate_clients ? "their sessions ended" : "it halts");
+		if (owner_lease == 0 && etcd != NULL)
+			log_warn("no lease to own the switchover mark: none written");
+	}
+	if (!mark.cascaded) {
+		put_mark(conf, etcd, &mark);
+		cascade_from(conf, leader, candidate, true);
+		mark.cascaded = true;
+		put_mark(conf, etcd, &mark);
+	}
+
+	/* 1. transactions open on the primary for a while would hold the PAUSE: wait for them, unpaused */
+	now = wall_ms();
+	if (pg_activity_open_transactions(old_conninfo, XACT_AGE_BOUND_MS, xacts, PG_ACTIVITY_MAX, &n, &qerr) != 0) {
+		log_warn("%s: cannot see the open transactions (%s); pausing all the same (bounded)", old->name, qerr.msg);
+		n = 0;
+	}
+	if (n > 0) {
+		switchover_mark before = mark;
+
+		set_holders(&mark, xacts, n, now);
+		if (mark.waiting_since_ms == 0)
+			mark.waiting_since_ms = now;
+		if (now - mark.waiting_since_ms < wait_ms) {
+			if (!same_holders(&before, &mark) || before.waiting_since_ms != mark.waiting_since_ms) {
+				char text[400];
+
+				switchover_mark_waiting_text(&mark, now, text, sizeof(text));
+				log_info("%s", text);
+				put_mark(conf, etcd, &mark);
+			}
+			return SWITCHOVER_WAITING;
+		}
+		if (!policy->terminate_clients || now - mark.waiting_since_ms > wait_ms + TERMINATE_GRACE_MS) {
+			switchover_halt_text(&mark, err->msg, sizeof(err->msg));
+			finish(conf, etcd, &mark, leader, candidate);
+			return SWITCHOVER_FAILED;
+		}
+		for (int i = 0; i < n && i < PG_ACTIVITY_MAX; i++) {
+			char who[200];
+			bool ended = false;
+
+			pg_activity_describe(&xacts[i], who, sizeof(who));
+			if (pg_activity_terminate(old_conninfo, &xacts[i], &ended, &qerr) != 0)
+				log_warn("%s: could not end the session of %s: %s", old->name, who, qerr.msg);
+			else if (ended)
+				log_warn("%s: ended the session of %s: its transaction was open past switchover-wait-seconds=%d "
+					 "(switchover-terminate-clients=true)",
+					 old->name, who, policy->wait_s);
+		}
+		proc_sleep_ms(100); /* PgBouncer sees the server connections close */
+	}
+	mark.holder_count = 0; /* none waited for any more: status no longer names them */
+
+	/* 2. a checkpoint before the pause shortens the old primary's shutdown inside it */
+	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
+		log_warn("CHECKPOINT before the switchover: %s", qerr.msg);
+
+	/* 3. PAUSE, bounded: a transaction that began since still holds it; then undone at once, tried again */
+	t0 = proc_now_ms();
+	if (mark.lease != 0) {
+		mark.pgbouncer_paused = true;
+		put_mark(conf, etcd, &mark);
+	}
+	if (pause_all(conf, &timed_out, err) != 0) {
+		mark.pgbouncer_paused = false;
+		if (!timed_out) {
+			finish(conf, etcd, &mark, leader, candidate);
+			pgr_err_prefix(err, "PgBouncer could not pause; nothing changed");
+			return SWITCHOVER_FAILED;
+		}
+		mark.pause_timeouts++;
+		now = wall_ms();
+		if (mark.waiting_since_ms == 0)
+			mark.waiting_since_ms = now;
+		if (pg_activity_open_transactions(old_conninfo, XACT_AGE_BOUND_MS, xacts, PG_ACTIVITY_MAX, &n, &qerr) == 0)
+			set_holders(&mark, xacts, n, now);
+		{
+			char who[300] = "no transaction open for 1 s any more";
+
+			if (mark.holder_count > 0)
+				holders_text(&mark, now, 2, who, sizeof(who));
+			log_warn("PgBouncer's PAUSE did not complete within %d ms (held by: %s): resumed at once; trying again "
+				 "once no transaction holds it",
+				 PAUSE_TIMEOUT_MS, who);
+		}
+		if (now - mark.waiting_since_ms >= wait_ms + (policy->terminate_clients ? TERMINATE_GRACE_MS : 0)) {
+			if (mark.holder_count > 0)
+				switchover_halt_text(&mark, err->msg, sizeof(err->msg));
+			else
+				pgr_err_set(err, "PgBouncer's PAUSE did not complete within %d ms %d times in %lld s: "
+					    "transactions keep it busy; nothing changed",
+					    PAUSE_TIMEOUT_MS, mark.pause_timeouts, (long long)((now - mark.waiting_since_ms) / 1000));
+			finish(conf, etcd, &mark, leader, candidate);
+			return SWITCHOVER_FAILED;
+		}
+		put_mark(conf, etcd, &mark);
+		return SWITCHOVER_WAITING;
+	}
+	timing->pause_ms = proc_now_ms() - t0;
+
+	/* 4. paused: Patroni switches over, PgBouncer follows and is resumed */
+	{
+		int rc = switchover_paused(conf, etcd, &mark, old, cand, t0, timing, err);
+
+		finish(conf, etcd, &mark, leader, candidate);
+		return rc == 0 ? SWITCHOVER_DONE : SWITCHOVER_FAILED;
+	}
+}
+
+int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
+		   const char *candidate, switchover_timing *timing, pgr_err *err)
+{
+	switchover_policy policy = { .wait_s = DEFAULT_WAIT_S, .terminate_clients = false, .attempt = wall_ms() };
+	/* the mark carries the wait from step to step; without one (no etcd), this bounds it */
+	long long give_up = proc_now_ms() + (long long)DEFAULT_WAIT_S * 1000 + TERMINATE_GRACE_MS;
+
+	for (;;) {
+		switchover_result r = switchover_step(conf, etcd, owner_lease, leader, candidate, &policy, timing, err);
+
+		if (r == SWITCHOVER_DONE)
+			return 0;
+		if (r == SWITCHOVER_FAILED)
+			return -1;
+		if (proc_now_ms() > give_up)
+			return pgr_err_set(err, "clients kept transactions open on %s for %d s; nothing changed", leader,
+					   DEFAULT_WAIT_S);
+		proc_sleep_ms(200);
+	}
+}
+
+static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
+			     const conf_unit *old, const conf_unit *cand, long long t0, switchover_timing *timing,
+			     pgr_err *err)
+{
+	const char *leader = old->member, *candidate = cand->member;
+	cluster_secrets secrets;
+	char url[200], conninfo[1024];
+	long long t_asked, deadline, retry_deadline;
+	patroni_request req;
+	int result = -1, r = -1; /* r: the request's result, -1 while it runs */
+
+	if (secrets_load(conf->dir, &secrets, err) != 0) {
+		resume_marked(conf, etcd, mark);
 		return -1;
+	}
 	pg_conninfo(conninfo, sizeof(conninfo), cand->host, cand->pg_port, conf->superuser, secrets.superuser_password,
 		    "postgres", 2);
 	conf_unit_api_url(old, url, sizeof(url));
-	{
-		/* a checkpoint before the pause shortens the old primary's shutdown inside it */
-		char old_conninfo[1024];
-		pgr_err ignored;
-
-		pg_conninfo(old_conninfo, sizeof(old_conninfo), old->host, old->pg_port, conf->superuser,
-			    secrets.superuser_password, "postgres", 2);
-		if (pg_exec(old_conninfo, "CHECKPOINT", &ignored) != 0)
-			log_warn("CHECKPOINT before the switchover: %s", ignored.msg);
-	}
-	t0 = proc_now_ms();
-	if (mark->lease != 0) {
-		mark->pgbouncer_paused = true;
-		put_mark(conf, etcd, mark);
-	}
-	if (switchover_pgbouncer_command(conf, "PAUSE", err) != 0) {
-		resume_marked(conf, etcd, mark);
-		pgr_err_prefix(err, "PgBouncer could not pause within %d s; nothing changed", PAUSE_TIMEOUT_MS / 1000);
-		return -1;
-	}
-	t_paused = proc_now_ms();
-	timing->pause_ms = t_paused - t0;
 	deadline = proc_now_ms() + PROMOTE_TIMEOUT_MS;
 	retry_deadline = proc_now_ms() + PAUSED_RETRY_MS;
 	for (;;) {
 		t_asked = proc_now_ms();
-		child = ask_patroni(url, leader, candidate);
-		if (child < 0) {
+		if (patroni_request_start(&req, url, leader, candidate, PROMOTE_TIMEOUT_MS, err) != 0) {
 			resume_marked(conf, etcd, mark);
-			return pgr_err_set(err, "fork: could not ask Patroni; nothing changed");
+			return pgr_err_prefix(err, "nothing changed");
 		}
 		/* poll the candidate until it accepts writes, or the request fails; Patroni may answer 200
-		 * a moment before the candidate accepts writes: the child is reaped once, then polling goes on */
+		 * a moment before the candidate accepts writes: then polling goes on */
 		r = -1;
 		for (;;) {
 			char out[16];
 			pgr_err ignored;
 
 			if (r < 0)
-				r = child_result(child, false);
+				r = patroni_request_result(&req, false);
 			if (pg_query_text(conninfo, "SELECT pg_is_in_recovery()", out, sizeof(out), &ignored) == 0 &&
 			    strcmp(out, "f") == 0) {
 				result = 0;
@@ -384,16 +816,20 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 			proc_sleep_ms(200); /* no sync standby right now (412): ask again, briefly: clients wait */
 			continue;
 		}
-		if (r < 0) {
-			kill(child, SIGKILL);
-			child_result(child, true);
-		}
-		resume_marked(conf, etcd, mark);
 		if (r < 0)
+			r = patroni_request_result(&req, true); /* bounded by the request's own timeout */
+		resume_marked(conf, etcd, mark);
+		if (r == 0 || proc_now_ms() > deadline)
 			return pgr_err_set(err, "%s was not promoted within %d s; PgBouncer resumed towards %s", candidate,
 					   PROMOTE_TIMEOUT_MS / 1000, leader);
-		return pgr_err_set(err, "Patroni refused the switchover to %s (its answer is logged); nothing changed, "
-				   "PgBouncer resumed towards %s", candidate, leader);
+		{
+			char answer[160];
+
+			patroni_request_answer(&req, answer, sizeof(answer));
+			return pgr_err_set(err, "Patroni refused the switchover to %s (%s); nothing changed, PgBouncer resumed "
+					   "towards %s",
+					   candidate, answer, leader);
+		}
 	}
 	timing->promote_ms = proc_now_ms() - t_asked;
 	if (conf->local && conf->pgbouncer_count > 0) {
@@ -406,7 +842,7 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 			/* clients must not stay paused: resume, and say the switchover did not end well */
 			resume_marked(conf, etcd, mark);
 			if (r < 0)
-				child_result(child, true);
+				(void)patroni_request_result(&req, true);
 			return pgr_err_prefix(err, "%s leads, but PgBouncer could not be repointed at it", candidate);
 		}
 	}
@@ -414,7 +850,7 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 	timing->paused_ms = proc_now_ms() - t0;
 	/* Patroni's own answer, for the record */
 	if (r < 0)
-		r = child_result(child, true);
+		r = patroni_request_result(&req, true);
 	if (r != 0)
 		log_warn("Patroni's answer to the switchover was not 200, though %s accepts writes", candidate);
 	timing->total_ms = proc_now_ms() - t0;

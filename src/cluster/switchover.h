@@ -2,10 +2,13 @@
  * switchover.h — a planned switchover that clients feel only as a short wait: every PgBouncer is
  * paused (bounded), Patroni is asked to switch over, the candidate is polled until it accepts writes,
  * PgBouncer is repointed at it and resumed, then Patroni's answer is confirmed. PgBouncer is resumed
- * on every path. From its first step to its last, a mark in etcd (/pgrefresh/<cluster>/switchover)
- * names the lease of the process running it and says whether PgBouncer is paused, so that when that
- * process dies (its lease expires) the coordinator puts back what it left: the standbys' cascading
- * tags, PgBouncer paused. Used by `pgrefresh switchover` and by the refresh.
+ * on every path. Before pausing, the primary's open transactions are read: a client holding one
+ * would hold PgBouncer's PAUSE, and with it every other client, so the switchover waits without
+ * pausing and names it, then halts or ends it (switchover_policy). From its first step to its last,
+ * a mark in etcd (/pgrefresh/<cluster>/switchover) names the lease of the process running it, says
+ * whether PgBouncer is paused and which clients it waits for, so that status can name them and, when
+ * that process dies (its lease expires), the coordinator puts back what it left: the standbys'
+ * cascading tags, PgBouncer paused. Used by `pgrefresh switchover` and by the refresh.
  */
 #ifndef PGR_CLUSTER_SWITCHOVER_H
 #define PGR_CLUSTER_SWITCHOVER_H
@@ -15,16 +18,41 @@
 
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
+#include "pg/activity.h"
 #include "util/err.h"
 
 #define SWITCHOVER_LEAF "switchover"
+#define SWITCHOVER_MAX_HOLDERS 4 /* clients named in the mark (their count is kept whole) */
 
 /* The mark of a switchover in progress, as stored in etcd. */
 typedef struct switchover_mark {
 	int64_t lease;         /* the owner's: 0 when the value names none (then its owner counts as gone) */
 	bool pgbouncer_paused;
 	char from[64], to[64]; /* Patroni member names */
+	int64_t attempt;       /* the caller's attempt (switchover_policy.attempt): a later call goes on from here */
+	bool cascaded;         /* the other standbys were told to stream from the candidate */
+	int64_t waiting_since_ms; /* wall clock: since when clients' transactions keep it from pausing; 0: not */
+	int wait_s;            /* how long it waits for them ... */
+	bool terminate;        /* ... before ending their sessions (true) or halting (false) */
+	int pause_timeouts;    /* PAUSEs of this attempt that did not complete within their bound */
+	int holder_count;      /* the transactions it waits for (the first SWITCHOVER_MAX_HOLDERS in holders) */
+	pg_xact holders[SWITCHOVER_MAX_HOLDERS];
+	int64_t holders_seen_ms; /* wall clock when holders were read (their age_ms is as of then) */
 } switchover_mark;
+
+/* What a switchover does about clients that hold a transaction open on the primary (its settings). */
+typedef struct switchover_policy {
+	int wait_s;             /* switchover-wait-seconds: wait for them this long, without pausing PgBouncer */
+	bool terminate_clients; /* switchover-terminate-clients: then end their sessions rather than halt */
+	int64_t attempt;        /* non-zero: calls with the same attempt continue one switchover (its wait) */
+} switchover_policy;
+
+/* switchover_step's named results. */
+typedef enum switchover_result {
+	SWITCHOVER_DONE = 0, /* the candidate leads, PgBouncer leads to it and is resumed */
+	SWITCHOVER_WAITING,  /* clients hold transactions open: nothing paused; call again (the mark says who) */
+	SWITCHOVER_FAILED,   /* err says why; nothing changed unless err says the candidate leads */
+} switchover_result;
 
 /* What the switchover measured. */
 typedef struct switchover_timing {
@@ -35,13 +63,36 @@ typedef struct switchover_timing {
 } switchover_timing;
 
 /*
- * Switches the primary role from leader to candidate (Patroni member names). etcd may be NULL (no
- * paused mark); owner_lease is a lease the caller keeps alive while this runs (the coordinator's, or
- * an etcd_lease_keeper's). On failure before the candidate was promoted, nothing changed and PgBouncer
+ * One step of a switchover from leader to candidate (Patroni member names), for a caller that must
+ * not block long (the coordinator's tick): the standbys cascade from the candidate; while client
+ * transactions older than a second are open on the primary it answers SWITCHOVER_WAITING at once,
+ * naming them in the mark; then every PgBouncer is paused, bounded by 2 s (a PAUSE that does not
+ * complete is undone at once and the step answers SWITCHOVER_WAITING); then Patroni switches over,
+ * PgBouncer is repointed and resumed. After policy->wait_s of waiting it halts (SWITCHOVER_FAILED,
+ * the clients named in err) or, with policy->terminate_clients, ends those sessions and goes on.
+ * etcd may be NULL (no mark); owner_lease is a lease the caller keeps alive (the coordinator's, or an
+ * etcd_lease_keeper's). On failure before the candidate was promoted, nothing changed and PgBouncer
  * leads to the old primary again.
+ */
+switchover_result switchover_step(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+				  const char *leader, const char *candidate, const switchover_policy *policy,
+				  switchover_timing *timing, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * The whole switchover, blocking (`pgrefresh switchover`): switchover_step until done or failed, with
+ * the settings' defaults for clients holding transactions (wait 60 s, then halt).
  */
 int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
 		   const char *candidate, switchover_timing *timing, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * What a mark that waits for clients tells a person (status): who holds what, for how long, and what
+ * happens when; "" when the mark waits for nobody. now_ms: wall clock. Pure.
+ */
+void switchover_mark_waiting_text(const switchover_mark *mark, int64_t now_ms, char *buf, size_t len);
+
+/* Why a switchover halted after waiting for clients, naming them and what to run (pure). */
+void switchover_halt_text(const switchover_mark *mark, char *buf, size_t len);
 
 /* The mark as JSON, and back (a value that is not a mark reads as one without an owner). */
 void switchover_mark_format(const switchover_mark *mark, char *out, size_t outlen);
@@ -53,7 +104,7 @@ void switchover_mark_parse(const char *value, switchover_mark *mark);
  */
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd);
 
-/* PAUSE / RESUME every PgBouncer of conf (RESUME of a PgBouncer that is not paused is fine). */
+/* PAUSE / RESUME every PgBouncer of conf (RESUME of a PgBouncer that is not paused is fine, and quiet). */
 int switchover_pgbouncer_command(const cluster_conf *conf, const char *command, pgr_err *err)
 	__attribute__((warn_unused_result));
 

@@ -461,8 +461,8 @@ static bool is_pause(const char *command)
 							 command[5] == ';');
 }
 
-int pgbouncer_admin_command(const char *host, int port, const char *user, const char *password, const char *command,
-			    long timeout_ms, pgr_err *err)
+static int admin_command(const char *host, int port, const char *user, const char *password, const char *command,
+			 long timeout_ms, bool *timed_out, pgr_err *err)
 {
 	long long start = now_ms();
 	long long deadline = start + timeout_ms;
@@ -480,6 +480,7 @@ int pgbouncer_admin_command(const char *host, int port, const char *user, const 
 		return 0;
 	if (rr == RUN_FAILED)
 		return -1;
+	*timed_out = true;
 
 	/*
 	 * Timed out, and cancelled. PgBouncer aborts a pending PAUSE when its admin client cancels
@@ -489,7 +490,7 @@ int pgbouncer_admin_command(const char *host, int port, const char *user, const 
 		pgr_err undo = { 0 };
 
 		if (pgbouncer_admin_command(host, port, user, password, "RESUME", 2000, &undo) != 0 &&
-		    strstr(undo.msg, "not paused") == NULL)
+		    !pgbouncer_not_paused_error(undo.msg))
 			return pgr_err_set(err,
 					   "%s: PAUSE did not complete within %ld ms (a transaction still runs?), and the "
 					   "RESUME that should undo it failed: %s",
@@ -500,6 +501,43 @@ int pgbouncer_admin_command(const char *host, int port, const char *user, const 
 				   where, timeout_ms);
 	}
 	return pgr_err_set(err, "%s: %s did not complete within %ld ms; cancelled", where, command, timeout_ms);
+}
+
+int pgbouncer_admin_command(const char *host, int port, const char *user, const char *password, const char *command,
+			    long timeout_ms, pgr_err *err)
+{
+	bool timed_out = false;
+
+	return admin_command(host, port, user, password, command, timeout_ms, &timed_out, err);
+}
+
+int pgbouncer_pause(const char *host, int port, const char *user, const char *password, long timeout_ms,
+		    bool *timed_out, pgr_err *err)
+{
+	*timed_out = false;
+	return admin_command(host, port, user, password, "PAUSE", timeout_ms, timed_out, err);
+}
+
+bool pgbouncer_not_paused_error(const char *msg)
+{
+	/* PgBouncer: "pooler is not paused/suspended" */
+	return strstr(msg, "not paused") != NULL;
+}
+
+int pgbouncer_resume(const char *host, int port, const char *user, const char *password, long timeout_ms,
+		     bool *was_paused, pgr_err *err)
+{
+	pgr_err one = { 0 };
+
+	*was_paused = false;
+	if (pgbouncer_admin_command(host, port, user, password, "RESUME", timeout_ms, &one) == 0) {
+		*was_paused = true;
+		return 0;
+	}
+	if (pgbouncer_not_paused_error(one.msg))
+		return 0;
+	*err = one;
+	return -1;
 }
 
 int pgbouncer_show_databases_target(const char *host, int port, const char *user, const char *password,

@@ -10,6 +10,7 @@
 #ifndef PGR_PG_PGBOUNCER_H
 #define PGR_PG_PGBOUNCER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/err.h"
@@ -56,6 +57,24 @@ int pgbouncer_ini_target(const char *ini_text, char *host, size_t hostlen, int *
  */
 int pgbouncer_admin_command(const char *host, int port, const char *user, const char *password, const char *command,
 			    long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * PAUSE bounded by timeout_ms. On failure *timed_out says whether the bound passed (the PAUSE was
+ * then cancelled and undone with one RESUME: clients go on) rather than PgBouncer failing or being
+ * unreachable.
+ */
+int pgbouncer_pause(const char *host, int port, const char *user, const char *password, long timeout_ms,
+		    bool *timed_out, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * RESUME, where a PgBouncer that is not paused is fine (PgBouncer answers "pooler is not
+ * paused/suspended"): 0 then too, *was_paused false.
+ */
+int pgbouncer_resume(const char *host, int port, const char *user, const char *password, long timeout_ms,
+		     bool *was_paused, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Whether an admin console error is PgBouncer's answer to a RESUME of a PgBouncer that is not paused. */
+bool pgbouncer_not_paused_error(const char *msg);
 
 /*
  * SHOW DATABASES, the row of dbname: where PgBouncer currently sends that database (what it loaded,

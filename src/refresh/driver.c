@@ -417,11 +417,18 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 		}
 		return 0;
 	}
-	log_info("switchover: %s -> %s, PgBouncer paused around it", d->conf->units[old].name, d->conf->units[cand].name);
 	{
 		switchover_timing timing;
+		/* one attempt per entry into the state: clients holding transactions are waited for across ticks */
+		switchover_policy policy = { .wait_s = snap->settings.switchover_wait_s,
+					     .terminate_clients = snap->settings.switchover_terminate_clients,
+					     .attempt = rec->state_since_ms };
+		switchover_result sr = switchover_step(d->conf, d->etcd, d->lease, rec->switchover_from,
+						       d->conf->units[cand].member, &policy, &timing, &err);
 
-		if (switchover_run(d->conf, d->etcd, d->lease, rec->switchover_from, d->conf->units[cand].member, &timing, &err) != 0) {
+		if (sr == SWITCHOVER_WAITING)
+			return 0;
+		if (sr == SWITCHOVER_FAILED) {
 			snprintf(error, errlen, "%s", err.msg);
 			return -1;
 		}
@@ -444,8 +451,13 @@ static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *sn
 	pgr_err err;
 
 	if (mark->lease != 0) {
-		if (mark->lease == d->lease)
-			return; /* ours: cannot be left over, but never undo our own switchover */
+		if (mark->lease == d->lease) {
+			/* ours: never undo our own switchover; but one that waited for clients is left over once
+			 * the refresh has moved on (a rollback while it waited) */
+			if (!mark->pgbouncer_paused && (!snap->have_refresh || snap->refresh.state != RS_SWITCHOVER))
+				switchover_clean_up_after(d->conf, d->etcd);
+			return;
+		}
 		if (etcd_lease_ttl(d->etcd, mark->lease, &ttl_left, &err) != 0) {
 			log_warn("a switchover is marked in progress; cannot tell whether its owner lives: %s", err.msg);
 			return;

@@ -1,5 +1,6 @@
 #include "refresh/settings.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,6 +14,10 @@ static const setting_def defs[] = {
 	  "the most replication lag a healthy unit may have (over ~2 s: one sample under it, or a shrinking lag, passes)" },
 	{ "health-timeout-seconds", "seconds", "120", true, "how long a refreshed unit may take to pass its health gate" },
 	{ "auto-rollback", "true|false", "false", true, "start a rollback by itself when a unit fails its health gate" },
+	{ "switchover-wait-seconds", "seconds", "60", true,
+	  "how long the switchover waits, without pausing PgBouncer, for clients holding a transaction open on the primary" },
+	{ "switchover-terminate-clients", "true|false", "false", true,
+	  "after switchover-wait-seconds, end those clients' sessions (pg_terminate_backend) instead of halting the refresh" },
 };
 
 int settings_count(void)
@@ -59,6 +64,8 @@ static int parse_int(const char *value, int64_t min, int64_t max, int64_t *out)
 	char *end;
 	long long v;
 
+	if (!isdigit((unsigned char)value[0]) && value[0] != '-')
+		return -1; /* strtoll would skip leading blanks and take a '+' */
 	errno = 0;
 	v = strtoll(value, &end, 10);
 	if (errno != 0 || end == value || *end != '\0' || v < min || v > max)
@@ -101,6 +108,19 @@ int settings_apply(refresh_settings *s, const char *name, const char *value, pgr
 		s->auto_rollback = strcmp(value, "true") == 0;
 		return 0;
 	}
+	if (strcmp(name, "switchover-wait-seconds") == 0) {
+		if (parse_int(value, 0, 86400, &v) != 0)
+			return pgr_err_set(err, "bad value \"%s\" for switchover-wait-seconds (expected 0 to 86400)", value);
+		s->switchover_wait_s = (int)v;
+		return 0;
+	}
+	if (strcmp(name, "switchover-terminate-clients") == 0) {
+		if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0)
+			return pgr_err_set(err, "bad value \"%s\" for switchover-terminate-clients (expected true or false)",
+					   value);
+		s->switchover_terminate_clients = strcmp(value, "true") == 0;
+		return 0;
+	}
 	return pgr_err_set(err, "unknown setting \"%s\"", name);
 }
 
@@ -114,6 +134,10 @@ void settings_value_text(const refresh_settings *s, const char *name, char *buf,
 		snprintf(buf, len, "%d", s->health_timeout_s);
 	else if (strcmp(name, "auto-rollback") == 0)
 		snprintf(buf, len, "%s", s->auto_rollback ? "true" : "false");
+	else if (strcmp(name, "switchover-wait-seconds") == 0)
+		snprintf(buf, len, "%d", s->switchover_wait_s);
+	else if (strcmp(name, "switchover-terminate-clients") == 0)
+		snprintf(buf, len, "%s", s->switchover_terminate_clients ? "true" : "false");
 	else
 		snprintf(buf, len, "%s", "");
 }

@@ -19,6 +19,8 @@ typedef struct refresh_settings {
 	int64_t lag_limit_bytes;
 	int health_timeout_s;
 	bool auto_rollback;
+	int switchover_wait_s;          /* how long the switchover waits for clients that hold transactions open */
+	bool switchover_terminate_clients; /* after that wait: end their sessions (true) or halt (false) */
 } refresh_settings;
 
 /* One row of the settings table. */

@@ -286,6 +286,20 @@ void status_build_checked(const cluster_conf *conf, const unit_record *records, 
 		snprintf(view->message, sizeof(view->message), "%s", view->refresh.message);
 }
 
+void status_note_switchover_wait(status_view *view, const refresh_record *refresh, const switchover_mark *mark,
+				 int64_t now_ms)
+{
+	char text[240];
+
+	switchover_mark_waiting_text(mark, now_ms, text, sizeof(text));
+	if (text[0] == '\0')
+		return;
+	if (refresh != NULL && refresh->state == RS_SWITCHOVER)
+		snprintf(view->refresh.message, sizeof(view->refresh.message), "%s", text);
+	else if (refresh == NULL)
+		snprintf(view->message, sizeof(view->message), "%s", text);
+}
+
 /* A growable text buffer for the table. */
 struct text {
 	char *data;

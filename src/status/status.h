@@ -11,6 +11,7 @@
 
 #include "agent/unit_record.h"
 #include "cluster/conf.h"
+#include "cluster/switchover.h"
 #include "refresh/record.h"
 #include "util/err.h"
 
@@ -79,6 +80,12 @@ void status_build(const cluster_conf *conf, const unit_record *records, const bo
 void status_build_checked(const cluster_conf *conf, const unit_record *records, const bool *have_record,
 			  const status_corrupt *corrupt, const char *coordinator, const refresh_record *refresh,
 			  int64_t now_ms, status_view *view);
+/*
+ * A switchover that waits for clients holding transactions open (its mark names them): the refresh's
+ * message (or, with no refresh, the cluster's) says who and until when. Pure.
+ */
+void status_note_switchover_wait(status_view *view, const refresh_record *refresh, const switchover_mark *mark,
+				 int64_t now_ms);
 /* The refresh's one-line message: what is happening and what the user must do (pure). */
 void status_refresh_message(const refresh_record *rec, const char *next_unit, char *buf, size_t len);
 

@@ -26,8 +26,10 @@ static void test_defaults(void **state)
 	assert_int_equal(s.lag_limit_bytes, 1048576);
 	assert_int_equal(s.health_timeout_s, 120);
 	assert_false(s.auto_rollback);
+	assert_int_equal(s.switchover_wait_s, 60);
+	assert_false(s.switchover_terminate_clients);
 	/* the table's default text is what the defaults produce */
-	assert_int_equal(settings_count(), 4);
+	assert_int_equal(settings_count(), 6);
 	for (int i = 0; i < settings_count(); i++) {
 		const setting_def *d = settings_def(i);
 
@@ -42,6 +44,9 @@ static void test_defaults(void **state)
 	assert_null(settings_def(settings_count()));
 	assert_null(settings_find("pause"));
 	assert_true(settings_find("pause-after-unit-refresh")->allowed_during_refresh); /* the emergency stop */
+	/* a switchover waiting for a client is unblocked by changing these while it waits */
+	assert_true(settings_find("switchover-wait-seconds")->allowed_during_refresh);
+	assert_true(settings_find("switchover-terminate-clients")->allowed_during_refresh);
 }
 
 static const struct {
@@ -87,6 +92,22 @@ static const struct {
 	{ "auto-rollback", "1", 0, NULL },
 	{ "auto-rollback", "TRUE", 0, NULL },
 	{ "auto-rollback", "", 0, NULL },
+	{ "switchover-wait-seconds", "0", 1, "0" },
+	{ "switchover-wait-seconds", "60", 1, "60" },
+	{ "switchover-wait-seconds", "86400", 1, "86400" },
+	{ "switchover-wait-seconds", "86401", 0, NULL },
+	{ "switchover-wait-seconds", "-1", 0, NULL },
+	{ "switchover-wait-seconds", "1m", 0, NULL },
+	{ "switchover-wait-seconds", "", 0, NULL },
+	{ "switchover-wait-seconds", " 5", 0, NULL },
+	{ "switchover-wait-seconds", "+5", 0, NULL },
+	{ "lag-limit-bytes", " 1", 0, NULL },
+	{ "switchover-terminate-clients", "true", 1, "true" },
+	{ "switchover-terminate-clients", "false", 1, "false" },
+	{ "switchover-terminate-clients", "on", 0, NULL },
+	{ "switchover-terminate-clients", "True", 0, NULL },
+	{ "switchover-terminate-clients", "", 0, NULL },
+	{ "switchover_terminate_clients", "true", 0, NULL },
 	{ "pause", "all", 0, NULL },
 	{ "Pause-After-Unit-Refresh", "all", 0, NULL },
 	{ "", "x", 0, NULL },
@@ -105,6 +126,8 @@ static void test_apply(void **state)
 		settings_defaults(&s);
 		if (strcmp(apply_cases[i].name, "auto-rollback") == 0 && strcmp(apply_cases[i].value, "false") == 0)
 			s.auto_rollback = true; /* so that "false" changes something */
+		if (strcmp(apply_cases[i].name, "switchover-terminate-clients") == 0 && strcmp(apply_cases[i].value, "false") == 0)
+			s.switchover_terminate_clients = true;
 		before = s;
 		pgr_err_clear(&err);
 		rc = settings_apply(&s, apply_cases[i].name, apply_cases[i].value, &err);
@@ -146,6 +169,8 @@ static void test_json_round_trip(void **state)
 		{ "lag-limit-bytes", "12345" },
 		{ "health-timeout-seconds", "600" },
 		{ "auto-rollback", "true" },
+		{ "switchover-wait-seconds", "15" },
+		{ "switchover-terminate-clients", "true" },
 	};
 	refresh_settings a, b, d;
 	char *json = NULL;
@@ -162,6 +187,8 @@ static void test_json_round_trip(void **state)
 	assert_int_equal(b.lag_limit_bytes, 12345);
 	assert_int_equal(b.health_timeout_s, 600);
 	assert_true(b.auto_rollback);
+	assert_int_equal(b.switchover_wait_s, 15);
+	assert_true(b.switchover_terminate_clients);
 	free(json);
 
 	/* the defaults round-trip too; an empty object gives the defaults */
@@ -185,6 +212,8 @@ static const struct {
 	{ "{\"lag-limit-bytes\":\"-3\"}", 0, "lag-limit-bytes" },
 	{ "{\"health-timeout-seconds\":\"1\"}", 0, "health-timeout-seconds" },
 	{ "{\"auto-rollback\":\"maybe\"}", 0, "auto-rollback" },
+	{ "{\"switchover-wait-seconds\":\"soon\"}", 0, "switchover-wait-seconds" },
+	{ "{\"switchover-terminate-clients\":\"1\"}", 0, "switchover-terminate-clients" },
 	{ "not json", 0, "not a JSON object" },
 	{ "[]", 0, "not a JSON object" },
 	{ "\"all\"", 0, "not a JSON object" },

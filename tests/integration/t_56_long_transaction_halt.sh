@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# A client holding a transaction open through PgBouncer past switchover-wait-seconds (issue 12
+# section 4): the refresh halts, naming the holder and what to run; with
+# switchover-terminate-clients=true, resume-refresh waits again, ends the holder's session and completes.
+#  1. a 3-unit cluster; bad values of the two settings refused by `config set`; switchover-wait-seconds=5;
+#  2. a writer through PgBouncer (bench/loadclient) and a holder (psql through PgBouncer, t56-holder,
+#     BEGIN + INSERT, then idle in transaction); the refresh (pause none) halts in failed at the
+#     switchover: status names the holder and the setting; nothing changed (same primary, PgBouncer
+#     answers writes), the holder's session untouched;
+#  3. switchover-terminate-clients=true, resume-refresh: the holder's session is ended (its row never
+#     committed), the refresh completes; the writer: 0 failed, every acknowledged id on every unit.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_refresh.sh"
+
+LC=$T/loadclient
+cc -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libpq) "$ROOT/bench/loadclient.c" -o "$LC" \
+	$(pkg-config --libs libpq) -lpthread || fail "could not build bench/loadclient.c"
+
+start_load() { # RUNDIR ID_BASE
+	mkdir -p "$1"
+	(
+		eval "$("$PGR" cluster env --dir "$C")"
+		exec "$LC" --out "$1" --clients 4 --rate 200 --id-base "$2" --stop-file "$1/stop" >"$1/stdout" 2>"$1/stderr"
+	) &
+	LOAD_PID=$!
+	HOLDERS+=("$LOAD_PID")
+}
+stop_load() { # RUNDIR
+	touch "$1/stop"
+	wait "$LOAD_PID" 2>/dev/null || true
+	[ -s "$1/result.json" ] || fail "the load client wrote no result: $(cat "$1/stderr")"
+}
+load_field() { json_get "$(cat "$1/result.json")" "d['$2']"; }
+unit_has_ids() { # UNIT FILE: every id of FILE is on UNIT
+	local n want
+	want=$(wc -l <"$2")
+	n=$(psql_unit "$1" "select count(*) from ledger where id in ($(paste -sd, "$2"))") || return 1
+	[ "$n" = "$want" ]
+}
+open_holder() {
+	rm -f "$T/holder.in"
+	mkfifo "$T/holder.in"
+	(
+		eval "$("$PGR" cluster env --dir "$C")"
+		export PGAPPNAME=t56-holder
+		exec "$PSQL" -X -q -v ON_ERROR_STOP=1 <"$T/holder.in" >"$T/holder.out" 2>"$T/holder.err"
+	) &
+	HOLDER_PID=$!
+	HOLDERS+=("$HOLDER_PID")
+	exec 7>"$T/holder.in"
+	echo "BEGIN; INSERT INTO ledger VALUES (-1, -1, now());" >&7
+}
+holder_backend() {
+	psql_unit "$(units_with_role primary)" \
+		"select pid from pg_stat_activity where application_name = 't56-holder' and state = 'idle in transaction'"
+}
+close_holder() { # SQL; sets HOLDER_RC
+	echo "$1" >&7
+	exec 7>&-
+	HOLDER_RC=0
+	wait "$HOLDER_PID" || HOLDER_RC=$?
+}
+write_answers() {
+	(
+		eval "$("$PGR" cluster env --dir "$C")"
+		exec timeout 3 "$PSQL" -X -q -v ON_ERROR_STOP=1 -c 'insert into t56 default values'
+	) >/dev/null 2>&1
+}
+
+step "a 3-unit cluster on $LOW; bad values of the switchover settings refused; switchover-wait-seconds=5"
+need_versions "$LOW" "$HIGH"
+create_cluster 3 "$LOW"
+wait_healthy 30
+psql_bouncer "create table ledger(id bigint primary key, client int not null, at timestamptz not null); create table t56(id serial primary key)" >/dev/null
+for bad in switchover-wait-seconds=soon switchover-wait-seconds=-1 switchover-wait-seconds=86401 \
+	switchover-terminate-clients=yes switchover-terminate-clients=; do
+	pgr_run config --dir "$C" set "$bad"
+	assert_user_error "config set $bad"
+	assert_contains "$ERR" "${bad%%=*}" "the error names the setting"
+done
+assert_eq "$(pgr_run config --dir "$C" switchover-wait-seconds && echo "$OUT")" 60 "switchover-wait-seconds after refused sets"
+set_pause none
+pgr_ok config --dir "$C" set switchover-wait-seconds=5
+assert_eq "$(pgr_run config --dir "$C" switchover-wait-seconds && echo "$OUT")" 5 "switchover-wait-seconds"
+
+step "a writer and a holder through PgBouncer; the refresh halts at the switchover, naming the holder"
+start_load "$T/load" 0
+open_holder
+wait_until 10 holder_backend || fail "the holder is not idle in a transaction: $(cat "$T/holder.err")"
+HPID=$(holder_backend)
+PRIMARY=$(units_with_role primary)
+ok "pid $HPID (t56-holder) idle in transaction on $PRIMARY"
+start_refresh --version "$HIGH"
+pgr_run wait --dir "$C" --timeout 180 failed
+[ "$RC" = 0 ] || fail "the refresh did not halt in failed: wait exited $RC: $ERR; $(status_json || true)"
+MSG=$(refresh_field message)
+ok "status: $MSG"
+assert_match "$MSG" "switchover failed: a client kept a transaction open 5 s: pid $HPID \(t56-holder, 127\.0\.0\.1:[0-9]+\); end it or set switchover-terminate-clients=true" "the halt names the holder and the setting"
+assert_contains "$MSG" "pgrefresh rollback" "the halt names the rollback"
+assert_eq "$(units_with_role primary)" "$PRIMARY" "primary after the halt"
+write_answers || fail "a write through PgBouncer does not answer within 3 s after the halt"
+ok "PgBouncer answers writes: not left paused"
+assert_eq "$(holder_backend)" "$HPID" "the holder's session after the halt (untouched)"
+
+step "switchover-terminate-clients=true, resume-refresh: the holder's session is ended, the refresh completes"
+pgr_ok config --dir "$C" set switchover-terminate-clients=true
+pgr_ok resume-refresh --dir "$C"
+wait_refresh 180 idle
+assert_all_on "$HIGH"
+[ "$(units_with_role primary)" != "$PRIMARY" ] || fail "the primary did not move"
+grep -h "ended the session of pid $HPID ('t56-holder', 127.0.0.1:" "$C"/units/*/agent.log >/dev/null ||
+	fail "no agent logged that it ended pid $HPID: $(grep -h 'ended the session\|switchover' "$C"/units/*/agent.log | tail -n 5)"
+ok "$(grep -h "ended the session of pid $HPID" "$C"/units/*/agent.log | head -n 1)"
+close_holder "COMMIT;"
+[ "$HOLDER_RC" != 0 ] || fail "the holder's COMMIT succeeded after its session was ended"
+ok "the holder's psql: exit $HOLDER_RC ($(tr '\n' ' ' <"$T/holder.err" | cut -c1-160))"
+assert_eq "$(psql_unit "$(units_with_role primary)" 'select count(*) from ledger where id = -1')" 0 "the holder's row (never committed)"
+
+step "the writer: 0 failed, every acknowledged id on every unit; no RESUME error logged"
+sleep 1
+stop_load "$T/load"
+assert_eq "$(load_field "$T/load" failed)" 0 "failed transactions"
+assert_eq "$(load_field "$T/load" connect_errors)" 0 "failed connection attempts"
+STALL=$(load_field "$T/load" longest_zero_commit_window_ms)
+awk -v s="$STALL" 'BEGIN { exit !(s < 5000) }' || fail "longest zero-commit window $STALL ms"
+ok "$(load_field "$T/load" acknowledged) acknowledged, longest zero-commit window $STALL ms"
+for u in pg/0 pg/1 pg/2; do
+	wait_until 20 unit_has_ids "$u" "$T/load/ids.txt" || fail "$u lacks acknowledged ids"
+done
+ok "all $(wc -l <"$T/load/ids.txt") acknowledged ids on pg/0, pg/1 and pg/2"
+if grep -h "not paused/suspended" "$C"/units/*/agent.log; then fail "a RESUME error was logged"; fi
+ok "no 'not paused' error in any agent log"
