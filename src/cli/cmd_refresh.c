@@ -202,6 +202,15 @@ static int known_versions(const refresh_cli *rc, char (*out)[16], int max)
 	return n;
 }
 
+/* refresh_view_check_target against the versions the units' catalogs hold. */
+static target_verdict check_target(cli_ctx *ctx, const refresh_cli *rc, const char *from, const char *to)
+{
+	char versions[CONF_MAX_UNITS * UNIT_RECORD_MAX_VERSIONS][16];
+	int n = known_versions(rc, versions, (int)(sizeof(versions) / sizeof(versions[0])));
+
+	return refresh_view_check_target(from, to, (const char(*)[16])versions, n, &ctx->err);
+}
+
 static void print_checks(const check_report *report)
 {
 	for (int i = 0; i < report->count; i++) {
@@ -303,6 +312,8 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 	} else if (strcmp(req.from, req.to) == 0) {
 		snprintf(problems[nproblems++], sizeof(problems[0]),
 			 "the cluster already runs %s, the highest version of its major in the catalog", req.to);
+	} else if (asked != NULL && check_target(ctx, &rc, req.from, req.to) != TARGET_OK) {
+		snprintf(problems[nproblems++], sizeof(problems[0]), "%s", ctx->err.msg);
 	} else {
 		checks_run(&rc.conf, &rc.snap->settings, &req, rc.snap->records, rc.snap->have, &report);
 		for (int i = 0; i < report.count && nproblems < (int)(sizeof(problems) / sizeof(problems[0])); i++)
@@ -465,23 +476,18 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		code = PGR_EXIT_ERROR;
 		goto out;
 	}
-	{
-		/* refused before anything is recorded: the same version, one no catalog has, another major */
-		char versions[CONF_MAX_UNITS * UNIT_RECORD_MAX_VERSIONS][16];
-		int nversions = known_versions(&rc, versions, (int)(sizeof(versions) / sizeof(versions[0])));
-
-		switch (refresh_view_check_target(from, to, (const char(*)[16])versions, nversions, &ctx->err)) {
-		case TARGET_OK:
-			break;
-		case TARGET_SAME:
-			printf("%s\n", ctx->err.msg);
-			pgr_err_clear(&ctx->err);
-			code = PGR_EXIT_OK;
-			goto out;
-		default:
-			code = PGR_EXIT_USAGE;
-			goto out;
-		}
+	/* refused before anything is recorded: the same version, one no catalog has, another major */
+	switch (check_target(ctx, &rc, from, to)) {
+	case TARGET_OK:
+		break;
+	case TARGET_SAME:
+		printf("%s\n", ctx->err.msg);
+		pgr_err_clear(&ctx->err);
+		code = PGR_EXIT_OK;
+		goto out;
+	default:
+		code = PGR_EXIT_USAGE;
+		goto out;
 	}
 	refresh_plan_inputs(&rc.conf, rc.snap, units, &count);
 	record_new(rc.snap->max_id + 1, from, to, units, count, wall_ms(), &rec);

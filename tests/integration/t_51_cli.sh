@@ -105,6 +105,9 @@ assert_contains "$ERR" "99.1 is in no unit's catalog" "error"
 assert_contains "$ERR" "$LOW, $HIGH, $OTHER_MAJOR" "error names the versions there are"
 assert_not_contains "$ERR" "force" "error and hint"
 nothing_recorded "refresh --version 99.1"
+pgr_run pre-refresh-check --dir "$C" --version 99.1
+assert_rc 3 "pre-refresh-check --version 99.1: exit code"
+assert_contains "$OUT" "99.1 is in no unit's catalog" "pre-refresh-check --version 99.1: the problem"
 
 step "refresh --version $OTHER_MAJOR (another major, in the catalog): exit 2, no force, nothing recorded"
 pgr_run refresh --dir "$C" --version "$OTHER_MAJOR"
