@@ -444,7 +444,11 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_USAGE;
 	if (argc > 0) {
 		pgr_err_set(&ctx->err, "unexpected argument \"%s\"", argv[0]);
-		pgr_err_hint(&ctx->err, "usage: pgrefresh refresh [--version V] [--dry-run]");
+		pgr_err_hint(&ctx->err, "see `pgrefresh refresh --help`");
+		return PGR_EXIT_USAGE;
+	}
+	if (asked != NULL && pg_version_parse(asked, &(pg_version){ 0 }, &ctx->err) != 0) {
+		pgr_err_hint(&ctx->err, "give a version like 15.20; see `pgrefresh versions`");
 		return PGR_EXIT_USAGE;
 	}
 	code = open_cluster(ctx, &rc);
