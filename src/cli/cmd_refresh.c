@@ -816,7 +816,8 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (argc > 1) {
-		pgr_err_set(&ctx->err, "usage: pgrefresh config [KEY] | config set KEY=VALUE...");
+		pgr_err_set(&ctx->err, "config takes one KEY, or set KEY=VALUE...");
+		pgr_err_hint(&ctx->err, "see `pgrefresh config --help`");
 		code = PGR_EXIT_USAGE;
 		goto out;
 	}
