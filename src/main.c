@@ -1,6 +1,6 @@
 /*
  * pgrefresh — in-place rolling minor refresh of PostgreSQL HA clusters (Patroni + etcd + PgBouncer).
- * main() parses the common options, finds the command in the table (cli/cli.c), runs it, and
+ * main() hands the command line to the command tree (cli/cli.c): it parses it, runs the command and
  * prints its error once: one line, then a hint line.
  */
 #include <stdio.h>
@@ -8,8 +8,6 @@
 
 #include "cli/cli.h"
 #include "patroni/patroni.h"
-
-int cli_main(int argc, char **argv);
 
 int main(int argc, char **argv)
 {

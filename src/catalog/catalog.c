@@ -451,9 +451,7 @@ static int link_entry(const char *dir, const pg_version *v, const char *root, ca
 	}
 	if (entry_fill(dir, name, v, added, err) != 0)
 		return -1;
-	if (!added->complete)
-		log_warn("%s at %s lacks %s: it cannot back a unit until they are there", name, root, added->missing);
-	return 0;
+	return 0; /* an incomplete entry (added->complete false) is the caller's to report, once */
 }
 
 /* dpkg -x deb dest */

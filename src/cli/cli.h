@@ -1,16 +1,20 @@
 /*
- * cli.h — the command tree of pgrefresh. One table lists every command with its handler and help;
- * main() finds the command, fills a cli_ctx from the common options, runs the handler, prints the
- * error (one line, then a hint line) and exits with the handler's code (util/exitcodes.h).
+ * cli.h — the command tree of pgrefresh. One table (cli.c) lists every command: its words, handler,
+ * usage, options and an example. The same table drives parsing (getopt_long), dispatch, the overview
+ * (`pgrefresh --help`) and each command's help (`pgrefresh COMMAND --help`). main() calls cli_main,
+ * which parses, fills a cli_ctx from the common options, runs the handler, prints the error (one
+ * line, then a hint line) and returns the handler's exit code (util/exitcodes.h).
  *
- * A handler gets the arguments that follow the command words, with the common options
- * (--dir, --format, --verbose) already removed.
+ * A handler gets its positional arguments followed by its own options, already checked by
+ * getopt_long and written as "--name=value" or "--name"; cli_take_option / cli_take_flag pick them
+ * out. The common options (--dir, --format, --verbose, --help) are in the cli_ctx instead.
  */
 #ifndef PGR_CLI_CLI_H
 #define PGR_CLI_CLI_H
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "util/err.h"
 
@@ -25,6 +29,51 @@ typedef struct cli_ctx {
 
 /* A command handler returns an exit code; on failure it has filled ctx->err. */
 typedef int (*cli_handler)(cli_ctx *ctx, int argc, char **argv);
+
+/* One option of a command, for getopt_long and for its help. */
+typedef struct cli_option_def {
+	const char *name;       /* without the dashes: "version" */
+	const char *value_name; /* "V" when it takes a value, NULL for a flag */
+	const char *help;
+} cli_option_def;
+
+/* One row of the command table. */
+typedef struct cli_command cli_command;
+
+/* What the command line asks for. */
+typedef enum cli_action {
+	CLI_RUN,     /* run command */
+	CLI_HELP,    /* print help: of command, of the commands starting with group, else the overview */
+	CLI_VERSION, /* print the tool's version */
+} cli_action;
+
+/* A parsed command line; cli_parsed_free releases it. */
+typedef struct cli_parsed {
+	cli_action action;
+	const cli_command *command; /* NULL: no command (overview, version, or a group's help) */
+	char name[64];              /* the command's words, "cluster create"; for a group's help, "cluster" */
+	char dir[PATH_MAX];         /* --dir, "" when not given */
+	bool json;                  /* --format json */
+	bool verbose;
+	int argc;    /* positional arguments, then the command's options as "--name=value" / "--name" */
+	char **argv; /* argc entries and a NULL; the handler may reorder it */
+	char **owned;
+	int owned_count;
+} cli_parsed;
+
+/*
+ * Parses argv (argv[0] the program) with getopt_long against the command table. Returns PGR_EXIT_OK,
+ * or PGR_EXIT_USAGE with err filled (one line, and a hint naming `pgrefresh [COMMAND] --help`).
+ * Pure: reads no environment, prints nothing. *out is to be freed with cli_parsed_free in both cases.
+ */
+int cli_parse(int argc, char **argv, cli_parsed *out, pgr_err *err) __attribute__((warn_unused_result));
+void cli_parsed_free(cli_parsed *p);
+/* Prints the help that p asks for (p->action == CLI_HELP): one command's, a group's or the overview. */
+void cli_print_help(FILE *out, const cli_parsed *p);
+/* The tool's version, e.g. "0.2.0". */
+const char *cli_version(void);
+/* Parses, runs and reports; returns the exit code for main. */
+int cli_main(int argc, char **argv);
 
 /* Handlers, one family per file. */
 int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv);

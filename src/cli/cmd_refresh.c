@@ -14,6 +14,7 @@
 
 #include "catalog/catalog.h"
 #include "cli/cli.h"
+#include "cli/refresh_view.h"
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
 #include "refresh/checks.h"
@@ -188,6 +189,40 @@ static int choose_target(cli_ctx *ctx, const refresh_cli *rc, const char *asked,
 	return 0;
 }
 
+/*
+ * The versions the units' catalogs hold, as their agents report them, and the cluster's catalog as this
+ * host sees it (a version added a moment ago may not be in the agents' reports yet). Returns how many.
+ */
+static int known_versions(const refresh_cli *rc, char (*out)[16], int max)
+{
+	int n = 0;
+	catalog_entry *entries = NULL;
+	int count = 0;
+	pgr_err ignored;
+
+	for (int i = 0; i < rc->conf.unit_count; i++) {
+		if (!rc->snap->have[i])
+			continue;
+		for (int k = 0; k < rc->snap->records[i].catalog_count && n < max; k++)
+			snprintf(out[n++], 16, "%s", rc->snap->records[i].catalog[k]);
+	}
+	if (catalog_list(rc->conf.catalog, &entries, &count, &ignored) != 0)
+		return n;
+	for (int i = 0; i < count && n < max; i++)
+		snprintf(out[n++], 16, "%s", entries[i].version);
+	free(entries);
+	return n;
+}
+
+/* refresh_view_check_target against the versions the units' catalogs hold. */
+static target_verdict check_target(cli_ctx *ctx, const refresh_cli *rc, const char *from, const char *to)
+{
+	char versions[CONF_MAX_UNITS * UNIT_RECORD_MAX_VERSIONS][16];
+	int n = known_versions(rc, versions, (int)(sizeof(versions) / sizeof(versions[0])));
+
+	return refresh_view_check_target(from, to, (const char(*)[16])versions, n, &ctx->err);
+}
+
 static void print_checks(const check_report *report)
 {
 	for (int i = 0; i < report->count; i++) {
@@ -289,6 +324,8 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 	} else if (strcmp(req.from, req.to) == 0) {
 		snprintf(problems[nproblems++], sizeof(problems[0]),
 			 "the cluster already runs %s, the highest version of its major in the catalog", req.to);
+	} else if (asked != NULL && check_target(ctx, &rc, req.from, req.to) != TARGET_OK) {
+		snprintf(problems[nproblems++], sizeof(problems[0]), "%s", ctx->err.msg);
 	} else {
 		checks_run(&rc.conf, &rc.snap->settings, &req, rc.snap->records, rc.snap->have, &report);
 		for (int i = 0; i < report.count && nproblems < (int)(sizeof(problems) / sizeof(problems[0])); i++)
@@ -353,8 +390,17 @@ static int await_checks(cli_ctx *ctx, refresh_cli *rc, const char *what)
 				return PGR_EXIT_OK;
 			}
 			if (rec->state == RS_INCOMPATIBLE) {
+				pg_version vf, vt;
+				pgr_err ignored;
+
 				status_refresh_message(rec, "", msg, sizeof(msg));
 				pgr_err_set(&ctx->err, "%s halted as incompatible: %s", what, rec->reason);
+				if (pg_version_parse(rec->from, &vf, &ignored) == 0 && pg_version_parse(rec->to, &vt, &ignored) == 0 &&
+				    vf.major != vt.major) {
+					/* a change of major is never forced */
+					pgr_err_hint(&ctx->err, "nothing changed; cancel it with `pgrefresh rollback`");
+					return PGR_EXIT_HALTED;
+				}
 				pgr_err_hint(&ctx->err, "nothing changed; `pgrefresh rollback` cancels it, or `pgrefresh force-refresh-start %s` skips the check",
 					     strstr(rec->reason, "compatibility") ? "--check-compatibility=false"
 					     : strstr(rec->reason, "workload") ? "--check-workload=false"
@@ -436,7 +482,11 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_USAGE;
 	if (argc > 0) {
 		pgr_err_set(&ctx->err, "unexpected argument \"%s\"", argv[0]);
-		pgr_err_hint(&ctx->err, "usage: pgrefresh refresh [--version V] [--dry-run]");
+		pgr_err_hint(&ctx->err, "see `pgrefresh refresh --help`");
+		return PGR_EXIT_USAGE;
+	}
+	if (asked != NULL && pg_version_parse(asked, &(pg_version){ 0 }, &ctx->err) != 0) {
+		pgr_err_hint(&ctx->err, "give a version like 15.20; see `pgrefresh versions`");
 		return PGR_EXIT_USAGE;
 	}
 	code = open_cluster(ctx, &rc);
@@ -466,6 +516,19 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (cluster_version(ctx, &rc, from, sizeof(from)) != 0 || choose_target(ctx, &rc, asked, from, to, sizeof(to)) != 0) {
 		code = PGR_EXIT_ERROR;
+		goto out;
+	}
+	/* refused before anything is recorded: the same version, one no catalog has, another major */
+	switch (check_target(ctx, &rc, from, to)) {
+	case TARGET_OK:
+		break;
+	case TARGET_SAME:
+		printf("%s\n", ctx->err.msg);
+		pgr_err_clear(&ctx->err);
+		code = PGR_EXIT_OK;
+		goto out;
+	default:
+		code = PGR_EXIT_USAGE;
 		goto out;
 	}
 	refresh_plan_inputs(&rc.conf, rc.snap, units, &count);
@@ -762,7 +825,8 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (argc > 1) {
-		pgr_err_set(&ctx->err, "usage: pgrefresh config [KEY] | config set KEY=VALUE...");
+		pgr_err_set(&ctx->err, "config takes one KEY, or set KEY=VALUE...");
+		pgr_err_hint(&ctx->err, "see `pgrefresh config --help`");
 		code = PGR_EXIT_USAGE;
 		goto out;
 	}
@@ -821,7 +885,7 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 	long timeout_s = 600;
 	long long deadline;
 	int code;
-	static const char *const known[] = { "idle", "refreshing", "paused", "incompatible", "failed" };
+	static const char *const known[] = { "idle", "refreshing", "paused", "incompatible", "failed", WAIT_ROLLED_BACK };
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -832,12 +896,13 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 		timeout_s = strtol(timeout_text, &end, 10);
 		if (errno != 0 || end == timeout_text || *end != '\0' || timeout_s < 1) {
 			pgr_err_set(&ctx->err, "--timeout must be a number of seconds, not \"%s\"", timeout_text);
+			pgr_err_hint(&ctx->err, "see `pgrefresh wait --help`");
 			return PGR_EXIT_USAGE;
 		}
 	}
 	if (argc == 0) {
-		pgr_err_set(&ctx->err, "wait needs one or more states: idle refreshing paused incompatible failed");
-		pgr_err_hint(&ctx->err, "e.g. `pgrefresh wait paused idle`");
+		pgr_err_set(&ctx->err, "wait needs one or more states: idle refreshing paused incompatible failed rolled-back");
+		pgr_err_hint(&ctx->err, "e.g. `pgrefresh wait paused idle`; see `pgrefresh wait --help`");
 		return PGR_EXIT_USAGE;
 	}
 	for (int i = 0; i < argc; i++) {
@@ -847,8 +912,10 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 			if (strcmp(argv[i], known[k]) == 0)
 				ok = true;
 		if (!ok) {
-			pgr_err_set(&ctx->err, "unknown state \"%s\" (expected idle, refreshing, paused, incompatible, failed)",
+			pgr_err_set(&ctx->err,
+				    "unknown state \"%s\" (expected idle, refreshing, paused, incompatible, failed, rolled-back)",
 				    argv[i]);
+			pgr_err_hint(&ctx->err, "see `pgrefresh wait --help`");
 			return PGR_EXIT_USAGE;
 		}
 	}
@@ -862,13 +929,9 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 		const char *state = "idle";
 
 		if (reread(ctx, &rc) == 0) {
-			if (refresh_in_progress(&rc)) {
-				state = refresh_state_display(rc.snap->refresh.state);
-				if (rc.snap->refresh.resume_requested)
-					state = "refreshing"; /* resumed, not yet taken on by the coordinator */
-			} else if (rc.snap->have_refresh) {
-				state = "refreshing"; /* done, not yet in history */
-			}
+			const refresh_record *last = refresh_view_last(rc.snap->history, rc.snap->history_count);
+
+			state = refresh_view_wait_state(rc.snap->have_refresh ? &rc.snap->refresh : NULL, last);
 			for (int i = 0; i < argc; i++) {
 				if (strcmp(argv[i], state) == 0) {
 					printf("%s\n", state);
@@ -880,6 +943,17 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 				pgr_err_set(&ctx->err, "the refresh is %s: %s", state, rc.snap->refresh.reason);
 				pgr_err_hint(&ctx->err, "roll back with `pgrefresh rollback`; see `pgrefresh status`");
 				code = PGR_EXIT_HALTED;
+				goto out;
+			}
+			if (strcmp(state, WAIT_ROLLED_BACK) == 0) {
+				const char *from, *to;
+
+				refresh_view_asked(last, &from, &to);
+				pgr_err_set(&ctx->err, "refresh %d %s→%s was rolled back: the cluster runs %s", last->id, from, to,
+					    last->to);
+				pgr_err_hint(&ctx->err, "see why with `pgrefresh history`; to accept the rollback, wait for "
+						       "`rolled-back` (`pgrefresh wait idle rolled-back`)");
+				code = PGR_EXIT_ROLLED_BACK;
 				goto out;
 			}
 		}
@@ -929,7 +1003,10 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 	for (int h = 0; h < rc.snap->history_count; h++) {
 		const refresh_record *r = &rc.snap->history[h];
 		const char *outcome = r->rollback ? "rolled back" : "completed";
+		const char *from, *to;
 		char start[32], end[32], units[512] = "";
+
+		refresh_view_asked(r, &from, &to);
 
 		format_time(r->started_ms, start, sizeof(start));
 		format_time(r->ended_ms, end, sizeof(end));
@@ -947,13 +1024,13 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 								   unit_step_name(r->units[i].step), "started_ms",
 								   (json_int_t)r->units[i].started_ms, "done_ms",
 								   (json_int_t)r->units[i].done_ms));
-			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", r->from, "to",
-							     r->to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
+			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", from, "to",
+							     to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
 							     (json_int_t)r->ended_ms, "outcome", outcome, "units", u));
 			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "cause",
 					    r->cause[0] ? json_string(r->cause) : json_null());
 		} else {
-			printf("%-4d %-8s %-8s %-19s %-19s %-12s %s\n", r->id, r->from, r->to, start, end, outcome, units);
+			printf("%-4d %-8s %-8s %-19s %-19s %-12s %s\n", r->id, from, to, start, end, outcome, units);
 			if (r->cause[0])
 				printf("     cause: %s\n", r->cause);
 		}

@@ -75,6 +75,13 @@ static void units_using(const cluster_conf *conf, bool loaded, const char *versi
 	}
 }
 
+static bool str_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 static int print_json(json_t *doc, cli_ctx *ctx)
 {
 	char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -217,6 +224,10 @@ int cmd_versions_add(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "%s", ADD_HINT);
 		return PGR_EXIT_ERROR;
 	}
+	/* once: for a .deb, catalog_add has already named the client package that is missing beside it */
+	if (!added.complete && !str_ends_with(argv[0], ".deb"))
+		log_warn("%s at %s lacks %s: it cannot back a unit until they are there", added.version, added.root,
+			 added.missing);
 	if (ctx->json) {
 		json_t *doc = json_object();
 

@@ -14,6 +14,7 @@ enum pgr_exit {
 	PGR_EXIT_REFUSED = 6,     /* refused: another operation or a refresh is in progress */
 	PGR_EXIT_UNREACHABLE = 7, /* etcd or a unit could not be reached */
 	PGR_EXIT_MISSING_DEP = 8, /* a program the command needs is not installed */
+	PGR_EXIT_ROLLED_BACK = 9, /* wait: the refresh ended rolled back, and rolled-back was not asked for */
 };
 
 #endif

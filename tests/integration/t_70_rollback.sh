@@ -66,12 +66,12 @@ assert_eq "$(json_get "$S" "d['refresh']['from'] + ' ' + d['refresh']['to']")" "
 assert_eq "$(json_get "$S" "d['refresh']['total']")" 1 "units to roll back"
 pgr_ok status --dir "$C"
 assert_contains "$(head -n 2 <<<"$OUT")" "rollback" "tabular cluster line"
-wait_refresh 150 idle
+wait_refresh 150 rolled-back
 assert_all_on "$LOW"
 bin_link_on "$REPLICA" "$LOW" || fail "the bin link of $REPLICA is $(readlink "$C/units/$(unit_member "$REPLICA")/bin")"
 ok "the bin link of $REPLICA names $LOW again"
 H=$(history_json)
-assert_eq "$(json_get "$H" "[(h['from'], h['to'], h['outcome']) for h in d]")" "[[\"$HIGH\", \"$LOW\", \"rolled back\"]]" "history"
+assert_eq "$(json_get "$H" "[(h['from'], h['to'], h['outcome']) for h in d]")" "[[\"$LOW\", \"$HIGH\", \"rolled back\"]]" "history"
 wait_healthy 30
 
 step "the coordinator is not the primary's agent (the old primary's agent is frozen later)"
@@ -135,7 +135,7 @@ for n in 1 2; do
 	PAUSES=$((PAUSES + 1))
 	pgr_ok resume-refresh --dir "$C"
 done
-wait_refresh 240 idle
+wait_refresh 240 rolled-back
 assert_eq "$PAUSES" 2 "pauses of the rollback"
 stop_writer
 assert_all_on "$LOW"

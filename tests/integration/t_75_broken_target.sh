@@ -53,11 +53,11 @@ done
 
 step "rollback: every unit back on $LOW and healthy; history says rolled back"
 pgr_ok rollback --dir "$C"
-wait_refresh 150 idle
+wait_refresh 150 rolled-back
 assert_all_on "$LOW"
 wait_healthy 60
 H=$(history_json)
-assert_eq "$(json_get "$H" "[(h['from'], h['to'], h['outcome']) for h in d]")" "[[\"$BROKEN\", \"$LOW\", \"rolled back\"]]" "history"
+assert_eq "$(json_get "$H" "[(h['from'], h['to'], h['outcome']) for h in d]")" "[[\"$LOW\", \"$BROKEN\", \"rolled back\"]]" "history"
 assert_contains "$(json_get "$H" "d[-1]['cause']")" "$REPLICA failed its health gate: " "history: the halt's cause"
 assert_contains "$(json_get "$H" "d[-1]['cause']")" "; then rolled back by the user (the refresh was failed)" "history: the rollback's cause"
 assert_eq "$(psql_bouncer 'select count(*) from t75')" 1 "row through PgBouncer"
@@ -77,6 +77,10 @@ while :; do
 	sleep 0.3
 done
 assert_contains "$(sort -u "$SEEN" | tr '\n' ';')" "rollback=True" "states seen (a rollback ran)"
+# a script's `pgrefresh wait idle` tells the rolled-back refresh from a completed one (exit 9)
+pgr_run wait --dir "$C" --timeout 10 idle
+assert_user_error "wait idle after an auto-rollback"
+assert_rc 9 "exit of wait idle after an auto-rollback"
 assert_all_on "$LOW"
 wait_healthy 60
 H=$(history_json)

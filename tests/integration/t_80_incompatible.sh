@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Refreshes the checks refuse, each ending `incompatible` with nothing changed (every unit on LOW, no
-# PostgreSQL restarted, no bin link moved) and cancelled by rollback: another major, a version not in
-# the catalog, a missing extension, a blocklisted version. A refresh while one is in progress is
-# refused. Then force-refresh-start --check-compatibility=false past the blocklist, with pause=none:
-# it completes without ever pausing.
+# Refreshes refused with nothing changed (every unit on LOW, no PostgreSQL restarted, no bin link
+# moved): another major and a version not in the catalog, before anything is recorded (exit 2); a
+# missing extension and a blocklisted version, each ending `incompatible` and cancelled by rollback.
+# A refresh while one is in progress is refused. Then force-refresh-start --check-compatibility=false
+# past the blocklist, with pause=none: it completes without ever pausing.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_refresh.sh"
 
@@ -22,7 +22,7 @@ nothing_changed() {
 # cancel: rollback of an incompatible refresh -> idle, history "rolled back"
 cancel() {
 	pgr_ok rollback --dir "$C"
-	wait_refresh 60 idle
+	wait_refresh 60 rolled-back
 	assert_eq "$(json_get "$(history_json)" "d[-1]['outcome']")" "rolled back" "history of the cancelled refresh"
 }
 
@@ -45,33 +45,22 @@ STARTS=$(postmaster_starts)
 LINKS=$(links)
 echo "# postmaster start times: $STARTS"
 
-step "refresh --version $OTHER_MAJOR: incompatible (same-major), nothing changed; rollback cancels it"
+step "refresh --version $OTHER_MAJOR (in the catalog): refused before anything is recorded, no force offered"
 pgr_run refresh --dir "$C" --version "$OTHER_MAJOR"
 assert_user_error "refresh to another major"
-assert_rc 5 "exit"
-assert_contains "$ERR" "same-major" "error names the check"
-assert_contains "$ERR" "pgrefresh rollback" "hint"
-assert_eq "$(refresh_field state)" incompatible "refresh.state"
-assert_contains "$(refresh_field message)" "same-major" "refresh.message"
-
-step "while it is in progress (incompatible), another refresh is refused (exit 6) with the reason"
-pgr_run refresh --dir "$C" --version "$HIGH"
-assert_user_error "refresh during a refresh"
-assert_rc 6 "exit"
-assert_contains "$ERR" "already in progress" "error"
-assert_contains "$ERR" "rollback" "hint"
-cancel
+assert_rc 2 "exit"
+assert_contains "$ERR" "another major version" "error"
+assert_not_contains "$ERR" "force" "error and hint"
+assert_eq "$(refresh_field state)" idle "refresh.state (nothing recorded)"
 nothing_changed "the other-major refresh"
 
-step "refresh --version 15.98 (not in any catalog): incompatible, nothing changed; rollback"
+step "refresh --version 15.98 (not in any catalog): refused before anything is recorded, naming the catalog's versions"
 pgr_run refresh --dir "$C" --version 15.98
 assert_user_error "refresh to a missing version"
-[ "$RC" = 5 ] || [ "$RC" = 1 ] || fail "exit $RC, expected 5 (incompatible) or 1 (error)"
-assert_contains "$ERR" "15.98" "error"
-if [ "$(refresh_field state)" = incompatible ]; then
-	assert_contains "$(refresh_field message)" "15.98" "refresh.message"
-	cancel
-fi
+assert_rc 2 "exit"
+assert_contains "$ERR" "15.98 is in no unit's catalog" "error"
+assert_contains "$ERR" "$LOW" "error names the versions there are"
+assert_eq "$(refresh_field state)" idle "refresh.state (nothing recorded)"
 nothing_changed "the missing-version refresh"
 
 step "refresh to $HIGH while a database uses hstore, absent from the target: incompatible (extensions-present)"
@@ -81,6 +70,13 @@ assert_rc 5 "exit"
 assert_contains "$ERR" "extensions-present" "error names the check"
 assert_contains "$ERR" "hstore" "error names the extension"
 assert_contains "$ERR" "--check-workload=false" "hint"
+
+step "while it is in progress (incompatible), another refresh is refused (exit 6) with the reason"
+pgr_run refresh --dir "$C" --version "$HIGH"
+assert_user_error "refresh during a refresh"
+assert_rc 6 "exit"
+assert_contains "$ERR" "already in progress" "error"
+assert_contains "$ERR" "rollback" "hint"
 cancel
 nothing_changed "the missing-extension refresh"
 
