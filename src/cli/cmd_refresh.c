@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "catalog/catalog.h"
 #include "cli/cli.h"
@@ -20,6 +21,7 @@
 #include "refresh/driver.h"
 #include "refresh/fsm.h"
 #include "refresh/store.h"
+#include "state/lock.h"
 #include "status/status.h"
 #include "util/exitcodes.h"
 #include "util/proc.h"
@@ -131,6 +133,105 @@ int cli_refuse_during_refresh(cli_ctx *ctx, const char *what)
 	close_cluster(&rc);
 	return PGR_EXIT_OK;
 }
+
+/* The operation lock held by a cluster operation of this process (cli.h). */
+struct cli_op_lock {
+	etcd_client etcd;
+	etcd_lease_keeper keeper; /* the lease the lock is bound to: it expires if this process dies */
+	char prefix[128];
+	state_lock held;
+};
+
+#define CLI_LOCK_TTL_S 5
+
+/* "add-unit refused: another operation holds the lock: a switchover by ... since ... (3 s ago)" */
+static int refuse_locked(cli_ctx *ctx, const char *what, const state_lock *holder)
+{
+	char desc[400];
+
+	state_lock_describe(holder, wall_ms(), desc, sizeof(desc));
+	pgr_err_set(&ctx->err, "%s refused: another operation is in progress: %s", what, desc);
+	pgr_err_hint(&ctx->err, "wait until it ends (`pgrefresh status`), then try again; the lock of a process that died "
+				"goes away by itself within %d s", CLI_LOCK_TTL_S);
+	return PGR_EXIT_REFUSED;
+}
+
+int cli_lock_take(cli_ctx *ctx, const char *what, cli_op_lock **out)
+{
+	refresh_cli rc;
+	cli_op_lock *lock = NULL;
+	state_lock holder;
+	char host[64] = "";
+	bool taken = false;
+	int code;
+
+	*out = NULL;
+	code = cli_refuse_during_refresh(ctx, what);
+	if (code != PGR_EXIT_OK)
+		return code;
+	code = open_cluster(ctx, &rc);
+	if (code != PGR_EXIT_OK)
+		goto out;
+	if (rc.snap->have_lock) {
+		code = refuse_locked(ctx, what, &rc.snap->lock);
+		goto out;
+	}
+	lock = calloc(1, sizeof(*lock));
+	if (lock == NULL) {
+		pgr_err_set(&ctx->err, "out of memory");
+		code = PGR_EXIT_ERROR;
+		goto out;
+	}
+	lock->etcd = rc.etcd;
+	conf_etcd_prefix(&rc.conf, lock->prefix, sizeof(lock->prefix));
+	if (etcd_lease_keeper_start(&lock->keeper, &rc.etcd, CLI_LOCK_TTL_S, &ctx->err) != 0) {
+		free(lock);
+		lock = NULL;
+		pgr_err_prefix(&ctx->err, "%s: nothing changed", what);
+		code = PGR_EXIT_UNREACHABLE;
+		goto out;
+	}
+	gethostname(host, sizeof(host) - 1);
+	snprintf(lock->held.operation, sizeof(lock->held.operation), "%s", what);
+	snprintf(lock->held.owner, sizeof(lock->held.owner), "pgrefresh %s (pid %d on %s)", what, (int)getpid(),
+		 host[0] ? host : "an unknown host");
+	lock->held.since_ms = wall_ms();
+	lock->held.lease = lock->keeper.lease;
+	if (state_lock_take(&rc.etcd, lock->prefix, &lock->held, "refresh", &taken, &holder, &ctx->err) != 0) {
+		code = PGR_EXIT_UNREACHABLE;
+	} else if (!taken && holder.operation[0] != '\0') {
+		code = refuse_locked(ctx, what, &holder);
+	} else if (!taken) {
+		/* a refresh was recorded meanwhile */
+		close_cluster(&rc);
+		etcd_lease_keeper_stop(&lock->keeper);
+		free(lock);
+		return cli_refuse_during_refresh(ctx, what);
+	}
+	if (code != PGR_EXIT_OK) {
+		etcd_lease_keeper_stop(&lock->keeper);
+		free(lock);
+		lock = NULL;
+	}
+out:
+	close_cluster(&rc);
+	*out = lock;
+	return code;
+}
+
+void cli_lock_release(cli_op_lock *lock)
+{
+	pgr_err err;
+
+	if (lock == NULL)
+		return;
+	if (state_lock_release(&lock->etcd, lock->prefix, &lock->held, &err) != 0)
+		fprintf(stderr, "pgrefresh: warning: could not release the operation lock (it expires with its lease): %s\n",
+			err.msg);
+	etcd_lease_keeper_stop(&lock->keeper);
+	free(lock);
+}
+
 
 /* The version every unit is linked to; -1 with err when they differ or nothing reports. */
 static int cluster_version(cli_ctx *ctx, const refresh_cli *rc, char *version, size_t len)
@@ -264,6 +365,12 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 
 		describe_switchover(&rc, desc, sizeof(desc));
 		snprintf(problems[nproblems++], sizeof(problems[0]), "a switchover is in progress (%s)", desc);
+	}
+	if (rc.snap->have_lock && !refresh_in_progress(&rc)) {
+		char desc[200];
+
+		state_lock_describe(&rc.snap->lock, wall_ms(), desc, sizeof(desc));
+		snprintf(problems[nproblems++], sizeof(problems[0]), "another operation is in progress: %s", desc);
 	}
 	for (int i = 0; i < rc.conf.unit_count; i++) {
 		if (!rc.snap->have[i] || wall_ms() - rc.snap->records[i].heartbeat_ms > STATUS_DOWN_AFTER_MS)
@@ -426,12 +533,16 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		code = PGR_EXIT_REFUSED;
 		goto out;
 	}
+	if (rc.snap->have_lock && !dry_run) {
+		code = refuse_locked(ctx, "refresh", &rc.snap->lock);
+		goto out;
+	}
 	if (cluster_version(ctx, &rc, from, sizeof(from)) != 0 || choose_target(ctx, &rc, asked, from, to, sizeof(to)) != 0) {
 		code = PGR_EXIT_ERROR;
 		goto out;
 	}
 	refresh_plan_inputs(&rc.conf, rc.snap, units, &count);
-	record_new(rc.snap->max_id + 1, from, to, units, count, wall_ms(), &rec);
+	record_new(rc.snap->max_id + 1, from, to, units, count, wall_ms(), &rec); /* the id: given when recorded */
 	if (dry_run) {
 		check_request req;
 		check_report report;
@@ -484,6 +595,10 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	if (!swapped) {
+		if (reread(ctx, &rc) == 0 && !rc.snap->have_refresh && rc.snap->have_lock) {
+			code = refuse_locked(ctx, "refresh", &rc.snap->lock);
+			goto out;
+		}
 		pgr_err_set(&ctx->err, "another refresh was recorded at the same moment");
 		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
 		code = PGR_EXIT_REFUSED;
@@ -900,11 +1015,51 @@ static void format_time(int64_t ms, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* history's rows, one refresh a call (history is read a page at a time) */
+typedef struct history_rows {
+	json_t *arr; /* --format json */
+	int count;
+} history_rows;
+
+static int history_row(const refresh_record *r, void *arg)
+{
+	history_rows *rows = arg;
+	const char *outcome = r->rollback ? "rolled back" : "completed";
+	char start[32], end[32], units[512] = "";
+
+	if (rows->arr == NULL && rows->count == 0)
+		printf("%-4s %-8s %-8s %-19s %-19s %-12s %s\n", "ID", "FROM", "TO", "START", "END", "OUTCOME", "UNITS (seconds)");
+	rows->count++;
+	format_time(r->started_ms, start, sizeof(start));
+	format_time(r->ended_ms, end, sizeof(end));
+	for (int i = 0; i < r->unit_count; i++) {
+		size_t l = strlen(units);
+
+		snprintf(units + l, sizeof(units) - l, "%s%s %.1f", l ? ", " : "", r->units[i].unit,
+			 r->units[i].done_ms > r->units[i].started_ms ? (double)(r->units[i].done_ms - r->units[i].started_ms) / 1000.0 : 0.0);
+	}
+	if (rows->arr != NULL) {
+		json_t *u = json_array();
+
+		for (int i = 0; i < r->unit_count; i++)
+			json_array_append_new(u, json_pack("{s:s,s:s,s:I,s:I}", "unit", r->units[i].unit, "step",
+							   unit_step_name(r->units[i].step), "started_ms",
+							   (json_int_t)r->units[i].started_ms, "done_ms",
+							   (json_int_t)r->units[i].done_ms));
+		json_array_append_new(rows->arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", r->from, "to",
+							   r->to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
+							   (json_int_t)r->ended_ms, "outcome", outcome, "units", u));
+	} else {
+		printf("%-4d %-8s %-8s %-19s %-19s %-12s %s\n", r->id, r->from, r->to, start, end, outcome, units);
+	}
+	return 0;
+}
+
 int cmd_history(cli_ctx *ctx, int argc, char **argv)
 {
 	refresh_cli rc;
 	int code;
-	json_t *arr = NULL;
+	history_rows rows = { NULL, 0 };
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -912,41 +1067,17 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 	if (code != PGR_EXIT_OK)
 		goto out;
 	if (ctx->json)
-		arr = json_array();
-	else if (rc.snap->history_count == 0)
-		printf("no refresh has completed yet\n");
-	else
-		printf("%-4s %-8s %-8s %-19s %-19s %-12s %s\n", "ID", "FROM", "TO", "START", "END", "OUTCOME", "UNITS (seconds)");
-	for (int h = 0; h < rc.snap->history_count; h++) {
-		const refresh_record *r = &rc.snap->history[h];
-		const char *outcome = r->rollback ? "rolled back" : "completed";
-		char start[32], end[32], units[512] = "";
-
-		format_time(r->started_ms, start, sizeof(start));
-		format_time(r->ended_ms, end, sizeof(end));
-		for (int i = 0; i < r->unit_count; i++) {
-			size_t l = strlen(units);
-
-			snprintf(units + l, sizeof(units) - l, "%s%s %.1f", l ? ", " : "", r->units[i].unit,
-				 r->units[i].done_ms > r->units[i].started_ms ? (double)(r->units[i].done_ms - r->units[i].started_ms) / 1000.0 : 0.0);
-		}
-		if (arr != NULL) {
-			json_t *u = json_array();
-
-			for (int i = 0; i < r->unit_count; i++)
-				json_array_append_new(u, json_pack("{s:s,s:s,s:I,s:I}", "unit", r->units[i].unit, "step",
-								   unit_step_name(r->units[i].step), "started_ms",
-								   (json_int_t)r->units[i].started_ms, "done_ms",
-								   (json_int_t)r->units[i].done_ms));
-			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", r->from, "to",
-							     r->to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
-							     (json_int_t)r->ended_ms, "outcome", outcome, "units", u));
-		} else {
-			printf("%-4d %-8s %-8s %-19s %-19s %-12s %s\n", r->id, r->from, r->to, start, end, outcome, units);
-		}
+		rows.arr = json_array();
+	if (store_history_foreach(&rc.etcd, &rc.conf, history_row, &rows, &ctx->err) != 0) {
+		json_decref(rows.arr);
+		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
+		code = PGR_EXIT_UNREACHABLE;
+		goto out;
 	}
-	if (arr != NULL)
-		print_json(arr);
+	if (rows.arr != NULL)
+		print_json(rows.arr);
+	else if (rows.count == 0)
+		printf("no refresh has completed yet\n");
 out:
 	close_cluster(&rc);
 	return code;

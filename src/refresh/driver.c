@@ -456,6 +456,23 @@ void refresh_driver_tick(refresh_driver *d)
 	}
 	if (snap->have_switchover)
 		clean_up_dead_switchover(d, snap);
+	{
+		/* the operation lock: held by this coordinator for the refresh; someone else's live lock is respected */
+		bool mine = false;
+		char owner[64], who[300];
+
+		snprintf(owner, sizeof(owner), "coordinator %s", snap->coordinator);
+		if (store_hold_lock(d->etcd, d->conf, snap, d->lease, owner, &mine, &err) != 0)
+			log_warn("operation lock: %s", err.msg);
+		if (!mine) {
+			if (snap->have_lock && snap->lock.mod_revision != d->lock_logged_revision) {
+				state_lock_describe(&snap->lock, wall_ms(), who, sizeof(who));
+				log_info("refresh %d waits: the operation lock is held by %s", snap->refresh.id, who);
+				d->lock_logged_revision = snap->lock.mod_revision;
+			}
+			goto out;
+		}
+	}
 	if (!snap->have_refresh)
 		goto out;
 	if (snap->refresh.state == RS_DONE) {

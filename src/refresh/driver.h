@@ -26,6 +26,7 @@ typedef struct refresh_driver {
 	const etcd_client *etcd;
 	int64_t lease; /* the coordinator's lease, set by the agent before each tick: owns the paused mark */
 	long long last_wake_ms; /* when Patroni's loops were last woken (see wake_patroni in driver.c) */
+	int64_t lock_logged_revision; /* the operation lock held by another, last logged (once per holder) */
 } refresh_driver;
 
 void refresh_driver_tick(refresh_driver *driver);
