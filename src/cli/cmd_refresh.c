@@ -206,7 +206,13 @@ int cli_lock_take(cli_ctx *ctx, const char *what, cli_op_lock **out)
 		close_cluster(&rc);
 		etcd_lease_keeper_stop(&lock->keeper);
 		free(lock);
-		return cli_refuse_during_refresh(ctx, what);
+		code = cli_refuse_during_refresh(ctx, what);
+		if (code == PGR_EXIT_OK) {
+			pgr_err_set(&ctx->err, "%s refused: a refresh was recorded and ended meanwhile", what);
+			pgr_err_hint(&ctx->err, "see `pgrefresh history`, then try again");
+			code = PGR_EXIT_REFUSED;
+		}
+		return code;
 	}
 	if (code != PGR_EXIT_OK) {
 		etcd_lease_keeper_stop(&lock->keeper);
