@@ -106,32 +106,35 @@ static void describe_switchover(const refresh_cli *rc, char *out, size_t len)
 	snprintf(out, len, "%s → %s", from, to);
 }
 
+/* The refusal of a cluster operation while snap shows a refresh or a switchover mark; PGR_EXIT_OK if neither. */
+static int refuse_if_busy(cli_ctx *ctx, const refresh_cli *rc, const char *what)
+{
+	char desc[128];
+
+	if (refresh_in_progress(rc)) {
+		describe_refresh(&rc->snap->refresh, desc, sizeof(desc));
+		pgr_err_set(&ctx->err, "%s refused: a refresh is in progress (%s)", what, desc);
+		pgr_err_hint(&ctx->err, "finish it (`pgrefresh resume-refresh`, `pgrefresh wait idle`) or roll it back (`pgrefresh rollback`)");
+		return PGR_EXIT_REFUSED;
+	}
+	if (rc->snap->have_switchover) {
+		describe_switchover(rc, desc, sizeof(desc));
+		pgr_err_set(&ctx->err, "%s refused: a switchover is in progress (%s)", what, desc);
+		pgr_err_hint(&ctx->err, "wait until `pgrefresh status` shows it done (seconds), then try again");
+		return PGR_EXIT_REFUSED;
+	}
+	return PGR_EXIT_OK;
+}
+
 int cli_refuse_during_refresh(cli_ctx *ctx, const char *what)
 {
 	refresh_cli rc;
 	int code = open_cluster(ctx, &rc);
-	char desc[128];
 
-	if (code != PGR_EXIT_OK) {
-		close_cluster(&rc);
-		return code;
-	}
-	if (refresh_in_progress(&rc)) {
-		describe_refresh(&rc.snap->refresh, desc, sizeof(desc));
-		pgr_err_set(&ctx->err, "%s refused: a refresh is in progress (%s)", what, desc);
-		pgr_err_hint(&ctx->err, "finish it (`pgrefresh resume-refresh`, `pgrefresh wait idle`) or roll it back (`pgrefresh rollback`)");
-		close_cluster(&rc);
-		return PGR_EXIT_REFUSED;
-	}
-	if (rc.snap->have_switchover) {
-		describe_switchover(&rc, desc, sizeof(desc));
-		pgr_err_set(&ctx->err, "%s refused: a switchover is in progress (%s)", what, desc);
-		pgr_err_hint(&ctx->err, "wait until `pgrefresh status` shows it done (seconds), then try again");
-		close_cluster(&rc);
-		return PGR_EXIT_REFUSED;
-	}
+	if (code == PGR_EXIT_OK)
+		code = refuse_if_busy(ctx, &rc, what);
 	close_cluster(&rc);
-	return PGR_EXIT_OK;
+	return code;
 }
 
 /* The operation lock held by a cluster operation of this process (cli.h). */
@@ -166,16 +169,16 @@ int cli_lock_take(cli_ctx *ctx, const char *what, cli_op_lock **out)
 	int code;
 
 	*out = NULL;
-	code = cli_refuse_during_refresh(ctx, what);
-	if (code != PGR_EXIT_OK)
-		return code;
 	code = open_cluster(ctx, &rc);
 	if (code != PGR_EXIT_OK)
 		goto out;
-	if (rc.snap->have_lock) {
+	/* a refresh (in its own words), the lock's holder, or a switchover marked by a process from before the lock */
+	if (refresh_in_progress(&rc) || !rc.snap->have_lock || rc.snap->lock.lease == 0) /* no lease: taking removes it */
+		code = refuse_if_busy(ctx, &rc, what);
+	else
 		code = refuse_locked(ctx, what, &rc.snap->lock);
+	if (code != PGR_EXIT_OK)
 		goto out;
-	}
 	lock = calloc(1, sizeof(*lock));
 	if (lock == NULL) {
 		pgr_err_set(&ctx->err, "out of memory");
@@ -203,16 +206,13 @@ int cli_lock_take(cli_ctx *ctx, const char *what, cli_op_lock **out)
 		code = refuse_locked(ctx, what, &holder);
 	} else if (!taken) {
 		/* a refresh was recorded meanwhile */
-		close_cluster(&rc);
-		etcd_lease_keeper_stop(&lock->keeper);
-		free(lock);
-		code = cli_refuse_during_refresh(ctx, what);
+		if (reread(ctx, &rc) == 0)
+			code = refuse_if_busy(ctx, &rc, what);
 		if (code == PGR_EXIT_OK) {
-			pgr_err_set(&ctx->err, "%s refused: a refresh was recorded and ended meanwhile", what);
-			pgr_err_hint(&ctx->err, "see `pgrefresh history`, then try again");
+			pgr_err_set(&ctx->err, "%s refused: a refresh was recorded meanwhile", what);
+			pgr_err_hint(&ctx->err, "see `pgrefresh status`, then try again");
 			code = PGR_EXIT_REFUSED;
 		}
-		return code;
 	}
 	if (code != PGR_EXIT_OK) {
 		etcd_lease_keeper_stop(&lock->keeper);

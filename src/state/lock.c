@@ -161,8 +161,11 @@ int state_lock_take(const etcd_client *etcd, const char *prefix, state_lock *wan
 			rc = 0;
 			goto out;
 		}
-		if (state_lock_from_kv(&range.items[0], holder, &perr) != 0)
+		if (state_lock_from_kv(&range.items[0], holder, &perr) != 0) {
 			log_warn("%s (taken as held)", perr.msg);
+			snprintf(holder->operation, sizeof(holder->operation), "operation");
+			snprintf(holder->owner, sizeof(holder->owner), "an owner whose lock cannot be read");
+		}
 		holder->lease = range.items[0].lease;
 		holder->mod_revision = range.items[0].mod_revision;
 		etcd_kvs_free(&range);

@@ -522,12 +522,77 @@ static void test_history_pages(void **state)
 	END(lv);
 }
 
+/*
+ * 7. what the coordinator's tick reads, with 1000 refreshes in history (records of 3 units, ~1.5 KB each):
+ * the whole prefix (as store_read did) against the two ranges around history/ (as it does now). The
+ * narrow read holds no history key; both timings are printed (figures, not asserted).
+ */
+static void test_narrow_read(void **state)
+{
+	struct live *lv = *state;
+	char value[1600];
+	long long t0, whole_ms, narrow_ms;
+	int whole_keys = 0, narrow_keys = 0;
+	pgr_err err;
+
+	BEGIN(lv);
+	OK(etcd_delete(&lv->client, P, true, &err));
+	memset(value, 'x', sizeof(value) - 1);
+	value[sizeof(value) - 1] = '\0';
+	for (int id = 1; id <= 1000; id++) {
+		char key[128];
+
+		state_history_key(P, id, key, sizeof(key));
+		OK(etcd_put(&lv->client, key, value, 0, &err));
+	}
+	OK(etcd_put(&lv->client, P "config", "{}", 0, &err));
+	OK(etcd_put(&lv->client, P "coordinator", "pg/0", 0, &err));
+	OK(etcd_put(&lv->client, P "refresh", "{}", 0, &err));
+	OK(etcd_put(&lv->client, P "units/pg-0", "{}", 0, &err));
+	OK(etcd_put(&lv->client, P "units/pg-1", "{}", 0, &err));
+	t0 = proc_now_ms();
+	for (int i = 0; i < 20; i++) {
+		etcd_kvs kvs;
+
+		OK(etcd_get_prefix(&lv->client, P, &kvs, &err));
+		whole_keys = kvs.count;
+		etcd_kvs_free(&kvs);
+	}
+	whole_ms = proc_now_ms() - t0;
+	t0 = proc_now_ms();
+	for (int i = 0; i < 20; i++) {
+		etcd_range_req a = { .key = P, .range_end = P "history/" };
+		etcd_range_req b = { .key = P "history0", .range_end = "/pgrefresh/live0" };
+		etcd_kvs x, y;
+
+		OK(etcd_range(&lv->client, &a, &x, &err));
+		b.revision = x.revision;
+		OK(etcd_range(&lv->client, &b, &y, &err));
+		narrow_keys = x.count + y.count;
+		for (int k = 0; k < y.count; k++)
+			assert_null(strstr(y.items[k].key, "history/"));
+		for (int k = 0; k < x.count; k++)
+			assert_null(strstr(x.items[k].key, "history/"));
+		etcd_kvs_free(&x);
+		etcd_kvs_free(&y);
+	}
+	narrow_ms = proc_now_ms() - t0;
+	assert_int_equal(whole_keys, 1005);
+	assert_int_equal(narrow_keys, 5);
+	printf("# a tick's read with 1000 refreshes in history: whole prefix %.1f ms (%d keys), "
+	       "two ranges around history/ %.1f ms (%d keys)\n",
+	       whole_ms / 20.0, whole_keys, narrow_ms / 20.0, narrow_keys);
+	OK(etcd_delete(&lv->client, P, true, &err));
+	END(lv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lock_race),    cmocka_unit_test(test_lock_expires_with_lease),
 		cmocka_unit_test(test_lock_unless_and_stale), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_archive),	     cmocka_unit_test(test_history_pages),
+		cmocka_unit_test(test_narrow_read),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
