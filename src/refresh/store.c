@@ -7,7 +7,6 @@
 #include <sys/time.h>
 
 #include "cluster/switchover.h"
-#include "etcd/etcd_parse.h"
 #include "state/history.h"
 #include "util/log.h"
 
@@ -80,9 +79,8 @@ static int take_kv(const cluster_conf *conf, size_t plen, const etcd_kv *kv, sto
  */
 int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot *snap, pgr_err *err)
 {
-	char prefix[128], before[160], after[160];
-	char *end = NULL;
-	size_t plen, endlen = 0;
+	char prefix[128], before[160], after[160], end[128];
+	size_t plen;
 	etcd_kvs kvs[2];
 	int rc = 0;
 
@@ -93,8 +91,9 @@ int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot
 	plen = strlen(prefix);
 	snprintf(before, sizeof(before), "%s%s", prefix, STATE_HISTORY_LEAF);
 	snprintf(after, sizeof(after), "%shistory0", prefix);
-	if (etcd_prefix_range_end(prefix, &end, &endlen, err) != 0)
-		return -1;
+	/* the end of the prefix: "/pgrefresh/pg/" -> "/pgrefresh/pg0" */
+	snprintf(end, sizeof(end), "%s", prefix);
+	end[plen - 1]++;
 	{
 		etcd_range_req first = { .key = prefix, .range_end = before };
 
@@ -105,7 +104,6 @@ int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot
 
 		rc = etcd_range(etcd, &second, &kvs[1], err);
 	}
-	free(end);
 	for (int r = 0; rc == 0 && r < 2; r++)
 		for (int k = 0; rc == 0 && k < kvs[r].count; k++) {
 			const etcd_kv *kv = &kvs[r].items[k];
