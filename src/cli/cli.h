@@ -101,6 +101,15 @@ int cmd_debug_fsm(cli_ctx *ctx, int argc, char **argv);
 
 /* The operation lock: PGR_EXIT_OK when no refresh is in progress, else fills ctx->err and refuses. */
 int cli_refuse_during_refresh(cli_ctx *ctx, const char *what);
+/*
+ * The operation lock (state/lock.h) for a cluster operation (add-unit, remove-unit, switchover), held from
+ * start to end: taken by compare-and-swap, only when no refresh is in progress, under a lease of this
+ * process (so that it goes when the process dies). PGR_EXIT_OK and *lock when taken; else ctx->err says
+ * who holds it and since when. cli_lock_release(NULL) does nothing.
+ */
+typedef struct cli_op_lock cli_op_lock;
+int cli_lock_take(cli_ctx *ctx, const char *operation, cli_op_lock **lock);
+void cli_lock_release(cli_op_lock *lock);
 
 /* Helpers shared by handlers. */
 /* Finds "--name=value" or "--name value" in argv; removes it; returns the value or NULL. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "catalog/catalog.h"
 #include "cli/cli.h"
@@ -22,6 +23,7 @@
 #include "refresh/fsm.h"
 #include "refresh/intent.h"
 #include "refresh/store.h"
+#include "state/lock.h"
 #include "status/status.h"
 #include "util/exitcodes.h"
 #include "util/proc.h"
@@ -117,33 +119,138 @@ static void describe_switchover(const refresh_cli *rc, char *out, size_t len)
 	snprintf(out, len, "%s → %s", from, to);
 }
 
+/* The refusal of a cluster operation while snap shows a refresh or a switchover mark; PGR_EXIT_OK if neither. */
+static int refuse_if_busy(cli_ctx *ctx, const refresh_cli *rc, const char *what)
+{
+	char desc[128];
+
+	if (refresh_in_progress(rc)) {
+		describe_refresh(&rc->snap->refresh, desc, sizeof(desc));
+		pgr_err_set(&ctx->err, "%s refused: a refresh is in progress (%s)", what, desc);
+		pgr_err_hint(&ctx->err, "finish it (`pgrefresh resume-refresh`, `pgrefresh wait idle`) or roll it back (`pgrefresh rollback`)");
+		return PGR_EXIT_REFUSED;
+	}
+	if (rc->snap->have_switchover) {
+		describe_switchover(rc, desc, sizeof(desc));
+		pgr_err_set(&ctx->err, "%s refused: a switchover is in progress (%s)", what, desc);
+		pgr_err_hint(&ctx->err, "wait until `pgrefresh status` shows it done (seconds), then try again");
+		return PGR_EXIT_REFUSED;
+	}
+	return PGR_EXIT_OK;
+}
+
 int cli_refuse_during_refresh(cli_ctx *ctx, const char *what)
 {
 	refresh_cli rc;
 	int code = open_cluster(ctx, &rc);
-	char desc[128];
 
-	if (code != PGR_EXIT_OK) {
-		close_cluster(&rc);
-		return code;
-	}
-	if (refresh_in_progress(&rc)) {
-		describe_refresh(&rc.snap->refresh, desc, sizeof(desc));
-		pgr_err_set(&ctx->err, "%s refused: a refresh is in progress (%s)", what, desc);
-		pgr_err_hint(&ctx->err, "finish it (`pgrefresh resume-refresh`, `pgrefresh wait idle`) or roll it back (`pgrefresh rollback`)");
-		close_cluster(&rc);
-		return PGR_EXIT_REFUSED;
-	}
-	if (rc.snap->have_switchover) {
-		describe_switchover(&rc, desc, sizeof(desc));
-		pgr_err_set(&ctx->err, "%s refused: a switchover is in progress (%s)", what, desc);
-		pgr_err_hint(&ctx->err, "wait until `pgrefresh status` shows it done (seconds), then try again");
-		close_cluster(&rc);
-		return PGR_EXIT_REFUSED;
-	}
+	if (code == PGR_EXIT_OK)
+		code = refuse_if_busy(ctx, &rc, what);
 	close_cluster(&rc);
-	return PGR_EXIT_OK;
+	return code;
 }
+
+/* The operation lock held by a cluster operation of this process (cli.h). */
+struct cli_op_lock {
+	etcd_client etcd;
+	etcd_lease_keeper keeper; /* the lease the lock is bound to: it expires if this process dies */
+	char prefix[128];
+	state_lock held;
+};
+
+#define CLI_LOCK_TTL_S 5
+
+/* "add-unit refused: another operation holds the lock: a switchover by ... since ... (3 s ago)" */
+static int refuse_locked(cli_ctx *ctx, const char *what, const state_lock *holder)
+{
+	char desc[400];
+
+	state_lock_describe(holder, wall_ms(), desc, sizeof(desc));
+	pgr_err_set(&ctx->err, "%s refused: another operation is in progress: %s", what, desc);
+	pgr_err_hint(&ctx->err, "wait until it ends (`pgrefresh status`), then try again; the lock of a process that died "
+				"goes away by itself within %d s", CLI_LOCK_TTL_S);
+	return PGR_EXIT_REFUSED;
+}
+
+int cli_lock_take(cli_ctx *ctx, const char *what, cli_op_lock **out)
+{
+	refresh_cli rc;
+	cli_op_lock *lock = NULL;
+	state_lock holder;
+	char host[64] = "";
+	bool taken = false;
+	int code;
+
+	*out = NULL;
+	code = open_cluster(ctx, &rc);
+	if (code != PGR_EXIT_OK)
+		goto out;
+	/* a refresh (in its own words), the lock's holder, or a switchover marked by a process from before the lock */
+	if (refresh_in_progress(&rc) || !rc.snap->have_lock || rc.snap->lock.lease == 0) /* no lease: taking removes it */
+		code = refuse_if_busy(ctx, &rc, what);
+	else
+		code = refuse_locked(ctx, what, &rc.snap->lock);
+	if (code != PGR_EXIT_OK)
+		goto out;
+	lock = calloc(1, sizeof(*lock));
+	if (lock == NULL) {
+		pgr_err_set(&ctx->err, "out of memory");
+		code = PGR_EXIT_ERROR;
+		goto out;
+	}
+	lock->etcd = rc.etcd;
+	conf_etcd_prefix(&rc.conf, lock->prefix, sizeof(lock->prefix));
+	if (etcd_lease_keeper_start(&lock->keeper, &rc.etcd, CLI_LOCK_TTL_S, &ctx->err) != 0) {
+		free(lock);
+		lock = NULL;
+		pgr_err_prefix(&ctx->err, "%s: nothing changed", what);
+		code = PGR_EXIT_UNREACHABLE;
+		goto out;
+	}
+	gethostname(host, sizeof(host) - 1);
+	snprintf(lock->held.operation, sizeof(lock->held.operation), "%s", what);
+	snprintf(lock->held.owner, sizeof(lock->held.owner), "pgrefresh %s (pid %d on %s)", what, (int)getpid(),
+		 host[0] ? host : "an unknown host");
+	lock->held.since_ms = wall_ms();
+	lock->held.lease = lock->keeper.lease;
+	if (state_lock_take(&rc.etcd, lock->prefix, &lock->held, "refresh", &taken, &holder, &ctx->err) != 0) {
+		code = PGR_EXIT_UNREACHABLE;
+	} else if (!taken && holder.operation[0] != '\0') {
+		code = refuse_locked(ctx, what, &holder);
+	} else if (!taken) {
+		/* a refresh was recorded meanwhile */
+		if (reread(ctx, &rc) == 0)
+			code = refuse_if_busy(ctx, &rc, what);
+		if (code == PGR_EXIT_OK) {
+			pgr_err_set(&ctx->err, "%s refused: a refresh was recorded meanwhile", what);
+			pgr_err_hint(&ctx->err, "see `pgrefresh status`, then try again");
+			code = PGR_EXIT_REFUSED;
+		}
+	}
+	if (code != PGR_EXIT_OK) {
+		etcd_lease_keeper_stop(&lock->keeper);
+		free(lock);
+		lock = NULL;
+	}
+out:
+	close_cluster(&rc);
+	*out = lock;
+	return code;
+}
+
+void cli_lock_release(cli_op_lock *lock)
+{
+	pgr_err err;
+
+	if (lock == NULL)
+		return;
+	if (state_lock_release(&lock->etcd, lock->prefix, &lock->held, &err) != 0)
+		fprintf(stderr, "pgrefresh: warning: could not release the operation lock (it expires with its lease): %s\n",
+			err.msg);
+	etcd_lease_keeper_stop(&lock->keeper);
+	free(lock);
+}
+
 
 /* The version every unit is linked to; -1 with err when they differ or nothing reports. */
 static int cluster_version(cli_ctx *ctx, const refresh_cli *rc, char *version, size_t len)
@@ -311,6 +418,12 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 
 		describe_switchover(&rc, desc, sizeof(desc));
 		snprintf(problems[nproblems++], sizeof(problems[0]), "a switchover is in progress (%s)", desc);
+	}
+	if (rc.snap->have_lock && !refresh_in_progress(&rc)) {
+		char desc[200];
+
+		state_lock_describe(&rc.snap->lock, wall_ms(), desc, sizeof(desc));
+		snprintf(problems[nproblems++], sizeof(problems[0]), "another operation is in progress: %s", desc);
 	}
 	for (int i = 0; i < rc.conf.unit_count; i++) {
 		if (!rc.snap->have[i] || wall_ms() - rc.snap->records[i].heartbeat_ms > STATUS_DOWN_AFTER_MS)
@@ -514,6 +627,10 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		code = PGR_EXIT_REFUSED;
 		goto out;
 	}
+	if (rc.snap->have_lock && !dry_run) {
+		code = refuse_locked(ctx, "refresh", &rc.snap->lock);
+		goto out;
+	}
 	if (cluster_version(ctx, &rc, from, sizeof(from)) != 0 || choose_target(ctx, &rc, asked, from, to, sizeof(to)) != 0) {
 		code = PGR_EXIT_ERROR;
 		goto out;
@@ -532,7 +649,7 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	refresh_plan_inputs(&rc.conf, rc.snap, units, &count);
-	record_new(rc.snap->max_id + 1, from, to, units, count, wall_ms(), &rec);
+	record_new(rc.snap->max_id + 1, from, to, units, count, wall_ms(), &rec); /* the id: given when recorded */
 	if (dry_run) {
 		check_request req;
 		check_report report;
@@ -590,6 +707,8 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		if (code != PGR_EXIT_OK)
 			goto out;
 	}
+	if (reread(ctx, &rc) == 0 && rc.snap->have_refresh)
+		rec.id = rc.snap->refresh.id; /* the id is handed out when the coordinator records it */
 	fprintf(stderr, "refresh %d recorded: %s → %s; the coordinator checks before touching any unit ...\n", rec.id, from, to);
 	code = await_checks(ctx, &rc, "refresh");
 out:
@@ -878,6 +997,31 @@ static void on_wait_signal(int sig)
 	wait_interrupted = 1;
 }
 
+/* the refresh of history that ended last (refresh_view_last's order), read a page at a time */
+typedef struct last_visit {
+	refresh_record *last;
+	bool *have;
+} last_visit;
+
+static int keep_last(const refresh_record *r, void *arg)
+{
+	last_visit *lv = arg;
+
+	/* the order of refresh_view_last: the greatest ended_ms, then the greatest id */
+	if (!*lv->have || r->ended_ms > lv->last->ended_ms || (r->ended_ms == lv->last->ended_ms && r->id > lv->last->id))
+		*lv->last = *r;
+	*lv->have = true;
+	return 0;
+}
+
+static int last_in_history(cli_ctx *ctx, refresh_cli *rc, refresh_record *last, bool *have)
+{
+	last_visit lv = { last, have };
+
+	*have = false;
+	return store_history_foreach(&rc->etcd, &rc->conf, keep_last, &lv, &ctx->err);
+}
+
 int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 {
 	refresh_cli rc;
@@ -886,6 +1030,8 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 	long long deadline;
 	int code;
 	static const char *const known[] = { "idle", "refreshing", "paused", "incompatible", "failed", WAIT_ROLLED_BACK };
+	static refresh_record last_rec; /* large: not on the stack */
+	bool have_last = false;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -929,7 +1075,11 @@ int cmd_wait(cli_ctx *ctx, int argc, char **argv)
 		const char *state = "idle";
 
 		if (reread(ctx, &rc) == 0) {
-			const refresh_record *last = refresh_view_last(rc.snap->history, rc.snap->history_count);
+			/* history is read only once no refresh is in progress: the one that ended last decides */
+			const refresh_record *last = NULL;
+
+			if (!rc.snap->have_refresh && last_in_history(ctx, &rc, &last_rec, &have_last) == 0 && have_last)
+				last = &last_rec;
 
 			state = refresh_view_wait_state(rc.snap->have_refresh ? &rc.snap->refresh : NULL, last);
 			for (int i = 0; i < argc; i++) {
@@ -983,11 +1133,57 @@ static void format_time(int64_t ms, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
+/* history's rows, one refresh a call (history is read a page at a time) */
+typedef struct history_rows {
+	json_t *arr; /* --format json */
+	int count;
+} history_rows;
+
+static int history_row(const refresh_record *r, void *arg)
+{
+	history_rows *rows = arg;
+	const char *outcome = r->rollback ? "rolled back" : "completed";
+	const char *from, *to;
+	char start[32], end[32], units[512] = "";
+
+	refresh_view_asked(r, &from, &to);
+	if (rows->arr == NULL && rows->count == 0)
+		printf("%-4s %-8s %-8s %-19s %-19s %-12s %s\n", "ID", "FROM", "TO", "START", "END", "OUTCOME", "UNITS (seconds)");
+	rows->count++;
+	format_time(r->started_ms, start, sizeof(start));
+	format_time(r->ended_ms, end, sizeof(end));
+	for (int i = 0; i < r->unit_count; i++) {
+		size_t l = strlen(units);
+
+		snprintf(units + l, sizeof(units) - l, "%s%s %.1f", l ? ", " : "", r->units[i].unit,
+			 r->units[i].done_ms > r->units[i].started_ms ? (double)(r->units[i].done_ms - r->units[i].started_ms) / 1000.0 : 0.0);
+	}
+	if (rows->arr != NULL) {
+		json_t *u = json_array();
+
+		for (int i = 0; i < r->unit_count; i++)
+			json_array_append_new(u, json_pack("{s:s,s:s,s:I,s:I}", "unit", r->units[i].unit, "step",
+							   unit_step_name(r->units[i].step), "started_ms",
+							   (json_int_t)r->units[i].started_ms, "done_ms",
+							   (json_int_t)r->units[i].done_ms));
+		json_array_append_new(rows->arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", from, "to",
+							   to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
+							   (json_int_t)r->ended_ms, "outcome", outcome, "units", u));
+		json_object_set_new(json_array_get(rows->arr, json_array_size(rows->arr) - 1), "cause",
+				    r->cause[0] ? json_string(r->cause) : json_null());
+	} else {
+		printf("%-4d %-8s %-8s %-19s %-19s %-12s %s\n", r->id, from, to, start, end, outcome, units);
+		if (r->cause[0])
+			printf("     cause: %s\n", r->cause);
+	}
+	return 0;
+}
+
 int cmd_history(cli_ctx *ctx, int argc, char **argv)
 {
 	refresh_cli rc;
 	int code;
-	json_t *arr = NULL;
+	history_rows rows = { NULL, 0 };
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -995,48 +1191,17 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 	if (code != PGR_EXIT_OK)
 		goto out;
 	if (ctx->json)
-		arr = json_array();
-	else if (rc.snap->history_count == 0)
-		printf("no refresh has completed yet\n");
-	else
-		printf("%-4s %-8s %-8s %-19s %-19s %-12s %s\n", "ID", "FROM", "TO", "START", "END", "OUTCOME", "UNITS (seconds)");
-	for (int h = 0; h < rc.snap->history_count; h++) {
-		const refresh_record *r = &rc.snap->history[h];
-		const char *outcome = r->rollback ? "rolled back" : "completed";
-		const char *from, *to;
-		char start[32], end[32], units[512] = "";
-
-		refresh_view_asked(r, &from, &to);
-
-		format_time(r->started_ms, start, sizeof(start));
-		format_time(r->ended_ms, end, sizeof(end));
-		for (int i = 0; i < r->unit_count; i++) {
-			size_t l = strlen(units);
-
-			snprintf(units + l, sizeof(units) - l, "%s%s %.1f", l ? ", " : "", r->units[i].unit,
-				 r->units[i].done_ms > r->units[i].started_ms ? (double)(r->units[i].done_ms - r->units[i].started_ms) / 1000.0 : 0.0);
-		}
-		if (arr != NULL) {
-			json_t *u = json_array();
-
-			for (int i = 0; i < r->unit_count; i++)
-				json_array_append_new(u, json_pack("{s:s,s:s,s:I,s:I}", "unit", r->units[i].unit, "step",
-								   unit_step_name(r->units[i].step), "started_ms",
-								   (json_int_t)r->units[i].started_ms, "done_ms",
-								   (json_int_t)r->units[i].done_ms));
-			json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", from, "to",
-							     to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
-							     (json_int_t)r->ended_ms, "outcome", outcome, "units", u));
-			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "cause",
-					    r->cause[0] ? json_string(r->cause) : json_null());
-		} else {
-			printf("%-4d %-8s %-8s %-19s %-19s %-12s %s\n", r->id, from, to, start, end, outcome, units);
-			if (r->cause[0])
-				printf("     cause: %s\n", r->cause);
-		}
+		rows.arr = json_array();
+	if (store_history_foreach(&rc.etcd, &rc.conf, history_row, &rows, &ctx->err) != 0) {
+		json_decref(rows.arr);
+		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
+		code = PGR_EXIT_UNREACHABLE;
+		goto out;
 	}
-	if (arr != NULL)
-		print_json(arr);
+	if (rows.arr != NULL)
+		print_json(rows.arr);
+	else if (rows.count == 0)
+		printf("no refresh has completed yet\n");
 out:
 	close_cluster(&rc);
 	return code;

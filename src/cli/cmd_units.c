@@ -40,7 +40,7 @@ static const conf_unit *unit_of_member(const cluster_conf *conf, const char *mem
 	return NULL;
 }
 
-int cmd_add_unit(cli_ctx *ctx, int argc, char **argv)
+static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 {
 	cluster_conf conf, saved;
 	patroni_cluster cluster;
@@ -53,12 +53,6 @@ int cmd_add_unit(cli_ctx *ctx, int argc, char **argv)
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
-	{
-		int locked = cli_refuse_during_refresh(ctx, "add-unit");
-
-		if (locked != PGR_EXIT_OK)
-			return locked;
-	}
 	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	if (!conf.local) {
@@ -131,7 +125,20 @@ int cmd_add_unit(cli_ctx *ctx, int argc, char **argv)
 	return PGR_EXIT_OK;
 }
 
-int cmd_remove_unit(cli_ctx *ctx, int argc, char **argv)
+/* the operation lock held from start to end */
+int cmd_add_unit(cli_ctx *ctx, int argc, char **argv)
+{
+	cli_op_lock *lock = NULL;
+	int code = cli_lock_take(ctx, "add-unit", &lock);
+
+	if (code != PGR_EXIT_OK)
+		return code;
+	code = add_unit_locked(ctx, argc, argv);
+	cli_lock_release(lock);
+	return code;
+}
+
+static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 {
 	cluster_conf conf;
 	patroni_cluster cluster;
@@ -148,12 +155,6 @@ int cmd_remove_unit(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_set(&ctx->err, "remove-unit needs one UNIT (e.g. pg/2)");
 		pgr_err_hint(&ctx->err, "see the units with `pgrefresh status`");
 		return PGR_EXIT_USAGE;
-	}
-	{
-		int locked = cli_refuse_during_refresh(ctx, "remove-unit");
-
-		if (locked != PGR_EXIT_OK)
-			return locked;
 	}
 	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
@@ -213,7 +214,20 @@ int cmd_remove_unit(cli_ctx *ctx, int argc, char **argv)
 	return PGR_EXIT_OK;
 }
 
-int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
+/* the operation lock held from start to end */
+int cmd_remove_unit(cli_ctx *ctx, int argc, char **argv)
+{
+	cli_op_lock *lock = NULL;
+	int code = cli_lock_take(ctx, "remove-unit", &lock);
+
+	if (code != PGR_EXIT_OK)
+		return code;
+	code = remove_unit_locked(ctx, argc, argv);
+	cli_lock_release(lock);
+	return code;
+}
+
+static int switchover_locked(cli_ctx *ctx, int argc, char **argv)
 {
 	cluster_conf conf;
 	patroni_cluster cluster;
@@ -229,12 +243,6 @@ int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
-	{
-		int locked = cli_refuse_during_refresh(ctx, "switchover");
-
-		if (locked != PGR_EXIT_OK)
-			return locked;
-	}
 	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	if (to != NULL) {
@@ -308,4 +316,17 @@ int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
 	printf("switched over: %s is the primary (was %s); clients waited %lld ms\n", target->name, leader_unit->name,
 	       timing.paused_ms);
 	return PGR_EXIT_OK;
+}
+
+/* the operation lock held from start to end */
+int cmd_switchover(cli_ctx *ctx, int argc, char **argv)
+{
+	cli_op_lock *lock = NULL;
+	int code = cli_lock_take(ctx, "switchover", &lock);
+
+	if (code != PGR_EXIT_OK)
+		return code;
+	code = switchover_locked(ctx, argc, argv);
+	cli_lock_release(lock);
+	return code;
 }

@@ -282,6 +282,40 @@ int etcd_delete_if(const etcd_client *client, const char *key, int64_t expected_
 	return 0;
 }
 
+int etcd_range(const etcd_client *client, const etcd_range_req *req, etcd_kvs *out, pgr_err *err)
+{
+	char subject[320];
+	http_reply reply;
+	char *body = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(subject, sizeof(subject), "range %s%s..%s", req->after ? "after " : "", req->key ? req->key : "",
+		 req->range_end ? req->range_end : "");
+	if (etcd_build_range_req(req, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	if (post(client, "/v3/kv/range", body, subject, &reply, NULL, err) != 0)
+		return -1;
+	rc = etcd_parse_range(reply.body, out, err);
+	http_reply_free(&reply);
+	return rc == 0 ? 0 : pgr_err_prefix(err, "etcd %s", subject);
+}
+
+int etcd_txn(const etcd_client *client, const etcd_cmp *cmps, int ncmp, const etcd_op *success, int nsuccess,
+	     const etcd_op *failure, int nfailure, bool *succeeded, etcd_kvs *range, pgr_err *err)
+{
+	char subject[320];
+	char *body = NULL;
+
+	*succeeded = false;
+	memset(range, 0, sizeof(*range));
+	snprintf(subject, sizeof(subject), "txn on %s (%d compare(s), %d operation(s))",
+		 nsuccess > 0 ? success[0].key : ncmp > 0 ? cmps[0].key : "nothing", ncmp, nsuccess);
+	if (etcd_build_txn(cmps, ncmp, success, nsuccess, failure, nfailure, &body, err) != 0)
+		return pgr_err_prefix(err, "etcd %s", subject);
+	return txn(client, body, subject, succeeded, range, err);
+}
+
 int etcd_lease_grant(const etcd_client *client, int ttl_seconds, int64_t *lease_id, pgr_err *err)
 {
 	char subject[64];

@@ -78,6 +78,48 @@ int etcd_delete_if(const etcd_client *client, const char *key, int64_t expected_
 		   pgr_err *err) __attribute__((warn_unused_result));
 
 /*
+ * A range in full, for reads narrower or wider than one key or one prefix: keys from key (just after it
+ * when after is true) up to, not including, range_end (NULL: key alone), sorted by key (descending when
+ * descend), at most limit of them (0: all), as of store revision (0: now). Paging: ask again with key the
+ * last key of a page and after true, at the first page's revision; a page shorter than limit is the last.
+ */
+typedef struct etcd_range_req {
+	const char *key;
+	bool after;
+	const char *range_end;
+	bool descend;
+	int64_t limit;
+	int64_t revision;
+} etcd_range_req;
+
+int etcd_range(const etcd_client *client, const etcd_range_req *req, etcd_kvs *out, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/*
+ * A transaction: when every compare holds (a key's create_revision or mod_revision EQUAL to revision;
+ * create_revision 0: the key does not exist), the success operations run, else the failure ones, all at
+ * one revision. Used where several keys change together (a record and its id counter; a record moved
+ * to history). *range receives the kvs of the first GET that ran (count 0 if none): free it.
+ */
+typedef enum etcd_cmp_target { ETCD_CMP_CREATE, ETCD_CMP_MOD } etcd_cmp_target;
+typedef struct etcd_cmp {
+	const char *key;
+	etcd_cmp_target target;
+	int64_t revision;
+} etcd_cmp;
+typedef enum etcd_op_type { ETCD_OP_PUT, ETCD_OP_DELETE, ETCD_OP_GET } etcd_op_type;
+typedef struct etcd_op {
+	etcd_op_type type;
+	const char *key;
+	const char *value; /* PUT only */
+	int64_t lease;     /* PUT only; 0 none */
+} etcd_op;
+
+int etcd_txn(const etcd_client *client, const etcd_cmp *cmps, int ncmp, const etcd_op *success, int nsuccess,
+	     const etcd_op *failure, int nfailure, bool *succeeded, etcd_kvs *range, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/*
  * Leases. keepalive sets *ttl_left to the remaining TTL in seconds, 0 when the lease has expired.
  * Revoking a lease that no longer exists (expired, or revoked before) succeeds: the lease is gone.
  */

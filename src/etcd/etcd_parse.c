@@ -304,6 +304,111 @@ int etcd_build_txn_delete_if(const char *key, int64_t expected_mod_revision, cha
 		    body, err);
 }
 
+/* "key" (b64 of key, with its terminating NUL when after: the first key after it) and the rest of a range */
+static json_t *range_req_object(const etcd_range_req *req)
+{
+	json_t *obj = json_object();
+	char *k = req->key ? etcd_b64_encode(req->key, strlen(req->key) + (req->after ? 1 : 0)) : NULL;
+	char num[32];
+	int rc = obj && k ? json_object_set_new(obj, "key", json_string(k)) : -1;
+
+	free(k);
+	if (rc == 0 && req->range_end != NULL) {
+		char *e = etcd_b64_encode(req->range_end, strlen(req->range_end));
+
+		rc = e ? json_object_set_new(obj, "range_end", json_string(e)) : -1;
+		free(e);
+		if (rc == 0)
+			rc = json_object_set_new(obj, "sort_order", json_string(req->descend ? "DESCEND" : "ASCEND"));
+		if (rc == 0)
+			rc = json_object_set_new(obj, "sort_target", json_string("KEY"));
+	}
+	if (rc == 0 && req->limit > 0) {
+		i64_str(req->limit, num, sizeof(num));
+		rc = json_object_set_new(obj, "limit", json_string(num));
+	}
+	if (rc == 0 && req->revision > 0) {
+		i64_str(req->revision, num, sizeof(num));
+		rc = json_object_set_new(obj, "revision", json_string(num));
+	}
+	if (rc != 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+int etcd_build_range_req(const etcd_range_req *req, char **body, pgr_err *err)
+{
+	if (req->key == NULL) {
+		*body = NULL;
+		return pgr_err_set(err, "an etcd range needs a key");
+	}
+	return dump(range_req_object(req), body, err);
+}
+
+/* [{"request_put"|"request_delete_range"|"request_range": {...}}, ...]; NULL when out of memory */
+static json_t *txn_ops(const etcd_op *ops, int n)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; arr != NULL && i < n; i++) {
+		json_t *op = NULL;
+		const char *name = NULL;
+
+		switch (ops[i].type) {
+		case ETCD_OP_PUT:
+			op = put_object(ops[i].key, ops[i].value ? ops[i].value : "", ops[i].lease);
+			name = "request_put";
+			break;
+		case ETCD_OP_DELETE:
+			op = key_object(ops[i].key, false);
+			name = "request_delete_range";
+			break;
+		case ETCD_OP_GET:
+			op = range_object(ops[i].key, false, 0);
+			name = "request_range";
+			break;
+		}
+		if (op == NULL || json_array_append_new(arr, json_pack("{s:o}", name, op)) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	return arr;
+}
+
+int etcd_build_txn(const etcd_cmp *cmps, int ncmp, const etcd_op *success, int nsuccess, const etcd_op *failure,
+		   int nfailure, char **body, pgr_err *err)
+{
+	json_t *compare = json_array(), *ok, *ko;
+
+	for (int i = 0; compare != NULL && i < ncmp; i++) {
+		char *k = etcd_b64_encode(cmps[i].key, strlen(cmps[i].key));
+		char rev[32];
+		bool create = cmps[i].target == ETCD_CMP_CREATE;
+
+		i64_str(cmps[i].revision, rev, sizeof(rev));
+		if (k == NULL || json_array_append_new(compare, json_pack("{s:s, s:s, s:s, s:s}", "key", k, "target",
+									  create ? "CREATE" : "MOD", "result", "EQUAL",
+									  create ? "create_revision" : "mod_revision",
+									  rev)) != 0) {
+			json_decref(compare);
+			compare = NULL;
+		}
+		free(k);
+	}
+	ok = txn_ops(success, nsuccess);
+	ko = txn_ops(failure, nfailure);
+	if (compare == NULL || ok == NULL || ko == NULL) {
+		json_decref(compare);
+		json_decref(ok);
+		json_decref(ko);
+		return dump(NULL, body, err);
+	}
+	return dump(json_pack("{s:o, s:o, s:o}", "compare", compare, "success", ok, "failure", ko), body, err);
+}
+
 int etcd_build_lease_grant(int ttl_seconds, char **body, pgr_err *err)
 {
 	char ttl[32];

@@ -50,6 +50,10 @@ int etcd_build_txn_put_if(const char *key, const char *value, int64_t expected_m
 			  char **body, pgr_err *err) __attribute__((warn_unused_result));
 int etcd_build_txn_delete_if(const char *key, int64_t expected_mod_revision, char **body, pgr_err *err)
 	__attribute__((warn_unused_result));
+/* The bodies of etcd_range and etcd_txn (etcd.h). */
+int etcd_build_range_req(const etcd_range_req *req, char **body, pgr_err *err) __attribute__((warn_unused_result));
+int etcd_build_txn(const etcd_cmp *cmps, int ncmp, const etcd_op *success, int nsuccess, const etcd_op *failure,
+		   int nfailure, char **body, pgr_err *err) __attribute__((warn_unused_result));
 int etcd_build_lease_grant(int ttl_seconds, char **body, pgr_err *err) __attribute__((warn_unused_result));
 /* {"ID":"N"}: the body of lease keepalive and lease revoke. */
 int etcd_build_lease_id(int64_t lease_id, char **body, pgr_err *err) __attribute__((warn_unused_result));

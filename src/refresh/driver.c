@@ -543,6 +543,23 @@ void refresh_driver_tick(refresh_driver *d)
 	}
 	memset(&obs, 0, sizeof(obs));
 	read_intent(d, snap, &obs, &intent, &intent_rev);
+	{
+		/* the operation lock: held by this coordinator for the refresh; someone else's live lock is respected */
+		bool mine = false;
+		char owner[64], who[300];
+
+		snprintf(owner, sizeof(owner), "coordinator %s", snap->coordinator);
+		if (store_hold_lock(d->etcd, d->conf, snap, d->lease, owner, &mine, &err) != 0)
+			log_warn("operation lock: %s", err.msg);
+		if (!mine) {
+			if (snap->have_lock && snap->lock.mod_revision != d->lock_logged_revision) {
+				state_lock_describe(&snap->lock, wall_ms(), who, sizeof(who));
+				log_info("refresh %d waits: the operation lock is held by %s", snap->refresh.id, who);
+				d->lock_logged_revision = snap->lock.mod_revision;
+			}
+			goto out;
+		}
+	}
 	if (!snap->have_refresh && intent_rev == 0)
 		goto out;
 	if (snap->refresh.state == RS_DONE) {
@@ -599,6 +616,14 @@ void refresh_driver_tick(refresh_driver *d)
 		goto out;
 	}
 	if (!swapped) {
+		if (snap->refresh_mod_revision == 0 && intent_rev != 0) {
+			/* a new refresh: another refresh was recorded, or another operation holds the lock */
+			snprintf(answer, sizeof(answer), "refresh refused: another refresh or operation is in progress "
+				 "(see `pgrefresh status`)");
+			if (intent_answer_it(d->etcd, d->conf, &intent, intent_rev, INTENT_REFUSED, answer, &err) != 0)
+				log_warn("could not answer the %s intent: %s", intent_ask_name(intent.ask.ask), err.msg);
+			goto out;
+		}
 		log_info("refresh %d: the record changed meanwhile; %s not recorded, deciding again", next.id,
 			 refresh_event_name(ev));
 		goto out;

@@ -30,6 +30,7 @@ typedef struct refresh_driver {
 	int64_t lease; /* the coordinator's lease, set by the agent before each tick: owns the paused mark */
 	long long last_wake_ms; /* when Patroni's loops were last woken (see wake_patroni in driver.c) */
 	int64_t corrupt_logged_rev; /* the corrupt refresh record last logged (logged once, never acted on) */
+	int64_t lock_logged_revision; /* the operation lock held by another, last logged (once per holder) */
 } refresh_driver;
 
 void refresh_driver_tick(refresh_driver *driver);
