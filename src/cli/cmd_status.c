@@ -177,7 +177,6 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 	refresh_record rec;
 	pgr_err perr;
 	store_snapshot *snap;
-	int code = PGR_EXIT_OK;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -236,5 +235,5 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 	}
 	free(snap);
 	printf("Next: `pgrefresh status`, then `pgrefresh refresh --version V` to bring every unit to V\n");
-	return code;
+	return PGR_EXIT_OK;
 }
