@@ -185,6 +185,7 @@ void switchover_mark_format(const switchover_mark *mark, char *out, size_t outle
 		json_object_set_new(o, "wait_s", json_integer(mark->wait_s));
 		json_object_set_new(o, "terminate", json_boolean(mark->terminate));
 		json_object_set_new(o, "pause_timeouts", json_integer(mark->pause_timeouts));
+		json_object_set_new(o, "pause_not_before_ms", json_integer(mark->pause_not_before_ms));
 		json_object_set_new(o, "waiting_for_count", json_integer(mark->holder_count));
 		json_object_set_new(o, "waiting_for", holders);
 		json_object_set_new(o, "waiting_for_seen_ms", json_integer(mark->holders_seen_ms));
@@ -229,6 +230,7 @@ void switchover_mark_parse(const char *value, switchover_mark *mark)
 	mark->wait_s = (int)int_field(o, "wait_s", 0, 86400);
 	mark->terminate = json_is_true(json_object_get(o, "terminate"));
 	mark->pause_timeouts = (int)int_field(o, "pause_timeouts", 0, 1000000);
+	mark->pause_not_before_ms = int_field(o, "pause_not_before_ms", 0, INT64_MAX);
 	mark->holders_seen_ms = int_field(o, "waiting_for_seen_ms", 0, INT64_MAX);
 	holders = json_object_get(o, "waiting_for");
 	json_array_foreach(holders, i, v)
@@ -578,6 +580,18 @@ static bool same_holders(const switchover_mark *a, const switchover_mark *b)
 	return true;
 }
 
+/* Writes mark unless it says what prev (as read at the start of this step) said. */
+static void put_mark_if_changed(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *prev,
+				const switchover_mark *mark)
+{
+	char a[4096], b[4096];
+
+	switchover_mark_format(prev, a, sizeof(a));
+	switchover_mark_format(mark, b, sizeof(b));
+	if (strcmp(a, b) != 0)
+		put_mark(conf, etcd, mark);
+}
+
 /* The end of an attempt, whatever it came to: no standby cascades any more, the mark removed. */
 static void finish(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *mark, const char *leader,
 		   const char *candidate)
@@ -629,6 +643,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		mark.cascaded = prev.cascaded;
 		mark.waiting_since_ms = prev.waiting_since_ms;
 		mark.pause_timeouts = prev.pause_timeouts;
+		mark.pause_not_before_ms = prev.pause_not_before_ms;
 		set_holders(&mark, prev.holders, prev.holder_count, prev.holders_seen_ms);
 	} else {
 		log_info("switchover %s -> %s, PgBouncer paused around it (clients holding a transaction open are waited "
@@ -660,8 +675,9 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 			if (!same_holders(&before, &mark) || before.waiting_since_ms != mark.waiting_since_ms) {
 				char text[400];
 
+				/* a warning: `pgrefresh switchover` shows it too, and the refresh is held up */
 				switchover_mark_waiting_text(&mark, now, text, sizeof(text));
-				log_info("%s", text);
+				log_warn("%s", text);
 				put_mark(conf, etcd, &mark);
 			}
 			return SWITCHOVER_WAITING;
@@ -686,6 +702,11 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		proc_sleep_ms(100); /* PgBouncer sees the server connections close */
 	}
 	mark.holder_count = 0; /* none waited for any more: status no longer names them */
+	if (now < mark.pause_not_before_ms && now - mark.waiting_since_ms < wait_ms) {
+		/* a PAUSE timed out a moment ago: clients get their turn before the next one holds them */
+		put_mark_if_changed(conf, etcd, &prev, &mark);
+		return SWITCHOVER_WAITING;
+	}
 
 	/* 2. a checkpoint before the pause shortens the old primary's shutdown inside it */
 	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
@@ -706,6 +727,8 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		}
 		mark.pause_timeouts++;
 		now = wall_ms();
+		/* each PAUSE that times out held every client up to PAUSE_TIMEOUT_MS: back off, 2 s more each time */
+		mark.pause_not_before_ms = now + (mark.pause_timeouts < 8 ? mark.pause_timeouts : 8) * 2000LL;
 		if (mark.waiting_since_ms == 0)
 			mark.waiting_since_ms = now;
 		if (pg_activity_open_transactions(old_conninfo, XACT_AGE_BOUND_MS, xacts, PG_ACTIVITY_MAX, &n, &qerr) == 0)

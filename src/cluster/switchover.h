@@ -35,6 +35,7 @@ typedef struct switchover_mark {
 	int wait_s;            /* how long it waits for them ... */
 	bool terminate;        /* ... before ending their sessions (true) or halting (false) */
 	int pause_timeouts;    /* PAUSEs of this attempt that did not complete within their bound */
+	int64_t pause_not_before_ms; /* wall clock: after a PAUSE that timed out, the next one waits until then */
 	int holder_count;      /* the transactions it waits for (the first SWITCHOVER_MAX_HOLDERS in holders) */
 	pg_xact holders[SWITCHOVER_MAX_HOLDERS];
 	int64_t holders_seen_ms; /* wall clock when holders were read (their age_ms is as of then) */

@@ -68,6 +68,7 @@ static void test_mark_waiting_round_trip(void **state)
 	in.wait_s = 60;
 	in.terminate = true;
 	in.pause_timeouts = 2;
+	in.pause_not_before_ms = 1764430009000;
 	in.holder_count = 6;
 	in.holders_seen_ms = 1764430005000;
 	snprintf(in.from, sizeof(in.from), "pg-0");
