@@ -40,7 +40,7 @@ unit_has_ids() { # UNIT FILE: every id of FILE is on UNIT
 	n=$(psql_unit "$1" "select count(*) from ledger where id in ($(paste -sd, "$2"))") || return 1
 	[ "$n" = "$want" ]
 }
-open_holder() { # [APPLICATION_NAME]
+open_holder() { # [APPLICATION_NAME [ID]]
 	rm -f "$T/holder.in"
 	mkfifo "$T/holder.in"
 	(
@@ -51,11 +51,13 @@ open_holder() { # [APPLICATION_NAME]
 	HOLDER_PID=$!
 	HOLDERS+=("$HOLDER_PID")
 	exec 7>"$T/holder.in"
-	echo "BEGIN; INSERT INTO ledger VALUES (-1, -1, now());" >&7
+	echo "BEGIN; INSERT INTO ledger VALUES (${2:--1}, -1, now());" >&7
 }
-holder_backend() { # [APPLICATION_NAME]
-	psql_unit "$(units_with_role primary)" \
-		"select pid from pg_stat_activity where application_name = '${1:-t56-holder}' and state = 'idle in transaction'"
+holder_backend() { # [APPLICATION_NAME]: fails while there is none
+	local pid
+	pid=$(psql_unit "$(units_with_role primary)" \
+		"select pid from pg_stat_activity where application_name = '${1:-t56-holder}' and state = 'idle in transaction'") || return 1
+	[ -n "$pid" ] && printf '%s\n' "$pid"
 }
 close_holder() { # SQL; sets HOLDER_RC
 	echo "$1" >&7
@@ -90,7 +92,7 @@ step "a transaction the check cannot see holds the PAUSE: each PAUSE undone with
 # Patroni's own sessions are left out of the check (they never go through PgBouncer): a client named
 # like one stands for a transaction begun between the check and the PAUSE
 start_load "$T/load" 0
-open_holder Patroni-t56
+open_holder Patroni-t56 -2
 wait_until 10 holder_backend Patroni-t56 || fail "the hidden holder is not idle in a transaction: $(cat "$T/holder.err")"
 PRIMARY=$(units_with_role primary)
 ok "pid $(holder_backend Patroni-t56) (Patroni-t56) idle in transaction on $PRIMARY"
