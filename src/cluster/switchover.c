@@ -734,7 +734,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		if (pg_activity_open_transactions(old_conninfo, XACT_AGE_BOUND_MS, xacts, PG_ACTIVITY_MAX, &n, &qerr) == 0)
 			set_holders(&mark, xacts, n, now);
 		{
-			char who[300] = "no transaction open for 1 s any more";
+			char who[300] = "no client transaction open for 1 s or more to name";
 
 			if (mark.holder_count > 0)
 				holders_text(&mark, now, 2, who, sizeof(who));
