@@ -258,17 +258,11 @@ void switchover_mark_parse(const char *value, switchover_mark *mark)
 	json_decref(o);
 }
 
-/* "pid 123 ('app', 127.0.0.1:5555, open 14 s)" for holder i, its age as of now_ms; now_ms 0: the short
- * form "pid 123 (app, 127.0.0.1:5555)" */
+/* "pid 123 ('app', 127.0.0.1:5555, open 14 s)" for holder i, its age as of now_ms */
 static void holder_text(const switchover_mark *mark, int i, int64_t now_ms, char *buf, size_t len)
 {
 	pg_xact x = mark->holders[i];
 
-	if (now_ms == 0) {
-		snprintf(buf, len, "pid %d (%s, %s)", x.pid, x.application[0] ? x.application : "no application_name",
-			 x.client);
-		return;
-	}
 	if (mark->holders_seen_ms > 0 && now_ms > mark->holders_seen_ms)
 		x.age_ms += now_ms - mark->holders_seen_ms;
 	pg_activity_describe(&x, buf, len);
@@ -321,10 +315,16 @@ void switchover_halt_text(const switchover_mark *mark, char *buf, size_t len)
 {
 	char who[400];
 
-	holders_text(mark, 0, 2, who, sizeof(who));
 	/* short: the refresh's reason, then status's "Roll back: ...; or go on: ..." must fit one line */
-	snprintf(buf, len, "%s kept a transaction open %d s: %s; end %s or set switchover-terminate-clients=true",
-		 mark->holder_count == 1 ? "a client" : "clients", mark->wait_s, who, mark->holder_count == 1 ? "it" : "them");
+	holders_text(mark, mark->holders_seen_ms, 2, who, sizeof(who));
+	if (mark->holder_count == 1)
+		snprintf(buf, len, "a transaction outlasted the %d s wait: %s; end it or set "
+			 "switchover-terminate-clients=true",
+			 mark->wait_s, who);
+	else
+		snprintf(buf, len, "%d transactions outlasted the %d s wait: %s; end them or set "
+			 "switchover-terminate-clients=true",
+			 mark->holder_count, mark->wait_s, who);
 }
 
 /* Writes (mark != NULL) or removes the mark. It is not under the owner's lease: it must outlive its

@@ -131,7 +131,7 @@ pgr_run wait --dir "$C" --timeout 120 failed
 [ "$RC" = 0 ] || fail "the refresh did not halt in failed: wait exited $RC: $ERR; $(status_json || true)"
 MSG=$(refresh_field message)
 ok "status: $MSG"
-assert_match "$MSG" "switchover failed: a client kept a transaction open 5 s: pid $HPID \(t56-holder, 127\.0\.0\.1:[0-9]+\); end it or set switchover-terminate-clients=true" "the halt names the holder and the setting"
+assert_match "$MSG" "switchover failed: a transaction outlasted the 5 s wait: pid $HPID \\('t56-holder', 127\\.0\\.0\\.1:[0-9]+, open [0-9]+ s\\); end it or set switchover-terminate-clients=true" "the halt names the holder (pid, application, address, age) and the setting"
 assert_contains "$MSG" "pgrefresh rollback" "the halt names the rollback"
 assert_eq "$(units_with_role primary)" "$PRIMARY" "primary after the halt"
 write_answers || fail "a write through PgBouncer does not answer within 3 s after the halt"

@@ -167,12 +167,13 @@ static void test_halt_text(void **state)
 		int count;
 		const char *text;
 	} cases[] = {
-		{ 1, "a client kept a transaction open 60 s: pid 4242 (longtx, 127.0.0.1:50000); end it or set "
+		{ 1, "a transaction outlasted the 60 s wait: pid 4242 ('longtx', 127.0.0.1:50000, open 12 s); end it "
+		     "or set switchover-terminate-clients=true" },
+		{ 2, "2 transactions outlasted the 60 s wait: pid 4242 ('longtx', 127.0.0.1:50000, open 12 s), pid 4243 "
+		     "(no application_name, 127.0.0.1:50001, open 12 s); end them or set switchover-terminate-clients=true" },
+		{ 5, "5 transactions outlasted the 60 s wait: pid 4242 ('longtx', 127.0.0.1:50000, open 12 s), pid 4243 "
+		     "(no application_name, 127.0.0.1:50001, open 12 s) and 3 more; end them or set "
 		     "switchover-terminate-clients=true" },
-		{ 2, "clients kept a transaction open 60 s: pid 4242 (longtx, 127.0.0.1:50000), pid 4243 (no "
-		     "application_name, 127.0.0.1:50001); end them or set switchover-terminate-clients=true" },
-		{ 5, "clients kept a transaction open 60 s: pid 4242 (longtx, 127.0.0.1:50000), pid 4243 (no "
-		     "application_name, 127.0.0.1:50001) and 3 more; end them or set switchover-terminate-clients=true" },
 	};
 	char buf[240];
 
@@ -185,11 +186,12 @@ static void test_halt_text(void **state)
 	}
 	{
 		/* "switchover failed: " + the text + status's ". Roll back: ...; or go on: ..." fit one status line
-		 * for one client with a 20-character application name */
+		 * for one client with a 16-character application name */
 		switchover_mark m = waiting_mark(1, false);
 
-		snprintf(m.holders[0].application, sizeof(m.holders[0].application), "billing-batch-worker");
-		snprintf(m.holders[0].client, sizeof(m.holders[0].client), "192.168.100.200:54321");
+		snprintf(m.holders[0].application, sizeof(m.holders[0].application), "billing-batch-01");
+		snprintf(m.holders[0].client, sizeof(m.holders[0].client), "10.10.10.10:54321");
+		m.holders[0].age_ms = 3600000;
 		switchover_halt_text(&m, buf, sizeof(buf));
 		assert_true(strlen("switchover failed: ") + strlen(buf) +
 				    strlen(". Roll back: `pgrefresh rollback`; or go on: `pgrefresh resume-refresh`") <
