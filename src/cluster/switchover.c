@@ -16,6 +16,7 @@
 #include "pg/activity.h"
 #include "pg/pgbouncer.h"
 #include "pg/pgsql.h"
+#include "refresh/settings.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -25,7 +26,6 @@
 #define TERMINATE_GRACE_MS 20000 /* after ending clients' sessions, how long PAUSE is tried again before halting */
 #define PROMOTE_TIMEOUT_MS 60000
 #define PAUSED_RETRY_MS 4000 /* how long a refused switchover (412/503) is asked again while paused */
-#define DEFAULT_WAIT_S 60
 
 static int64_t wall_ms(void)
 {
@@ -766,12 +766,39 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 	}
 }
 
+/* The cluster's settings for clients holding transactions (`pgrefresh config`), else their defaults. */
+static void read_policy(const cluster_conf *conf, const etcd_client *etcd, switchover_policy *policy)
+{
+	refresh_settings settings;
+	char prefix[128], key[256];
+	etcd_kv kv;
+	bool found = false;
+	pgr_err err;
+
+	settings_defaults(&settings);
+	if (etcd != NULL) {
+		conf_etcd_prefix(conf, prefix, sizeof(prefix));
+		snprintf(key, sizeof(key), "%sconfig", prefix);
+		if (etcd_get(etcd, key, &kv, &found, &err) != 0)
+			log_warn("cannot read the settings (%s): the switchover uses the defaults", err.msg);
+		else if (found && kv.value != NULL && settings_from_json(kv.value, &settings, &err) != 0)
+			log_warn("the settings at %s: %s: the switchover uses the defaults", key, err.msg);
+		if (found)
+			etcd_kv_free(&kv);
+	}
+	policy->wait_s = settings.switchover_wait_s;
+	policy->terminate_clients = settings.switchover_terminate_clients;
+}
+
 int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
 		   const char *candidate, switchover_timing *timing, pgr_err *err)
 {
-	switchover_policy policy = { .wait_s = DEFAULT_WAIT_S, .terminate_clients = false, .attempt = wall_ms() };
+	switchover_policy policy = { .attempt = wall_ms() };
+	long long give_up;
+
+	read_policy(conf, etcd, &policy);
 	/* the mark carries the wait from step to step; without one (no etcd), this bounds it */
-	long long give_up = proc_now_ms() + (long long)DEFAULT_WAIT_S * 1000 + TERMINATE_GRACE_MS;
+	give_up = proc_now_ms() + (long long)policy.wait_s * 1000 + TERMINATE_GRACE_MS;
 
 	for (;;) {
 		switchover_result r = switchover_step(conf, etcd, owner_lease, leader, candidate, &policy, timing, err);
@@ -782,7 +809,7 @@ int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t ow
 			return -1;
 		if (proc_now_ms() > give_up)
 			return pgr_err_set(err, "clients kept transactions open on %s for %d s; nothing changed", leader,
-					   DEFAULT_WAIT_S);
+					   policy.wait_s);
 		proc_sleep_ms(200);
 	}
 }

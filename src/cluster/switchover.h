@@ -81,7 +81,8 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 
 /*
  * The whole switchover, blocking (`pgrefresh switchover`): switchover_step until done or failed, with
- * the settings' defaults for clients holding transactions (wait 60 s, then halt).
+ * the cluster's settings for clients holding transactions (switchover-wait-seconds,
+ * switchover-terminate-clients, read from etcd; their defaults without).
  */
 int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
 		   const char *candidate, switchover_timing *timing, pgr_err *err) __attribute__((warn_unused_result));
