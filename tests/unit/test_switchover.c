@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cluster/switchover.h"
+#include "status/status.h"
 
 static void test_mark_round_trip(void **state)
 {
@@ -199,6 +200,45 @@ static void test_halt_text(void **state)
 	}
 }
 
+/* status shows the wait: the refresh's message in switchover, the cluster's with no refresh, else nothing */
+static void test_status_note(void **state)
+{
+	static const struct {
+		int has_refresh;
+		refresh_state rs;
+		int holders;
+		int refresh_message_changed, cluster_message_changed;
+	} cases[] = {
+		{ 1, RS_SWITCHOVER, 1, 1, 0 },
+		{ 1, RS_SWITCHOVER, 0, 0, 0 }, /* a mark that waits for nobody (paused, say) */
+		{ 1, RS_UNIT, 1, 0, 0 },       /* left over from an attempt the refresh moved on from */
+		{ 1, RS_FAILED, 1, 0, 0 },
+		{ 0, RS_CHECKING, 1, 0, 1 },   /* `pgrefresh switchover` waiting */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		switchover_mark m = waiting_mark(cases[i].holders, false);
+		refresh_record rec;
+		status_view view;
+
+		memset(&rec, 0, sizeof(rec));
+		rec.state = cases[i].rs;
+		memset(&view, 0, sizeof(view));
+		snprintf(view.refresh.message, sizeof(view.refresh.message), "before");
+		snprintf(view.message, sizeof(view.message), "before");
+		status_note_switchover_wait(&view, cases[i].has_refresh ? &rec : NULL, &m, 110000);
+		if ((strcmp(view.refresh.message, "before") != 0) != cases[i].refresh_message_changed ||
+		    (strcmp(view.message, "before") != 0) != cases[i].cluster_message_changed)
+			fail_msg("case %zu: refresh message \"%s\", cluster message \"%s\"", i, view.refresh.message,
+				 view.message);
+		if (cases[i].refresh_message_changed)
+			assert_non_null(strstr(view.refresh.message, "pid 4242 ('longtx', 127.0.0.1:50000, open 12 s)"));
+		if (cases[i].cluster_message_changed)
+			assert_non_null(strstr(view.message, "Halts in 50 s"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_mark_waiting_round_trip),
 		cmocka_unit_test(test_waiting_text),
 		cmocka_unit_test(test_halt_text),
+		cmocka_unit_test(test_status_note),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
