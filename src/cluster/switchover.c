@@ -16,6 +16,7 @@
 #include "pg/activity.h"
 #include "pg/pgbouncer.h"
 #include "pg/pgsql.h"
+#include "refresh/settings.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -25,7 +26,6 @@
 #define TERMINATE_GRACE_MS 20000 /* after ending clients' sessions, how long PAUSE is tried again before halting */
 #define PROMOTE_TIMEOUT_MS 60000
 #define PAUSED_RETRY_MS 4000 /* how long a refused switchover (412/503) is asked again while paused */
-#define DEFAULT_WAIT_S 60
 
 static int64_t wall_ms(void)
 {
@@ -185,6 +185,7 @@ void switchover_mark_format(const switchover_mark *mark, char *out, size_t outle
 		json_object_set_new(o, "wait_s", json_integer(mark->wait_s));
 		json_object_set_new(o, "terminate", json_boolean(mark->terminate));
 		json_object_set_new(o, "pause_timeouts", json_integer(mark->pause_timeouts));
+		json_object_set_new(o, "pause_not_before_ms", json_integer(mark->pause_not_before_ms));
 		json_object_set_new(o, "waiting_for_count", json_integer(mark->holder_count));
 		json_object_set_new(o, "waiting_for", holders);
 		json_object_set_new(o, "waiting_for_seen_ms", json_integer(mark->holders_seen_ms));
@@ -229,6 +230,7 @@ void switchover_mark_parse(const char *value, switchover_mark *mark)
 	mark->wait_s = (int)int_field(o, "wait_s", 0, 86400);
 	mark->terminate = json_is_true(json_object_get(o, "terminate"));
 	mark->pause_timeouts = (int)int_field(o, "pause_timeouts", 0, 1000000);
+	mark->pause_not_before_ms = int_field(o, "pause_not_before_ms", 0, INT64_MAX);
 	mark->holders_seen_ms = int_field(o, "waiting_for_seen_ms", 0, INT64_MAX);
 	holders = json_object_get(o, "waiting_for");
 	json_array_foreach(holders, i, v)
@@ -256,17 +258,11 @@ void switchover_mark_parse(const char *value, switchover_mark *mark)
 	json_decref(o);
 }
 
-/* "pid 123 ('app', 127.0.0.1:5555, open 14 s)" for holder i, its age as of now_ms; now_ms 0: the short
- * form "pid 123 (app, 127.0.0.1:5555)" */
+/* "pid 123 ('app', 127.0.0.1:5555, open 14 s)" for holder i, its age as of now_ms */
 static void holder_text(const switchover_mark *mark, int i, int64_t now_ms, char *buf, size_t len)
 {
 	pg_xact x = mark->holders[i];
 
-	if (now_ms == 0) {
-		snprintf(buf, len, "pid %d (%s, %s)", x.pid, x.application[0] ? x.application : "no application_name",
-			 x.client);
-		return;
-	}
 	if (mark->holders_seen_ms > 0 && now_ms > mark->holders_seen_ms)
 		x.age_ms += now_ms - mark->holders_seen_ms;
 	pg_activity_describe(&x, buf, len);
@@ -319,10 +315,16 @@ void switchover_halt_text(const switchover_mark *mark, char *buf, size_t len)
 {
 	char who[400];
 
-	holders_text(mark, 0, 2, who, sizeof(who));
 	/* short: the refresh's reason, then status's "Roll back: ...; or go on: ..." must fit one line */
-	snprintf(buf, len, "%s kept a transaction open %d s: %s; end %s or set switchover-terminate-clients=true",
-		 mark->holder_count == 1 ? "a client" : "clients", mark->wait_s, who, mark->holder_count == 1 ? "it" : "them");
+	holders_text(mark, mark->holders_seen_ms, 2, who, sizeof(who));
+	if (mark->holder_count == 1)
+		snprintf(buf, len, "a transaction outlasted the %d s wait: %s; end it or set "
+			 "switchover-terminate-clients=true",
+			 mark->wait_s, who);
+	else
+		snprintf(buf, len, "%d transactions outlasted the %d s wait: %s; end them or set "
+			 "switchover-terminate-clients=true",
+			 mark->holder_count, mark->wait_s, who);
 }
 
 /* Writes (mark != NULL) or removes the mark. It is not under the owner's lease: it must outlive its
@@ -578,6 +580,18 @@ static bool same_holders(const switchover_mark *a, const switchover_mark *b)
 	return true;
 }
 
+/* Writes mark unless it says what prev (as read at the start of this step) said. */
+static void put_mark_if_changed(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *prev,
+				const switchover_mark *mark)
+{
+	char a[4096], b[4096];
+
+	switchover_mark_format(prev, a, sizeof(a));
+	switchover_mark_format(mark, b, sizeof(b));
+	if (strcmp(a, b) != 0)
+		put_mark(conf, etcd, mark);
+}
+
 /* The end of an attempt, whatever it came to: no standby cascades any more, the mark removed. */
 static void finish(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *mark, const char *leader,
 		   const char *candidate)
@@ -629,6 +643,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		mark.cascaded = prev.cascaded;
 		mark.waiting_since_ms = prev.waiting_since_ms;
 		mark.pause_timeouts = prev.pause_timeouts;
+		mark.pause_not_before_ms = prev.pause_not_before_ms;
 		set_holders(&mark, prev.holders, prev.holder_count, prev.holders_seen_ms);
 	} else {
 		log_info("switchover %s -> %s, PgBouncer paused around it (clients holding a transaction open are waited "
@@ -660,8 +675,9 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 			if (!same_holders(&before, &mark) || before.waiting_since_ms != mark.waiting_since_ms) {
 				char text[400];
 
+				/* a warning: `pgrefresh switchover` shows it too, and the refresh is held up */
 				switchover_mark_waiting_text(&mark, now, text, sizeof(text));
-				log_info("%s", text);
+				log_warn("%s", text);
 				put_mark(conf, etcd, &mark);
 			}
 			return SWITCHOVER_WAITING;
@@ -686,6 +702,11 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		proc_sleep_ms(100); /* PgBouncer sees the server connections close */
 	}
 	mark.holder_count = 0; /* none waited for any more: status no longer names them */
+	if (now < mark.pause_not_before_ms && now - mark.waiting_since_ms < wait_ms) {
+		/* a PAUSE timed out a moment ago: clients get their turn before the next one holds them */
+		put_mark_if_changed(conf, etcd, &prev, &mark);
+		return SWITCHOVER_WAITING;
+	}
 
 	/* 2. a checkpoint before the pause shortens the old primary's shutdown inside it */
 	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
@@ -706,12 +727,14 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		}
 		mark.pause_timeouts++;
 		now = wall_ms();
+		/* each PAUSE that times out held every client up to PAUSE_TIMEOUT_MS: back off, 2 s more each time */
+		mark.pause_not_before_ms = now + (mark.pause_timeouts < 8 ? mark.pause_timeouts : 8) * 2000LL;
 		if (mark.waiting_since_ms == 0)
 			mark.waiting_since_ms = now;
 		if (pg_activity_open_transactions(old_conninfo, XACT_AGE_BOUND_MS, xacts, PG_ACTIVITY_MAX, &n, &qerr) == 0)
 			set_holders(&mark, xacts, n, now);
 		{
-			char who[300] = "no transaction open for 1 s any more";
+			char who[300] = "no client transaction open for 1 s or more to name";
 
 			if (mark.holder_count > 0)
 				holders_text(&mark, now, 2, who, sizeof(who));
@@ -743,12 +766,39 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 	}
 }
 
+/* The cluster's settings for clients holding transactions (`pgrefresh config`), else their defaults. */
+static void read_policy(const cluster_conf *conf, const etcd_client *etcd, switchover_policy *policy)
+{
+	refresh_settings settings;
+	char prefix[128], key[256];
+	etcd_kv kv;
+	bool found = false;
+	pgr_err err;
+
+	settings_defaults(&settings);
+	if (etcd != NULL) {
+		conf_etcd_prefix(conf, prefix, sizeof(prefix));
+		snprintf(key, sizeof(key), "%sconfig", prefix);
+		if (etcd_get(etcd, key, &kv, &found, &err) != 0)
+			log_warn("cannot read the settings (%s): the switchover uses the defaults", err.msg);
+		else if (found && kv.value != NULL && settings_from_json(kv.value, &settings, &err) != 0)
+			log_warn("the settings at %s: %s: the switchover uses the defaults", key, err.msg);
+		if (found)
+			etcd_kv_free(&kv);
+	}
+	policy->wait_s = settings.switchover_wait_s;
+	policy->terminate_clients = settings.switchover_terminate_clients;
+}
+
 int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
 		   const char *candidate, switchover_timing *timing, pgr_err *err)
 {
-	switchover_policy policy = { .wait_s = DEFAULT_WAIT_S, .terminate_clients = false, .attempt = wall_ms() };
+	switchover_policy policy = { .attempt = wall_ms() };
+	long long give_up;
+
+	read_policy(conf, etcd, &policy);
 	/* the mark carries the wait from step to step; without one (no etcd), this bounds it */
-	long long give_up = proc_now_ms() + (long long)DEFAULT_WAIT_S * 1000 + TERMINATE_GRACE_MS;
+	give_up = proc_now_ms() + (long long)policy.wait_s * 1000 + TERMINATE_GRACE_MS;
 
 	for (;;) {
 		switchover_result r = switchover_step(conf, etcd, owner_lease, leader, candidate, &policy, timing, err);
@@ -759,7 +809,7 @@ int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t ow
 			return -1;
 		if (proc_now_ms() > give_up)
 			return pgr_err_set(err, "clients kept transactions open on %s for %d s; nothing changed", leader,
-					   DEFAULT_WAIT_S);
+					   policy.wait_s);
 		proc_sleep_ms(200);
 	}
 }

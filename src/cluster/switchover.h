@@ -35,6 +35,7 @@ typedef struct switchover_mark {
 	int wait_s;            /* how long it waits for them ... */
 	bool terminate;        /* ... before ending their sessions (true) or halting (false) */
 	int pause_timeouts;    /* PAUSEs of this attempt that did not complete within their bound */
+	int64_t pause_not_before_ms; /* wall clock: after a PAUSE that timed out, the next one waits until then */
 	int holder_count;      /* the transactions it waits for (the first SWITCHOVER_MAX_HOLDERS in holders) */
 	pg_xact holders[SWITCHOVER_MAX_HOLDERS];
 	int64_t holders_seen_ms; /* wall clock when holders were read (their age_ms is as of then) */
@@ -80,7 +81,8 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 
 /*
  * The whole switchover, blocking (`pgrefresh switchover`): switchover_step until done or failed, with
- * the settings' defaults for clients holding transactions (wait 60 s, then halt).
+ * the cluster's settings for clients holding transactions (switchover-wait-seconds,
+ * switchover-terminate-clients, read from etcd; their defaults without).
  */
 int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
 		   const char *candidate, switchover_timing *timing, pgr_err *err) __attribute__((warn_unused_result));

@@ -55,8 +55,10 @@ open_holder() {
 	echo "BEGIN; INSERT INTO ledger VALUES (-1, -1, now());" >&7
 }
 holder_backend() { # the holder's backend pid on the primary, once it is idle in its transaction
-	psql_unit "$(units_with_role primary)" \
-		"select pid from pg_stat_activity where application_name = 't56-holder' and state = 'idle in transaction'"
+	local pid
+	pid=$(psql_unit "$(units_with_role primary)" \
+		"select pid from pg_stat_activity where application_name = 't56-holder' and state = 'idle in transaction'") || return 1
+	[ -n "$pid" ] && printf '%s\n' "$pid"
 }
 close_holder() { # SQL: the last statement, then end of input; sets HOLDER_RC
 	echo "$1" >&7

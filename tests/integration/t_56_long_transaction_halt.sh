@@ -3,10 +3,13 @@
 # section 4): the refresh halts, naming the holder and what to run; with
 # switchover-terminate-clients=true, resume-refresh waits again, ends the holder's session and completes.
 #  1. a 3-unit cluster; bad values of the two settings refused by `config set`; switchover-wait-seconds=5;
-#  2. a writer through PgBouncer (bench/loadclient) and a holder (psql through PgBouncer, t56-holder,
-#     BEGIN + INSERT, then idle in transaction); the refresh (pause none) halts in failed at the
-#     switchover: status names the holder and the setting; nothing changed (same primary, PgBouncer
-#     answers writes), the holder's session untouched;
+#  2. a writer through PgBouncer (bench/loadclient) and a holder the check cannot see (named like
+#     Patroni's sessions, which it leaves out: it stands for a transaction begun between the check and
+#     the PAUSE): each PAUSE times out after 2 s and is undone at once (the writer's longest stall under
+#     3 s, no RESUME error logged), tried again after a back-off, then the refresh halts in failed;
+#  2b. a holder (t56-holder, BEGIN + INSERT, then idle in transaction); resume-refresh: it halts again
+#     after switchover-wait-seconds=5, status names the holder and the setting; nothing changed (same
+#     primary, PgBouncer answers writes), the holder's session untouched;
 #  3. switchover-terminate-clients=true, resume-refresh: the holder's session is ended (its row never
 #     committed), the refresh completes; the writer: 0 failed, every acknowledged id on every unit.
 . "$(dirname "$0")/lib.sh"
@@ -37,22 +40,24 @@ unit_has_ids() { # UNIT FILE: every id of FILE is on UNIT
 	n=$(psql_unit "$1" "select count(*) from ledger where id in ($(paste -sd, "$2"))") || return 1
 	[ "$n" = "$want" ]
 }
-open_holder() {
+open_holder() { # [APPLICATION_NAME [ID]]
 	rm -f "$T/holder.in"
 	mkfifo "$T/holder.in"
 	(
 		eval "$("$PGR" cluster env --dir "$C")"
-		export PGAPPNAME=t56-holder
+		export PGAPPNAME=${1:-t56-holder}
 		exec "$PSQL" -X -q -v ON_ERROR_STOP=1 <"$T/holder.in" >"$T/holder.out" 2>"$T/holder.err"
 	) &
 	HOLDER_PID=$!
 	HOLDERS+=("$HOLDER_PID")
 	exec 7>"$T/holder.in"
-	echo "BEGIN; INSERT INTO ledger VALUES (-1, -1, now());" >&7
+	echo "BEGIN; INSERT INTO ledger VALUES (${2:--1}, -1, now());" >&7
 }
-holder_backend() {
-	psql_unit "$(units_with_role primary)" \
-		"select pid from pg_stat_activity where application_name = 't56-holder' and state = 'idle in transaction'"
+holder_backend() { # [APPLICATION_NAME]: fails while there is none
+	local pid
+	pid=$(psql_unit "$(units_with_role primary)" \
+		"select pid from pg_stat_activity where application_name = '${1:-t56-holder}' and state = 'idle in transaction'") || return 1
+	[ -n "$pid" ] && printf '%s\n' "$pid"
 }
 close_holder() { # SQL; sets HOLDER_RC
 	echo "$1" >&7
@@ -83,19 +88,50 @@ set_pause none
 pgr_ok config --dir "$C" set switchover-wait-seconds=5
 assert_eq "$(pgr_run config --dir "$C" switchover-wait-seconds && echo "$OUT")" 5 "switchover-wait-seconds"
 
-step "a writer and a holder through PgBouncer; the refresh halts at the switchover, naming the holder"
+step "a transaction the check cannot see holds the PAUSE: each PAUSE undone within its 2 s bound, then a halt"
+# Patroni's own sessions are left out of the check (they never go through PgBouncer): a client named
+# like one stands for a transaction begun between the check and the PAUSE
 start_load "$T/load" 0
-open_holder
-wait_until 10 holder_backend || fail "the holder is not idle in a transaction: $(cat "$T/holder.err")"
-HPID=$(holder_backend)
+open_holder Patroni-t56 -2
+wait_until 10 holder_backend Patroni-t56 || fail "the hidden holder is not idle in a transaction: $(cat "$T/holder.err")"
 PRIMARY=$(units_with_role primary)
-ok "pid $HPID (t56-holder) idle in transaction on $PRIMARY"
+ok "pid $(holder_backend Patroni-t56) (Patroni-t56) idle in transaction on $PRIMARY"
 start_refresh --version "$HIGH"
 pgr_run wait --dir "$C" --timeout 180 failed
 [ "$RC" = 0 ] || fail "the refresh did not halt in failed: wait exited $RC: $ERR; $(status_json || true)"
 MSG=$(refresh_field message)
 ok "status: $MSG"
-assert_match "$MSG" "switchover failed: a client kept a transaction open 5 s: pid $HPID \(t56-holder, 127\.0\.0\.1:[0-9]+\); end it or set switchover-terminate-clients=true" "the halt names the holder and the setting"
+assert_match "$MSG" "switchover failed: PgBouncer's PAUSE did not complete within 2000 ms [0-9]+ times in [0-9]+ s" "the halt says the PAUSE timed out"
+N=$(cat "$C"/units/*/agent.log | grep -c "PAUSE did not complete within 2000 ms" || true)
+[ "$N" -ge 2 ] || fail "$N PAUSE timeouts logged, expected at least 2 (tried again after the first)"
+ok "$N PAUSEs timed out and were undone: $(grep -h "PAUSE did not complete within 2000 ms" "$C"/units/*/agent.log | head -n 1)"
+assert_eq "$(units_with_role primary)" "$PRIMARY" "primary after the halt"
+write_answers || fail "a write through PgBouncer does not answer within 3 s after the halt"
+ok "PgBouncer answers writes: not left paused"
+if grep -h "not paused/suspended" "$C"/units/*/agent.log; then fail "a RESUME error was logged"; fi
+ok "no 'not paused' error in any agent log"
+close_holder "COMMIT;"
+assert_eq "$HOLDER_RC" 0 "the hidden holder's COMMIT"
+sleep 1
+stop_load "$T/load"
+assert_eq "$(load_field "$T/load" failed)" 0 "failed transactions"
+STALL=$(load_field "$T/load" longest_zero_commit_window_ms)
+awk -v s="$STALL" 'BEGIN { exit !(s < 3000) }' || fail "longest zero-commit window $STALL ms: a PAUSE held clients past its 2 s bound"
+ok "longest zero-commit window $STALL ms while PAUSEs timed out (bound 2000 ms each)"
+
+step "a client holding a transaction open: resume-refresh halts again after 5 s, naming it"
+start_load "$T/load2" 1000000
+open_holder
+wait_until 10 holder_backend || fail "the holder is not idle in a transaction: $(cat "$T/holder.err")"
+HPID=$(holder_backend)
+ok "pid $HPID (t56-holder) idle in transaction on $PRIMARY"
+pgr_ok resume-refresh --dir "$C"
+wait_until 20 eval '! refresh_state_is failed' || fail "resume-refresh was not taken: $(status_json || true)"
+pgr_run wait --dir "$C" --timeout 120 failed
+[ "$RC" = 0 ] || fail "the refresh did not halt in failed: wait exited $RC: $ERR; $(status_json || true)"
+MSG=$(refresh_field message)
+ok "status: $MSG"
+assert_match "$MSG" "switchover failed: a transaction outlasted the 5 s wait: pid $HPID \\('t56-holder', 127\\.0\\.0\\.1:[0-9]+, open [0-9]+ s\\); end it or set switchover-terminate-clients=true" "the halt names the holder (pid, application, address, age) and the setting"
 assert_contains "$MSG" "pgrefresh rollback" "the halt names the rollback"
 assert_eq "$(units_with_role primary)" "$PRIMARY" "primary after the halt"
 write_answers || fail "a write through PgBouncer does not answer within 3 s after the halt"
@@ -118,15 +154,16 @@ assert_eq "$(psql_unit "$(units_with_role primary)" 'select count(*) from ledger
 
 step "the writer: 0 failed, every acknowledged id on every unit; no RESUME error logged"
 sleep 1
-stop_load "$T/load"
-assert_eq "$(load_field "$T/load" failed)" 0 "failed transactions"
-assert_eq "$(load_field "$T/load" connect_errors)" 0 "failed connection attempts"
-STALL=$(load_field "$T/load" longest_zero_commit_window_ms)
+stop_load "$T/load2"
+assert_eq "$(load_field "$T/load2" failed)" 0 "failed transactions"
+assert_eq "$(load_field "$T/load2" connect_errors)" 0 "failed connection attempts"
+STALL=$(load_field "$T/load2" longest_zero_commit_window_ms)
 awk -v s="$STALL" 'BEGIN { exit !(s < 5000) }' || fail "longest zero-commit window $STALL ms"
-ok "$(load_field "$T/load" acknowledged) acknowledged, longest zero-commit window $STALL ms"
+ok "$(load_field "$T/load2" acknowledged) acknowledged, longest zero-commit window $STALL ms"
+cat "$T/load/ids.txt" "$T/load2/ids.txt" >"$T/ids.txt"
 for u in pg/0 pg/1 pg/2; do
-	wait_until 20 unit_has_ids "$u" "$T/load/ids.txt" || fail "$u lacks acknowledged ids"
+	wait_until 20 unit_has_ids "$u" "$T/ids.txt" || fail "$u lacks acknowledged ids"
 done
-ok "all $(wc -l <"$T/load/ids.txt") acknowledged ids on pg/0, pg/1 and pg/2"
+ok "all $(wc -l <"$T/ids.txt") acknowledged ids of both writers on pg/0, pg/1 and pg/2"
 if grep -h "not paused/suspended" "$C"/units/*/agent.log; then fail "a RESUME error was logged"; fi
 ok "no 'not paused' error in any agent log"

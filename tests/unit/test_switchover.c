@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cluster/switchover.h"
+#include "status/status.h"
 
 static void test_mark_round_trip(void **state)
 {
@@ -68,6 +69,7 @@ static void test_mark_waiting_round_trip(void **state)
 	in.wait_s = 60;
 	in.terminate = true;
 	in.pause_timeouts = 2;
+	in.pause_not_before_ms = 1764430009000;
 	in.holder_count = 6;
 	in.holders_seen_ms = 1764430005000;
 	snprintf(in.from, sizeof(in.from), "pg-0");
@@ -166,12 +168,13 @@ static void test_halt_text(void **state)
 		int count;
 		const char *text;
 	} cases[] = {
-		{ 1, "a client kept a transaction open 60 s: pid 4242 (longtx, 127.0.0.1:50000); end it or set "
+		{ 1, "a transaction outlasted the 60 s wait: pid 4242 ('longtx', 127.0.0.1:50000, open 12 s); end it "
+		     "or set switchover-terminate-clients=true" },
+		{ 2, "2 transactions outlasted the 60 s wait: pid 4242 ('longtx', 127.0.0.1:50000, open 12 s), pid 4243 "
+		     "(no application_name, 127.0.0.1:50001, open 12 s); end them or set switchover-terminate-clients=true" },
+		{ 5, "5 transactions outlasted the 60 s wait: pid 4242 ('longtx', 127.0.0.1:50000, open 12 s), pid 4243 "
+		     "(no application_name, 127.0.0.1:50001, open 12 s) and 3 more; end them or set "
 		     "switchover-terminate-clients=true" },
-		{ 2, "clients kept a transaction open 60 s: pid 4242 (longtx, 127.0.0.1:50000), pid 4243 (no "
-		     "application_name, 127.0.0.1:50001); end them or set switchover-terminate-clients=true" },
-		{ 5, "clients kept a transaction open 60 s: pid 4242 (longtx, 127.0.0.1:50000), pid 4243 (no "
-		     "application_name, 127.0.0.1:50001) and 3 more; end them or set switchover-terminate-clients=true" },
 	};
 	char buf[240];
 
@@ -184,15 +187,55 @@ static void test_halt_text(void **state)
 	}
 	{
 		/* "switchover failed: " + the text + status's ". Roll back: ...; or go on: ..." fit one status line
-		 * for one client with a 20-character application name */
+		 * for one client with a 16-character application name */
 		switchover_mark m = waiting_mark(1, false);
 
-		snprintf(m.holders[0].application, sizeof(m.holders[0].application), "billing-batch-worker");
-		snprintf(m.holders[0].client, sizeof(m.holders[0].client), "192.168.100.200:54321");
+		snprintf(m.holders[0].application, sizeof(m.holders[0].application), "billing-batch-01");
+		snprintf(m.holders[0].client, sizeof(m.holders[0].client), "10.10.10.10:54321");
+		m.holders[0].age_ms = 3600000;
 		switchover_halt_text(&m, buf, sizeof(buf));
 		assert_true(strlen("switchover failed: ") + strlen(buf) +
 				    strlen(". Roll back: `pgrefresh rollback`; or go on: `pgrefresh resume-refresh`") <
 			    240);
+	}
+}
+
+/* status shows the wait: the refresh's message in switchover, the cluster's with no refresh, else nothing */
+static void test_status_note(void **state)
+{
+	static const struct {
+		int has_refresh;
+		refresh_state rs;
+		int holders;
+		int refresh_message_changed, cluster_message_changed;
+	} cases[] = {
+		{ 1, RS_SWITCHOVER, 1, 1, 0 },
+		{ 1, RS_SWITCHOVER, 0, 0, 0 }, /* a mark that waits for nobody (paused, say) */
+		{ 1, RS_UNIT, 1, 0, 0 },       /* left over from an attempt the refresh moved on from */
+		{ 1, RS_FAILED, 1, 0, 0 },
+		{ 0, RS_CHECKING, 1, 0, 1 },   /* `pgrefresh switchover` waiting */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		switchover_mark m = waiting_mark(cases[i].holders, false);
+		refresh_record rec;
+		status_view view;
+
+		memset(&rec, 0, sizeof(rec));
+		rec.state = cases[i].rs;
+		memset(&view, 0, sizeof(view));
+		snprintf(view.refresh.message, sizeof(view.refresh.message), "before");
+		snprintf(view.message, sizeof(view.message), "before");
+		status_note_switchover_wait(&view, cases[i].has_refresh ? &rec : NULL, &m, 110000);
+		if ((strcmp(view.refresh.message, "before") != 0) != cases[i].refresh_message_changed ||
+		    (strcmp(view.message, "before") != 0) != cases[i].cluster_message_changed)
+			fail_msg("case %zu: refresh message \"%s\", cluster message \"%s\"", i, view.refresh.message,
+				 view.message);
+		if (cases[i].refresh_message_changed)
+			assert_non_null(strstr(view.refresh.message, "pid 4242 ('longtx', 127.0.0.1:50000, open 12 s)"));
+		if (cases[i].cluster_message_changed)
+			assert_non_null(strstr(view.message, "Halts in 50 s"));
 	}
 }
 
@@ -204,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_mark_waiting_round_trip),
 		cmocka_unit_test(test_waiting_text),
 		cmocka_unit_test(test_halt_text),
+		cmocka_unit_test(test_status_note),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
