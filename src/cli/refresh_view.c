@@ -115,9 +115,15 @@ const refresh_record *refresh_view_last(const refresh_record *history, int count
 void refresh_view_asked(const refresh_record *r, const char **from, const char **to)
 {
 	if (r->rollback) {
-		/* a rollback runs from the refresh's target back to its original version */
-		*from = r->original[0] ? r->original : r->to;
-		*to = r->from;
+		/* a rollback runs from the refresh's target back to its original version: the refresh asked
+		 * for went from the original to the other one of from/to (whichever way the record has them) */
+		if (r->original[0] == '\0') {
+			*from = r->to;
+			*to = r->from;
+			return;
+		}
+		*from = r->original;
+		*to = strcmp(r->from, r->original) != 0 ? r->from : r->to;
 		return;
 	}
 	*from = r->from;

@@ -110,7 +110,7 @@ assert_eq "$(json_get "$S" "d['refresh']['state']")" incompatible "refresh.state
 assert_contains "$(json_get "$S" "d['refresh']['message']")" "Nothing changed" "refresh.message"
 assert_all_on "$HIGH"
 pgr_ok rollback --dir "$C"
-wait_refresh 60 idle
+wait_refresh 60 rolled-back
 assert_all_on "$HIGH"
 assert_eq "$(postmaster_starts)" "$STARTS" "postmaster start times (no unit restarted)"
 H=$(history_json)

@@ -336,6 +336,10 @@ static void test_history(void **state)
 	h[1] = rec(RS_DONE, true, "16.14", "15.18", "15.18");  /* 15.18→16.14 forced, rolled back */
 	h[2] = rec(RS_DONE, true, "15.20", "15.18", "15.18");  /* 15.18→15.20 rolled back */
 	h[3] = rec(RS_DONE, true, "15.20", "15.18", "");       /* an old record without original */
+	refresh_view_asked(&(refresh_record){ .rollback = true, .from = "15.18", .to = "15.20", .original = "15.18" },
+			   &from, &to); /* a rollback recorded with the refresh's own from/to */
+	assert_string_equal(from, "15.18");
+	assert_string_equal(to, "15.20");
 	refresh_view_asked(&h[0], &from, &to);
 	assert_string_equal(from, "15.18");
 	assert_string_equal(to, "15.20");
