@@ -109,7 +109,10 @@ wait_until 20 grep -q "waits: the operation lock is held by a switchover by t_91
 	fail "the coordinator ($COORD) did not say it waits for the lock: $(tail -n 20 "$COORD_LOG")"
 ok "the coordinator waits: $(grep -m1 'waits: the operation lock' "$COORD_LOG" | cut -c1-160)"
 sleep 5
-assert_eq "$(json_get "$(status_json)" "'%s %d' % (d['refresh']['state'], d['refresh']['done'])")" "paused 1" "refresh after 5 s of someone else's lock"
+# the record as the coordinator left it: still paused, the resume not taken on, no unit past the first
+REC=$(ectl get --print-value-only "$KEY/refresh")
+assert_eq "$(json_get "$REC" "'%s %s %d' % (d['state'], d['resume_requested'], sum(u['step'] in ('done', 'refreshing') for u in d['units']))")" \
+	"paused True 1" "the refresh record after 5 s of someone else's lock (state, resume asked, units started)"
 assert_contains "$(lock_value)" "t_91 intruder" "the lock (still the intruder's)"
 ectl lease revoke "$LEASE" >/dev/null
 ok "the intruder's lease revoked"

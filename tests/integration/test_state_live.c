@@ -492,7 +492,7 @@ static void test_history_pages(void **state)
 	struct live *lv = *state;
 	static const struct {
 		int page, pages;
-	} cases[] = { { 7, 11 }, { 10, 8 }, { 50, 2 }, { 70, 2 }, { 71, 1 }, { 0, 2 } };
+	} cases[] = { { 7, 11 }, { 10, 8 }, { 50, 2 }, { 70, 2 }, { 71, 2 }, { 72, 1 }, { 0, 2 } }; /* 71 keys: 70 ids and one that is not */
 	pgr_err err;
 
 	BEGIN(lv);
