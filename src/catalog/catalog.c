@@ -96,8 +96,9 @@ int pg_version_from_output(const char *output, pg_version *version, pgr_err *err
 	if (output == NULL || output[0] == '\0')
 		return pgr_err_set(err, "postgres --version printed nothing");
 	n = strcspn(output, "\r\n");
-	if (n >= sizeof(line))
-		n = sizeof(line) - 1;
+	if (n >= sizeof(line)) /* cut short, "16.1beta1" could read as 16.1 */
+		return pgr_err_set(err, "not the output of postgres --version: a first line of %zu bytes \"%.60s...\"", n,
+				   output);
 	memcpy(line, output, n);
 	line[n] = '\0';
 

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Copies an optional string field into dst ("" when missing or null). -1 when present with another type. */
+/*
+ * Copies an optional string field into dst ("" when missing or null). -1 when present with another type,
+ * or too long for dst: a member name or API URL cut short would name another member.
+ */
 static int get_str(json_t *obj, const char *key, char *dst, size_t dstlen, const char *where, pgr_err *err)
 {
 	json_t *v = json_object_get(obj, key);
@@ -21,6 +24,9 @@ static int get_str(json_t *obj, const char *key, char *dst, size_t dstlen, const
 		return 0;
 	if (!json_is_string(v))
 		return pgr_err_set(err, "%s: field \"%s\" is not a string", where, key);
+	if (json_string_length(v) >= dstlen)
+		return pgr_err_set(err, "%s: field \"%s\" is longer than %zu bytes: \"%.40s...\"", where, key, dstlen - 1,
+				   json_string_value(v));
 	snprintf(dst, dstlen, "%s", json_string_value(v));
 	return 0;
 }

@@ -4,13 +4,26 @@
  *
  * Properties besides memory safety: a failure has a message; a parsed cluster has at most
  * PATRONI_MAX_MEMBERS members, each named, each found again by its name, every string terminated inside
- * its field; loop_wait is in its documented range; the API base never grows and never ends in '/'.
+ * its field and equal to the reply's (read again with jansson: a name or an API URL cut short would
+ * address another member); loop_wait is in its documented range; the API base never grows and never
+ * ends in '/'.
  */
 #include "fuzz.h"
+
+#include <jansson.h>
 
 #include "patroni/patroni.h"
 
 #define TERMINATED(field) (memchr((field), '\0', sizeof(field)) != NULL)
+
+/* What the parser kept of obj's string field key is the whole of it ("" when absent or null). */
+static void check_same(json_t *obj, const char *key, const char *got, const char *what)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *want = json_is_string(v) ? json_string_value(v) : "";
+
+	FUZZ_CHECK(strcmp(got, want) == 0, "%s: field %s is \"%s\", the reply says \"%.300s\"", what, key, got, want);
+}
 
 static void fuzz_cluster(const char *s)
 {
@@ -31,6 +44,22 @@ static void fuzz_cluster(const char *s)
 		FUZZ_CHECK(m->name[0] != '\0', "member %d has no name", i);
 		FUZZ_CHECK(patroni_cluster_member(&c, m->name) != NULL, "member %s not found by its name", m->name);
 		FUZZ_CHECK(strcmp(patroni_role_display(m->role), "") != 0, "member %s: no role text", m->name);
+	}
+	{
+		json_t *root = json_loads(s, JSON_REJECT_DUPLICATES, NULL);
+		json_t *members = json_object_get(root, "members");
+
+		FUZZ_CHECK(json_array_size(members) == (size_t)c.member_count, "%d members of %zu", c.member_count,
+			   json_array_size(members));
+		for (int i = 0; i < c.member_count; i++) {
+			json_t *m = json_array_get(members, (size_t)i);
+
+			check_same(m, "name", c.members[i].name, "member");
+			check_same(m, "state", c.members[i].state, "member");
+			check_same(m, "host", c.members[i].host, "member");
+			check_same(m, "api_url", c.members[i].api_url, "member");
+		}
+		json_decref(root);
 	}
 	if (patroni_cluster_leader(&c) != NULL)
 		FUZZ_CHECK(patroni_cluster_leader(&c)->role == PATRONI_ROLE_LEADER, "the leader is not a leader");
@@ -56,6 +85,15 @@ static void fuzz_node(const char *s)
 		   n.replication_count);
 	FUZZ_CHECK(n.is_primary == (strcmp(n.role, "master") == 0 || strcmp(n.role, "primary") == 0),
 		   "is_primary %d for role \"%s\"", n.is_primary, n.role);
+	{
+		json_t *root = json_loads(s, JSON_REJECT_DUPLICATES, NULL);
+
+		check_same(root, "state", n.state, "node");
+		check_same(root, "role", n.role, "node");
+		check_same(root, "postmaster_start_time", n.postmaster_start_time, "node");
+		check_same(root, "database_system_identifier", n.system_identifier, "node");
+		json_decref(root);
+	}
 	for (int i = 0; i < n.replication_count; i++)
 		FUZZ_CHECK(TERMINATED(n.replication[i].application_name) && TERMINATED(n.replication[i].state) &&
 				   TERMINATED(n.replication[i].sync_state) && TERMINATED(n.replication[i].client_addr),

@@ -554,6 +554,70 @@ static void test_default_dir(void **state)
 	unsetenv("PGREFRESH_CATALOG");
 }
 
+/* ---- inputs found by fuzzing (tests/fuzz/fuzz_version.c), kept in tests/fixtures/fuzz/version/ ---- */
+
+static char *fuzz_fixture(const char *name)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	long len;
+	char *buf;
+
+	pathf(path, sizeof(path), "tests/fixtures/fuzz/version/%s", name);
+	f = fopen(path, "rb");
+	if (f == NULL)
+		fail_msg("cannot open fixture %s (run from the project root)", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	len = ftell(f);
+	assert_true(len >= 0);
+	rewind(f);
+	buf = malloc((size_t)len + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/*
+ * A first line longer than the 255 bytes read was cut, and a cut inside "16.1beta1" or "30.430" read as
+ * 16.1 or 30.43. Such a line is refused now; 255 bytes are still read whole.
+ */
+static void test_version_from_output_fuzz_found(void **state)
+{
+	static const char *const refused[] = { "long_first_line_cut_in_version", "long_first_line_prerelease" };
+	char line[300];
+	pg_version v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		char *text = fuzz_fixture(refused[i]);
+		pgr_err err = { 0 };
+		int rc = pg_version_from_output(text, &v, &err);
+
+		free(text);
+		if (rc == 0 || strstr(err.msg, "a first line of") == NULL)
+			fail_msg("%s: rc %d, %d.%d \"%s\"", refused[i], rc, v.major, v.minor, err.msg);
+	}
+	/* "postgres (PostgreSQL) 15.18 " then padding to 255 bytes: read; one byte more: refused */
+	for (size_t len = 255; len <= 256; len++) {
+		pgr_err err = { 0 };
+
+		memset(line, 'x', sizeof(line));
+		memcpy(line, "postgres (PostgreSQL) 15.18 ", 28);
+		line[len] = '\n';
+		line[len + 1] = '\0';
+		v.major = v.minor = -1;
+		if (len == 255) {
+			if (pg_version_from_output(line, &v, &err) != 0 || v.major != 15 || v.minor != 18)
+				fail_msg("a first line of 255 bytes: %s", err.msg);
+		} else {
+			assert_int_equal(pg_version_from_output(line, &v, &err), -1);
+			assert_non_null(strstr(err.msg, "a first line of 256 bytes"));
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -567,6 +631,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incomplete_and_mislabelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_deb, setup, teardown),
+		cmocka_unit_test(test_version_from_output_fuzz_found),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -700,6 +700,50 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/*
+ * Found by fuzzing (tests/fuzz/fuzz_patroni.c; inputs in tests/fixtures/fuzz/patroni/): a string longer than
+ * its field was cut silently, so a member's name or API URL could name another one. Now refused, naming
+ * the field; a value that just fits is kept whole.
+ */
+static void test_parse_fuzz_found(void **state)
+{
+	static const struct {
+		const char *file;
+		bool node;
+		const char *err_part;
+	} cases[] = {
+		{ "cluster_state_too_long.json", false, "members[0]: field \"state\" is longer than 31 bytes" },
+		{ "cluster_api_url_too_long.json", false, "members[0]: field \"api_url\" is longer than 159 bytes" },
+		{ "node_role_too_long.json", true, "Patroni /patroni: field \"role\" is longer than 31 bytes" },
+	};
+	static patroni_cluster c;
+	static patroni_node n;
+	char json[256], name[64];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char path[128];
+		char *text;
+		pgr_err err = { 0 };
+		int rc;
+
+		snprintf(path, sizeof(path), "../fuzz/patroni/%s", cases[i].file);
+		text = fixture(path);
+		rc = cases[i].node ? patroni_node_parse(text, &n, &err) : patroni_cluster_parse(text, &c, &err);
+		free(text);
+		if (rc == 0 || strstr(err.msg, cases[i].err_part) == NULL)
+			fail_msg("%s: rc %d \"%s\", expected \"%s\"", cases[i].file, rc, err.msg, cases[i].err_part);
+	}
+	/* a name of 63 bytes fits, 64 do not */
+	memset(name, 'n', sizeof(name));
+	name[63] = '\0';
+	snprintf(json, sizeof(json), "{\"members\":[{\"name\":\"%s\"}]}", name);
+	assert_int_equal(patroni_cluster_parse(json, &c, NULL), 0);
+	assert_string_equal(c.members[0].name, name);
+	snprintf(json, sizeof(json), "{\"members\":[{\"name\":\"%sn\"}]}", name);
+	assert_int_equal(patroni_cluster_parse(json, &c, NULL), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -712,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_io_get_node),	 cmocka_unit_test(test_io_errors),
 		cmocka_unit_test(test_io_restart_ok),	 cmocka_unit_test(test_io_health),
 		cmocka_unit_test(test_io_switchover),	 cmocka_unit_test(test_io_patch_config),
+		cmocka_unit_test(test_parse_fuzz_found),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
