@@ -51,6 +51,9 @@ Run with Debian's /usr/bin/python3: it has psycopg2 (Patroni's own dependency).
 
   faultlib.py missing CDIR OUT
       For every unit: how many ids of OUT/acked its table lacks. Prints JSON {"pg/0": 0, ...}.
+
+  faultlib.py selftest
+      The overlap detection, table-driven, on made-up samples.
 """
 
 import base64
@@ -480,6 +483,35 @@ def fire(step, fault, cdir, target, report, timeout):
     return 0
 
 
+# ---- self-test of the pure parts (run by the matrix before its cells) ---------------------------------
+
+def selftest():
+    """Table-driven: (samples per unit, expected overlap count). A sample is (sent_ms, answered_ms, value)
+    with value True (accepts writes), False (in recovery), None (no answer)."""
+    def run(writes):
+        return [(t, t + 1, v) for t, v in writes]
+    cases = [
+        ("one primary, one standby", {"a": run([(0, True), (20, True), (40, True)]),
+                                      "b": run([(5, False), (25, False), (45, False)])}, 0),
+        ("clean switchover: a stops, then b promotes", {"a": run([(0, True), (20, True), (40, None), (60, None)]),
+                                                        "b": run([(5, False), (25, False), (45, True), (65, True)])}, 0),
+        ("b writable inside a's window", {"a": run([(0, True), (20, True), (40, True)]),
+                                          "b": run([(5, False), (25, True), (45, False)])}, 1),
+        ("both writable throughout", {"a": run([(0, True), (20, True), (40, True)]),
+                                      "b": run([(5, True), (25, True), (45, True)])}, 4),
+        ("a's two answers too far apart: no window", {"a": run([(0, True), (900, True)]),
+                                                      "b": run([(400, True)])}, 0),
+        ("no answer between: no window", {"a": run([(0, True), (20, None), (40, True)]),
+                                          "b": run([(25, True)])}, 0),
+    ]
+    bad = 0
+    for name, per_unit, want in cases:
+        got = len(overlaps(per_unit))
+        print("%s - overlaps: %s (%d, expected %d)" % ("ok" if got == want else "not ok", name, got, want))
+        bad += got != want
+    return 1 if bad else 0
+
+
 # ---- missing -----------------------------------------------------------------------------------------
 
 def missing(cdir, out):
@@ -514,6 +546,8 @@ def main(argv):
         return 0
     if cmd == "fire" and len(argv) == 8 and argv[2] in STEPS and argv[3] in FAULTS:
         return fire(argv[2], argv[3], argv[4], argv[5], argv[6], float(argv[7]))
+    if cmd == "selftest":
+        return selftest()
     if cmd == "missing" and len(argv) == 4:
         return missing(argv[2], argv[3])
     print("usage: see faultlib.py's docstring", file=sys.stderr)
