@@ -104,7 +104,10 @@ wait_until 20 acked_over 20 || fail "the writer acknowledged nothing: $(cat "$W/
 ok "writer and sampler running ($(wc -l <"$W/acked") ids acknowledged so far)"
 
 step "refresh to $HIGH; kill -9 ($FAULT) the moment it reaches $AT"
-"$PY" "$FL" fire "$AT" "$FAULT" "$C" "$HIGH" "$W/fire.json" 150 >"$W/fire.out" 2>"$W/fire.err" &
+(
+	eval "$("$PGR" cluster env --dir "$C")" # it asks units pg_is_in_recovery()
+	exec "$PY" "$FL" fire "$AT" "$FAULT" "$C" "$HIGH" "$W/fire.json" 150
+) >"$W/fire.out" 2>"$W/fire.err" &
 FIRE=$!
 HOLDERS+=("$FIRE")
 sleep 0.2 # the watch is reading before the refresh is recorded
