@@ -25,6 +25,7 @@ ITSRC   := $(wildcard tests/integration/test_*.c)
 ITBIN   := $(ITSRC:tests/integration/%.c=build/asan/itests/%)
 
 .PHONY: all asan unit valgrind integration check demo deps versions clean lint bench bench-short
+.PHONY: faults faults-slice
 all: build/pgrefresh
 
 build/pgrefresh: $(OBJ)
@@ -80,6 +81,7 @@ check: deps
 	$(MAKE) integration
 	$(MAKE) bench-short
 	$(MAKE) fuzz-short
+	$(MAKE) faults-slice
 
 demo: deps
 	$(MAKE) all
@@ -123,6 +125,13 @@ fuzz-short: fuzz-build
 	tests/fuzz/run 20
 
 -include $(FUZZOBJ:.o=.d)
+# the fault matrix: kill -9 of each process at each step of a refresh, under a writer (tests/faults/)
+faults: build/asan/pgrefresh build/pgrefresh
+	tests/faults/matrix
+
+# CI: the matrix's slice, each fault once (about 6 minutes)
+faults-slice: build/asan/pgrefresh build/pgrefresh
+	tests/faults/matrix --slice
 
 lint:
 	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)
