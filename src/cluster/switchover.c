@@ -646,7 +646,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		mark.pause_not_before_ms = prev.pause_not_before_ms;
 		set_holders(&mark, prev.holders, prev.holder_count, prev.holders_seen_ms);
 	} else {
-		log_info("switchover %s -> %s, PgBouncer paused around it (clients holding a transaction open are waited "
+		log_info("switchover: %s -> %s, PgBouncer paused around it (clients holding a transaction open are waited "
 			 "for %d s, then %s)",
 			 old->name, cand->name, policy->wait_s, policy->terminate_clients ? "their sessions ended" : "it halts");
 		if (owner_lease == 0 && etcd != NULL)
