@@ -147,7 +147,8 @@ step "history: the rolled-back refresh as asked, FROM $LOW TO $HIGH"
 assert_eq "$(json_get "$(history_json)" "[(h['from'], h['to'], h['outcome']) for h in d]")" \
 	"[[\"$LOW\", \"$HIGH\", \"rolled back\"]]" "history json"
 pgr_ok history --dir "$C"
-assert_match "$(tail -n 1 <<<"$OUT")" "^1 +$LOW +$HIGH .* rolled back" "history table"
+assert_match "$(grep -E "^1 " <<<"$OUT")" "^1 +$LOW +$HIGH .* rolled back" "history table"
+assert_contains "$OUT" "cause: rolled back by the user" "history table: the cause"
 
 step "pause=none; refresh to $HIGH completes: wait idle exits 0 and prints idle"
 set_pause none
