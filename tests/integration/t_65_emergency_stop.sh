@@ -46,7 +46,7 @@ ok "the bin link of $SYNC still names $LOW"
 
 step "rollback: the one refreshed unit goes back to $LOW; idle; history says rolled back"
 pgr_ok rollback --dir "$C"
-wait_refresh 150 idle
+wait_refresh 150 rolled-back
 assert_all_on "$LOW"
 H=$(history_json)
 assert_eq "$(json_get "$H" "[h['outcome'] for h in d]")" '["rolled back"]' "history outcomes"
