@@ -62,7 +62,7 @@ assert_eq "$(json_get "$S" "'%s %s %d' % (d['refresh']['state'], d['refresh']['r
 step "rollback: the one refreshed unit goes back to $LOW; idle; history says rolled back, and why"
 pgr_ok rollback --dir "$C"
 assert_eq "$(refresh_field cause)" "rolled back by the user (the refresh was paused)" "refresh.cause"
-wait_refresh 150 idle
+wait_refresh 150 rolled-back
 assert_all_on "$LOW"
 H=$(history_json)
 assert_eq "$(json_get "$H" "[h['outcome'] for h in d]")" '["rolled back"]' "history outcomes"
