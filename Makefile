@@ -76,10 +76,10 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) valgrind
 	$(MAKE) lint
+	$(MAKE) fuzz-short
 	scripts/fetch-versions
 	$(MAKE) integration
 	$(MAKE) bench-short
-	$(MAKE) fuzz-short
 
 demo: deps
 	$(MAKE) all
@@ -93,6 +93,9 @@ bench: all
 # CI: a few seconds of load, asserts 0 failed transactions and 0 missing ids
 bench-short: all
 	bench/refresh-under-load --short
+
+lint:
+	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)
 
 # ---- fuzzing: libFuzzer harnesses (tests/fuzz/fuzz_*.c, Debian's clang) against the library objects
 #   make fuzz          each harness for FUZZ_SECONDS (default 300), one at a time, under nice
@@ -123,9 +126,6 @@ fuzz-short: fuzz-build
 	tests/fuzz/run 20
 
 -include $(FUZZOBJ:.o=.d)
-
-lint:
-	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)
 
 clean:
 	rm -rf build
