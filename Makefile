@@ -77,10 +77,10 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) valgrind
 	$(MAKE) lint
+	$(MAKE) fuzz-short
 	scripts/fetch-versions
 	$(MAKE) integration
 	$(MAKE) bench-short
-	$(MAKE) fuzz-short
 	$(MAKE) faults-slice
 
 demo: deps
@@ -95,6 +95,9 @@ bench: all
 # CI: a few seconds of load, asserts 0 failed transactions and 0 missing ids
 bench-short: all
 	bench/refresh-under-load --short
+
+lint:
+	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)
 
 # ---- fuzzing: libFuzzer harnesses (tests/fuzz/fuzz_*.c, Debian's clang) against the library objects
 #   make fuzz          each harness for FUZZ_SECONDS (default 300), one at a time, under nice
@@ -132,9 +135,6 @@ faults: build/asan/pgrefresh build/pgrefresh
 # CI: the matrix's slice, each fault once (about 6 minutes)
 faults-slice: build/asan/pgrefresh build/pgrefresh
 	tests/faults/matrix --slice
-
-lint:
-	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)
 
 clean:
 	rm -rf build
