@@ -126,6 +126,7 @@ etcd | etcd20)
 	if [ "$REACHED" = true ]; then
 		[ "$FAULT" = etcd20 ] && { echo "# etcd down for 20 s"; sleep 20; }
 		cluster_start_bg
+		ACTIONS=() # etcd's restart is the fault's second half, not the user's answer to a halt
 		wait_until 30 etcd_healthy || note "etcd not healthy 30 s after cluster start"
 		ok "etcd back ($FAULT)"
 	fi
