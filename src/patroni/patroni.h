@@ -32,7 +32,7 @@ typedef enum patroni_role {
 typedef struct patroni_member {
 	char name[64];
 	patroni_role role;
-	char state[32]; /* "running", "starting", "stopped", "crashed", ... */
+	char state[64]; /* "running", "starting", "stopped", "crashed", "running custom bootstrap script", ... */
 	char host[64];
 	int port;
 	char api_url[160];
@@ -63,7 +63,7 @@ typedef struct patroni_replication {
  * running). While PostgreSQL restarts or is stopped, only state, role and patroni are reported.
  */
 typedef struct patroni_node {
-	char state[32]; /* "running", "restarting", "stopped", ... */
+	char state[64]; /* "running", "restarting", "stopped", ... */
 	char role[32];  /* "master"/"primary" or "replica" (as Patroni says it) */
 	bool is_primary;
 	bool is_sync_standby;            /* "sync_standby": true, reported by the sync standby itself */

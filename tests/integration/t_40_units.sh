@@ -46,7 +46,7 @@ grep -q '^\[unit pg/3\]' "$C/pgrefresh.conf" || fail "pgrefresh.conf has no [uni
 ok "pgrefresh.conf lists pg/3"
 
 step "remove-unit of a replica: 3 units left, its directory and processes gone"
-REPLICA=$(units_with_role replica | head -n 1)
+REPLICA=$(units_with_role replica | sed -n 1p)
 [ -n "$REPLICA" ] || fail "no replica to remove: $(status_json)"
 RDIR=$C/units/${REPLICA/\//-}
 RPIDS=$(pidfile_pids "$RDIR" | tr '\n' ' ')

@@ -712,7 +712,7 @@ static void test_parse_fuzz_found(void **state)
 		bool node;
 		const char *err_part;
 	} cases[] = {
-		{ "cluster_state_too_long.json", false, "members[0]: field \"state\" is longer than 31 bytes" },
+		{ "cluster_state_too_long.json", false, "members[0]: field \"state\" is longer than 63 bytes" },
 		{ "cluster_api_url_too_long.json", false, "members[0]: field \"api_url\" is longer than 159 bytes" },
 		{ "node_role_too_long.json", true, "Patroni /patroni: field \"role\" is longer than 31 bytes" },
 	};
