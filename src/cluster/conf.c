@@ -73,6 +73,8 @@ static int set_value(char *dst, size_t len, const char *value, const char *where
 
 	if (n >= len)
 		return pgr_err_set(err, "%s:%d: %s is longer than %zu bytes", where, lineno, key, len - 1);
+	if (strpbrk(value, "\r\n") != NULL) /* conf_format refuses it too: it would not read back the same */
+		return pgr_err_set(err, "%s:%d: %s holds a line break", where, lineno, key);
 	memcpy(dst, value, n + 1);
 	return 0;
 }
@@ -157,7 +159,7 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 		value = trim(eq + 1);
 		if (section == SEC_CLUSTER) {
 			if (strcmp(key, "name") == 0) {
-				if (value[0] == '\0' || strlen(value) >= sizeof(conf->name) || strpbrk(value, "/- \t")) {
+				if (value[0] == '\0' || strlen(value) >= sizeof(conf->name) || strpbrk(value, "/- \t\r\n")) {
 					rc = pgr_err_set(err, "%s:%d: bad cluster name \"%s\"", origin, lineno, value);
 					break;
 				}

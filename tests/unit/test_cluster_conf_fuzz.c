@@ -53,6 +53,8 @@ static const struct {
 	{ "superuser_too_long.conf", "f.conf:5: superuser is longer than 63 bytes" },
 	{ "unit_before_name.conf", "f.conf:4: [unit /0] before the cluster's name" },
 	{ "name_changed_after_units.conf", "f.conf:9: the cluster name changes after its units are named pg/N" },
+	{ "catalog_carriage_return.conf", "f.conf:7: catalog holds a line break" },
+	{ "name_carriage_return.conf", "bad cluster name" },
 };
 
 static void test_fuzz_crashes(void **state)
