@@ -423,7 +423,7 @@ const obs_unit *fsm_obs_find(const refresh_obs *obs, const char *unit)
 bool fsm_unit_healthy(const obs_unit *u, const char *target, int64_t lag_limit_bytes, char *why, size_t whylen)
 {
 	if (u == NULL || !u->reporting)
-		snprintf(why, whylen, "its agent does not report");
+		snprintf(why, whylen, "its agent does not report: start it (`pgrefresh cluster start`)");
 	else if (!u->running)
 		snprintf(why, whylen, "PostgreSQL is not running");
 	else if (strcmp(u->server_version, target) != 0)
