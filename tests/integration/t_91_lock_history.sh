@@ -109,10 +109,13 @@ wait_until 20 grep -q "waits: the operation lock is held by a switchover by t_91
 	fail "the coordinator ($COORD) did not say it waits for the lock: $(tail -n 20 "$COORD_LOG")"
 ok "the coordinator waits: $(grep -m1 'waits: the operation lock' "$COORD_LOG" | cut -c1-160)"
 sleep 5
-# the record as the coordinator left it: still paused, the resume not taken on, no unit past the first
+# the record as the coordinator left it: still paused, no unit past the first; the resume-refresh intent
+# not taken (only the coordinator writes the record: the CLI's intent waits for it)
 REC=$(ectl get --print-value-only "$KEY/refresh")
-assert_eq "$(json_get "$REC" "'%s %s %d' % (d['state'], d['resume_requested'], sum(u['step'] in ('done', 'refreshing') for u in d['units']))")" \
-	"paused True 1" "the refresh record after 5 s of someone else's lock (state, resume asked, units started)"
+assert_eq "$(json_get "$REC" "'%s %d' % (d['state'], sum(u['step'] in ('done', 'refreshing') for u in d['units']))")" \
+	"paused 1" "the refresh record after 5 s of someone else's lock (state, units started)"
+INTENT=$(ectl get --print-value-only "$KEY/intent")
+assert_eq "$(json_get "$INTENT" "'%s %s' % (d['ask'], d['answer'])")" "resume-refresh pending" "the intent after 5 s of someone else's lock"
 assert_contains "$(lock_value)" "t_91 intruder" "the lock (still the intruder's)"
 ectl lease revoke "$LEASE" >/dev/null
 ok "the intruder's lease revoked"
@@ -126,7 +129,7 @@ step "history lists all 71 refreshes, each id once, FROM/TO as recorded"
 H=$(history_json) || fail "history --format json failed: $ERR"
 assert_eq "$(json_get "$H" "len(d)")" 71 "history entries"
 assert_eq "$(json_get "$H" "[r['id'] for r in d] == list(range(1, 72))")" true "ids 1..71 in order, each once"
-assert_eq "$(json_get "$H" "'%s %s %s' % (d[69]['from'], d[69]['to'], d[69]['outcome'])")" "15.2 15.1 rolled back" "entry 70"
+assert_eq "$(json_get "$H" "'%s %s %s' % (d[69]['from'], d[69]['to'], d[69]['outcome'])")" "15.1 15.2 rolled back" "entry 70 (a rollback: FROM/TO as the user asked)"
 assert_eq "$(json_get "$H" "'%s %s %s' % (d[70]['from'], d[70]['to'], d[70]['outcome'])")" "$LOW $HIGH completed" "entry 71"
 pgr_ok history --dir "$C"
 assert_eq "$(grep -cE '^[0-9]+ ' <<<"$OUT")" 71 "rows of the history table"
