@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "agent/unit_record.h"
+#include "state/unit_record.h"
 #include "catalog/catalog.h"
 #include "cluster/conf.h"
 #include "cluster/health.h"
@@ -18,8 +18,8 @@
 #include "etcd/etcd.h"
 #include "patroni/patroni.h"
 #include "refresh/driver.h"
-#include "refresh/intent.h"
-#include "refresh/store.h"
+#include "state/intent.h"
+#include "state/store.h"
 #include "util/log.h"
 #include "util/proc.h"
 

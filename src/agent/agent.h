@@ -1,7 +1,7 @@
 /*
  * agent.h — `pgrefresh agent`, one per unit. Every second it:
  *   - keeps its unit's Patroni running (starts it, restarts it if it died; adopts a running one),
- *   - reports its unit into etcd (agent/unit_record.h) at /pgrefresh/<cluster>/units/<member>,
+ *   - reports its unit into etcd (state/unit_record.h) at /pgrefresh/<cluster>/units/<member>,
  *   - keeps its etcd lease alive and takes part in the coordinator election: the agent that holds
  *     /pgrefresh/<cluster>/coordinator (a key bound to its lease) is the coordinator,
  *   - as coordinator, keeps PgBouncer leading to the current primary.

@@ -9,7 +9,7 @@
 #include "cluster/conf.h"
 #include "cluster/local.h"
 #include "etcd/etcd.h"
-#include "refresh/store.h"
+#include "state/store.h"
 #include "util/exitcodes.h"
 #include "util/proc.h"
 

@@ -1,6 +1,6 @@
 /*
  * The refresh commands: pre-refresh-check, refresh [--dry-run], resume-refresh, force-refresh-start,
- * rollback, config, wait, history, debug fsm. They read the cluster's state from etcd (refresh/store.h),
+ * rollback, config, wait, history, debug fsm. They read the cluster's state from etcd (state/store.h),
  * change the refresh record only by compare-and-swap, and leave the doing to the coordinator.
  */
 #include <errno.h>
@@ -21,8 +21,8 @@
 #include "refresh/checks.h"
 #include "refresh/driver.h"
 #include "refresh/fsm.h"
-#include "refresh/intent.h"
-#include "refresh/store.h"
+#include "state/intent.h"
+#include "state/store.h"
 #include "state/lock.h"
 #include "status/status.h"
 #include "util/exitcodes.h"
@@ -544,7 +544,7 @@ static int await_checks(cli_ctx *ctx, refresh_cli *rc, const char *what)
 /* How long a command waits for the coordinator to take what it asks (it ticks every second or sooner). */
 #define INTENT_WAIT_MS 30000
 
-/* Asks the coordinator through an intent (refresh/intent.h) and waits until it took it or refused. */
+/* Asks the coordinator through an intent (state/intent.h) and waits until it took it or refused. */
 static int ask_coordinator(cli_ctx *ctx, refresh_cli *rc, const fsm_intent *ask)
 {
 	refresh_intent in;

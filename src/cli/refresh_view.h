@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "refresh/record.h"
+#include "state/record.h"
 #include "util/err.h"
 
 /* What refresh --version V gets before anything is recorded. */

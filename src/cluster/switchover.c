@@ -16,7 +16,7 @@
 #include "pg/activity.h"
 #include "pg/pgbouncer.h"
 #include "pg/pgsql.h"
-#include "refresh/settings.h"
+#include "state/settings.h"
 #include "util/log.h"
 #include "util/proc.h"
 

@@ -11,9 +11,9 @@
 
 #include <stdbool.h>
 
-#include "agent/unit_record.h"
+#include "state/unit_record.h"
 #include "cluster/conf.h"
-#include "refresh/settings.h"
+#include "state/settings.h"
 #include "util/err.h"
 
 #define CHECKS_MAX 16

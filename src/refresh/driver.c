@@ -17,7 +17,7 @@
 #include "pg/pgsql.h"
 #include "refresh/checks.h"
 #include "refresh/fsm.h"
-#include "refresh/intent.h"
+#include "state/intent.h"
 #include "refresh/unit_step.h"
 #include "util/fileutil.h"
 #include "util/log.h"

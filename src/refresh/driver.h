@@ -17,10 +17,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "agent/unit_record.h"
+#include "state/unit_record.h"
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
-#include "refresh/store.h"
+#include "state/store.h"
 #include "refresh/unit_step.h"
 
 /* What the coordinator keeps between ticks (nothing that matters for correctness). */

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "refresh/record.h"
+#include "state/record.h"
 #include "refresh/unit_step.h"
 #include "util/log.h"
 

@@ -6,7 +6,7 @@
  * with no row from the current state is refused and logged; the coordinator records nothing then. The
  * coordinator (refresh/driver.h) records what fsm_take() produced with compare-and-swap before acting on
  * it. What the user asks (rollback, force-refresh-start, resume-refresh) reaches the machine as an intent
- * (refresh/intent.h) that fsm_event() turns into an event like any other observation.
+ * (state/intent.h) that fsm_event() turns into an event like any other observation.
  * `pgrefresh debug fsm` prints the table, and the unit's own table (refresh/unit_step.h).
  *
  * States (what `status` shows in brackets):
@@ -26,7 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "refresh/settings.h"
+#include "state/settings.h"
 
 typedef enum refresh_state {
 	RS_CHECKING = 0,
@@ -113,7 +113,7 @@ typedef struct obs_unit {
 	bool sql_ok; /* answered SELECT 1 */
 } obs_unit;
 
-/* What the user asked through an intent (refresh/intent.h), as the machine sees it. */
+/* What the user asked through an intent (state/intent.h), as the machine sees it. */
 typedef enum fsm_ask { ASK_NONE = 0, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE, ASK_REFRESH } fsm_ask;
 
 typedef struct fsm_intent {

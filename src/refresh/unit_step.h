@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "agent/unit_record.h"
+#include "state/unit_record.h"
 
 /* How long a standby that stood aside waits for the primary to release it before it restarts anyway
  * (Patroni itself would wait loop_wait * 2 at most). */

@@ -6,7 +6,7 @@
  * An id is handed out in the same transaction that creates the record carrying it (the counter moves
  * by compare-and-swap), so no two refreshes ever share one, and history/<id> is only ever created,
  * never overwritten. History is read page by page, only when asked (never by the coordinator's tick).
- * Values are opaque JSON here: what a refresh record holds is refresh/record.h's business.
+ * Values are opaque JSON here: what a refresh record holds is state/record.h's business.
  */
 #ifndef PGR_STATE_HISTORY_H
 #define PGR_STATE_HISTORY_H

@@ -1,6 +1,6 @@
 /*
  * status.h — the status view of `shared/ux.md`: the cluster line and one line per unit, built from
- * what the agents reported into etcd (agent/unit_record.h), then rendered as a table or as JSON.
+ * what the agents reported into etcd (state/unit_record.h), then rendered as a table or as JSON.
  * Building and rendering are pure (no I/O), so every line of the view is unit-tested.
  */
 #ifndef PGR_STATUS_STATUS_H
@@ -9,10 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/unit_record.h"
+#include "state/unit_record.h"
 #include "cluster/conf.h"
 #include "cluster/switchover.h"
-#include "refresh/record.h"
+#include "state/record.h"
 #include "util/err.h"
 
 /* A unit whose agent has not reported for this long is shown down. */

@@ -1,5 +1,5 @@
 /*
- * test_agent_record.c — what an agent reports into etcd (agent/unit_record.h): JSON round trip,
+ * test_agent_record.c — what an agent reports into etcd (state/unit_record.h): JSON round trip,
  * malformed records, and the version text from PostgreSQL's server_version_num.
  */
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/unit_record.h"
+#include "state/unit_record.h"
 
 static void fill(unit_record *r)
 {

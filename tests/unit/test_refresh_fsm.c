@@ -1,5 +1,5 @@
 /*
- * test_refresh_fsm.c — the refresh state machine (refresh/fsm.h) and its record (refresh/record.h):
+ * test_refresh_fsm.c — the refresh state machine (refresh/fsm.h) and its record (state/record.h):
  * invariants of the transition table, every transition fsm_decide can take (one case a line), the
  * per-unit health gate, the rollback record, and the record's JSON encoding.
  *
@@ -18,10 +18,10 @@
 #include <string.h>
 
 #include "refresh/fsm.h"
-#include "refresh/intent.h"
+#include "state/intent.h"
 #include "refresh/plan.h"
-#include "refresh/record.h"
-#include "refresh/settings.h"
+#include "state/record.h"
+#include "state/settings.h"
 #include "util/log.h"
 
 #define OLD "15.18"

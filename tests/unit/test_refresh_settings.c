@@ -1,5 +1,5 @@
 /*
- * test_refresh_settings.c — the refresh settings table (refresh/settings.h): defaults, every good and
+ * test_refresh_settings.c — the refresh settings table (state/settings.h): defaults, every good and
  * bad value of every setting, unknown settings, and the JSON form stored in etcd.
  */
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "refresh/settings.h"
+#include "state/settings.h"
 
 static void test_defaults(void **state)
 {

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "refresh/record.h"
+#include "state/record.h"
 #include "status/status.h"
 
 #define NOW INT64_C(1700000000000)

@@ -4,8 +4,8 @@
  * coordinator as it moves the state machine; the CLI creates it, then asks through intents). Completed
  * refreshes move to /pgrefresh/<cluster>/history/<id>. Pure encoding and decoding.
  */
-#ifndef PGR_REFRESH_RECORD_H
-#define PGR_REFRESH_RECORD_H
+#ifndef PGR_STATE_RECORD_H
+#define PGR_STATE_RECORD_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -51,7 +51,7 @@ typedef struct refresh_record {
 	char reason[240]; /* why it is failed / incompatible now (cleared when it goes on) */
 	char cause[600];  /* the cause of every halt and rollback, oldest first ("pg/1 failed its health gate: ..."),
 			   * kept in history */
-	char intent_token[64]; /* the last intent taken (refresh/intent.h): a retaken intent is known */
+	char intent_token[64]; /* the last intent taken (state/intent.h): a retaken intent is known */
 	int64_t started_ms;
 	int64_t state_since_ms;
 	int64_t ended_ms;

@@ -1,4 +1,4 @@
-#include "refresh/record.h"
+#include "state/record.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "refresh/settings.h"
+#include "state/settings.h"
 
 #include <ctype.h>
 #include <errno.h>

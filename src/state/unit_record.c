@@ -1,4 +1,4 @@
-#include "agent/unit_record.h"
+#include "state/unit_record.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-#include "refresh/intent.h"
+#include "state/intent.h"
 
 #include <jansson.h>
 #include <stdio.h>

@@ -1,9 +1,9 @@
 /*
  * store.h — pgrefresh's state in etcd, under /pgrefresh/<cluster>/:
- *   units/<member>     each agent's last report (agent/unit_record.h)
+ *   units/<member>     each agent's last report (state/unit_record.h)
  *   coordinator        the coordinator's unit name, bound to its agent's lease
- *   refresh            the refresh in progress (refresh/record.h), changed by compare-and-swap
- *   config             the settings (refresh/settings.h)
+ *   refresh            the refresh in progress (state/record.h), changed by compare-and-swap
+ *   config             the settings (state/settings.h)
  *   lock               the operation lock (state/lock.h), held by the coordinator during a refresh
  *   refresh-id         the last refresh id handed out (state/history.h)
  *   history/<id>       completed refreshes (state/history.h), read only when asked: store_history_foreach
@@ -11,18 +11,18 @@
  * store_read reads everything but history, in two ranges at one revision: a consistent snapshot whose
  * cost does not grow with the number of past refreshes.
  */
-#ifndef PGR_REFRESH_STORE_H
-#define PGR_REFRESH_STORE_H
+#ifndef PGR_STATE_STORE_H
+#define PGR_STATE_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/unit_record.h"
+#include "state/unit_record.h"
 #include "cluster/conf.h"
 #include "cluster/switchover.h"
 #include "etcd/etcd.h"
-#include "refresh/record.h"
-#include "refresh/settings.h"
+#include "state/record.h"
+#include "state/settings.h"
 #include "state/lock.h"
 
 typedef struct store_snapshot {

@@ -3,8 +3,8 @@
  * output and whether a setting may change while a refresh is in progress. Stored in etcd at
  * /pgrefresh/<cluster>/config as a JSON object of the values that differ from the defaults. Pure.
  */
-#ifndef PGR_REFRESH_SETTINGS_H
-#define PGR_REFRESH_SETTINGS_H
+#ifndef PGR_STATE_SETTINGS_H
+#define PGR_STATE_SETTINGS_H
 
 #include <stdbool.h>
 #include <stdint.h>

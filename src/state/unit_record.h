@@ -3,8 +3,8 @@
  * /pgrefresh/<cluster>/units/<member>: the one shape shared by the agent (writer) and status,
  * pre-refresh-check and the coordinator (readers). Pure JSON encoding and decoding.
  */
-#ifndef PGR_AGENT_UNIT_RECORD_H
-#define PGR_AGENT_UNIT_RECORD_H
+#ifndef PGR_STATE_UNIT_RECORD_H
+#define PGR_STATE_UNIT_RECORD_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -11,8 +11,8 @@
  *    "skip_compatibility": false, "skip_prechecks": false, "skip_workload": false,
  *    "answer": "pending|taken|refused", "result": "...", and for a refresh: "id", "from", "to"}
  */
-#ifndef PGR_REFRESH_INTENT_H
-#define PGR_REFRESH_INTENT_H
+#ifndef PGR_STATE_INTENT_H
+#define PGR_STATE_INTENT_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "refresh/store.h"
+#include "state/store.h"
 
 #include <inttypes.h>
 #include <stdio.h>
