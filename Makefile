@@ -98,6 +98,8 @@ bench-short: all
 
 lint:
 	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)
+	@! grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' src/state/*.[ch] | grep -vE '#[[:space:]]*include[[:space:]]*"(state|etcd|util)/[^"/.]+\.h"' \
+		|| (echo "src/state includes a header outside src/state, src/etcd, src/util" && false)
 
 # ---- fuzzing: libFuzzer harnesses (tests/fuzz/fuzz_*.c, Debian's clang) against the library objects
 #   make fuzz          each harness for FUZZ_SECONDS (default 300), one at a time, under nice

@@ -45,6 +45,7 @@ typedef struct agent_ctx {
 	const conf_unit *unit;
 	etcd_client etcd;
 	char prefix[128];         /* /pgrefresh/<cluster>/ */
+	state_scope scope;        /* the same, and the members, for the state layer */
 	char api_url[200];        /* this unit's Patroni */
 	char patroni_pidfile[PATH_MAX + 32];
 	int64_t lease;            /* 0 = none yet */
@@ -244,18 +245,14 @@ static void *keeper_main(void *arg)
 		if (report != NULL) {
 			/* the main loop is in a long step within its bound: say we are alive with the last report */
 			unit_record rec;
-			char key[256];
-			char *json = NULL;
 
 			if (unit_record_parse(report, &rec, &err) == 0) {
 				struct timeval tv;
 
 				gettimeofday(&tv, NULL);
 				rec.heartbeat_ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-				snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
-				if (unit_record_to_json(&rec, &json, &err) == 0 && etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
+				if (unit_record_put(&ctx->etcd, &ctx->scope, &rec, NULL, &err) != 0)
 					etcd_failed(ctx, LOG_LEVEL_WARN, "could not report to etcd", &err);
-				free(json);
 			}
 			free(report);
 		}
@@ -336,7 +333,6 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 static void report(agent_ctx *ctx, unit_record *out)
 {
 	unit_record rec;
-	char key[256];
 	char *json = NULL;
 	pgr_err err;
 
@@ -349,15 +345,15 @@ static void report(agent_ctx *ctx, unit_record *out)
 			 rec.tag_replicatefrom);
 	refresh_unit_state_save(&ctx->unit_state, &rec);
 	*out = rec;
-	if (unit_record_to_json(&rec, &json, &err) != 0) {
-		log_error("%s", err.msg);
-		return;
-	}
-	snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
-	if (etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
+	if (unit_record_put(&ctx->etcd, &ctx->scope, &rec, &json, &err) != 0) {
+		if (json == NULL) {
+			log_error("%s", err.msg);
+			return;
+		}
 		etcd_failed(ctx, LOG_LEVEL_WARN, "could not report to etcd", &err);
-	else
+	} else {
 		etcd_answered(ctx);
+	}
 	pthread_mutex_lock(&ctx->lock);
 	free(ctx->last_report);
 	ctx->last_report = json;
@@ -368,36 +364,27 @@ static void report(agent_ctx *ctx, unit_record *out)
 /* Reads the refresh record and does this unit's part of it. */
 static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 {
-	char key[256];
-	etcd_kv kv;
-	bool found = false, marked = false;
+	bool found = false, parsed = false, marked = false;
+	int64_t rev = 0;
 	refresh_record refresh;
 	pgr_err err;
 
-	store_key(&ctx->conf, "refresh", key, sizeof(key));
-	if (etcd_get(&ctx->etcd, key, &kv, &found, &err) != 0) {
+	if (store_read_refresh(&ctx->etcd, &ctx->scope, &found, &rev, &refresh, &parsed, &err) != 0) {
 		etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the refresh record", &err);
 		return;
 	}
 	ctx->refresh_active = found;
-	ctx->refresh_seen_rev = found ? kv.mod_revision : 0;
+	ctx->refresh_seen_rev = rev;
 	if (rec->tag_replicatefrom[0] != '\0') {
 		/* a cascade tag: is a switchover (which owns those tags) marked? */
-		etcd_kv mark;
+		switchover_mark mark;
 
-		store_key(&ctx->conf, SWITCHOVER_LEAF, key, sizeof(key));
-		if (etcd_get(&ctx->etcd, key, &mark, &marked, &err) != 0) {
+		if (switchover_mark_read(&ctx->etcd, ctx->prefix, &mark, &marked, NULL, &err) != 0) {
 			etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the switchover mark", &err);
-			etcd_kv_free(&kv);
 			return;
 		}
-		etcd_kv_free(&mark);
 	}
-	if (found && kv.value != NULL && record_parse(kv.value, &refresh, &err) == 0)
-		refresh_unit_tick(&ctx->conf, ctx->unit, &refresh, marked, rec, &ctx->unit_state);
-	else
-		refresh_unit_tick(&ctx->conf, ctx->unit, NULL, marked, rec, &ctx->unit_state);
-	etcd_kv_free(&kv);
+	refresh_unit_tick(&ctx->conf, ctx->unit, parsed ? &refresh : NULL, marked, rec, &ctx->unit_state);
 }
 
 static void set_coordinator(agent_ctx *ctx, bool value)
@@ -409,9 +396,7 @@ static void set_coordinator(agent_ctx *ctx, bool value)
 
 static void elect(agent_ctx *ctx)
 {
-	char key[256];
-	etcd_kv current;
-	bool found = false, swapped = false, coordinator;
+	bool mine = false, coordinator;
 	int64_t lease;
 	pgr_err err;
 
@@ -421,27 +406,23 @@ static void elect(agent_ctx *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 	if (lease == 0)
 		return;
-	snprintf(key, sizeof(key), "%scoordinator", ctx->prefix);
 	if (coordinator) {
-		if (etcd_get(&ctx->etcd, key, &current, &found, &err) != 0)
+		if (store_coordinator_held(&ctx->etcd, &ctx->scope, lease, &mine, &err) != 0)
 			return;
-		if (!found || current.lease != lease) {
+		if (!mine) {
 			log_warn("no longer coordinator");
 			set_coordinator(ctx, false);
 		}
-		etcd_kv_free(&current);
 		return;
 	}
-	memset(&current, 0, sizeof(current));
-	if (etcd_put_if(&ctx->etcd, key, ctx->unit->name, 0, lease, &swapped, &current, &err) != 0) {
+	if (store_claim_coordinator(&ctx->etcd, &ctx->scope, ctx->unit->name, lease, &mine, &err) != 0) {
 		etcd_failed(ctx, LOG_LEVEL_DEBUG, "coordinator election", &err);
 		return;
 	}
-	if (swapped) {
+	if (mine) {
 		set_coordinator(ctx, true);
 		log_info("became the coordinator");
 	}
-	etcd_kv_free(&current);
 }
 
 static bool is_coordinator(agent_ctx *ctx)
@@ -508,9 +489,8 @@ static void shutdown_unit(agent_ctx *ctx)
  */
 static bool tick_now(agent_ctx *ctx)
 {
-	char key[256];
-	etcd_kv kv;
-	bool found = false, changed;
+	bool found = false;
+	int64_t rev = 0;
 	pgr_err err;
 
 	if (ctx->unit_state.restart_child > 0) {
@@ -522,14 +502,11 @@ static bool tick_now(agent_ctx *ctx)
 		    info.si_pid != 0)
 			return true;
 	}
-	if (is_coordinator(ctx) && intent_pending(&ctx->etcd, &ctx->conf))
-		return true; /* the user asks something of the refresh (refresh/intent.h) */
-	store_key(&ctx->conf, "refresh", key, sizeof(key));
-	if (etcd_get(&ctx->etcd, key, &kv, &found, &err) != 0)
+	if (is_coordinator(ctx) && intent_pending(&ctx->etcd, &ctx->scope))
+		return true; /* the user asks something of the refresh (state/intent.h) */
+	if (store_read_refresh(&ctx->etcd, &ctx->scope, &found, &rev, NULL, NULL, &err) != 0)
 		return false;
-	changed = (found ? kv.mod_revision : 0) != ctx->refresh_seen_rev;
-	etcd_kv_free(&kv);
-	return changed;
+	return rev != ctx->refresh_seen_rev;
 }
 
 /* The main loop, until a stop signal. */
@@ -584,6 +561,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 		return -1;
 	ctx.etcd.timeout_ms = 2000;
 	conf_etcd_prefix(&ctx.conf, ctx.prefix, sizeof(ctx.prefix));
+	conf_state_scope(&ctx.conf, &ctx.scope);
 	conf_unit_api_url(ctx.unit, ctx.api_url, sizeof(ctx.api_url));
 	conf_unit_path(&ctx.conf, ctx.unit, "patroni.pid", ctx.patroni_pidfile, sizeof(ctx.patroni_pidfile));
 	ctx.driver.conf = &ctx.conf;

@@ -37,16 +37,18 @@ static void wait_reports(const cluster_conf *conf)
 	etcd_client etcd;
 	store_snapshot *snap = calloc(1, sizeof(*snap));
 	long long deadline = proc_now_ms() + 15000;
+	state_scope scope;
 	pgr_err err;
 
 	if (snap == NULL || etcd_client_init(&etcd, conf->etcd, &err) != 0) {
 		free(snap);
 		return;
 	}
+	conf_state_scope(conf, &scope);
 	while (proc_now_ms() < deadline) {
 		int primaries = 0, syncs = 0, running = 0;
 
-		if (store_read(&etcd, conf, snap, &err) == 0) {
+		if (store_read(&etcd, &scope, snap, &err) == 0) {
 			for (int i = 0; i < conf->unit_count; i++) {
 				if (!snap->have[i] || strcmp(snap->records[i].patroni_state, "running") != 0)
 					continue;

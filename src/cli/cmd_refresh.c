@@ -42,6 +42,7 @@ static int64_t wall_ms(void)
 typedef struct refresh_cli {
 	cluster_conf conf;
 	etcd_client etcd;
+	state_scope scope; /* conf's, for the state layer */
 	store_snapshot *snap;
 } refresh_cli;
 
@@ -50,6 +51,7 @@ static int open_cluster(cli_ctx *ctx, refresh_cli *rc)
 	memset(rc, 0, sizeof(*rc));
 	if (conf_load(ctx->dir, &rc->conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
+	conf_state_scope(&rc->conf, &rc->scope);
 	if (etcd_client_init(&rc->etcd, rc->conf.etcd, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	rc->etcd.timeout_ms = 3000;
@@ -58,7 +60,7 @@ static int open_cluster(cli_ctx *ctx, refresh_cli *rc)
 		pgr_err_set(&ctx->err, "out of memory");
 		return PGR_EXIT_ERROR;
 	}
-	if (store_read(&rc->etcd, &rc->conf, rc->snap, &ctx->err) != 0) {
+	if (store_read(&rc->etcd, &rc->scope, rc->snap, &ctx->err) != 0) {
 		pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", rc->conf.name);
 		pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", rc->conf.dir);
 		return PGR_EXIT_UNREACHABLE;
@@ -66,7 +68,7 @@ static int open_cluster(cli_ctx *ctx, refresh_cli *rc)
 	if (rc->snap->refresh_corrupt) {
 		char key[256];
 
-		store_key(&rc->conf, "refresh", key, sizeof(key));
+		store_key(&rc->scope, "refresh", key, sizeof(key));
 		pgr_err_set(&ctx->err, "the refresh record at %s is corrupt (%s): nothing done", key,
 			    rc->snap->refresh_corrupt_why);
 		pgr_err_hint(&ctx->err, "see `pgrefresh status`; `pgrefresh repair-refresh-record` keeps it aside and removes it");
@@ -77,7 +79,7 @@ static int open_cluster(cli_ctx *ctx, refresh_cli *rc)
 
 static int reread(cli_ctx *ctx, refresh_cli *rc)
 {
-	if (store_read(&rc->etcd, &rc->conf, rc->snap, &ctx->err) != 0)
+	if (store_read(&rc->etcd, &rc->scope, rc->snap, &ctx->err) != 0)
 		return -1;
 	if (rc->snap->refresh_corrupt) /* never read as "no refresh" */
 		return pgr_err_set(&ctx->err, "the refresh record is corrupt (%s)", rc->snap->refresh_corrupt_why);
@@ -548,7 +550,7 @@ static int await_checks(cli_ctx *ctx, refresh_cli *rc, const char *what)
 static int ask_coordinator(cli_ctx *ctx, refresh_cli *rc, const fsm_intent *ask)
 {
 	refresh_intent in;
-	int r = intent_submit_and_wait(&rc->etcd, &rc->conf, ask, INTENT_WAIT_MS, &in, &ctx->err);
+	int r = intent_submit_and_wait(&rc->etcd, &rc->scope, ask, INTENT_WAIT_MS, &in, &ctx->err);
 
 	if (r < 0)
 		return PGR_EXIT_UNREACHABLE;
@@ -930,7 +932,7 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv)
 				goto out;
 			}
 		}
-		if (store_put_settings(&rc.etcd, &rc.conf, &s, rc.snap->settings_mod_revision, &swapped, &ctx->err) != 0) {
+		if (store_put_settings(&rc.etcd, &rc.scope, 0, &s, rc.snap->settings_mod_revision, &swapped, &ctx->err) != 0) {
 			code = PGR_EXIT_UNREACHABLE;
 			goto out;
 		}
@@ -1019,7 +1021,7 @@ static int last_in_history(cli_ctx *ctx, refresh_cli *rc, refresh_record *last, 
 	last_visit lv = { last, have };
 
 	*have = false;
-	return store_history_foreach(&rc->etcd, &rc->conf, keep_last, &lv, &ctx->err);
+	return store_history_foreach(&rc->etcd, &rc->scope, keep_last, &lv, &ctx->err);
 }
 
 int cmd_wait(cli_ctx *ctx, int argc, char **argv)
@@ -1192,7 +1194,7 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	if (ctx->json)
 		rows.arr = json_array();
-	if (store_history_foreach(&rc.etcd, &rc.conf, history_row, &rows, &ctx->err) != 0) {
+	if (store_history_foreach(&rc.etcd, &rc.scope, history_row, &rows, &ctx->err) != 0) {
 		json_decref(rows.arr);
 		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
 		code = PGR_EXIT_UNREACHABLE;

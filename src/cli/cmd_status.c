@@ -38,15 +38,17 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, 
 	etcd_client client;
 	store_snapshot *snap = calloc(1, sizeof(*snap));
 	status_corrupt corrupt;
+	state_scope scope;
 
 	if (snap == NULL)
 		return pgr_err_set(&ctx->err, "out of memory");
+	conf_state_scope(conf, &scope);
 	if (etcd_client_init(&client, conf->etcd, &ctx->err) != 0) {
 		free(snap);
 		return -1;
 	}
 	client.timeout_ms = 3000;
-	if (store_read(&client, conf, snap, &ctx->err) != 0) {
+	if (store_read(&client, &scope, snap, &ctx->err) != 0) {
 		pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", conf->name);
 		pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", conf->dir);
 		free(snap);
@@ -54,7 +56,7 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, 
 	}
 	memset(&corrupt, 0, sizeof(corrupt));
 	corrupt.refresh = snap->refresh_corrupt;
-	store_key(conf, "refresh", corrupt.refresh_key, sizeof(corrupt.refresh_key));
+	store_key(&scope, "refresh", corrupt.refresh_key, sizeof(corrupt.refresh_key));
 	snprintf(corrupt.refresh_why, sizeof(corrupt.refresh_why), "%s", snap->refresh_corrupt_why);
 	memcpy(corrupt.unit, snap->unit_corrupt, sizeof(corrupt.unit));
 	status_build_checked(conf, snap->records, snap->have, &corrupt, snap->coordinator,
@@ -177,6 +179,7 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 	refresh_record rec;
 	pgr_err perr;
 	store_snapshot *snap;
+	state_scope scope;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -190,7 +193,8 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 	if (etcd_client_init(&client, conf.etcd, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	client.timeout_ms = 3000;
-	store_key(&conf, "refresh", key, sizeof(key));
+	conf_state_scope(&conf, &scope);
+	store_key(&scope, "refresh", key, sizeof(key));
 	memset(&kv, 0, sizeof(kv));
 	if (etcd_get(&client, key, &kv, &found, &ctx->err) != 0) {
 		pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", conf.name);
@@ -210,7 +214,7 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_REFUSED;
 	}
 	snprintf(leaf, sizeof(leaf), "corrupt/%lld", (long long)kv.mod_revision);
-	store_key(&conf, leaf, keep, sizeof(keep));
+	store_key(&scope, leaf, keep, sizeof(keep));
 	if (etcd_put(&client, keep, kv.value, 0, &ctx->err) != 0) {
 		pgr_err_prefix(&ctx->err, "could not keep the corrupt record at %s, nothing removed", keep);
 		etcd_kv_free(&kv);
@@ -229,7 +233,7 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 	}
 	printf("Removed the corrupt refresh record %s (%s); its value is kept at %s\n", key, perr.msg, keep);
 	snap = calloc(1, sizeof(*snap));
-	if (snap != NULL && store_read(&client, &conf, snap, &perr) == 0) {
+	if (snap != NULL && store_read(&client, &scope, snap, &perr) == 0) {
 		printf("The units keep what they run:\n");
 		print_unit_versions(&conf, snap);
 	}

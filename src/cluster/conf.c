@@ -423,6 +423,13 @@ void conf_etcd_prefix(const cluster_conf *conf, char *buf, size_t len)
 	snprintf(buf, len, "/pgrefresh/%s/", conf->name);
 }
 
+void conf_state_scope(const cluster_conf *conf, state_scope *scope)
+{
+	state_scope_init(scope, conf->name);
+	for (int i = 0; i < conf->unit_count; i++)
+		state_scope_add_member(scope, conf->units[i].member);
+}
+
 int conf_unit_linked_version(const cluster_conf *conf, const conf_unit *unit, char *version, size_t len)
 {
 	char link[PATH_MAX];

@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "state/scope.h"
 #include "util/err.h"
 
 #define CONF_MAX_UNITS 32
@@ -83,6 +84,8 @@ void conf_unit_path(const cluster_conf *conf, const conf_unit *unit, const char 
 void conf_unit_api_url(const conf_unit *unit, char *buf, size_t len);
 /* The etcd prefix of this cluster's pgrefresh state: "/pgrefresh/<name>/" */
 void conf_etcd_prefix(const cluster_conf *conf, char *buf, size_t len);
+/* What the state layer needs of the cluster: its key prefix, its members in unit order. */
+void conf_state_scope(const cluster_conf *conf, state_scope *scope);
 /* The version a unit's bin link points at (reads DIR/units/pg-N/bin), "" if none. */
 int conf_unit_linked_version(const cluster_conf *conf, const conf_unit *unit, char *version, size_t len);
 

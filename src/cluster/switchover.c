@@ -161,108 +161,15 @@ static bool switchover_under_way(const conf_unit *old, const conf_unit *cand)
 	return under_way;
 }
 
-void switchover_mark_format(const switchover_mark *mark, char *out, size_t outlen)
-{
-	json_t *o = json_pack("{s:I, s:b, s:s, s:s}", "lease", (json_int_t)mark->lease, "pgbouncer_paused",
-			      mark->pgbouncer_paused, "from", mark->from, "to", mark->to);
-	char *text;
-
-	if (o != NULL && (mark->attempt != 0 || mark->cascaded || mark->waiting_since_ms != 0 || mark->pause_timeouts)) {
-		json_t *holders = json_array();
-
-		for (int i = 0; i < mark->holder_count && i < SWITCHOVER_MAX_HOLDERS; i++) {
-			const pg_xact *x = &mark->holders[i];
-
-			json_array_append_new(holders, json_pack("{s:i, s:s, s:s, s:s, s:I, s:I}", "pid", x->pid,
-								 "application", x->application, "client", x->client,
-								 "state", x->state, "xact_start_us",
-								 (json_int_t)x->xact_start_us, "age_ms",
-								 (json_int_t)x->age_ms));
-		}
-		json_object_set_new(o, "attempt", json_integer(mark->attempt));
-		json_object_set_new(o, "cascaded", json_boolean(mark->cascaded));
-		json_object_set_new(o, "waiting_since_ms", json_integer(mark->waiting_since_ms));
-		json_object_set_new(o, "wait_s", json_integer(mark->wait_s));
-		json_object_set_new(o, "terminate", json_boolean(mark->terminate));
-		json_object_set_new(o, "pause_timeouts", json_integer(mark->pause_timeouts));
-		json_object_set_new(o, "pause_not_before_ms", json_integer(mark->pause_not_before_ms));
-		json_object_set_new(o, "waiting_for_count", json_integer(mark->holder_count));
-		json_object_set_new(o, "waiting_for", holders);
-		json_object_set_new(o, "waiting_for_seen_ms", json_integer(mark->holders_seen_ms));
-	}
-	text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-	snprintf(out, outlen, "%s", text ? text : "{}");
-	free(text);
-	json_decref(o);
-}
-
-static int64_t int_field(json_t *o, const char *key, int64_t min, int64_t max)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-		return 0;
-	return (int64_t)json_integer_value(v);
-}
-
-void switchover_mark_parse(const char *value, switchover_mark *mark)
-{
-	json_t *o = json_loads(value, 0, NULL);
-	json_t *v, *holders;
-	size_t i;
-
-	memset(mark, 0, sizeof(*mark));
-	if (!json_is_object(o)) {
-		json_decref(o);
-		return;
-	}
-	v = json_object_get(o, "lease");
-	if (json_is_integer(v) && json_integer_value(v) > 0)
-		mark->lease = (int64_t)json_integer_value(v);
-	mark->pgbouncer_paused = json_is_true(json_object_get(o, "pgbouncer_paused"));
-	v = json_object_get(o, "from");
-	snprintf(mark->from, sizeof(mark->from), "%s", json_is_string(v) ? json_string_value(v) : "");
-	v = json_object_get(o, "to");
-	snprintf(mark->to, sizeof(mark->to), "%s", json_is_string(v) ? json_string_value(v) : "");
-	mark->attempt = int_field(o, "attempt", INT64_MIN, INT64_MAX);
-	mark->cascaded = json_is_true(json_object_get(o, "cascaded"));
-	mark->waiting_since_ms = int_field(o, "waiting_since_ms", 0, INT64_MAX);
-	mark->wait_s = (int)int_field(o, "wait_s", 0, 86400);
-	mark->terminate = json_is_true(json_object_get(o, "terminate"));
-	mark->pause_timeouts = (int)int_field(o, "pause_timeouts", 0, 1000000);
-	mark->pause_not_before_ms = int_field(o, "pause_not_before_ms", 0, INT64_MAX);
-	mark->holders_seen_ms = int_field(o, "waiting_for_seen_ms", 0, INT64_MAX);
-	holders = json_object_get(o, "waiting_for");
-	json_array_foreach(holders, i, v)
-	{
-		pg_xact *x;
-		const char *text;
-
-		if (mark->holder_count >= SWITCHOVER_MAX_HOLDERS || int_field(v, "pid", 1, INT32_MAX) == 0)
-			break;
-		x = &mark->holders[mark->holder_count++];
-		x->pid = (int)int_field(v, "pid", 1, INT32_MAX);
-		text = json_string_value(json_object_get(v, "application"));
-		snprintf(x->application, sizeof(x->application), "%s", text ? text : "");
-		text = json_string_value(json_object_get(v, "client"));
-		snprintf(x->client, sizeof(x->client), "%s", text ? text : "");
-		text = json_string_value(json_object_get(v, "state"));
-		snprintf(x->state, sizeof(x->state), "%s", text ? text : "");
-		x->xact_start_us = int_field(v, "xact_start_us", INT64_MIN, INT64_MAX);
-		x->age_ms = int_field(v, "age_ms", 0, INT64_MAX);
-	}
-	/* the count covers the ones not named too; never fewer than those named */
-	v = json_object_get(o, "waiting_for_count");
-	if (json_is_integer(v) && json_integer_value(v) > mark->holder_count && json_integer_value(v) < 1000000)
-		mark->holder_count = (int)json_integer_value(v);
-	json_decref(o);
-}
-
 /* "pid 123 ('app', 127.0.0.1:5555, open 14 s)" for holder i, its age as of now_ms */
 static void holder_text(const switchover_mark *mark, int i, int64_t now_ms, char *buf, size_t len)
 {
-	pg_xact x = mark->holders[i];
+	const switchover_holder *h = &mark->holders[i];
+	pg_xact x = { .pid = h->pid, .xact_start_us = h->xact_start_us, .age_ms = h->age_ms };
 
+	snprintf(x.application, sizeof(x.application), "%s", h->application);
+	snprintf(x.client, sizeof(x.client), "%s", h->client);
+	snprintf(x.state, sizeof(x.state), "%s", h->state);
 	if (mark->holders_seen_ms > 0 && now_ms > mark->holders_seen_ms)
 		x.age_ms += now_ms - mark->holders_seen_ms;
 	pg_activity_describe(&x, buf, len);
@@ -327,26 +234,55 @@ void switchover_halt_text(const switchover_mark *mark, char *buf, size_t len)
 			 mark->holder_count, mark->wait_s, who);
 }
 
-/* Writes (mark != NULL) or removes the mark. It is not under the owner's lease: it must outlive its
- * owner, so that whoever comes next sees what was left. */
-static void put_mark(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *mark)
+/*
+ * Writes the mark (state/switchover_mark.h: by compare-and-swap, never over a live mark of another
+ * owner). It is not under the owner's lease: it must outlive its owner, so that whoever comes next sees
+ * what was left. false: not written, another live switchover holds the mark (err says whose), or etcd
+ * failed (logged).
+ */
+static bool put_mark(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *mark, pgr_err *err)
 {
-	char prefix[128], key[256], value[4096];
+	char prefix[128];
+	switchover_mark holder;
+	bool written = false;
+
+	if (etcd == NULL || mark->lease == 0)
+		return true;
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
+	if (switchover_mark_put(etcd, prefix, mark, &written, &holder, err) != 0) {
+		log_warn("could not write the switchover mark: %s", err->msg);
+		return false;
+	}
+	if (!written) {
+		pgr_err_set(err, "another switchover is in progress (%s -> %s, lease %" PRId64 "): not taking it over",
+			    holder.from, holder.to, holder.lease);
+		log_warn("%s", err->msg);
+	}
+	return written;
+}
+
+/* put_mark for a step whose caller goes on whatever came of it (it logged why) */
+static void note_mark(const cluster_conf *conf, const etcd_client *etcd, const switchover_mark *mark)
+{
 	pgr_err err;
-	int rc;
+
+	(void)put_mark(conf, etcd, mark, &err);
+}
+
+/* Removes the mark if it is owner_lease's, or its owner is gone (owner_lease 0: only then). */
+static void remove_mark(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease)
+{
+	char prefix[128];
+	bool removed = false;
+	pgr_err err;
 
 	if (etcd == NULL)
 		return;
 	conf_etcd_prefix(conf, prefix, sizeof(prefix));
-	snprintf(key, sizeof(key), "%s%s", prefix, SWITCHOVER_LEAF);
-	if (mark != NULL) {
-		switchover_mark_format(mark, value, sizeof(value));
-		rc = etcd_put(etcd, key, value, 0, &err);
-	} else {
-		rc = etcd_delete(etcd, key, false, &err);
-	}
-	if (rc != 0)
-		log_warn("could not %s the switchover mark: %s", mark ? "write" : "remove", err.msg);
+	if (switchover_mark_remove(etcd, prefix, owner_lease, &removed, &err) != 0)
+		log_warn("could not remove the switchover mark: %s", err.msg);
+	else if (!removed)
+		log_warn("the switchover mark belongs to a live switchover: left as it is");
 }
 
 static void resume_all(const cluster_conf *conf)
@@ -523,7 +459,7 @@ void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd
 {
 	cascade_from(conf, "", "", false);
 	resume_all(conf);
-	put_mark(conf, etcd, NULL);
+	remove_mark(conf, etcd, 0); /* only a dead owner's: a live one is left as it is */
 }
 
 /* RESUME every PgBouncer and say so in the mark */
@@ -532,7 +468,7 @@ static void resume_marked(const cluster_conf *conf, const etcd_client *etcd, swi
 	resume_all(conf);
 	if (mark->lease != 0) {
 		mark->pgbouncer_paused = false;
-		put_mark(conf, etcd, mark);
+		note_mark(conf, etcd, mark);
 	}
 }
 
@@ -540,8 +476,7 @@ static void resume_marked(const cluster_conf *conf, const etcd_client *etcd, swi
 static bool read_own_mark(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
 			  const char *candidate, int64_t attempt, switchover_mark *out)
 {
-	char prefix[128], key[256];
-	etcd_kv kv;
+	char prefix[128];
 	bool found = false;
 	pgr_err err;
 
@@ -549,14 +484,10 @@ static bool read_own_mark(const cluster_conf *conf, const etcd_client *etcd, int
 	if (etcd == NULL || owner_lease == 0 || attempt == 0)
 		return false;
 	conf_etcd_prefix(conf, prefix, sizeof(prefix));
-	snprintf(key, sizeof(key), "%s%s", prefix, SWITCHOVER_LEAF);
-	if (etcd_get(etcd, key, &kv, &found, &err) != 0) {
+	if (switchover_mark_read(etcd, prefix, out, &found, NULL, &err) != 0) {
 		log_warn("cannot read the switchover mark: %s", err.msg);
 		return false;
 	}
-	if (found && kv.value != NULL)
-		switchover_mark_parse(kv.value, out);
-	etcd_kv_free(&kv);
 	return found && out->lease == owner_lease && out->attempt == attempt && strcmp(out->from, leader) == 0 &&
 	       strcmp(out->to, candidate) == 0;
 }
@@ -564,8 +495,17 @@ static bool read_own_mark(const cluster_conf *conf, const etcd_client *etcd, int
 static void set_holders(switchover_mark *mark, const pg_xact *xacts, int n, int64_t now_ms)
 {
 	mark->holder_count = n;
-	for (int i = 0; i < n && i < SWITCHOVER_MAX_HOLDERS; i++)
-		mark->holders[i] = xacts[i];
+	for (int i = 0; i < n && i < SWITCHOVER_MAX_HOLDERS; i++) {
+		switchover_holder *h = &mark->holders[i];
+
+		memset(h, 0, sizeof(*h));
+		h->pid = xacts[i].pid;
+		snprintf(h->application, sizeof(h->application), "%s", xacts[i].application);
+		snprintf(h->client, sizeof(h->client), "%s", xacts[i].client);
+		snprintf(h->state, sizeof(h->state), "%s", xacts[i].state);
+		h->xact_start_us = xacts[i].xact_start_us;
+		h->age_ms = xacts[i].age_ms;
+	}
 	mark->holders_seen_ms = now_ms;
 }
 
@@ -589,7 +529,7 @@ static void put_mark_if_changed(const cluster_conf *conf, const etcd_client *etc
 	switchover_mark_format(prev, a, sizeof(a));
 	switchover_mark_format(mark, b, sizeof(b));
 	if (strcmp(a, b) != 0)
-		put_mark(conf, etcd, mark);
+		note_mark(conf, etcd, mark);
 }
 
 /* The end of an attempt, whatever it came to: no standby cascades any more, the mark removed. */
@@ -599,7 +539,7 @@ static void finish(const cluster_conf *conf, const etcd_client *etcd, const swit
 	if (mark->cascaded)
 		cascade_from(conf, leader, candidate, false);
 	if (mark->lease != 0)
-		put_mark(conf, etcd, NULL);
+		remove_mark(conf, etcd, mark->lease);
 }
 
 static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
@@ -644,7 +584,9 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		mark.waiting_since_ms = prev.waiting_since_ms;
 		mark.pause_timeouts = prev.pause_timeouts;
 		mark.pause_not_before_ms = prev.pause_not_before_ms;
-		set_holders(&mark, prev.holders, prev.holder_count, prev.holders_seen_ms);
+		memcpy(mark.holders, prev.holders, sizeof(mark.holders));
+		mark.holder_count = prev.holder_count;
+		mark.holders_seen_ms = prev.holders_seen_ms;
 	} else {
 		log_info("switchover: %s -> %s, PgBouncer paused around it (clients holding a transaction open are waited "
 			 "for %d s, then %s)",
@@ -653,10 +595,12 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 			log_warn("no lease to own the switchover mark: none written");
 	}
 	if (!mark.cascaded) {
-		put_mark(conf, etcd, &mark);
+		/* written before anything is done; a live switchover of another owner is left alone */
+		if (!put_mark(conf, etcd, &mark, err))
+			return SWITCHOVER_FAILED;
 		cascade_from(conf, leader, candidate, true);
 		mark.cascaded = true;
-		put_mark(conf, etcd, &mark);
+		note_mark(conf, etcd, &mark);
 	}
 
 	/* 1. transactions open on the primary for a while would hold the PAUSE: wait for them, unpaused */
@@ -678,7 +622,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 				/* a warning: `pgrefresh switchover` shows it too, and the refresh is held up */
 				switchover_mark_waiting_text(&mark, now, text, sizeof(text));
 				log_warn("%s", text);
-				put_mark(conf, etcd, &mark);
+				note_mark(conf, etcd, &mark);
 			}
 			return SWITCHOVER_WAITING;
 		}
@@ -716,7 +660,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 	t0 = proc_now_ms();
 	if (mark.lease != 0) {
 		mark.pgbouncer_paused = true;
-		put_mark(conf, etcd, &mark);
+		note_mark(conf, etcd, &mark);
 	}
 	if (pause_all(conf, &timed_out, err) != 0) {
 		mark.pgbouncer_paused = false;
@@ -752,7 +696,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 			finish(conf, etcd, &mark, leader, candidate);
 			return SWITCHOVER_FAILED;
 		}
-		put_mark(conf, etcd, &mark);
+		note_mark(conf, etcd, &mark);
 		return SWITCHOVER_WAITING;
 	}
 	timing->pause_ms = proc_now_ms() - t0;

@@ -19,27 +19,8 @@
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
 #include "pg/activity.h"
+#include "state/switchover_mark.h"
 #include "util/err.h"
-
-#define SWITCHOVER_LEAF "switchover"
-#define SWITCHOVER_MAX_HOLDERS 4 /* clients named in the mark (their count is kept whole) */
-
-/* The mark of a switchover in progress, as stored in etcd. */
-typedef struct switchover_mark {
-	int64_t lease;         /* the owner's: 0 when the value names none (then its owner counts as gone) */
-	bool pgbouncer_paused;
-	char from[64], to[64]; /* Patroni member names */
-	int64_t attempt;       /* the caller's attempt (switchover_policy.attempt): a later call goes on from here */
-	bool cascaded;         /* the other standbys were told to stream from the candidate */
-	int64_t waiting_since_ms; /* wall clock: since when clients' transactions keep it from pausing; 0: not */
-	int wait_s;            /* how long it waits for them ... */
-	bool terminate;        /* ... before ending their sessions (true) or halting (false) */
-	int pause_timeouts;    /* PAUSEs of this attempt that did not complete within their bound */
-	int64_t pause_not_before_ms; /* wall clock: after a PAUSE that timed out, the next one waits until then */
-	int holder_count;      /* the transactions it waits for (the first SWITCHOVER_MAX_HOLDERS in holders) */
-	pg_xact holders[SWITCHOVER_MAX_HOLDERS];
-	int64_t holders_seen_ms; /* wall clock when holders were read (their age_ms is as of then) */
-} switchover_mark;
 
 /* What a switchover does about clients that hold a transaction open on the primary (its settings). */
 typedef struct switchover_policy {
@@ -95,10 +76,6 @@ void switchover_mark_waiting_text(const switchover_mark *mark, int64_t now_ms, c
 
 /* Why a switchover halted after waiting for clients, naming them and what to run (pure). */
 void switchover_halt_text(const switchover_mark *mark, char *buf, size_t len);
-
-/* The mark as JSON, and back (a value that is not a mark reads as one without an owner). */
-void switchover_mark_format(const switchover_mark *mark, char *out, size_t outlen);
-void switchover_mark_parse(const char *value, switchover_mark *mark);
 
 /*
  * After the owner of a switchover died: no standby cascades any more (local clusters), every

@@ -101,11 +101,11 @@ int etcd_range(const etcd_client *client, const etcd_range_req *req, etcd_kvs *o
  * one revision. Used where several keys change together (a record and its id counter; a record moved
  * to history). *range receives the kvs of the first GET that ran (count 0 if none): free it.
  */
-typedef enum etcd_cmp_target { ETCD_CMP_CREATE, ETCD_CMP_MOD } etcd_cmp_target;
+typedef enum etcd_cmp_target { ETCD_CMP_CREATE, ETCD_CMP_MOD, ETCD_CMP_LEASE } etcd_cmp_target;
 typedef struct etcd_cmp {
 	const char *key;
 	etcd_cmp_target target;
-	int64_t revision;
+	int64_t revision; /* ETCD_CMP_LEASE: the lease the key is bound to (0: none, or no key) */
 } etcd_cmp;
 typedef enum etcd_op_type { ETCD_OP_PUT, ETCD_OP_DELETE, ETCD_OP_GET } etcd_op_type;
 typedef struct etcd_op {

@@ -386,13 +386,15 @@ int etcd_build_txn(const etcd_cmp *cmps, int ncmp, const etcd_op *success, int n
 	for (int i = 0; compare != NULL && i < ncmp; i++) {
 		char *k = etcd_b64_encode(cmps[i].key, strlen(cmps[i].key));
 		char rev[32];
-		bool create = cmps[i].target == ETCD_CMP_CREATE;
+		static const char *const targets[] = { [ETCD_CMP_CREATE] = "CREATE", [ETCD_CMP_MOD] = "MOD",
+						       [ETCD_CMP_LEASE] = "LEASE" };
+		static const char *const fields[] = { [ETCD_CMP_CREATE] = "create_revision",
+						      [ETCD_CMP_MOD] = "mod_revision", [ETCD_CMP_LEASE] = "lease" };
 
 		i64_str(cmps[i].revision, rev, sizeof(rev));
 		if (k == NULL || json_array_append_new(compare, json_pack("{s:s, s:s, s:s, s:s}", "key", k, "target",
-									  create ? "CREATE" : "MOD", "result", "EQUAL",
-									  create ? "create_revision" : "mod_revision",
-									  rev)) != 0) {
+									  targets[cmps[i].target], "result", "EQUAL",
+									  fields[cmps[i].target], rev)) != 0) {
 			json_decref(compare);
 			compare = NULL;
 		}

@@ -234,13 +234,15 @@ void refresh_unit_state_load(const etcd_client *etcd, const cluster_conf *conf, 
 			     refresh_unit_state *state)
 {
 	char leaf[64], key[256];
+	state_scope scope;
 	etcd_kv kv;
 	unit_record rec;
 	bool found = false;
 	pgr_err err;
 
 	snprintf(leaf, sizeof(leaf), "units/%s", unit->member);
-	store_key(conf, leaf, key, sizeof(key));
+	conf_state_scope(conf, &scope);
+	store_key(&scope, leaf, key, sizeof(key));
 	if (etcd_get(etcd, key, &kv, &found, &err) != 0) {
 		log_debug("cannot read this unit's last record: %s", err.msg);
 		return;
@@ -486,7 +488,7 @@ static void read_intent(refresh_driver *d, const store_snapshot *snap, refresh_o
 	pgr_err err;
 
 	*rev = 0;
-	if (intent_read(d->etcd, d->conf, in, &found, rev, &err) != 0) {
+	if (intent_read(d->etcd, &d->scope, in, &found, rev, &err) != 0) {
 		if (found)
 			log_warn("ignoring a corrupt intent: %s", err.msg);
 		*rev = 0;
@@ -497,13 +499,13 @@ static void read_intent(refresh_driver *d, const store_snapshot *snap, refresh_o
 		return;
 	}
 	if (in->ask.ask != ASK_REFRESH && (!snap->have_refresh || snap->refresh.state == RS_DONE)) {
-		if (intent_answer_it(d->etcd, d->conf, in, *rev, INTENT_REFUSED, "no refresh is in progress", &err) != 0)
+		if (intent_answer_it(d->etcd, &d->scope, in, *rev, INTENT_REFUSED, "no refresh is in progress", &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(in->ask.ask), err.msg);
 		*rev = 0;
 		return;
 	}
 	if (strcmp(snap->refresh.intent_token, in->ask.token) == 0) {
-		if (intent_answer_it(d->etcd, d->conf, in, *rev, INTENT_TAKEN, "taken", &err) != 0)
+		if (intent_answer_it(d->etcd, &d->scope, in, *rev, INTENT_TAKEN, "taken", &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(in->ask.ask), err.msg);
 		*rev = 0;
 		return;
@@ -527,7 +529,8 @@ void refresh_driver_tick(refresh_driver *d)
 
 	if (snap == NULL)
 		return;
-	if (store_read(d->etcd, d->conf, snap, &err) != 0) {
+	conf_state_scope(d->conf, &d->scope);
+	if (store_read(d->etcd, &d->scope, snap, &err) != 0) {
 		log_warn("coordinator cannot read etcd: %s", err.msg);
 		goto out;
 	}
@@ -549,7 +552,7 @@ void refresh_driver_tick(refresh_driver *d)
 		char owner[64], who[300];
 
 		snprintf(owner, sizeof(owner), "coordinator %s", snap->coordinator);
-		if (store_hold_lock(d->etcd, d->conf, snap, d->lease, owner, &mine, &err) != 0)
+		if (store_hold_lock(d->etcd, &d->scope, snap, d->lease, owner, &mine, &err) != 0)
 			log_warn("operation lock: %s", err.msg);
 		if (!mine) {
 			if (snap->have_lock && snap->lock.mod_revision != d->lock_logged_revision) {
@@ -563,7 +566,7 @@ void refresh_driver_tick(refresh_driver *d)
 	if (!snap->have_refresh && intent_rev == 0)
 		goto out;
 	if (snap->refresh.state == RS_DONE) {
-		if (store_archive_refresh(d->etcd, d->conf, &snap->refresh, snap->refresh_mod_revision, &err) != 0)
+		if (store_archive_refresh(d->etcd, &d->scope, d->lease, &snap->refresh, snap->refresh_mod_revision, &err) != 0)
 			log_warn("could not archive the refresh: %s", err.msg);
 		else
 			log_info("refresh %d %s: %s -> %s, recorded in history%s%s", snap->refresh.id,
@@ -593,7 +596,7 @@ void refresh_driver_tick(refresh_driver *d)
 			/* re-read: the switchover may just have happened */
 			store_snapshot *again = calloc(1, sizeof(*again));
 
-			if (again != NULL && store_read(d->etcd, d->conf, again, &err) == 0 && again->have_refresh &&
+			if (again != NULL && store_read(d->etcd, &d->scope, again, &err) == 0 && again->have_refresh &&
 			    again->refresh_mod_revision == snap->refresh_mod_revision) {
 				*snap = *again;
 				observe(d, snap, &obs);
@@ -606,12 +609,12 @@ void refresh_driver_tick(refresh_driver *d)
 	if (taken == FSM_REFUSED && intent_rev != 0) {
 		snprintf(answer, sizeof(answer), "%s refused: the refresh is %s (%s)", intent_ask_name(intent.ask.ask),
 			 refresh_state_display(snap->refresh.state), refresh_state_name(snap->refresh.state));
-		if (intent_answer_it(d->etcd, d->conf, &intent, intent_rev, INTENT_REFUSED, answer, &err) != 0)
+		if (intent_answer_it(d->etcd, &d->scope, &intent, intent_rev, INTENT_REFUSED, answer, &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(intent.ask.ask), err.msg);
 	}
 	if (taken != FSM_TAKEN)
 		goto out;
-	if (store_put_refresh(d->etcd, d->conf, &next, snap->refresh_mod_revision, &swapped, &err) != 0) {
+	if (store_put_refresh(d->etcd, &d->scope, d->lease, &next, snap->refresh_mod_revision, &swapped, &err) != 0) {
 		log_warn("could not record the refresh: %s", err.msg);
 		goto out;
 	}
@@ -620,7 +623,7 @@ void refresh_driver_tick(refresh_driver *d)
 			/* a new refresh: another refresh was recorded, or another operation holds the lock */
 			snprintf(answer, sizeof(answer), "refresh refused: another refresh or operation is in progress "
 				 "(see `pgrefresh status`)");
-			if (intent_answer_it(d->etcd, d->conf, &intent, intent_rev, INTENT_REFUSED, answer, &err) != 0)
+			if (intent_answer_it(d->etcd, &d->scope, &intent, intent_rev, INTENT_REFUSED, answer, &err) != 0)
 				log_warn("could not answer the %s intent: %s", intent_ask_name(intent.ask.ask), err.msg);
 			goto out;
 		}
@@ -631,7 +634,7 @@ void refresh_driver_tick(refresh_driver *d)
 	if (intent_rev != 0) {
 		snprintf(answer, sizeof(answer), "%s -> %s: %s", refresh_state_name(row->from), refresh_state_name(row->to),
 			 row->meaning);
-		if (intent_answer_it(d->etcd, d->conf, &intent, intent_rev, INTENT_TAKEN, answer, &err) != 0)
+		if (intent_answer_it(d->etcd, &d->scope, &intent, intent_rev, INTENT_TAKEN, answer, &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(intent.ask.ask), err.msg);
 	}
 out:

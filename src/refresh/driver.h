@@ -21,12 +21,14 @@
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
 #include "state/store.h"
+#include "refresh/plan.h"
 #include "refresh/unit_step.h"
 
 /* What the coordinator keeps between ticks (nothing that matters for correctness). */
 typedef struct refresh_driver {
 	const cluster_conf *conf;
 	const etcd_client *etcd;
+	state_scope scope; /* conf's, as the state layer needs it: set at each tick */
 	int64_t lease; /* the coordinator's lease, set by the agent before each tick: owns the paused mark */
 	long long last_wake_ms; /* when Patroni's loops were last woken (see wake_patroni in driver.c) */
 	int64_t corrupt_logged_rev; /* the corrupt refresh record last logged (logged once, never acted on) */

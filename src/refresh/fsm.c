@@ -1,4 +1,5 @@
 #include "refresh/fsm.h"
+#include "refresh/plan.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -6,42 +7,6 @@
 #include "state/record.h"
 #include "refresh/unit_step.h"
 #include "util/log.h"
-
-static const char *const state_names[RS_COUNT] = { "checking", "incompatible", "unit", "paused", "switchover", "failed",
-						   "done" };
-
-const char *refresh_state_name(refresh_state s)
-{
-	return (int)s >= 0 && s < RS_COUNT ? state_names[s] : "?";
-}
-
-const char *refresh_state_display(refresh_state s)
-{
-	switch (s) {
-	case RS_INCOMPATIBLE:
-		return "incompatible";
-	case RS_PAUSED:
-		return "paused";
-	case RS_FAILED:
-		return "failed";
-	case RS_DONE:
-		return "idle";
-	default:
-		return "refreshing";
-	}
-}
-
-int refresh_state_from_name(const char *name, refresh_state *s)
-{
-	for (int i = 0; i < RS_COUNT; i++) {
-		if (strcmp(state_names[i], name) == 0) {
-			*s = (refresh_state)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 
 /* ---- the steps: what a row does to the record (next starts as a copy of it; fsm_take sets the state) ---- */
 

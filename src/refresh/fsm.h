@@ -26,18 +26,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "state/intent.h"
+#include "state/record.h"
 #include "state/settings.h"
-
-typedef enum refresh_state {
-	RS_CHECKING = 0,
-	RS_INCOMPATIBLE,
-	RS_UNIT,
-	RS_PAUSED,
-	RS_SWITCHOVER,
-	RS_FAILED,
-	RS_DONE,
-	RS_COUNT
-} refresh_state;
 
 /* What the coordinator observed, as one word: the key, with the state, of a row. */
 typedef enum refresh_event {
@@ -84,10 +75,6 @@ typedef struct fsm_transition {
 	bool quiet;
 } fsm_transition;
 
-const char *refresh_state_name(refresh_state s);
-/* What status shows: refreshing | paused | incompatible | failed | idle */
-const char *refresh_state_display(refresh_state s);
-int refresh_state_from_name(const char *name, refresh_state *s);
 const char *refresh_event_name(refresh_event ev);
 
 const fsm_transition *fsm_table(int *count);
@@ -112,18 +99,6 @@ typedef struct obs_unit {
 	int64_t lag_bytes;
 	bool sql_ok; /* answered SELECT 1 */
 } obs_unit;
-
-/* What the user asked through an intent (state/intent.h), as the machine sees it. */
-typedef enum fsm_ask { ASK_NONE = 0, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE, ASK_REFRESH } fsm_ask;
-
-typedef struct fsm_intent {
-	fsm_ask ask;
-	char token[64];     /* the intent's token: recorded, so that a retaken intent is known */
-	bool check_health;  /* resume: --check-health-of-refreshed-units (default true) */
-	bool skip_compatibility, skip_prechecks, skip_workload; /* force */
-	int id;                 /* refresh: the new refresh's id */
-	char from[16], to[16];  /* refresh: the version every unit runs, the target */
-} fsm_intent;
 
 /* Everything fsm_event and fsm_take need besides the record and the settings. */
 typedef struct refresh_obs {

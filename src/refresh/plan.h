@@ -7,6 +7,9 @@
 #define PGR_REFRESH_PLAN_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "state/record.h"
 
 #define PLAN_MAX_UNITS 32
 
@@ -29,5 +32,12 @@ typedef struct plan {
 void plan_make(const plan_input_unit *units, int count, const char *target, plan *out);
 /* Role rank used for ordering: replica 0, unknown 1, sync-standby 2, primary 3. */
 int plan_role_rank(const char *role);
+
+/* A new forward refresh: plan units (role order, units already on `to` left out), state checking. */
+void record_new(int id, const char *from, const char *to, const plan_input_unit *units, int count, int64_t now_ms,
+		refresh_record *out);
+/* The rollback of cur: back to cur->original, units not on it in role order, state checking. */
+void record_new_rollback(const refresh_record *cur, const plan_input_unit *units, int count, int64_t now_ms,
+			 refresh_record *out);
 
 #endif

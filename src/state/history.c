@@ -99,11 +99,11 @@ int state_id_peek(const etcd_client *etcd, const char *prefix, int64_t floor, st
 }
 
 int state_id_create(const etcd_client *etcd, const char *prefix, const state_id_claim *claim, const char *leaf,
-		    const char *value, const char *const *absent_leaves, int nabsent, bool *created, bool *counter_moved,
-		    pgr_err *err)
+		    const char *value, const char *const *absent_leaves, int nabsent, const etcd_cmp *guard,
+		    bool *created, bool *counter_moved, pgr_err *err)
 {
 	char counter[256], key[256], absent[4][256], idtext[32];
-	etcd_cmp cmps[6];
+	etcd_cmp cmps[7];
 	etcd_op success[2], failure[1];
 	etcd_kvs range;
 	int ncmp = 0;
@@ -122,6 +122,8 @@ int state_id_create(const etcd_client *etcd, const char *prefix, const state_id_
 		snprintf(absent[i], sizeof(absent[i]), "%s%s", prefix, absent_leaves[i]);
 		cmps[ncmp++] = (etcd_cmp){ absent[i], ETCD_CMP_CREATE, 0 };
 	}
+	if (guard != NULL)
+		cmps[ncmp++] = *guard;
 	success[0] = (etcd_op){ ETCD_OP_PUT, key, value, 0 };
 	success[1] = (etcd_op){ ETCD_OP_PUT, counter, idtext, 0 };
 	failure[0] = (etcd_op){ ETCD_OP_GET, counter, NULL, 0 };
@@ -136,10 +138,10 @@ int state_id_create(const etcd_client *etcd, const char *prefix, const state_id_
 
 int state_history_archive(const etcd_client *etcd, const char *prefix, int64_t id, const char *json,
 			  const char *from_leaf, int64_t from_rev, const char *const *also_delete, int nalso,
-			  bool *archived, etcd_kv *existing, pgr_err *err)
+			  const etcd_cmp *guard, bool *archived, etcd_kv *existing, pgr_err *err)
 {
 	char hkey[256], from[256], extra[4][256];
-	etcd_cmp cmps[2];
+	etcd_cmp cmps[3];
 	etcd_op success[6], failure[1];
 	etcd_kvs range;
 	int nsuccess = 0;
@@ -153,6 +155,8 @@ int state_history_archive(const etcd_client *etcd, const char *prefix, int64_t i
 	snprintf(from, sizeof(from), "%s%s", prefix, from_leaf);
 	cmps[0] = (etcd_cmp){ from, ETCD_CMP_MOD, from_rev };
 	cmps[1] = (etcd_cmp){ hkey, ETCD_CMP_CREATE, 0 };
+	if (guard != NULL)
+		cmps[2] = *guard;
 	success[nsuccess++] = (etcd_op){ ETCD_OP_PUT, hkey, json, 0 };
 	success[nsuccess++] = (etcd_op){ ETCD_OP_DELETE, from, NULL, 0 };
 	for (int i = 0; i < nalso; i++) {
@@ -160,7 +164,7 @@ int state_history_archive(const etcd_client *etcd, const char *prefix, int64_t i
 		success[nsuccess++] = (etcd_op){ ETCD_OP_DELETE, extra[i], NULL, 0 };
 	}
 	failure[0] = (etcd_op){ ETCD_OP_GET, hkey, NULL, 0 };
-	if (etcd_txn(etcd, cmps, 2, success, nsuccess, failure, 1, archived, &range, err) != 0)
+	if (etcd_txn(etcd, cmps, guard != NULL ? 3 : 2, success, nsuccess, failure, 1, archived, &range, err) != 0)
 		return -1;
 	if (!*archived && existing != NULL && range.count > 0) {
 		*existing = range.items[0];

@@ -46,20 +46,23 @@ int state_id_peek(const etcd_client *etcd, const char *prefix, int64_t floor, st
  * In one transaction: creates <prefix><leaf> = value (it must not exist), moves the counter to
  * claim->id (it must still be as peeked), when every leaf of absent_leaves does not exist either.
  * *created false: something was not as expected; *counter_moved says whether it was the counter
- * (peek again and retry) rather than leaf or an absent leaf that exists.
+ * (peek again and retry) rather than leaf or an absent leaf that exists. guard (NULL: none) is one more
+ * compare that must hold (the writer's lease: store.h).
  */
 int state_id_create(const etcd_client *etcd, const char *prefix, const state_id_claim *claim, const char *leaf,
-		    const char *value, const char *const *absent_leaves, int nabsent, bool *created, bool *counter_moved,
-		    pgr_err *err) __attribute__((warn_unused_result));
+		    const char *value, const char *const *absent_leaves, int nabsent, const etcd_cmp *guard,
+		    bool *created, bool *counter_moved, pgr_err *err) __attribute__((warn_unused_result));
 
 /*
  * Archives: in one transaction, creates history/<id> = json (it must not exist), deletes <prefix><from_leaf>
  * if it is still at from_rev, and deletes each of also_delete. *archived false: either moved on or
- * history/<id> exists; then *existing (if not NULL) receives history/<id> as it is (key NULL if absent).
+ * history/<id> exists (or guard, if not NULL, does not hold); then *existing (if not NULL) receives
+ * history/<id> as it is (key NULL if absent).
  */
 int state_history_archive(const etcd_client *etcd, const char *prefix, int64_t id, const char *json,
 			  const char *from_leaf, int64_t from_rev, const char *const *also_delete, int nalso,
-			  bool *archived, etcd_kv *existing, pgr_err *err) __attribute__((warn_unused_result));
+			  const etcd_cmp *guard, bool *archived, etcd_kv *existing, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 /* Called for each history entry in id order; a non-zero return stops the listing and is returned. */
 typedef int (*state_history_visit)(int64_t id, const char *json, void *arg);

@@ -28,12 +28,9 @@ const char *intent_ask_name(fsm_ask ask)
 	return (unsigned)ask < sizeof(ask_names) / sizeof(ask_names[0]) ? ask_names[ask] : "?";
 }
 
-void intent_key(const cluster_conf *conf, char *buf, size_t len)
+void intent_key(const state_scope *scope, char *buf, size_t len)
 {
-	char prefix[128];
-
-	conf_etcd_prefix(conf, prefix, sizeof(prefix));
-	snprintf(buf, len, "%sintent", prefix);
+	state_scope_key(scope, "intent", buf, len);
 }
 
 int intent_to_json(const refresh_intent *in, char **json, pgr_err *err)
@@ -104,7 +101,7 @@ int intent_parse(const char *json, refresh_intent *in, pgr_err *err)
 	return 0;
 }
 
-int intent_read(const etcd_client *etcd, const cluster_conf *conf, refresh_intent *in, bool *found, int64_t *rev,
+int intent_read(const etcd_client *etcd, const state_scope *scope, refresh_intent *in, bool *found, int64_t *rev,
 		pgr_err *err)
 {
 	char key[256];
@@ -112,7 +109,7 @@ int intent_read(const etcd_client *etcd, const cluster_conf *conf, refresh_inten
 	pgr_err perr;
 	int rc = 0;
 
-	intent_key(conf, key, sizeof(key));
+	intent_key(scope, key, sizeof(key));
 	memset(in, 0, sizeof(*in));
 	*rev = 0;
 	if (etcd_get(etcd, key, &kv, found, err) != 0)
@@ -145,7 +142,7 @@ static int put_intent(const etcd_client *etcd, const char *key, const refresh_in
 	return rc;
 }
 
-int intent_submit_and_wait(const etcd_client *etcd, const cluster_conf *conf, const fsm_intent *ask, long timeout_ms,
+int intent_submit_and_wait(const etcd_client *etcd, const state_scope *scope, const fsm_intent *ask, long timeout_ms,
 			   refresh_intent *in, pgr_err *err)
 {
 	char key[256], host[64] = "cli";
@@ -155,8 +152,8 @@ int intent_submit_and_wait(const etcd_client *etcd, const cluster_conf *conf, co
 	long long deadline;
 	bool extended = false;
 
-	intent_key(conf, key, sizeof(key));
-	if (intent_read(etcd, conf, &old, &found, &rev, err) != 0) {
+	intent_key(scope, key, sizeof(key));
+	if (intent_read(etcd, scope, &old, &found, &rev, err) != 0) {
 		if (!found)
 			return -1;
 		/* a corrupt intent: replace it */
@@ -185,7 +182,7 @@ int intent_submit_and_wait(const etcd_client *etcd, const cluster_conf *conf, co
 		pgr_err rerr;
 
 		proc_sleep_ms(100);
-		if (intent_read(etcd, conf, &now, &found, &rev, &rerr) == 0 && found &&
+		if (intent_read(etcd, scope, &now, &found, &rev, &rerr) == 0 && found &&
 		    strcmp(now.ask.token, in->ask.token) == 0 && now.answer != INTENT_PENDING) {
 			in->answer = now.answer;
 			snprintf(in->result, sizeof(in->result), "%s", now.result);
@@ -214,24 +211,24 @@ int intent_submit_and_wait(const etcd_client *etcd, const cluster_conf *conf, co
 	}
 }
 
-bool intent_pending(const etcd_client *etcd, const cluster_conf *conf)
+bool intent_pending(const etcd_client *etcd, const state_scope *scope)
 {
 	refresh_intent in;
 	bool found = false;
 	int64_t rev;
 	pgr_err err;
 
-	return intent_read(etcd, conf, &in, &found, &rev, &err) == 0 && found && in.answer == INTENT_PENDING;
+	return intent_read(etcd, scope, &in, &found, &rev, &err) == 0 && found && in.answer == INTENT_PENDING;
 }
 
-int intent_answer_it(const etcd_client *etcd, const cluster_conf *conf, const refresh_intent *in, int64_t rev,
+int intent_answer_it(const etcd_client *etcd, const state_scope *scope, const refresh_intent *in, int64_t rev,
 		     intent_answer answer, const char *result, pgr_err *err)
 {
 	char key[256];
 	refresh_intent out = *in;
 	bool swapped = false;
 
-	intent_key(conf, key, sizeof(key));
+	intent_key(scope, key, sizeof(key));
 	out.answer = answer;
 	snprintf(out.result, sizeof(out.result), "%s", result);
 	if (put_intent(etcd, key, &out, rev, &swapped, NULL, err) != 0)

@@ -17,10 +17,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cluster/conf.h"
 #include "etcd/etcd.h"
-#include "refresh/fsm.h"
+#include "state/scope.h"
 #include "util/err.h"
+
+/* What the user asked through an intent (state/intent.h), as the machine sees it. */
+typedef enum fsm_ask { ASK_NONE = 0, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE, ASK_REFRESH } fsm_ask;
+
+typedef struct fsm_intent {
+	fsm_ask ask;
+	char token[64];     /* the intent's token: recorded, so that a retaken intent is known */
+	bool check_health;  /* resume: --check-health-of-refreshed-units (default true) */
+	bool skip_compatibility, skip_prechecks, skip_workload; /* force */
+	int id;                 /* refresh: the new refresh's id */
+	char from[16], to[16];  /* refresh: the version every unit runs, the target */
+} fsm_intent;
 
 /* An intent left pending this long by a CLI that is gone may be replaced by a new one. */
 #define INTENT_ABANDONED_MS 60000
@@ -37,10 +48,10 @@ typedef struct refresh_intent {
 const char *intent_ask_name(fsm_ask ask);
 int intent_to_json(const refresh_intent *in, char **json, pgr_err *err) __attribute__((warn_unused_result));
 int intent_parse(const char *json, refresh_intent *in, pgr_err *err) __attribute__((warn_unused_result));
-void intent_key(const cluster_conf *conf, char *buf, size_t len);
+void intent_key(const state_scope *scope, char *buf, size_t len);
 
 /* Reads the intent: *found false when there is none; *rev its mod_revision. */
-int intent_read(const etcd_client *etcd, const cluster_conf *conf, refresh_intent *in, bool *found, int64_t *rev,
+int intent_read(const etcd_client *etcd, const state_scope *scope, refresh_intent *in, bool *found, int64_t *rev,
 		pgr_err *err) __attribute__((warn_unused_result));
 
 /*
@@ -50,14 +61,14 @@ int intent_read(const etcd_client *etcd, const cluster_conf *conf, refresh_inten
  * (err says so). 2: another intent is pending, or one was written at the same moment (err says so).
  * -1: etcd failed.
  */
-int intent_submit_and_wait(const etcd_client *etcd, const cluster_conf *conf, const fsm_intent *ask, long timeout_ms,
+int intent_submit_and_wait(const etcd_client *etcd, const state_scope *scope, const fsm_intent *ask, long timeout_ms,
 			   refresh_intent *in, pgr_err *err) __attribute__((warn_unused_result));
 
 /* Whether an intent waits for the coordinator (the coordinator's agent then ticks at once). */
-bool intent_pending(const etcd_client *etcd, const cluster_conf *conf);
+bool intent_pending(const etcd_client *etcd, const state_scope *scope);
 
 /* The coordinator's side: answers the intent read at rev (taken or refused, with result). */
-int intent_answer_it(const etcd_client *etcd, const cluster_conf *conf, const refresh_intent *in, int64_t rev,
+int intent_answer_it(const etcd_client *etcd, const state_scope *scope, const refresh_intent *in, int64_t rev,
 		     intent_answer answer, const char *result, pgr_err *err) __attribute__((warn_unused_result));
 
 #endif

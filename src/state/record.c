@@ -7,6 +7,42 @@
 
 static const char *const step_names[] = { "pending", "refreshing", "done", "failed", "skipped" };
 
+static const char *const state_names[RS_COUNT] = { "checking", "incompatible", "unit", "paused", "switchover", "failed",
+						   "done" };
+
+const char *refresh_state_name(refresh_state s)
+{
+	return (int)s >= 0 && s < RS_COUNT ? state_names[s] : "?";
+}
+
+const char *refresh_state_display(refresh_state s)
+{
+	switch (s) {
+	case RS_INCOMPATIBLE:
+		return "incompatible";
+	case RS_PAUSED:
+		return "paused";
+	case RS_FAILED:
+		return "failed";
+	case RS_DONE:
+		return "idle";
+	default:
+		return "refreshing";
+	}
+}
+
+int refresh_state_from_name(const char *name, refresh_state *s)
+{
+	for (int i = 0; i < RS_COUNT; i++) {
+		if (strcmp(state_names[i], name) == 0) {
+			*s = (refresh_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+
 const char *unit_step_name(unit_step step)
 {
 	return (int)step >= 0 && (int)step < 5 ? step_names[step] : "pending";
@@ -170,55 +206,4 @@ int record_parse(const char *json, refresh_record *rec, pgr_err *err)
 		rec->current = -1;
 	json_decref(obj);
 	return 0;
-}
-
-static void fill_plan(refresh_record *out, const plan_input_unit *units, int count, const char *target)
-{
-	plan p;
-
-	plan_make(units, count, target, &p);
-	out->unit_count = 0;
-	for (int i = 0; i < p.count && i < RECORD_MAX_UNITS; i++) {
-		const plan_input_unit *u = &units[p.order[i]];
-		record_unit *ru = &out->units[out->unit_count++];
-		const char *slash = strchr(u->unit, '/');
-
-		memset(ru, 0, sizeof(*ru));
-		snprintf(ru->unit, sizeof(ru->unit), "%s", u->unit);
-		snprintf(ru->member, sizeof(ru->member), "%.*s-%s", slash ? (int)(slash - u->unit) : 0, u->unit,
-			 slash ? slash + 1 : u->unit);
-		snprintf(ru->planned_role, sizeof(ru->planned_role), "%s", u->role);
-		ru->step = STEP_PENDING;
-	}
-}
-
-void record_new(int id, const char *from, const char *to, const plan_input_unit *units, int count, int64_t now_ms,
-		refresh_record *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->id = id;
-	out->state = RS_CHECKING;
-	snprintf(out->from, sizeof(out->from), "%s", from);
-	snprintf(out->to, sizeof(out->to), "%s", to);
-	snprintf(out->original, sizeof(out->original), "%s", from);
-	out->current = -1;
-	out->started_ms = now_ms;
-	out->state_since_ms = now_ms;
-	fill_plan(out, units, count, to);
-}
-
-void record_new_rollback(const refresh_record *cur, const plan_input_unit *units, int count, int64_t now_ms,
-			 refresh_record *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->id = cur->id;
-	out->state = RS_CHECKING;
-	out->rollback = true;
-	snprintf(out->from, sizeof(out->from), "%s", cur->rollback ? cur->from : cur->to);
-	snprintf(out->to, sizeof(out->to), "%s", cur->original);
-	snprintf(out->original, sizeof(out->original), "%s", cur->original);
-	out->current = -1;
-	out->started_ms = cur->started_ms ? cur->started_ms : now_ms;
-	out->state_since_ms = now_ms;
-	fill_plan(out, units, count, cur->original);
 }

@@ -10,10 +10,26 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "refresh/fsm.h"
 #include "util/err.h"
 
 #define RECORD_MAX_UNITS 32
+
+/* Where the refresh is: the states of the refresh table (refresh/fsm.h says what each means). */
+typedef enum refresh_state {
+	RS_CHECKING = 0,
+	RS_INCOMPATIBLE,
+	RS_UNIT,
+	RS_PAUSED,
+	RS_SWITCHOVER,
+	RS_FAILED,
+	RS_DONE,
+	RS_COUNT
+} refresh_state;
+
+const char *refresh_state_name(refresh_state s);
+/* What status shows: refreshing | paused | incompatible | failed | idle */
+const char *refresh_state_display(refresh_state s);
+int refresh_state_from_name(const char *name, refresh_state *s);
 
 /* Where one unit is in the refresh. */
 typedef enum unit_step { STEP_PENDING = 0, STEP_REFRESHING, STEP_DONE, STEP_FAILED, STEP_SKIPPED } unit_step;
@@ -68,14 +84,5 @@ int record_next_pending(const refresh_record *rec);
 int record_find_unit(const refresh_record *rec, const char *unit);
 /* Index of the unit whose Patroni member is member ("pg-1"), -1 when absent. */
 int record_find_member(const refresh_record *rec, const char *member);
-
-#include "refresh/plan.h"
-
-/* A new forward refresh: plan units (role order, units already on `to` left out), state checking. */
-void record_new(int id, const char *from, const char *to, const plan_input_unit *units, int count, int64_t now_ms,
-		refresh_record *out);
-/* The rollback of cur: back to cur->original, units not on it in role order, state checking. */
-void record_new_rollback(const refresh_record *cur, const plan_input_unit *units, int count, int64_t now_ms,
-			 refresh_record *out);
 
 #endif

@@ -6,19 +6,16 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "cluster/switchover.h"
 #include "state/history.h"
 #include "util/log.h"
 
 #define STORE_REFRESH_LEAF "refresh"
+#define STORE_COORDINATOR_LEAF "coordinator"
 #define STORE_ID_RETRIES 8 /* the counter moved under us this many times: give up */
 
-void store_key(const cluster_conf *conf, const char *leaf, char *buf, size_t len)
+void store_key(const state_scope *scope, const char *leaf, char *buf, size_t len)
 {
-	char prefix[128];
-
-	conf_etcd_prefix(conf, prefix, sizeof(prefix));
-	snprintf(buf, len, "%s%s", prefix, leaf);
+	state_scope_key(scope, leaf, buf, len);
 }
 
 static int64_t wall_ms(void)
@@ -30,19 +27,19 @@ static int64_t wall_ms(void)
 }
 
 /* One key of the snapshot into snap (a value that does not parse is marked, never guessed at). */
-static int take_kv(const cluster_conf *conf, size_t plen, const etcd_kv *kv, store_snapshot *snap)
+static int take_kv(const state_scope *scope, size_t plen, const etcd_kv *kv, store_snapshot *snap)
 {
 	const char *leaf = kv->key + plen;
 	pgr_err perr;
 
 	if (strncmp(leaf, "units/", 6) == 0) {
-		for (int i = 0; i < conf->unit_count; i++) {
-			if (strcmp(leaf + 6, conf->units[i].member) == 0) {
+		for (int i = 0; i < scope->member_count; i++) {
+			if (strcmp(leaf + 6, scope->members[i]) == 0) {
 				snap->have[i] = unit_record_parse(kv->value, &snap->records[i], &perr) == 0;
 				snap->unit_corrupt[i] = !snap->have[i];
 			}
 		}
-	} else if (strcmp(leaf, "coordinator") == 0) {
+	} else if (strcmp(leaf, STORE_COORDINATOR_LEAF) == 0) {
 		snprintf(snap->coordinator, sizeof(snap->coordinator), "%s", kv->value);
 	} else if (strcmp(leaf, STORE_REFRESH_LEAF) == 0) {
 		snap->refresh_mod_revision = kv->mod_revision;
@@ -83,9 +80,10 @@ static int take_kv(const cluster_conf *conf, size_t plen, const etcd_kv *kv, sto
  * Two ranges at one revision: [prefix, prefix"history/") and [prefix"history0", the prefix's end):
  * everything but history.
  */
-int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot *snap, pgr_err *err)
+int store_read(const etcd_client *etcd, const state_scope *scope, store_snapshot *snap, pgr_err *err)
 {
-	char prefix[128], before[160], after[160], end[128];
+	const char *prefix = scope->prefix;
+	char before[160], after[160], end[128];
 	size_t plen;
 	etcd_kvs kvs[2];
 	int rc = 0;
@@ -93,7 +91,6 @@ int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot
 	memset(snap, 0, sizeof(*snap));
 	memset(kvs, 0, sizeof(kvs));
 	settings_defaults(&snap->settings);
-	conf_etcd_prefix(conf, prefix, sizeof(prefix));
 	plen = strlen(prefix);
 	snprintf(before, sizeof(before), "%s%s", prefix, STATE_HISTORY_LEAF);
 	snprintf(after, sizeof(after), "%shistory0", prefix);
@@ -116,38 +113,58 @@ int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot
 
 			if (kv->value == NULL || kv->key == NULL || strlen(kv->key) < plen)
 				continue;
-			rc = take_kv(conf, plen, kv, snap);
+			rc = take_kv(scope, plen, kv, snap);
 		}
 	etcd_kvs_free(&kvs[0]);
 	etcd_kvs_free(&kvs[1]);
 	return rc;
 }
 
-/* CAS-writes json at leaf; frees json. */
-static int put_if(const etcd_client *etcd, const cluster_conf *conf, const char *leaf, char *json, int64_t expected_rev,
-		  bool *swapped, pgr_err *err)
+
+/* The condition of a coordinator's write: lease still binds the coordinator key. NULL: lease 0, none. */
+static const etcd_cmp *lease_guard(const state_scope *scope, int64_t lease, char *key, size_t keylen, etcd_cmp *cmp)
 {
-	char key[256];
-	etcd_kv current;
+	if (lease == 0)
+		return NULL;
+	state_scope_key(scope, STORE_COORDINATOR_LEAF, key, keylen);
+	*cmp = (etcd_cmp){ key, ETCD_CMP_LEASE, lease };
+	return cmp;
+}
+
+/* CAS-writes json at leaf (at expected_rev, 0: absent), under lease's guard; frees json. */
+static int put_if(const etcd_client *etcd, const state_scope *scope, int64_t lease, const char *leaf, char *json,
+		  int64_t expected_rev, bool *swapped, pgr_err *err)
+{
+	char key[256], gkey[256];
+	etcd_cmp cmps[2], gcmp;
+	const etcd_cmp *guard = lease_guard(scope, lease, gkey, sizeof(gkey), &gcmp);
+	etcd_op put;
+	etcd_kvs range;
 	int rc;
 
-	store_key(conf, leaf, key, sizeof(key));
-	memset(&current, 0, sizeof(current));
-	rc = etcd_put_if(etcd, key, json, expected_rev, 0, swapped, &current, err);
-	etcd_kv_free(&current);
+	store_key(scope, leaf, key, sizeof(key));
+	cmps[0] = (etcd_cmp){ key, expected_rev ? ETCD_CMP_MOD : ETCD_CMP_CREATE, expected_rev };
+	if (guard != NULL)
+		cmps[1] = *guard;
+	put = (etcd_op){ ETCD_OP_PUT, key, json, 0 };
+	rc = etcd_txn(etcd, cmps, guard != NULL ? 2 : 1, &put, 1, NULL, 0, swapped, &range, err);
+	if (rc == 0)
+		etcd_kvs_free(&range);
 	free(json);
 	return rc;
 }
 
 /* A new refresh: a fresh id from the counter, the record and the counter in one txn, the lock free. */
-static int create_refresh(const etcd_client *etcd, const cluster_conf *conf, refresh_record *rec, bool *created,
-			  pgr_err *err)
+static int create_refresh(const etcd_client *etcd, const state_scope *scope, int64_t lease, refresh_record *rec,
+			  bool *created, pgr_err *err)
 {
 	static const char *const absent[] = { STATE_LOCK_LEAF };
-	char prefix[128];
+	const char *prefix = scope->prefix;
+	char gkey[256];
+	etcd_cmp gcmp;
+	const etcd_cmp *guard = lease_guard(scope, lease, gkey, sizeof(gkey), &gcmp);
 
 	*created = false;
-	conf_etcd_prefix(conf, prefix, sizeof(prefix));
 	for (int attempt = 0; attempt < STORE_ID_RETRIES; attempt++) {
 		state_id_claim claim;
 		char *json = NULL;
@@ -159,7 +176,7 @@ static int create_refresh(const etcd_client *etcd, const cluster_conf *conf, ref
 		rec->id = (int)claim.id;
 		if (record_to_json(rec, &json, err) != 0)
 			return -1;
-		rc = state_id_create(etcd, prefix, &claim, STORE_REFRESH_LEAF, json, absent, 1, created, &moved, err);
+		rc = state_id_create(etcd, prefix, &claim, STORE_REFRESH_LEAF, json, absent, 1, guard, created, &moved, err);
 		free(json);
 		if (rc != 0)
 			return -1;
@@ -169,22 +186,23 @@ static int create_refresh(const etcd_client *etcd, const cluster_conf *conf, ref
 	return pgr_err_set(err, "%s%s: the refresh id counter kept changing; try again", prefix, STATE_ID_LEAF);
 }
 
-int store_put_refresh(const etcd_client *etcd, const cluster_conf *conf, refresh_record *rec, int64_t expected_rev,
-		      bool *swapped, pgr_err *err)
+int store_put_refresh(const etcd_client *etcd, const state_scope *scope, int64_t lease, refresh_record *rec,
+		      int64_t expected_rev, bool *swapped, pgr_err *err)
 {
 	char *json = NULL;
 
 	if (expected_rev == 0)
-		return create_refresh(etcd, conf, rec, swapped, err);
+		return create_refresh(etcd, scope, lease, rec, swapped, err);
 	if (record_to_json(rec, &json, err) != 0)
 		return -1;
-	return put_if(etcd, conf, STORE_REFRESH_LEAF, json, expected_rev, swapped, err);
+	return put_if(etcd, scope, lease, STORE_REFRESH_LEAF, json, expected_rev, swapped, err);
 }
 
 /* history/<id> exists already (a cluster from before ids were counted): same refresh, or another one */
-static int archive_collision(const etcd_client *etcd, const cluster_conf *conf, const char *prefix,
+static int archive_collision(const etcd_client *etcd, const state_scope *scope, const etcd_cmp *guard,
 			     const refresh_record *rec, int64_t rev, const etcd_kv *existing, pgr_err *err)
 {
+	const char *prefix = scope->prefix;
 	refresh_record *old = calloc(1, sizeof(*old));
 	refresh_record *renumbered = NULL;
 	char key[256];
@@ -195,7 +213,7 @@ static int archive_collision(const etcd_client *etcd, const cluster_conf *conf, 
 	if (old == NULL)
 		return pgr_err_set(err, "out of memory");
 	same = record_parse(existing->value, old, &perr) == 0 && old->id == rec->id && old->started_ms == rec->started_ms;
-	store_key(conf, STORE_REFRESH_LEAF, key, sizeof(key));
+	store_key(scope, STORE_REFRESH_LEAF, key, sizeof(key));
 	if (same) {
 		/* archived before, the refresh key left behind: finish the move */
 		log_info("refresh %d is in history already: removing the refresh key", rec->id);
@@ -218,7 +236,7 @@ static int archive_collision(const etcd_client *etcd, const cluster_conf *conf, 
 		snprintf(leaf, sizeof(leaf), "%s%08d", STATE_HISTORY_LEAF, renumbered->id);
 		if (record_to_json(renumbered, &json, err) != 0)
 			goto out;
-		rc = state_id_create(etcd, prefix, &claim, leaf, json, NULL, 0, &created, &moved, err);
+		rc = state_id_create(etcd, prefix, &claim, leaf, json, NULL, 0, guard, &created, &moved, err);
 		free(json);
 		if (rc != 0)
 			goto out;
@@ -241,40 +259,41 @@ out:
 	return rc;
 }
 
-int store_archive_refresh(const etcd_client *etcd, const cluster_conf *conf, const refresh_record *rec, int64_t rev,
-			  pgr_err *err)
+int store_archive_refresh(const etcd_client *etcd, const state_scope *scope, int64_t lease,
+			  const refresh_record *rec, int64_t rev, pgr_err *err)
 {
 	static const char *const also[] = { STATE_LOCK_LEAF };
-	char prefix[128];
+	const char *prefix = scope->prefix;
+	char gkey[256];
+	etcd_cmp gcmp;
+	const etcd_cmp *guard = lease_guard(scope, lease, gkey, sizeof(gkey), &gcmp);
 	char *json = NULL;
 	etcd_kv existing;
 	bool archived = false;
 	int rc;
 
-	conf_etcd_prefix(conf, prefix, sizeof(prefix));
 	if (record_to_json(rec, &json, err) != 0)
 		return -1;
-	rc = state_history_archive(etcd, prefix, rec->id, json, STORE_REFRESH_LEAF, rev, also, 1, &archived, &existing,
-				   err);
+	rc = state_history_archive(etcd, prefix, rec->id, json, STORE_REFRESH_LEAF, rev, also, 1, guard, &archived,
+				   &existing, err);
 	free(json);
 	if (rc != 0 || archived)
 		return rc;
 	if (existing.key != NULL)
-		rc = archive_collision(etcd, conf, prefix, rec, rev, &existing, err);
+		rc = archive_collision(etcd, scope, guard, rec, rev, &existing, err);
 	/* else the refresh moved on meanwhile: nothing to do now */
 	etcd_kv_free(&existing);
 	return rc;
 }
 
-int store_hold_lock(const etcd_client *etcd, const cluster_conf *conf, const store_snapshot *snap, int64_t lease,
+int store_hold_lock(const etcd_client *etcd, const state_scope *scope, const store_snapshot *snap, int64_t lease,
 		    const char *owner, bool *mine, pgr_err *err)
 {
-	char prefix[128];
+	const char *prefix = scope->prefix;
 	state_lock want, holder;
 	bool taken = false;
 
 	*mine = false;
-	conf_etcd_prefix(conf, prefix, sizeof(prefix));
 	if (!snap->have_refresh) {
 		/* no refresh (removed by hand, or archived by an older version): a lock of ours is left over */
 		*mine = true;
@@ -322,10 +341,10 @@ static int visit_record(int64_t id, const char *json, void *arg)
 	return ctx->visit(&ctx->rec, ctx->arg);
 }
 
-int store_history_foreach(const etcd_client *etcd, const cluster_conf *conf, store_history_visit visit, void *arg,
+int store_history_foreach(const etcd_client *etcd, const state_scope *scope, store_history_visit visit, void *arg,
 			  pgr_err *err)
 {
-	char prefix[128];
+	const char *prefix = scope->prefix;
 	history_visit_ctx *ctx = calloc(1, sizeof(*ctx));
 	int rc;
 
@@ -333,18 +352,74 @@ int store_history_foreach(const etcd_client *etcd, const cluster_conf *conf, sto
 		return pgr_err_set(err, "out of memory");
 	ctx->visit = visit;
 	ctx->arg = arg;
-	conf_etcd_prefix(conf, prefix, sizeof(prefix));
 	rc = state_history_foreach(etcd, prefix, 0, visit_record, ctx, NULL, err);
 	free(ctx);
 	return rc;
 }
 
-int store_put_settings(const etcd_client *etcd, const cluster_conf *conf, const refresh_settings *s, int64_t expected_rev,
-		       bool *swapped, pgr_err *err)
+int store_put_settings(const etcd_client *etcd, const state_scope *scope, int64_t lease, const refresh_settings *s,
+		       int64_t expected_rev, bool *swapped, pgr_err *err)
 {
 	char *json = NULL;
 
 	if (settings_to_json(s, &json, err) != 0)
 		return -1;
-	return put_if(etcd, conf, "config", json, expected_rev, swapped, err);
+	return put_if(etcd, scope, lease, "config", json, expected_rev, swapped, err);
+}
+
+int store_claim_coordinator(const etcd_client *etcd, const state_scope *scope, const char *unit, int64_t lease,
+			    bool *mine, pgr_err *err)
+{
+	char key[256];
+	etcd_kv current;
+	bool swapped = false;
+	int rc;
+
+	*mine = false;
+	store_key(scope, STORE_COORDINATOR_LEAF, key, sizeof(key));
+	memset(&current, 0, sizeof(current));
+	rc = etcd_put_if(etcd, key, unit, 0, lease, &swapped, &current, err);
+	if (rc == 0)
+		*mine = swapped || (current.key != NULL && current.lease == lease);
+	etcd_kv_free(&current);
+	return rc;
+}
+
+int store_coordinator_held(const etcd_client *etcd, const state_scope *scope, int64_t lease, bool *held,
+			   pgr_err *err)
+{
+	char key[256];
+	etcd_kv current;
+	bool found = false;
+
+	*held = false;
+	store_key(scope, STORE_COORDINATOR_LEAF, key, sizeof(key));
+	if (etcd_get(etcd, key, &current, &found, err) != 0)
+		return -1;
+	*held = found && current.lease == lease;
+	etcd_kv_free(&current);
+	return 0;
+}
+
+int store_read_refresh(const etcd_client *etcd, const state_scope *scope, bool *found, int64_t *rev,
+		       refresh_record *rec, bool *parsed, pgr_err *err)
+{
+	char key[256];
+	etcd_kv kv;
+	pgr_err perr;
+
+	*found = false;
+	*rev = 0;
+	if (parsed != NULL)
+		*parsed = false;
+	store_key(scope, STORE_REFRESH_LEAF, key, sizeof(key));
+	if (etcd_get(etcd, key, &kv, found, err) != 0)
+		return -1;
+	if (*found) {
+		*rev = kv.mod_revision;
+		if (rec != NULL && kv.value != NULL && record_parse(kv.value, rec, &perr) == 0 && parsed != NULL)
+			*parsed = true;
+	}
+	etcd_kv_free(&kv);
+	return 0;
 }

@@ -17,17 +17,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "state/unit_record.h"
-#include "cluster/conf.h"
-#include "cluster/switchover.h"
 #include "etcd/etcd.h"
-#include "state/record.h"
-#include "state/settings.h"
 #include "state/lock.h"
+#include "state/record.h"
+#include "state/scope.h"
+#include "state/settings.h"
+#include "state/switchover_mark.h"
+#include "state/unit_record.h"
 
 typedef struct store_snapshot {
-	unit_record records[CONF_MAX_UNITS]; /* in conf's unit order */
-	bool have[CONF_MAX_UNITS];
+	unit_record records[STATE_MAX_UNITS]; /* in the scope's member order */
+	bool have[STATE_MAX_UNITS];
 	char coordinator[32];
 	bool have_refresh;
 	refresh_record refresh;
@@ -42,38 +42,58 @@ typedef struct store_snapshot {
 	/* a value that does not parse: never guessed at (have_refresh/have[i] stay false) */
 	bool refresh_corrupt;          /* the refresh key holds no record: `pgrefresh repair-refresh-record` */
 	char refresh_corrupt_why[200]; /* the parse error */
-	bool unit_corrupt[CONF_MAX_UNITS]; /* a unit's report does not parse (its agent rewrites it) */
+	bool unit_corrupt[STATE_MAX_UNITS]; /* a unit's report does not parse (its agent rewrites it) */
 } store_snapshot;
 
-int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot *snap, pgr_err *err)
+int store_read(const etcd_client *etcd, const state_scope *scope, store_snapshot *snap, pgr_err *err)
 	__attribute__((warn_unused_result));
 /*
+ * The coordinator's writes are conditioned on its lease: lease (not 0) must still bind the coordinator
+ * key (<prefix>coordinator), in the same transaction as the write. A coordinator whose lease expired
+ * (etcd removed its coordinator key) writes nothing: *swapped false. lease 0: no such condition (tools).
+ *
  * Writes rec if the refresh key is still at expected_rev. expected_rev 0 records a new refresh: the key
  * must not exist and the operation lock must be free, and rec->id is set to a fresh id, handed out in
  * the same transaction (whatever id rec had). *swapped false: the refresh changed, or (new) a refresh
- * or another operation is in progress.
+ * or another operation is in progress, or the lease no longer holds the coordinator key.
  */
-int store_put_refresh(const etcd_client *etcd, const cluster_conf *conf, refresh_record *rec, int64_t expected_rev,
-		      bool *swapped, pgr_err *err) __attribute__((warn_unused_result));
+int store_put_refresh(const etcd_client *etcd, const state_scope *scope, int64_t lease, refresh_record *rec,
+		      int64_t expected_rev, bool *swapped, pgr_err *err) __attribute__((warn_unused_result));
 /*
  * Moves a finished refresh to history/<id> (created, never overwritten) and removes the refresh key (if
- * still at rev) and the operation lock, in one transaction.
+ * still at rev) and the operation lock, in one transaction, conditioned on lease as store_put_refresh.
  */
-int store_archive_refresh(const etcd_client *etcd, const cluster_conf *conf, const refresh_record *rec, int64_t rev,
-			  pgr_err *err) __attribute__((warn_unused_result));
+int store_archive_refresh(const etcd_client *etcd, const state_scope *scope, int64_t lease,
+			  const refresh_record *rec, int64_t rev, pgr_err *err) __attribute__((warn_unused_result));
 /*
  * The coordinator's hold on the operation lock while snap's refresh is in progress: takes it under lease
  * (owner: who it is, e.g. "coordinator pg/2") when it is free. *mine false: someone else's live lock holds
  * it (a switchover, or the previous coordinator until its lease expires): take no step now.
  */
-int store_hold_lock(const etcd_client *etcd, const cluster_conf *conf, const store_snapshot *snap, int64_t lease,
+int store_hold_lock(const etcd_client *etcd, const state_scope *scope, const store_snapshot *snap, int64_t lease,
 		    const char *owner, bool *mine, pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * The coordinator key, bound to the lease of the agent that holds it: claims it for unit under lease if
+ * nobody holds it (*mine true then, or when it is lease's already).
+ */
+int store_claim_coordinator(const etcd_client *etcd, const state_scope *scope, const char *unit, int64_t lease,
+			    bool *mine, pgr_err *err) __attribute__((warn_unused_result));
+/* Whether lease still holds the coordinator key. */
+int store_coordinator_held(const etcd_client *etcd, const state_scope *scope, int64_t lease, bool *held,
+			   pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * The refresh key alone: *found, its mod_revision *rev (0 when absent); with rec not NULL, the record
+ * (*parsed false when it does not parse).
+ */
+int store_read_refresh(const etcd_client *etcd, const state_scope *scope, bool *found, int64_t *rev,
+		       refresh_record *rec, bool *parsed, pgr_err *err) __attribute__((warn_unused_result));
 /* Every refresh in history, oldest first, read a page at a time; a non-zero return of visit stops. */
 typedef int (*store_history_visit)(const refresh_record *rec, void *arg);
-int store_history_foreach(const etcd_client *etcd, const cluster_conf *conf, store_history_visit visit, void *arg,
+int store_history_foreach(const etcd_client *etcd, const state_scope *scope, store_history_visit visit, void *arg,
 			  pgr_err *err) __attribute__((warn_unused_result));
-int store_put_settings(const etcd_client *etcd, const cluster_conf *conf, const refresh_settings *s, int64_t expected_rev,
-		       bool *swapped, pgr_err *err) __attribute__((warn_unused_result));
-void store_key(const cluster_conf *conf, const char *leaf, char *buf, size_t len);
+/* The settings, at expected_rev (0: absent), conditioned on lease as store_put_refresh. */
+int store_put_settings(const etcd_client *etcd, const state_scope *scope, int64_t lease, const refresh_settings *s,
+		       int64_t expected_rev, bool *swapped, pgr_err *err) __attribute__((warn_unused_result));
+void store_key(const state_scope *scope, const char *leaf, char *buf, size_t len);
 
 #endif

@@ -112,3 +112,24 @@ int unit_record_parse(const char *json, unit_record *rec, pgr_err *err)
 	json_decref(obj);
 	return 0;
 }
+
+int unit_record_put(const etcd_client *etcd, const state_scope *scope, const unit_record *rec, char **json,
+		    pgr_err *err)
+{
+	char leaf[64], key[256];
+	char *value = NULL;
+	int rc;
+
+	if (json != NULL)
+		*json = NULL;
+	if (unit_record_to_json(rec, &value, err) != 0)
+		return -1;
+	snprintf(leaf, sizeof(leaf), "units/%s", rec->member);
+	state_scope_key(scope, leaf, key, sizeof(key));
+	rc = etcd_put(etcd, key, value, 0, err);
+	if (json != NULL)
+		*json = value;
+	else
+		free(value);
+	return rc;
+}

@@ -1,7 +1,7 @@
 /*
  * unit_record.h — what an agent reports about its unit, every second, into etcd at
  * /pgrefresh/<cluster>/units/<member>: the one shape shared by the agent (writer) and status,
- * pre-refresh-check and the coordinator (readers). Pure JSON encoding and decoding.
+ * pre-refresh-check and the coordinator (readers). JSON encoding and decoding (pure), and the put.
  */
 #ifndef PGR_STATE_UNIT_RECORD_H
 #define PGR_STATE_UNIT_RECORD_H
@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "etcd/etcd.h"
+#include "state/scope.h"
 #include "util/err.h"
 
 #define UNIT_RECORD_MAX_VERSIONS 16
@@ -42,5 +44,12 @@ int unit_record_to_json(const unit_record *rec, char **json, pgr_err *err) __att
 int unit_record_parse(const char *json, unit_record *rec, pgr_err *err) __attribute__((warn_unused_result));
 /* 150018 -> "15.18"; 0 -> "" */
 void unit_record_version_string(int server_version, char *buf, size_t len);
+
+/*
+ * Writes rec at <prefix>units/<member> (the agent is its only writer: a plain put). *json, if not NULL,
+ * receives the value (free with free()), written or not: NULL only when rec could not be encoded.
+ */
+int unit_record_put(const etcd_client *etcd, const state_scope *scope, const unit_record *rec, char **json,
+		    pgr_err *err) __attribute__((warn_unused_result));
 
 #endif

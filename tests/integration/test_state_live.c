@@ -208,23 +208,23 @@ static void test_ids(void **state)
 	assert_int_equal(claim.id, 81); /* floor: a refresh in progress with id 80 */
 	OK(state_id_peek(&lv->client, P, 0, &claim, &err));
 	same = claim;
-	OK(state_id_create(&lv->client, P, &claim, "refresh", "{\"id\":65}", absent, 1, &created, &moved, &err));
+	OK(state_id_create(&lv->client, P, &claim, "refresh", "{\"id\":65}", absent, 1, NULL, &created, &moved, &err));
 	assert_true(created);
 	/* the same claim again (a second CLI that peeked at the same time): refused, the counter moved */
-	OK(state_id_create(&lv->client, P, &same, "other", "{}", absent, 1, &created, &moved, &err));
+	OK(state_id_create(&lv->client, P, &same, "other", "{}", absent, 1, NULL, &created, &moved, &err));
 	assert_false(created);
 	assert_true(moved);
 	OK(state_id_peek(&lv->client, P, 0, &claim, &err));
 	assert_int_equal(claim.id, 66);
 	assert_true(claim.counter_mod_revision > 0);
 	/* the refresh exists: refused, not because of the counter */
-	OK(state_id_create(&lv->client, P, &claim, "refresh", "{}", absent, 1, &created, &moved, &err));
+	OK(state_id_create(&lv->client, P, &claim, "refresh", "{}", absent, 1, NULL, &created, &moved, &err));
 	assert_false(created);
 	assert_false(moved);
 	OK(etcd_delete(&lv->client, P "refresh", false, &err));
 	/* the lock held: refused */
 	OK(etcd_put(&lv->client, P "lock", "{}", 0, &err));
-	OK(state_id_create(&lv->client, P, &claim, "refresh", "{}", absent, 1, &created, &moved, &err));
+	OK(state_id_create(&lv->client, P, &claim, "refresh", "{}", absent, 1, NULL, &created, &moved, &err));
 	assert_false(created);
 	OK(etcd_delete(&lv->client, P "lock", false, &err));
 	OK(etcd_put(&lv->client, P "refresh-id", "nonsense", 0, &err));
@@ -249,11 +249,11 @@ static void test_archive(void **state)
 	OK(etcd_put(&lv->client, P "lock", "{}", 0, &err));
 	OK(etcd_get(&lv->client, P "refresh", &kv, &found, &err));
 	/* the refresh moved on since it was read: nothing happens */
-	OK(state_history_archive(&lv->client, P, 3, "{\"id\":3}", "refresh", kv.mod_revision - 1, also, 1, &archived,
+	OK(state_history_archive(&lv->client, P, 3, "{\"id\":3}", "refresh", kv.mod_revision - 1, also, 1, NULL, &archived,
 				 &existing, &err));
 	assert_false(archived);
 	assert_null(existing.key);
-	OK(state_history_archive(&lv->client, P, 3, "{\"id\":3}", "refresh", kv.mod_revision, also, 1, &archived,
+	OK(state_history_archive(&lv->client, P, 3, "{\"id\":3}", "refresh", kv.mod_revision, also, 1, NULL, &archived,
 				 &existing, &err));
 	assert_true(archived);
 	etcd_kv_free(&kv);
@@ -264,7 +264,7 @@ static void test_archive(void **state)
 	/* another refresh with the same id: history/3 is not overwritten */
 	OK(etcd_put(&lv->client, P "refresh", "{\"id\":3,\"other\":1}", 0, &err));
 	OK(etcd_get(&lv->client, P "refresh", &kv, &found, &err));
-	OK(state_history_archive(&lv->client, P, 3, "{\"id\":3,\"other\":1}", "refresh", kv.mod_revision, NULL, 0,
+	OK(state_history_archive(&lv->client, P, 3, "{\"id\":3,\"other\":1}", "refresh", kv.mod_revision, NULL, 0, NULL,
 				 &archived, &existing, &err));
 	assert_false(archived);
 	assert_string_equal(existing.value, "{\"id\":3}");

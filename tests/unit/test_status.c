@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "refresh/plan.h"
 #include "state/record.h"
 #include "status/status.h"
 
