@@ -92,8 +92,8 @@ target_verdict refresh_view_check_target(const char *from, const char *to, const
 const char *refresh_view_wait_state(const refresh_record *current, const refresh_record *last)
 {
 	if (current != NULL) {
-		if (current->state == RS_DONE || current->resume_requested)
-			return "refreshing"; /* done but not yet in history; resumed but not yet taken on */
+		if (current->state == RS_DONE)
+			return "refreshing"; /* done but not yet in history */
 		return refresh_state_display(current->state);
 	}
 	if (last != NULL && last->rollback)

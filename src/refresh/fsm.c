@@ -576,7 +576,6 @@ fsm_result fsm_take_in(const fsm_transition *t, int count, const refresh_record 
 	next->state = r->to;
 	if (!r->quiet) {
 		next->state_since_ms = obs->now_ms;
-		next->resume_requested = false;
 	}
 	if (obs->intent.ask != ASK_NONE)
 		snprintf(next->intent_token, sizeof(next->intent_token), "%s", obs->intent.token);

@@ -112,7 +112,6 @@ int record_to_json(const refresh_record *rec, char **json, pgr_err *err)
 	json_object_set_new(obj, "units", units);
 	json_object_set_new(obj, "current", json_integer(rec->current));
 	json_object_set_new(obj, "first_pause_done", json_boolean(rec->first_pause_done));
-	json_object_set_new(obj, "resume_requested", json_boolean(rec->resume_requested));
 	json_object_set_new(obj, "skip_health_check", json_boolean(rec->skip_health_check));
 	json_object_set_new(obj, "skip_compatibility", json_boolean(rec->skip_compatibility));
 	json_object_set_new(obj, "skip_prechecks", json_boolean(rec->skip_prechecks));
@@ -165,7 +164,6 @@ int record_parse(const char *json, refresh_record *rec, pgr_err *err)
 	str_field(obj, "original", rec->original, sizeof(rec->original));
 	rec->current = json_is_integer(json_object_get(obj, "current")) ? (int)json_integer_value(json_object_get(obj, "current")) : -1;
 	rec->first_pause_done = json_is_true(json_object_get(obj, "first_pause_done"));
-	rec->resume_requested = json_is_true(json_object_get(obj, "resume_requested"));
 	rec->skip_health_check = json_is_true(json_object_get(obj, "skip_health_check"));
 	rec->skip_compatibility = json_is_true(json_object_get(obj, "skip_compatibility"));
 	rec->skip_prechecks = json_is_true(json_object_get(obj, "skip_prechecks"));

@@ -56,7 +56,6 @@ typedef struct refresh_record {
 	int unit_count;
 	int current;             /* index into units of the unit being refreshed, -1 when none */
 	bool first_pause_done;   /* `first`: the pause after the first unit has happened */
-	bool resume_requested;   /* set by resume-refresh */
 	bool skip_health_check;  /* resume-refresh --check-health-of-refreshed-units=false */
 	bool skip_compatibility; /* force-refresh-start flags */
 	bool skip_prechecks;

@@ -147,8 +147,6 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 	snprintf(r->cause, sizeof(r->cause), "%s", rec->cause);
 	if (rec->state == RS_INCOMPATIBLE || rec->state == RS_CHECKING)
 		return; /* no unit is touched before the checks pass */
-	if ((rec->state == RS_PAUSED || rec->state == RS_FAILED) && rec->resume_requested)
-		snprintf(r->state, sizeof(r->state), "refreshing"); /* resumed: the coordinator takes it on */
 	for (int u = 0; u < view->unit_count; u++) {
 		status_unit *su = &view->units[u];
 		int i = record_find_unit(rec, su->name);
