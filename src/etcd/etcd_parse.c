@@ -847,9 +847,16 @@ int etcd_parse_lease_timetolive(const char *body, int64_t *ttl_left, pgr_err *er
 	*ttl_left = 0;
 	if (root == NULL)
 		return -1;
-	/* a reply without TTL must not read as "expired" */
-	rc = json_object_get(root, "TTL") == NULL ? pgr_err_set(err, "%s: no \"TTL\" in the reply", what)
-						  : get_i64(root, "TTL", ttl_left, what, err);
+	/*
+	 * a reply without TTL must not read as "expired", unless it is a reply about the lease (its "ID"): proto3
+	 * leaves a zero out, and a lease past its TTL that etcd has not revoked yet has TTL 0
+	 */
+	if (json_object_get(root, "TTL") != NULL)
+		rc = get_i64(root, "TTL", ttl_left, what, err);
+	else if (json_object_get(root, "ID") != NULL)
+		rc = 0;
+	else
+		rc = pgr_err_set(err, "%s: no \"TTL\" in the reply", what);
 	if (rc == 0 && *ttl_left < 0)
 		*ttl_left = 0;
 	json_decref(root);

@@ -1,5 +1,6 @@
 /*
- * test_state_live.c — the state layer (state/lock.h, state/history.h) against a real etcd (/usr/bin/etcd, Debian etcd-server 3.4) started
+ * test_state_live.c — the state layer (state/lock.h, state/history.h, state/switchover_mark.h, state/store.h's
+ * lease-conditioned writes) against a real etcd (/usr/bin/etcd, Debian etcd-server 3.4) started
  * on free 127.0.0.1 ports in a temp directory. The group teardown stops it by its pid and removes the
  * directory, and prints etcd's log when a test failed.
  */
@@ -24,6 +25,8 @@
 #include "etcd/etcd.h"
 #include "state/history.h"
 #include "state/lock.h"
+#include "state/store.h"
+#include "state/switchover_mark.h"
 #include "util/http.h"
 #include "util/proc.h"
 
@@ -396,6 +399,241 @@ static void test_narrow_read(void **state)
 	END(lv);
 }
 
+static switchover_mark mark_for(int64_t lease, const char *from, const char *to)
+{
+	switchover_mark m;
+
+	memset(&m, 0, sizeof(m));
+	m.lease = lease;
+	snprintf(m.from, sizeof(m.from), "%s", from);
+	snprintf(m.to, sizeof(m.to), "%s", to);
+	return m;
+}
+
+/* Waits until lease has expired (etcd says its TTL is 0), at most 10 s. */
+static void wait_expired(struct live *lv, int64_t lease)
+{
+	int64_t ttl = 1;
+	long long t0 = proc_now_ms();
+	pgr_err err;
+
+	while (ttl > 0 && proc_now_ms() - t0 < 10000) {
+		proc_sleep_ms(200);
+		OK(etcd_lease_ttl(&lv->client, lease, &ttl, &err));
+	}
+	assert_int_equal(ttl, 0);
+}
+
+/*
+ * 8. the switchover mark: created only where there is none; its owner changes and removes it; a live
+ * mark of another owner is never overwritten nor removed; a dead owner's mark is taken over, or removed
+ * by anyone.
+ */
+static void test_switchover_mark_cas(void **state)
+{
+	struct live *lv = *state;
+	int64_t a = 0, b = 0, rev = 0;
+	switchover_mark ma, mb, holder, read;
+	bool written = false, removed = false, found = false;
+	pgr_err err;
+
+	BEGIN(lv);
+	OK(etcd_delete(&lv->client, P, true, &err));
+	OK(etcd_lease_grant(&lv->client, 2, &a, &err));
+	OK(etcd_lease_grant(&lv->client, 30, &b, &err));
+	ma = mark_for(a, "pg-0", "pg-1");
+	mb = mark_for(b, "pg-0", "pg-2");
+	OK(switchover_mark_put(&lv->client, P, &ma, &written, &holder, &err));
+	assert_true(written);
+	/* another live owner: refused, nothing written, told whose it is */
+	OK(switchover_mark_put(&lv->client, P, &mb, &written, &holder, &err));
+	assert_false(written);
+	assert_int_equal(holder.lease, a);
+	assert_string_equal(holder.to, "pg-1");
+	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
+	assert_true(found);
+	assert_int_equal(read.lease, a);
+	assert_string_equal(read.to, "pg-1");
+	/* nor removed by it, nor by a clean-up that removes only dead owners' marks */
+	OK(switchover_mark_remove(&lv->client, P, b, &removed, &err));
+	assert_false(removed);
+	OK(switchover_mark_remove(&lv->client, P, 0, &removed, &err));
+	assert_false(removed);
+	/* its owner changes it */
+	ma.pgbouncer_paused = true;
+	OK(switchover_mark_put(&lv->client, P, &ma, &written, &holder, &err));
+	assert_true(written);
+	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
+	assert_true(read.pgbouncer_paused);
+	/* its owner dies (lease expires): the mark stays, for whoever comes next, who may take it over */
+	wait_expired(lv, a);
+	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
+	assert_true(found);
+	assert_int_equal(read.lease, a);
+	OK(switchover_mark_put(&lv->client, P, &mb, &written, &holder, &err));
+	assert_true(written);
+	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
+	assert_int_equal(read.lease, b);
+	/* the dead owner's process, come back, writes nothing over the live one */
+	ma.pgbouncer_paused = false;
+	OK(switchover_mark_put(&lv->client, P, &ma, &written, &holder, &err));
+	assert_false(written);
+	/* a mark without a lease is refused */
+	{
+		switchover_mark none = mark_for(0, "pg-0", "pg-1");
+
+		assert_int_not_equal(switchover_mark_put(&lv->client, P, &none, &written, &holder, &err), 0);
+		assert_false(written);
+	}
+	/* its owner removes it */
+	OK(switchover_mark_remove(&lv->client, P, b, &removed, &err));
+	assert_true(removed);
+	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
+	assert_false(found);
+	/* a dead owner's mark is removed by a clean-up (owner 0) */
+	OK(etcd_put(&lv->client, P "switchover", "{\"lease\":12345,\"from\":\"pg-0\",\"to\":\"pg-1\"}", 0, &err));
+	OK(switchover_mark_remove(&lv->client, P, 0, &removed, &err));
+	assert_true(removed);
+	OK(etcd_lease_revoke(&lv->client, b, &err));
+	END(lv);
+}
+
+/* N processes write their mark at the same moment: exactly one is written, every other is refused */
+static void test_switchover_mark_race(void **state)
+{
+	struct live *lv = *state;
+	enum { N = 6 };
+	pid_t kids[N];
+	int64_t leases[N];
+	int winners = 0, losers = 0;
+	switchover_mark read;
+	bool found = false;
+	int64_t rev = 0;
+	pgr_err err;
+
+	BEGIN(lv);
+	OK(etcd_delete(&lv->client, P, true, &err));
+	for (int i = 0; i < N; i++)
+		OK(etcd_lease_grant(&lv->client, 30, &leases[i], &err));
+	for (int i = 0; i < N; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			char to[16];
+			switchover_mark m, holder;
+			bool written = false;
+			pgr_err cerr;
+
+			snprintf(to, sizeof(to), "pg-%d", i + 1);
+			m = mark_for(leases[i], "pg-0", to);
+			proc_sleep_ms(200);
+			if (switchover_mark_put(&lv->client, P, &m, &written, &holder, &cerr) != 0)
+				_exit(2);
+			_exit(written ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < N; i++) {
+		int status = 0;
+
+		assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+		assert_true(WIFEXITED(status));
+		assert_true(WEXITSTATUS(status) <= 1);
+		winners += WEXITSTATUS(status) == 0;
+		losers += WEXITSTATUS(status) == 1;
+	}
+	assert_int_equal(winners, 1);
+	assert_int_equal(losers, N - 1);
+	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
+	assert_true(found);
+	for (int i = 0; i < N; i++)
+		OK(etcd_lease_revoke(&lv->client, leases[i], &err));
+	OK(etcd_delete(&lv->client, P, true, &err));
+	END(lv);
+}
+
+/*
+ * 9. two coordinators' writes of the refresh record: each conditioned on its lease holding the coordinator
+ * key. The one whose lease expired writes nothing (record, settings, archive), though it still has the
+ * record's current revision; the live one writes.
+ */
+static void test_refresh_writes_need_the_lease(void **state)
+{
+	struct live *lv = *state;
+	state_scope scope;
+	int64_t old = 0, next = 0, rev = 0;
+	refresh_record rec, read;
+	refresh_settings set;
+	bool mine = false, swapped = false, found = false, parsed = false, held = true;
+	etcd_kv kv;
+	pgr_err err;
+
+	BEGIN(lv);
+	OK(etcd_delete(&lv->client, P, true, &err));
+	state_scope_init(&scope, "live");
+	assert_string_equal(scope.prefix, P);
+	OK(etcd_lease_grant(&lv->client, 2, &old, &err));
+	OK(etcd_lease_grant(&lv->client, 30, &next, &err));
+	OK(store_claim_coordinator(&lv->client, &scope, "pg/0", old, &mine, &err));
+	assert_true(mine);
+	OK(store_claim_coordinator(&lv->client, &scope, "pg/1", next, &mine, &err));
+	assert_false(mine);
+	/* the coordinator records a new refresh */
+	memset(&rec, 0, sizeof(rec));
+	rec.state = RS_CHECKING;
+	rec.current = -1;
+	snprintf(rec.from, sizeof(rec.from), "15.18");
+	snprintf(rec.to, sizeof(rec.to), "15.20");
+	snprintf(rec.original, sizeof(rec.original), "15.18");
+	OK(store_put_refresh(&lv->client, &scope, old, &rec, 0, &swapped, &err));
+	assert_true(swapped);
+	OK(store_read_refresh(&lv->client, &scope, &found, &rev, &read, &parsed, &err));
+	assert_true(found && parsed);
+	/* an agent that is not the coordinator writes nothing, at the right revision too */
+	rec.state = RS_FAILED;
+	OK(store_put_refresh(&lv->client, &scope, next, &rec, rev, &swapped, &err));
+	assert_false(swapped);
+	/*
+	 * the coordinator's lease expires (a loop stuck past its bound) and etcd revokes it, removing the
+	 * coordinator key: its writes write nothing
+	 */
+	wait_expired(lv, old);
+	for (long long t0 = proc_now_ms(); held && proc_now_ms() - t0 < 10000; proc_sleep_ms(100))
+		OK(store_coordinator_held(&lv->client, &scope, old, &held, &err));
+	assert_false(held);
+	OK(store_put_refresh(&lv->client, &scope, old, &rec, rev, &swapped, &err));
+	assert_false(swapped);
+	settings_defaults(&set);
+	OK(store_put_settings(&lv->client, &scope, old, &set, 0, &swapped, &err));
+	assert_false(swapped);
+	read.state = RS_DONE;
+	OK(store_archive_refresh(&lv->client, &scope, old, &read, rev, &err));
+	{
+		bool hfound = true;
+
+		OK(etcd_get(&lv->client, P "config", &kv, &hfound, &err));
+		assert_false(hfound);
+		etcd_kv_free(&kv);
+		OK(etcd_get(&lv->client, P "history/00000001", &kv, &hfound, &err));
+		assert_false(hfound);
+		etcd_kv_free(&kv);
+	}
+	OK(store_read_refresh(&lv->client, &scope, &found, &rev, &read, &parsed, &err));
+	assert_true(found && parsed);
+	assert_int_equal(read.state, RS_CHECKING);
+	/* the next coordinator takes the key, and its writes land */
+	OK(store_claim_coordinator(&lv->client, &scope, "pg/1", next, &mine, &err));
+	assert_true(mine);
+	OK(store_put_refresh(&lv->client, &scope, next, &rec, rev, &swapped, &err));
+	assert_true(swapped);
+	OK(store_read_refresh(&lv->client, &scope, &found, &rev, &read, &parsed, &err));
+	assert_int_equal(read.state, RS_FAILED);
+	OK(store_put_settings(&lv->client, &scope, next, &set, 0, &swapped, &err));
+	assert_true(swapped);
+	OK(etcd_lease_revoke(&lv->client, next, &err));
+	OK(etcd_delete(&lv->client, P, true, &err));
+	END(lv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +641,9 @@ int main(void)
 		cmocka_unit_test(test_lock_unless_and_stale), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_archive),	     cmocka_unit_test(test_history_pages),
 		cmocka_unit_test(test_narrow_read),
+		cmocka_unit_test(test_switchover_mark_cas),
+		cmocka_unit_test(test_switchover_mark_race),
+		cmocka_unit_test(test_refresh_writes_need_the_lease),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

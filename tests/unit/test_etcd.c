@@ -386,6 +386,7 @@ static void test_parse_simple_replies(void **state)
 		{ S_KEEPALIVE, "put.json", -1, 0, 0, "no \"result\"" },
 		{ S_TIMETOLIVE, "lease_timetolive.json", 0, 3, 0, NULL },
 		{ S_TIMETOLIVE, "lease_timetolive_expired.json", 0, 0, 0, NULL },
+		{ S_TIMETOLIVE, "lease_timetolive_zero.json", 0, 0, 0, NULL }, /* past its TTL, not revoked yet */
 		{ S_TIMETOLIVE, "put.json", -1, 0, 0, "TTL" },
 		{ S_HEALTH, "health.json", 0, 1, 0, NULL },
 		{ S_HEALTH, "put.json", -1, 0, 0, "no string \"health\"" },
