@@ -894,11 +894,12 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv)
 	if (code != PGR_EXIT_OK)
 		goto out;
 	if (argc >= 1 && strcmp(argv[0], "set") == 0) {
+		/* checked here, so a malformed value writes nothing; then the coordinator applies and records it */
 		refresh_settings s = rc.snap->settings;
-		bool swapped = false;
+		fsm_intent ask = { .ask = ASK_SETTINGS };
 
-		if (argc < 2) {
-			pgr_err_set(&ctx->err, "config set needs KEY=VALUE");
+		if (argc < 2 || argc - 1 > INTENT_MAX_SETTINGS) {
+			pgr_err_set(&ctx->err, "config set needs 1 to %d KEY=VALUE", INTENT_MAX_SETTINGS);
 			pgr_err_hint(&ctx->err, "e.g. `pgrefresh config set pause-after-unit-refresh=all`");
 			code = PGR_EXIT_USAGE;
 			goto out;
@@ -918,6 +919,12 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv)
 			}
 			*eq = '\0';
 			def = settings_find(kv);
+			if (def != NULL && strlen(eq + 1) >= sizeof(ask.settings[0].value)) {
+				pgr_err_set(&ctx->err, "the value of %s is too long (%zu characters)", kv, strlen(eq + 1));
+				pgr_err_hint(&ctx->err, "see the settings with `pgrefresh config`");
+				code = PGR_EXIT_USAGE;
+				goto out;
+			}
 			if (def == NULL || settings_apply(&s, kv, eq + 1, &ctx->err) != 0) {
 				if (def == NULL)
 					pgr_err_set(&ctx->err, "unknown setting \"%s\"", kv);
@@ -931,16 +938,13 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv)
 				code = PGR_EXIT_REFUSED;
 				goto out;
 			}
+			snprintf(ask.settings[ask.setting_count].name, sizeof(ask.settings[0].name), "%s", kv);
+			snprintf(ask.settings[ask.setting_count].value, sizeof(ask.settings[0].value), "%s", eq + 1);
+			ask.setting_count++;
 		}
-		if (store_put_settings(&rc.etcd, &rc.scope, 0, &s, rc.snap->settings_mod_revision, &swapped, &ctx->err) != 0) {
-			code = PGR_EXIT_UNREACHABLE;
+		code = ask_coordinator(ctx, &rc, &ask);
+		if (code != PGR_EXIT_OK)
 			goto out;
-		}
-		if (!swapped) {
-			pgr_err_set(&ctx->err, "the settings changed meanwhile; try again");
-			code = PGR_EXIT_REFUSED;
-			goto out;
-		}
 		for (int i = 1; i < argc; i++)
 			printf("%s\n", argv[i]);
 		goto out;

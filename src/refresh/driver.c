@@ -498,6 +498,15 @@ static void read_intent(refresh_driver *d, const store_snapshot *snap, refresh_o
 		*rev = 0;
 		return;
 	}
+	if (in->ask.ask == ASK_SETTINGS) {
+		/* a setting change is no transition: applied, recorded and answered in the state layer */
+		bool answered = false;
+
+		if (store_take_settings_intent(d->etcd, &d->scope, d->lease, snap, in, *rev, &answered, &err) != 0)
+			log_warn("could not take the config-set intent: %s", err.msg);
+		*rev = 0;
+		return;
+	}
 	if (in->ask.ask != ASK_REFRESH && (!snap->have_refresh || snap->refresh.state == RS_DONE)) {
 		if (intent_answer_it(d->etcd, &d->scope, in, *rev, INTENT_REFUSED, "no refresh is in progress", &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(in->ask.ask), err.msg);

@@ -11,7 +11,7 @@
 
 static const char *const ask_names[] = { [ASK_NONE] = "none", [ASK_RESUME] = "resume-refresh",
 					 [ASK_ROLLBACK] = "rollback", [ASK_FORCE] = "force-refresh-start",
-					 [ASK_REFRESH] = "refresh" };
+					 [ASK_REFRESH] = "refresh", [ASK_SETTINGS] = "config-set" };
 static const char *const answer_names[] = { [INTENT_PENDING] = "pending", [INTENT_TAKEN] = "taken",
 					    [INTENT_REFUSED] = "refused" };
 
@@ -46,6 +46,14 @@ int intent_to_json(const refresh_intent *in, char **json, pgr_err *err)
 		json_object_set_new(obj, "from", json_string(in->ask.from));
 		json_object_set_new(obj, "to", json_string(in->ask.to));
 	}
+	if (obj != NULL && in->ask.ask == ASK_SETTINGS) {
+		json_t *list = json_array();
+
+		for (int i = 0; list != NULL && i < in->ask.setting_count && i < INTENT_MAX_SETTINGS; i++)
+			json_array_append_new(list, json_pack("{s:s,s:s}", "name", in->ask.settings[i].name, "value",
+							      in->ask.settings[i].value));
+		json_object_set_new(obj, "settings", list);
+	}
 	*json = obj ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(obj);
 	return *json ? 0 : pgr_err_set(err, "could not encode the intent");
@@ -57,6 +65,30 @@ static int name_index(const char *const *names, size_t n, const char *name)
 		if (names[i] != NULL && strcmp(names[i], name) == 0)
 			return (int)i;
 	return -1;
+}
+
+/* A config set's list: 1 to INTENT_MAX_SETTINGS {"name", "value"} objects, each string fitting its field. */
+static int parse_settings(json_t *list, fsm_intent *ask, pgr_err *err)
+{
+	size_t i;
+	json_t *item;
+
+	if (!json_is_array(list) || json_array_size(list) == 0 || json_array_size(list) > INTENT_MAX_SETTINGS)
+		return pgr_err_set(err, "a config-set intent needs 1 to %d settings", INTENT_MAX_SETTINGS);
+	json_array_foreach(list, i, item)
+	{
+		const char *name = json_string_value(json_object_get(item, "name"));
+		const char *value = json_string_value(json_object_get(item, "value"));
+		intent_setting *s = &ask->settings[ask->setting_count];
+
+		if (name == NULL || value == NULL || name[0] == '\0' || strlen(name) >= sizeof(s->name) ||
+		    strlen(value) >= sizeof(s->value))
+			return pgr_err_set(err, "config-set intent: setting %zu is not a name and a value that fit", i + 1);
+		snprintf(s->name, sizeof(s->name), "%s", name);
+		snprintf(s->value, sizeof(s->value), "%s", value);
+		ask->setting_count++;
+	}
+	return 0;
 }
 
 int intent_parse(const char *json, refresh_intent *in, pgr_err *err)
@@ -96,6 +128,10 @@ int intent_parse(const char *json, refresh_intent *in, pgr_err *err)
 	if (in->ask.ask == ASK_REFRESH && (in->ask.id <= 0 || in->ask.from[0] == '\0' || in->ask.to[0] == '\0')) {
 		json_decref(obj);
 		return pgr_err_set(err, "a refresh intent needs an id, from and to");
+	}
+	if (in->ask.ask == ASK_SETTINGS && parse_settings(json_object_get(obj, "settings"), &in->ask, err) != 0) {
+		json_decref(obj);
+		return -1;
 	}
 	json_decref(obj);
 	return 0;

@@ -1,15 +1,16 @@
 /*
- * intent.h — what the user asks of a refresh (refresh, resume-refresh, rollback, force-refresh-start),
- * as one key in etcd, /pgrefresh/<cluster>/intent, so that the coordinator stays the only writer of the
+ * intent.h — what the user asks of a refresh (refresh, resume-refresh, rollback, force-refresh-start)
+ * or of its settings (config set), as one key in etcd, /pgrefresh/<cluster>/intent, so that the coordinator stays the only writer of the
  * refresh record. The CLI writes the intent with compare-and-swap (only where no other intent is pending);
  * the coordinator takes it: turns it into an event of the state machine (refresh/fsm.h), records the
- * refresh, then answers the intent (taken, or refused with why) by compare-and-swap; the CLI, which waits
+ * refresh (a config set: applies the values to the settings and records them, store.h), then answers the intent (taken, or refused with why) by compare-and-swap; the CLI, which waits
  * a bounded time for that answer, reads it, removes the key and reports. A CLI that gives up withdraws its
  * intent if it is still pending, so nothing happens later behind the user's back.
  *
  *   {"ask": "rollback", "token": "host-123-1700000000000", "requested_ms": ..., "check_health": true,
  *    "skip_compatibility": false, "skip_prechecks": false, "skip_workload": false,
- *    "answer": "pending|taken|refused", "result": "...", and for a refresh: "id", "from", "to"}
+ *    "answer": "pending|taken|refused", "result": "...", and for a refresh: "id", "from", "to"; for a
+ *    config set ("ask": "config-set"): "settings": [{"name": "pause-after-unit-refresh", "value": "all"}]}
  */
 #ifndef PGR_STATE_INTENT_H
 #define PGR_STATE_INTENT_H
@@ -22,7 +23,15 @@
 #include "util/err.h"
 
 /* What the user asked through an intent (state/intent.h), as the machine sees it. */
-typedef enum fsm_ask { ASK_NONE = 0, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE, ASK_REFRESH } fsm_ask;
+typedef enum fsm_ask { ASK_NONE = 0, ASK_RESUME, ASK_ROLLBACK, ASK_FORCE, ASK_REFRESH, ASK_SETTINGS } fsm_ask;
+
+#define INTENT_MAX_SETTINGS 8
+
+/* config set: one NAME=VALUE asked (state/settings.h's names). */
+typedef struct intent_setting {
+	char name[40];
+	char value[64];
+} intent_setting;
 
 typedef struct fsm_intent {
 	fsm_ask ask;
@@ -31,6 +40,8 @@ typedef struct fsm_intent {
 	bool skip_compatibility, skip_prechecks, skip_workload; /* force */
 	int id;                 /* refresh: the new refresh's id */
 	char from[16], to[16];  /* refresh: the version every unit runs, the target */
+	intent_setting settings[INTENT_MAX_SETTINGS]; /* config set: in the order asked */
+	int setting_count;
 } fsm_intent;
 
 /* An intent left pending this long by a CLI that is gone may be replaced by a new one. */

@@ -423,3 +423,49 @@ int store_read_refresh(const etcd_client *etcd, const state_scope *scope, bool *
 	etcd_kv_free(&kv);
 	return 0;
 }
+
+int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope, int64_t lease,
+			       const store_snapshot *snap, const refresh_intent *in, int64_t rev, bool *answered,
+			       pgr_err *err)
+{
+	refresh_settings s = snap->settings;
+	bool in_progress = snap->have_refresh && snap->refresh.state != RS_DONE, swapped = false;
+	char result[320];
+	size_t used = 0;
+	pgr_err why;
+
+	*answered = false;
+	result[0] = '\0';
+	for (int i = 0; i < in->ask.setting_count && i < INTENT_MAX_SETTINGS; i++) {
+		const intent_setting *one = &in->ask.settings[i];
+		const setting_def *def = settings_find(one->name);
+
+		pgr_err_clear(&why);
+		if (def == NULL)
+			pgr_err_set(&why, "unknown setting \"%s\"", one->name);
+		else if (settings_apply(&s, one->name, one->value, &why) == 0 && !def->allowed_during_refresh && in_progress)
+			pgr_err_set(&why, "%s cannot change while a refresh is in progress (refresh %d is %s)", one->name,
+				    snap->refresh.id, refresh_state_name(snap->refresh.state));
+		if (why.msg[0] != '\0') {
+			log_info("config set refused: %s", why.msg);
+			if (intent_answer_it(etcd, scope, in, rev, INTENT_REFUSED, why.msg, err) != 0)
+				return -1;
+			*answered = true;
+			return 0;
+		}
+		if (used < sizeof(result)) {
+			int w = snprintf(result + used, sizeof(result) - used, "%s%s=%s", i ? " " : "", one->name, one->value);
+
+			used += w > 0 ? (size_t)w : 0;
+		}
+	}
+	if (store_put_settings(etcd, scope, lease, &s, snap->settings_mod_revision, &swapped, err) != 0)
+		return -1;
+	if (!swapped)
+		return 0;
+	log_info("config set: %s", result);
+	if (intent_answer_it(etcd, scope, in, rev, INTENT_TAKEN, result, err) != 0)
+		return -1;
+	*answered = true;
+	return 0;
+}

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "etcd/etcd.h"
+#include "state/intent.h"
 #include "state/lock.h"
 #include "state/record.h"
 #include "state/scope.h"
@@ -91,6 +92,16 @@ int store_read_refresh(const etcd_client *etcd, const state_scope *scope, bool *
 typedef int (*store_history_visit)(const refresh_record *rec, void *arg);
 int store_history_foreach(const etcd_client *etcd, const state_scope *scope, store_history_visit visit, void *arg,
 			  pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * The coordinator's side of a config set (in, read at rev): applies its values onto snap's settings; a
+ * name or value the settings table refuses, or a setting that cannot change while snap's refresh is in
+ * progress, is refused (the intent answered with why, nothing recorded). Else records the settings at
+ * their revision in snap, conditioned on lease, then answers taken. *answered false: not answered now
+ * (the settings changed meanwhile, or the lease no longer holds): the intent waits for the next tick.
+ */
+int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope, int64_t lease,
+			       const store_snapshot *snap, const refresh_intent *in, int64_t rev, bool *answered,
+			       pgr_err *err) __attribute__((warn_unused_result));
 /* The settings, at expected_rev (0: absent), conditioned on lease as store_put_refresh. */
 int store_put_settings(const etcd_client *etcd, const state_scope *scope, int64_t lease, const refresh_settings *s,
 		       int64_t expected_rev, bool *swapped, pgr_err *err) __attribute__((warn_unused_result));

@@ -14,6 +14,9 @@ nothing_recorded() {
 	assert_eq "$(json_get "$(history_json)" "len(d)")" 0 "history entries after $1"
 }
 
+etcd_url() { sed -n 's/^etcd = //p' "$C/pgrefresh.conf" | cut -d, -f1; }
+etcdctl_c() { ETCDCTL_API=3 etcdctl --endpoints="$(etcd_url)" --command-timeout=3s "$@"; }
+
 # usage_error WHAT COMMAND: exit 2, one error line, a hint naming `pgrefresh COMMAND --help`
 usage_error() {
 	assert_user_error "$1"
@@ -162,3 +165,30 @@ pgr_run refresh --dir "$C"
 assert_rc 0 "refresh with no --version on the highest of the major: exit code"
 assert_eq "$OUT" "already on $HIGH: nothing to refresh" "stdout"
 assert_eq "$(refresh_field state)" idle "refresh.state"
+
+step "config set with every agent stopped: no coordinator takes it in 30 s: exit 4, withdrawn, nothing changed"
+pgr_ok config --dir "$C" health-timeout-seconds
+BEFORE=$OUT
+[ "$BEFORE" != 77 ] || fail "health-timeout-seconds is 77 already"
+AGENTS="$(agent_pid pg/0) $(agent_pid pg/1)"
+kill -KILL $AGENTS
+wait_pids_gone 5 $AGENTS || fail "agents $AGENTS survived SIGKILL"
+pgr_run config --dir "$C" set health-timeout-seconds=77
+assert_user_error "config set with no agent running"
+assert_rc 4 "exit code"
+assert_contains "$ERR" "no coordinator took the config-set within 30 s: withdrawn, nothing changed" "error"
+assert_contains "$ERR" "pgrefresh cluster start" "hint"
+pgr_ok config --dir "$C" health-timeout-seconds
+assert_eq "$OUT" "$BEFORE" "health-timeout-seconds after the refused set"
+assert_eq "$(etcdctl_c get --print-value-only /pgrefresh/pg/intent)" "" "the intent key (withdrawn)"
+pgr_run config --dir "$C" set health-timeout-seconds=soon
+assert_user_error "config set of a malformed value"
+assert_rc 2 "exit code of a malformed value (refused before anything is written)"
+
+step "agents started again: a coordinator takes a new config set"
+pgr_ok cluster start --dir "$C"
+wait_healthy 30
+pgr_ok config --dir "$C" set health-timeout-seconds=77
+assert_eq "$OUT" "health-timeout-seconds=77" "config set prints what it set"
+pgr_ok config --dir "$C" health-timeout-seconds
+assert_eq "$OUT" 77 "health-timeout-seconds once the coordinator took it"

@@ -25,6 +25,7 @@
 #include "etcd/etcd.h"
 #include "state/history.h"
 #include "state/lock.h"
+#include "state/intent.h"
 #include "state/store.h"
 #include "state/switchover_mark.h"
 #include "util/http.h"
@@ -634,6 +635,104 @@ static void test_refresh_writes_need_the_lease(void **state)
 	END(lv);
 }
 
+/* Writes a pending config-set intent asking name=value; returns its revision. */
+static int64_t put_settings_intent(struct live *lv, const char *token, const char *name, const char *value)
+{
+	refresh_intent in;
+	char *json = NULL;
+	etcd_kv kv;
+	bool found = false;
+	int64_t rev;
+	pgr_err err;
+
+	memset(&in, 0, sizeof(in));
+	in.ask.ask = ASK_SETTINGS;
+	snprintf(in.ask.token, sizeof(in.ask.token), "%s", token);
+	snprintf(in.ask.settings[0].name, sizeof(in.ask.settings[0].name), "%s", name);
+	snprintf(in.ask.settings[0].value, sizeof(in.ask.settings[0].value), "%s", value);
+	in.ask.setting_count = 1;
+	OK(intent_to_json(&in, &json, &err));
+	OK(etcd_put(&lv->client, P "intent", json, 0, &err));
+	free(json);
+	OK(etcd_get(&lv->client, P "intent", &kv, &found, &err));
+	assert_true(found);
+	rev = kv.mod_revision;
+	etcd_kv_free(&kv);
+	return rev;
+}
+
+/*
+ * 10. the coordinator's side of config set: a value the settings table refuses is answered refused and
+ * nothing recorded; a coordinator whose lease expired records and answers nothing; the live one records
+ * the settings and answers taken, with the intent's token.
+ */
+static void test_settings_intent(void **state)
+{
+	struct live *lv = *state;
+	state_scope scope;
+	store_snapshot *snap = calloc(1, sizeof(*snap));
+	refresh_intent in;
+	int64_t old = 0, live = 0, rev = 0;
+	bool mine = false, answered = false, found = false, held = true;
+	etcd_kv kv;
+	pgr_err err;
+
+	BEGIN(lv);
+	assert_non_null(snap);
+	OK(etcd_delete(&lv->client, P, true, &err));
+	state_scope_init(&scope, "live");
+	OK(etcd_lease_grant(&lv->client, 2, &old, &err));
+	OK(etcd_lease_grant(&lv->client, 30, &live, &err));
+	OK(store_claim_coordinator(&lv->client, &scope, "pg/0", old, &mine, &err));
+	assert_true(mine);
+
+	/* refused: the value is not one of the setting's */
+	put_settings_intent(lv, "t-bad", "pause-after-unit-refresh", "bogus");
+	OK(store_read(&lv->client, &scope, snap, &err));
+	OK(intent_read(&lv->client, &scope, &in, &found, &rev, &err));
+	OK(store_take_settings_intent(&lv->client, &scope, old, snap, &in, rev, &answered, &err));
+	assert_true(answered);
+	OK(intent_read(&lv->client, &scope, &in, &found, &rev, &err));
+	assert_int_equal(in.answer, INTENT_REFUSED);
+	assert_string_equal(in.ask.token, "t-bad");
+	assert_non_null(strstr(in.result, "bogus"));
+	OK(etcd_get(&lv->client, P "config", &kv, &found, &err));
+	assert_false(found);
+	etcd_kv_free(&kv);
+
+	/* the coordinator's lease expired: nothing recorded, nothing answered (the next coordinator takes it) */
+	put_settings_intent(lv, "t-all", "pause-after-unit-refresh", "all");
+	wait_expired(lv, old);
+	for (long long t0 = proc_now_ms(); held && proc_now_ms() - t0 < 10000; proc_sleep_ms(100))
+		OK(store_coordinator_held(&lv->client, &scope, old, &held, &err));
+	assert_false(held);
+	OK(store_read(&lv->client, &scope, snap, &err));
+	OK(intent_read(&lv->client, &scope, &in, &found, &rev, &err));
+	OK(store_take_settings_intent(&lv->client, &scope, old, snap, &in, rev, &answered, &err));
+	assert_false(answered);
+	OK(intent_read(&lv->client, &scope, &in, &found, &rev, &err));
+	assert_int_equal(in.answer, INTENT_PENDING);
+	OK(etcd_get(&lv->client, P "config", &kv, &found, &err));
+	assert_false(found);
+	etcd_kv_free(&kv);
+
+	/* the next coordinator takes it: recorded, answered taken with what it set */
+	OK(store_claim_coordinator(&lv->client, &scope, "pg/1", live, &mine, &err));
+	assert_true(mine);
+	OK(store_take_settings_intent(&lv->client, &scope, live, snap, &in, rev, &answered, &err));
+	assert_true(answered);
+	OK(intent_read(&lv->client, &scope, &in, &found, &rev, &err));
+	assert_int_equal(in.answer, INTENT_TAKEN);
+	assert_string_equal(in.ask.token, "t-all");
+	assert_string_equal(in.result, "pause-after-unit-refresh=all");
+	OK(store_read(&lv->client, &scope, snap, &err));
+	assert_int_equal(snap->settings.pause, PAUSE_ALL);
+	OK(etcd_lease_revoke(&lv->client, live, &err));
+	OK(etcd_delete(&lv->client, P, true, &err));
+	free(snap);
+	END(lv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_switchover_mark_cas),
 		cmocka_unit_test(test_switchover_mark_race),
 		cmocka_unit_test(test_refresh_writes_need_the_lease),
+		cmocka_unit_test(test_settings_intent),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
