@@ -173,13 +173,11 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 {
 	cluster_conf conf;
 	etcd_client client;
-	etcd_kv kv;
-	bool found = false, deleted = false;
-	char key[256], keep[256], leaf[64];
-	refresh_record rec;
+	store_repair *rep;
 	pgr_err perr;
 	store_snapshot *snap;
 	state_scope scope;
+	int code = PGR_EXIT_OK;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -194,44 +192,38 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_ERROR;
 	client.timeout_ms = 3000;
 	conf_state_scope(&conf, &scope);
-	store_key(&scope, "refresh", key, sizeof(key));
-	memset(&kv, 0, sizeof(kv));
-	if (etcd_get(&client, key, &kv, &found, &ctx->err) != 0) {
-		pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", conf.name);
-		pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", conf.dir);
-		return PGR_EXIT_UNREACHABLE;
+	rep = calloc(1, sizeof(*rep));
+	if (rep == NULL) {
+		pgr_err_set(&ctx->err, "out of memory");
+		return PGR_EXIT_ERROR;
 	}
-	if (!found || kv.value == NULL) {
-		printf("No refresh record at %s: nothing to repair\n", key);
-		etcd_kv_free(&kv);
-		return PGR_EXIT_OK;
+	if (store_repair_refresh(&client, &scope, rep, &ctx->err) != 0) {
+		code = PGR_EXIT_ERROR;
+		if (rep->result == STORE_REPAIR_UNREAD) {
+			pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", conf.name);
+			pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", conf.dir);
+			code = PGR_EXIT_UNREACHABLE;
+		}
+		goto out;
 	}
-	if (record_parse(kv.value, &rec, &perr) == 0) {
-		pgr_err_set(&ctx->err, "the refresh record at %s is not corrupt (refresh %d, %s): nothing done", key, rec.id,
-			    refresh_state_name(rec.state));
+	if (rep->result == STORE_REPAIR_ABSENT) {
+		printf("No refresh record at %s: nothing to repair\n", rep->key);
+		goto out;
+	}
+	if (rep->result == STORE_REPAIR_NOT_CORRUPT) {
+		pgr_err_set(&ctx->err, "the refresh record at %s is not corrupt (refresh %d, %s): nothing done", rep->key,
+			    rep->rec.id, refresh_state_name(rep->rec.state));
 		pgr_err_hint(&ctx->err, "see `pgrefresh status`; to undo a refresh: `pgrefresh rollback`");
-		etcd_kv_free(&kv);
-		return PGR_EXIT_REFUSED;
+		code = PGR_EXIT_REFUSED;
+		goto out;
 	}
-	snprintf(leaf, sizeof(leaf), "corrupt/%lld", (long long)kv.mod_revision);
-	store_key(&scope, leaf, keep, sizeof(keep));
-	if (etcd_put(&client, keep, kv.value, 0, &ctx->err) != 0) {
-		pgr_err_prefix(&ctx->err, "could not keep the corrupt record at %s, nothing removed", keep);
-		etcd_kv_free(&kv);
-		return PGR_EXIT_ERROR;
-	}
-	if (etcd_delete_if(&client, key, kv.mod_revision, &deleted, &ctx->err) != 0) {
-		pgr_err_prefix(&ctx->err, "kept at %s but could not remove %s", keep, key);
-		etcd_kv_free(&kv);
-		return PGR_EXIT_ERROR;
-	}
-	etcd_kv_free(&kv);
-	if (!deleted) {
-		pgr_err_set(&ctx->err, "%s changed while it was being repaired: nothing removed", key);
+	if (rep->result != STORE_REPAIR_DONE) {
+		pgr_err_set(&ctx->err, "%s changed while it was being repaired: nothing removed", rep->key);
 		pgr_err_hint(&ctx->err, "see `pgrefresh status`, then run `pgrefresh repair-refresh-record` again if it is still corrupt");
-		return PGR_EXIT_ERROR;
+		code = PGR_EXIT_ERROR;
+		goto out;
 	}
-	printf("Removed the corrupt refresh record %s (%s); its value is kept at %s\n", key, perr.msg, keep);
+	printf("Removed the corrupt refresh record %s (%s); its value is kept at %s\n", rep->key, rep->why, rep->kept_at);
 	snap = calloc(1, sizeof(*snap));
 	if (snap != NULL && store_read(&client, &scope, snap, &perr) == 0) {
 		printf("The units keep what they run:\n");
@@ -239,5 +231,7 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 	}
 	free(snap);
 	printf("Next: `pgrefresh status`, then `pgrefresh refresh --version V` to bring every unit to V\n");
-	return PGR_EXIT_OK;
+out:
+	free(rep);
+	return code;
 }

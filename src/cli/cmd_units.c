@@ -10,6 +10,7 @@
 #include "cluster/switchover.h"
 #include "etcd/etcd.h"
 #include "patroni/patroni.h"
+#include "state/unit_record.h"
 #include "util/exitcodes.h"
 #include "util/fileutil.h"
 #include "util/proc.h"
@@ -146,7 +147,7 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	const conf_unit *unit;
 	conf_unit removed;
 	etcd_client etcd;
-	char key[256], prefix[128], udir[PATH_MAX];
+	char key[256], udir[PATH_MAX];
 	int idx;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
@@ -194,10 +195,10 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_ERROR;
 	if (etcd_client_init(&etcd, conf.etcd, &ctx->err) == 0) {
 		pgr_err warn;
+		state_scope scope;
 
-		conf_etcd_prefix(&conf, prefix, sizeof(prefix));
-		snprintf(key, sizeof(key), "%sunits/%s", prefix, removed.member);
-		if (etcd_delete(&etcd, key, false, &warn) != 0)
+		conf_state_scope(&conf, &scope);
+		if (unit_record_delete(&etcd, &scope, removed.member, &warn) != 0)
 			fprintf(stderr, "pgrefresh: warning: %s\n", warn.msg);
 		snprintf(key, sizeof(key), "/service/%s/members/%s", conf.name, removed.member);
 		if (etcd_delete(&etcd, key, false, &warn) != 0)

@@ -9,14 +9,13 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include <jansson.h>
-
 #include "cluster/local.h"
 #include "patroni/patroni.h"
 #include "pg/activity.h"
 #include "pg/pgbouncer.h"
 #include "pg/pgsql.h"
 #include "state/settings.h"
+#include "state/store.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -714,21 +713,14 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 static void read_policy(const cluster_conf *conf, const etcd_client *etcd, switchover_policy *policy)
 {
 	refresh_settings settings;
-	char prefix[128], key[256];
-	etcd_kv kv;
-	bool found = false;
+	state_scope scope;
 	pgr_err err;
 
 	settings_defaults(&settings);
 	if (etcd != NULL) {
-		conf_etcd_prefix(conf, prefix, sizeof(prefix));
-		snprintf(key, sizeof(key), "%sconfig", prefix);
-		if (etcd_get(etcd, key, &kv, &found, &err) != 0)
+		conf_state_scope(conf, &scope);
+		if (store_read_settings(etcd, &scope, &settings, &err) != 0)
 			log_warn("cannot read the settings (%s): the switchover uses the defaults", err.msg);
-		else if (found && kv.value != NULL && settings_from_json(kv.value, &settings, &err) != 0)
-			log_warn("the settings at %s: %s: the switchover uses the defaults", key, err.msg);
-		if (found)
-			etcd_kv_free(&kv);
 	}
 	policy->wait_s = settings.switchover_wait_s;
 	policy->terminate_clients = settings.switchover_terminate_clients;

@@ -233,27 +233,22 @@ void refresh_unit_state_restore(refresh_unit_state *state, const unit_record *re
 void refresh_unit_state_load(const etcd_client *etcd, const cluster_conf *conf, const conf_unit *unit,
 			     refresh_unit_state *state)
 {
-	char leaf[64], key[256];
 	state_scope scope;
-	etcd_kv kv;
 	unit_record rec;
 	bool found = false;
 	pgr_err err;
 
-	snprintf(leaf, sizeof(leaf), "units/%s", unit->member);
 	conf_state_scope(conf, &scope);
-	store_key(&scope, leaf, key, sizeof(key));
-	if (etcd_get(etcd, key, &kv, &found, &err) != 0) {
+	if (unit_record_get(etcd, &scope, unit->member, &rec, &found, &err) != 0) {
 		log_debug("cannot read this unit's last record: %s", err.msg);
 		return;
 	}
-	if (found && kv.value != NULL && unit_record_parse(kv.value, &rec, &err) == 0 && rec.step[0] != '\0') {
+	if (found && rec.step[0] != '\0') {
 		refresh_unit_state_restore(state, &rec);
 		if (state->step != US_IDLE)
 			log_info("taking up this unit's refresh where its last record left it: %s%s%s", rec.step,
 				 rec.step_target[0] ? " for " : "", rec.step_target);
 	}
-	etcd_kv_free(&kv);
 }
 
 /* ---- the coordinator's side ---- */

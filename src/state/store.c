@@ -469,3 +469,62 @@ int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope
 	*answered = true;
 	return 0;
 }
+
+int store_read_settings(const etcd_client *etcd, const state_scope *scope, refresh_settings *s, pgr_err *err)
+{
+	char key[256];
+	etcd_kv kv;
+	bool found = false;
+	int rc = 0;
+
+	settings_defaults(s);
+	store_key(scope, "config", key, sizeof(key));
+	if (etcd_get(etcd, key, &kv, &found, err) != 0)
+		return -1;
+	if (found && kv.value != NULL && settings_from_json(kv.value, s, err) != 0) {
+		pgr_err_prefix(err, "%s", key);
+		settings_defaults(s);
+		rc = -1;
+	}
+	etcd_kv_free(&kv);
+	return rc;
+}
+
+int store_repair_refresh(const etcd_client *etcd, const state_scope *scope, store_repair *out, pgr_err *err)
+{
+	char leaf[64];
+	etcd_kv kv;
+	bool found = false, deleted = false;
+	pgr_err perr;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	store_key(scope, STORE_REFRESH_LEAF, out->key, sizeof(out->key));
+	if (etcd_get(etcd, out->key, &kv, &found, err) != 0)
+		return -1;
+	if (!found || kv.value == NULL) {
+		out->result = STORE_REPAIR_ABSENT;
+		etcd_kv_free(&kv);
+		return 0;
+	}
+	if (record_parse(kv.value, &out->rec, &perr) == 0) {
+		out->result = STORE_REPAIR_NOT_CORRUPT;
+		etcd_kv_free(&kv);
+		return 0;
+	}
+	out->result = STORE_REPAIR_CORRUPT;
+	snprintf(out->why, sizeof(out->why), "%s", perr.msg);
+	snprintf(leaf, sizeof(leaf), "corrupt/%lld", (long long)kv.mod_revision);
+	store_key(scope, leaf, out->kept_at, sizeof(out->kept_at));
+	if (etcd_put(etcd, out->kept_at, kv.value, 0, err) != 0) {
+		rc = pgr_err_prefix(err, "could not keep the corrupt record at %s, nothing removed", out->kept_at);
+	} else {
+		out->result = STORE_REPAIR_KEPT;
+		if (etcd_delete_if(etcd, out->key, kv.mod_revision, &deleted, err) != 0)
+			rc = pgr_err_prefix(err, "kept at %s but could not remove %s", out->kept_at, out->key);
+		else if (deleted)
+			out->result = STORE_REPAIR_DONE;
+	}
+	etcd_kv_free(&kv);
+	return rc;
+}

@@ -102,6 +102,36 @@ int store_history_foreach(const etcd_client *etcd, const state_scope *scope, sto
 int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope, int64_t lease,
 			       const store_snapshot *snap, const refresh_intent *in, int64_t rev, bool *answered,
 			       pgr_err *err) __attribute__((warn_unused_result));
+/* The settings alone: their defaults where there are none; -1 when etcd fails or they do not parse (*s: defaults). */
+int store_read_settings(const etcd_client *etcd, const state_scope *scope, refresh_settings *s, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/* What store_repair_refresh found and did. */
+typedef enum store_repair_result {
+	STORE_REPAIR_UNREAD = 0,  /* the refresh key could not be read (etcd unreachable) */
+	STORE_REPAIR_ABSENT,      /* no refresh record: nothing to repair */
+	STORE_REPAIR_NOT_CORRUPT, /* it parses (rec): nothing done */
+	STORE_REPAIR_CORRUPT,     /* it does not parse (why); keeping it failed: nothing removed */
+	STORE_REPAIR_KEPT,        /* its value kept at kept_at; the removal failed, or the record changed meanwhile */
+	STORE_REPAIR_DONE,        /* kept at kept_at and removed */
+} store_repair_result;
+
+typedef struct store_repair {
+	store_repair_result result;
+	char key[256];     /* the refresh key */
+	char kept_at[256]; /* <prefix>corrupt/<its mod revision> */
+	char why[200];     /* why it does not parse */
+	refresh_record rec;
+} store_repair;
+
+/*
+ * `repair-refresh-record`: a refresh record that does not parse is kept at <prefix>corrupt/<its mod
+ * revision>, then removed by compare-and-swap on that revision (a record rewritten meanwhile is left:
+ * STORE_REPAIR_KEPT). -1: etcd failed (err says where; out->result says how far it got).
+ */
+int store_repair_refresh(const etcd_client *etcd, const state_scope *scope, store_repair *out, pgr_err *err)
+	__attribute__((warn_unused_result));
+
 /* The settings, at expected_rev (0: absent), conditioned on lease as store_put_refresh. */
 int store_put_settings(const etcd_client *etcd, const state_scope *scope, int64_t lease, const refresh_settings *s,
 		       int64_t expected_rev, bool *swapped, pgr_err *err) __attribute__((warn_unused_result));

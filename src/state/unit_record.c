@@ -133,3 +133,29 @@ int unit_record_put(const etcd_client *etcd, const state_scope *scope, const uni
 		free(value);
 	return rc;
 }
+
+int unit_record_get(const etcd_client *etcd, const state_scope *scope, const char *member, unit_record *rec,
+		    bool *found, pgr_err *err)
+{
+	char leaf[64], key[256];
+	etcd_kv kv;
+	int rc = 0;
+
+	snprintf(leaf, sizeof(leaf), "units/%s", member);
+	state_scope_key(scope, leaf, key, sizeof(key));
+	if (etcd_get(etcd, key, &kv, found, err) != 0)
+		return -1;
+	if (*found && (kv.value == NULL || unit_record_parse(kv.value, rec, err) != 0))
+		rc = pgr_err_prefix(err, "%s", key);
+	etcd_kv_free(&kv);
+	return rc;
+}
+
+int unit_record_delete(const etcd_client *etcd, const state_scope *scope, const char *member, pgr_err *err)
+{
+	char leaf[64], key[256];
+
+	snprintf(leaf, sizeof(leaf), "units/%s", member);
+	state_scope_key(scope, leaf, key, sizeof(key));
+	return etcd_delete(etcd, key, false, err);
+}

@@ -51,5 +51,11 @@ void unit_record_version_string(int server_version, char *buf, size_t len);
  */
 int unit_record_put(const etcd_client *etcd, const state_scope *scope, const unit_record *rec, char **json,
 		    pgr_err *err) __attribute__((warn_unused_result));
+/* Reads member's record: *found false when there is none; -1 when etcd fails or it does not parse. */
+int unit_record_get(const etcd_client *etcd, const state_scope *scope, const char *member, unit_record *rec,
+		    bool *found, pgr_err *err) __attribute__((warn_unused_result));
+/* Removes member's record (a unit removed from the cluster). */
+int unit_record_delete(const etcd_client *etcd, const state_scope *scope, const char *member, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 #endif

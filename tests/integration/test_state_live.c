@@ -28,6 +28,7 @@
 #include "state/intent.h"
 #include "state/store.h"
 #include "state/switchover_mark.h"
+#include "state/unit_record.h"
 #include "util/http.h"
 #include "util/proc.h"
 
@@ -733,6 +734,53 @@ static void test_settings_intent(void **state)
 	END(lv);
 }
 
+/* 11. a unit's record written, read back and removed; the settings read alone (absent, set, corrupt) */
+static void test_unit_record_and_settings(void **state)
+{
+	struct live *lv = *state;
+	state_scope scope;
+	unit_record rec, back;
+	refresh_settings s;
+	char *json = NULL;
+	bool found = false;
+	pgr_err err;
+
+	BEGIN(lv);
+	OK(etcd_delete(&lv->client, P, true, &err));
+	state_scope_init(&scope, "live");
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.unit, sizeof(rec.unit), "pg/1");
+	snprintf(rec.member, sizeof(rec.member), "pg-1");
+	snprintf(rec.role, sizeof(rec.role), "replica");
+	rec.heartbeat_ms = 1764430000000;
+	OK(unit_record_put(&lv->client, &scope, &rec, &json, &err));
+	assert_non_null(json);
+	free(json);
+	OK(unit_record_get(&lv->client, &scope, "pg-1", &back, &found, &err));
+	assert_true(found);
+	assert_string_equal(back.unit, "pg/1");
+	assert_string_equal(back.role, "replica");
+	assert_true(back.heartbeat_ms == rec.heartbeat_ms);
+	OK(unit_record_delete(&lv->client, &scope, "pg-1", &err));
+	OK(unit_record_get(&lv->client, &scope, "pg-1", &back, &found, &err));
+	assert_false(found);
+	OK(etcd_put(&lv->client, P "units/pg-2", "{\"unit\": ", 0, &err));
+	assert_int_not_equal(unit_record_get(&lv->client, &scope, "pg-2", &back, &found, &err), 0);
+	assert_non_null(strstr(err.msg, P "units/pg-2"));
+
+	OK(store_read_settings(&lv->client, &scope, &s, &err));
+	assert_int_equal(s.pause, PAUSE_FIRST);
+	OK(etcd_put(&lv->client, P "config", "{\"pause-after-unit-refresh\": \"none\"}", 0, &err));
+	OK(store_read_settings(&lv->client, &scope, &s, &err));
+	assert_int_equal(s.pause, PAUSE_NONE);
+	OK(etcd_put(&lv->client, P "config", "{\"pause-after-unit-refresh\": \"sometimes\"}", 0, &err));
+	assert_int_not_equal(store_read_settings(&lv->client, &scope, &s, &err), 0);
+	assert_int_equal(s.pause, PAUSE_FIRST);
+	assert_non_null(strstr(err.msg, P "config"));
+	OK(etcd_delete(&lv->client, P, true, &err));
+	END(lv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -744,6 +792,7 @@ int main(void)
 		cmocka_unit_test(test_switchover_mark_race),
 		cmocka_unit_test(test_refresh_writes_need_the_lease),
 		cmocka_unit_test(test_settings_intent),
+		cmocka_unit_test(test_unit_record_and_settings),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
