@@ -426,6 +426,18 @@ static void wait_expired(struct live *lv, int64_t lease)
 	assert_int_equal(ttl, 0);
 }
 
+/* Waits until lease has expired and etcd, revoking it, has removed the coordinator key it held. */
+static void wait_coordinator_gone(struct live *lv, const state_scope *scope, int64_t lease)
+{
+	bool held = true;
+	pgr_err err;
+
+	wait_expired(lv, lease);
+	for (long long t0 = proc_now_ms(); held && proc_now_ms() - t0 < 10000; proc_sleep_ms(100))
+		OK(store_coordinator_held(&lv->client, scope, lease, &held, &err));
+	assert_false(held);
+}
+
 /*
  * 8. the switchover mark: created only where there is none; its owner changes and removes it; a live
  * mark of another owner is never overwritten nor removed; a dead owner's mark is taken over, or removed
@@ -565,7 +577,7 @@ static void test_refresh_writes_need_the_lease(void **state)
 	int64_t old = 0, next = 0, rev = 0;
 	refresh_record rec, read;
 	refresh_settings set;
-	bool mine = false, swapped = false, found = false, parsed = false, held = true;
+	bool mine = false, swapped = false, found = false, parsed = false;
 	etcd_kv kv;
 	pgr_err err;
 
@@ -598,10 +610,7 @@ static void test_refresh_writes_need_the_lease(void **state)
 	 * the coordinator's lease expires (a loop stuck past its bound) and etcd revokes it, removing the
 	 * coordinator key: its writes write nothing
 	 */
-	wait_expired(lv, old);
-	for (long long t0 = proc_now_ms(); held && proc_now_ms() - t0 < 10000; proc_sleep_ms(100))
-		OK(store_coordinator_held(&lv->client, &scope, old, &held, &err));
-	assert_false(held);
+	wait_coordinator_gone(lv, &scope, old);
 	OK(store_put_refresh(&lv->client, &scope, old, &rec, rev, &swapped, &err));
 	assert_false(swapped);
 	settings_defaults(&set);
@@ -674,7 +683,7 @@ static void test_settings_intent(void **state)
 	store_snapshot *snap = calloc(1, sizeof(*snap));
 	refresh_intent in;
 	int64_t old = 0, live = 0, rev = 0;
-	bool mine = false, answered = false, found = false, held = true;
+	bool mine = false, answered = false, found = false;
 	etcd_kv kv;
 	pgr_err err;
 
@@ -703,10 +712,7 @@ static void test_settings_intent(void **state)
 
 	/* the coordinator's lease expired: nothing recorded, nothing answered (the next coordinator takes it) */
 	put_settings_intent(lv, "t-all", "pause-after-unit-refresh", "all");
-	wait_expired(lv, old);
-	for (long long t0 = proc_now_ms(); held && proc_now_ms() - t0 < 10000; proc_sleep_ms(100))
-		OK(store_coordinator_held(&lv->client, &scope, old, &held, &err));
-	assert_false(held);
+	wait_coordinator_gone(lv, &scope, old);
 	OK(store_read(&lv->client, &scope, snap, &err));
 	OK(intent_read(&lv->client, &scope, &in, &found, &rev, &err));
 	OK(store_take_settings_intent(&lv->client, &scope, old, snap, &in, rev, &answered, &err));
