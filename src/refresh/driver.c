@@ -503,13 +503,14 @@ static void read_intent(refresh_driver *d, const store_snapshot *snap, refresh_o
 		return;
 	}
 	if (in->ask.ask != ASK_REFRESH && (!snap->have_refresh || snap->refresh.state == RS_DONE)) {
-		if (intent_answer_it(d->etcd, &d->scope, in, *rev, INTENT_REFUSED, "no refresh is in progress", &err) != 0)
+		if (intent_answer_it(d->etcd, &d->scope, d->lease, in, *rev, INTENT_REFUSED, "no refresh is in progress",
+				     &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(in->ask.ask), err.msg);
 		*rev = 0;
 		return;
 	}
 	if (strcmp(snap->refresh.intent_token, in->ask.token) == 0) {
-		if (intent_answer_it(d->etcd, &d->scope, in, *rev, INTENT_TAKEN, "taken", &err) != 0)
+		if (intent_answer_it(d->etcd, &d->scope, d->lease, in, *rev, INTENT_TAKEN, "taken", &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(in->ask.ask), err.msg);
 		*rev = 0;
 		return;
@@ -570,7 +571,8 @@ void refresh_driver_tick(refresh_driver *d)
 	if (!snap->have_refresh && intent_rev == 0)
 		goto out;
 	if (snap->refresh.state == RS_DONE) {
-		if (store_archive_refresh(d->etcd, &d->scope, d->lease, &snap->refresh, snap->refresh_mod_revision, &err) != 0)
+		if (store_archive_refresh(d->etcd, &d->scope, d->lease, &snap->refresh, snap->refresh_mod_revision,
+					  &err) != 0)
 			log_warn("could not archive the refresh: %s", err.msg);
 		else
 			log_info("refresh %d %s: %s -> %s, recorded in history%s%s", snap->refresh.id,
@@ -613,7 +615,7 @@ void refresh_driver_tick(refresh_driver *d)
 	if (taken == FSM_REFUSED && intent_rev != 0) {
 		snprintf(answer, sizeof(answer), "%s refused: the refresh is %s (%s)", intent_ask_name(intent.ask.ask),
 			 refresh_state_display(snap->refresh.state), refresh_state_name(snap->refresh.state));
-		if (intent_answer_it(d->etcd, &d->scope, &intent, intent_rev, INTENT_REFUSED, answer, &err) != 0)
+		if (intent_answer_it(d->etcd, &d->scope, d->lease, &intent, intent_rev, INTENT_REFUSED, answer, &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(intent.ask.ask), err.msg);
 	}
 	if (taken != FSM_TAKEN)
@@ -627,7 +629,8 @@ void refresh_driver_tick(refresh_driver *d)
 			/* a new refresh: another refresh was recorded, or another operation holds the lock */
 			snprintf(answer, sizeof(answer), "refresh refused: another refresh or operation is in progress "
 				 "(see `pgrefresh status`)");
-			if (intent_answer_it(d->etcd, &d->scope, &intent, intent_rev, INTENT_REFUSED, answer, &err) != 0)
+			if (intent_answer_it(d->etcd, &d->scope, d->lease, &intent, intent_rev, INTENT_REFUSED, answer,
+					     &err) != 0)
 				log_warn("could not answer the %s intent: %s", intent_ask_name(intent.ask.ask), err.msg);
 			goto out;
 		}
@@ -638,7 +641,7 @@ void refresh_driver_tick(refresh_driver *d)
 	if (intent_rev != 0) {
 		snprintf(answer, sizeof(answer), "%s -> %s: %s", refresh_state_name(row->from), refresh_state_name(row->to),
 			 row->meaning);
-		if (intent_answer_it(d->etcd, &d->scope, &intent, intent_rev, INTENT_TAKEN, answer, &err) != 0)
+		if (intent_answer_it(d->etcd, &d->scope, d->lease, &intent, intent_rev, INTENT_TAKEN, answer, &err) != 0)
 			log_warn("could not answer the %s intent: %s", intent_ask_name(intent.ask.ask), err.msg);
 	}
 out:

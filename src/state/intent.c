@@ -257,19 +257,33 @@ bool intent_pending(const etcd_client *etcd, const state_scope *scope)
 	return intent_read(etcd, scope, &in, &found, &rev, &err) == 0 && found && in.answer == INTENT_PENDING;
 }
 
-int intent_answer_it(const etcd_client *etcd, const state_scope *scope, const refresh_intent *in, int64_t rev,
-		     intent_answer answer, const char *result, pgr_err *err)
+int intent_answer_it(const etcd_client *etcd, const state_scope *scope, int64_t lease, const refresh_intent *in,
+		     int64_t rev, intent_answer answer, const char *result, pgr_err *err)
 {
-	char key[256];
+	char key[256], gkey[256];
 	refresh_intent out = *in;
+	etcd_cmp cmps[2];
+	const etcd_cmp *guard = state_scope_lease_guard(scope, lease, gkey, sizeof(gkey), &cmps[1]);
+	etcd_op put;
+	etcd_kvs range;
+	char *json = NULL;
 	bool swapped = false;
+	int rc;
 
 	intent_key(scope, key, sizeof(key));
 	out.answer = answer;
 	snprintf(out.result, sizeof(out.result), "%s", result);
-	if (put_intent(etcd, key, &out, rev, &swapped, NULL, err) != 0)
+	if (intent_to_json(&out, &json, err) != 0)
+		return -1;
+	cmps[0] = (etcd_cmp){ key, ETCD_CMP_MOD, rev };
+	put = (etcd_op){ ETCD_OP_PUT, key, json, 0 };
+	rc = etcd_txn(etcd, cmps, guard != NULL ? 2 : 1, &put, 1, NULL, 0, &swapped, &range, err);
+	etcd_kvs_free(&range);
+	free(json);
+	if (rc != 0)
 		return -1;
 	if (!swapped)
-		return pgr_err_set(err, "%s changed while it was answered (withdrawn by its command?)", key);
+		return pgr_err_set(err, "%s changed while it was answered (withdrawn by its command?), or the lease "
+				   "%lld no longer holds the coordinator key", key, (long long)lease);
 	return 0;
 }

@@ -1,11 +1,13 @@
 /*
  * intent.h — what the user asks of a refresh (refresh, resume-refresh, rollback, force-refresh-start)
- * or of its settings (config set), as one key in etcd, /pgrefresh/<cluster>/intent, so that the coordinator stays the only writer of the
- * refresh record. The CLI writes the intent with compare-and-swap (only where no other intent is pending);
- * the coordinator takes it: turns it into an event of the state machine (refresh/fsm.h), records the
- * refresh (a config set: applies the values to the settings and records them, store.h), then answers the intent (taken, or refused with why) by compare-and-swap; the CLI, which waits
- * a bounded time for that answer, reads it, removes the key and reports. A CLI that gives up withdraws its
- * intent if it is still pending, so nothing happens later behind the user's back.
+ * or of its settings (config set), as one key in etcd, /pgrefresh/<cluster>/intent, so that the
+ * coordinator stays the only writer of the refresh record and of the settings. The CLI writes the intent
+ * with compare-and-swap (only where no other intent is pending); the coordinator takes it: turns it into
+ * an event of the state machine (refresh/fsm.h) and records the refresh (a config set: applies the values
+ * and records the settings, state/store.h), then answers the intent (taken, or refused with why) by
+ * compare-and-swap; the CLI, which waits a bounded time for that answer, reads it, removes the key and
+ * reports. A CLI that gives up withdraws its intent if it is still pending, so nothing happens later
+ * behind the user's back.
  *
  *   {"ask": "rollback", "token": "host-123-1700000000000", "requested_ms": ..., "check_health": true,
  *    "skip_compatibility": false, "skip_prechecks": false, "skip_workload": false,
@@ -78,8 +80,13 @@ int intent_submit_and_wait(const etcd_client *etcd, const state_scope *scope, co
 /* Whether an intent waits for the coordinator (the coordinator's agent then ticks at once). */
 bool intent_pending(const etcd_client *etcd, const state_scope *scope);
 
-/* The coordinator's side: answers the intent read at rev (taken or refused, with result). */
-int intent_answer_it(const etcd_client *etcd, const state_scope *scope, const refresh_intent *in, int64_t rev,
-		     intent_answer answer, const char *result, pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * The coordinator's side: answers the intent read at rev (taken or refused, with result), conditioned on
+ * lease as every write of the coordinator (state/store.h; 0: none). -1: etcd failed, or nothing written
+ * (the intent changed, or the lease no longer holds the coordinator key).
+ */
+int intent_answer_it(const etcd_client *etcd, const state_scope *scope, int64_t lease, const refresh_intent *in,
+		     int64_t rev, intent_answer answer, const char *result, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 #endif

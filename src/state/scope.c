@@ -21,3 +21,13 @@ void state_scope_key(const state_scope *scope, const char *leaf, char *buf, size
 {
 	snprintf(buf, len, "%s%s", scope->prefix, leaf);
 }
+
+const etcd_cmp *state_scope_lease_guard(const state_scope *scope, int64_t lease, char *key, size_t keylen,
+					etcd_cmp *cmp)
+{
+	if (lease == 0)
+		return NULL;
+	state_scope_key(scope, STATE_COORDINATOR_LEAF, key, keylen);
+	*cmp = (etcd_cmp){ key, ETCD_CMP_LEASE, lease };
+	return cmp;
+}

@@ -8,8 +8,12 @@
 #define PGR_STATE_SCOPE_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+#include "etcd/etcd.h"
 
 #define STATE_MAX_UNITS 32
+#define STATE_COORDINATOR_LEAF "coordinator" /* the coordinator's unit name, bound to its agent's lease */
 
 typedef struct state_scope {
 	char prefix[128];                     /* "/pgrefresh/<cluster>/" */
@@ -23,5 +27,11 @@ void state_scope_init(state_scope *scope, const char *cluster);
 void state_scope_add_member(state_scope *scope, const char *member);
 /* <prefix><leaf> into buf. */
 void state_scope_key(const state_scope *scope, const char *leaf, char *buf, size_t len);
+/*
+ * The condition of a coordinator's write, for its transaction: lease still binds the coordinator key
+ * (key: room for it, cmp: filled). NULL when lease is 0 (no condition).
+ */
+const etcd_cmp *state_scope_lease_guard(const state_scope *scope, int64_t lease, char *key, size_t keylen,
+					etcd_cmp *cmp);
 
 #endif

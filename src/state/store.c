@@ -10,7 +10,6 @@
 #include "util/log.h"
 
 #define STORE_REFRESH_LEAF "refresh"
-#define STORE_COORDINATOR_LEAF "coordinator"
 #define STORE_ID_RETRIES 8 /* the counter moved under us this many times: give up */
 
 void store_key(const state_scope *scope, const char *leaf, char *buf, size_t len)
@@ -39,7 +38,7 @@ static int take_kv(const state_scope *scope, size_t plen, const etcd_kv *kv, sto
 				snap->unit_corrupt[i] = !snap->have[i];
 			}
 		}
-	} else if (strcmp(leaf, STORE_COORDINATOR_LEAF) == 0) {
+	} else if (strcmp(leaf, STATE_COORDINATOR_LEAF) == 0) {
 		snprintf(snap->coordinator, sizeof(snap->coordinator), "%s", kv->value);
 	} else if (strcmp(leaf, STORE_REFRESH_LEAF) == 0) {
 		snap->refresh_mod_revision = kv->mod_revision;
@@ -121,23 +120,13 @@ int store_read(const etcd_client *etcd, const state_scope *scope, store_snapshot
 }
 
 
-/* The condition of a coordinator's write: lease still binds the coordinator key. NULL: lease 0, none. */
-static const etcd_cmp *lease_guard(const state_scope *scope, int64_t lease, char *key, size_t keylen, etcd_cmp *cmp)
-{
-	if (lease == 0)
-		return NULL;
-	state_scope_key(scope, STORE_COORDINATOR_LEAF, key, keylen);
-	*cmp = (etcd_cmp){ key, ETCD_CMP_LEASE, lease };
-	return cmp;
-}
-
 /* CAS-writes json at leaf (at expected_rev, 0: absent), under lease's guard; frees json. */
 static int put_if(const etcd_client *etcd, const state_scope *scope, int64_t lease, const char *leaf, char *json,
 		  int64_t expected_rev, bool *swapped, pgr_err *err)
 {
 	char key[256], gkey[256];
 	etcd_cmp cmps[2], gcmp;
-	const etcd_cmp *guard = lease_guard(scope, lease, gkey, sizeof(gkey), &gcmp);
+	const etcd_cmp *guard = state_scope_lease_guard(scope, lease, gkey, sizeof(gkey), &gcmp);
 	etcd_op put;
 	etcd_kvs range;
 	int rc;
@@ -162,7 +151,7 @@ static int create_refresh(const etcd_client *etcd, const state_scope *scope, int
 	const char *prefix = scope->prefix;
 	char gkey[256];
 	etcd_cmp gcmp;
-	const etcd_cmp *guard = lease_guard(scope, lease, gkey, sizeof(gkey), &gcmp);
+	const etcd_cmp *guard = state_scope_lease_guard(scope, lease, gkey, sizeof(gkey), &gcmp);
 
 	*created = false;
 	for (int attempt = 0; attempt < STORE_ID_RETRIES; attempt++) {
@@ -266,7 +255,7 @@ int store_archive_refresh(const etcd_client *etcd, const state_scope *scope, int
 	const char *prefix = scope->prefix;
 	char gkey[256];
 	etcd_cmp gcmp;
-	const etcd_cmp *guard = lease_guard(scope, lease, gkey, sizeof(gkey), &gcmp);
+	const etcd_cmp *guard = state_scope_lease_guard(scope, lease, gkey, sizeof(gkey), &gcmp);
 	char *json = NULL;
 	etcd_kv existing;
 	bool archived = false;
@@ -376,7 +365,7 @@ int store_claim_coordinator(const etcd_client *etcd, const state_scope *scope, c
 	int rc;
 
 	*mine = false;
-	store_key(scope, STORE_COORDINATOR_LEAF, key, sizeof(key));
+	store_key(scope, STATE_COORDINATOR_LEAF, key, sizeof(key));
 	memset(&current, 0, sizeof(current));
 	rc = etcd_put_if(etcd, key, unit, 0, lease, &swapped, &current, err);
 	if (rc == 0)
@@ -393,7 +382,7 @@ int store_coordinator_held(const etcd_client *etcd, const state_scope *scope, in
 	bool found = false;
 
 	*held = false;
-	store_key(scope, STORE_COORDINATOR_LEAF, key, sizeof(key));
+	store_key(scope, STATE_COORDINATOR_LEAF, key, sizeof(key));
 	if (etcd_get(etcd, key, &current, &found, err) != 0)
 		return -1;
 	*held = found && current.lease == lease;
@@ -448,7 +437,7 @@ int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope
 				    snap->refresh.id, refresh_state_name(snap->refresh.state));
 		if (why.msg[0] != '\0') {
 			log_info("config set refused: %s", why.msg);
-			if (intent_answer_it(etcd, scope, in, rev, INTENT_REFUSED, why.msg, err) != 0)
+			if (intent_answer_it(etcd, scope, lease, in, rev, INTENT_REFUSED, why.msg, err) != 0)
 				return -1;
 			*answered = true;
 			return 0;
@@ -464,7 +453,7 @@ int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope
 	if (!swapped)
 		return 0;
 	log_info("config set: %s", result);
-	if (intent_answer_it(etcd, scope, in, rev, INTENT_TAKEN, result, err) != 0)
+	if (intent_answer_it(etcd, scope, lease, in, rev, INTENT_TAKEN, result, err) != 0)
 		return -1;
 	*answered = true;
 	return 0;

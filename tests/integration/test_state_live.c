@@ -722,6 +722,10 @@ static void test_settings_intent(void **state)
 	OK(etcd_get(&lv->client, P "config", &kv, &found, &err));
 	assert_false(found);
 	etcd_kv_free(&kv);
+	/* nor can it answer the intent (a refusal by a coordinator that is no more) */
+	assert_int_not_equal(intent_answer_it(&lv->client, &scope, old, &in, rev, INTENT_REFUSED, "no", &err), 0);
+	OK(intent_read(&lv->client, &scope, &in, &found, &rev, &err));
+	assert_int_equal(in.answer, INTENT_PENDING);
 
 	/* the next coordinator takes it: recorded, answered taken with what it set */
 	OK(store_claim_coordinator(&lv->client, &scope, "pg/1", live, &mine, &err));
