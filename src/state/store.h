@@ -1,13 +1,16 @@
 /*
- * store.h — pgrefresh's state in etcd, under /pgrefresh/<cluster>/:
+ * store.h — pgrefresh's state in etcd, under /pgrefresh/<cluster>/ (state/scope.h), and the writes of
+ * the coordinator, each conditioned on its lease:
  *   units/<member>     each agent's last report (state/unit_record.h)
  *   coordinator        the coordinator's unit name, bound to its agent's lease
  *   refresh            the refresh in progress (state/record.h), changed by compare-and-swap
- *   config             the settings (state/settings.h)
+ *   intent             what a command asks of the coordinator (state/intent.h)
+ *   config             the settings (state/settings.h), written by the coordinator for a config set
  *   lock               the operation lock (state/lock.h), held by the coordinator during a refresh
+ *   switchover         the mark of a switchover in progress (state/switchover_mark.h)
  *   refresh-id         the last refresh id handed out (state/history.h)
  *   history/<id>       completed refreshes (state/history.h), read only when asked: store_history_foreach
- *   pgbouncer-paused   present while the coordinator holds PgBouncer paused (so a successor resumes it)
+ *   corrupt/<rev>      a refresh record that did not parse, kept aside by store_repair_refresh
  * store_read reads everything but history, in two ranges at one revision: a consistent snapshot whose
  * cost does not grow with the number of past refreshes.
  */
