@@ -475,8 +475,9 @@ static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *sn
 /*
  * The intent the user wrote (refresh/intent.h), if one is pending: into obs->intent. *rev: its revision
  * (0: none). One already taken into the record (the coordinator died before answering) is answered now.
+ * A config set is taken here (its settings in snap from then on), and is no event: *rev 0.
  */
-static void read_intent(refresh_driver *d, const store_snapshot *snap, refresh_obs *obs, refresh_intent *in,
+static void read_intent(refresh_driver *d, store_snapshot *snap, refresh_obs *obs, refresh_intent *in,
 			int64_t *rev)
 {
 	bool found = false;

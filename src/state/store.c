@@ -414,7 +414,7 @@ int store_read_refresh(const etcd_client *etcd, const state_scope *scope, bool *
 }
 
 int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope, int64_t lease,
-			       const store_snapshot *snap, const refresh_intent *in, int64_t rev, bool *answered,
+			       store_snapshot *snap, const refresh_intent *in, int64_t rev, bool *answered,
 			       pgr_err *err)
 {
 	refresh_settings s = snap->settings;
@@ -452,6 +452,7 @@ int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope
 		return -1;
 	if (!swapped)
 		return 0;
+	snap->settings = s;
 	log_info("config set: %s", result);
 	if (intent_answer_it(etcd, scope, lease, in, rev, INTENT_TAKEN, result, err) != 0)
 		return -1;

@@ -99,11 +99,12 @@ int store_history_foreach(const etcd_client *etcd, const state_scope *scope, sto
  * The coordinator's side of a config set (in, read at rev): applies its values onto snap's settings; a
  * name or value the settings table refuses, or a setting that cannot change while snap's refresh is in
  * progress, is refused (the intent answered with why, nothing recorded). Else records the settings at
- * their revision in snap, conditioned on lease, then answers taken. *answered false: not answered now
- * (the settings changed meanwhile, or the lease no longer holds): the intent waits for the next tick.
+ * their revision in snap, conditioned on lease, then answers taken; snap->settings are then the ones
+ * recorded (what the rest of the tick decides with). *answered false: not answered now (the settings
+ * changed meanwhile, or the lease no longer holds): the intent waits for the next tick.
  */
 int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope, int64_t lease,
-			       const store_snapshot *snap, const refresh_intent *in, int64_t rev, bool *answered,
+			       store_snapshot *snap, const refresh_intent *in, int64_t rev, bool *answered,
 			       pgr_err *err) __attribute__((warn_unused_result));
 /* The settings alone: their defaults where there are none; -1 when etcd fails or they do not parse (*s: defaults). */
 int store_read_settings(const etcd_client *etcd, const state_scope *scope, refresh_settings *s, pgr_err *err)
