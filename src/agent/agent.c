@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/tags.h"
 #include "agent/unit_record.h"
 #include "catalog/catalog.h"
 #include "cluster/conf.h"
@@ -29,6 +30,8 @@
 #define AGENT_REFRESH_TICK_MS 200 /* while a refresh is in progress: each step is seen within this */
 #define PATRONI_BIN "/usr/bin/patroni"
 #define ETCD_DOWN_LOG_INTERVAL_MS 30000 /* while etcd is unreachable: one line this often */
+#define INTENT_POLL_FAST_MS 50  /* this unit's intent, while a refresh or a switchover mark is live */
+#define INTENT_POLL_SLOW_MS 1000 /* ... otherwise */
 
 /* Set by the signal handler: the only global. */
 static volatile sig_atomic_t agent_stop_requested;
@@ -65,7 +68,9 @@ typedef struct agent_ctx {
 	long long progress_ms;
 	long long progress_bound_ms;
 	log_throttle etcd_down; /* "etcd unreachable" lines, from both threads */
-	bool refresh_active; /* a refresh record exists: tick faster */
+	bool refresh_active; /* a refresh record exists: tick faster (under lock: the intent poller reads it) */
+	agent_tags tags;     /* this unit's Patroni tags: its own steps and its unit intent (agent/tags.h) */
+	bool intents_stop;   /* under lock: the intent poller ends */
 	int64_t refresh_seen_rev; /* mod_revision of the refresh record at the last tick (0: none) */
 } agent_ctx;
 
@@ -262,6 +267,96 @@ static void *keeper_main(void *arg)
 	}
 }
 
+/* What the intent poller just applied, published at once: the last report with the intent's token and a
+ * fresh heartbeat (the main loop's next report carries it too). No report yet: the first one will. */
+static void publish_intent_applied(agent_ctx *ctx)
+{
+	char key[256];
+	char *report, *json = NULL;
+	unit_record rec;
+	pgr_err err;
+
+	pthread_mutex_lock(&ctx->lock);
+	report = ctx->last_report != NULL ? strdup(ctx->last_report) : NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	if (report == NULL)
+		return;
+	if (unit_record_parse(report, &rec, &err) == 0) {
+		agent_tags_report(&ctx->tags, &rec);
+		rec.heartbeat_ms = wall_ms();
+		snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
+		if (unit_record_to_json(&rec, &json, &err) == 0 && etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
+			etcd_failed(ctx, LOG_LEVEL_WARN, "could not report the intent applied", &err);
+		free(json);
+	}
+	free(report);
+}
+
+/* Whether a switchover mark is in etcd (a switchover may ask this unit for tags any moment). */
+static bool switchover_marked_now(agent_ctx *ctx)
+{
+	char key[256];
+	etcd_kv kv;
+	bool found = false;
+	pgr_err err;
+
+	store_key(&ctx->conf, SWITCHOVER_LEAF, key, sizeof(key));
+	if (etcd_get(&ctx->etcd, key, &kv, &found, &err) != 0)
+		return false;
+	etcd_kv_free(&kv);
+	return found;
+}
+
+/*
+ * The intent poller: this unit's intent (state/unit_intent.h) is applied on a thread of its own, so that
+ * the agent answers while its main loop is busy (a coordinator's own switchover waits for it). Every
+ * INTENT_POLL_FAST_MS while a refresh or a switchover mark is live, every INTENT_POLL_SLOW_MS otherwise;
+ * each poll one bounded etcd read, each apply bounded by Patroni's requests.
+ */
+static void *intents_main(void *arg)
+{
+	agent_ctx *ctx = arg;
+	long long next_mark_check = 0;
+	bool marked = false;
+	char last_error[256] = "";
+
+	for (;;) {
+		bool stop, fast, changed = false;
+		long long period;
+		pgr_err err;
+
+		pthread_mutex_lock(&ctx->lock);
+		stop = ctx->intents_stop;
+		fast = ctx->refresh_active;
+		pthread_mutex_unlock(&ctx->lock);
+		if (stop)
+			return NULL;
+		if (!fast && proc_now_ms() >= next_mark_check) {
+			marked = switchover_marked_now(ctx);
+			next_mark_check = proc_now_ms() + INTENT_POLL_SLOW_MS;
+		}
+		if (agent_tags_take_intent(&ctx->tags, &ctx->etcd, ctx->prefix, &ctx->conf, ctx->unit, &changed, &err) != 0) {
+			/* unreachable etcd is throttled there; a corrupt intent is said once, not every poll */
+			if (etcd_err_unreachable(&err) || strncmp(last_error, err.msg, sizeof(last_error) - 1) != 0)
+				etcd_failed(ctx, LOG_LEVEL_WARN, "cannot read this unit's intent", &err);
+			snprintf(last_error, sizeof(last_error), "%s", err.msg);
+		} else {
+			last_error[0] = '\0';
+			if (changed)
+				publish_intent_applied(ctx);
+		}
+		period = fast || marked ? INTENT_POLL_FAST_MS : INTENT_POLL_SLOW_MS;
+		for (long long slept = 0; slept < period; slept += INTENT_POLL_FAST_MS) {
+			pthread_mutex_lock(&ctx->lock);
+			stop = ctx->intents_stop;
+			pthread_mutex_unlock(&ctx->lock);
+			if (stop)
+				return NULL;
+			proc_sleep_ms(INTENT_POLL_FAST_MS);
+		}
+	}
+}
+
 static void role_name(patroni_role role, char *out, size_t len)
 {
 	snprintf(out, len, "%s", patroni_role_display(role));
@@ -379,7 +474,9 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 		etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the refresh record", &err);
 		return;
 	}
+	pthread_mutex_lock(&ctx->lock);
 	ctx->refresh_active = found;
+	pthread_mutex_unlock(&ctx->lock);
 	ctx->refresh_seen_rev = found ? kv.mod_revision : 0;
 	if (rec->tag_replicatefrom[0] != '\0') {
 		/* a cascade tag: is a switchover (which owns those tags) marked? */
@@ -570,7 +667,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 {
 	agent_ctx ctx;
 	struct sigaction sa;
-	pthread_t keeper;
+	pthread_t keeper, intents;
 	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -595,6 +692,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_info("agent started (pid %d)", (int)getpid());
+	agent_tags_init(&ctx.tags);
+	ctx.unit_state.tags = &ctx.tags;
 	refresh_unit_state_load(&ctx.etcd, &ctx.conf, ctx.unit, &ctx.unit_state);
 
 	ctx.etcd_down.interval_ms = ETCD_DOWN_LOG_INTERVAL_MS;
@@ -604,13 +703,20 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	rc = pthread_create(&keeper, NULL, keeper_main, &ctx);
 	if (rc != 0) {
 		pthread_mutex_destroy(&ctx.lock);
+		agent_tags_destroy(&ctx.tags);
 		return pgr_err_set(err, "could not start the keeper thread: %s", strerror(rc));
 	}
+	rc = pthread_create(&intents, NULL, intents_main, &ctx);
+	if (rc != 0)
+		log_error("could not start the intent poller: %s; this unit's intents are taken by no one", strerror(rc));
 	agent_loop(&ctx);
 	pthread_mutex_lock(&ctx.lock);
 	ctx.keeper_stop = true;
+	ctx.intents_stop = true;
 	pthread_mutex_unlock(&ctx.lock);
 	pthread_join(keeper, NULL);
+	if (rc == 0)
+		pthread_join(intents, NULL);
 	if (ctx.conf.local) {
 		shutdown_unit(&ctx);
 	} else if (ctx.lease != 0) {
@@ -621,5 +727,6 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	}
 	free(ctx.last_report);
 	pthread_mutex_destroy(&ctx.lock);
+	agent_tags_destroy(&ctx.tags);
 	return 0;
 }

@@ -35,6 +35,8 @@ typedef struct unit_record {
 	char step[16];        /* where the unit is in its own refresh table (refresh/unit_step.h), "" idle */
 	char step_target[16]; /* the version that step is for */
 	int64_t step_since_ms; /* this agent's wall clock when it stood aside / started the restart */
+	char intent_token[64];  /* the last unit intent its agent applied (state/unit_intent.h), "" none */
+	char intent_error[160]; /* why that intent's tags could not be set, "" */
 } unit_record;
 
 /* Encodes into a heap string (caller frees). */

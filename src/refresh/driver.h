@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/tags.h"
 #include "agent/unit_record.h"
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
@@ -41,7 +42,7 @@ typedef struct refresh_unit_state {
 	char last_restart_target[32]; /* the version that restart was for */
 	pid_t restart_child; /* the child process waiting on Patroni's POST /restart */
 	int64_t aside_since_ms;  /* when this sync standby stood aside for its restart (0: it did not) */
-	int64_t tags_written_ms; /* when its Patroni tags were last written */
+	agent_tags *tags;        /* the agent's writer of its own tags (shared with its intent poller); not owned */
 	unit_state step;         /* where the unit was at its last tick (unit_step.h), reported in its record */
 	char step_target[32];    /* the version the record asked of it then */
 } refresh_unit_state;
