@@ -638,7 +638,7 @@ static void agent_loop(agent_ctx *ctx)
 		long long spent;
 
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
-		if (ctx->conf.local)
+		if (conf_agent_runs_patroni(&ctx->conf))
 			ensure_patroni(ctx);
 		ensure_lease(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
@@ -717,7 +717,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	pthread_join(keeper, NULL);
 	if (rc == 0)
 		pthread_join(intents, NULL);
-	if (ctx.conf.local) {
+	if (conf_agent_runs_patroni(&ctx.conf)) {
 		shutdown_unit(&ctx);
 	} else if (ctx.lease != 0) {
 		pgr_err ignored;
