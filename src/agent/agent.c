@@ -31,7 +31,7 @@
 #define PATRONI_BIN "/usr/bin/patroni"
 #define ETCD_DOWN_LOG_INTERVAL_MS 30000 /* while etcd is unreachable: one line this often */
 #define INTENT_POLL_FAST_MS 50  /* this unit's intent, while a refresh or a switchover mark is live */
-#define INTENT_POLL_SLOW_MS 1000 /* ... otherwise */
+#define INTENT_POLL_SLOW_MS 500 /* ... otherwise (a switchover mark is looked for as often) */
 
 /* Set by the signal handler: the only global. */
 static volatile sig_atomic_t agent_stop_requested;
@@ -333,7 +333,7 @@ static void *intents_main(void *arg)
 			return NULL;
 		if (!fast && proc_now_ms() >= next_mark_check) {
 			marked = switchover_marked_now(ctx);
-			next_mark_check = proc_now_ms() + INTENT_POLL_SLOW_MS;
+			next_mark_check = proc_now_ms() + (marked ? 1000 : INTENT_POLL_SLOW_MS);
 		}
 		if (agent_tags_take_intent(&ctx->tags, &ctx->etcd, ctx->prefix, &ctx->conf, ctx->unit, &changed, &err) != 0) {
 			/* unreachable etcd is throttled there; a corrupt intent is said once, not every poll */
