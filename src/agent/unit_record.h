@@ -25,7 +25,7 @@ typedef struct unit_record {
 	bool streaming;          /* per the primary's replication[]; true for the primary itself */
 	int64_t lag_bytes;       /* -1 unknown */
 	int timeline;
-	bool tag_nosync;            /* Patroni tags in effect (pgrefresh sets them for a moment, see local.h) */
+	bool tag_nosync;            /* Patroni tags in effect (pgrefresh sets them for a moment, see agent/tags.h) */
 	char tag_replicatefrom[32]; /* "" if none */
 	char catalog[UNIT_RECORD_MAX_VERSIONS][16]; /* versions this unit's catalog has */
 	int catalog_count;

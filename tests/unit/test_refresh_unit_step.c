@@ -398,6 +398,83 @@ static void test_step_persisted(void **state)
 	}
 }
 
+/* nosync asked through the unit intent stays; one the agent set for its own restart goes once it is done. */
+static void test_intent_nosync(void **state)
+{
+	static const struct {
+		bool tag_nosync, intent_nosync;
+		const char *target;
+		unit_action expect;
+	} rows[] = {
+		{ true, true, NULL, UNIT_IDLE },     /* asked for: kept */
+		{ true, false, NULL, UNIT_UNTAG },   /* a leftover of its own stand-aside: dropped */
+		{ false, true, NULL, UNIT_IDLE },    /* asked, Patroni does not show it yet: not dropped (nothing to drop) */
+		{ true, true, NEW, UNIT_IDLE },      /* on target, still asked: kept */
+		{ true, false, NEW, UNIT_UNTAG },    /* on target: its own nosync goes */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		unit_record me;
+		unit_view v;
+
+		memset(&me, 0, sizeof(me));
+		snprintf(me.role, sizeof(me.role), "replica");
+		snprintf(me.server_version, sizeof(me.server_version), NEW);
+		snprintf(me.linked_version, sizeof(me.linked_version), NEW);
+		snprintf(me.patroni_state, sizeof(me.patroni_state), "running");
+		me.tag_nosync = rows[i].tag_nosync;
+		memset(&v, 0, sizeof(v));
+		v.me = &me;
+		v.target = rows[i].target;
+		v.restart_wanted = rows[i].target != NULL;
+		v.intent_nosync = rows[i].intent_nosync;
+		v.aside_ms = -1;
+		if (unit_step_decide(&v) != rows[i].expect)
+			fail_msg("row %zu: %s, expected %s", i, unit_action_name(unit_step_decide(&v)),
+				 unit_action_name(rows[i].expect));
+	}
+}
+
+/* What the agent applied through its unit intent reaches its record (and etcd's JSON), so the asker can
+ * tell; no tag writer: nothing claimed. */
+static void test_intent_reported(void **state)
+{
+	static const struct {
+		const char *token, *error;
+	} reports[] = {
+		{ "cascade:42.1764428400123", "" },
+		{ "uncascade:7.1", "" },
+		{ "", "" },
+		{ "cascade:9.9", "Patroni at http://127.0.0.1:8010 answered POST /reload with HTTP 503" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
+		agent_tags tags;
+		refresh_unit_state st;
+		unit_record rec, parsed;
+		char *json = NULL;
+		pgr_err err;
+
+		agent_tags_init(&tags);
+		agent_tags_seed(&tags, reports[i].token);
+		snprintf(tags.intent_error, sizeof(tags.intent_error), "%s", reports[i].error);
+		memset(&st, 0, sizeof(st));
+		memset(&rec, 0, sizeof(rec));
+		refresh_unit_state_save(&st, &rec);
+		assert_string_equal(rec.intent_token, ""); /* no writer: nothing claimed */
+		st.tags = &tags;
+		refresh_unit_state_save(&st, &rec);
+		assert_int_equal(unit_record_to_json(&rec, &json, &err), 0);
+		assert_int_equal(unit_record_parse(json, &parsed, &err), 0);
+		free(json);
+		assert_string_equal(parsed.intent_token, reports[i].token);
+		assert_string_equal(parsed.intent_error, reports[i].error);
+		agent_tags_destroy(&tags);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +485,8 @@ int main(void)
 		cmocka_unit_test(test_table_walk),
 		cmocka_unit_test(test_table_rows),
 		cmocka_unit_test(test_step_persisted),
+		cmocka_unit_test(test_intent_reported),
+		cmocka_unit_test(test_intent_nosync),
 	};
 
 	log_setup(LOG_LEVEL_QUIET, "test", 0);
