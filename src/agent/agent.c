@@ -287,6 +287,15 @@ static void publish_intent_applied(agent_ctx *ctx)
 		snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
 		if (unit_record_to_json(&rec, &json, &err) == 0 && etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
 			etcd_failed(ctx, LOG_LEVEL_WARN, "could not report the intent applied", &err);
+		/* the keeper republishes this one while the main loop is busy, not the report without the token
+		 * (unless the main loop reported again meanwhile: its report has the token already) */
+		pthread_mutex_lock(&ctx->lock);
+		if (json != NULL && ctx->last_report != NULL && strcmp(ctx->last_report, report) == 0) {
+			free(ctx->last_report);
+			ctx->last_report = json;
+			json = NULL;
+		}
+		pthread_mutex_unlock(&ctx->lock);
 		free(json);
 	}
 	free(report);

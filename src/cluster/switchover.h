@@ -101,7 +101,7 @@ void switchover_mark_format(const switchover_mark *mark, char *out, size_t outle
 void switchover_mark_parse(const char *value, switchover_mark *mark);
 
 /*
- * After the owner of a switchover died: no standby cascades any more (local clusters), every
+ * After the owner of a switchover died: no standby cascades any more (each unit asked through its intent), every
  * PgBouncer resumed, the mark removed. PgBouncer should lead to the running leader first.
  */
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd);
