@@ -30,7 +30,8 @@
 #define AGENT_REFRESH_TICK_MS 200 /* while a refresh is in progress: each step is seen within this */
 #define PATRONI_BIN "/usr/bin/patroni"
 #define ETCD_DOWN_LOG_INTERVAL_MS 30000 /* while etcd is unreachable: one line this often */
-#define INTENT_POLL_FAST_MS 50  /* this unit's intent, while a refresh or a switchover mark is live */
+#define INTENT_POLL_FAST_MS 50  /* this unit's intent, while a switchover (marked, or the refresh's) or its own
+				 * refresh step is live */
 #define INTENT_POLL_SLOW_MS 500 /* ... otherwise (a switchover mark is looked for as often) */
 
 /* Set by the signal handler: the only global. */
@@ -68,7 +69,8 @@ typedef struct agent_ctx {
 	long long progress_ms;
 	long long progress_bound_ms;
 	log_throttle etcd_down; /* "etcd unreachable" lines, from both threads */
-	bool refresh_active; /* a refresh record exists: tick faster (under lock: the intent poller reads it) */
+	bool refresh_active; /* a refresh record exists: tick faster */
+	bool intents_fast;   /* under lock: the refresh switches over, or is at this unit: poll its intent fast */
 	agent_tags tags;     /* this unit's Patroni tags: its own steps and its unit intent (agent/tags.h) */
 	bool intents_stop;   /* under lock: the intent poller ends */
 	int64_t refresh_seen_rev; /* mod_revision of the refresh record at the last tick (0: none) */
@@ -319,7 +321,8 @@ static bool switchover_marked_now(agent_ctx *ctx)
 /*
  * The intent poller: this unit's intent (state/unit_intent.h) is applied on a thread of its own, so that
  * the agent answers while its main loop is busy (a coordinator's own switchover waits for it). Every
- * INTENT_POLL_FAST_MS while a refresh or a switchover mark is live, every INTENT_POLL_SLOW_MS otherwise;
+ * INTENT_POLL_FAST_MS while a switchover (a mark, or the refresh's) or this unit's own refresh step is
+ * live, every INTENT_POLL_SLOW_MS otherwise (a refresh paused for the user polls slowly);
  * each poll one bounded etcd read, each apply bounded by Patroni's requests.
  */
 static void *intents_main(void *arg)
@@ -336,7 +339,7 @@ static void *intents_main(void *arg)
 
 		pthread_mutex_lock(&ctx->lock);
 		stop = ctx->intents_stop;
-		fast = ctx->refresh_active;
+		fast = ctx->intents_fast;
 		pthread_mutex_unlock(&ctx->lock);
 		if (stop)
 			return NULL;
@@ -474,7 +477,7 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 {
 	char key[256];
 	etcd_kv kv;
-	bool found = false, marked = false;
+	bool found = false, marked = false, fast = false;
 	refresh_record refresh;
 	pgr_err err;
 
@@ -483,9 +486,7 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 		etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the refresh record", &err);
 		return;
 	}
-	pthread_mutex_lock(&ctx->lock);
 	ctx->refresh_active = found;
-	pthread_mutex_unlock(&ctx->lock);
 	ctx->refresh_seen_rev = found ? kv.mod_revision : 0;
 	if (rec->tag_replicatefrom[0] != '\0') {
 		/* a cascade tag: is a switchover (which owns those tags) marked? */
@@ -499,10 +500,15 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 		}
 		etcd_kv_free(&mark);
 	}
-	if (found && kv.value != NULL && record_parse(kv.value, &refresh, &err) == 0)
+	if (found && kv.value != NULL && record_parse(kv.value, &refresh, &err) == 0) {
 		refresh_unit_tick(&ctx->conf, ctx->unit, &refresh, marked, rec, &ctx->unit_state);
-	else
+		fast = refresh.state == RS_SWITCHOVER;
+	} else {
 		refresh_unit_tick(&ctx->conf, ctx->unit, NULL, marked, rec, &ctx->unit_state);
+	}
+	pthread_mutex_lock(&ctx->lock);
+	ctx->intents_fast = fast || marked || ctx->unit_state.step != US_IDLE;
+	pthread_mutex_unlock(&ctx->lock);
 	etcd_kv_free(&kv);
 }
 
