@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/tags.h"
 #include "state/unit_record.h"
 #include "catalog/catalog.h"
 #include "cluster/conf.h"
@@ -29,6 +30,9 @@
 #define AGENT_REFRESH_TICK_MS 200 /* while a refresh is in progress: each step is seen within this */
 #define PATRONI_BIN "/usr/bin/patroni"
 #define ETCD_DOWN_LOG_INTERVAL_MS 30000 /* while etcd is unreachable: one line this often */
+#define INTENT_POLL_FAST_MS 50  /* this unit's intent, while a switchover (marked, or the refresh's) or its own
+				 * refresh step is live */
+#define INTENT_POLL_SLOW_MS 500 /* ... otherwise (a switchover mark is looked for as often) */
 
 /* Set by the signal handler: the only global. */
 static volatile sig_atomic_t agent_stop_requested;
@@ -67,6 +71,9 @@ typedef struct agent_ctx {
 	long long progress_bound_ms;
 	log_throttle etcd_down; /* "etcd unreachable" lines, from both threads */
 	bool refresh_active; /* a refresh record exists: tick faster */
+	bool intents_fast;   /* under lock: the refresh switches over, or is at this unit: poll its intent fast */
+	agent_tags tags;     /* this unit's Patroni tags: its own steps and its unit intent (agent/tags.h) */
+	bool intents_stop;   /* under lock: the intent poller ends */
 	int64_t refresh_seen_rev; /* mod_revision of the refresh record at the last tick (0: none) */
 } agent_ctx;
 
@@ -259,6 +266,103 @@ static void *keeper_main(void *arg)
 	}
 }
 
+/* What the intent poller just applied, published at once: the last report with the intent's token and a
+ * fresh heartbeat (the main loop's next report carries it too). No report yet: the first one will. */
+static void publish_intent_applied(agent_ctx *ctx)
+{
+	char key[256];
+	char *report, *json = NULL;
+	unit_record rec;
+	pgr_err err;
+
+	pthread_mutex_lock(&ctx->lock);
+	report = ctx->last_report != NULL ? strdup(ctx->last_report) : NULL;
+	pthread_mutex_unlock(&ctx->lock);
+	if (report == NULL)
+		return;
+	if (unit_record_parse(report, &rec, &err) == 0) {
+		agent_tags_report(&ctx->tags, &rec);
+		rec.heartbeat_ms = wall_ms();
+		snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
+		if (unit_record_to_json(&rec, &json, &err) == 0 && etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
+			etcd_failed(ctx, LOG_LEVEL_WARN, "could not report the intent applied", &err);
+		/* the keeper republishes this one while the main loop is busy, not the report without the token
+		 * (unless the main loop reported again meanwhile: its report has the token already) */
+		pthread_mutex_lock(&ctx->lock);
+		if (json != NULL && ctx->last_report != NULL && strcmp(ctx->last_report, report) == 0) {
+			free(ctx->last_report);
+			ctx->last_report = json;
+			json = NULL;
+		}
+		pthread_mutex_unlock(&ctx->lock);
+		free(json);
+	}
+	free(report);
+}
+
+/* Whether a switchover mark is in etcd (a switchover may ask this unit for tags any moment). */
+static bool switchover_marked_now(agent_ctx *ctx)
+{
+	switchover_mark mark;
+	bool found = false;
+	pgr_err err;
+
+	if (switchover_mark_read(&ctx->etcd, ctx->prefix, &mark, &found, NULL, &err) != 0)
+		return false;
+	return found;
+}
+
+/*
+ * The intent poller: this unit's intent (state/unit_intent.h) is applied on a thread of its own, so that
+ * the agent answers while its main loop is busy (a coordinator's own switchover waits for it). Every
+ * INTENT_POLL_FAST_MS while a switchover (a mark, or the refresh's) or this unit's own refresh step is
+ * live, every INTENT_POLL_SLOW_MS otherwise (a refresh paused for the user polls slowly);
+ * each poll one bounded etcd read, each apply bounded by Patroni's requests.
+ */
+static void *intents_main(void *arg)
+{
+	agent_ctx *ctx = arg;
+	long long next_mark_check = 0;
+	bool marked = false;
+	char last_error[256] = "";
+
+	for (;;) {
+		bool stop, fast, changed = false;
+		long long period;
+		pgr_err err;
+
+		pthread_mutex_lock(&ctx->lock);
+		stop = ctx->intents_stop;
+		fast = ctx->intents_fast;
+		pthread_mutex_unlock(&ctx->lock);
+		if (stop)
+			return NULL;
+		if (!fast && proc_now_ms() >= next_mark_check) {
+			marked = switchover_marked_now(ctx);
+			next_mark_check = proc_now_ms() + (marked ? 1000 : INTENT_POLL_SLOW_MS);
+		}
+		if (agent_tags_take_intent(&ctx->tags, &ctx->etcd, ctx->prefix, &ctx->conf, ctx->unit, &changed, &err) != 0) {
+			/* unreachable etcd is throttled there; a corrupt intent is said once, not every poll */
+			if (etcd_err_unreachable(&err) || strncmp(last_error, err.msg, sizeof(last_error) - 1) != 0)
+				etcd_failed(ctx, LOG_LEVEL_WARN, "cannot read this unit's intent", &err);
+			snprintf(last_error, sizeof(last_error), "%s", err.msg);
+		} else {
+			last_error[0] = '\0';
+			if (changed)
+				publish_intent_applied(ctx);
+		}
+		period = fast || marked ? INTENT_POLL_FAST_MS : INTENT_POLL_SLOW_MS;
+		for (long long slept = 0; slept < period; slept += INTENT_POLL_FAST_MS) {
+			pthread_mutex_lock(&ctx->lock);
+			stop = ctx->intents_stop;
+			pthread_mutex_unlock(&ctx->lock);
+			if (stop)
+				return NULL;
+			proc_sleep_ms(INTENT_POLL_FAST_MS);
+		}
+	}
+}
+
 static void role_name(patroni_role role, char *out, size_t len)
 {
 	snprintf(out, len, "%s", patroni_role_display(role));
@@ -364,7 +468,7 @@ static void report(agent_ctx *ctx, unit_record *out)
 /* Reads the refresh record and does this unit's part of it. */
 static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 {
-	bool found = false, parsed = false, marked = false;
+	bool found = false, parsed = false, marked = false, fast = false;
 	int64_t rev = 0;
 	refresh_record refresh;
 	pgr_err err;
@@ -385,6 +489,10 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 		}
 	}
 	refresh_unit_tick(&ctx->conf, ctx->unit, parsed ? &refresh : NULL, marked, rec, &ctx->unit_state);
+	fast = parsed && refresh.state == RS_SWITCHOVER;
+	pthread_mutex_lock(&ctx->lock);
+	ctx->intents_fast = fast || marked || ctx->unit_state.step != US_IDLE;
+	pthread_mutex_unlock(&ctx->lock);
 }
 
 static void set_coordinator(agent_ctx *ctx, bool value)
@@ -518,7 +626,7 @@ static void agent_loop(agent_ctx *ctx)
 		long long spent;
 
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
-		if (ctx->conf.local)
+		if (conf_agent_runs_patroni(&ctx->conf))
 			ensure_patroni(ctx);
 		ensure_lease(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
@@ -547,7 +655,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 {
 	agent_ctx ctx;
 	struct sigaction sa;
-	pthread_t keeper;
+	pthread_t keeper, intents;
 	int rc;
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -573,6 +681,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_info("agent started (pid %d)", (int)getpid());
+	agent_tags_init(&ctx.tags);
+	ctx.unit_state.tags = &ctx.tags;
 	refresh_unit_state_load(&ctx.etcd, &ctx.conf, ctx.unit, &ctx.unit_state);
 
 	ctx.etcd_down.interval_ms = ETCD_DOWN_LOG_INTERVAL_MS;
@@ -582,14 +692,21 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	rc = pthread_create(&keeper, NULL, keeper_main, &ctx);
 	if (rc != 0) {
 		pthread_mutex_destroy(&ctx.lock);
+		agent_tags_destroy(&ctx.tags);
 		return pgr_err_set(err, "could not start the keeper thread: %s", strerror(rc));
 	}
+	rc = pthread_create(&intents, NULL, intents_main, &ctx);
+	if (rc != 0)
+		log_error("could not start the intent poller: %s; this unit's intents are taken by no one", strerror(rc));
 	agent_loop(&ctx);
 	pthread_mutex_lock(&ctx.lock);
 	ctx.keeper_stop = true;
+	ctx.intents_stop = true;
 	pthread_mutex_unlock(&ctx.lock);
 	pthread_join(keeper, NULL);
-	if (ctx.conf.local) {
+	if (rc == 0)
+		pthread_join(intents, NULL);
+	if (conf_agent_runs_patroni(&ctx.conf)) {
 		shutdown_unit(&ctx);
 	} else if (ctx.lease != 0) {
 		pgr_err ignored;
@@ -599,5 +716,6 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	}
 	free(ctx.last_report);
 	pthread_mutex_destroy(&ctx.lock);
+	agent_tags_destroy(&ctx.tags);
 	return 0;
 }

@@ -418,6 +418,11 @@ void conf_unit_api_url(const conf_unit *unit, char *buf, size_t len)
 	snprintf(buf, len, "http://%s:%d", unit->host, unit->api_port);
 }
 
+bool conf_agent_runs_patroni(const cluster_conf *conf)
+{
+	return conf->local;
+}
+
 void conf_etcd_prefix(const cluster_conf *conf, char *buf, size_t len)
 {
 	snprintf(buf, len, "/pgrefresh/%s/", conf->name);

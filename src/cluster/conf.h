@@ -82,6 +82,9 @@ void conf_unit_dir(const cluster_conf *conf, const conf_unit *unit, char *buf, s
 void conf_unit_path(const cluster_conf *conf, const conf_unit *unit, const char *leaf, char *buf, size_t len);
 /* The unit's Patroni REST URL: http://host:api_port */
 void conf_unit_api_url(const conf_unit *unit, char *buf, size_t len);
+/* Whether each unit's agent starts and stops its unit's Patroni itself (the local cluster); else the host's
+ * service manager runs Patroni (several hosts, an adopted cluster) and the agent only talks to it. */
+bool conf_agent_runs_patroni(const cluster_conf *conf);
 /* The etcd prefix of this cluster's pgrefresh state: "/pgrefresh/<name>/" */
 void conf_etcd_prefix(const cluster_conf *conf, char *buf, size_t len);
 /* What the state layer needs of the cluster: its key prefix, its members in unit order. */

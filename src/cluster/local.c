@@ -18,11 +18,11 @@
 #include "etcd/etcd.h"
 #include "cluster/health.h"
 #include "patroni/patroni.h"
+#include "patroni/patroni_yml.h"
 #include "pg/pgbouncer.h"
 #include "util/fileutil.h"
 #include "util/log.h"
 #include "util/proc.h"
-#include "util/yaml.h"
 
 #define PATRONI_BIN "/usr/bin/patroni"
 #define ETCD_BIN "/usr/bin/etcd"
@@ -126,146 +126,6 @@ static void etcd_hostport(const cluster_conf *conf, char *buf, size_t len)
 
 /* ---- configuration files ---- */
 
-/* The values of one unit's patroni.yml, each a YAML double-quoted scalar (util/yaml.h). */
-struct patroni_values {
-	char scope[96], name[96], api[160], etcd[400], pg[160], data[PATH_MAX * 2 + 16], bin[PATH_MAX * 2 + 16],
-		pgpass[PATH_MAX * 2 + 16], superuser[96], su_pw[160], repl_pw[160], rewind_pw[160],
-		sockets[PATH_MAX * 2 + 16], replicatefrom[160];
-};
-
-static int quote_joined(const char *what, const char *a, const char *b, char *out, size_t len, pgr_err *err)
-{
-	char joined[PATH_MAX + 64];
-
-	if (snprintf(joined, sizeof(joined), "%s%s", a, b) >= (int)sizeof(joined))
-		return pgr_err_set(err, "%s is too long", what);
-	return yaml_quote(what, joined, out, len, err);
-}
-
-static int patroni_values_make(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
-			       const local_unit_tags *tags, struct patroni_values *v, pgr_err *err)
-{
-	char udir[PATH_MAX], hp[160], etcd[160];
-
-	conf_unit_dir(conf, unit, udir, sizeof(udir));
-	etcd_hostport(conf, etcd, sizeof(etcd));
-	snprintf(hp, sizeof(hp), "%s:%d", unit->host, unit->api_port);
-	if (yaml_quote("the cluster name", conf->name, v->scope, sizeof(v->scope), err) != 0 ||
-	    yaml_quote("the member name", unit->member, v->name, sizeof(v->name), err) != 0 ||
-	    yaml_quote("the REST API address", hp, v->api, sizeof(v->api), err) != 0 ||
-	    yaml_quote("the etcd address", etcd, v->etcd, sizeof(v->etcd), err) != 0)
-		return -1;
-	snprintf(hp, sizeof(hp), "%s:%d", unit->host, unit->pg_port);
-	if (yaml_quote("the PostgreSQL address", hp, v->pg, sizeof(v->pg), err) != 0 ||
-	    quote_joined("the unit's directory", udir, "/data", v->data, sizeof(v->data), err) != 0 ||
-	    quote_joined("the unit's directory", udir, "/bin", v->bin, sizeof(v->bin), err) != 0 ||
-	    quote_joined("the unit's directory", udir, "/pgpass", v->pgpass, sizeof(v->pgpass), err) != 0 ||
-	    yaml_quote("the unit's directory", udir, v->sockets, sizeof(v->sockets), err) != 0 ||
-	    yaml_quote("the superuser", conf->superuser, v->superuser, sizeof(v->superuser), err) != 0 ||
-	    yaml_quote("a password", secrets->superuser_password, v->su_pw, sizeof(v->su_pw), err) != 0 ||
-	    yaml_quote("a password", secrets->replication_password, v->repl_pw, sizeof(v->repl_pw), err) != 0 ||
-	    yaml_quote("a password", secrets->rewind_password, v->rewind_pw, sizeof(v->rewind_pw), err) != 0 ||
-	    yaml_quote("the replicatefrom tag", tags->replicatefrom, v->replicatefrom, sizeof(v->replicatefrom), err) != 0)
-		return pgr_err_prefix(err, "patroni.yml of %s", unit->name);
-	return 0;
-}
-
-int local_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
-		      const local_unit_tags *tags, char **out, size_t *out_len, pgr_err *err)
-{
-	static const local_unit_tags no_tags;
-	char tag_line[200];
-	struct patroni_values *v;
-	char *yml;
-	size_t cap = 16384;
-	int n;
-
-	if (tags == NULL)
-		tags = &no_tags;
-	v = calloc(1, sizeof(*v));
-	if (v == NULL)
-		return pgr_err_set(err, "out of memory");
-	if (patroni_values_make(conf, secrets, unit, tags, v, err) != 0) {
-		free(v);
-		return -1;
-	}
-	snprintf(tag_line, sizeof(tag_line), "%s%s%s%s", tags->replicatefrom[0] ? "replicatefrom: " : "",
-		 tags->replicatefrom[0] ? v->replicatefrom : "", tags->replicatefrom[0] && tags->nosync ? ", " : "",
-		 tags->nosync ? "nosync: true" : "");
-	yml = malloc(cap);
-	if (yml == NULL) {
-		free(v);
-		return pgr_err_set(err, "out of memory");
-	}
-	/* every text value is a double-quoted scalar (util/yaml.h): a path may hold quotes, ':' or '#' */
-	n = snprintf(yml, cap,
-		     "# Patroni configuration of a unit (written by pgrefresh)\n"
-		     "scope: %s\n"
-		     "namespace: /service/\n"
-		     "name: %s\n"
-		     "log: {level: INFO}\n"
-		     "restapi: {listen: %s, connect_address: %s}\n"
-		     "etcd3: {hosts: %s}\n"
-		     "bootstrap:\n"
-		     "  dcs:\n"
-		     "    ttl: 10\n"
-		     "    loop_wait: 2\n"
-		     "    retry_timeout: 4\n"
-		     "    maximum_lag_on_failover: 1048576\n"
-		     "    synchronous_mode: true\n"
-		     "    synchronous_mode_strict: %s\n"
-		     "    postgresql:\n"
-		     "      use_pg_rewind: true\n"
-		     "      use_slots: true\n"
-		     "      parameters: {wal_level: replica, hot_standby: 'on', max_wal_senders: 70,\n"
-		     "                   max_replication_slots: 40, wal_keep_size: 256MB, wal_log_hints: 'on',\n"
-		     "                   wal_retrieve_retry_interval: 250ms}\n"
-		     "  initdb: [{encoding: UTF8}, {locale: C}, data-checksums]\n"
-		     "postgresql:\n"
-		     "  listen: %s\n"
-		     "  connect_address: %s\n"
-		     "  data_dir: %s\n"
-		     "  bin_dir: %s\n"
-		     "  pgpass: %s\n"
-		     "  authentication:\n"
-		     "    superuser: {username: %s, password: %s}\n"
-		     "    replication: {username: replicator, password: %s}\n"
-		     "    rewind: {username: rewinder, password: %s}\n"
-		     "  parameters: {unix_socket_directories: %s, logging_collector: 'on', log_directory: log}\n"
-		     "  pg_hba:\n"
-		     "    - local all all trust\n"
-		     "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
-		     "    - host all all 127.0.0.1/32 scram-sha-256\n"
-		     "tags: {%s}\n",
-		     v->scope, v->name, v->api, v->api, v->etcd, conf->unit_count >= 3 ? "true" : "false", v->pg, v->pg,
-		     v->data, v->bin, v->pgpass, v->superuser, v->su_pw, v->repl_pw, v->rewind_pw, v->sockets, tag_line);
-	free(v);
-	if (n < 0 || (size_t)n >= cap) {
-		free(yml);
-		return pgr_err_set(err, "patroni.yml of %s too large", unit->name);
-	}
-	*out = yml;
-	*out_len = (size_t)n;
-	return 0;
-}
-
-static int write_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
-			     const local_unit_tags *tags, pgr_err *err)
-{
-	char udir[PATH_MAX], path[PATH_MAX + 32];
-	char *yml = NULL;
-	size_t len = 0;
-	int rc;
-
-	if (local_patroni_yml(conf, secrets, unit, tags, &yml, &len, err) != 0)
-		return -1;
-	conf_unit_dir(conf, unit, udir, sizeof(udir));
-	snprintf(path, sizeof(path), "%s/patroni.yml", udir);
-	rc = file_write_durable(path, yml, len, 0600, err);
-	free(yml);
-	return rc;
-}
-
 int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const char *version, pgr_err *err)
 {
 	char udir[PATH_MAX], link[PATH_MAX + 16], target[PATH_MAX + 64];
@@ -280,31 +140,9 @@ int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const ch
 	snprintf(target, sizeof(target), "%s/%s/bin", conf->catalog, version);
 	if (symlink_replace(target, link, err) != 0)
 		return -1;
-	if (write_patroni_yml(conf, &secrets, unit, NULL, err) != 0)
+	if (patroni_yml_write(conf, &secrets, unit, NULL, err) != 0)
 		return -1;
 	return owner_fix(udir, err);
-}
-
-int local_unit_set_tags(const cluster_conf *conf, const conf_unit *unit, const local_unit_tags *tags, pgr_err *err)
-{
-	cluster_secrets secrets;
-	char url[200], path[PATH_MAX + 32];
-	int loop_wait = 0;
-
-	if (secrets_load(conf->dir, &secrets, err) != 0)
-		return -1;
-	if (write_patroni_yml(conf, &secrets, unit, tags, err) != 0)
-		return -1;
-	conf_unit_path(conf, unit, "patroni.yml", path, sizeof(path));
-	if (owner_fix(path, err) != 0)
-		return -1;
-	conf_unit_api_url(unit, url, sizeof(url));
-	if (patroni_reload(url, 5000, err) != 0)
-		return -1;
-	/* POST /reload only flags it: Patroni reads the file at its next loop. Wake the loop now. */
-	if (patroni_get_loop_wait(url, 2000, &loop_wait, err) != 0 || patroni_wake(url, loop_wait, 2000, err) != 0)
-		return pgr_err_prefix(err, "tags written, Patroni reloads them at its next loop");
-	return 0;
 }
 
 /* The directory of PgBouncer number i of a local cluster (DIR/pgbouncer, DIR/pgbouncer-1, ...), or a file in it. */

@@ -46,23 +46,6 @@ int local_dir_check_empty(const char *dir, pgr_err *err) __attribute__((warn_unu
 /* One unit: its directory, bin link to CATALOG/version/bin, patroni.yml. */
 int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const char *version, pgr_err *err)
 	__attribute__((warn_unused_result));
-/*
- * The Patroni tags pgrefresh sets on a unit, for a moment: replicatefrom (stream from that standby rather
- * than from the primary: the cascade before a switchover) and nosync (never a synchronous standby: a
- * sync standby stands aside before its restart, so the primary gives the role to another one first).
- */
-typedef struct local_unit_tags {
-	char replicatefrom[64]; /* a member, "" for none */
-	bool nosync;
-} local_unit_tags;
-
-/* Renders the unit's patroni.yml (every text value a YAML double-quoted scalar, util/yaml.h) into a heap
- * string (caller frees). Pure. Fails on a value that holds a line break. */
-int local_patroni_yml(const cluster_conf *conf, const cluster_secrets *secrets, const conf_unit *unit,
-		      const local_unit_tags *tags, char **out, size_t *out_len, pgr_err *err) __attribute__((warn_unused_result));
-/* Writes the unit's patroni.yml with exactly these tags (NULL: none); Patroni reloads it at once (woken). */
-int local_unit_set_tags(const cluster_conf *conf, const conf_unit *unit, const local_unit_tags *tags, pgr_err *err)
-	__attribute__((warn_unused_result));
 int local_agent_start(const cluster_conf *conf, const conf_unit *unit, pgr_err *err) __attribute__((warn_unused_result));
 int local_agent_stop(const cluster_conf *conf, const conf_unit *unit, long timeout_ms, pgr_err *err)
 	__attribute__((warn_unused_result));

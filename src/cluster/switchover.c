@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
+
+#include <jansson.h>
 
 #include "cluster/local.h"
 #include "patroni/patroni.h"
@@ -16,6 +19,8 @@
 #include "pg/pgsql.h"
 #include "state/settings.h"
 #include "state/store.h"
+#include "state/unit_intent.h"
+#include "state/unit_record.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -375,40 +380,66 @@ static void patroni_request_answer(const patroni_request *req, char *buf, size_t
  * The other standbys stream from the candidate before the switchover (Patroni tag replicatefrom), so
  * that the new primary has a synchronous standby the moment it is promoted: with
  * synchronous_mode_strict no commit is then acknowledged on one node only, and none waits long.
+ * Each unit is asked through its intent (state/unit_intent.h); its own agent sets its own tags, on whatever
+ * host it runs, and reports the intent's token. set: the cascade, waited for (each agent's report and the
+ * standbys streaming from the candidate, 20 s at most; a unit that does not answer is named in the log and
+ * in note, and the switchover goes on without it); !set: the tags cleared (leader "": every unit, a clean-up
+ * after a dead owner), not waited for.
  */
-static void cascade_from(const cluster_conf *conf, const char *leader, const char *candidate, bool set)
+#define CASCADE_TIMEOUT_MS 20000
+
+static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, const char *leader, const char *candidate,
+			 bool set, char *note, size_t notelen)
 {
 	const conf_unit *cand = unit_of(conf, candidate);
-	char url[200];
+	unit_intent_tags tags = { .nosync = false };
+	bool asked[CONF_MAX_UNITS] = { false }, answered[CONF_MAX_UNITS] = { false };
+	char prefix[128], token[64], by[128], url[200];
 	long long deadline, started;
 	int expected = 0;
 
-	if (!conf->local || (set && cand == NULL))
+	if (note != NULL && notelen > 0)
+		note[0] = '\0';
+	if (set && cand == NULL)
 		return;
-	for (int i = 0; i < conf->unit_count; i++) {
+	if (etcd == NULL) {
+		log_warn("no etcd: the other units cannot be asked for their replicatefrom tag; switching over without "
+			 "the cascade");
+		return;
+	}
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
+	snprintf(token, sizeof(token), "%s:%d.%lld", set ? "cascade" : "uncascade", (int)getpid(), (long long)wall_ms());
+	if (leader[0] != '\0')
+		snprintf(by, sizeof(by), "switchover %s -> %s (pid %d)", leader, candidate, (int)getpid());
+	else
+		snprintf(by, sizeof(by), "clean-up after a switchover's owner died (pid %d)", (int)getpid());
+	snprintf(tags.replicatefrom, sizeof(tags.replicatefrom), "%s", set ? candidate : "");
+	for (int i = 0; i < conf->unit_count && i < CONF_MAX_UNITS; i++) {
 		const conf_unit *u = &conf->units[i];
-		local_unit_tags tags = { .nosync = false };
 		pgr_err err;
 
 		/* leader "" (a clean-up after a dead owner): every unit */
 		if (leader[0] != '\0' && (strcmp(u->member, leader) == 0 || strcmp(u->member, candidate) == 0))
 			continue;
-		snprintf(tags.replicatefrom, sizeof(tags.replicatefrom), "%s", set ? candidate : "");
-		if (local_unit_set_tags(conf, u, &tags, &err) != 0)
-			log_warn("%s: replicatefrom tag: %s", u->name, err.msg);
-		else
-			expected++;
+		if (unit_intent_ask(etcd, prefix, u->member, &tags, token, by, &err) != 0) {
+			log_warn("%s: cannot ask its agent for replicatefrom=%s: %s", u->name, set ? candidate : "none",
+				 err.msg);
+			continue;
+		}
+		asked[i] = true;
+		expected++;
 	}
 	if (!set || expected == 0)
 		return;
+	log_info("asked %d unit(s) to stream from %s (intent %s)", expected, candidate, token);
 	conf_unit_api_url(cand, url, sizeof(url));
 	started = proc_now_ms();
-	deadline = started + 20000;
+	deadline = started + CASCADE_TIMEOUT_MS;
 	{
 		/* Patroni takes new tags at its next loop (the standby's: follow the candidate; the candidate's:
-		 * create the standby's slot): wake both loops now and again until it streams, instead of
-		 * waiting up to loop_wait for each */
-		int loop_wait = 0;
+		 * create the standby's slot): wake the loops now and again until it streams, instead of waiting
+		 * up to loop_wait for each (each agent wakes its own once it has written its tags) */
+		int loop_wait = 0, acked = 0;
 		long long next_wake = 0;
 		pgr_err err;
 
@@ -418,6 +449,25 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 			patroni_node node;
 			int streaming = 0;
 
+			for (int i = 0; i < conf->unit_count && i < CONF_MAX_UNITS; i++) {
+				char key[256];
+				etcd_kv kv;
+				unit_record rec;
+				bool found = false;
+
+				if (!asked[i] || answered[i])
+					continue;
+				snprintf(key, sizeof(key), "%sunits/%s", prefix, conf->units[i].member);
+				if (etcd_get(etcd, key, &kv, &found, &err) == 0 && found && kv.value != NULL &&
+				    unit_record_parse(kv.value, &rec, &err) == 0 && strcmp(rec.intent_token, token) == 0) {
+					answered[i] = true;
+					acked++;
+					if (rec.intent_error[0] != '\0')
+						log_warn("%s: its agent could not set replicatefrom=%s: %s", conf->units[i].name,
+							 candidate, rec.intent_error);
+				}
+				etcd_kv_free(&kv);
+			}
 			if (loop_wait > 0 && proc_now_ms() >= next_wake) {
 				for (int i = 0; i < conf->unit_count; i++) {
 					const conf_unit *u = &conf->units[i];
@@ -431,7 +481,7 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 				}
 				next_wake = proc_now_ms() + 250;
 			}
-			if (patroni_get_node(url, 2000, &node, &err) == 0) {
+			if (acked >= expected && patroni_get_node(url, 2000, &node, &err) == 0) {
 				for (int i = 0; i < conf->unit_count; i++) {
 					const char *m = conf->units[i].member;
 
@@ -448,15 +498,78 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 					return;
 				}
 			}
-			proc_sleep_ms(50);
+			proc_sleep_ms(acked >= expected ? 50 : 20);
 		}
 	}
-	log_warn("the other standbys do not stream from %s after 20 s; switching over anyway", candidate);
+	{
+		size_t used = 0;
+
+		for (int i = 0; i < conf->unit_count && i < CONF_MAX_UNITS; i++) {
+			if (!asked[i] || answered[i])
+				continue;
+			log_warn("%s: its agent did not apply replicatefrom=%s (intent %s) within %d s: is it running? "
+				 "Switching over without its cascade",
+				 conf->units[i].name, candidate, token, CASCADE_TIMEOUT_MS / 1000);
+			if (note != NULL && used < notelen) {
+				int w = snprintf(note + used, notelen - used, "%s%s", used ? ", " : "", conf->units[i].name);
+
+				used = w > 0 ? used + (size_t)w : used;
+			}
+		}
+		if (note != NULL && used > 0 && used < notelen)
+			snprintf(note + used, notelen - used, "'s agent did not set its replicatefrom tag within %d s",
+				 CASCADE_TIMEOUT_MS / 1000);
+	}
+	log_warn("the other standbys do not stream from %s after %d s; switching over anyway", candidate,
+		 CASCADE_TIMEOUT_MS / 1000);
+}
+
+/*
+ * Before a step of a switchover that already cascaded: the units whose agent has not applied the cascade
+ * it was asked for (its intent names the candidate, its record another token), "" if none: said in the
+ * error if the switchover then fails.
+ */
+static void cascade_unanswered(const cluster_conf *conf, const etcd_client *etcd, const char *leader,
+			       const char *candidate, char *note, size_t notelen)
+{
+	char prefix[128];
+	size_t used = 0;
+
+	note[0] = '\0';
+	if (etcd == NULL)
+		return;
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
+	for (int i = 0; i < conf->unit_count; i++) {
+		const conf_unit *u = &conf->units[i];
+		unit_intent intent;
+		char key[256];
+		etcd_kv kv;
+		unit_record rec;
+		bool found = false, done = false;
+		pgr_err err;
+
+		if (strcmp(u->member, leader) == 0 || strcmp(u->member, candidate) == 0 ||
+		    unit_intent_read(etcd, prefix, u->member, &intent, &found, &err) != 0 || !found ||
+		    strcmp(intent.tags.replicatefrom, candidate) != 0)
+			continue;
+		snprintf(key, sizeof(key), "%sunits/%s", prefix, u->member);
+		if (etcd_get(etcd, key, &kv, &found, &err) == 0 && found && kv.value != NULL &&
+		    unit_record_parse(kv.value, &rec, &err) == 0)
+			done = strcmp(rec.intent_token, intent.token) == 0;
+		etcd_kv_free(&kv);
+		if (!done && used < notelen) {
+			int w = snprintf(note + used, notelen - used, "%s%s", used ? ", " : "", u->name);
+
+			used = w > 0 ? used + (size_t)w : used;
+		}
+	}
+	if (used > 0 && used < notelen)
+		snprintf(note + used, notelen - used, "'s agent did not set its replicatefrom tag");
 }
 
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd)
 {
-	cascade_from(conf, "", "", false);
+	cascade_from(conf, etcd, "", "", false, NULL, 0);
 	resume_all(conf);
 	remove_mark(conf, etcd, 0); /* only a dead owner's: a live one is left as it is */
 }
@@ -536,7 +649,7 @@ static void finish(const cluster_conf *conf, const etcd_client *etcd, const swit
 		   const char *candidate)
 {
 	if (mark->cascaded)
-		cascade_from(conf, leader, candidate, false);
+		cascade_from(conf, etcd, leader, candidate, false, NULL, 0);
 	if (mark->lease != 0)
 		remove_mark(conf, etcd, mark->lease);
 }
@@ -545,9 +658,9 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 			     const conf_unit *old, const conf_unit *cand, long long t0, switchover_timing *timing,
 			     pgr_err *err);
 
-switchover_result switchover_step(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
-				  const char *leader, const char *candidate, const switchover_policy *policy,
-				  switchover_timing *timing, pgr_err *err)
+static switchover_result step(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			      const char *leader, const char *candidate, const switchover_policy *policy,
+			      switchover_timing *timing, char *cascade_note, size_t notelen, pgr_err *err)
 {
 	const conf_unit *old = unit_of(conf, leader), *cand = unit_of(conf, candidate);
 	switchover_mark mark, prev;
@@ -597,7 +710,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		/* written before anything is done; a live switchover of another owner is left alone */
 		if (!put_mark(conf, etcd, &mark, err))
 			return SWITCHOVER_FAILED;
-		cascade_from(conf, leader, candidate, true);
+		cascade_from(conf, etcd, leader, candidate, true, cascade_note, notelen);
 		mark.cascaded = true;
 		note_mark(conf, etcd, &mark);
 	}
@@ -707,6 +820,25 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		finish(conf, etcd, &mark, leader, candidate);
 		return rc == 0 ? SWITCHOVER_DONE : SWITCHOVER_FAILED;
 	}
+}
+
+switchover_result switchover_step(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+				  const char *leader, const char *candidate, const switchover_policy *policy,
+				  switchover_timing *timing, pgr_err *err)
+{
+	char note[300];
+	switchover_result r;
+
+	/* a unit whose agent did not cascade is said with the failure (the step that cascades says it itself) */
+	cascade_unanswered(conf, etcd, leader, candidate, note, sizeof(note));
+	r = step(conf, etcd, owner_lease, leader, candidate, policy, timing, note, sizeof(note), err);
+	if (r == SWITCHOVER_FAILED && note[0] != '\0') {
+		char cause[sizeof(err->msg)];
+
+		snprintf(cause, sizeof(cause), "%s", err->msg);
+		pgr_err_set(err, "%.600s (and %s)", cause, note);
+	}
+	return r;
 }
 
 /* The cluster's settings for clients holding transactions (`pgrefresh config`), else their defaults. */

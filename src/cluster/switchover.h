@@ -78,7 +78,7 @@ void switchover_mark_waiting_text(const switchover_mark *mark, int64_t now_ms, c
 void switchover_halt_text(const switchover_mark *mark, char *buf, size_t len);
 
 /*
- * After the owner of a switchover died: no standby cascades any more (local clusters), every
+ * After the owner of a switchover died: no standby cascades any more (each unit asked through its intent), every
  * PgBouncer resumed, the mark removed. PgBouncer should lead to the running leader first.
  */
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd);

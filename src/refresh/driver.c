@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cluster/local.h"
 #include "cluster/switchover.h"
 #include "patroni/patroni.h"
 #include "pg/pgbouncer.h"
@@ -80,15 +79,17 @@ static void next_sync_guess(const conf_unit *unit, char *out, size_t len)
 		snprintf(out, len, "%s", best->name);
 }
 
+/* This unit's own tags, written by its own agent (agent/tags.h), whatever the cluster. */
 static void write_tags(const cluster_conf *conf, const conf_unit *unit, const char *replicatefrom, bool nosync,
 		       refresh_unit_state *state)
 {
-	local_unit_tags tags = { .nosync = nosync };
+	patroni_tags tags = { .nosync = nosync };
 	pgr_err err;
 
 	snprintf(tags.replicatefrom, sizeof(tags.replicatefrom), "%s", replicatefrom);
-	state->tags_written_ms = wall_ms();
-	if (local_unit_set_tags(conf, unit, &tags, &err) != 0)
+	if (state->tags == NULL)
+		log_error("cannot set Patroni tags: this agent has no tag writer");
+	else if (agent_tags_set(state->tags, conf, unit, &tags, &err) != 0)
 		log_warn("cannot set Patroni tags: %s", err.msg);
 }
 
@@ -127,8 +128,10 @@ static void reap_restart(refresh_unit_state *state)
 void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
 		       bool switchover_marked, const unit_record *me, refresh_unit_state *state)
 {
-	unit_view view = { .me = me, .can_tag = conf->local, .switchover_owns_tags = switchover_marked };
+	unit_view view = { .me = me, .switchover_owns_tags = switchover_marked };
 	unit_record relinked; /* me, once this tick relinked it */
+	patroni_tags intent = { .nosync = false };
+	int64_t tags_written_ms = 0;
 	pgr_err err;
 
 	reap_restart(state);
@@ -150,7 +153,11 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 	else if (me->tag_nosync && state->aside_since_ms == 0)
 		state->aside_since_ms = wall_ms(); /* stood aside before this agent started */
 	view.aside_ms = state->aside_since_ms != 0 ? wall_ms() - state->aside_since_ms : -1;
-	view.tags_written_recently = wall_ms() - state->tags_written_ms < TAGS_SETTLE_MS;
+	if (state->tags != NULL)
+		agent_tags_snapshot(state->tags, &tags_written_ms, &intent);
+	view.intent_replicatefrom = intent.replicatefrom; /* asked through its intent: kept until asked otherwise */
+	view.intent_nosync = intent.nosync;
+	view.tags_written_recently = wall_ms() - tags_written_ms < TAGS_SETTLE_MS;
 	state->step = unit_step_state(&view);
 	snprintf(state->step_target, sizeof(state->step_target), "%s", view.target ? view.target : "");
 
@@ -212,6 +219,8 @@ void refresh_unit_state_save(const refresh_unit_state *state, unit_record *rec)
 	rec->step_since_ms = state->step == US_ASIDE	  ? state->aside_since_ms
 			     : state->step == US_RESTARTING ? state->last_restart_ms
 							    : 0;
+	if (state->tags != NULL)
+		agent_tags_report(state->tags, rec);
 }
 
 void refresh_unit_state_restore(refresh_unit_state *state, const unit_record *rec)
@@ -243,8 +252,15 @@ void refresh_unit_state_load(const etcd_client *etcd, const cluster_conf *conf, 
 		log_debug("cannot read this unit's last record: %s", err.msg);
 		return;
 	}
+	if (found && state->tags != NULL) {
+		/* the intent its last agent applied is not applied again (it may since have stood aside) */
+		agent_tags_seed(state->tags, rec.intent_token);
+	}
 	if (found && rec.step[0] != '\0') {
+		agent_tags *tags = state->tags;
+
 		refresh_unit_state_restore(state, &rec);
+		state->tags = tags;
 		if (state->step != US_IDLE)
 			log_info("taking up this unit's refresh where its last record left it: %s%s%s", rec.step,
 				 rec.step_target[0] ? " for " : "", rec.step_target);
@@ -473,7 +489,7 @@ static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *sn
 }
 
 /*
- * The intent the user wrote (refresh/intent.h), if one is pending: into obs->intent. *rev: its revision
+ * The intent the user wrote (state/intent.h), if one is pending: into obs->intent. *rev: its revision
  * (0: none). One already taken into the record (the coordinator died before answering) is answered now.
  * A config set is taken here (its settings in snap from then on), and is no event: *rev 0.
  */

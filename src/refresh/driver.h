@@ -2,7 +2,7 @@
  * driver.h — the coordinator's side of the refresh, run once a tick by the agent holding the
  * coordinator lease: re-reads the record and the units from etcd, runs the I/O the current state
  * needs (checks, the switchover with PgBouncer paused around it, the health gate's SQL), takes the
- * user's pending intent (refresh/intent.h), turns what it saw into an event (fsm_event), lets fsm_take()
+ * user's pending intent (state/intent.h), turns what it saw into an event (fsm_event), lets fsm_take()
  * apply the table's row, and records the result by compare-and-swap (nothing when the table has no row).
  * A finished refresh goes to history.
  * Everything it needs is re-read every tick, so a new coordinator continues where the last one was.
@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "agent/tags.h"
 #include "state/unit_record.h"
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
@@ -43,7 +44,7 @@ typedef struct refresh_unit_state {
 	char last_restart_target[32]; /* the version that restart was for */
 	pid_t restart_child; /* the child process waiting on Patroni's POST /restart */
 	int64_t aside_since_ms;  /* when this sync standby stood aside for its restart (0: it did not) */
-	int64_t tags_written_ms; /* when its Patroni tags were last written */
+	agent_tags *tags;        /* the agent's writer of its own tags (shared with its intent poller); not owned */
 	unit_state step;         /* where the unit was at its last tick (unit_step.h), reported in its record */
 	char step_target[32];    /* the version the record asked of it then */
 } refresh_unit_state;

@@ -11,6 +11,8 @@ static bool restart_pending(const unit_view *v)
 
 const char *unit_step_kept_replicatefrom(const unit_view *v)
 {
+	if (v->intent_replicatefrom != NULL && v->intent_replicatefrom[0] != '\0')
+		return v->intent_replicatefrom;
 	if (v->switchover_owns_tags || (v->target != NULL && v->restart_wanted))
 		return v->me->tag_replicatefrom;
 	return "";
@@ -23,8 +25,8 @@ unit_action unit_step_decide(const unit_view *v)
 
 	if (v->target != NULL && strcmp(me->linked_version, v->target) != 0)
 		return UNIT_RELINK;
-	if (v->can_tag && !v->restart_running && !restart_pending(v) && !v->tags_written_recently &&
-	    (me->tag_nosync || strcmp(me->tag_replicatefrom, unit_step_kept_replicatefrom(v)) != 0))
+	if (!v->restart_running && !restart_pending(v) && !v->tags_written_recently &&
+	    ((me->tag_nosync && !v->intent_nosync) || strcmp(me->tag_replicatefrom, unit_step_kept_replicatefrom(v)) != 0))
 		return UNIT_UNTAG;
 	if (!restart_pending(v))
 		return UNIT_IDLE;
@@ -32,7 +34,7 @@ unit_action unit_step_decide(const unit_view *v)
 		return UNIT_WAIT_RESTART;
 	if (strcmp(me->patroni_state, "running") != 0)
 		return UNIT_IDLE; /* Patroni starts a stopped PostgreSQL itself, from the new link */
-	if (v->can_tag && strcmp(me->role, "sync-standby") == 0) {
+	if (strcmp(me->role, "sync-standby") == 0) {
 		if (!aside)
 			return UNIT_STAND_ASIDE;
 		if (v->aside_ms < 0 || v->aside_ms < UNIT_RELEASE_WAIT_MS)

@@ -43,7 +43,8 @@ typedef struct unit_view {
 	const char *target;    /* the version the record wants this unit linked to; NULL: nothing asked */
 	bool restart_wanted;   /* the record is at this unit (not just the relink before the switchover) */
 	bool switchover_owns_tags; /* a switchover runs (the refresh's or a marked one): its cascade sets tags */
-	bool can_tag;          /* this unit's Patroni tags can be set (a local cluster) */
+	const char *intent_replicatefrom; /* the replicatefrom its unit intent asks for ("" or NULL: none) */
+	bool intent_nosync;    /* its unit intent asks for nosync */
 	bool restart_running;  /* our POST /restart has not answered yet */
 	bool restart_recent;   /* a restart for this target answered a moment ago (the version may lag) */
 	int64_t aside_ms;      /* how long ago this unit stood aside; -1 if it did not */
@@ -82,8 +83,8 @@ unit_action unit_step_next(const unit_view *v, const unit_transition **row);
 /* Prints the unit's table (text, or a Graphviz digraph). */
 void unit_step_print(FILE *out, bool graphviz);
 
-/* The replicatefrom tag UNIT_UNTAG keeps ("" or the current one): kept while the refresh restarts this
- * unit or a switchover owns the tags. */
+/* The replicatefrom tag UNIT_UNTAG keeps ("" or the current one): the one its unit intent asks for; else
+ * the current one while the refresh restarts this unit or a switchover owns the tags. */
 const char *unit_step_kept_replicatefrom(const unit_view *v);
 
 const char *unit_action_name(unit_action a);

@@ -27,7 +27,7 @@ typedef struct unit_record {
 	bool streaming;          /* per the primary's replication[]; true for the primary itself */
 	int64_t lag_bytes;       /* -1 unknown */
 	int timeline;
-	bool tag_nosync;            /* Patroni tags in effect (pgrefresh sets them for a moment, see local.h) */
+	bool tag_nosync;            /* Patroni tags in effect (pgrefresh sets them for a moment, see agent/tags.h) */
 	char tag_replicatefrom[32]; /* "" if none */
 	char catalog[UNIT_RECORD_MAX_VERSIONS][16]; /* versions this unit's catalog has */
 	int catalog_count;
@@ -37,6 +37,8 @@ typedef struct unit_record {
 	char step[16];        /* where the unit is in its own refresh table (refresh/unit_step.h), "" idle */
 	char step_target[16]; /* the version that step is for */
 	int64_t step_since_ms; /* this agent's wall clock when it stood aside / started the restart */
+	char intent_token[64];  /* the last unit intent its agent applied (state/unit_intent.h), "" none */
+	char intent_error[160]; /* why that intent's tags could not be set, "" */
 } unit_record;
 
 /* Encodes into a heap string (caller frees). */

@@ -16,6 +16,7 @@
 #include "cluster/conf.h"
 #include "cluster/health.h"
 #include "cluster/local.h"
+#include "patroni/patroni_yml.h"
 #include "util/yaml.h"
 
 #define GOOD                                                                                                 \
@@ -507,7 +508,7 @@ static void test_patroni_yml_quoting(void **state)
 	for (size_t i = 0; i < sizeof(hostile_dirs) / sizeof(hostile_dirs[0]) + 1; i++) {
 		cluster_conf conf;
 		cluster_secrets secrets;
-		local_unit_tags tags = { .replicatefrom = "pg-1", .nosync = true };
+		patroni_tags tags = { .replicatefrom = "pg-1", .nosync = true };
 		char *yml = NULL, want[600], got[600];
 		size_t len = 0;
 		pgr_err err;
@@ -528,7 +529,7 @@ static void test_patroni_yml_quoting(void **state)
 		snprintf(secrets.superuser_password, sizeof(secrets.superuser_password), "s'3\"cr#t");
 		snprintf(secrets.replication_password, sizeof(secrets.replication_password), "r");
 		snprintf(secrets.rewind_password, sizeof(secrets.rewind_password), "w");
-		rc = local_patroni_yml(&conf, &secrets, &conf.units[0], &tags, &yml, &len, &err);
+		rc = patroni_yml_render(&conf, &secrets, &conf.units[0], &tags, &yml, &len, &err);
 		if (strchr(conf.dir, '\n') != NULL) {
 			assert_int_equal(rc, -1);
 			assert_non_null(strstr(err.msg, "line break"));

@@ -29,38 +29,43 @@ typedef struct step_case {
 	bool nosync;
 	const char *replicatefrom;
 	const char *target; /* NULL: nothing asked */
-	bool restart_wanted, switchover, can_tag, restart_running, restart_recent, written_recently;
+	bool restart_wanted, switchover;
+	const char *intent_rf; /* the replicatefrom its unit intent asks for */
+	bool restart_running, restart_recent, written_recently;
 	int64_t aside_ms;
 	unit_action expect;
 	const char *kept; /* unit_step_kept_replicatefrom, or NULL not to check */
 } step_case;
 
 static const step_case cases[] = {
-	/* name                                   role            runs  linked state      nosync rf      target restart swo   tag   running recent written aside  expect */
-	{ "no refresh, nothing set", "replica", OLD, OLD, "running", false, "", NULL, false, false, true, false, false, false, -1, UNIT_IDLE, "" },
-	{ "replica's turn: relink first", "replica", OLD, OLD, "running", false, "", NEW, true, false, true, false, false, false, -1, UNIT_RELINK, NULL },
-	{ "replica relinked: restart", "replica", OLD, NEW, "running", false, "", NEW, true, false, true, false, false, false, -1, UNIT_RESTART, NULL },
-	{ "restart under way", "replica", OLD, NEW, "running", false, "", NEW, true, false, true, true, false, false, -1, UNIT_WAIT_RESTART, NULL },
-	{ "restart just answered, old version shown", "replica", OLD, NEW, "running", false, "", NEW, true, false, true, false, true, false, -1, UNIT_WAIT_RESTART, NULL },
-	{ "runs the target: done", "replica", NEW, NEW, "running", false, "", NEW, true, false, true, false, false, false, -1, UNIT_IDLE, "" },
-	{ "stopped: Patroni starts it", "replica", "", NEW, "stopped", false, "", NEW, true, false, true, false, false, false, -1, UNIT_IDLE, NULL },
-	{ "sync standby: stand aside first", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, true, false, false, false, -1, UNIT_STAND_ASIDE, NULL },
-	{ "sync standby aside: wait for release", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, true, 300, UNIT_WAIT_RELEASE, "pg-1" },
-	{ "aside, Patroni shows no tag yet", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, true, false, false, true, 100, UNIT_WAIT_RELEASE, NULL },
-	{ "released: restart", "replica", OLD, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, false, 900, UNIT_RESTART, "pg-1" },
-	{ "never released: restart anyway", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, false, UNIT_RELEASE_WAIT_MS, UNIT_RESTART, NULL },
-	{ "tag seen before the agent knew (restarted agent)", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, true, false, false, false, -1, UNIT_WAIT_RELEASE, NULL },
-	{ "no tags possible: sync standby restarts plainly", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, false, false, false, false, -1, UNIT_RESTART, NULL },
-	{ "restarted onto the target: nosync goes, cascade stays", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, false, -1, UNIT_UNTAG, "pg-1" },
-	{ "tags just written: let Patroni show them", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, true, false, false, true, -1, UNIT_IDLE, NULL },
-	{ "cascade kept while the refresh is at the unit", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, true, false, false, false, -1, UNIT_IDLE, "pg-1" },
-	{ "switchover owns the cascade", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, true, true, false, false, false, -1, UNIT_IDLE, "pg-1" },
-	{ "old primary relinks before the switchover", "primary", OLD, OLD, "running", false, "", NEW, false, true, true, false, false, false, -1, UNIT_RELINK, NULL },
-	{ "old primary relinked: no restart of its own", "primary", OLD, NEW, "running", false, "", NEW, false, true, true, false, false, false, -1, UNIT_IDLE, NULL },
-	{ "paused after the unit: cascade undone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, true, false, false, false, -1, UNIT_UNTAG, "" },
-	{ "another unit's turn: leftover nosync undone", "replica", NEW, NEW, "running", true, "", NULL, false, false, true, false, false, false, -1, UNIT_UNTAG, "" },
-	{ "not a local cluster: tags never touched", "replica", NEW, NEW, "running", true, "pg-1", NULL, false, false, false, false, false, false, -1, UNIT_IDLE, NULL },
-	{ "leftover tag while a restart child runs", "replica", NEW, NEW, "running", true, "", NULL, false, false, true, true, false, false, -1, UNIT_IDLE, NULL },
+	/* name                                   role            runs  linked state      nosync rf      target restart swo   intent running recent written aside  expect */
+	{ "no refresh, nothing set", "replica", OLD, OLD, "running", false, "", NULL, false, false, "", false, false, false, -1, UNIT_IDLE, "" },
+	{ "replica's turn: relink first", "replica", OLD, OLD, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RELINK, NULL },
+	{ "replica relinked: restart", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RESTART, NULL },
+	{ "restart under way", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", true, false, false, -1, UNIT_WAIT_RESTART, NULL },
+	{ "restart just answered, old version shown", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, true, false, -1, UNIT_WAIT_RESTART, NULL },
+	{ "runs the target: done", "replica", NEW, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "" },
+	{ "stopped: Patroni starts it", "replica", "", NEW, "stopped", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, NULL },
+	{ "sync standby: stand aside first", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL },
+	{ "sync standby aside: wait for release", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, 300, UNIT_WAIT_RELEASE, "pg-1" },
+	{ "aside, Patroni shows no tag yet", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, true, 100, UNIT_WAIT_RELEASE, NULL },
+	{ "released: restart", "replica", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, 900, UNIT_RESTART, "pg-1" },
+	{ "never released: restart anyway", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, UNIT_RELEASE_WAIT_MS, UNIT_RESTART, NULL },
+	{ "tag seen before the agent knew (restarted agent)", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, -1, UNIT_WAIT_RELEASE, NULL },
+	{ "cascade asked by intent, Patroni does not show it: written again", "replica", NEW, NEW, "running", false, "", NULL, false, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1" },
+	{ "restarted onto the target: nosync goes, cascade stays", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_UNTAG, "pg-1" },
+	{ "tags just written: let Patroni show them", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, -1, UNIT_IDLE, NULL },
+	{ "cascade kept while the refresh is at the unit", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "pg-1" },
+	{ "switchover owns the cascade", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, true, "", false, false, false, -1, UNIT_IDLE, "pg-1" },
+	{ "old primary relinks before the switchover", "primary", OLD, OLD, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_RELINK, NULL },
+	{ "old primary relinked: no restart of its own", "primary", OLD, NEW, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_IDLE, NULL },
+	{ "paused after the unit: cascade undone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "" },
+	{ "another unit's turn: leftover nosync undone", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "" },
+	{ "cascade asked by intent: kept once the switchover mark is gone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "pg-1", false, false, false, -1, UNIT_IDLE, "pg-1" },
+	{ "intent cleared the cascade: dropped", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "" },
+	{ "intent cascade while the refresh restarts the unit", "replica", NEW, NEW, "running", false, "pg-2", NEW, true, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1" },
+	{ "sync standby stands aside whatever the cluster", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL },
+	{ "leftover tag while a restart child runs", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", true, false, false, -1, UNIT_IDLE, NULL },
 };
 
 static void fill(const step_case *c, unit_record *me, unit_view *v)
@@ -79,7 +84,7 @@ static void fill(const step_case *c, unit_record *me, unit_view *v)
 	v->target = c->target;
 	v->restart_wanted = c->restart_wanted;
 	v->switchover_owns_tags = c->switchover;
-	v->can_tag = c->can_tag;
+	v->intent_replicatefrom = c->intent_rf;
 	v->restart_running = c->restart_running;
 	v->restart_recent = c->restart_recent;
 	v->tags_written_recently = c->written_recently;
@@ -108,7 +113,7 @@ static void test_cases(void **state)
 static void test_sync_standby_walk(void **state)
 {
 	unit_record me;
-	unit_view v = { .me = &me, .target = NEW, .restart_wanted = true, .can_tag = true, .aside_ms = -1 };
+	unit_view v = { .me = &me, .target = NEW, .restart_wanted = true, .aside_ms = -1 };
 	const unit_action expected[] = { UNIT_RELINK, UNIT_STAND_ASIDE, UNIT_WAIT_RELEASE, UNIT_RESTART,
 					 UNIT_WAIT_RESTART, UNIT_UNTAG, UNIT_IDLE };
 	unit_action got[sizeof(expected) / sizeof(expected[0])];
@@ -192,7 +197,7 @@ static void test_invariants(void **state)
 									.target = (bits & 2) ? NEW : NULL,
 									.restart_wanted = (bits & 2) && (bits & 4),
 									.switchover = bits & 8,
-									.can_tag = bits & 16,
+									.intent_rf = (bits & 16) ? "pg-2" : "",
 									.restart_running = bits & 32,
 									.restart_recent = bits & 64,
 									.written_recently = bits & 128,
@@ -213,19 +218,19 @@ static void test_invariants(void **state)
 									assert_string_equal(me.linked_version, NEW);
 									assert_string_not_equal(me.server_version, NEW);
 									assert_string_equal(me.patroni_state, "running");
-									/* a sync standby restarts only after standing aside long enough,
-									 * or where no tags can be set */
-									if (strcmp(me.role, "sync-standby") == 0 && v.can_tag)
+									/* a sync standby restarts only after standing aside long enough */
+									if (strcmp(me.role, "sync-standby") == 0)
 										assert_true(v.aside_ms >= UNIT_RELEASE_WAIT_MS);
 								}
+								/* a cascade its intent asks for is never dropped by its own steps */
+								if (c.intent_rf[0] != '\0')
+									assert_string_equal(unit_step_kept_replicatefrom(&v), c.intent_rf);
 								if (a == UNIT_UNTAG) {
-									assert_true(v.can_tag);
 									assert_false(v.restart_running || v.tags_written_recently);
 									assert_false(v.restart_wanted && strcmp(me.server_version, NEW) != 0 &&
 										     strcmp(me.linked_version, NEW) == 0);
 								}
 								if (a == UNIT_STAND_ASIDE) {
-									assert_true(v.can_tag);
 									assert_false(me.tag_nosync);
 									assert_string_equal(me.role, "sync-standby");
 								}
@@ -257,7 +262,7 @@ static void test_table_walk(void **state)
 		{ US_ON_TARGET, UNIT_IDLE },
 	};
 	unit_record me;
-	unit_view v = { .me = &me, .target = NEW, .restart_wanted = true, .can_tag = true, .aside_ms = -1 };
+	unit_view v = { .me = &me, .target = NEW, .restart_wanted = true, .aside_ms = -1 };
 
 	(void)state;
 	memset(&me, 0, sizeof(me));
@@ -393,6 +398,83 @@ static void test_step_persisted(void **state)
 	}
 }
 
+/* nosync asked through the unit intent stays; one the agent set for its own restart goes once it is done. */
+static void test_intent_nosync(void **state)
+{
+	static const struct {
+		bool tag_nosync, intent_nosync;
+		const char *target;
+		unit_action expect;
+	} rows[] = {
+		{ true, true, NULL, UNIT_IDLE },     /* asked for: kept */
+		{ true, false, NULL, UNIT_UNTAG },   /* a leftover of its own stand-aside: dropped */
+		{ false, true, NULL, UNIT_IDLE },    /* asked, Patroni does not show it yet: not dropped (nothing to drop) */
+		{ true, true, NEW, UNIT_IDLE },      /* on target, still asked: kept */
+		{ true, false, NEW, UNIT_UNTAG },    /* on target: its own nosync goes */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		unit_record me;
+		unit_view v;
+
+		memset(&me, 0, sizeof(me));
+		snprintf(me.role, sizeof(me.role), "replica");
+		snprintf(me.server_version, sizeof(me.server_version), NEW);
+		snprintf(me.linked_version, sizeof(me.linked_version), NEW);
+		snprintf(me.patroni_state, sizeof(me.patroni_state), "running");
+		me.tag_nosync = rows[i].tag_nosync;
+		memset(&v, 0, sizeof(v));
+		v.me = &me;
+		v.target = rows[i].target;
+		v.restart_wanted = rows[i].target != NULL;
+		v.intent_nosync = rows[i].intent_nosync;
+		v.aside_ms = -1;
+		if (unit_step_decide(&v) != rows[i].expect)
+			fail_msg("row %zu: %s, expected %s", i, unit_action_name(unit_step_decide(&v)),
+				 unit_action_name(rows[i].expect));
+	}
+}
+
+/* What the agent applied through its unit intent reaches its record (and etcd's JSON), so the asker can
+ * tell; no tag writer: nothing claimed. */
+static void test_intent_reported(void **state)
+{
+	static const struct {
+		const char *token, *error;
+	} reports[] = {
+		{ "cascade:42.1764428400123", "" },
+		{ "uncascade:7.1", "" },
+		{ "", "" },
+		{ "cascade:9.9", "Patroni at http://127.0.0.1:8010 answered POST /reload with HTTP 503" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
+		agent_tags tags;
+		refresh_unit_state st;
+		unit_record rec, parsed;
+		char *json = NULL;
+		pgr_err err;
+
+		agent_tags_init(&tags);
+		agent_tags_seed(&tags, reports[i].token);
+		snprintf(tags.intent_error, sizeof(tags.intent_error), "%s", reports[i].error);
+		memset(&st, 0, sizeof(st));
+		memset(&rec, 0, sizeof(rec));
+		refresh_unit_state_save(&st, &rec);
+		assert_string_equal(rec.intent_token, ""); /* no writer: nothing claimed */
+		st.tags = &tags;
+		refresh_unit_state_save(&st, &rec);
+		assert_int_equal(unit_record_to_json(&rec, &json, &err), 0);
+		assert_int_equal(unit_record_parse(json, &parsed, &err), 0);
+		free(json);
+		assert_string_equal(parsed.intent_token, reports[i].token);
+		assert_string_equal(parsed.intent_error, reports[i].error);
+		agent_tags_destroy(&tags);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,6 +485,8 @@ int main(void)
 		cmocka_unit_test(test_table_walk),
 		cmocka_unit_test(test_table_rows),
 		cmocka_unit_test(test_step_persisted),
+		cmocka_unit_test(test_intent_reported),
+		cmocka_unit_test(test_intent_nosync),
 	};
 
 	log_setup(LOG_LEVEL_QUIET, "test", 0);
