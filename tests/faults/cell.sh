@@ -18,8 +18,12 @@
 #   not reached      the step never came (the refresh went past it, or never reached it)
 #   halted→finished  it needed `cluster start`, `resume-refresh` or `rollback` and then finished
 #   completed        the refresh completed by itself (the planned resume of `paused` aside)
+# The clients are judged too, and reported (not part of the verdict: a killed primary fails transactions):
+# the writer's failed transactions and its longest window without a commit, the sampler's overlaps (two
+# units accepting writes) and the acknowledged ids missing (the most on any unit).
 # The verdict is printed and, with PGR_FAULT_RESULT=FILE, written there as one line:
-#   VERDICT<TAB>SECONDS<TAB>DETAIL
+#   VERDICT<TAB>SECONDS<TAB>FAILED<TAB>LONGEST_GAP_MS<TAB>OVERLAPS<TAB>MISSING<TAB>DETAIL
+# ("-" where not known: the cell ended before the writer or the count did)
 # With PGR_FAULT_KEEP=DIR the logs of a bad cell are copied there. Exit 0 for completed and
 # halted→finished, 1 otherwise.
 FAULT=${1:?usage: cell.sh FAULT STEP}
@@ -62,8 +66,10 @@ verdict() { # VERDICT: writes the result and ends the cell
 	detail="fault at $(json_get "$(cat "$W/fire.json" 2>/dev/null || echo '{}')" "'%s (%s, state %s, +%s ms)' % (d.get('victim'), d.get('what'), d.get('record_state'), d.get('fired_ms'))")"
 	[ ${#ACTIONS[@]} -gt 0 ] && detail="$detail; ran: $(IFS=,; echo "${ACTIONS[*]}")"
 	[ ${#NOTES[@]} -gt 0 ] && detail="$detail; $(printf '%s; ' "${NOTES[@]}" | sed 's/; $//')"
+	clients=$(json_get "$(cat "$W/writer.json" 2>/dev/null || echo '{}')" "'%s\t%s' % (d.get('failed', '-'), d.get('longest_gap_ms', '-'))")
 	echo "# CELL $FAULT × $AT: $v in ${secs}s — $detail"
-	[ -n "${PGR_FAULT_RESULT:-}" ] && printf '%s\t%s\t%s\n' "$v" "$secs" "$detail" >"$PGR_FAULT_RESULT"
+	[ -n "${PGR_FAULT_RESULT:-}" ] &&
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$secs" "$clients" "${OVERLAPS:--}" "${LOST:--}" "$detail" >"$PGR_FAULT_RESULT"
 	case "$v" in
 	completed | halted→finished) ;;
 	*)
