@@ -14,7 +14,7 @@
 #   2 WRITERS        the sampler saw two units accept writes at the same moment
 #   LOST n           n acknowledged ids are missing on some unit (the most on any unit)
 #   stuck            not idle within the bound, or not healthy / not all on one version after it
-#   NO HINT          halted with a status message that names no command
+#   NO HINT          halted, or no progress for 45 s, with a status that names no command
 #   not reached      the step never came (the refresh went past it, or never reached it)
 #   halted→finished  it needed `cluster start`, `resume-refresh` or `rollback` and then finished
 #   completed        the refresh completed by itself (the planned resume of `paused` aside)
@@ -213,6 +213,11 @@ while [ $SECONDS -lt $DEADLINE ]; do
 				note "agent gone $((SECONDS - DOWN_SINCE)) s, status: $(json_get "$S" "'; '.join(u['name'] + ' ' + u['state'] + ': ' + u['message'] for u in d['units'] if u['state'] == 'down' or 'does not report' in u['message'])")"
 			else
 				note "no progress for 45 s"
+				# a user waiting that long must be told by status what is wrong and what to run
+				if [ "$(json_get "$S" "'pgrefresh ' in d['refresh']['message'] or any('pgrefresh ' in u['message'] for u in d['units'])")" != true ]; then
+					note "stalled with a status naming no command: $(json_get "$S" "d['refresh']['message'] + ' | ' + '; '.join(u['name'] + ' ' + u['state'] + ': ' + u['message'] for u in d['units'] if u['message'])")"
+					NOHINT=1
+				fi
 			fi
 			cluster_start_bg
 			DOWN_SINCE=
