@@ -134,7 +134,7 @@ fuzz-short: fuzz-build
 faults: build/asan/pgrefresh build/pgrefresh
 	tests/faults/matrix
 
-# CI: the matrix's slice: cells seen passing (about 3 minutes)
+# CI: the matrix's slice: one cell of each fault seen passing (about 3 minutes)
 faults-slice: build/asan/pgrefresh build/pgrefresh
 	tests/faults/matrix --slice
 

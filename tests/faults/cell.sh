@@ -14,12 +14,16 @@
 #   2 WRITERS        the sampler saw two units accept writes at the same moment
 #   LOST n           n acknowledged ids are missing on some unit (the most on any unit)
 #   stuck            not idle within the bound, or not healthy / not all on one version after it
-#   NO HINT          halted with a status message that names no command
+#   NO HINT          halted, or no progress for 45 s, with a status that names no command
 #   not reached      the step never came (the refresh went past it, or never reached it)
 #   halted→finished  it needed `cluster start`, `resume-refresh` or `rollback` and then finished
 #   completed        the refresh completed by itself (the planned resume of `paused` aside)
+# The clients are judged too, and reported (not part of the verdict: a killed primary fails transactions):
+# the writer's failed transactions and its longest window without a commit, the sampler's overlaps (two
+# units accepting writes) and the acknowledged ids missing (the most on any unit).
 # The verdict is printed and, with PGR_FAULT_RESULT=FILE, written there as one line:
-#   VERDICT<TAB>SECONDS<TAB>DETAIL
+#   VERDICT<TAB>SECONDS<TAB>FAILED<TAB>LONGEST_GAP_MS<TAB>OVERLAPS<TAB>MISSING<TAB>DETAIL
+# ("-" where not known: the cell ended before the writer or the count did)
 # With PGR_FAULT_KEEP=DIR the logs of a bad cell are copied there. Exit 0 for completed and
 # halted→finished, 1 otherwise.
 FAULT=${1:?usage: cell.sh FAULT STEP}
@@ -62,8 +66,10 @@ verdict() { # VERDICT: writes the result and ends the cell
 	detail="fault at $(json_get "$(cat "$W/fire.json" 2>/dev/null || echo '{}')" "'%s (%s, state %s, +%s ms)' % (d.get('victim'), d.get('what'), d.get('record_state'), d.get('fired_ms'))")"
 	[ ${#ACTIONS[@]} -gt 0 ] && detail="$detail; ran: $(IFS=,; echo "${ACTIONS[*]}")"
 	[ ${#NOTES[@]} -gt 0 ] && detail="$detail; $(printf '%s; ' "${NOTES[@]}" | sed 's/; $//')"
+	clients=$(json_get "$(cat "$W/writer.json" 2>/dev/null || echo '{}')" "'%s\t%s' % (d.get('failed', '-'), d.get('longest_gap_ms', '-'))")
 	echo "# CELL $FAULT × $AT: $v in ${secs}s — $detail"
-	[ -n "${PGR_FAULT_RESULT:-}" ] && printf '%s\t%s\t%s\n' "$v" "$secs" "$detail" >"$PGR_FAULT_RESULT"
+	[ -n "${PGR_FAULT_RESULT:-}" ] &&
+		printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$secs" "$clients" "${OVERLAPS:--}" "${LOST:--}" "$detail" >"$PGR_FAULT_RESULT"
 	case "$v" in
 	completed | halted→finished) ;;
 	*)
@@ -207,6 +213,11 @@ while [ $SECONDS -lt $DEADLINE ]; do
 				note "agent gone $((SECONDS - DOWN_SINCE)) s, status: $(json_get "$S" "'; '.join(u['name'] + ' ' + u['state'] + ': ' + u['message'] for u in d['units'] if u['state'] == 'down' or 'does not report' in u['message'])")"
 			else
 				note "no progress for 45 s"
+				# a user waiting that long must be told by status what is wrong and what to run
+				if [ "$(json_get "$S" "'pgrefresh ' in d['refresh']['message'] or any('pgrefresh ' in u['message'] for u in d['units'])")" != true ]; then
+					note "stalled with a status naming no command: $(json_get "$S" "d['refresh']['message'] + ' | ' + '; '.join(u['name'] + ' ' + u['state'] + ': ' + u['message'] for u in d['units'] if u['message'])")"
+					NOHINT=1
+				fi
 			fi
 			cluster_start_bg
 			DOWN_SINCE=
@@ -229,8 +240,25 @@ step "stop the writer and the sampler; judge"
 for p in "${BG[@]}"; do
 	wait_pids_gone 60 "$p" || kill -TERM "$p" 2>/dev/null || true
 done
+# healthy, or once: a unit whose agent is gone after the end (killed at the last step, the refresh
+# finished without it), and what status says to run for it, as a user would
+STARTED_AFTER=0
+healthy_else_start() {
+	local s
+	cluster_healthy && return 0
+	[ $STARTED_AFTER = 0 ] && s=$(status_json 2>/dev/null) || return 1
+	[ "$(json_get "$s" "any(u['state'] == 'down' for u in d['units'])")" = true ] || return 1
+	STARTED_AFTER=1
+	note "after the end, an agent gone: $(json_get "$s" "d['message']")"
+	if [[ "$(json_get "$s" "d['message']")" == *"pgrefresh cluster start"* ]]; then
+		cluster_start_bg
+	else
+		NOHINT=1
+	fi
+	return 1
+}
 HEALTHY=true
-wait_until 60 cluster_healthy || { HEALTHY=false; note "not healthy 60 s after the end: $(status_json 2>/dev/null | tr -d '\n' | cut -c1-400)"; }
+wait_until 60 healthy_else_start || { HEALTHY=false; note "not healthy 60 s after the end: $(status_json 2>/dev/null | tr -d '\n' | cut -c1-400)"; }
 touch "$STOP"
 wait "$WRITER" || true
 wait "$SAMPLER" || true

@@ -1,4 +1,4 @@
-# lib_refresh.sh — helpers for the refresh scenarios (t_60 .. t_9x). Sourced after lib.sh.
+# lib_refresh.sh — helpers for the refresh scenarios (t_55 .. t_9x, tests/faults). Sourced after lib.sh.
 #
 #   refresh_field FIELD [DIR]        one field of status json's "refresh" object
 #   refresh_state_is STATE [DIR]     for wait_until
@@ -121,4 +121,115 @@ count_on_all() {
 	for u in $(sed -n 's/^\[unit \(.*\)\]$/\1/p' "${3:-$C}/pgrefresh.conf"); do
 		[ "$(psql_unit "$u" "select count(*) from $1" "${3:-$C}" 2>/dev/null)" = "$2" ] || return 1
 	done
+}
+
+# ---- a writer and open transactions through PgBouncer (t_55, t_56) ----------------------------------
+#   ledger_cluster TABLE [CREATE OPTIONS...]  a healthy 3-unit cluster on $LOW, pause-after-unit-refresh
+#                                    none, and through PgBouncer the writer's `ledger` and TABLE(id serial)
+#   start_load RUNDIR ID_BASE        bench/loadclient (built once into $T): 4 clients, 200 a second, through
+#                                    PgBouncer, ids from ID_BASE, until stop_load (LOAD_PID)
+#   stop_load RUNDIR                 stops it; it must have written RUNDIR/result.json
+#   load_field RUNDIR FIELD          a field of its result (failed, acknowledged, longest_zero_commit_window_ms...)
+#   assert_load_clean RUNDIR MAX_MS  0 failed transactions, 0 failed connections, longest zero-commit
+#                                    window under MAX_MS
+#   unit_has_ids UNIT FILE           every id of FILE (one a line) is in UNIT's ledger
+#   assert_ids_on_all FILE           ... on every unit (waits up to 20 s each)
+#   open_holder [APP [ID]]           psql through PgBouncer (application_name APP, default t56-holder)
+#                                    that begins a transaction inserting ledger id ID (default -1) and
+#                                    stays idle in it (HOLDER_PID; its input is fd 7)
+#   holder_backend [APP]             the holder's backend pid on the primary once idle in its transaction
+#   close_holder SQL                 the holder's last statement, then end of input; sets HOLDER_RC
+#   write_answers TABLE              a write into TABLE through PgBouncer answers within 3 s (not paused)
+
+ledger_cluster() {
+	local table=$1
+	shift
+	need_versions "$LOW" "$HIGH"
+	create_cluster 3 "$LOW" "$T/c" "$@"
+	wait_healthy 30
+	psql_bouncer "create table ledger(id bigint primary key, client int not null, at timestamptz not null); create table $table(id serial primary key)" >/dev/null
+	set_pause none
+}
+
+start_load() { # RUNDIR ID_BASE
+	local lc=$T/loadclient
+	if [ ! -x "$lc" ]; then
+		cc -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libpq) "$ROOT/bench/loadclient.c" -o "$lc" \
+			$(pkg-config --libs libpq) -lpthread || fail "could not build bench/loadclient.c"
+	fi
+	mkdir -p "$1"
+	(
+		eval "$("$PGR" cluster env --dir "$C")"
+		exec "$lc" --out "$1" --clients 4 --rate 200 --id-base "$2" --stop-file "$1/stop" >"$1/stdout" 2>"$1/stderr"
+	) &
+	LOAD_PID=$!
+	HOLDERS+=("$LOAD_PID")
+}
+
+stop_load() { # RUNDIR
+	touch "$1/stop"
+	wait "$LOAD_PID" 2>/dev/null || true
+	[ -s "$1/result.json" ] || fail "the load client wrote no result: $(cat "$1/stderr")"
+}
+
+load_field() { json_get "$(cat "$1/result.json")" "d['$2']"; }
+
+assert_load_clean() { # RUNDIR MAX_MS
+	local stall
+	assert_eq "$(load_field "$1" failed)" 0 "failed transactions"
+	assert_eq "$(load_field "$1" connect_errors)" 0 "failed connection attempts"
+	stall=$(load_field "$1" longest_zero_commit_window_ms)
+	awk -v s="$stall" -v m="$2" 'BEGIN { exit !(s < m) }' || fail "longest zero-commit window $stall ms (bound $2 ms)"
+	ok "$(load_field "$1" acknowledged) acknowledged, longest zero-commit window $stall ms"
+}
+
+unit_has_ids() { # UNIT FILE
+	local n want
+	want=$(wc -l <"$2")
+	n=$(psql_unit "$1" "select count(*) from ledger where id in ($(paste -sd, "$2"))") || return 1
+	[ "$n" = "$want" ]
+}
+
+assert_ids_on_all() { # FILE
+	local u units
+	units=$(sed -n 's/^\[unit \(.*\)\]$/\1/p' "$C/pgrefresh.conf")
+	for u in $units; do
+		wait_until 20 unit_has_ids "$u" "$1" || fail "$u lacks acknowledged ids of $1"
+	done
+	ok "all $(wc -l <"$1") ids of $(basename "$1") on $(echo $units | sed 's/ /, /g')"
+}
+
+open_holder() { # [APP [ID]]
+	rm -f "$T/holder.in"
+	mkfifo "$T/holder.in"
+	(
+		eval "$("$PGR" cluster env --dir "$C")"
+		export PGAPPNAME=${1:-t56-holder}
+		exec "$PSQL" -X -q -v ON_ERROR_STOP=1 <"$T/holder.in" >"$T/holder.out" 2>"$T/holder.err"
+	) &
+	HOLDER_PID=$!
+	HOLDERS+=("$HOLDER_PID")
+	exec 7>"$T/holder.in"
+	echo "BEGIN; INSERT INTO ledger VALUES (${2:--1}, -1, now());" >&7
+}
+
+holder_backend() { # [APP]: fails while there is none
+	local pid
+	pid=$(psql_unit "$(units_with_role primary)" \
+		"select pid from pg_stat_activity where application_name = '${1:-t56-holder}' and state = 'idle in transaction'") || return 1
+	[ -n "$pid" ] && printf '%s\n' "$pid"
+}
+
+close_holder() { # SQL
+	echo "$1" >&7
+	exec 7>&-
+	HOLDER_RC=0
+	wait "$HOLDER_PID" || HOLDER_RC=$?
+}
+
+write_answers() { # TABLE
+	(
+		eval "$("$PGR" cluster env --dir "$C")"
+		exec timeout 3 "$PSQL" -X -q -v ON_ERROR_STOP=1 -c "insert into $1 default values"
+	) >/dev/null 2>&1
 }

@@ -13,25 +13,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_refresh.sh"
 
-LC=$T/loadclient
-cc -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libpq) "$ROOT/bench/loadclient.c" -o "$LC" \
-	$(pkg-config --libs libpq) -lpthread || fail "could not build bench/loadclient.c"
-
-start_load() { # RUNDIR ID_BASE
-	mkdir -p "$1"
-	(
-		eval "$("$PGR" cluster env --dir "$C")"
-		exec "$LC" --out "$1" --clients 4 --rate 200 --id-base "$2" --stop-file "$1/stop" >"$1/stdout" 2>"$1/stderr"
-	) &
-	LOAD_PID=$!
-	HOLDERS+=("$LOAD_PID")
-}
-stop_load() { # RUNDIR
-	touch "$1/stop"
-	wait "$LOAD_PID" 2>/dev/null || true
-	[ -s "$1/result.json" ] || fail "the load client wrote no result: $(cat "$1/stderr")"
-}
-load_field() { json_get "$(cat "$1/result.json")" "d['$2']"; }
 # every acknowledged id of RUNDIR is on UNIT
 unit_has_acks() { # UNIT RUNDIR
 	local n want

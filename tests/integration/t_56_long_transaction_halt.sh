@@ -15,68 +15,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_refresh.sh"
 
-LC=$T/loadclient
-cc -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libpq) "$ROOT/bench/loadclient.c" -o "$LC" \
-	$(pkg-config --libs libpq) -lpthread || fail "could not build bench/loadclient.c"
-
-start_load() { # RUNDIR ID_BASE
-	mkdir -p "$1"
-	(
-		eval "$("$PGR" cluster env --dir "$C")"
-		exec "$LC" --out "$1" --clients 4 --rate 200 --id-base "$2" --stop-file "$1/stop" >"$1/stdout" 2>"$1/stderr"
-	) &
-	LOAD_PID=$!
-	HOLDERS+=("$LOAD_PID")
-}
-stop_load() { # RUNDIR
-	touch "$1/stop"
-	wait "$LOAD_PID" 2>/dev/null || true
-	[ -s "$1/result.json" ] || fail "the load client wrote no result: $(cat "$1/stderr")"
-}
-load_field() { json_get "$(cat "$1/result.json")" "d['$2']"; }
-unit_has_ids() { # UNIT FILE: every id of FILE is on UNIT
-	local n want
-	want=$(wc -l <"$2")
-	n=$(psql_unit "$1" "select count(*) from ledger where id in ($(paste -sd, "$2"))") || return 1
-	[ "$n" = "$want" ]
-}
-open_holder() { # [APPLICATION_NAME [ID]]
-	rm -f "$T/holder.in"
-	mkfifo "$T/holder.in"
-	(
-		eval "$("$PGR" cluster env --dir "$C")"
-		export PGAPPNAME=${1:-t56-holder}
-		exec "$PSQL" -X -q -v ON_ERROR_STOP=1 <"$T/holder.in" >"$T/holder.out" 2>"$T/holder.err"
-	) &
-	HOLDER_PID=$!
-	HOLDERS+=("$HOLDER_PID")
-	exec 7>"$T/holder.in"
-	echo "BEGIN; INSERT INTO ledger VALUES (${2:--1}, -1, now());" >&7
-}
-holder_backend() { # [APPLICATION_NAME]: fails while there is none
-	local pid
-	pid=$(psql_unit "$(units_with_role primary)" \
-		"select pid from pg_stat_activity where application_name = '${1:-t56-holder}' and state = 'idle in transaction'") || return 1
-	[ -n "$pid" ] && printf '%s\n' "$pid"
-}
-close_holder() { # SQL; sets HOLDER_RC
-	echo "$1" >&7
-	exec 7>&-
-	HOLDER_RC=0
-	wait "$HOLDER_PID" || HOLDER_RC=$?
-}
-write_answers() {
-	(
-		eval "$("$PGR" cluster env --dir "$C")"
-		exec timeout 3 "$PSQL" -X -q -v ON_ERROR_STOP=1 -c 'insert into t56 default values'
-	) >/dev/null 2>&1
-}
-
 step "a 3-unit cluster on $LOW; bad values of the switchover settings refused; switchover-wait-seconds=5"
-need_versions "$LOW" "$HIGH"
-create_cluster 3 "$LOW"
-wait_healthy 30
-psql_bouncer "create table ledger(id bigint primary key, client int not null, at timestamptz not null); create table t56(id serial primary key)" >/dev/null
+ledger_cluster t56
 for bad in switchover-wait-seconds=soon switchover-wait-seconds=-1 switchover-wait-seconds=86401 \
 	switchover-terminate-clients=yes switchover-terminate-clients=; do
 	pgr_run config --dir "$C" set "$bad"
@@ -84,7 +24,6 @@ for bad in switchover-wait-seconds=soon switchover-wait-seconds=-1 switchover-wa
 	assert_contains "$ERR" "${bad%%=*}" "the error names the setting"
 done
 assert_eq "$(pgr_run config --dir "$C" switchover-wait-seconds && echo "$OUT")" 60 "switchover-wait-seconds after refused sets"
-set_pause none
 pgr_ok config --dir "$C" set switchover-wait-seconds=5
 assert_eq "$(pgr_run config --dir "$C" switchover-wait-seconds && echo "$OUT")" 5 "switchover-wait-seconds"
 
@@ -106,7 +45,7 @@ N=$(cat "$C"/units/*/agent.log | grep -c "PAUSE did not complete within 2000 ms"
 [ "$N" -ge 2 ] || fail "$N PAUSE timeouts logged, expected at least 2 (tried again after the first)"
 ok "$N PAUSEs timed out and were undone: $(grep -h "PAUSE did not complete within 2000 ms" "$C"/units/*/agent.log | head -n 1)"
 assert_eq "$(units_with_role primary)" "$PRIMARY" "primary after the halt"
-write_answers || fail "a write through PgBouncer does not answer within 3 s after the halt"
+write_answers t56 || fail "a write through PgBouncer does not answer within 3 s after the halt"
 ok "PgBouncer answers writes: not left paused"
 if grep -h "not paused/suspended" "$C"/units/*/agent.log; then fail "a RESUME error was logged"; fi
 ok "no 'not paused' error in any agent log"
@@ -134,7 +73,7 @@ ok "status: $MSG"
 assert_match "$MSG" "switchover failed: a transaction outlasted the 5 s wait: pid $HPID \\('t56-holder', 127\\.0\\.0\\.1:[0-9]+, open [0-9]+ s\\); end it or set switchover-terminate-clients=true" "the halt names the holder (pid, application, address, age) and the setting"
 assert_contains "$MSG" "pgrefresh rollback" "the halt names the rollback"
 assert_eq "$(units_with_role primary)" "$PRIMARY" "primary after the halt"
-write_answers || fail "a write through PgBouncer does not answer within 3 s after the halt"
+write_answers t56 || fail "a write through PgBouncer does not answer within 3 s after the halt"
 ok "PgBouncer answers writes: not left paused"
 assert_eq "$(holder_backend)" "$HPID" "the holder's session after the halt (untouched)"
 
@@ -155,15 +94,8 @@ assert_eq "$(psql_unit "$(units_with_role primary)" 'select count(*) from ledger
 step "the writer: 0 failed, every acknowledged id on every unit; no RESUME error logged"
 sleep 1
 stop_load "$T/load2"
-assert_eq "$(load_field "$T/load2" failed)" 0 "failed transactions"
-assert_eq "$(load_field "$T/load2" connect_errors)" 0 "failed connection attempts"
-STALL=$(load_field "$T/load2" longest_zero_commit_window_ms)
-awk -v s="$STALL" 'BEGIN { exit !(s < 5000) }' || fail "longest zero-commit window $STALL ms"
-ok "$(load_field "$T/load2" acknowledged) acknowledged, longest zero-commit window $STALL ms"
-cat "$T/load/ids.txt" "$T/load2/ids.txt" >"$T/ids.txt"
-for u in pg/0 pg/1 pg/2; do
-	wait_until 20 unit_has_ids "$u" "$T/ids.txt" || fail "$u lacks acknowledged ids"
-done
-ok "all $(wc -l <"$T/ids.txt") acknowledged ids of both writers on pg/0, pg/1 and pg/2"
+assert_load_clean "$T/load2" 5000
+cat "$T/load/ids.txt" "$T/load2/ids.txt" >"$T/ids.txt" # both writers'
+assert_ids_on_all "$T/ids.txt"
 if grep -h "not paused/suspended" "$C"/units/*/agent.log; then fail "a RESUME error was logged"; fi
 ok "no 'not paused' error in any agent log"
