@@ -828,6 +828,7 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 	int cursor, taken[2 * CONF_MAX_UNITS + 4], ntaken = 0, port = 0;
 	bool made_dir = false;
 	pgr_err cleanup_err;
+	conf_pooler *pooler;
 
 	memset(conf, 0, sizeof(*conf));
 	if (local_check_dependencies(err) != 0)
@@ -890,9 +891,12 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 		if (local_port_next_free(&cursor, taken, ntaken, &port, err) != 0)
 			goto fail;
 		taken[ntaken++] = port;
-		snprintf(conf->pgbouncers[i].host, sizeof(conf->pgbouncers[i].host), "127.0.0.1");
-		conf->pgbouncers[i].port = port;
-		conf->pgbouncer_count++;
+		pooler = conf_pooler_add(conf);
+		if (pooler == NULL)
+			break;
+		snprintf(pooler->host, sizeof(pooler->host), "127.0.0.1");
+		pooler->port = port;
+		snprintf(pooler->config_host, sizeof(pooler->config_host), "127.0.0.1");
 	}
 	for (int i = 0; i < opts->units; i++) {
 		conf_unit *u = &conf->units[i];

@@ -108,7 +108,7 @@ static int pause_all(const cluster_conf *conf, bool *timed_out, pgr_err *err)
 	if (bouncer_password(conf, &secrets, err) != 0)
 		return -1;
 	for (; paused < conf->pgbouncer_count; paused++) {
-		const conf_endpoint *b = &conf->pgbouncers[paused];
+		const conf_pooler *b = &conf->pgbouncers[paused];
 		pgr_err one;
 
 		if (pgbouncer_pause(b->host, b->port, conf->superuser, secrets.superuser_password, PAUSE_TIMEOUT_MS,
