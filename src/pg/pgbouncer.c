@@ -147,69 +147,186 @@ static char *trim(char *s)
 }
 
 /*
- * Reads host= and port= out of a PgBouncer connection string ("host=H port=P dbname=D", values maybe
- * in single quotes, '' or \' for a quote). host/port stay untouched when absent.
+ * PgBouncer connection strings ("host=H port=P dbname=D", values maybe in single quotes, '' or \' for a
+ * quote), one key=value token at a time: key and val (unquoted), and where the token starts and ends in
+ * the text. 1 a token, 0 none left, -1 malformed.
  */
 #define CONNSTR_VALUE_MAX 256
 
+struct connstr_token {
+	char key[64];
+	char val[CONNSTR_VALUE_MAX];
+	const char *start, *end;
+};
+
+static int connstr_next(const char **pp, struct connstr_token *t, int lineno, pgr_err *err)
+{
+	const char *p = *pp;
+	size_t k = 0, v = 0;
+	bool too_long = false;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0') {
+		*pp = p;
+		return 0;
+	}
+	t->start = p;
+	while (*p && *p != '=' && !isspace((unsigned char)*p) && k + 1 < sizeof(t->key))
+		t->key[k++] = *p++;
+	t->key[k] = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '=')
+		return pgr_err_set(err, "pgbouncer.ini line %d: \"%s\" has no value", lineno, t->key);
+	p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\'') {
+		p++;
+		for (;;) {
+			if (*p == '\0')
+				return pgr_err_set(err, "pgbouncer.ini line %d: unterminated quote", lineno);
+			if ((*p == '\'' && p[1] == '\'') || (*p == '\\' && p[1] != '\0'))
+				p++;
+			else if (*p == '\'')
+				break;
+			if (v + 1 < sizeof(t->val))
+				t->val[v++] = *p;
+			else
+				too_long = true;
+			p++;
+		}
+		p++;
+	} else {
+		while (*p && !isspace((unsigned char)*p)) {
+			if (v + 1 < sizeof(t->val))
+				t->val[v++] = *p;
+			else
+				too_long = true;
+			p++;
+		}
+	}
+	t->val[v] = '\0';
+	t->end = p;
+	*pp = p;
+	if (too_long)
+		return pgr_err_set(err, "pgbouncer.ini line %d: the value of %s is longer than %d bytes", lineno, t->key,
+				   CONNSTR_VALUE_MAX - 1);
+	return 1;
+}
+
+/* Reads host= and port= out of a connection string; host/port stay untouched when absent. */
 static int connstr_target(const char *s, char host[CONNSTR_VALUE_MAX], char port[CONNSTR_VALUE_MAX], int lineno,
 			  pgr_err *err)
 {
-	const char *p = s;
+	struct connstr_token t;
+	int rc;
 
-	while (*p) {
-		char key[64], val[CONNSTR_VALUE_MAX];
-		size_t k = 0, v = 0;
-		bool too_long = false;
-
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p == '\0')
-			break;
-		while (*p && *p != '=' && !isspace((unsigned char)*p) && k + 1 < sizeof(key))
-			key[k++] = *p++;
-		key[k] = '\0';
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p != '=')
-			return pgr_err_set(err, "pgbouncer.ini line %d: \"%s\" has no value", lineno, key);
-		p++;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p == '\'') {
-			p++;
-			for (;;) {
-				if (*p == '\0')
-					return pgr_err_set(err, "pgbouncer.ini line %d: unterminated quote", lineno);
-				if ((*p == '\'' && p[1] == '\'') || (*p == '\\' && p[1] != '\0'))
-					p++;
-				else if (*p == '\'')
-					break;
-				if (v + 1 < sizeof(val))
-					val[v++] = *p;
-				else
-					too_long = true;
-				p++;
-			}
-			p++;
-		} else {
-			while (*p && !isspace((unsigned char)*p)) {
-				if (v + 1 < sizeof(val))
-					val[v++] = *p;
-				else
-					too_long = true;
-				p++;
-			}
-		}
-		val[v] = '\0';
-		if (too_long)
-			return pgr_err_set(err, "pgbouncer.ini line %d: the value of %s is longer than %d bytes", lineno, key,
-					   CONNSTR_VALUE_MAX - 1);
-		if (strcmp(key, "host") == 0)
-			memcpy(host, val, v + 1);
-		else if (strcmp(key, "port") == 0)
-			memcpy(port, val, v + 1);
+	while ((rc = connstr_next(&s, &t, lineno, err)) == 1) {
+		if (strcmp(t.key, "host") == 0)
+			snprintf(host, CONNSTR_VALUE_MAX, "%s", t.val);
+		else if (strcmp(t.key, "port") == 0)
+			snprintf(port, CONNSTR_VALUE_MAX, "%s", t.val);
 	}
+	return rc;
+}
+
+int pgbouncer_ini_retarget(const char *ini_text, const char *host, int port, char **out, pgr_err *err)
+{
+	struct textbuf tb = { NULL, 0, 0, false };
+	bool in_databases = false;
+	int lineno = 0, entries = 0;
+	const char *p = ini_text;
+
+	*out = NULL;
+	if (ini_text == NULL)
+		return pgr_err_set(err, "pgbouncer.ini: no text");
+	if (!plain_token(host, "._-:/"))
+		return pgr_err_set(err, "pgbouncer.ini: target host \"%s\" is empty or has characters PgBouncer would need quoted",
+				   host);
+	if (port <= 0 || port > 65535)
+		return pgr_err_set(err, "pgbouncer.ini: target port %d is out of range", port);
+	/* each line grows by at most the new host and port: room for every line doing so */
+	tb.len = strlen(ini_text) + 1;
+	for (const char *c = ini_text; *c; c++)
+		if (*c == '\n')
+			tb.len += strlen(host) + 32;
+	tb.len += strlen(host) + 32;
+	tb.buf = malloc(tb.len);
+	if (tb.buf == NULL)
+		return pgr_err_set(err, "out of memory");
+	tb.buf[0] = '\0';
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		char line[1024];
+		char *s, *eq;
+
+		lineno++;
+		if (n >= sizeof(line)) {
+			free(tb.buf);
+			return pgr_err_set(err, "pgbouncer.ini line %d: longer than %zu bytes", lineno, sizeof(line) - 1);
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = eol ? eol + 1 : p + n;
+		s = trim(line);
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s", close ? (int)(close - s - 1) : 0, s + 1);
+			in_databases = close != NULL && strcasecmp(trim(name), "databases") == 0;
+		}
+		eq = strchr(s, '=');
+		if (!in_databases || *s == '\0' || *s == ';' || *s == '#' || *s == '[' || eq == NULL) {
+			tb_printf(&tb, "%.*s%s", (int)n, p - n - (eol ? 1 : 0), eol ? "\n" : "");
+			continue;
+		}
+		{
+			/* name = host=... port=... rest: the other tokens kept as they were written */
+			const char *c = eq + 1;
+			struct connstr_token t;
+			bool had_host = false, had_port = false;
+			int rc;
+
+			*eq = '\0';
+			tb_printf(&tb, "%s =", trim(s));
+			while ((rc = connstr_next(&c, &t, lineno, err)) == 1) {
+				if (strcmp(t.key, "host") == 0) {
+					tb_printf(&tb, " host=%s", host);
+					had_host = true;
+				} else if (strcmp(t.key, "port") == 0) {
+					tb_printf(&tb, " port=%d", port);
+					had_port = true;
+				} else {
+					tb_printf(&tb, " %.*s", (int)(t.end - t.start), t.start);
+				}
+			}
+			if (rc < 0) {
+				free(tb.buf);
+				return -1;
+			}
+			if (!had_host) {
+				free(tb.buf);
+				return pgr_err_set(err, "pgbouncer.ini line %d: the entry has no host=", lineno);
+			}
+			if (!had_port)
+				tb_printf(&tb, " port=%d", port);
+			tb_printf(&tb, "%s", eol ? "\n" : "");
+			entries++;
+		}
+	}
+	if (tb.overflow) {
+		free(tb.buf);
+		return pgr_err_set(err, "pgbouncer.ini: out of room while rewriting");
+	}
+	if (entries == 0) {
+		free(tb.buf);
+		return pgr_err_set(err, "pgbouncer.ini: no entry in [databases]");
+	}
+	*out = tb.buf;
 	return 0;
 }
 

@@ -51,6 +51,14 @@ int pgbouncer_ini_target(const char *ini_text, char *host, size_t hostlen, int *
 	__attribute__((warn_unused_result));
 
 /*
+ * ini_text with every [databases] entry leading to host:port (pure): host= and port= replaced (port=
+ * added where absent), every other token and line kept as written. *out is a heap string (free()).
+ * -1 when an entry has no host=, a line is malformed, there is no entry, or host needs quoting.
+ */
+int pgbouncer_ini_retarget(const char *ini_text, const char *host, int port, char **out, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/*
  * Runs one admin command ("PAUSE", "RESUME", "RELOAD", "SHOW VERSION", ...) on the admin console at
  * host:port as user, bounded by timeout_ms (connection included). On timeout the command is
  * cancelled; a PAUSE that timed out is undone with RESUME. Errors carry PgBouncer's message.

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pg/pgbouncer.h"
@@ -97,6 +98,61 @@ static void test_databases_check(void **state)
 	}
 }
 
+/* A repoint rewrites the targets of [databases] only, keeping every other token and line. */
+static void test_ini_retarget(void **state)
+{
+	static const struct {
+		const char *what;
+		const char *in;
+		const char *host;
+		int port;
+		int rc;
+		const char *out; /* or part of the error */
+	} cases[] = {
+		{ "rendered wildcard", "; written by pgrefresh\n[databases]\n* = host=127.0.0.1 port=5440\n\n[pgbouncer]\nlisten_port = 6432\n",
+		  "127.0.0.1", 5441, 0, "; written by pgrefresh\n[databases]\n* = host=127.0.0.1 port=5441\n\n[pgbouncer]\nlisten_port = 6432\n" },
+		{ "tokens kept, order kept", "[databases]\napp = dbname=app host=10.0.0.1 pool_size=20 port=5432 user='o''k'\n",
+		  "10.0.0.2", 5433, 0, "[databases]\napp = dbname=app host=10.0.0.2 pool_size=20 port=5433 user='o''k'\n" },
+		{ "port added", "[databases]\napp = host=a\nb = host=a port=1\n", "c", 7, 0, "[databases]\napp = host=c port=7\nb = host=c port=7\n" },
+		{ "other sections untouched", "[pgbouncer]\nhost = x\n[databases]\na = host=h\n[users]\nu = pool_mode=session\n", "n", 1, 0,
+		  "[pgbouncer]\nhost = x\n[databases]\na = host=n port=1\n[users]\nu = pool_mode=session\n" },
+		{ "comments kept, no final newline", "[databases]\n; a = host=old\n#x\na = host=old port=2", "new", 3, 0, "[databases]\n; a = host=old\n#x\na = host=new port=3" },
+		{ "quoted host", "[databases]\na = host='old h' port=2\n", "new", 3, 0, "[databases]\na = host=new port=3\n" },
+		{ "no host", "[databases]\na = port=2\n", "h", 3, -1, "line 2: the entry has no host=" },
+		{ "no entries", "[pgbouncer]\nlisten_port=1\n", "h", 3, -1, "no entry in [databases]" },
+		{ "unterminated quote", "[databases]\na = host='h\n", "h", 3, -1, "unterminated quote" },
+		{ "hostile host", "[databases]\na = host=h\n", "h dbname=evil", 3, -1, "would need quoted" },
+		{ "newline host", "[databases]\na = host=h\n", "h\n[x]", 3, -1, "would need quoted" },
+		{ "bad port", "[databases]\na = host=h\n", "h", 0, -1, "out of range" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *out = (char *)"untouched";
+		pgr_err err = { 0 };
+		int rc = pgbouncer_ini_retarget(cases[i].in, cases[i].host, cases[i].port, &out, &err);
+
+		if (rc != cases[i].rc)
+			fail_msg("case %s: rc %d (%s)", cases[i].what, rc, err.msg);
+		if (rc == 0) {
+			char h[64];
+			int p;
+
+			if (strcmp(out, cases[i].out) != 0)
+				fail_msg("case %s: got\n%s\nwant\n%s", cases[i].what, out, cases[i].out);
+			/* what it wrote reads back as the new target */
+			assert_int_equal(pgbouncer_ini_target(out, h, sizeof(h), &p, &err), 0);
+			assert_string_equal(h, cases[i].host);
+			assert_int_equal(p, cases[i].port);
+			free(out);
+		} else {
+			assert_null(out);
+			if (strstr(err.msg, cases[i].out) == NULL)
+				fail_msg("case %s: error \"%s\" lacks \"%s\"", cases[i].what, err.msg, cases[i].out);
+		}
+	}
+}
+
 static void test_not_paused_error(void **state)
 {
 	(void)state;
@@ -109,6 +165,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_databases_target),
 		cmocka_unit_test(test_databases_check),
+		cmocka_unit_test(test_ini_retarget),
 		cmocka_unit_test(test_not_paused_error),
 	};
 
