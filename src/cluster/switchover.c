@@ -152,8 +152,8 @@ static void withdraw_repoint(const cluster_conf *conf, const etcd_client *etcd)
 }
 
 /* Asks for every pooler to be repointed at cand, and waits (bounded, unpaused) until an agent took each. */
-static int request_repoint(const cluster_conf *conf, const etcd_client *etcd, int64_t attempt, const conf_unit *cand,
-			   pgr_err *err)
+static int request_repoint(const cluster_conf *conf, const etcd_client *etcd, int64_t attempt, int64_t lease,
+			   const conf_unit *cand, pgr_err *err)
 {
 	char prefix[128];
 	long long deadline = proc_now_ms() + ARM_TIMEOUT_MS;
@@ -176,6 +176,7 @@ static int request_repoint(const cluster_conf *conf, const etcd_client *etcd, in
 		snprintf(in.target_host, sizeof(in.target_host), "%s", cand->host);
 		in.target_port = cand->pg_port;
 		in.attempt = attempt;
+		in.lease = lease;
 		in.state = POOLER_INTENT_REQUESTED;
 		if (pooler_intent_put_if(etcd, prefix, &in, &swapped, err) != 0 || !swapped) {
 			if (!swapped)
@@ -683,6 +684,7 @@ static void cascade_from(const cluster_conf *conf, const char *leader, const cha
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd)
 {
 	cascade_from(conf, "", "", false);
+	withdraw_repoint(conf, etcd);
 	resume_all(conf);
 	put_mark(conf, etcd, NULL);
 }
@@ -875,7 +877,7 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		log_warn("CHECKPOINT before the switchover: %s", qerr.msg);
 
 	/* 3. the repoint asked of the agents on the poolers' hosts, and taken, while clients still run */
-	if (request_repoint(conf, etcd, mark.attempt, cand, err) != 0) {
+	if (request_repoint(conf, etcd, mark.attempt, owner_lease, cand, err) != 0) {
 		finish(conf, etcd, &mark, leader, candidate);
 		return SWITCHOVER_FAILED;
 	}

@@ -85,11 +85,12 @@ int pooler_intent_parse(const char *json, pooler_intent *out, pgr_err *err)
 	json_t *o = json_loads(json ? json : "", JSON_REJECT_DUPLICATES, &jerr);
 	json_t *port, *attempt;
 	char state[16];
-	int64_t rev = out->mod_revision;
+	int64_t rev = out->mod_revision, lease = out->lease;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	out->mod_revision = rev;
+	out->lease = lease;
 	if (!json_is_object(o)) {
 		pgr_err_set(err, "pooler intent: not a JSON object: %s", o == NULL ? jerr.text : "another JSON value");
 		goto out;
@@ -127,6 +128,7 @@ out:
 	if (rc != 0) {
 		memset(out, 0, sizeof(*out));
 		out->mod_revision = rev;
+		out->lease = lease;
 	}
 	return rc;
 }
@@ -147,7 +149,7 @@ int pooler_intent_put_if(const etcd_client *etcd, const char *prefix, pooler_int
 		return -1;
 	pooler_intent_key(prefix, in->pooler, key, sizeof(key));
 	memset(&current, 0, sizeof(current));
-	rc = etcd_put_if(etcd, key, json, in->mod_revision, 0, swapped, &current, err);
+	rc = etcd_put_if(etcd, key, json, in->mod_revision, in->lease, swapped, &current, err);
 	free(json);
 	if (rc == 0 && *swapped)
 		in->mod_revision = current.mod_revision;
@@ -168,6 +170,7 @@ int pooler_intent_read(const etcd_client *etcd, const char *prefix, const char *
 		return -1;
 	if (*found) {
 		out->mod_revision = kv.mod_revision;
+		out->lease = kv.lease;
 		if (pooler_intent_parse(kv.value, out, err) != 0)
 			rc = pgr_err_prefix(err, "%s", key);
 	}
@@ -189,6 +192,7 @@ int pooler_intent_list(const etcd_client *etcd, const char *prefix, pooler_inten
 		pgr_err one;
 
 		out[*n].mod_revision = kvs.items[i].mod_revision;
+		out[*n].lease = kvs.items[i].lease;
 		if (pooler_intent_parse(kvs.items[i].value, &out[*n], &one) != 0) {
 			log_warn("%s: %s", kvs.items[i].key, one.msg);
 			continue;

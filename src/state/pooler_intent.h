@@ -10,7 +10,8 @@
  *   go         the coordinator, once the candidate accepts writes (compare-and-swap from armed)
  *   applied    the agent rewrote P's config and RELOADed it (message: what it did)
  *   failed     the agent could not (message: why)
- * The coordinator removes the key when its switchover attempt ends, whatever came of it.
+ * The coordinator removes the key when its switchover attempt ends, whatever came of it; the key is
+ * bound to the asking process's lease, so that it also goes when that process dies.
  * JSON: {"pooler": "pgbouncer", "host": "127.0.0.1", "target_host": "127.0.0.1", "target_port": 5441,
  *        "attempt": 1764428400000, "state": "armed", "by": "pg/1", "message": ""}
  * Never a password: the agent reads the pooler's secret on its own host.
@@ -45,6 +46,8 @@ typedef struct pooler_intent {
 	char by[32];          /* the unit whose agent took it ("" while requested) */
 	char message[256];    /* applied / failed: what the agent did, or why it could not */
 	int64_t mod_revision; /* the key's (not in the JSON): what the next compare-and-swap expects */
+	int64_t lease;        /* the key's lease (not in the JSON): the asking switchover's, so that an intent
+			       * dies with it; every rewrite keeps it */
 } pooler_intent;
 
 /* "requested", "armed", "go", "applied", "failed". */
@@ -58,8 +61,8 @@ int pooler_intent_parse(const char *json, pooler_intent *out, pgr_err *err) __at
 void pooler_intent_key(const char *prefix, const char *pooler, char *buf, size_t len);
 
 /*
- * Writes in if its key's mod_revision is still in->mod_revision (0: the key must not exist). *swapped
- * says whether it was written; then in->mod_revision is the new one.
+ * Writes in (bound to in->lease) if its key's mod_revision is still in->mod_revision (0: the key must
+ * not exist). *swapped says whether it was written; then in->mod_revision is the new one.
  */
 int pooler_intent_put_if(const etcd_client *etcd, const char *prefix, pooler_intent *in, bool *swapped, pgr_err *err)
 	__attribute__((warn_unused_result));

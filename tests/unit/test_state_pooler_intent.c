@@ -45,9 +45,11 @@ static void test_round_trip(void **state)
 			snprintf(in.message, sizeof(in.message), "RELOAD: could not connect: it's \"down\"");
 		assert_int_equal(pooler_intent_to_json(&in, &json, &err), 0);
 		out.mod_revision = 42; /* the key's, kept: not in the JSON */
+		out.lease = 9;
 		if (pooler_intent_parse(json, &out, &err) != 0)
 			fail_msg("%s: %s", json, err.msg);
 		in.mod_revision = 42;
+		in.lease = 9;
 		assert_memory_equal(&in, &out, sizeof(in));
 		free(json);
 	}
@@ -99,6 +101,7 @@ static void test_parse_refuses(void **state)
 		pgr_err err = { 0 };
 
 		out.mod_revision = 7;
+		out.lease = 0;
 		if (pooler_intent_parse(cases[i].json, &out, &err) != -1 || strstr(err.msg, cases[i].err_has) == NULL)
 			fail_msg("case %zu: \"%s\", expected \"%s\"", i, err.msg, cases[i].err_has);
 		assert_string_equal(out.pooler, "");
@@ -107,7 +110,7 @@ static void test_parse_refuses(void **state)
 	}
 	/* a requested intent has no taker yet */
 	{
-		pooler_intent out;
+		pooler_intent out = { .mod_revision = 0 };
 		pgr_err err = { 0 };
 
 		assert_int_equal(pooler_intent_parse("{\"pooler\":\"p\",\"host\":\"h\",\"target_host\":\"t\",\"target_port\":1,"
