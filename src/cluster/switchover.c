@@ -123,8 +123,8 @@ static int pause_all(const cluster_conf *conf, bool *timed_out, pgr_err *err)
  *
  * Why the intent is written and taken BEFORE the PAUSE: the candidate is known then, and everything
  * that can be slow or can fail for want of an agent (an agent on the pooler's host seeing the intent
- * at its next tick, the compare-and-swap that makes it the one that applies it, reading the pooler's
- * secret) happens while clients still run. If no agent takes it within ARM_TIMEOUT_MS, the switchover
+ * at its next tick, the compare-and-swap that makes it the one that applies it) happens while clients
+ * still run, and before the CHECKPOINT, so that the checkpoint stays as close to the PAUSE as it was. If no agent takes it within ARM_TIMEOUT_MS, the switchover
  * stops there: nothing was paused or switched, the pooler still leads to the old primary, and the
  * error names the host whose agent is missing. Inside the stall there remain only the "go" (one
  * compare-and-swap), the armed agent seeing it (it polls every POOLER_APPLY_POLL_MS), the rewrite and
@@ -872,15 +872,15 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 		return SWITCHOVER_WAITING;
 	}
 
-	/* 2. a checkpoint before the pause shortens the old primary's shutdown inside it */
-	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
-		log_warn("CHECKPOINT before the switchover: %s", qerr.msg);
-
-	/* 3. the repoint asked of the agents on the poolers' hosts, and taken, while clients still run */
+	/* 2. the repoint asked of the agents on the poolers' hosts, and taken, while clients still run */
 	if (request_repoint(conf, etcd, mark.attempt, owner_lease, cand, err) != 0) {
 		finish(conf, etcd, &mark, leader, candidate);
 		return SWITCHOVER_FAILED;
 	}
+
+	/* 3. a checkpoint before the pause shortens the old primary's shutdown inside it */
+	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
+		log_warn("CHECKPOINT before the switchover: %s", qerr.msg);
 
 	/* 4. PAUSE, bounded: a transaction that began since still holds it; then undone at once, tried again */
 	t0 = proc_now_ms();
