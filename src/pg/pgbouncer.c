@@ -471,7 +471,10 @@ static pg_run_result admin_run(const char *host, int port, const char *user, con
 			       long timeout_ms, PGresult **last, pgr_err *err)
 {
 	char conninfo[1024];
-	pg_run_opts opts = { .label = "PgBouncer", .timeout_ms = timeout_ms, .cancel_wait_ms = CANCEL_WAIT_MS };
+	pg_run_opts opts = { .label = "PgBouncer",
+			     .connect_to = "the admin console",
+			     .timeout_ms = timeout_ms,
+			     .cancel_wait_ms = CANCEL_WAIT_MS };
 
 	pg_conninfo(conninfo, sizeof(conninfo), host, port, user, password, "pgbouncer", 0);
 	if (conninfo[0] == '\0') {

@@ -145,9 +145,10 @@ static long conninfo_connect_timeout_ms(const char *conninfo)
  * Connects without blocking past the deadline (nor past the conninfo's connect_timeout): PQconnectStart,
  * then PQconnectPoll whenever the socket is ready. label names the server in errors ("PostgreSQL").
  */
-static PGconn *connect_or_err(const char *conninfo, const char *label, long long started, long long deadline,
-			      pgr_err *err)
+static PGconn *connect_or_err(const char *conninfo, const char *label, const char *connect_to, long long started,
+			      long long deadline, pgr_err *err)
 {
+	const char *to = connect_to != NULL ? " to " : "";
 	PGconn *conn;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	long connect_ms;
@@ -171,8 +172,8 @@ static PGconn *connect_or_err(const char *conninfo, const char *label, long long
 
 		if (ready == 0) {
 			where(conn, at, sizeof(at));
-			pgr_err_set(err, "%s %s: could not connect: timed out after %lld ms", label, at,
-				    connect_deadline - started);
+			pgr_err_set(err, "%s %s: could not connect%s%s: timed out after %lld ms", label, at, to,
+				    connect_to ? connect_to : "", connect_deadline - started);
 			PQfinish(conn);
 			return NULL;
 		}
@@ -183,7 +184,7 @@ static PGconn *connect_or_err(const char *conninfo, const char *label, long long
 	if (PQstatus(conn) != CONNECTION_OK) {
 		where(conn, at, sizeof(at));
 		one_line(PQerrorMessage(conn), line, sizeof(line));
-		pgr_err_set(err, "%s %s: could not connect: %s", label, at, line);
+		pgr_err_set(err, "%s %s: could not connect%s%s: %s", label, at, to, connect_to ? connect_to : "", line);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -301,7 +302,7 @@ pg_run_result pg_run(const char *conninfo, const char *sql, const pg_run_opts *o
 
 	if (last != NULL)
 		*last = NULL;
-	conn = connect_or_err(conninfo, label, started, deadline, err);
+	conn = connect_or_err(conninfo, label, opts != NULL ? opts->connect_to : NULL, started, deadline, err);
 	if (conn == NULL)
 		return PG_RUN_FAILED;
 	if (!PQsendQuery(conn, sql)) {

@@ -41,6 +41,7 @@ typedef enum pg_run_result {
 
 typedef struct pg_run_opts {
 	const char *label;   /* how errors name the server: "PostgreSQL" (NULL) or "PgBouncer" */
+	const char *connect_to; /* NULL, or what it connects to, in errors: "could not connect to the admin console" */
 	long timeout_ms;     /* connection and statements together; <= 0: PGSQL_DEFAULT_TIMEOUT_MS */
 	long cancel_wait_ms; /* on timeout, how long to wait for the cancel to be delivered; 0: not at all */
 } pg_run_opts;
