@@ -208,9 +208,10 @@ static int request_repoint(const cluster_conf *conf, const etcd_client *etcd, in
 				if (pooler_intent_read(etcd, prefix, c->name, &found, &in, &one) == 0 && found &&
 				    in.state == POOLER_INTENT_ARMED)
 					continue;
-				pgr_err_set(err, "no agent on host %s took the repoint of pooler %s within %d s: start the agent of "
-					    "a unit on %s; nothing changed, %s not paused",
-					    c->config_host, c->name, ARM_TIMEOUT_MS / 1000, c->config_host, c->name);
+				/* short: status adds what to run, and the whole must fit its 240 bytes */
+				pgr_err_set(err, "no agent on host %s took the repoint of pooler %s in %d s: start the agent of a "
+					    "unit there; nothing changed",
+					    c->config_host, c->name, ARM_TIMEOUT_MS / 1000);
 				break;
 			}
 			withdraw_repoint(conf, etcd);
