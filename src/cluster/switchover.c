@@ -134,6 +134,7 @@ static int pause_all(const cluster_conf *conf, bool *timed_out, pgr_err *err)
 #define REPOINT_BOUND_MS 5000   /* from go to applied: clients are paused meanwhile */
 #define CHECK_TIMEOUT_MS 2000   /* SHOW DATABASES */
 #define INTENT_POLL_MS 2
+#define REASK_MS 1000 /* go not applied by then: put up again for another agent on the pooler's host */
 
 /* Removes every pooler intent (the end of an attempt, whatever came of it). */
 static void withdraw_repoint(const cluster_conf *conf, const etcd_client *etcd)
@@ -232,12 +233,14 @@ static int repoint_all(const cluster_conf *conf, const etcd_client *etcd, const 
 {
 	char prefix[128];
 	long long t0 = proc_now_ms(), deadline = t0 + REPOINT_BOUND_MS;
+	long long asked[CONF_MAX_PGBOUNCERS]; /* when each was last told go (or put up for another agent) */
 	int applied = 0;
 
 	if (conf->pgbouncer_count == 0)
 		return 0;
 	conf_etcd_prefix(conf, prefix, sizeof(prefix));
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		asked[i] = t0;
 		pooler_intent in;
 		bool found = false, swapped = false;
 
@@ -265,8 +268,30 @@ static int repoint_all(const cluster_conf *conf, const etcd_client *etcd, const 
 			if (in.state == POOLER_INTENT_FAILED)
 				return pgr_err_set(err, "pooler %s: the agent of %s could not repoint it: %s",
 						   conf->pgbouncers[i].name, in.by, in.message);
-			if (in.state == POOLER_INTENT_APPLIED)
+			if (in.state == POOLER_INTENT_APPLIED) {
 				applied++;
+			} else if (in.state == POOLER_INTENT_ARMED) {
+				/* taken again, by another agent (below): go */
+				bool swapped = false;
+
+				in.state = POOLER_INTENT_GO;
+				if (pooler_intent_put_if(etcd, prefix, &in, &swapped, &one) == 0 && swapped)
+					asked[i] = proc_now_ms();
+			} else if (in.state == POOLER_INTENT_GO && proc_now_ms() - asked[i] > REASK_MS) {
+				/* the agent that took it does not apply it (it died since, or its loop is held up):
+				 * put it up again for any agent on the pooler's host; clients wait meanwhile */
+				bool swapped = false;
+				char was[sizeof(in.by)];
+
+				snprintf(was, sizeof(was), "%s", in.by);
+				in.state = POOLER_INTENT_REQUESTED;
+				in.by[0] = '\0';
+				if (pooler_intent_put_if(etcd, prefix, &in, &swapped, &one) == 0 && swapped) {
+					asked[i] = proc_now_ms();
+					log_warn("pooler %s: the agent of %s did not apply the repoint within %d ms: asking another",
+						 in.pooler, was, REASK_MS);
+				}
+			}
 		}
 		if (applied == conf->pgbouncer_count)
 			break;
