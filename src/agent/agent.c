@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent/pooler_apply.h"
 #include "agent/tags.h"
 #include "state/unit_record.h"
 #include "catalog/catalog.h"
@@ -631,6 +632,7 @@ static void agent_loop(agent_ctx *ctx)
 		ensure_lease(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		report(ctx, &rec);
+		pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested); /* a pooler on its host */
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		take_part_in_refresh(ctx, &rec);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/fileutil.h"
@@ -33,16 +34,99 @@ static int parse_port(const char *value, int *port)
 	return 0;
 }
 
-/* "host:port" */
-static int parse_endpoint(const char *value, conf_endpoint *ep)
+/* "host:port" into host (hostlen bytes) and port; a host with blanks or control characters is refused */
+static int parse_endpoint(const char *value, char *host, size_t hostlen, int *port)
 {
 	const char *colon = strrchr(value, ':');
 
-	if (colon == NULL || colon == value || (size_t)(colon - value) >= sizeof(ep->host))
+	if (colon == NULL || colon == value || (size_t)(colon - value) >= hostlen)
 		return -1;
-	memcpy(ep->host, value, (size_t)(colon - value));
-	ep->host[colon - value] = '\0';
-	return parse_port(colon + 1, &ep->port);
+	for (const char *p = value; p < colon; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == ',')
+			return -1;
+	memcpy(host, value, (size_t)(colon - value));
+	host[colon - value] = '\0';
+	return parse_port(colon + 1, port);
+}
+
+static int set_value(char *dst, size_t len, const char *value, const char *where, int lineno, const char *key,
+		     pgr_err *err);
+
+conf_pooler *conf_pooler_add(cluster_conf *conf)
+{
+	conf_pooler *p;
+
+	if (conf->pgbouncer_count >= CONF_MAX_PGBOUNCERS)
+		return NULL;
+	p = &conf->pgbouncers[conf->pgbouncer_count];
+	memset(p, 0, sizeof(*p));
+	if (conf->pgbouncer_count == 0)
+		snprintf(p->name, sizeof(p->name), "pgbouncer");
+	else
+		snprintf(p->name, sizeof(p->name), "pgbouncer-%d", conf->pgbouncer_count);
+	snprintf(p->kind, sizeof(p->kind), "pgbouncer");
+	snprintf(p->secret, sizeof(p->secret), "%s", CONF_POOLER_DEFAULT_SECRET);
+	conf->pgbouncer_count++;
+	return p;
+}
+
+bool conf_secret_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 63 || name[0] == '.')
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+		      *c == '-' || *c == '.'))
+			return false;
+	return true;
+}
+
+/* A pooler's name: the characters of a secret's name (it appears in etcd keys and file names). */
+static bool pooler_name_ok(const char *name)
+{
+	return conf_secret_name_ok(name) && strlen(name) < sizeof(((conf_pooler *)0)->name);
+}
+
+/* One key of a [pooler] section. */
+static int pooler_key(conf_pooler *p, const char *key, const char *value, const char *origin, int lineno, pgr_err *err)
+{
+	if (strcmp(key, "kind") == 0) {
+		if (strcmp(value, "pgbouncer") != 0)
+			return pgr_err_set(err, "%s:%d: unknown pooler kind \"%s\" (pgbouncer is the one there is)", origin,
+					   lineno, value);
+		return set_value(p->kind, sizeof(p->kind), value, origin, lineno, key, err);
+	}
+	if (strcmp(key, "admin") == 0) {
+		if (parse_endpoint(value, p->host, sizeof(p->host), &p->port) != 0)
+			return pgr_err_set(err, "%s:%d: bad admin address \"%s\" (expected host:port)", origin, lineno, value);
+		return 0;
+	}
+	if (strcmp(key, "admin_user") == 0) {
+		if (value[0] == '\0' || strpbrk(value, " \t'\"\\"))
+			return pgr_err_set(err, "%s:%d: bad admin_user \"%s\"", origin, lineno, value);
+		return set_value(p->admin_user, sizeof(p->admin_user), value, origin, lineno, key, err);
+	}
+	if (strcmp(key, "secret") == 0) {
+		/* a name, never the secret itself: it names a file, so no path, no dot-file */
+		if (!conf_secret_name_ok(value))
+			return pgr_err_set(err, "%s:%d: bad secret name (a name of 1 to 63 letters, digits, '_', '-' or '.', "
+					   "not starting with '.'; the password itself goes in DIR/secrets.d/NAME)",
+					   origin, lineno);
+		return set_value(p->secret, sizeof(p->secret), value, origin, lineno, key, err);
+	}
+	if (strcmp(key, "host") == 0) {
+		if (value[0] == '\0' || strpbrk(value, " \t,"))
+			return pgr_err_set(err, "%s:%d: bad pooler host \"%s\"", origin, lineno, value);
+		return set_value(p->config_host, sizeof(p->config_host), value, origin, lineno, key, err);
+	}
+	if (strcmp(key, "config") == 0) {
+		if (value[0] != '/')
+			return pgr_err_set(err, "%s:%d: the pooler's config must be an absolute path", origin, lineno);
+		return set_value(p->config, sizeof(p->config), value, origin, lineno, key, err);
+	}
+	return pgr_err_set(err, "%s:%d: unknown key \"%s\" in [pooler]", origin, lineno, key);
 }
 
 static int parse_unit_name(const char *cluster, const char *name, int *number)
@@ -85,8 +169,10 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 	char *save = copy;
 	char *line;
 	int lineno = 0;
-	enum { SEC_NONE, SEC_CLUSTER, SEC_UNIT } section = SEC_NONE;
+	enum { SEC_NONE, SEC_CLUSTER, SEC_UNIT, SEC_POOLER } section = SEC_NONE;
 	conf_unit *unit = NULL;
+	conf_pooler *pooler = NULL;
+	bool old_poolers = false, new_poolers = false;
 	int rc = 0;
 
 	if (copy == NULL)
@@ -143,6 +229,35 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 					break;
 				conf->unit_count++;
 				section = SEC_UNIT;
+			} else if (strncmp(s, "pooler ", 7) == 0) {
+				char *pname = trim(s + 7);
+
+				if (old_poolers) {
+					rc = pgr_err_set(err, "%s:%d: [pooler %s] and the old \"pgbouncer = \" list together: keep one",
+							 origin, lineno, pname);
+					break;
+				}
+				if (!pooler_name_ok(pname)) {
+					rc = pgr_err_set(err, "%s:%d: bad pooler name \"%s\" (letters, digits, '_', '-', '.')", origin,
+							 lineno, pname);
+					break;
+				}
+				for (int i = 0; i < conf->pgbouncer_count; i++) {
+					if (strcmp(conf->pgbouncers[i].name, pname) == 0) {
+						rc = pgr_err_set(err, "%s:%d: pooler %s listed twice", origin, lineno, pname);
+						break;
+					}
+				}
+				if (rc != 0)
+					break;
+				pooler = conf_pooler_add(conf);
+				if (pooler == NULL) {
+					rc = pgr_err_set(err, "%s:%d: more than %d poolers", origin, lineno, CONF_MAX_PGBOUNCERS);
+					break;
+				}
+				snprintf(pooler->name, sizeof(pooler->name), "%s", pname);
+				new_poolers = true;
+				section = SEC_POOLER;
 			} else {
 				rc = pgr_err_set(err, "%s:%d: unknown section [%s]", origin, lineno, s);
 				break;
@@ -193,15 +308,21 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 				char *save2 = NULL;
 				char *item;
 
+				if (new_poolers) {
+					rc = pgr_err_set(err, "%s:%d: the old \"pgbouncer = \" list and [pooler] sections together: "
+							 "keep one", origin, lineno);
+					break;
+				}
+				old_poolers = true;
 				conf->pgbouncer_count = 0;
 				for (item = strtok_r(value, ",", &save2); item; item = strtok_r(NULL, ",", &save2)) {
-					if (conf->pgbouncer_count >= CONF_MAX_PGBOUNCERS ||
-					    parse_endpoint(trim(item), &conf->pgbouncers[conf->pgbouncer_count]) != 0) {
+					conf_pooler *p = conf_pooler_add(conf);
+
+					if (p == NULL || parse_endpoint(trim(item), p->host, sizeof(p->host), &p->port) != 0) {
 						rc = pgr_err_set(err, "%s:%d: bad pgbouncer \"%s\" (expected host:port)",
 								 origin, lineno, item);
 						break;
 					}
-					conf->pgbouncer_count++;
 				}
 				if (rc != 0)
 					break;
@@ -224,6 +345,9 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 				rc = pgr_err_set(err, "%s:%d: unknown key \"%s\" in [unit]", origin, lineno, key);
 				break;
 			}
+		} else if (section == SEC_POOLER) {
+			if ((rc = pooler_key(pooler, key, value, origin, lineno, err)) != 0)
+				break;
 		} else {
 			rc = pgr_err_set(err, "%s:%d: \"%s\" outside of any section", origin, lineno, key);
 			break;
@@ -241,6 +365,14 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 	for (int i = 0; i < conf->unit_count; i++) {
 		if (conf->units[i].pg_port == 0 || conf->units[i].api_port == 0)
 			return pgr_err_set(err, "%s: unit %s needs pg_port and api_port", origin, conf->units[i].name);
+	}
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		conf_pooler *p = &conf->pgbouncers[i];
+
+		if (p->port == 0)
+			return pgr_err_set(err, "%s: pooler %s needs its admin address (admin = host:port)", origin, p->name);
+		if (p->config_host[0] == '\0') /* where it listens: its config is there */
+			memcpy(p->config_host, p->host, sizeof(p->config_host)); /* same size */
 	}
 	return 0;
 }
@@ -268,17 +400,25 @@ int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err
 		EMIT("etcd_peer_port = %d\n", conf->etcd_peer_port);
 	EMIT("catalog = %s\nsuperuser = %s\nlocal = %s\n", conf->catalog, conf->superuser,
 	     conf->local ? "true" : "false");
-	if (conf->pgbouncer_count > 0) {
-		EMIT("pgbouncer = ");
-		for (int i = 0; i < conf->pgbouncer_count; i++)
-			EMIT("%s%s:%d", i ? "," : "", conf->pgbouncers[i].host, conf->pgbouncers[i].port);
-		EMIT("\n");
-	}
 	for (int i = 0; i < conf->unit_count; i++) {
 		const conf_unit *u = &conf->units[i];
 
 		EMIT("\n[unit %s]\nhost = %s\npg_port = %d\napi_port = %d\n", u->name, u->host, u->pg_port,
 		     u->api_port);
+	}
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		const conf_pooler *p = &conf->pgbouncers[i];
+
+		if (strpbrk(p->config, "\r\n") || strpbrk(p->config_host, "\r\n") || strpbrk(p->admin_user, "\r\n"))
+			return pgr_err_set(err, "a value of pooler %s holds a line break: refused", p->name);
+		EMIT("\n[pooler %s]\nkind = %s\nadmin = %s:%d\n", p->name, p->kind[0] ? p->kind : "pgbouncer", p->host,
+		     p->port);
+		if (p->admin_user[0])
+			EMIT("admin_user = %s\n", p->admin_user);
+		EMIT("secret = %s\nhost = %s\n", p->secret[0] ? p->secret : CONF_POOLER_DEFAULT_SECRET,
+		     p->config_host[0] ? p->config_host : p->host);
+		if (p->config[0])
+			EMIT("config = %s\n", p->config);
 	}
 #undef EMIT
 	return 0;
@@ -370,6 +510,71 @@ int secrets_load(const char *dir, cluster_secrets *secrets, pgr_err *err)
 	if (secrets->superuser_password[0] == '\0')
 		return pgr_err_set(err, "%s: no superuser_password", path);
 	return 0;
+}
+
+int conf_secret_load(const char *dir, const char *name, char *value, size_t len, pgr_err *err)
+{
+	char path[PATH_MAX + 96];
+	char *text, *save = NULL, *line;
+	struct stat st;
+	bool found = false;
+
+	if (len > 0)
+		value[0] = '\0';
+	if (!conf_secret_name_ok(name))
+		return pgr_err_set(err, "bad secret name \"%.63s\"", name);
+	snprintf(path, sizeof(path), "%s/secrets.d/%s", dir, name);
+	if (stat(path, &st) == 0) {
+		size_t n;
+
+		if ((st.st_mode & 077) != 0)
+			return pgr_err_set(err, "%s: readable by group or others (mode %03o): refused; chmod 600 it", path,
+					   (unsigned)(st.st_mode & 0777));
+		if (file_read_all(path, &text, NULL, err) != 0)
+			return -1;
+		n = strcspn(text, "\r\n");
+		if (n == 0 || n >= len) {
+			free(text);
+			return pgr_err_set(err, "%s: %s", path, n == 0 ? "empty" : "longer than a password may be");
+		}
+		memcpy(value, text, n);
+		value[n] = '\0';
+		free(text);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/secrets", dir);
+	if (file_read_all(path, &text, NULL, err) != 0)
+		return -1;
+	for (line = strtok_r(text, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		if (strcmp(trim(line), name) == 0 && strlen(trim(eq + 1)) < len) {
+			snprintf(value, len, "%s", trim(eq + 1));
+			found = value[0] != '\0';
+		}
+	}
+	free(text);
+	if (!found)
+		return pgr_err_set(err, "no secret %s (neither %s/secrets.d/%s nor a key of %s)", name, dir, name, path);
+	return 0;
+}
+
+const char *conf_pooler_admin_user(const cluster_conf *conf, const conf_pooler *p)
+{
+	return p->admin_user[0] ? p->admin_user : conf->superuser;
+}
+
+void conf_pooler_config(const cluster_conf *conf, int i, char *buf, size_t len)
+{
+	if (i >= 0 && i < conf->pgbouncer_count && conf->pgbouncers[i].config[0])
+		snprintf(buf, len, "%s", conf->pgbouncers[i].config);
+	else if (i == 0)
+		snprintf(buf, len, "%s/pgbouncer/pgbouncer.ini", conf->dir);
+	else
+		snprintf(buf, len, "%s/pgbouncer-%d/pgbouncer.ini", conf->dir, i);
 }
 
 int secrets_save(const char *dir, const cluster_secrets *secrets, pgr_err *err)

@@ -7,14 +7,26 @@
  *   etcd = http://127.0.0.1:2379
  *   etcd_peer_port = 2380          (local cluster only)
  *   catalog = /var/lib/pgrefresh/catalog
- *   pgbouncer = 127.0.0.1:6432     (comma-separated list allowed)
+ *   pgbouncer = 127.0.0.1:6432     (the old form of the poolers: a comma-separated list of PgBouncers'
+ *                                   admin addresses, each with the defaults of a [pooler] section; read,
+ *                                   no longer written)
  *   superuser = postgres
  *   local = true                   (pgrefresh started every process: cluster start/stop apply)
  *   [unit pg/0]
  *   host = 127.0.0.1
  *   pg_port = 5440
  *   api_port = 8010
- * Passwords live in DIR/secrets (0600), not here.
+ *   [pooler pgbouncer]             (one section a pooler, in front of the cluster; at most CONF_MAX_PGBOUNCERS)
+ *   kind = pgbouncer               (the only kind so far; the default)
+ *   admin = 127.0.0.1:6432         (its admin console: PAUSE, RESUME, SHOW; required)
+ *   admin_user = postgres          (default: the cluster's superuser)
+ *   secret = superuser_password    (the NAME of the secret holding the admin user's password, see
+ *                                   conf_secret_load; default superuser_password)
+ *   host = 127.0.0.1               (the host where its config lives: the agent of a unit on that host
+ *                                   repoints it; default: the admin address's host)
+ *   config = /etc/pgbouncer/pgbouncer.ini (its config file on that host; default, local cluster:
+ *                                   DIR/pgbouncer/pgbouncer.ini, DIR/pgbouncer-N/pgbouncer.ini for the N-th)
+ * Passwords live in DIR/secrets and DIR/secrets.d (0600), never here.
  */
 #ifndef PGR_CLUSTER_CONF_H
 #define PGR_CLUSTER_CONF_H
@@ -43,6 +55,23 @@ typedef struct conf_endpoint {
 	int port;
 } conf_endpoint;
 
+/*
+ * A pooler in front of the cluster (pooler/pooler.h drives it). host:port is its admin console; its
+ * password is never here, only the name of the secret that holds it.
+ */
+typedef struct conf_pooler {
+	char name[32];        /* "pgbouncer", "pgbouncer-1": a name for logs and status */
+	char kind[16];        /* "pgbouncer" */
+	char host[64];        /* the admin address */
+	int port;
+	char admin_user[64];  /* "" = the cluster's superuser */
+	char secret[64];      /* the secret's name: [A-Za-z0-9_.-], not starting with '.' */
+	char config_host[64]; /* where its config file lives (the agent there repoints it) */
+	char config[PATH_MAX]; /* that file's path there; "" = the local cluster's (conf_pooler_config) */
+} conf_pooler;
+
+#define CONF_POOLER_DEFAULT_SECRET "superuser_password"
+
 /* The whole file, plus the directory it came from. */
 typedef struct cluster_conf {
 	char dir[PATH_MAX];
@@ -52,7 +81,7 @@ typedef struct cluster_conf {
 	char catalog[PATH_MAX];
 	char superuser[64];
 	bool local;
-	conf_endpoint pgbouncers[CONF_MAX_PGBOUNCERS];
+	conf_pooler pgbouncers[CONF_MAX_PGBOUNCERS]; /* the poolers, PgBouncers all so far */
 	int pgbouncer_count;
 	conf_unit units[CONF_MAX_UNITS];
 	int unit_count;
@@ -74,6 +103,25 @@ int conf_load(const char *dir, cluster_conf *conf, pgr_err *err) __attribute__((
 int conf_save(const cluster_conf *conf, pgr_err *err) __attribute__((warn_unused_result));
 int secrets_load(const char *dir, cluster_secrets *secrets, pgr_err *err) __attribute__((warn_unused_result));
 int secrets_save(const char *dir, const cluster_secrets *secrets, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Reads the secret named name of the cluster at dir: the file DIR/secrets.d/NAME (its first line; the
+ * file must not be readable by group or others), else the key NAME of DIR/secrets. Never logged.
+ */
+int conf_secret_load(const char *dir, const char *name, char *value, size_t len, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* Whether name is a usable secret name ([A-Za-z0-9_.-], 1 to 63 bytes, not starting with '.'). */
+bool conf_secret_name_ok(const char *name);
+/*
+ * Appends a pooler with the defaults (those of the old form "pgbouncer = host:port"): named pgbouncer,
+ * pgbouncer-1, ...; kind pgbouncer; secret CONF_POOLER_DEFAULT_SECRET. NULL when there are
+ * CONF_MAX_PGBOUNCERS already. The caller sets its admin address.
+ */
+conf_pooler *conf_pooler_add(cluster_conf *conf);
+/* The admin user of pooler p: its own, else the cluster's superuser. */
+const char *conf_pooler_admin_user(const cluster_conf *conf, const conf_pooler *p);
+/* The config file of pooler number i on its host: its config, else DIR/pgbouncer[-i]/pgbouncer.ini. */
+void conf_pooler_config(const cluster_conf *conf, int i, char *buf, size_t len);
 
 /* Finds a unit by "pg/1", "pg-1" or "1"; NULL if none. */
 const conf_unit *conf_find_unit(const cluster_conf *conf, const char *name);

@@ -20,6 +20,7 @@
 #include "patroni/patroni.h"
 #include "patroni/patroni_yml.h"
 #include "pg/pgbouncer.h"
+#include "pooler/pooler.h"
 #include "util/fileutil.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -208,56 +209,39 @@ static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets
 	return 0;
 }
 
-static int bouncer_target(const cluster_conf *conf, int i, char *host, size_t hostlen, int *port, pgr_err *err)
-{
-	char path[PATH_MAX + 32];
-	char *text;
-	int rc;
-
-	bouncer_path(conf, i, "pgbouncer.ini", path, sizeof(path));
-	if (file_read_all(path, &text, NULL, err) != 0)
-		return -1;
-	rc = pgbouncer_ini_target(text, host, hostlen, port, err);
-	free(text);
-	return rc;
-}
-
-int local_pgbouncer_target(const cluster_conf *conf, char *host, size_t hostlen, int *port, pgr_err *err)
-{
-	return bouncer_target(conf, 0, host, hostlen, port, err);
-}
-
+/*
+ * The coordinator keeps the local PgBouncers leading to the running leader (after a failover, say):
+ * the same repoint as a switchover's (pooler/pooler.h: [databases] retargeted, RELOAD), only where a
+ * PgBouncer's file leads elsewhere. (A switchover's own repoint goes through an agent on the pooler's
+ * host: cluster/switchover.c.)
+ */
 int local_pgbouncer_repoint(const cluster_conf *conf, const char *host, int port, bool *changed, pgr_err *err)
 {
-	cluster_secrets secrets;
-	bool have_secrets = false;
 	int rc = 0;
 
 	*changed = false;
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
-		char cur_host[256];
+		char path[PATH_MAX], cur_host[256];
+		char *text = NULL;
 		int cur_port = 0;
+		bool one_changed = false;
 		pgr_err one;
+		pooler p;
 
-		if (bouncer_target(conf, i, cur_host, sizeof(cur_host), &cur_port, &one) == 0 && cur_port == port &&
-		    strcmp(cur_host, host) == 0)
-			continue;
-		if (write_pgbouncer_ini(conf, i, host, port, &one) != 0) {
-			*err = one;
-			rc = -1;
+		conf_pooler_config(conf, i, path, sizeof(path));
+		if (file_read_all(path, &text, NULL, &one) == 0 &&
+		    pgbouncer_ini_target(text, cur_host, sizeof(cur_host), &cur_port, &one) == 0 && cur_port == port &&
+		    strcmp(cur_host, host) == 0) {
+			free(text);
 			continue;
 		}
-		*changed = true;
-		if (!have_secrets) {
-			if (secrets_load(conf->dir, &secrets, err) != 0)
-				return -1;
-			have_secrets = true;
-		}
-		if (pgbouncer_admin_command(conf->pgbouncers[i].host, conf->pgbouncers[i].port, conf->superuser,
-					    secrets.superuser_password, "RELOAD", 5000, &one) != 0) {
+		free(text);
+		if (pooler_open(conf, i, &p, &one) != 0 || p.ops->repoint(&p, host, port, 5000, &one_changed, &one) != 0) {
 			*err = one;
 			rc = -1;
 		}
+		pooler_close(&p);
+		*changed = *changed || one_changed;
 	}
 	return rc;
 }
@@ -666,6 +650,7 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 	int cursor, taken[2 * CONF_MAX_UNITS + 4], ntaken = 0, port = 0;
 	bool made_dir = false;
 	pgr_err cleanup_err;
+	conf_pooler *added;
 
 	memset(conf, 0, sizeof(*conf));
 	if (local_check_dependencies(err) != 0)
@@ -728,9 +713,12 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 		if (local_port_next_free(&cursor, taken, ntaken, &port, err) != 0)
 			goto fail;
 		taken[ntaken++] = port;
-		snprintf(conf->pgbouncers[i].host, sizeof(conf->pgbouncers[i].host), "127.0.0.1");
-		conf->pgbouncers[i].port = port;
-		conf->pgbouncer_count++;
+		added = conf_pooler_add(conf);
+		if (added == NULL)
+			break;
+		snprintf(added->host, sizeof(added->host), "127.0.0.1");
+		added->port = port;
+		snprintf(added->config_host, sizeof(added->config_host), "127.0.0.1");
 	}
 	for (int i = 0; i < opts->units; i++) {
 		conf_unit *u = &conf->units[i];

@@ -15,8 +15,9 @@
 #include "cluster/local.h"
 #include "patroni/patroni.h"
 #include "pg/activity.h"
-#include "pg/pgbouncer.h"
 #include "pg/pgsql.h"
+#include "pooler/pooler.h"
+#include "state/pooler_intent.h"
 #include "state/settings.h"
 #include "state/store.h"
 #include "state/unit_intent.h"
@@ -47,89 +48,276 @@ static const conf_unit *unit_of(const cluster_conf *conf, const char *member)
 	return NULL;
 }
 
-/* The pieces every admin command needs; -1 with err when the secrets cannot be read. */
-static int bouncer_password(const cluster_conf *conf, cluster_secrets *secrets, pgr_err *err)
+/* RESUME pooler i; one that is not paused is fine (no error, nothing logged). */
+static int resume_one(const cluster_conf *conf, int i, pgr_err *err)
 {
-	return conf->pgbouncer_count == 0 ? 0 : secrets_load(conf->dir, secrets, err);
-}
+	pooler p;
+	int rc;
 
-/* RESUME PgBouncer i; one that is not paused is fine (no error, nothing logged). */
-static int resume_one(const cluster_conf *conf, const cluster_secrets *secrets, int i, pgr_err *err)
-{
-	bool was_paused;
-	pgr_err one;
-
-	if (pgbouncer_resume(conf->pgbouncers[i].host, conf->pgbouncers[i].port, conf->superuser,
-			     secrets->superuser_password, RESUME_TIMEOUT_MS, &was_paused, &one) != 0)
-		return pgr_err_set(err, "PgBouncer %s:%d RESUME: %s", conf->pgbouncers[i].host, conf->pgbouncers[i].port,
-				   one.msg);
-	return 0;
+	if (pooler_open(conf, i, &p, err) != 0)
+		return -1;
+	rc = p.ops->resume(&p, RESUME_TIMEOUT_MS, err);
+	pooler_close(&p);
+	return rc;
 }
 
 int switchover_pgbouncer_command(const cluster_conf *conf, const char *command, pgr_err *err)
 {
-	cluster_secrets secrets;
 	int rc = 0;
 
-	if (conf->pgbouncer_count == 0)
-		return 0;
-	if (bouncer_password(conf, &secrets, err) != 0)
-		return -1;
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
 		pgr_err one;
+		bool timed_out = false;
+		pooler p;
 
 		if (strcmp(command, "RESUME") == 0) {
-			if (resume_one(conf, &secrets, i, &one) != 0) {
+			if (resume_one(conf, i, &one) != 0) {
 				*err = one;
 				rc = -1;
 			}
 			continue;
 		}
-		if (pgbouncer_admin_command(conf->pgbouncers[i].host, conf->pgbouncers[i].port, conf->superuser,
-					    secrets.superuser_password, command, RESUME_TIMEOUT_MS, &one) != 0) {
-			pgr_err_set(err, "PgBouncer %s:%d %s: %s", conf->pgbouncers[i].host, conf->pgbouncers[i].port, command,
-				    one.msg);
+		if (strcmp(command, "PAUSE") != 0)
+			return pgr_err_set(err, "poolers: unknown command %s", command);
+		if (pooler_open(conf, i, &p, &one) != 0 || p.ops->pause(&p, RESUME_TIMEOUT_MS, &timed_out, &one) != 0) {
+			*err = one;
 			rc = -1;
 		}
+		pooler_close(&p);
 	}
 	return rc;
 }
 
 /*
- * PAUSE every PgBouncer, each bounded by PAUSE_TIMEOUT_MS. On failure none is left paused: the ones
- * that paused are resumed once each, and one whose PAUSE did not complete was undone by
- * pgbouncer_pause itself (resuming it again would only draw "not paused"). *timed_out: a PAUSE did
- * not complete in time (a transaction held it), rather than a PgBouncer failing.
+ * PAUSE every pooler, each bounded by PAUSE_TIMEOUT_MS. On failure none is left paused: the ones
+ * that paused are resumed once each, and one whose PAUSE did not complete was undone by its pause
+ * itself (resuming it again would only draw "not paused"). *timed_out: a PAUSE did not complete in
+ * time (a transaction held it), rather than a pooler failing.
  */
 static int pause_all(const cluster_conf *conf, bool *timed_out, pgr_err *err)
 {
-	cluster_secrets secrets;
 	int paused = 0;
 
 	*timed_out = false;
-	if (conf->pgbouncer_count == 0)
-		return 0;
-	if (bouncer_password(conf, &secrets, err) != 0)
-		return -1;
 	for (; paused < conf->pgbouncer_count; paused++) {
-		const conf_endpoint *b = &conf->pgbouncers[paused];
-		pgr_err one;
+		pooler p;
+		int rc;
 
-		if (pgbouncer_pause(b->host, b->port, conf->superuser, secrets.superuser_password, PAUSE_TIMEOUT_MS,
-				    timed_out, &one) != 0) {
-			pgr_err_set(err, "%s", one.msg);
+		if (pooler_open(conf, paused, &p, err) != 0)
 			break;
-		}
+		rc = p.ops->pause(&p, PAUSE_TIMEOUT_MS, timed_out, err);
+		pooler_close(&p);
+		if (rc != 0)
+			break;
 	}
 	if (paused == conf->pgbouncer_count)
 		return 0;
 	for (int i = 0; i < paused; i++) {
 		pgr_err one;
 
-		if (resume_one(conf, &secrets, i, &one) != 0)
+		if (resume_one(conf, i, &one) != 0)
 			log_error("%s", one.msg);
 	}
 	return -1;
+}
+
+/*
+ * The repoint, through intents (state/pooler_intent.h): the coordinator cannot write a pooler's config
+ * on another host, so the agent of a unit on that host does.
+ *
+ * Why the intent is written and taken BEFORE the PAUSE: the candidate is known then, and everything
+ * that can be slow or can fail for want of an agent (an agent on the pooler's host seeing the intent
+ * at its next tick, the compare-and-swap that makes it the one that applies it) happens while clients
+ * still run, and before the CHECKPOINT, so that the checkpoint stays as close to the PAUSE as it was. If no agent takes it within ARM_TIMEOUT_MS, the switchover
+ * stops there: nothing was paused or switched, the pooler still leads to the old primary, and the
+ * error names the host whose agent is missing. Inside the stall there remain only the "go" (one
+ * compare-and-swap), the armed agent seeing it (it polls every POOLER_APPLY_POLL_MS), the rewrite and
+ * RELOAD, its "applied", and the check through the admin console (SHOW DATABASES).
+ */
+#define ARM_TIMEOUT_MS 5000     /* agents tick every 0.2 s in a refresh, 1 s otherwise */
+#define REPOINT_BOUND_MS 5000   /* from go to applied: clients are paused meanwhile */
+#define CHECK_TIMEOUT_MS 2000   /* SHOW DATABASES */
+#define INTENT_POLL_MS 2
+#define REASK_MS 1000 /* go not applied by then: put up again for another agent on the pooler's host */
+
+/* Removes every pooler intent (the end of an attempt, whatever came of it). */
+static void withdraw_repoint(const cluster_conf *conf, const etcd_client *etcd)
+{
+	char prefix[128];
+
+	if (etcd == NULL)
+		return;
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		pgr_err err;
+
+		if (pooler_intent_remove(etcd, prefix, conf->pgbouncers[i].name, &err) != 0)
+			log_warn("pooler %s: could not remove its repoint intent: %s", conf->pgbouncers[i].name, err.msg);
+	}
+}
+
+/* Asks for every pooler to be repointed at cand, and waits (bounded, unpaused) until an agent took each. */
+static int request_repoint(const cluster_conf *conf, const etcd_client *etcd, int64_t attempt, int64_t lease,
+			   const conf_unit *cand, pgr_err *err)
+{
+	char prefix[128];
+	long long deadline = proc_now_ms() + ARM_TIMEOUT_MS;
+	int armed = 0;
+
+	if (conf->pgbouncer_count == 0)
+		return 0;
+	if (etcd == NULL)
+		return pgr_err_set(err, "poolers are repointed through etcd, and there is none here");
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
+	withdraw_repoint(conf, etcd); /* what an earlier attempt may have left */
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		const conf_pooler *c = &conf->pgbouncers[i];
+		pooler_intent in;
+		bool swapped = false;
+
+		memset(&in, 0, sizeof(in));
+		snprintf(in.pooler, sizeof(in.pooler), "%s", c->name);
+		snprintf(in.host, sizeof(in.host), "%s", c->config_host[0] ? c->config_host : c->host);
+		snprintf(in.target_host, sizeof(in.target_host), "%s", cand->host);
+		in.target_port = cand->pg_port;
+		in.attempt = attempt;
+		in.lease = lease;
+		in.state = POOLER_INTENT_REQUESTED;
+		if (pooler_intent_put_if(etcd, prefix, &in, &swapped, err) != 0 || !swapped) {
+			if (!swapped)
+				pgr_err_set(err, "pooler %s: a repoint intent appeared meanwhile", c->name);
+			withdraw_repoint(conf, etcd);
+			return pgr_err_prefix(err, "nothing changed");
+		}
+	}
+	while (armed < conf->pgbouncer_count) {
+		armed = 0;
+		for (int i = 0; i < conf->pgbouncer_count; i++) {
+			pooler_intent in;
+			bool found = false;
+			pgr_err one;
+
+			if (pooler_intent_read(etcd, prefix, conf->pgbouncers[i].name, &found, &in, &one) == 0 && found &&
+			    in.state == POOLER_INTENT_ARMED)
+				armed++;
+		}
+		if (armed == conf->pgbouncer_count)
+			break;
+		if (proc_now_ms() > deadline) {
+			for (int i = 0; i < conf->pgbouncer_count; i++) {
+				pooler_intent in;
+				bool found = false;
+				pgr_err one;
+				const conf_pooler *c = &conf->pgbouncers[i];
+
+				if (pooler_intent_read(etcd, prefix, c->name, &found, &in, &one) == 0 && found &&
+				    in.state == POOLER_INTENT_ARMED)
+					continue;
+				/* short: status adds what to run, and the whole must fit its 240 bytes */
+				pgr_err_set(err, "no agent on host %s took the repoint of pooler %s in %d s: start the agent of a "
+					    "unit there; nothing changed",
+					    c->config_host, c->name, ARM_TIMEOUT_MS / 1000);
+				break;
+			}
+			withdraw_repoint(conf, etcd);
+			return -1;
+		}
+		proc_sleep_ms(20);
+	}
+	log_info("switchover: every pooler's repoint to %s (%s:%d) taken by an agent on its host", cand->name, cand->host,
+		 cand->pg_port);
+	return 0;
+}
+
+/*
+ * Paused, the candidate accepts writes: "go" to each armed agent, wait until each applied it, then see
+ * through each pooler's admin console that it leads to cand. Bounded by REPOINT_BOUND_MS.
+ */
+static int repoint_all(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand, pgr_err *err)
+{
+	char prefix[128];
+	long long t0 = proc_now_ms(), deadline = t0 + REPOINT_BOUND_MS;
+	long long asked[CONF_MAX_PGBOUNCERS]; /* when each was last told go (or put up for another agent) */
+	int applied = 0;
+
+	if (conf->pgbouncer_count == 0)
+		return 0;
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		asked[i] = t0;
+		pooler_intent in;
+		bool found = false, swapped = false;
+
+		if (pooler_intent_read(etcd, prefix, conf->pgbouncers[i].name, &found, &in, err) != 0)
+			return -1;
+		if (!found || in.state != POOLER_INTENT_ARMED)
+			return pgr_err_set(err, "pooler %s: its repoint intent is %s, not armed", conf->pgbouncers[i].name,
+					   found ? pooler_intent_state_name(in.state) : "gone");
+		in.state = POOLER_INTENT_GO;
+		if (pooler_intent_put_if(etcd, prefix, &in, &swapped, err) != 0)
+			return -1;
+		if (!swapped)
+			return pgr_err_set(err, "pooler %s: its repoint intent changed under the switchover",
+					   conf->pgbouncers[i].name);
+	}
+	while (applied < conf->pgbouncer_count) {
+		applied = 0;
+		for (int i = 0; i < conf->pgbouncer_count; i++) {
+			pooler_intent in;
+			bool found = false;
+			pgr_err one;
+
+			if (pooler_intent_read(etcd, prefix, conf->pgbouncers[i].name, &found, &in, &one) != 0 || !found)
+				continue;
+			if (in.state == POOLER_INTENT_FAILED)
+				return pgr_err_set(err, "pooler %s: the agent of %s could not repoint it: %s",
+						   conf->pgbouncers[i].name, in.by, in.message);
+			if (in.state == POOLER_INTENT_APPLIED) {
+				applied++;
+			} else if (in.state == POOLER_INTENT_ARMED) {
+				/* taken again, by another agent (below): go */
+				bool swapped = false;
+
+				in.state = POOLER_INTENT_GO;
+				if (pooler_intent_put_if(etcd, prefix, &in, &swapped, &one) == 0 && swapped)
+					asked[i] = proc_now_ms();
+			} else if (in.state == POOLER_INTENT_GO && proc_now_ms() - asked[i] > REASK_MS) {
+				/* the agent that took it does not apply it (it died since, or its loop is held up):
+				 * put it up again for any agent on the pooler's host; clients wait meanwhile */
+				bool swapped = false;
+				char was[sizeof(in.by)];
+
+				snprintf(was, sizeof(was), "%s", in.by);
+				in.state = POOLER_INTENT_REQUESTED;
+				in.by[0] = '\0';
+				if (pooler_intent_put_if(etcd, prefix, &in, &swapped, &one) == 0 && swapped) {
+					asked[i] = proc_now_ms();
+					log_warn("pooler %s: the agent of %s did not apply the repoint within %d ms: asking another",
+						 in.pooler, was, REASK_MS);
+				}
+			}
+		}
+		if (applied == conf->pgbouncer_count)
+			break;
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%d of %d poolers repointed within %d ms (is the agent that took it running?)",
+					   applied, conf->pgbouncer_count, REPOINT_BOUND_MS);
+		proc_sleep_ms(INTENT_POLL_MS);
+	}
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		pooler p;
+		int rc;
+
+		if (pooler_open(conf, i, &p, err) != 0)
+			return -1;
+		rc = p.ops->check_target(&p, cand->host, cand->pg_port, CHECK_TIMEOUT_MS, err);
+		pooler_close(&p);
+		if (rc != 0)
+			return -1;
+	}
+	log_info("switchover: %d pooler(s) lead to %s, repointed by their hosts' agents and checked in %lld ms",
+		 conf->pgbouncer_count, cand->name, proc_now_ms() - t0);
+	return 0;
 }
 
 /*
@@ -570,6 +758,7 @@ static void cascade_unanswered(const cluster_conf *conf, const etcd_client *etcd
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd)
 {
 	cascade_from(conf, etcd, "", "", false, NULL, 0);
+	withdraw_repoint(conf, etcd);
 	resume_all(conf);
 	remove_mark(conf, etcd, 0); /* only a dead owner's: a live one is left as it is */
 }
@@ -650,6 +839,7 @@ static void finish(const cluster_conf *conf, const etcd_client *etcd, const swit
 {
 	if (mark->cascaded)
 		cascade_from(conf, etcd, leader, candidate, false, NULL, 0);
+	withdraw_repoint(conf, etcd);
 	if (mark->lease != 0)
 		remove_mark(conf, etcd, mark->lease);
 }
@@ -764,11 +954,17 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 		return SWITCHOVER_WAITING;
 	}
 
-	/* 2. a checkpoint before the pause shortens the old primary's shutdown inside it */
+	/* 2. the repoint asked of the agents on the poolers' hosts, and taken, while clients still run */
+	if (request_repoint(conf, etcd, mark.attempt, owner_lease, cand, err) != 0) {
+		finish(conf, etcd, &mark, leader, candidate);
+		return SWITCHOVER_FAILED;
+	}
+
+	/* 3. a checkpoint before the pause shortens the old primary's shutdown inside it */
 	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
 		log_warn("CHECKPOINT before the switchover: %s", qerr.msg);
 
-	/* 3. PAUSE, bounded: a transaction that began since still holds it; then undone at once, tried again */
+	/* 4. PAUSE, bounded: a transaction that began since still holds it; then undone at once, tried again */
 	t0 = proc_now_ms();
 	if (mark.lease != 0) {
 		mark.pgbouncer_paused = true;
@@ -808,12 +1004,13 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 			finish(conf, etcd, &mark, leader, candidate);
 			return SWITCHOVER_FAILED;
 		}
+		withdraw_repoint(conf, etcd);
 		note_mark(conf, etcd, &mark);
 		return SWITCHOVER_WAITING;
 	}
 	timing->pause_ms = proc_now_ms() - t0;
 
-	/* 4. paused: Patroni switches over, PgBouncer follows and is resumed */
+	/* 5. paused: Patroni switches over, PgBouncer follows and is resumed */
 	{
 		int rc = switchover_paused(conf, etcd, &mark, old, cand, t0, timing, err);
 
@@ -950,19 +1147,12 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 		}
 	}
 	timing->promote_ms = proc_now_ms() - t_asked;
-	if (conf->local && conf->pgbouncer_count > 0) {
-		bool changed;
-		int tries = 0;
-
-		while (local_pgbouncer_repoint(conf, cand->host, cand->pg_port, &changed, err) != 0 && ++tries < 5)
-			proc_sleep_ms(100);
-		if (tries == 5) {
-			/* clients must not stay paused: resume, and say the switchover did not end well */
-			resume_marked(conf, etcd, mark);
-			if (r < 0)
-				(void)patroni_request_result(&req, true);
-			return pgr_err_prefix(err, "%s leads, but PgBouncer could not be repointed at it", candidate);
-		}
+	if (repoint_all(conf, etcd, cand, err) != 0) {
+		/* clients must not stay paused: resume, and say the switchover did not end well */
+		resume_marked(conf, etcd, mark);
+		if (r < 0)
+			(void)patroni_request_result(&req, true);
+		return pgr_err_prefix(err, "%s leads, but the poolers could not be repointed at it", candidate);
 	}
 	resume_marked(conf, etcd, mark);
 	timing->paused_ms = proc_now_ms() - t0;

@@ -1,21 +1,19 @@
 /*
  * pgbouncer.c — pgbouncer.ini written and read back (pure), and the admin console through libpq with
- * a deadline on everything: connect (PQconnectStart + poll), the command (PQsendQuery + poll on
- * PQsocket), PQcancel when the deadline passes.
+ * a deadline on everything through pg/pgsql.h's pg_run (connect, the command, a cancel waited for at
+ * most CANCEL_WAIT_MS when the deadline passes).
  */
 #include "pg/pgbouncer.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <libpq-fe.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "pg/pgsql.h"
 
@@ -149,69 +147,186 @@ static char *trim(char *s)
 }
 
 /*
- * Reads host= and port= out of a PgBouncer connection string ("host=H port=P dbname=D", values maybe
- * in single quotes, '' or \' for a quote). host/port stay untouched when absent.
+ * PgBouncer connection strings ("host=H port=P dbname=D", values maybe in single quotes, '' or \' for a
+ * quote), one key=value token at a time: key and val (unquoted), and where the token starts and ends in
+ * the text. 1 a token, 0 none left, -1 malformed.
  */
 #define CONNSTR_VALUE_MAX 256
 
+struct connstr_token {
+	char key[64];
+	char val[CONNSTR_VALUE_MAX];
+	const char *start, *end;
+};
+
+static int connstr_next(const char **pp, struct connstr_token *t, int lineno, pgr_err *err)
+{
+	const char *p = *pp;
+	size_t k = 0, v = 0;
+	bool too_long = false;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0') {
+		*pp = p;
+		return 0;
+	}
+	t->start = p;
+	while (*p && *p != '=' && !isspace((unsigned char)*p) && k + 1 < sizeof(t->key))
+		t->key[k++] = *p++;
+	t->key[k] = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '=')
+		return pgr_err_set(err, "pgbouncer.ini line %d: \"%s\" has no value", lineno, t->key);
+	p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\'') {
+		p++;
+		for (;;) {
+			if (*p == '\0')
+				return pgr_err_set(err, "pgbouncer.ini line %d: unterminated quote", lineno);
+			if ((*p == '\'' && p[1] == '\'') || (*p == '\\' && p[1] != '\0'))
+				p++;
+			else if (*p == '\'')
+				break;
+			if (v + 1 < sizeof(t->val))
+				t->val[v++] = *p;
+			else
+				too_long = true;
+			p++;
+		}
+		p++;
+	} else {
+		while (*p && !isspace((unsigned char)*p)) {
+			if (v + 1 < sizeof(t->val))
+				t->val[v++] = *p;
+			else
+				too_long = true;
+			p++;
+		}
+	}
+	t->val[v] = '\0';
+	t->end = p;
+	*pp = p;
+	if (too_long)
+		return pgr_err_set(err, "pgbouncer.ini line %d: the value of %s is longer than %d bytes", lineno, t->key,
+				   CONNSTR_VALUE_MAX - 1);
+	return 1;
+}
+
+/* Reads host= and port= out of a connection string; host/port stay untouched when absent. */
 static int connstr_target(const char *s, char host[CONNSTR_VALUE_MAX], char port[CONNSTR_VALUE_MAX], int lineno,
 			  pgr_err *err)
 {
-	const char *p = s;
+	struct connstr_token t;
+	int rc;
 
-	while (*p) {
-		char key[64], val[CONNSTR_VALUE_MAX];
-		size_t k = 0, v = 0;
-		bool too_long = false;
-
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p == '\0')
-			break;
-		while (*p && *p != '=' && !isspace((unsigned char)*p) && k + 1 < sizeof(key))
-			key[k++] = *p++;
-		key[k] = '\0';
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p != '=')
-			return pgr_err_set(err, "pgbouncer.ini line %d: \"%s\" has no value", lineno, key);
-		p++;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p == '\'') {
-			p++;
-			for (;;) {
-				if (*p == '\0')
-					return pgr_err_set(err, "pgbouncer.ini line %d: unterminated quote", lineno);
-				if ((*p == '\'' && p[1] == '\'') || (*p == '\\' && p[1] != '\0'))
-					p++;
-				else if (*p == '\'')
-					break;
-				if (v + 1 < sizeof(val))
-					val[v++] = *p;
-				else
-					too_long = true;
-				p++;
-			}
-			p++;
-		} else {
-			while (*p && !isspace((unsigned char)*p)) {
-				if (v + 1 < sizeof(val))
-					val[v++] = *p;
-				else
-					too_long = true;
-				p++;
-			}
-		}
-		val[v] = '\0';
-		if (too_long)
-			return pgr_err_set(err, "pgbouncer.ini line %d: the value of %s is longer than %d bytes", lineno, key,
-					   CONNSTR_VALUE_MAX - 1);
-		if (strcmp(key, "host") == 0)
-			memcpy(host, val, v + 1);
-		else if (strcmp(key, "port") == 0)
-			memcpy(port, val, v + 1);
+	while ((rc = connstr_next(&s, &t, lineno, err)) == 1) {
+		if (strcmp(t.key, "host") == 0)
+			snprintf(host, CONNSTR_VALUE_MAX, "%s", t.val);
+		else if (strcmp(t.key, "port") == 0)
+			snprintf(port, CONNSTR_VALUE_MAX, "%s", t.val);
 	}
+	return rc;
+}
+
+int pgbouncer_ini_retarget(const char *ini_text, const char *host, int port, char **out, pgr_err *err)
+{
+	struct textbuf tb = { NULL, 0, 0, false };
+	bool in_databases = false;
+	int lineno = 0, entries = 0;
+	const char *p = ini_text;
+
+	*out = NULL;
+	if (ini_text == NULL)
+		return pgr_err_set(err, "pgbouncer.ini: no text");
+	if (!plain_token(host, "._-:/"))
+		return pgr_err_set(err, "pgbouncer.ini: target host \"%s\" is empty or has characters PgBouncer would need quoted",
+				   host);
+	if (port <= 0 || port > 65535)
+		return pgr_err_set(err, "pgbouncer.ini: target port %d is out of range", port);
+	/* each line grows by at most the new host and port: room for every line doing so */
+	tb.len = strlen(ini_text) + 1;
+	for (const char *c = ini_text; *c; c++)
+		if (*c == '\n')
+			tb.len += strlen(host) + 32;
+	tb.len += strlen(host) + 32;
+	tb.buf = malloc(tb.len);
+	if (tb.buf == NULL)
+		return pgr_err_set(err, "out of memory");
+	tb.buf[0] = '\0';
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		char line[1024];
+		char *s, *eq;
+
+		lineno++;
+		if (n >= sizeof(line)) {
+			free(tb.buf);
+			return pgr_err_set(err, "pgbouncer.ini line %d: longer than %zu bytes", lineno, sizeof(line) - 1);
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = eol ? eol + 1 : p + n;
+		s = trim(line);
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			char name[64];
+
+			snprintf(name, sizeof(name), "%.*s", close ? (int)(close - s - 1) : 0, s + 1);
+			in_databases = close != NULL && strcasecmp(trim(name), "databases") == 0;
+		}
+		eq = strchr(s, '=');
+		if (!in_databases || *s == '\0' || *s == ';' || *s == '#' || *s == '[' || eq == NULL) {
+			tb_printf(&tb, "%.*s%s", (int)n, p - n - (eol ? 1 : 0), eol ? "\n" : "");
+			continue;
+		}
+		{
+			/* name = host=... port=... rest: the other tokens kept as they were written */
+			const char *c = eq + 1;
+			struct connstr_token t;
+			bool had_host = false, had_port = false;
+			int rc;
+
+			*eq = '\0';
+			tb_printf(&tb, "%s =", trim(s));
+			while ((rc = connstr_next(&c, &t, lineno, err)) == 1) {
+				if (strcmp(t.key, "host") == 0) {
+					tb_printf(&tb, " host=%s", host);
+					had_host = true;
+				} else if (strcmp(t.key, "port") == 0) {
+					tb_printf(&tb, " port=%d", port);
+					had_port = true;
+				} else {
+					tb_printf(&tb, " %.*s", (int)(t.end - t.start), t.start);
+				}
+			}
+			if (rc < 0) {
+				free(tb.buf);
+				return -1;
+			}
+			if (!had_host) {
+				free(tb.buf);
+				return pgr_err_set(err, "pgbouncer.ini line %d: the entry has no host=", lineno);
+			}
+			if (!had_port)
+				tb_printf(&tb, " port=%d", port);
+			tb_printf(&tb, "%s", eol ? "\n" : "");
+			entries++;
+		}
+	}
+	if (tb.overflow) {
+		free(tb.buf);
+		return pgr_err_set(err, "pgbouncer.ini: out of room while rewriting");
+	}
+	if (entries == 0) {
+		free(tb.buf);
+		return pgr_err_set(err, "pgbouncer.ini: no entry in [databases]");
+	}
+	*out = tb.buf;
 	return 0;
 }
 
@@ -295,161 +410,78 @@ int pgbouncer_ini_target(const char *ini_text, char *host, size_t hostlen, int *
 	return 0;
 }
 
-/* ---- the admin console ---- */
+/* ---- what SHOW DATABASES says (pure) ---- */
 
-static long long now_ms(void)
+int pgbouncer_databases_target(const pgbouncer_db_row *rows, int n, const char *dbname, char *host, size_t hostlen,
+			       int *port, pgr_err *err)
 {
-	struct timespec ts;
+	if (hostlen > 0)
+		host[0] = '\0';
+	*port = 0;
+	for (int i = 0; i < n; i++) {
+		char *end;
+		long pv;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits until the connection's socket is ready. 1 ready, 0 deadline passed, -1 error. */
-static int wait_socket(PGconn *conn, bool for_write, long long deadline)
-{
-	for (;;) {
-		long long left = deadline - now_ms();
-		struct pollfd pfd = { PQsocket(conn), (short)(for_write ? POLLOUT : POLLIN), 0 };
-		int rc;
-
-		if (pfd.fd < 0)
-			return -1;
-		if (left <= 0)
-			return 0;
-		rc = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-		if (rc > 0)
-			return 1;
-		if (rc < 0 && errno != EINTR)
-			return -1;
+		if (rows[i].name == NULL || strcmp(rows[i].name, dbname) != 0)
+			continue;
+		if (rows[i].host == NULL || rows[i].host[0] == '\0')
+			return pgr_err_set(err, "SHOW DATABASES: %s has no host", dbname);
+		errno = 0;
+		pv = rows[i].port != NULL ? strtol(rows[i].port, &end, 10) : 0;
+		if (rows[i].port == NULL || errno != 0 || end == rows[i].port || *end != '\0' || pv <= 0 || pv > 65535)
+			return pgr_err_set(err, "SHOW DATABASES: port \"%s\" of %s is not a port",
+					   rows[i].port ? rows[i].port : "", dbname);
+		if (strlen(rows[i].host) >= hostlen)
+			return pgr_err_set(err, "SHOW DATABASES: the host of %s is longer than %zu bytes", dbname,
+					   hostlen > 0 ? hostlen - 1 : 0);
+		snprintf(host, hostlen, "%s", rows[i].host);
+		*port = (int)pv;
+		return 0;
 	}
+	return pgr_err_set(err, "SHOW DATABASES has no database \"%s\"", dbname);
 }
 
-static void first_line(const char *msg, char *out, size_t outlen)
+int pgbouncer_databases_check(const pgbouncer_db_row *rows, int n, const char *host, int port, int *routed,
+			      pgr_err *err)
 {
-	size_t n = 0;
+	*routed = 0;
+	for (int i = 0; i < n; i++) {
+		char h[256];
+		int p;
+		pgr_err one;
 
-	if (msg == NULL)
-		msg = "";
-	while (msg[n] && msg[n] != '\n' && n + 1 < outlen) {
-		out[n] = msg[n];
-		n++;
+		/* the admin console ("pgbouncer") is no server: it has no host */
+		if (rows[i].name == NULL || rows[i].host == NULL || rows[i].host[0] == '\0')
+			continue;
+		if (pgbouncer_databases_target(&rows[i], 1, rows[i].name, h, sizeof(h), &p, &one) != 0)
+			return pgr_err_set(err, "%s", one.msg);
+		if (strcmp(h, host) != 0 || p != port)
+			return pgr_err_set(err, "SHOW DATABASES: %s still leads to %s:%d, not %s:%d", rows[i].name, h, p, host,
+					   port);
+		(*routed)++;
 	}
-	out[n] = '\0';
+	return 0;
 }
 
-static PGconn *admin_connect(const char *host, int port, const char *user, const char *password, long long deadline,
-			     pgr_err *err)
+/* ---- the admin console: pg/pgsql.h's bounded conversation, on the database "pgbouncer" ---- */
+
+#define CANCEL_WAIT_MS 1000L /* how long a timed-out command's cancel is waited for */
+
+static pg_run_result admin_run(const char *host, int port, const char *user, const char *password, const char *command,
+			       long timeout_ms, PGresult **last, pgr_err *err)
 {
 	char conninfo[1024];
-	char line[512];
-	PGconn *conn;
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	pg_run_opts opts = { .label = "PgBouncer",
+			     .connect_to = "the admin console",
+			     .timeout_ms = timeout_ms,
+			     .cancel_wait_ms = CANCEL_WAIT_MS };
 
 	pg_conninfo(conninfo, sizeof(conninfo), host, port, user, password, "pgbouncer", 0);
 	if (conninfo[0] == '\0') {
 		pgr_err_set(err, "PgBouncer %s:%d: connection parameters too long", host, port);
-		return NULL;
+		return PG_RUN_FAILED;
 	}
-	conn = PQconnectStart(conninfo);
-	if (conn == NULL) {
-		pgr_err_set(err, "PgBouncer %s:%d: out of memory", host, port);
-		return NULL;
-	}
-	while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		int ready = wait_socket(conn, st == PGRES_POLLING_WRITING, deadline);
-
-		if (ready == 0) {
-			pgr_err_set(err, "PgBouncer %s:%d: could not connect to the admin console in time", host, port);
-			PQfinish(conn);
-			return NULL;
-		}
-		if (ready < 0)
-			break;
-		st = PQconnectPoll(conn);
-	}
-	if (PQstatus(conn) != CONNECTION_OK) {
-		first_line(PQerrorMessage(conn), line, sizeof(line));
-		pgr_err_set(err, "PgBouncer %s:%d: could not connect to the admin console: %s", host, port, line);
-		PQfinish(conn);
-		return NULL;
-	}
-	return conn;
-}
-
-enum run_result { RUN_OK, RUN_FAILED, RUN_TIMEOUT };
-
-/*
- * Sends command and collects its results until the deadline. On RUN_OK, *last (if not NULL) holds the
- * last result with rows (caller PQclears). On RUN_TIMEOUT the command has been cancelled.
- */
-static enum run_result admin_run(PGconn *conn, const char *command, long long deadline, PGresult **last,
-				 const char *where, pgr_err *err)
-{
-	bool failed = false;
-	char line[512];
-
-	if (last)
-		*last = NULL;
-	if (!PQsendQuery(conn, command)) {
-		first_line(PQerrorMessage(conn), line, sizeof(line));
-		pgr_err_set(err, "%s: %s: could not send: %s", where, command, line);
-		return RUN_FAILED;
-	}
-	for (;;) {
-		int ready;
-
-		while (!PQisBusy(conn)) {
-			PGresult *res = PQgetResult(conn);
-			ExecStatusType st;
-
-			if (res == NULL)
-				return failed ? RUN_FAILED : RUN_OK;
-			st = PQresultStatus(res);
-			if (st == PGRES_TUPLES_OK && last && !failed) {
-				PQclear(*last);
-				*last = res;
-				continue;
-			}
-			if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY && !failed) {
-				const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-				const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-
-				first_line(primary ? primary : PQerrorMessage(conn), line, sizeof(line));
-				pgr_err_set(err, "%s: %s: SQLSTATE %s: %s", where, command, state ? state : "(none)", line);
-				failed = true;
-				if (last) {
-					PQclear(*last);
-					*last = NULL;
-				}
-			}
-			PQclear(res);
-		}
-		ready = wait_socket(conn, false, deadline);
-		if (ready == 0) {
-			PGcancel *cancel = PQgetCancel(conn);
-			char errbuf[256];
-
-			if (cancel != NULL) {
-				(void)PQcancel(cancel, errbuf, sizeof(errbuf));
-				PQfreeCancel(cancel);
-			}
-			if (last) {
-				PQclear(*last);
-				*last = NULL;
-			}
-			return RUN_TIMEOUT;
-		}
-		if (ready < 0 || !PQconsumeInput(conn)) {
-			first_line(PQerrorMessage(conn), line, sizeof(line));
-			pgr_err_set(err, "%s: %s: connection lost: %s", where, command, line);
-			if (last) {
-				PQclear(*last);
-				*last = NULL;
-			}
-			return RUN_FAILED;
-		}
-	}
+	return pg_run(conninfo, command, &opts, last, err);
 }
 
 /* True for "PAUSE" or "PAUSE db" (any case, blanks around). */
@@ -464,27 +496,18 @@ static bool is_pause(const char *command)
 static int admin_command(const char *host, int port, const char *user, const char *password, const char *command,
 			 long timeout_ms, bool *timed_out, pgr_err *err)
 {
-	long long start = now_ms();
-	long long deadline = start + timeout_ms;
-	char where[300];
-	PGconn *conn;
-	enum run_result rr;
+	pg_run_result rr = admin_run(host, port, user, password, command, timeout_ms, NULL, err);
 
-	snprintf(where, sizeof(where), "PgBouncer %s:%d", host, port);
-	conn = admin_connect(host, port, user, password, deadline, err);
-	if (conn == NULL)
-		return -1;
-	rr = admin_run(conn, command, deadline, NULL, where, err);
-	PQfinish(conn);
-	if (rr == RUN_OK)
+	if (rr == PG_RUN_OK)
 		return 0;
-	if (rr == RUN_FAILED)
+	if (rr == PG_RUN_FAILED)
 		return -1;
 	*timed_out = true;
 
 	/*
-	 * Timed out, and cancelled. PgBouncer aborts a pending PAUSE when its admin client cancels
-	 * (admin_handle_cancel); RESUME anyway in case the cancel got lost, and take "not paused" as done.
+	 * Timed out, and cancelled (the cancel waited for, bounded). PgBouncer aborts a pending PAUSE when
+	 * its admin client cancels (admin_handle_cancel); RESUME anyway in case the cancel got lost, and take
+	 * "not paused" as done.
 	 */
 	if (is_pause(command)) {
 		pgr_err undo = { 0 };
@@ -492,15 +515,16 @@ static int admin_command(const char *host, int port, const char *user, const cha
 		if (pgbouncer_admin_command(host, port, user, password, "RESUME", 2000, &undo) != 0 &&
 		    !pgbouncer_not_paused_error(undo.msg))
 			return pgr_err_set(err,
-					   "%s: PAUSE did not complete within %ld ms (a transaction still runs?), and the "
-					   "RESUME that should undo it failed: %s",
-					   where, timeout_ms, undo.msg);
+					   "PgBouncer %s:%d: PAUSE did not complete within %ld ms (a transaction still runs?), "
+					   "and the RESUME that should undo it failed: %s",
+					   host, port, timeout_ms, undo.msg);
 		return pgr_err_set(err,
-				   "%s: PAUSE did not complete within %ld ms (a transaction still runs?); cancelled, "
-				   "PgBouncer is resumed",
-				   where, timeout_ms);
+				   "PgBouncer %s:%d: PAUSE did not complete within %ld ms (a transaction still runs?); "
+				   "cancelled, PgBouncer is resumed",
+				   host, port, timeout_ms);
 	}
-	return pgr_err_set(err, "%s: %s did not complete within %ld ms; cancelled", where, command, timeout_ms);
+	return pgr_err_set(err, "PgBouncer %s:%d: %s did not complete within %ld ms; cancelled", host, port, command,
+			   timeout_ms);
 }
 
 int pgbouncer_admin_command(const char *host, int port, const char *user, const char *password, const char *command,
@@ -540,60 +564,55 @@ int pgbouncer_resume(const char *host, int port, const char *user, const char *p
 	return -1;
 }
 
-int pgbouncer_show_databases_target(const char *host, int port, const char *user, const char *password,
-				    const char *dbname, long timeout_ms, char *target_host, size_t hostlen,
-				    int *target_port, pgr_err *err)
+int pgbouncer_show_databases(const char *host, int port, const char *user, const char *password, long timeout_ms,
+			     pgbouncer_databases *dbs, pgr_err *err)
 {
-	long long deadline = now_ms() + timeout_ms;
-	char where[300];
-	PGconn *conn;
 	PGresult *res = NULL;
-	enum run_result rr;
-	int rc = -1;
+	pg_run_result rr;
 	int cname, chost, cport;
 
-	if (hostlen > 0)
-		target_host[0] = '\0';
-	*target_port = 0;
-	snprintf(where, sizeof(where), "PgBouncer %s:%d", host, port);
-	conn = admin_connect(host, port, user, password, deadline, err);
-	if (conn == NULL)
-		return -1;
-	rr = admin_run(conn, "SHOW DATABASES", deadline, &res, where, err);
-	PQfinish(conn);
-	if (rr == RUN_TIMEOUT)
-		return pgr_err_set(err, "%s: SHOW DATABASES did not complete within %ld ms", where, timeout_ms);
-	if (rr != RUN_OK)
+	memset(dbs, 0, sizeof(*dbs));
+	rr = admin_run(host, port, user, password, "SHOW DATABASES", timeout_ms, &res, err);
+	if (rr != PG_RUN_OK)
 		return -1;
 	if (res == NULL)
-		return pgr_err_set(err, "%s: SHOW DATABASES returned no rows", where);
+		return pgr_err_set(err, "PgBouncer %s:%d: SHOW DATABASES returned no rows", host, port);
 	cname = PQfnumber(res, "name");
 	chost = PQfnumber(res, "host");
 	cport = PQfnumber(res, "port");
 	if (cname < 0 || chost < 0 || cport < 0) {
-		pgr_err_set(err, "%s: SHOW DATABASES has no name/host/port columns", where);
-		goto out;
+		PQclear(res);
+		return pgr_err_set(err, "PgBouncer %s:%d: SHOW DATABASES has no name/host/port columns", host, port);
 	}
-	for (int row = 0; row < PQntuples(res); row++) {
-		char *end;
-		long pv;
+	for (int row = 0; row < PQntuples(res) && dbs->count < PGBOUNCER_MAX_SHOWN; row++) {
+		pgbouncer_db_text *d = &dbs->text[dbs->count];
 
-		if (strcmp(PQgetvalue(res, row, cname), dbname) != 0)
-			continue;
-		errno = 0;
-		pv = strtol(PQgetvalue(res, row, cport), &end, 10);
-		if (errno != 0 || *end != '\0' || pv <= 0 || pv > 65535) {
-			pgr_err_set(err, "%s: SHOW DATABASES: port \"%s\" of %s is not a port", where,
-				    PQgetvalue(res, row, cport), dbname);
-			goto out;
-		}
-		snprintf(target_host, hostlen, "%s", PQgetvalue(res, row, chost));
-		*target_port = (int)pv;
-		rc = 0;
-		goto out;
+		snprintf(d->name, sizeof(d->name), "%s", PQgetvalue(res, row, cname));
+		snprintf(d->host, sizeof(d->host), "%s", PQgetvalue(res, row, chost));
+		snprintf(d->port, sizeof(d->port), "%s", PQgetvalue(res, row, cport));
+		dbs->rows[dbs->count] = (pgbouncer_db_row){ d->name, d->host, d->port };
+		dbs->count++;
 	}
-	pgr_err_set(err, "%s: SHOW DATABASES has no database \"%s\"", where, dbname);
-out:
 	PQclear(res);
+	return 0;
+}
+
+int pgbouncer_show_databases_target(const char *host, int port, const char *user, const char *password,
+				    const char *dbname, long timeout_ms, char *target_host, size_t hostlen,
+				    int *target_port, pgr_err *err)
+{
+	pgbouncer_databases *dbs = malloc(sizeof(*dbs));
+	int rc;
+
+	if (hostlen > 0)
+		target_host[0] = '\0';
+	*target_port = 0;
+	if (dbs == NULL)
+		return pgr_err_set(err, "PgBouncer %s:%d: out of memory", host, port);
+	rc = pgbouncer_show_databases(host, port, user, password, timeout_ms, dbs, err);
+	if (rc == 0 && pgbouncer_databases_target(dbs->rows, dbs->count, dbname, target_host, hostlen, target_port,
+						  err) != 0)
+		rc = pgr_err_prefix(err, "PgBouncer %s:%d", host, port);
+	free(dbs);
 	return rc;
 }

@@ -51,6 +51,14 @@ int pgbouncer_ini_target(const char *ini_text, char *host, size_t hostlen, int *
 	__attribute__((warn_unused_result));
 
 /*
+ * ini_text with every [databases] entry leading to host:port (pure): host= and port= replaced (port=
+ * added where absent), every other token and line kept as written. *out is a heap string (free()).
+ * -1 when an entry has no host=, a line is malformed, there is no entry, or host needs quoting.
+ */
+int pgbouncer_ini_retarget(const char *ini_text, const char *host, int port, char **out, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/*
  * Runs one admin command ("PAUSE", "RESUME", "RELOAD", "SHOW VERSION", ...) on the admin console at
  * host:port as user, bounded by timeout_ms (connection included). On timeout the command is
  * cancelled; a PAUSE that timed out is undone with RESUME. Errors carry PgBouncer's message.
@@ -75,6 +83,42 @@ int pgbouncer_resume(const char *host, int port, const char *user, const char *p
 
 /* Whether an admin console error is PgBouncer's answer to a RESUME of a PgBouncer that is not paused. */
 bool pgbouncer_not_paused_error(const char *msg);
+
+/*
+ * SHOW DATABASES as text. A row: its name, host and port columns as PgBouncer sent them (host "" for
+ * the admin console "pgbouncer", which leads to no server). pgbouncer_databases owns the text.
+ */
+#define PGBOUNCER_MAX_SHOWN 64
+
+typedef struct pgbouncer_db_row {
+	const char *name, *host, *port;
+} pgbouncer_db_row;
+
+typedef struct pgbouncer_db_text {
+	char name[64], host[256], port[16];
+} pgbouncer_db_text;
+
+typedef struct pgbouncer_databases {
+	pgbouncer_db_row rows[PGBOUNCER_MAX_SHOWN]; /* point into text */
+	pgbouncer_db_text text[PGBOUNCER_MAX_SHOWN];
+	int count; /* rows past PGBOUNCER_MAX_SHOWN are left out */
+} pgbouncer_databases;
+
+/* The host and port of dbname's row (pure). -1 when there is none, or its host or port is not usable. */
+int pgbouncer_databases_target(const pgbouncer_db_row *rows, int n, const char *dbname, char *host, size_t hostlen,
+			       int *port, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Whether every database that leads to a server leads to host:port (pure): 0 then, *routed = how many
+ * do (0 when no client made one yet: a wildcard entry shows only the databases clients asked for);
+ * -1 naming the first that leads elsewhere, or whose port is not a port.
+ */
+int pgbouncer_databases_check(const pgbouncer_db_row *rows, int n, const char *host, int port, int *routed,
+			      pgr_err *err) __attribute__((warn_unused_result));
+
+/* SHOW DATABASES on the admin console at host:port, bounded by timeout_ms. */
+int pgbouncer_show_databases(const char *host, int port, const char *user, const char *password, long timeout_ms,
+			     pgbouncer_databases *dbs, pgr_err *err) __attribute__((warn_unused_result));
 
 /*
  * SHOW DATABASES, the row of dbname: where PgBouncer currently sends that database (what it loaded,

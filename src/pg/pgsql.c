@@ -9,11 +9,14 @@
 #include <libpq-fe.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "util/proc.h"
 
 /* Appends " key='value'" with \ and ' escaped. Returns false when it does not fit. */
 static bool append_kv(char *buf, size_t len, size_t *used, const char *key, const char *value)
@@ -96,19 +99,11 @@ static void where(PGconn *conn, char *out, size_t outlen)
 	snprintf(out, outlen, "%s:%s", host && host[0] ? host : "(default)", port && port[0] ? port : "(default)");
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits until the connection's socket is ready. 1 ready, 0 deadline passed, -1 error. */
 static int wait_socket(PGconn *conn, bool for_write, long long deadline)
 {
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - proc_now_ms();
 		struct pollfd pfd = { PQsocket(conn), (short)(for_write ? POLLOUT : POLLIN), 0 };
 		int rc;
 
@@ -148,10 +143,12 @@ static long conninfo_connect_timeout_ms(const char *conninfo)
 
 /*
  * Connects without blocking past the deadline (nor past the conninfo's connect_timeout): PQconnectStart,
- * then PQconnectPoll whenever the socket is ready.
+ * then PQconnectPoll whenever the socket is ready. label names the server in errors ("PostgreSQL").
  */
-static PGconn *connect_or_err(const char *conninfo, long long started, long long deadline, pgr_err *err)
+static PGconn *connect_or_err(const char *conninfo, const char *label, const char *connect_to, long long started,
+			      long long deadline, pgr_err *err)
 {
+	const char *to = connect_to != NULL ? " to " : "";
 	PGconn *conn;
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	long connect_ms;
@@ -159,7 +156,7 @@ static PGconn *connect_or_err(const char *conninfo, long long started, long long
 	char at[160], line[512];
 
 	if (conninfo == NULL || conninfo[0] == '\0') {
-		pgr_err_set(err, "PostgreSQL: empty connection string (too long to build?)");
+		pgr_err_set(err, "%s: empty connection string (too long to build?)", label);
 		return NULL;
 	}
 	connect_ms = conninfo_connect_timeout_ms(conninfo);
@@ -167,7 +164,7 @@ static PGconn *connect_or_err(const char *conninfo, long long started, long long
 		connect_deadline = started + connect_ms;
 	conn = PQconnectStart(conninfo);
 	if (conn == NULL) {
-		pgr_err_set(err, "PostgreSQL: out of memory while connecting");
+		pgr_err_set(err, "%s: out of memory while connecting", label);
 		return NULL;
 	}
 	while (PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
@@ -175,8 +172,8 @@ static PGconn *connect_or_err(const char *conninfo, long long started, long long
 
 		if (ready == 0) {
 			where(conn, at, sizeof(at));
-			pgr_err_set(err, "PostgreSQL %s: could not connect: timed out after %lld ms", at,
-				    connect_deadline - started);
+			pgr_err_set(err, "%s %s: could not connect%s%s: timed out after %lld ms", label, at, to,
+				    connect_to ? connect_to : "", connect_deadline - started);
 			PQfinish(conn);
 			return NULL;
 		}
@@ -187,7 +184,7 @@ static PGconn *connect_or_err(const char *conninfo, long long started, long long
 	if (PQstatus(conn) != CONNECTION_OK) {
 		where(conn, at, sizeof(at));
 		one_line(PQerrorMessage(conn), line, sizeof(line));
-		pgr_err_set(err, "PostgreSQL %s: could not connect: %s", at, line);
+		pgr_err_set(err, "%s %s: could not connect%s%s: %s", label, at, to, connect_to ? connect_to : "", line);
 		PQfinish(conn);
 		return NULL;
 	}
@@ -195,7 +192,7 @@ static PGconn *connect_or_err(const char *conninfo, long long started, long long
 }
 
 /* Turns a failed result into our error: SQLSTATE and primary message. Always returns -1. */
-static int result_err(PGconn *conn, const PGresult *res, const char *sql, pgr_err *err)
+static int result_err(PGconn *conn, const char *label, const PGresult *res, const char *sql, pgr_err *err)
 {
 	char at[160], line[512];
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -206,7 +203,7 @@ static int result_err(PGconn *conn, const PGresult *res, const char *sql, pgr_er
 		one_line(primary, line, sizeof(line));
 	else
 		one_line(PQerrorMessage(conn), line, sizeof(line));
-	return pgr_err_set(err, "PostgreSQL %s: %.60s%s: SQLSTATE %s: %s", at, sql, strlen(sql) > 60 ? "..." : "",
+	return pgr_err_set(err, "%s %s: %.60s%s: SQLSTATE %s: %s", label, at, sql, strlen(sql) > 60 ? "..." : "",
 			   state ? state : "(none)", line);
 }
 
@@ -218,64 +215,102 @@ static bool res_ok(const PGresult *res)
 }
 
 /*
- * PQcancel blocks until the server closes the cancel connection, which a frozen server never does: it
- * runs on a detached thread of its own, so that the caller's deadline holds whatever the server does.
+ * PQcancel blocks until the server closes the cancel connection, which a frozen server never does, and
+ * libpq 15 (Debian 12) has no asynchronous cancel (PQcancelStart came with libpq 17). So PQcancel runs
+ * on a thread of its own that owns the PGcancel and frees it; the caller waits for it at most
+ * cancel_wait_ms (pthread_timedjoin_np), then leaves it detached: the caller's deadline holds whatever
+ * the server does. Waiting a little matters for PgBouncer: a cancelled PAUSE must be gone before the
+ * RESUME that follows (a RESUME while a PAUSE is pending can leave the PAUSE hung).
  */
+struct cancel_job {
+	PGcancel *cancel;
+	atomic_int refs; /* the thread's and the waiter's: the last one frees */
+	atomic_bool delivered;
+};
+
+static void cancel_job_release(struct cancel_job *job)
+{
+	if (atomic_fetch_sub(&job->refs, 1) == 1) {
+		PQfreeCancel(job->cancel);
+		free(job);
+	}
+}
+
 static void *cancel_main(void *arg)
 {
-	PGcancel *cancel = arg;
+	struct cancel_job *job = arg;
 	char errbuf[256];
 
-	(void)PQcancel(cancel, errbuf, sizeof(errbuf));
-	PQfreeCancel(cancel);
+	if (PQcancel(job->cancel, errbuf, sizeof(errbuf)) == 1)
+		atomic_store(&job->delivered, true);
+	cancel_job_release(job);
 	return NULL;
 }
 
-static void cancel_in_background(PGconn *conn)
+static bool cancel_bounded(PGconn *conn, long cancel_wait_ms)
 {
-	PGcancel *cancel = PQgetCancel(conn);
-	pthread_attr_t attr;
+	struct cancel_job *job = calloc(1, sizeof(*job));
 	pthread_t thread;
-	bool started = false;
+	bool delivered = false;
 
-	if (cancel == NULL)
-		return;
-	if (pthread_attr_init(&attr) == 0) {
-		if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
-			started = pthread_create(&thread, &attr, cancel_main, cancel) == 0;
-		pthread_attr_destroy(&attr);
+	if (job == NULL)
+		return false;
+	job->cancel = PQgetCancel(conn);
+	if (job->cancel == NULL) {
+		free(job);
+		return false;
 	}
-	if (!started)
-		PQfreeCancel(cancel); /* no thread: the query is left to end when the connection closes */
+	atomic_init(&job->refs, 2);
+	atomic_init(&job->delivered, false);
+	if (pthread_create(&thread, NULL, cancel_main, job) != 0) {
+		/* no thread: the statement is left to end when the connection closes */
+		PQfreeCancel(job->cancel);
+		free(job);
+		return false;
+	}
+	if (cancel_wait_ms > 0) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += cancel_wait_ms / 1000;
+		until.tv_nsec += (cancel_wait_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(thread, NULL, &until) == 0) {
+			delivered = atomic_load(&job->delivered);
+			cancel_job_release(job);
+			return delivered;
+		}
+	}
+	pthread_detach(thread);
+	cancel_job_release(job);
+	return false;
 }
 
-/*
- * Sends sql and collects every result until the deadline. The first failed result is the error (the
- * server stops at it). With out, the first column of the first row of the last result with rows.
- * On timeout the query is cancelled and the error says so.
- */
-static int run_bounded(const char *conninfo, const char *sql, long timeout_ms, char *out, size_t outlen,
-		       pgr_err *err)
+pg_run_result pg_run(const char *conninfo, const char *sql, const pg_run_opts *opts, PGresult **last, pgr_err *err)
 {
-	long long started = now_ms();
-	long long deadline = started + (timeout_ms > 0 ? timeout_ms : PGSQL_DEFAULT_TIMEOUT_MS);
+	const char *label = opts != NULL && opts->label != NULL ? opts->label : "PostgreSQL";
+	long timeout_ms = opts != NULL && opts->timeout_ms > 0 ? opts->timeout_ms : PGSQL_DEFAULT_TIMEOUT_MS;
+	long long started = proc_now_ms();
+	long long deadline = started + timeout_ms;
 	PGconn *conn;
 	bool failed = false;
-	int rc = 0;
 	char at[160], line[512];
+	const char *more = strlen(sql) > 60 ? "..." : "";
 
-	if (outlen > 0)
-		out[0] = '\0';
-	conn = connect_or_err(conninfo, started, deadline, err);
+	if (last != NULL)
+		*last = NULL;
+	conn = connect_or_err(conninfo, label, opts != NULL ? opts->connect_to : NULL, started, deadline, err);
 	if (conn == NULL)
-		return -1;
+		return PG_RUN_FAILED;
 	if (!PQsendQuery(conn, sql)) {
 		where(conn, at, sizeof(at));
 		one_line(PQerrorMessage(conn), line, sizeof(line));
-		rc = pgr_err_set(err, "PostgreSQL %s: %.60s%s: could not send: %s", at, sql, strlen(sql) > 60 ? "..." : "",
-				 line);
+		pgr_err_set(err, "%s %s: %.60s%s: could not send: %s", label, at, sql, more, line);
 		PQfinish(conn);
-		return rc;
+		return PG_RUN_FAILED;
 	}
 	for (;;) {
 		int ready;
@@ -285,41 +320,66 @@ static int run_bounded(const char *conninfo, const char *sql, long timeout_ms, c
 
 			if (res == NULL) {
 				PQfinish(conn);
-				return failed ? -1 : 0;
+				return failed ? PG_RUN_FAILED : PG_RUN_OK;
 			}
 			if (!res_ok(res)) {
 				if (!failed)
-					result_err(conn, res, sql, err);
+					result_err(conn, label, res, sql, err);
 				failed = true;
-			} else if (!failed && out != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && outlen > 0) {
-				out[0] = '\0';
-				if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
-					snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+				if (last != NULL) {
+					PQclear(*last);
+					*last = NULL;
+				}
+			} else if (!failed && last != NULL && PQresultStatus(res) == PGRES_TUPLES_OK) {
+				PQclear(*last);
+				*last = res;
+				continue;
 			}
 			PQclear(res);
 		}
 		ready = wait_socket(conn, false, deadline);
 		if (ready == 0) {
 			where(conn, at, sizeof(at));
-			rc = pgr_err_set(err, "PostgreSQL %s: %.60s%s: timed out after %lld ms; cancelled", at, sql,
-					 strlen(sql) > 60 ? "..." : "", now_ms() - started);
-			cancel_in_background(conn);
-			PQfinish(conn);
-			if (outlen > 0)
-				out[0] = '\0';
-			return rc;
+			pgr_err_set(err, "%s %s: %.60s%s: timed out after %lld ms; cancelled", label, at, sql, more,
+				    proc_now_ms() - started);
+			(void)cancel_bounded(conn, opts != NULL ? opts->cancel_wait_ms : 0);
+			break;
 		}
 		if (ready < 0 || !PQconsumeInput(conn)) {
 			where(conn, at, sizeof(at));
 			one_line(PQerrorMessage(conn), line, sizeof(line));
-			rc = pgr_err_set(err, "PostgreSQL %s: %.60s%s: connection lost: %s", at, sql,
-					 strlen(sql) > 60 ? "..." : "", line);
+			pgr_err_set(err, "%s %s: %.60s%s: connection lost: %s", label, at, sql, more, line);
 			PQfinish(conn);
-			if (outlen > 0)
-				out[0] = '\0';
-			return rc;
+			if (last != NULL) {
+				PQclear(*last);
+				*last = NULL;
+			}
+			return PG_RUN_FAILED;
 		}
 	}
+	PQfinish(conn);
+	if (last != NULL) {
+		PQclear(*last);
+		*last = NULL;
+	}
+	return PG_RUN_TIMEOUT;
+}
+
+/* With out, the first column of the first row of the last result with rows ("" if none, or NULL). */
+static int run_bounded(const char *conninfo, const char *sql, long timeout_ms, char *out, size_t outlen,
+		       pgr_err *err)
+{
+	pg_run_opts opts = { .label = "PostgreSQL", .timeout_ms = timeout_ms, .cancel_wait_ms = 0 };
+	PGresult *res = NULL;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (pg_run(conninfo, sql, &opts, out != NULL ? &res : NULL, err) != PG_RUN_OK)
+		return -1;
+	if (res != NULL && outlen > 0 && PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+		snprintf(out, outlen, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
 }
 
 int pg_query_text_timeout(const char *conninfo, const char *sql, long timeout_ms, char *out, size_t outlen,

@@ -26,6 +26,34 @@
 void pg_conninfo(char *buf, size_t len, const char *host, int port, const char *user, const char *password,
 		 const char *dbname, int connect_timeout_s);
 
+/*
+ * The one bounded conversation every call here (and PgBouncer's admin console, pg/pgbouncer.h) goes
+ * through: connect (PQconnectStart + poll), send (PQsendQuery), collect results polling PQsocket, and
+ * past the deadline a cancel on a thread of its own, waited for at most cancel_wait_ms.
+ */
+typedef struct pg_result pg_result_t; /* libpq's PGresult, without including libpq-fe.h here */
+
+typedef enum pg_run_result {
+	PG_RUN_OK,
+	PG_RUN_FAILED,  /* could not connect, a statement failed, or the connection was lost: err says which */
+	PG_RUN_TIMEOUT, /* the deadline passed: the statement was cancelled */
+} pg_run_result;
+
+typedef struct pg_run_opts {
+	const char *label;   /* how errors name the server: "PostgreSQL" (NULL) or "PgBouncer" */
+	const char *connect_to; /* NULL, or what it connects to, in errors: "could not connect to the admin console" */
+	long timeout_ms;     /* connection and statements together; <= 0: PGSQL_DEFAULT_TIMEOUT_MS */
+	long cancel_wait_ms; /* on timeout, how long to wait for the cancel to be delivered; 0: not at all */
+} pg_run_opts;
+
+/*
+ * Runs sql (simple query protocol); the first failed statement is the error (errors name label,
+ * host:port, the statement, SQLSTATE and the primary message). With last, on PG_RUN_OK *last is the last
+ * result that had rows, or NULL (the caller PQclears it).
+ */
+pg_run_result pg_run(const char *conninfo, const char *sql, const pg_run_opts *opts, pg_result_t **last,
+		     pgr_err *err) __attribute__((warn_unused_result));
+
 /* Runs sql and writes the first column of the first row into out ("" if no row, or NULL). */
 int pg_query_text(const char *conninfo, const char *sql, char *out, size_t outlen, pgr_err *err)
 	__attribute__((warn_unused_result));

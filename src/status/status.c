@@ -242,7 +242,10 @@ void status_build_checked(const cluster_conf *conf, const unit_record *records, 
 	snprintf(view->cluster, sizeof(view->cluster), "%s", conf->name);
 	snprintf(view->coordinator, sizeof(view->coordinator), "%s", coordinator ? coordinator : "");
 	view->pgbouncer_count = conf->pgbouncer_count;
-	memcpy(view->pgbouncers, conf->pgbouncers, sizeof(view->pgbouncers));
+	for (int i = 0; i < conf->pgbouncer_count && i < CONF_MAX_PGBOUNCERS; i++) {
+		snprintf(view->pgbouncers[i].host, sizeof(view->pgbouncers[i].host), "%s", conf->pgbouncers[i].host);
+		view->pgbouncers[i].port = conf->pgbouncers[i].port;
+	}
 	snprintf(view->refresh.state, sizeof(view->refresh.state), "idle");
 	view->refresh.eta_seconds = -1;
 	view->unit_count = conf->unit_count;

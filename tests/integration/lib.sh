@@ -413,6 +413,8 @@ cluster_ports() {
 	sed -nE 's/^etcd *= *.*:([0-9]+).*/\1/p; s/^(etcd_peer_port|pg_port|api_port) *= *([0-9]+)/\2/p' "$conf"
 	# pgbouncer = host:port[,host:port...]
 	sed -nE 's/^pgbouncer *= *//p' "$conf" | tr ',' '\n' | sed -nE 's/.*:([0-9]+) *$/\1/p'
+	# [pooler NAME] admin = host:port
+	sed -nE 's/^admin *= *.*:([0-9]+) *$/\1/p' "$conf"
 
 }
 

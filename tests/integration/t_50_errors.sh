@@ -144,7 +144,7 @@ assert_contains "$ERR" "etcd" "error"
 assert_contains "$ERR" "cluster start" "hint"
 
 ETCD_PORT=$(sed -nE 's/^etcd *= *.*:([0-9]+).*/\1/p' "$C/pgrefresh.conf")
-BOUNCER_PORT=$(sed -nE 's/^pgbouncer *= *.*:([0-9]+)/\1/p' "$C/pgrefresh.conf")
+BOUNCER_PORT=$(sed -nE 's/^(pgbouncer|admin) *= *.*:([0-9]+)/\2/p' "$C/pgrefresh.conf" | head -n 1)
 
 step "cluster start while another program holds the etcd port ($ETCD_PORT): error naming the port, nothing started"
 hold_port "$ETCD_PORT"

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cluster/conf.h"
 #include "cluster/health.h"
@@ -124,6 +126,31 @@ static const struct {
 	{ HEAD "pgbouncer = :6432\n", "f.conf:5: bad pgbouncer" },
 	{ HEAD "pgbouncer = h:0\n", "f.conf:5: bad pgbouncer" },
 	{ HEAD "pgbouncer = h:1,h:2,h:3,h:4,h:5\n", "f.conf:5: bad pgbouncer" },
+	{ HEAD "pgbouncer = h x:1\n", "f.conf:5: bad pgbouncer" },
+	/* [pooler NAME] sections: hostile and missing values */
+	{ HEAD "[pooler p]\nsecret = s\n", "f.conf: pooler p needs its admin address" },
+	{ HEAD "[pooler p]\nadmin = h\n", "f.conf:6: bad admin address \"h\"" },
+	{ HEAD "[pooler p]\nadmin = h:70000\n", "f.conf:6: bad admin address" },
+	{ HEAD "[pooler p]\nadmin = a b:1\n", "f.conf:6: bad admin address" },
+	{ HEAD "[pooler p]\nkind = odyssey\n", "f.conf:6: unknown pooler kind \"odyssey\"" },
+	{ HEAD "[pooler p]\nsecret = ../../etc/shadow\n", "f.conf:6: bad secret name" },
+	{ HEAD "[pooler p]\nsecret = .hidden\n", "f.conf:6: bad secret name" },
+	{ HEAD "[pooler p]\nsecret = \n", "f.conf:6: bad secret name" },
+	{ HEAD "[pooler p]\nsecret = pass word\n", "f.conf:6: bad secret name" },
+	{ HEAD "[pooler p]\nsecret = s0123456789012345678901234567890123456789012345678901234567890123\n",
+	  "f.conf:6: bad secret name" },
+	{ HEAD "[pooler p]\nconfig = relative/pgbouncer.ini\n", "f.conf:6: the pooler's config must be an absolute path" },
+	{ HEAD "[pooler p]\nhost = a b\n", "f.conf:6: bad pooler host" },
+	{ HEAD "[pooler p]\nadmin_user = it's\n", "f.conf:6: bad admin_user" },
+	{ HEAD "[pooler p]\ncolour = red\n", "f.conf:6: unknown key \"colour\" in [pooler]" },
+	{ HEAD "[pooler a/b]\n", "f.conf:5: bad pooler name \"a/b\"" },
+	{ HEAD "[pooler ]\n", "f.conf:5: unknown section [pooler]" },
+	{ HEAD "[pooler p]\nadmin = h:1\n[pooler p]\n", "f.conf:7: pooler p listed twice" },
+	{ HEAD "[pooler a]\nadmin=h:1\n[pooler b]\nadmin=h:2\n[pooler c]\nadmin=h:3\n[pooler d]\nadmin=h:4\n[pooler e]\n",
+	  "f.conf:13: more than 4 poolers" },
+	{ HEAD "pgbouncer = h:1\n[pooler p]\nadmin = h:2\n", "f.conf:6: [pooler p] and the old \"pgbouncer = \" list together" },
+	{ "[cluster]\nname = pg\n[pooler p]\nadmin = h:2\n[cluster]\npgbouncer = h:1\n",
+	  "f.conf:6: the old \"pgbouncer = \" list and [pooler] sections together" },
 	{ "[cluster]\netcd = http://e:1\ncatalog = /c\n", "f.conf: no cluster name" },
 	{ "[cluster]\nname = pg\ncatalog = /c\n", "f.conf: no etcd endpoint" },
 	{ "[cluster]\nname = pg\netcd = http://e:1\n", "f.conf: no catalog" },
@@ -174,6 +201,107 @@ static void test_parse_line_numbers_after_blank_lines(void **state)
 		    strstr(err.msg, blank_line_cases[i].err_has) == NULL)
 			fail_msg("case %zu: \"%s\", expected \"%s\"", i, err.msg, blank_line_cases[i].err_has);
 	}
+}
+
+/* The poolers: the old list read with the defaults, the new sections with theirs and every key. */
+static void test_poolers(void **state)
+{
+	cluster_conf c, d;
+	char buf[16384];
+	pgr_err err;
+
+	(void)state;
+	/* old form: a name each, PgBouncer, the superuser's password, the config on the admin address's host */
+	assert_int_equal(conf_parse(GOOD, "t.conf", &c, &err), 0);
+	assert_string_equal(c.pgbouncers[0].name, "pgbouncer");
+	assert_string_equal(c.pgbouncers[1].name, "pgbouncer-1");
+	assert_string_equal(c.pgbouncers[1].kind, "pgbouncer");
+	assert_string_equal(c.pgbouncers[1].secret, "superuser_password");
+	assert_string_equal(c.pgbouncers[1].config_host, "10.0.0.2");
+	assert_string_equal(c.pgbouncers[1].config, "");
+	assert_string_equal(conf_pooler_admin_user(&c, &c.pgbouncers[1]), "admin");
+	snprintf(c.dir, sizeof(c.dir), "/d");
+	conf_pooler_config(&c, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "/d/pgbouncer/pgbouncer.ini");
+	conf_pooler_config(&c, 1, buf, sizeof(buf));
+	assert_string_equal(buf, "/d/pgbouncer-1/pgbouncer.ini");
+
+	/* new form */
+	assert_int_equal(conf_parse(HEAD "[pooler edge]\nadmin = 198.18.0.2:6432\nadmin_user = pgb_admin\n"
+				  "secret = edge-admin.pw\nhost = 198.18.0.12\nconfig = /etc/pgbouncer/pgbouncer.ini\n"
+				  "[pooler two]\nkind = pgbouncer\nadmin = 127.0.0.1:6433\n",
+				  "t.conf", &c, &err),
+			 0);
+	assert_int_equal(c.pgbouncer_count, 2);
+	assert_string_equal(c.pgbouncers[0].name, "edge");
+	assert_string_equal(c.pgbouncers[0].host, "198.18.0.2");
+	assert_int_equal(c.pgbouncers[0].port, 6432);
+	assert_string_equal(conf_pooler_admin_user(&c, &c.pgbouncers[0]), "pgb_admin");
+	assert_string_equal(c.pgbouncers[0].secret, "edge-admin.pw");
+	assert_string_equal(c.pgbouncers[0].config_host, "198.18.0.12");
+	conf_pooler_config(&c, 0, buf, sizeof(buf));
+	assert_string_equal(buf, "/etc/pgbouncer/pgbouncer.ini");
+	assert_string_equal(c.pgbouncers[1].secret, "superuser_password");
+	assert_string_equal(c.pgbouncers[1].config_host, "127.0.0.1");
+	assert_string_equal(conf_pooler_admin_user(&c, &c.pgbouncers[1]), "postgres");
+
+	/* written back as sections, read back the same; the old form too comes back as sections */
+	assert_int_equal(conf_format(&c, buf, sizeof(buf), &err), 0);
+	assert_null(strstr(buf, "pgbouncer = "));
+	assert_int_equal(conf_parse(buf, "formatted", &d, &err), 0);
+	assert_memory_equal(&c, &d, sizeof(c));
+	assert_int_equal(conf_parse(GOOD, "t.conf", &c, &err), 0);
+	assert_int_equal(conf_format(&c, buf, sizeof(buf), &err), 0);
+	assert_non_null(strstr(buf, "[pooler pgbouncer-1]\nkind = pgbouncer\nadmin = 10.0.0.2:6433\n"));
+	assert_int_equal(conf_parse(buf, "formatted", &d, &err), 0);
+	assert_memory_equal(&c, &d, sizeof(c));
+}
+
+/* A secret by name: DIR/secrets.d/NAME (0600 only), else a key of DIR/secrets; never a path. */
+static void test_secret_load(void **state)
+{
+	char dir[] = "/tmp/pgr-conf-secret-XXXXXX", path[256], value[64];
+	FILE *f;
+	pgr_err err;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/secrets", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("superuser_password = s3cret\nother = o\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/secrets.d", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/secrets.d/edge", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("edge-pw\nignored\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
+
+	assert_int_equal(conf_secret_load(dir, "superuser_password", value, sizeof(value), &err), 0);
+	assert_string_equal(value, "s3cret");
+	assert_int_equal(conf_secret_load(dir, "edge", value, sizeof(value), &err), 0);
+	assert_string_equal(value, "edge-pw");
+	assert_int_equal(conf_secret_load(dir, "nope", value, sizeof(value), &err), -1);
+	assert_non_null(strstr(err.msg, "no secret nope"));
+	assert_int_equal(conf_secret_load(dir, "../secrets", value, sizeof(value), &err), -1);
+	assert_non_null(strstr(err.msg, "bad secret name"));
+	assert_int_equal(conf_secret_load(dir, "edge", value, 4, &err), -1); /* never cut */
+	assert_string_equal(value, "");
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(conf_secret_load(dir, "edge", value, sizeof(value), &err), -1);
+	assert_non_null(strstr(err.msg, "readable by group or others"));
+	assert_null(strstr(err.msg, "edge-pw"));
+	assert_string_equal(value, "");
+
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/secrets.d", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/secrets", dir);
+	unlink(path);
+	rmdir(dir);
 }
 
 static void test_format_round_trip(void **state)
@@ -568,6 +696,8 @@ int main(void)
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_parse_line_numbers_after_blank_lines),
 		cmocka_unit_test(test_format_round_trip),
+		cmocka_unit_test(test_poolers),
+		cmocka_unit_test(test_secret_load),
 		cmocka_unit_test(test_find_unit),
 		cmocka_unit_test(test_paths),
 		cmocka_unit_test(test_health),
