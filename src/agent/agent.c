@@ -11,17 +11,19 @@
 
 #include "agent/pooler_apply.h"
 #include "agent/tags.h"
-#include "state/unit_record.h"
 #include "catalog/catalog.h"
 #include "cluster/conf.h"
 #include "cluster/health.h"
 #include "cluster/switchover.h"
-#include "cluster/local.h"
 #include "etcd/etcd.h"
 #include "patroni/patroni.h"
+#include "pg/pgbouncer.h"
+#include "pooler/pooler.h"
 #include "refresh/driver.h"
 #include "state/intent.h"
 #include "state/store.h"
+#include "state/unit_record.h"
+#include "util/fileutil.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -544,38 +546,62 @@ static bool is_coordinator(agent_ctx *ctx)
 	return value;
 }
 
-/* The coordinator keeps every PgBouncer leading to the running leader. */
-static void coordinate(agent_ctx *ctx)
+/*
+ * The poolers whose config lives on this unit's host follow the running leader (after a failover that
+ * no switchover drove). Every agent looks after the poolers on its own host, never another host's; on a
+ * host with several agents, each may repoint: the same target, written durably, is harmless twice. A
+ * switchover's own repoint (its intents) leads to the same place, the leader once it runs, so neither
+ * undoes the other; a dead switchover's clean-up finds the poolers already leading to the running leader.
+ */
+/* Whether pooler number i's config file (on this host) already leads to host:port. */
+static bool pooler_config_leads_to(const cluster_conf *conf, int i, const char *host, int port)
+{
+	char path[PATH_MAX], cur_host[256];
+	char *text = NULL;
+	int cur_port = 0;
+	bool same;
+	pgr_err err;
+
+	conf_pooler_config(conf, i, path, sizeof(path));
+	same = file_read_all(path, &text, NULL, &err) == 0 &&
+	       pgbouncer_ini_target(text, cur_host, sizeof(cur_host), &cur_port, &err) == 0 && cur_port == port &&
+	       strcmp(cur_host, host) == 0;
+	free(text);
+	return same;
+}
+
+static void follow_leader_poolers(agent_ctx *ctx)
 {
 	patroni_cluster cluster;
 	const patroni_member *leader;
+	bool mine = false;
 	pgr_err err;
-	bool changed = false;
 
-	if (!ctx->conf.local || ctx->conf.pgbouncer_count == 0)
+	for (int i = 0; i < ctx->conf.pgbouncer_count; i++)
+		mine = mine || strcmp(ctx->conf.pgbouncers[i].config_host, ctx->unit->host) == 0;
+	if (!mine)
 		return;
-	if (patroni_get_cluster(ctx->api_url, 2000, &cluster, &err) != 0) {
-		/* ask another unit */
-		bool got = false;
-
-		for (int i = 0; i < ctx->conf.unit_count && !got; i++) {
-			char url[200];
-
-			conf_unit_api_url(&ctx->conf.units[i], url, sizeof(url));
-			got = patroni_get_cluster(url, 2000, &cluster, &err) == 0;
-		}
-		if (!got)
-			return;
-	}
+	if (patroni_get_cluster(ctx->api_url, 2000, &cluster, &err) != 0)
+		return; /* its own Patroni does not answer: the agents of the other units on the host do */
 	leader = patroni_cluster_leader(&cluster);
 	if (leader == NULL || strcmp(leader->state, "running") != 0)
 		return;
-	if (local_pgbouncer_repoint(&ctx->conf, leader->host, leader->port, &changed, &err) != 0) {
-		log_error("could not repoint PgBouncer to %s: %s", leader->name, err.msg);
-		return;
+	for (int i = 0; i < ctx->conf.pgbouncer_count; i++) {
+		bool changed = false;
+		pooler p;
+
+		if (strcmp(ctx->conf.pgbouncers[i].config_host, ctx->unit->host) != 0 ||
+		    pooler_config_leads_to(&ctx->conf, i, leader->host, leader->port))
+			continue; /* another host's, or leads there already: no RELOAD every tick */
+		if (pooler_open(&ctx->conf, i, &p, &err) != 0 ||
+		    p.ops->repoint(&p, leader->host, leader->port, 5000, &changed, &err) != 0)
+			log_error("could not lead pooler %s to the primary %s: %s", ctx->conf.pgbouncers[i].name,
+				  leader->name, err.msg);
+		else if (changed)
+			log_info("pooler %s now leads to the primary %s (%s:%d)", ctx->conf.pgbouncers[i].name,
+				 leader->name, leader->host, leader->port);
+		pooler_close(&p);
 	}
-	if (changed)
-		log_info("PgBouncer now leads to the primary %s (%s:%d)", leader->name, leader->host, leader->port);
 }
 
 static void shutdown_unit(agent_ctx *ctx)
@@ -637,9 +663,9 @@ static void agent_loop(agent_ctx *ctx)
 		take_part_in_refresh(ctx, &rec);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		elect(ctx);
+		follow_leader_poolers(ctx);
+		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		if (is_coordinator(ctx)) {
-			coordinate(ctx);
-			loop_progress(ctx, AGENT_COORDINATOR_STEP_BOUND_MS);
 			pthread_mutex_lock(&ctx->lock);
 			ctx->driver.lease = ctx->lease;
 			pthread_mutex_unlock(&ctx->lock);

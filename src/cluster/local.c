@@ -215,37 +215,6 @@ static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets
  * PgBouncer's file leads elsewhere. (A switchover's own repoint goes through an agent on the pooler's
  * host: cluster/switchover.c.)
  */
-int local_pgbouncer_repoint(const cluster_conf *conf, const char *host, int port, bool *changed, pgr_err *err)
-{
-	int rc = 0;
-
-	*changed = false;
-	for (int i = 0; i < conf->pgbouncer_count; i++) {
-		char path[PATH_MAX], cur_host[256];
-		char *text = NULL;
-		int cur_port = 0;
-		bool one_changed = false;
-		pgr_err one;
-		pooler p;
-
-		conf_pooler_config(conf, i, path, sizeof(path));
-		if (file_read_all(path, &text, NULL, &one) == 0 &&
-		    pgbouncer_ini_target(text, cur_host, sizeof(cur_host), &cur_port, &one) == 0 && cur_port == port &&
-		    strcmp(cur_host, host) == 0) {
-			free(text);
-			continue;
-		}
-		free(text);
-		if (pooler_open(conf, i, &p, &one) != 0 || p.ops->repoint(&p, host, port, 5000, &one_changed, &one) != 0) {
-			*err = one;
-			rc = -1;
-		}
-		pooler_close(&p);
-		*changed = *changed || one_changed;
-	}
-	return rc;
-}
-
 static int write_client_pgpass(const cluster_conf *conf, const cluster_secrets *secrets, pgr_err *err)
 {
 	char path[PATH_MAX + 16], buf[512];

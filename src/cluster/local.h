@@ -56,10 +56,6 @@ int local_unit_stop_leftovers(const cluster_conf *conf, const conf_unit *unit, p
 /* Waits until every configured unit is healthy (one primary, a sync standby, replicas streaming). */
 int local_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
 
-/* Makes the local PgBouncer lead to host:port (rewrites pgbouncer.ini, then RELOAD); *changed says if it
- * had to. Idempotent. */
-int local_pgbouncer_repoint(const cluster_conf *conf, const char *host, int port, bool *changed, pgr_err *err)
-	__attribute__((warn_unused_result));
 
 /* A free TCP port on 127.0.0.1 at or above *cursor, not in taken[]; advances *cursor. */
 int local_port_next_free(int *cursor, const int *taken, int taken_count, int *port, pgr_err *err)

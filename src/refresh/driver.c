@@ -455,7 +455,7 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 /*
  * A switchover whose process is gone (a coordinator or a CLI killed inside it): its lease has expired.
  * Put back what it left: cascading standbys, PgBouncer paused. PgBouncer already leads to the running
- * leader (the agent's coordinate() runs before this tick).
+ * leader (the agents on its host keep it so: follow_leader_poolers in agent.c).
  */
 static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *snap)
 {
