@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster/conf_security.h"
 #include "util/fileutil.h"
 
 static char *trim(char *s)
@@ -183,6 +184,9 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 			} else if (strcmp(key, "superuser") == 0) {
 				if ((rc = set_value(conf->superuser, sizeof(conf->superuser), value, origin, lineno, key, err)) != 0)
 					break;
+			} else if (conf_security_key(key)) {
+				if ((rc = conf_security_set(&conf->security, key, value, origin, lineno, err)) != 0)
+					break;
 			} else if (strcmp(key, "local") == 0) {
 				if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
 					rc = pgr_err_set(err, "%s:%d: local must be true or false", origin, lineno);
@@ -242,7 +246,7 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 		if (conf->units[i].pg_port == 0 || conf->units[i].api_port == 0)
 			return pgr_err_set(err, "%s: unit %s needs pg_port and api_port", origin, conf->units[i].name);
 	}
-	return 0;
+	return conf_security_check(&conf->security, origin, err);
 }
 
 int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err)
@@ -268,6 +272,9 @@ int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err
 		EMIT("etcd_peer_port = %d\n", conf->etcd_peer_port);
 	EMIT("catalog = %s\nsuperuser = %s\nlocal = %s\n", conf->catalog, conf->superuser,
 	     conf->local ? "true" : "false");
+	if (conf_security_format(&conf->security, buf + used, buflen - used, &n, err) != 0)
+		return -1;
+	used += (size_t)n;
 	if (conf->pgbouncer_count > 0) {
 		EMIT("pgbouncer = ");
 		for (int i = 0; i < conf->pgbouncer_count; i++)
