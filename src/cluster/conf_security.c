@@ -99,6 +99,10 @@ int conf_security_check(const conf_security *sec, const char *origin, pgr_err *e
 	if ((sec->etcd_user[0] != '\0') != (sec->etcd_password_secret[0] != '\0'))
 		return pgr_err_set(err, "%s: etcd_user and etcd_password_secret go together (%s given alone)", origin,
 				   sec->etcd_user[0] ? "etcd_user" : "etcd_password_secret");
+	/* read and checked already, so that a file written for the next version is understood; not used yet */
+	if (sec->patroni_ca[0] != '\0' || sec->patroni_auth_secret[0] != '\0')
+		return pgr_err_set(err, "%s: %s: Patroni's REST API over TLS or with authentication is not supported yet",
+				   origin, sec->patroni_ca[0] ? "patroni_ca" : "patroni_auth_secret");
 	return 0;
 }
 

@@ -19,7 +19,11 @@ bool conf_security_key(const char *key);
 /* Sets key to value (checked: an absolute path, a user name, a secret name); origin:lineno in errors. */
 int conf_security_set(conf_security *sec, const char *key, const char *value, const char *origin, int lineno,
 		      pgr_err *err) __attribute__((warn_unused_result));
-/* The keys that go together: etcd_cert with etcd_key, etcd_user with etcd_password_secret. */
+/*
+ * The keys that go together: etcd_cert with etcd_key, etcd_user with etcd_password_secret. patroni_ca and
+ * patroni_auth_secret are refused: the Patroni client does not use them yet (a key that changes nothing
+ * would read as security that is not there).
+ */
 int conf_security_check(const conf_security *sec, const char *origin, pgr_err *err)
 	__attribute__((warn_unused_result));
 /* The keys that are set, one "key = value" line each, into buf; *written their length. */

@@ -143,9 +143,10 @@ static void test_conf_security_keys(void **state)
 	} cases[] = {
 		{ "", NULL },
 		{ "etcd_ca = /etc/pgr/ca.crt\netcd_cert = /etc/pgr/c.crt\netcd_key = /etc/pgr/c.key\n"
-		  "etcd_user = pgrefresh\netcd_password_secret = etcd-pgrefresh\npatroni_ca = /etc/pgr/ca.crt\n"
-		  "patroni_auth_secret = patroni.api\n",
+		  "etcd_user = pgrefresh\netcd_password_secret = etcd-pgrefresh\n",
 		  NULL },
+		{ "patroni_ca = /etc/pgr/ca.crt\n", "patroni_ca: Patroni's REST API over TLS or with authentication is not supported yet" },
+		{ "patroni_auth_secret = patroni.api\n", "patroni_auth_secret: Patroni's REST API over TLS" },
 		{ "etcd_ca = ca.crt\n", ":5: etcd_ca must be an absolute path" },
 		{ "etcd_ca = \n", ":5: etcd_ca must be an absolute path" },
 		{ "etcd_cert = /c.crt\n", "etcd_cert and etcd_key go together (etcd_cert given alone)" },
