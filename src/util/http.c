@@ -95,10 +95,13 @@ static void transfer_error(const char *method, const char *url, CURLcode rc, con
 			    opts != NULL && opts->key_file ? opts->key_file : "(none)", cause);
 		break;
 	default:
-		if (opts != NULL && opts->ca_file != NULL && strncmp(url, "https://", 8) == 0 &&
-		    (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR))
-			pgr_err_set(err, "%s %s: TLS handshake failed (client certificate %s rejected?): %s", method,
-				    url, opts->cert_file ? opts->cert_file : "(none)", cause);
+		/* a server refusing the client certificate resets the connection: the client sees a send or
+		 * receive failure, during the handshake or (TLS 1.3) at the first request */
+		if (opts != NULL && (opts->ca_file != NULL || opts->cert_file != NULL) &&
+		    strncmp(url, "https://", 8) == 0 && rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST &&
+		    rc != CURLE_OPERATION_TIMEDOUT)
+			pgr_err_set(err, "%s %s: TLS handshake failed (client certificate %s rejected?): %s (curl %d)",
+				    method, url, opts->cert_file ? opts->cert_file : "(none)", cause, (int)rc);
 		else
 			pgr_err_set(err, "%s %s: %s", method, url, cause);
 	}
