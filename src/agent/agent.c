@@ -13,6 +13,7 @@
 #include "agent/tags.h"
 #include "catalog/catalog.h"
 #include "cluster/conf.h"
+#include "cluster/conf_security.h"
 #include "cluster/health.h"
 #include "cluster/switchover.h"
 #include "etcd/etcd.h"
@@ -693,7 +694,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	if (ctx.unit == NULL)
 		return pgr_err_set(err, "unit %s is not in %s/pgrefresh.conf", unit_name, ctx.conf.dir);
 	log_setup(LOG_LEVEL_INFO, ctx.unit->name, 1);
-	if (etcd_client_init(&ctx.etcd, ctx.conf.etcd, err) != 0)
+	if (conf_etcd_client(&ctx.conf, &ctx.etcd, err) != 0)
 		return -1;
 	ctx.etcd.timeout_ms = 2000;
 	conf_etcd_prefix(&ctx.conf, ctx.prefix, sizeof(ctx.prefix));

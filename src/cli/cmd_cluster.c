@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "cli/cli.h"
 #include "cluster/conf.h"
+#include "cluster/conf_security.h"
 #include "cluster/local.h"
 #include "etcd/etcd.h"
 #include "state/store.h"
@@ -40,7 +41,7 @@ static void wait_reports(const cluster_conf *conf)
 	state_scope scope;
 	pgr_err err;
 
-	if (snap == NULL || etcd_client_init(&etcd, conf->etcd, &err) != 0) {
+	if (snap == NULL || conf_etcd_client(conf, &etcd, &err) != 0) {
 		free(snap);
 		return;
 	}

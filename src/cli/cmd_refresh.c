@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/refresh_view.h"
 #include "cluster/conf.h"
+#include "cluster/conf_security.h"
 #include "etcd/etcd.h"
 #include "refresh/checks.h"
 #include "refresh/driver.h"
@@ -52,7 +53,7 @@ static int open_cluster(cli_ctx *ctx, refresh_cli *rc)
 	if (conf_load(ctx->dir, &rc->conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	conf_state_scope(&rc->conf, &rc->scope);
-	if (etcd_client_init(&rc->etcd, rc->conf.etcd, &ctx->err) != 0)
+	if (conf_etcd_client(&rc->conf, &rc->etcd, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	rc->etcd.timeout_ms = 3000;
 	rc->snap = calloc(1, sizeof(*rc->snap));

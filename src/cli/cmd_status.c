@@ -8,6 +8,7 @@
 #include "agent/agent.h"
 #include "cli/cli.h"
 #include "cluster/conf.h"
+#include "cluster/conf_security.h"
 #include "etcd/etcd.h"
 #include "state/record.h"
 #include "state/store.h"
@@ -43,7 +44,7 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, 
 	if (snap == NULL)
 		return pgr_err_set(&ctx->err, "out of memory");
 	conf_state_scope(conf, &scope);
-	if (etcd_client_init(&client, conf->etcd, &ctx->err) != 0) {
+	if (conf_etcd_client(conf, &client, &ctx->err) != 0) {
 		free(snap);
 		return -1;
 	}
@@ -188,7 +189,7 @@ int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
-	if (etcd_client_init(&client, conf.etcd, &ctx->err) != 0)
+	if (conf_etcd_client(&conf, &client, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	client.timeout_ms = 3000;
 	conf_state_scope(&conf, &scope);

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cluster/conf.h"
+#include "cluster/conf_security.h"
 #include "cluster/local.h"
 #include "cluster/switchover.h"
 #include "etcd/etcd.h"
@@ -193,7 +194,7 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	conf.unit_count--;
 	if (conf_save(&conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
-	if (etcd_client_init(&etcd, conf.etcd, &ctx->err) == 0) {
+	if (conf_etcd_client(&conf, &etcd, &ctx->err) == 0) {
 		pgr_err warn;
 		state_scope scope;
 
@@ -283,7 +284,7 @@ static int switchover_locked(cli_ctx *ctx, int argc, char **argv)
 	}
 	snprintf(leader_name, sizeof(leader_name), "%s", leader->name);
 	fprintf(stderr, "switching over from %s to %s, PgBouncer paused around it ...\n", leader_unit->name, target->name);
-	if (etcd_client_init(&etcd, conf.etcd, &ctx->err) != 0)
+	if (conf_etcd_client(&conf, &etcd, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
 	/* a lease of our own owns the PgBouncer paused mark: if this process dies, the coordinator resumes */
 	if (etcd_lease_keeper_start(&keeper, &etcd, 3, &ctx->err) != 0) {

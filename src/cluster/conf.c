@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cluster/conf_security.h"
 #include "util/fileutil.h"
 
 static char *trim(char *s)
@@ -298,6 +299,9 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 			} else if (strcmp(key, "superuser") == 0) {
 				if ((rc = set_value(conf->superuser, sizeof(conf->superuser), value, origin, lineno, key, err)) != 0)
 					break;
+			} else if (conf_security_key(key)) {
+				if ((rc = conf_security_set(&conf->security, key, value, origin, lineno, err)) != 0)
+					break;
 			} else if (strcmp(key, "local") == 0) {
 				if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
 					rc = pgr_err_set(err, "%s:%d: local must be true or false", origin, lineno);
@@ -374,7 +378,7 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 		if (p->config_host[0] == '\0') /* where it listens: its config is there */
 			memcpy(p->config_host, p->host, sizeof(p->config_host)); /* same size */
 	}
-	return 0;
+	return conf_security_check(&conf->security, origin, err);
 }
 
 int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err)
@@ -400,6 +404,9 @@ int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err
 		EMIT("etcd_peer_port = %d\n", conf->etcd_peer_port);
 	EMIT("catalog = %s\nsuperuser = %s\nlocal = %s\n", conf->catalog, conf->superuser,
 	     conf->local ? "true" : "false");
+	if (conf_security_format(&conf->security, buf + used, buflen - used, &n, err) != 0)
+		return -1;
+	used += (size_t)n;
 	for (int i = 0; i < conf->unit_count; i++) {
 		const conf_unit *u = &conf->units[i];
 

@@ -72,6 +72,24 @@ typedef struct conf_pooler {
 
 #define CONF_POOLER_DEFAULT_SECRET "superuser_password"
 
+/*
+ * How pgrefresh reaches etcd and Patroni securely; every key optional ("" when absent: plain http, no
+ * authentication). Paths are absolute; a secret is a NAME, the file DIR/secrets.d/NAME (0600).
+ *   etcd_ca, etcd_cert, etcd_key    CA of etcd's certificate; pgrefresh's client certificate and key
+ *   etcd_user, etcd_password_secret etcd authentication (user and the secret holding its password)
+ *   patroni_ca                      CA of Patroni's REST API certificate (https)
+ *   patroni_auth_secret             the secret holding "user:password" for Patroni's unsafe methods
+ */
+typedef struct conf_security {
+	char etcd_ca[256];
+	char etcd_cert[256];
+	char etcd_key[256];
+	char etcd_user[64];
+	char etcd_password_secret[64];
+	char patroni_ca[256];
+	char patroni_auth_secret[64];
+} conf_security;
+
 /* The whole file, plus the directory it came from. */
 typedef struct cluster_conf {
 	char dir[PATH_MAX];
@@ -85,6 +103,7 @@ typedef struct cluster_conf {
 	int pgbouncer_count;
 	conf_unit units[CONF_MAX_UNITS];
 	int unit_count;
+	conf_security security;
 } cluster_conf;
 
 /* Passwords of the cluster's roles, DIR/secrets. */

@@ -1,6 +1,7 @@
 #include "etcd/etcd.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,27 +70,206 @@ static void body_start(const char *body, char *out, size_t outlen)
 	out[i] = '\0';
 }
 
+/* Copies text into a fixed field; what names it in the error when too long. */
+static int set_field(char *field, size_t size, const char *text, const char *what, pgr_err *err)
+{
+	size_t len = text != NULL ? strlen(text) : 0;
+
+	if (len >= size)
+		return pgr_err_set(err, "etcd %s is too long (at most %zu bytes)", what, size - 1);
+	memcpy(field, text != NULL ? text : "", len);
+	field[len] = '\0';
+	return 0;
+}
+
+int etcd_client_set_tls(etcd_client *client, const char *ca_file, const char *cert_file, const char *key_file,
+			pgr_err *err)
+{
+	bool has_cert = cert_file != NULL && cert_file[0] != '\0';
+	bool has_key = key_file != NULL && key_file[0] != '\0';
+
+	if (has_cert != has_key)
+		return pgr_err_set(err, "etcd client certificate and key go together: %s given without %s",
+				   has_cert ? "a certificate" : "a key", has_cert ? "a key" : "a certificate");
+	if (set_field(client->ca_file, sizeof(client->ca_file), ca_file, "CA file path", err) != 0 ||
+	    set_field(client->cert_file, sizeof(client->cert_file), cert_file, "certificate path", err) != 0 ||
+	    set_field(client->key_file, sizeof(client->key_file), key_file, "key path", err) != 0)
+		return -1;
+	return 0;
+}
+
+int etcd_client_set_auth(etcd_client *client, const char *user, const char *password, pgr_err *err)
+{
+	if (user == NULL || user[0] == '\0')
+		return pgr_err_set(err, "etcd user is empty");
+	if (password == NULL || password[0] == '\0')
+		return pgr_err_set(err, "etcd password of user %s is empty", user);
+	if (set_field(client->user, sizeof(client->user), user, "user name", err) != 0)
+		return -1;
+	if (strlen(password) >= sizeof(client->password))
+		return pgr_err_set(err, "etcd password of user %s is too long (at most %zu bytes)", user,
+				   sizeof(client->password) - 1);
+	memcpy(client->password, password, strlen(password) + 1);
+	return 0;
+}
+
+/* The client's TLS options for util/http (no authentication header). */
+static http_opts tls_opts(const etcd_client *client)
+{
+	http_opts opts = { 0 };
+
+	opts.ca_file = client->ca_file[0] ? client->ca_file : NULL;
+	opts.cert_file = client->cert_file[0] ? client->cert_file : NULL;
+	opts.key_file = client->key_file[0] ? client->key_file : NULL;
+	return opts;
+}
+
+/*
+ * The process's etcd token: one, for the user, password and first endpoint it was taken for (a process talks to
+ * one etcd cluster as one user). Shared by threads (a lease keeper), hence the lock.
+ */
+#define ETCD_TOKEN_MAX 512
+static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
+static char token_owner[sizeof(((etcd_client *)0)->user) + sizeof(((etcd_client *)0)->password) +
+		       sizeof(((etcd_client *)0)->endpoints[0]) + 2];
+static char token_value[ETCD_TOKEN_MAX];
+
+static void token_owner_of(const etcd_client *client, char *buf, size_t len)
+{
+	/* the password too: a client with another password must not borrow this one's token */
+	snprintf(buf, len, "%s\n%s@%s", client->user, client->password, client->endpoints[0]);
+}
+
+/* The token kept for client into out ("" when none). */
+static void token_get(const etcd_client *client, char *out, size_t len)
+{
+	char owner[sizeof(token_owner)];
+
+	token_owner_of(client, owner, sizeof(owner));
+	pthread_mutex_lock(&token_lock);
+	snprintf(out, len, "%s", strcmp(owner, token_owner) == 0 ? token_value : "");
+	pthread_mutex_unlock(&token_lock);
+}
+
+/* Keeps token for client; "" forgets it (only if it is still the one given as stale). */
+static void token_put(const etcd_client *client, const char *token, const char *stale)
+{
+	pthread_mutex_lock(&token_lock);
+	if (token[0] != '\0') {
+		token_owner_of(client, token_owner, sizeof(token_owner));
+		snprintf(token_value, sizeof(token_value), "%s", token);
+	} else if (stale != NULL && strcmp(token_value, stale) == 0) {
+		token_owner[0] = '\0';
+		token_value[0] = '\0';
+	}
+	pthread_mutex_unlock(&token_lock);
+}
+
+/* What to add to an error of etcd's JSON gateway refusing a client certificate that has a CommonName. */
+static const char *cn_note(const etcd_client *client, const char *msg)
+{
+	static __thread char note[400];
+
+	if (strstr(msg, "CommonName of client") == NULL)
+		return "";
+	snprintf(note, sizeof(note), " (etcd's JSON gateway refuses a client certificate with a CN: make %s without one)",
+		 client->cert_file);
+	return note;
+}
+
+/*
+ * Exchanges the client's user and password for a token on endpoint i. Returns 0 with the token, 1 on a
+ * transport failure (err says which: try the next endpoint), -1 when etcd answered with a refusal.
+ */
+static int authenticate(const etcd_client *client, int i, char *token, size_t tokenlen, pgr_err *err)
+{
+	http_opts opts = tls_opts(client);
+	http_reply reply;
+	char url[256];
+	char *body = NULL;
+	int rc;
+
+	snprintf(url, sizeof(url), "%s/v3/auth/authenticate", client->endpoints[i]);
+	if (etcd_build_auth(client->user, client->password, &body, err) != 0)
+		return -1;
+	rc = http_request_opts("POST", url, body, client->timeout_ms, &opts, &reply, err);
+	free(body);
+	if (rc != 0)
+		return 1;
+	if (reply.status == 200) {
+		rc = etcd_parse_auth_token(reply.body, token, tokenlen, err);
+	} else {
+		char msg[512];
+		int code;
+		const char *text = msg;
+
+		if (!etcd_parse_error(reply.body, &code, msg, sizeof(msg)))
+			body_start(reply.body, msg, sizeof(msg));
+		if (strncmp(text, "etcdserver: ", 12) == 0)
+			text += 12;
+		if (strstr(text, "authentication failed") != NULL)
+			rc = pgr_err_set(err, "etcd refused pgrefresh's credentials (user %s): %s", client->user,
+					 text);
+		else
+			rc = pgr_err_set(err, "etcd authenticate (user %s): HTTP %ld from %s: %s%s", client->user,
+					 reply.status, client->endpoints[i], text[0] ? text : "(empty body)",
+					 cn_note(client, text));
+	}
+	http_reply_free(&reply);
+	return rc;
+}
+
+/* Whether reply is etcd saying the token sent is not (or no longer) valid. */
+static bool token_refused(const http_reply *reply)
+{
+	char msg[256];
+	int code;
+
+	return etcd_parse_error(reply->body, &code, msg, sizeof(msg)) && strstr(msg, "invalid auth token") != NULL;
+}
+
 /*
  * Sends body to path on each endpoint in turn until one answers (a transport failure moves on to the
  * next). Returns 0 with an HTTP 200 reply (free with http_reply_free), else -1 with err naming subject
  * and the cause; *etcd_code (may be NULL) receives etcd's gRPC error code, -1 when there is none.
+ * With a user, the request carries the process's token (taken first when there is none), and a token
+ * etcd no longer takes is renewed once and the request sent again.
  */
 static int call(const etcd_client *client, const char *method, const char *path, const char *body,
 		const char *subject, http_reply *reply, int *etcd_code, pgr_err *err)
 {
 	char causes[PGR_ERR_MAX] = "";
 	size_t used = 0;
+	bool renewed = false;
 
 	memset(reply, 0, sizeof(*reply));
 	if (etcd_code)
 		*etcd_code = -1;
 	for (int i = 0; i < client->endpoint_count; i++) {
 		char url[256];
+		char token[ETCD_TOKEN_MAX] = "";
+		char header[ETCD_TOKEN_MAX + 32];
+		http_opts opts = tls_opts(client);
 		pgr_err tried;
+		int rc = 0;
 
 		pgr_err_clear(&tried);
+		if (client->user[0] != '\0') {
+			token_get(client, token, sizeof(token));
+			if (token[0] == '\0') {
+				rc = authenticate(client, i, token, sizeof(token), &tried);
+				if (rc < 0) {
+					pgr_err_set(err, "etcd %s: %s", subject, tried.msg);
+					return -1;
+				}
+				if (rc == 0)
+					token_put(client, token, NULL);
+			}
+			snprintf(header, sizeof(header), "Authorization: %s", token);
+			opts.auth_header = header;
+		}
 		snprintf(url, sizeof(url), "%s%s", client->endpoints[i], path);
-		if (http_request(method, url, body, client->timeout_ms, reply, &tried) != 0) {
+		if (rc != 0 || http_request_opts(method, url, body, client->timeout_ms, &opts, reply, &tried) != 0) {
 			int n = snprintf(causes + used, sizeof(causes) - used, "%s%s", used ? "; " : "", tried.msg);
 
 			if (n > 0)
@@ -98,6 +278,14 @@ static int call(const etcd_client *client, const char *method, const char *path,
 		}
 		if (reply->status == 200)
 			return 0;
+		if (client->user[0] != '\0' && !renewed && token_refused(reply)) {
+			/* expired (etcd's simple tokens live 5 minutes unused) or etcd restarted: take another */
+			http_reply_free(reply);
+			token_put(client, "", token);
+			renewed = true;
+			i--;
+			continue;
+		}
 		{
 			char msg[512];
 			int code;
@@ -109,8 +297,8 @@ static int call(const etcd_client *client, const char *method, const char *path,
 					    client->endpoints[i], msg, code);
 			} else {
 				body_start(reply->body, msg, sizeof(msg));
-				pgr_err_set(err, "etcd %s: HTTP %ld from %s: %s", subject, reply->status,
-					    client->endpoints[i], msg[0] ? msg : "(empty body)");
+				pgr_err_set(err, "etcd %s: HTTP %ld from %s: %s%s", subject, reply->status,
+					    client->endpoints[i], msg[0] ? msg : "(empty body)", cn_note(client, msg));
 			}
 		}
 		http_reply_free(reply);

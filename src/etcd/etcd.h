@@ -26,7 +26,28 @@ typedef struct etcd_client {
 	char endpoints[4][128];
 	int endpoint_count;
 	long timeout_ms;
+	/* TLS and authentication (etcd_client_set_tls, etcd_client_set_auth); "" when unused. */
+	char ca_file[256];
+	char cert_file[256];
+	char key_file[256];
+	char user[64];
+	char password[128]; /* never logged, never in an error */
 } etcd_client;
+
+/*
+ * TLS: the CA that signed etcd's certificate (NULL or "": the system's CAs), and a client certificate
+ * and key (both or neither). Files are read at each request; a path too long is an error.
+ */
+int etcd_client_set_tls(etcd_client *client, const char *ca_file, const char *cert_file, const char *key_file,
+			pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * etcd authentication: user and password are exchanged for a token (/v3/auth/authenticate) at the first
+ * request, kept for the process, sent as the Authorization header, and renewed once when etcd answers
+ * that it is no longer valid. Refused credentials fail every request with
+ * "etcd refused pgrefresh's credentials (user NAME): ...".
+ */
+int etcd_client_set_auth(etcd_client *client, const char *user, const char *password, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 /* One key with its value and revisions, as etcd stores it. key and value are heap strings. */
 typedef struct etcd_kv {

@@ -419,6 +419,11 @@ int etcd_build_lease_grant(int ttl_seconds, char **body, pgr_err *err)
 	return dump(json_pack("{s:s}", "TTL", ttl), body, err);
 }
 
+int etcd_build_auth(const char *user, const char *password, char **body, pgr_err *err)
+{
+	return dump(json_pack("{s:s, s:s}", "name", user, "password", password), body, err);
+}
+
 int etcd_build_lease_id(int64_t lease_id, char **body, pgr_err *err)
 {
 	char id[32];
@@ -813,6 +818,39 @@ int etcd_parse_lease_grant(const char *body, int64_t *lease_id, int64_t *ttl, pg
 		rc = get_i64(root, "TTL", ttl, what, err);
 	if (rc == 0 && *lease_id == 0)
 		rc = pgr_err_set(err, "%s: no lease \"ID\" in the reply", what);
+	json_decref(root);
+	return rc;
+}
+
+int etcd_parse_auth_token(const char *body, char *token, size_t tokenlen, pgr_err *err)
+{
+	const char *what = "etcd authenticate reply";
+	json_t *root = load_object(body, what, err);
+	json_t *value;
+	const char *text;
+	int rc = 0;
+
+	if (tokenlen > 0)
+		token[0] = '\0';
+	if (root == NULL)
+		return -1;
+	value = json_object_get(root, "token");
+	text = json_string_value(value);
+	if (value == NULL)
+		rc = pgr_err_set(err, "%s: no \"token\" in the reply", what);
+	else if (text == NULL)
+		rc = pgr_err_set(err, "%s: \"token\" is not a string", what);
+	else if (text[0] == '\0')
+		rc = pgr_err_set(err, "%s: \"token\" is empty", what);
+	else if (strlen(text) >= tokenlen)
+		rc = pgr_err_set(err, "%s: \"token\" longer than %zu bytes", what, tokenlen - 1);
+	else {
+		for (const char *c = text; *c != '\0'; c++)
+			if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
+				rc = pgr_err_set(err, "%s: \"token\" holds a byte that cannot go in a header", what);
+		if (rc == 0)
+			memcpy(token, text, strlen(text) + 1);
+	}
 	json_decref(root);
 	return rc;
 }

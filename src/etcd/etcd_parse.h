@@ -65,6 +65,12 @@ int etcd_build_watch(const char *key, bool prefix, int64_t start_revision, char 
  * True when body is an etcd error reply; then *code is its gRPC code (-1 if none) and msg its message
  * (or the error text). False for anything else, including bodies that are not JSON.
  */
+/* The body of /v3/auth/authenticate: {"name":user,"password":password}. */
+int etcd_build_auth(const char *user, const char *password, char **body, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* The token of an /v3/auth/authenticate reply ({"header":{...},"token":"..."}) into token. */
+int etcd_parse_auth_token(const char *body, char *token, size_t tokenlen, pgr_err *err)
+	__attribute__((warn_unused_result));
 bool etcd_parse_error(const char *body, int *code, char *msg, size_t msglen);
 
 /* Any reply that carries a header (put, deleterange, lease revoke): header.revision. */

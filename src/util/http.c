@@ -1,6 +1,7 @@
 #include "util/http.h"
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,17 @@ void http_global_cleanup(void)
 	curl_global_cleanup();
 }
 
+/* Appends line to *headers; false when out of memory (*headers is kept). */
+static bool append_header(struct curl_slist **headers, const char *line)
+{
+	struct curl_slist *grown = curl_slist_append(*headers, line);
+
+	if (grown == NULL)
+		return false;
+	*headers = grown;
+	return true;
+}
+
 #define SETOPT(h, opt, val)                                                                                  \
 	do {                                                                                                 \
 		CURLcode setopt_rc = curl_easy_setopt((h), (opt), (val));                                    \
@@ -63,8 +75,46 @@ void http_global_cleanup(void)
 		}                                                                                            \
 	} while (0)
 
+/* The cause of a failed transfer, naming the TLS file concerned when it is one. */
+static void transfer_error(const char *method, const char *url, CURLcode rc, const char *errbuf,
+			   const http_opts *opts, pgr_err *err)
+{
+	const char *cause = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+	const char *ca = opts != NULL && opts->ca_file != NULL ? opts->ca_file : "(the system's CAs)";
+
+	switch (rc) {
+	case CURLE_SSL_CACERT_BADFILE:
+		pgr_err_set(err, "%s %s: CA file %s unreadable: %s", method, url, ca, cause);
+		break;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		pgr_err_set(err, "%s %s: server certificate not trusted by CA file %s: %s", method, url, ca, cause);
+		break;
+	case CURLE_SSL_CERTPROBLEM:
+		pgr_err_set(err, "%s %s: client certificate %s or key %s unusable: %s", method, url,
+			    opts != NULL && opts->cert_file ? opts->cert_file : "(none)",
+			    opts != NULL && opts->key_file ? opts->key_file : "(none)", cause);
+		break;
+	default:
+		/* a server refusing the client certificate resets the connection: the client sees a send or
+		 * receive failure, during the handshake or (TLS 1.3) at the first request */
+		if (opts != NULL && (opts->ca_file != NULL || opts->cert_file != NULL) &&
+		    strncmp(url, "https://", 8) == 0 && rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST &&
+		    rc != CURLE_OPERATION_TIMEDOUT)
+			pgr_err_set(err, "%s %s: TLS handshake failed (client certificate %s rejected?): %s (curl %d)",
+				    method, url, opts->cert_file ? opts->cert_file : "(none)", cause, (int)rc);
+		else
+			pgr_err_set(err, "%s %s: %s", method, url, cause);
+	}
+}
+
 int http_request(const char *method, const char *url, const char *body, long timeout_ms, http_reply *reply,
 		 pgr_err *err)
+{
+	return http_request_opts(method, url, body, timeout_ms, NULL, reply, err);
+}
+
+int http_request_opts(const char *method, const char *url, const char *body, long timeout_ms, const http_opts *opts,
+		      http_reply *reply, pgr_err *err)
 {
 	CURL *h;
 	struct curl_slist *headers = NULL;
@@ -86,9 +136,32 @@ int http_request(const char *method, const char *url, const char *body, long tim
 	SETOPT(h, CURLOPT_WRITEDATA, &buf);
 	SETOPT(h, CURLOPT_CUSTOMREQUEST, method);
 	SETOPT(h, CURLOPT_PROXY, "");
-	if (body != NULL) {
-		headers = curl_slist_append(headers, "Content-Type: application/json");
+	SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (opts != NULL) {
+		if (opts->ca_file != NULL)
+			SETOPT(h, CURLOPT_CAINFO, opts->ca_file);
+		if (opts->cert_file != NULL)
+			SETOPT(h, CURLOPT_SSLCERT, opts->cert_file);
+		if (opts->key_file != NULL)
+			SETOPT(h, CURLOPT_SSLKEY, opts->key_file);
+		if (opts->basic_user != NULL) {
+			SETOPT(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+			SETOPT(h, CURLOPT_USERNAME, opts->basic_user);
+			SETOPT(h, CURLOPT_PASSWORD, opts->basic_password ? opts->basic_password : "");
+		}
+		if (opts->auth_header != NULL && !append_header(&headers, opts->auth_header)) {
+			pgr_err_set(err, "%s %s: out of memory", method, url);
+			goto fail;
+		}
+	}
+	if (body != NULL && !append_header(&headers, "Content-Type: application/json")) {
+		pgr_err_set(err, "%s %s: out of memory", method, url);
+		goto fail;
+	}
+	if (headers != NULL)
 		SETOPT(h, CURLOPT_HTTPHEADER, headers);
+	if (body != NULL) {
 		SETOPT(h, CURLOPT_POSTFIELDS, body);
 		SETOPT(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
 	}
@@ -97,7 +170,7 @@ int http_request(const char *method, const char *url, const char *body, long tim
 		if (buf.overflow)
 			pgr_err_set(err, "%s %s: reply larger than %d bytes", method, url, HTTP_BODY_MAX);
 		else
-			pgr_err_set(err, "%s %s: %s", method, url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			transfer_error(method, url, rc, errbuf, opts, err);
 		goto fail;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply->status);

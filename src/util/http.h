@@ -31,4 +31,23 @@ int http_request(const char *method, const char *url, const char *body, long tim
 		 pgr_err *err) __attribute__((warn_unused_result));
 void http_reply_free(http_reply *reply);
 
+/*
+ * TLS and authentication of a request. NULL members are unused: no ca_file means the system's CAs (the
+ * peer is always verified); cert_file/key_file a client certificate; auth_header a whole header line
+ * ("Authorization: TOKEN"); basic_user/basic_password HTTP basic authentication. Secrets pass through
+ * here to libcurl only: they are never put in an error message.
+ */
+typedef struct http_opts {
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
+	const char *auth_header;
+	const char *basic_user;
+	const char *basic_password;
+} http_opts;
+
+/* http_request with opts (NULL: none, as http_request). A TLS failure's error names the file concerned. */
+int http_request_opts(const char *method, const char *url, const char *body, long timeout_ms, const http_opts *opts,
+		      http_reply *reply, pgr_err *err) __attribute__((warn_unused_result));
+
 #endif
