@@ -149,6 +149,8 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 		return; /* no unit is touched before the checks pass */
 	if ((rec->state == RS_PAUSED || rec->state == RS_FAILED) && rec->resume_requested)
 		snprintf(r->state, sizeof(r->state), "refreshing"); /* resumed: the coordinator takes it on */
+	if (strcmp(r->state, "refreshing") != 0)
+		r->eta_seconds = -1; /* halted (paused, failed, incompatible): nothing moves until the user acts */
 	for (int u = 0; u < view->unit_count; u++) {
 		status_unit *su = &view->units[u];
 		int i = record_find_unit(rec, su->name);
@@ -360,10 +362,14 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 		snprintf(refresh, sizeof(refresh), "%s%s %s→%s %d/%d", view->refresh.rollback ? "rollback " : "",
 			 view->refresh.state, view->refresh.from, view->refresh.to, view->refresh.done,
 			 view->refresh.total);
-	if (strcmp(view->refresh.state, "corrupt") == 0)
+	if (strcmp(view->refresh.state, "corrupt") == 0) {
 		snprintf(refresh, sizeof(refresh), "corrupt record");
-	else if (view->refresh.eta_seconds >= 0 &&
-		 (strcmp(view->refresh.state, "refreshing") == 0 || strcmp(view->refresh.state, "paused") == 0)) {
+	} else if (strcmp(view->refresh.state, "paused") == 0) {
+		size_t used = strlen(refresh);
+
+		/* no ETA: nothing moves until the user resumes */
+		snprintf(refresh + used, sizeof(refresh) - used, ": waiting for resume-refresh");
+	} else if (view->refresh.eta_seconds >= 0 && strcmp(view->refresh.state, "refreshing") == 0) {
 		size_t used = strlen(refresh);
 
 		snprintf(refresh + used, sizeof(refresh) - used, " ETA %s", eta);

@@ -20,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "util/fileutil.h"
 #include "util/proc.h"
+#include "fixture.h"
 
 /* snprintf that fails the test on truncation (and keeps -Wformat-truncation quiet about test paths). */
 static void pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -558,25 +559,7 @@ static void test_default_dir(void **state)
 
 static char *fuzz_fixture(const char *name)
 {
-	char path[PATH_MAX];
-	FILE *f;
-	long len;
-	char *buf;
-
-	pathf(path, sizeof(path), "tests/fixtures/fuzz/version/%s", name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open fixture %s (run from the project root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	assert_true(len >= 0);
-	rewind(f);
-	buf = malloc((size_t)len + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
+	return fixture_load("tests/fixtures/fuzz/version", name);
 }
 
 /*

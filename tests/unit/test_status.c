@@ -385,7 +385,7 @@ static void test_build_paused_refresh(void **state)
 	assert_string_equal(v.refresh.next_unit, "pg/1");
 	assert_int_equal(v.refresh.done, 1);
 	assert_int_equal(v.refresh.total, 3);
-	assert_int_equal(v.refresh.eta_seconds, 40);
+	assert_int_equal(v.refresh.eta_seconds, -1); /* paused: no ETA until resume-refresh */
 	assert_non_null(strstr(v.refresh.message, "Check pg/2 is healthy"));
 	assert_non_null(strstr(v.refresh.message, "`pgrefresh resume-refresh`"));
 	assert_non_null(strstr(v.refresh.message, "`pgrefresh rollback`"));
@@ -396,7 +396,16 @@ static void test_build_paused_refresh(void **state)
 	assert_string_equal(v.units[2].state, "active");
 	assert_string_equal(v.units[2].message, "Refreshed to 15.20");
 	assert_int_equal(status_render_table(&v, &out, &err), 0);
-	assert_non_null(strstr(out, "paused 15.18→15.20 1/3"));
+	assert_non_null(strstr(out, "paused 15.18→15.20 1/3: waiting for resume-refresh"));
+	assert_null(strstr(out, "ETA"));
+	free(out);
+	/* resumed: the coordinator takes it on, and the ETA is back */
+	rec.resume_requested = true;
+	status_build(&conf, recs, have, "pg/2", &rec, NOW, &v);
+	assert_string_equal(v.refresh.state, "refreshing");
+	assert_int_equal(v.refresh.eta_seconds, 40);
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_non_null(strstr(out, "refreshing 15.18→15.20 1/3 ETA 40s"));
 	free(out);
 	/* a finished refresh is idle */
 	rec.state = RS_DONE;
