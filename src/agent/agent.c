@@ -20,6 +20,7 @@
 #include "refresh/driver.h"
 #include "refresh/intent.h"
 #include "refresh/store.h"
+#include "state/presence.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -29,6 +30,7 @@
 #define AGENT_REFRESH_TICK_MS 200 /* while a refresh is in progress: each step is seen within this */
 #define PATRONI_BIN "/usr/bin/patroni"
 #define ETCD_DOWN_LOG_INTERVAL_MS 30000 /* while etcd is unreachable: one line this often */
+#define PRESENCE_REWRITE_MS 10000 /* the presence key is rewritten this often under the same lease (if removed) */
 
 /* Set by the signal handler: the only global. */
 static volatile sig_atomic_t agent_stop_requested;
@@ -67,6 +69,8 @@ typedef struct agent_ctx {
 	log_throttle etcd_down; /* "etcd unreachable" lines, from both threads */
 	bool refresh_active; /* a refresh record exists: tick faster */
 	int64_t refresh_seen_rev; /* mod_revision of the refresh record at the last tick (0: none) */
+	int64_t presence_lease;     /* the lease the presence key was last written under (0: not yet) */
+	long long presence_put_ms;  /* when (monotonic) */
 } agent_ctx;
 
 static int64_t wall_ms(void)
@@ -178,6 +182,34 @@ static void ensure_lease(agent_ctx *ctx)
 	pthread_mutex_lock(&ctx->lock);
 	ctx->lease = lease;
 	pthread_mutex_unlock(&ctx->lock);
+}
+
+/*
+ * The main loop: the presence key (state/presence.h) under the current lease. Written when the lease is
+ * new, and again every PRESENCE_REWRITE_MS in case it was removed; it goes when the lease expires.
+ */
+static void ensure_presence(agent_ctx *ctx)
+{
+	presence p;
+	int64_t lease;
+	long long now = proc_now_ms();
+	pgr_err err;
+
+	pthread_mutex_lock(&ctx->lock);
+	lease = ctx->lease;
+	pthread_mutex_unlock(&ctx->lock);
+	if (lease == 0 || (lease == ctx->presence_lease && now - ctx->presence_put_ms < PRESENCE_REWRITE_MS))
+		return;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.unit, sizeof(p.unit), "%s", ctx->unit->name);
+	p.pid = (int)getpid();
+	p.ttl_s = AGENT_LEASE_TTL_S;
+	if (presence_put(&ctx->etcd, ctx->prefix, ctx->unit->member, &p, lease, &err) != 0) {
+		etcd_failed(ctx, LOG_LEVEL_WARN, "could not write the presence key", &err);
+		return;
+	}
+	ctx->presence_lease = lease;
+	ctx->presence_put_ms = now;
 }
 
 static void *keeper_main(void *arg)
@@ -544,6 +576,7 @@ static void agent_loop(agent_ctx *ctx)
 		if (ctx->conf.local)
 			ensure_patroni(ctx);
 		ensure_lease(ctx);
+		ensure_presence(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		report(ctx, &rec);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);

@@ -8,6 +8,7 @@
 
 #include "cluster/switchover.h"
 #include "state/history.h"
+#include "state/presence.h"
 #include "util/log.h"
 
 #define STORE_REFRESH_LEAF "refresh"
@@ -42,6 +43,11 @@ static int take_kv(const cluster_conf *conf, size_t plen, const etcd_kv *kv, sto
 				snap->unit_corrupt[i] = !snap->have[i];
 			}
 		}
+	} else if (presence_member_of_leaf(leaf)[0] != '\0') {
+		/* the key exists only while its agent's lease lives: its value is for people */
+		for (int i = 0; i < conf->unit_count; i++)
+			if (strcmp(presence_member_of_leaf(leaf), conf->units[i].member) == 0)
+				snap->alive[i] = true;
 	} else if (strcmp(leaf, "coordinator") == 0) {
 		snprintf(snap->coordinator, sizeof(snap->coordinator), "%s", kv->value);
 	} else if (strcmp(leaf, STORE_REFRESH_LEAF) == 0) {

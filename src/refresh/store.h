@@ -1,6 +1,7 @@
 /*
  * store.h — pgrefresh's state in etcd, under /pgrefresh/<cluster>/:
  *   units/<member>     each agent's last report (agent/unit_record.h)
+ *   alive/<member>     each agent's presence, bound to its lease (state/presence.h)
  *   coordinator        the coordinator's unit name, bound to its agent's lease
  *   refresh            the refresh in progress (refresh/record.h), changed by compare-and-swap
  *   config             the settings (refresh/settings.h)
@@ -43,6 +44,7 @@ typedef struct store_snapshot {
 	bool refresh_corrupt;          /* the refresh key holds no record: `pgrefresh repair-refresh-record` */
 	char refresh_corrupt_why[200]; /* the parse error */
 	bool unit_corrupt[CONF_MAX_UNITS]; /* a unit's report does not parse (its agent rewrites it) */
+	bool alive[CONF_MAX_UNITS]; /* the unit's agent's presence key exists: its lease lives (state/presence.h) */
 } store_snapshot;
 
 int store_read(const etcd_client *etcd, const cluster_conf *conf, store_snapshot *snap, pgr_err *err)
