@@ -21,6 +21,7 @@
 #include "refresh/intent.h"
 #include "refresh/store.h"
 #include "state/presence.h"
+#include "util/fileutil.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -40,6 +41,12 @@ static void on_stop_signal(int sig)
 	(void)sig;
 	agent_stop_requested = 1;
 }
+
+/* One catalog entry's facts as last found, and the identity of the entry they were found for. */
+typedef struct fact_cache_entry {
+	char identity[PATH_MAX + 256]; /* catalog_entry_identity */
+	unit_version_facts facts;
+} fact_cache_entry;
 
 /* Everything the agent knows, passed explicitly. */
 typedef struct agent_ctx {
@@ -71,6 +78,8 @@ typedef struct agent_ctx {
 	int64_t refresh_seen_rev; /* mod_revision of the refresh record at the last tick (0: none) */
 	int64_t presence_lease;     /* the lease the presence key was last written under (0: not yet) */
 	long long presence_put_ms;  /* when (monotonic) */
+	fact_cache_entry fact_cache[UNIT_RECORD_MAX_FACTS]; /* the main loop's only */
+	int fact_cache_count;
 } agent_ctx;
 
 static int64_t wall_ms(void)
@@ -294,6 +303,73 @@ static void *keeper_main(void *arg)
 	}
 }
 
+static void add_extension(const char *name, void *arg)
+{
+	unit_facts_add_extension(arg, name);
+}
+
+/*
+ * The facts of one catalog entry, found on this host: the runnable check (bounded: postgres --version
+ * under a timeout, see catalog.h) and the extension names. From the cache when the entry is unchanged.
+ */
+static void entry_facts(agent_ctx *ctx, const catalog_entry *entry, fact_cache_entry *next, int *next_count,
+			unit_version_facts *out)
+{
+	char identity[sizeof(next->identity)];
+	pgr_err err;
+
+	catalog_entry_identity(entry, identity, sizeof(identity));
+	for (int i = 0; i < ctx->fact_cache_count; i++) {
+		if (strcmp(ctx->fact_cache[i].identity, identity) == 0 &&
+		    strcmp(ctx->fact_cache[i].facts.version, entry->version) == 0) {
+			*out = ctx->fact_cache[i].facts;
+			next[(*next_count)++] = ctx->fact_cache[i];
+			return;
+		}
+	}
+	memset(out, 0, sizeof(*out));
+	snprintf(out->version, sizeof(out->version), "%s", entry->version);
+	out->runnable = catalog_check_runnable(entry, &err) == 0;
+	if (!out->runnable)
+		snprintf(out->problem, sizeof(out->problem), "%s", err.msg);
+	if (catalog_extension_names(entry, add_extension, out, &err) != 0) {
+		out->extensions_cut = true; /* unreadable: nothing can be said to be missing for sure */
+		log_warn("catalog entry %s: %s", entry->version, err.msg);
+	}
+	log_info("catalog entry %s at %s: %s%s", entry->version, entry->root, out->runnable ? "runs here" : "does not run: ",
+		 out->runnable ? "" : out->problem);
+	snprintf(next[*next_count].identity, sizeof(next[0].identity), "%s", identity);
+	next[(*next_count)++].facts = *out;
+}
+
+/*
+ * The catalog as this unit's host has it: every version, and the facts of the highest
+ * UNIT_RECORD_MAX_FACTS. The unit's own catalog (its directory's `catalog`, a directory or a link) when
+ * it has one, else the cluster's (pgrefresh.conf).
+ */
+static void observe_catalog(agent_ctx *ctx, unit_record *rec)
+{
+	catalog_entry *entries = NULL;
+	fact_cache_entry *next = calloc(UNIT_RECORD_MAX_FACTS, sizeof(*next));
+	int count = 0, next_count = 0;
+	char own[PATH_MAX + 32];
+	pgr_err err;
+
+	conf_unit_path(&ctx->conf, ctx->unit, "catalog", own, sizeof(own));
+	if (next == NULL || catalog_list(path_exists(own) ? own : ctx->conf.catalog, &entries, &count, &err) != 0) {
+		free(next);
+		return; /* no catalog facts this tick: the checks say the unit reports none */
+	}
+	for (int i = 0; i < count && rec->catalog_count < UNIT_RECORD_MAX_VERSIONS; i++)
+		snprintf(rec->catalog[rec->catalog_count++], sizeof(rec->catalog[0]), "%s", entries[i].version);
+	for (int i = count > UNIT_RECORD_MAX_FACTS ? count - UNIT_RECORD_MAX_FACTS : 0; i < count; i++)
+		entry_facts(ctx, &entries[i], next, &next_count, &rec->facts[rec->fact_count++]);
+	memcpy(ctx->fact_cache, next, sizeof(ctx->fact_cache));
+	ctx->fact_cache_count = next_count;
+	free(next);
+	free(entries);
+}
+
 static void role_name(patroni_role role, char *out, size_t len)
 {
 	snprintf(out, len, "%s", patroni_role_display(role));
@@ -305,8 +381,6 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 	patroni_node node;
 	patroni_cluster cluster;
 	pgr_err err;
-	catalog_entry *entries = NULL;
-	int count = 0;
 
 	memset(rec, 0, sizeof(*rec));
 	snprintf(rec->unit, sizeof(rec->unit), "%s", ctx->unit->name);
@@ -319,11 +393,7 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 	rec->heartbeat_ms = wall_ms();
 	if (conf_unit_linked_version(&ctx->conf, ctx->unit, rec->linked_version, sizeof(rec->linked_version)) != 0)
 		rec->linked_version[0] = '\0';
-	if (catalog_list(ctx->conf.catalog, &entries, &count, &err) == 0) {
-		for (int i = 0; i < count && rec->catalog_count < UNIT_RECORD_MAX_VERSIONS; i++)
-			snprintf(rec->catalog[rec->catalog_count++], sizeof(rec->catalog[0]), "%s", entries[i].version);
-		free(entries);
-	}
+	observe_catalog(ctx, rec);
 	if (patroni_get_node(ctx->api_url, 2000, &node, &err) != 0) {
 		log_debug("Patroni does not answer: %s", err.msg);
 		return;
