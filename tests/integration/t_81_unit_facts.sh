@@ -29,6 +29,18 @@ unpublish() { rm -rf "$C/units/$1/catalog"; }
 precheck() { pgr_run pre-refresh-check --dir "$C" --version "$HIGH"; }
 # workload_problems: the failing workload checks of the last precheck, one a line
 workload_problems() { grep -E '^  (present-on-every-unit|runnable|extensions-present):' <<<"$OUT" || true; }
+# refused_naming UNIT NEEDLE: the last precheck exited 3 (not ready), its workload problems (in P) hold
+# NEEDLE and name UNIT and no other unit
+refused_naming() {
+	local u
+	assert_rc 3 "pre-refresh-check exit"
+	P=$(workload_problems)
+	assert_contains "$P" "$2" "problems"
+	for u in pg/0 pg/1 pg/2; do
+		if [ "$u" = "$1" ]; then assert_contains "$P" "$u" "problems"; else assert_not_contains "$P" "$u" "problems"; fi
+	done
+	ok "$P"
+}
 
 step "a 3-unit cluster on $LOW, the cluster's catalog holding $LOW and $HIGH"
 need_versions "$LOW" "$HIGH"
@@ -50,12 +62,7 @@ own_catalog pg-1 >/dev/null
 publish pg-1
 wait_until 10 reported_is pg-1 "'$HIGH' in r['catalog']" False || fail "pg-1 still reports $HIGH"
 precheck
-assert_rc 3 "pre-refresh-check exit"
-P=$(workload_problems)
-assert_contains "$P" "present-on-every-unit: $HIGH is not in the catalog of pg/1: add it on that host" "problems"
-assert_not_contains "$P" "pg/0" "problems"
-assert_not_contains "$P" "pg/2" "problems"
-ok "$P"
+refused_naming pg/1 "present-on-every-unit: $HIGH is not in the catalog of pg/1: add it on that host"
 unpublish pg-1
 wait_until 10 reported_is pg-1 "'$HIGH' in r['catalog']" True || fail "pg-1 does not report $HIGH again"
 
@@ -68,13 +75,8 @@ publish pg-2
 wait_until 10 reported_is pg-2 "[f['runnable'] for f in r['facts'] if f['version'] == '$HIGH']" "[False]" ||
 	fail "pg-2 does not report $HIGH as not runnable: $(reported pg-2 "r.get('facts')" | cut -c1-300)"
 precheck
-assert_rc 3 "pre-refresh-check exit"
-P=$(workload_problems)
-assert_contains "$P" "runnable: $HIGH does not run on pg/2" "problems"
+refused_naming pg/2 "runnable: $HIGH does not run on pg/2"
 assert_contains "$P" "psql" "problems"
-assert_not_contains "$P" "pg/0" "problems"
-assert_not_contains "$P" "pg/1" "problems"
-ok "$P"
 unpublish pg-2
 
 step "pg/0's $HIGH lacks hstore, which a database uses: pre-refresh-check names pg/0 and the extension"
@@ -91,12 +93,7 @@ publish pg-0
 wait_until 10 reported_is pg-0 "[('hstore' in f['extensions'], f['runnable']) for f in r['facts'] if f['version'] == '$HIGH']" "[(False, True)]" ||
 	fail "pg-0 does not report $HIGH runnable without hstore: $(reported pg-0 "r.get('facts')" | cut -c1-300)"
 precheck
-assert_rc 3 "pre-refresh-check exit"
-P=$(workload_problems)
-assert_contains "$P" "extensions-present: $HIGH lacks extension hstore (in postgres) on pg/0:" "problems"
-assert_not_contains "$P" "pg/1" "problems"
-assert_not_contains "$P" "pg/2" "problems"
-ok "$P"
+refused_naming pg/0 "extensions-present: $HIGH lacks extension hstore (in postgres) on pg/0:"
 
 step "the refresh itself is refused by the same checks, nothing recorded on any unit: incompatible, rolled back"
 pgr_run refresh --dir "$C" --version "$HIGH"
