@@ -326,7 +326,7 @@ void checks_workload_judge(const cluster_conf *conf, const check_request *req, c
 			   req->to);
 	if (nofacts[0])
 		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_FAIL,
-			   "%s reports %s in its catalog but not whether it runs there (more than %d versions in it?)",
+			   "%s reports %s in its catalog but not whether it runs there (an older agent, or more than %d versions in it)",
 			   nofacts, req->to, UNIT_RECORD_MAX_FACTS);
 	if (broken[0])
 		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_FAIL,
