@@ -54,6 +54,9 @@ done
 N=$(reported pg-0 "len([f for f in r['facts'] if f['version'] == '$HIGH'][0]['extensions'])")
 ok "every unit reports $HIGH runnable, with $N extensions"
 [ "$N" -gt 10 ] || fail "$HIGH offers only $N extensions by pg-0's report"
+BYTES=$(etcdctl_c get --print-value-only /pgrefresh/pg/units/pg-0 | wc -c)
+ok "pg-0's report with the facts of 2 versions: $BYTES bytes"
+[ "$BYTES" -lt 8192 ] || fail "pg-0's report is $BYTES bytes: a report stays within a few kB"
 precheck
 assert_eq "$(workload_problems)" "" "workload problems with every catalog complete (pre-refresh-check: $OUT)"
 
