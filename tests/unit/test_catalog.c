@@ -477,14 +477,12 @@ static void test_extensions_and_identity(void **state)
 	catalog_entry_identity(&e, id1, sizeof(id1));
 	pathf(path, sizeof(path), "%s/share/extension", root);
 	make_dirs(path);
-	pathf(path, sizeof(path), "%s/share/extension/plpgsql.control", root);
-	write_file(path, "", 0644);
-	pathf(path, sizeof(path), "%s/share/extension/hstore.control", root);
-	write_file(path, "", 0644);
-	pathf(path, sizeof(path), "%s/share/extension/hstore--1.8.sql", root);
-	write_file(path, "", 0644);
-	pathf(path, sizeof(path), "%s/share/extension/.control", root);
-	write_file(path, "", 0644);
+	for (int i = 0; i < 4; i++) {
+		static const char *const files[] = { "plpgsql.control", "hstore.control", "hstore--1.8.sql", ".control" };
+
+		pathf(path, sizeof(path), "%s/share/extension/%s", root, files[i]);
+		write_file(path, "", 0644);
+	}
 	names[0] = '\0';
 	assert_int_equal(catalog_extension_names(&e, collect_name, names, &err), 0);
 	assert_string_equal(names, "hstore,plpgsql");
