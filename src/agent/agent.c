@@ -22,6 +22,7 @@
 #include "pooler/pooler.h"
 #include "refresh/driver.h"
 #include "state/intent.h"
+#include "state/presence.h"
 #include "state/store.h"
 #include "state/unit_record.h"
 #include "util/fileutil.h"
@@ -37,6 +38,7 @@
 #define INTENT_POLL_FAST_MS 50  /* this unit's intent, while a switchover (marked, or the refresh's) or its own
 				 * refresh step is live */
 #define INTENT_POLL_SLOW_MS 500 /* ... otherwise (a switchover mark is looked for as often) */
+#define PRESENCE_REWRITE_MS 10000 /* the presence key is rewritten this often under the same lease (if removed) */
 
 /* Set by the signal handler: the only global. */
 static volatile sig_atomic_t agent_stop_requested;
@@ -46,6 +48,12 @@ static void on_stop_signal(int sig)
 	(void)sig;
 	agent_stop_requested = 1;
 }
+
+/* One catalog entry's facts as last found, and the identity of the entry they were found for. */
+typedef struct fact_cache_entry {
+	char identity[PATH_MAX + 256]; /* catalog_entry_identity */
+	unit_version_facts facts;
+} fact_cache_entry;
 
 /* Everything the agent knows, passed explicitly. */
 typedef struct agent_ctx {
@@ -79,6 +87,10 @@ typedef struct agent_ctx {
 	agent_tags tags;     /* this unit's Patroni tags: its own steps and its unit intent (agent/tags.h) */
 	bool intents_stop;   /* under lock: the intent poller ends */
 	int64_t refresh_seen_rev; /* mod_revision of the refresh record at the last tick (0: none) */
+	int64_t presence_lease;     /* the lease the presence key was last written under (0: not yet) */
+	long long presence_put_ms;  /* when (monotonic) */
+	fact_cache_entry fact_cache[UNIT_RECORD_MAX_FACTS]; /* the main loop's only */
+	int fact_cache_count;
 } agent_ctx;
 
 static int64_t wall_ms(void)
@@ -192,6 +204,34 @@ static void ensure_lease(agent_ctx *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
+/*
+ * The main loop: the presence key (state/presence.h) under the current lease. Written when the lease is
+ * new, and again every PRESENCE_REWRITE_MS in case it was removed; it goes when the lease expires.
+ */
+static void ensure_presence(agent_ctx *ctx)
+{
+	presence p;
+	int64_t lease;
+	long long now = proc_now_ms();
+	pgr_err err;
+
+	pthread_mutex_lock(&ctx->lock);
+	lease = ctx->lease;
+	pthread_mutex_unlock(&ctx->lock);
+	if (lease == 0 || (lease == ctx->presence_lease && now - ctx->presence_put_ms < PRESENCE_REWRITE_MS))
+		return;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.unit, sizeof(p.unit), "%s", ctx->unit->name);
+	p.pid = (int)getpid();
+	p.ttl_s = AGENT_LEASE_TTL_S;
+	if (presence_put(&ctx->etcd, ctx->prefix, ctx->unit->member, &p, lease, &err) != 0) {
+		etcd_failed(ctx, LOG_LEVEL_WARN, "could not write the presence key", &err);
+		return;
+	}
+	ctx->presence_lease = lease;
+	ctx->presence_put_ms = now;
+}
+
 static void *keeper_main(void *arg)
 {
 	agent_ctx *ctx = arg;
@@ -274,7 +314,6 @@ static void *keeper_main(void *arg)
  * fresh heartbeat (the main loop's next report carries it too). No report yet: the first one will. */
 static void publish_intent_applied(agent_ctx *ctx)
 {
-	char key[256];
 	char *report, *json = NULL;
 	unit_record rec;
 	pgr_err err;
@@ -287,8 +326,7 @@ static void publish_intent_applied(agent_ctx *ctx)
 	if (unit_record_parse(report, &rec, &err) == 0) {
 		agent_tags_report(&ctx->tags, &rec);
 		rec.heartbeat_ms = wall_ms();
-		snprintf(key, sizeof(key), "%sunits/%s", ctx->prefix, ctx->unit->member);
-		if (unit_record_to_json(&rec, &json, &err) == 0 && etcd_put(&ctx->etcd, key, json, 0, &err) != 0)
+		if (unit_record_put(&ctx->etcd, &ctx->scope, &rec, &json, &err) != 0)
 			etcd_failed(ctx, LOG_LEVEL_WARN, "could not report the intent applied", &err);
 		/* the keeper republishes this one while the main loop is busy, not the report without the token
 		 * (unless the main loop reported again meanwhile: its report has the token already) */
@@ -367,6 +405,73 @@ static void *intents_main(void *arg)
 	}
 }
 
+static void add_extension(const char *name, void *arg)
+{
+	unit_facts_add_extension(arg, name);
+}
+
+/*
+ * The facts of one catalog entry, found on this host: the runnable check (bounded: postgres --version
+ * under a timeout, see catalog.h) and the extension names. From the cache when the entry is unchanged.
+ */
+static void entry_facts(agent_ctx *ctx, const catalog_entry *entry, fact_cache_entry *next, int *next_count,
+			unit_version_facts *out)
+{
+	char identity[sizeof(next->identity)];
+	pgr_err err;
+
+	catalog_entry_identity(entry, identity, sizeof(identity));
+	for (int i = 0; i < ctx->fact_cache_count; i++) {
+		if (strcmp(ctx->fact_cache[i].identity, identity) == 0 &&
+		    strcmp(ctx->fact_cache[i].facts.version, entry->version) == 0) {
+			*out = ctx->fact_cache[i].facts;
+			next[(*next_count)++] = ctx->fact_cache[i];
+			return;
+		}
+	}
+	memset(out, 0, sizeof(*out));
+	snprintf(out->version, sizeof(out->version), "%s", entry->version);
+	out->runnable = catalog_check_runnable(entry, &err) == 0;
+	if (!out->runnable)
+		snprintf(out->problem, sizeof(out->problem), "%s", err.msg);
+	if (catalog_extension_names(entry, add_extension, out, &err) != 0) {
+		out->extensions_cut = true; /* unreadable: nothing can be said to be missing for sure */
+		log_warn("catalog entry %s: %s", entry->version, err.msg);
+	}
+	log_info("catalog entry %s at %s: %s%s", entry->version, entry->root, out->runnable ? "runs here" : "does not run: ",
+		 out->runnable ? "" : out->problem);
+	snprintf(next[*next_count].identity, sizeof(next[0].identity), "%s", identity);
+	next[(*next_count)++].facts = *out;
+}
+
+/*
+ * The catalog as this unit's host has it: every version, and the facts of the highest
+ * UNIT_RECORD_MAX_FACTS. The unit's own catalog (its directory's `catalog`, a directory or a link) when
+ * it has one, else the cluster's (pgrefresh.conf).
+ */
+static void observe_catalog(agent_ctx *ctx, unit_record *rec)
+{
+	catalog_entry *entries = NULL;
+	fact_cache_entry *next = calloc(UNIT_RECORD_MAX_FACTS, sizeof(*next));
+	int count = 0, next_count = 0;
+	char own[PATH_MAX + 32];
+	pgr_err err;
+
+	conf_unit_path(&ctx->conf, ctx->unit, "catalog", own, sizeof(own));
+	if (next == NULL || catalog_list(path_exists(own) ? own : ctx->conf.catalog, &entries, &count, &err) != 0) {
+		free(next);
+		return; /* no catalog facts this tick: the checks say the unit reports none */
+	}
+	for (int i = 0; i < count && rec->catalog_count < UNIT_RECORD_MAX_VERSIONS; i++)
+		snprintf(rec->catalog[rec->catalog_count++], sizeof(rec->catalog[0]), "%s", entries[i].version);
+	for (int i = count > UNIT_RECORD_MAX_FACTS ? count - UNIT_RECORD_MAX_FACTS : 0; i < count; i++)
+		entry_facts(ctx, &entries[i], next, &next_count, &rec->facts[rec->fact_count++]);
+	memcpy(ctx->fact_cache, next, sizeof(ctx->fact_cache));
+	ctx->fact_cache_count = next_count;
+	free(next);
+	free(entries);
+}
+
 static void role_name(patroni_role role, char *out, size_t len)
 {
 	snprintf(out, len, "%s", patroni_role_display(role));
@@ -378,8 +483,6 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 	patroni_node node;
 	patroni_cluster cluster;
 	pgr_err err;
-	catalog_entry *entries = NULL;
-	int count = 0;
 
 	memset(rec, 0, sizeof(*rec));
 	snprintf(rec->unit, sizeof(rec->unit), "%s", ctx->unit->name);
@@ -392,11 +495,7 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 	rec->heartbeat_ms = wall_ms();
 	if (conf_unit_linked_version(&ctx->conf, ctx->unit, rec->linked_version, sizeof(rec->linked_version)) != 0)
 		rec->linked_version[0] = '\0';
-	if (catalog_list(ctx->conf.catalog, &entries, &count, &err) == 0) {
-		for (int i = 0; i < count && rec->catalog_count < UNIT_RECORD_MAX_VERSIONS; i++)
-			snprintf(rec->catalog[rec->catalog_count++], sizeof(rec->catalog[0]), "%s", entries[i].version);
-		free(entries);
-	}
+	observe_catalog(ctx, rec);
 	if (patroni_get_node(ctx->api_url, 2000, &node, &err) != 0) {
 		log_debug("Patroni does not answer: %s", err.msg);
 		return;
@@ -657,6 +756,7 @@ static void agent_loop(agent_ctx *ctx)
 		if (conf_agent_runs_patroni(&ctx->conf))
 			ensure_patroni(ctx);
 		ensure_lease(ctx);
+		ensure_presence(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		report(ctx, &rec);
 		pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested); /* a pooler on its host */

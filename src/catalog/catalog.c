@@ -377,6 +377,72 @@ int catalog_check_runnable(const catalog_entry *entry, pgr_err *err)
 	return 0;
 }
 
+static void stat_text(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+			 (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+void catalog_entry_identity(const catalog_entry *entry, char *buf, size_t len)
+{
+	char path[PATH_MAX + 16], bin[128], ext[128];
+
+	snprintf(path, sizeof(path), "%s/postgres", entry->bin);
+	stat_text(path, bin, sizeof(bin));
+	if (catalog_extension_dir(entry, path, sizeof(path)) == 0)
+		stat_text(path, ext, sizeof(ext));
+	else
+		snprintf(ext, sizeof(ext), "-");
+	snprintf(buf, len, "%s|%s|%s", entry->root, bin, ext);
+}
+
+int catalog_extension_dir(const catalog_entry *entry, char *buf, size_t len)
+{
+	struct stat st;
+
+	snprintf(buf, len, "%s/share/extension", entry->root);
+	if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	snprintf(buf, len, "%s/../../../share/postgresql/%d/extension", entry->root, entry->major);
+	if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	buf[0] = '\0';
+	return -1;
+}
+
+static int control_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 8 && strcmp(d->d_name + n - 8, ".control") == 0;
+}
+
+int catalog_extension_names(const catalog_entry *entry, void (*visit)(const char *name, void *arg), void *arg,
+			    pgr_err *err)
+{
+	char dir[PATH_MAX + 64];
+	struct dirent **names = NULL;
+	int n;
+
+	if (catalog_extension_dir(entry, dir, sizeof(dir)) != 0)
+		return 0;
+	n = scandir(dir, &names, control_file, alphasort);
+	if (n < 0)
+		return pgr_err_set(err, "could not list %s: %s", dir, strerror(errno));
+	for (int i = 0; i < n; i++) {
+		names[i]->d_name[strlen(names[i]->d_name) - 8] = '\0';
+		visit(names[i]->d_name, arg);
+		free(names[i]);
+	}
+	free(names);
+	return 0;
+}
+
 /* The installation root for a directory given to catalog_add, into root (resolved). */
 static int find_root(const char *path, char *root, size_t len, pgr_err *err)
 {

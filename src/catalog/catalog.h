@@ -90,6 +90,22 @@ int catalog_highest_of_major(const char *dir, int major, catalog_entry *entry, p
  */
 int catalog_check_runnable(const catalog_entry *entry, pgr_err *err) __attribute__((warn_unused_result));
 
+/*
+ * What identifies an entry's installation as it is now: its root, and the device, inode, size and mtime
+ * of its bin/postgres and of its extension directory. A unit's agent re-runs its checks of an entry only
+ * when this changes (a link repointed, a tree replaced or an extension added).
+ */
+void catalog_entry_identity(const catalog_entry *entry, char *buf, size_t len);
+/* The extension directory of an entry: ROOT/share/extension (a source or npm tree), or a Debian tree's
+ * ROOT/../../../share/postgresql/<major>/extension. -1 when it has neither. */
+int catalog_extension_dir(const catalog_entry *entry, char *buf, size_t len);
+/*
+ * Calls visit with the name of every extension the entry offers (share/extension/NAME.control), in name
+ * order. An entry with no extension directory offers none. -1 with err when the directory cannot be read.
+ */
+int catalog_extension_names(const catalog_entry *entry, void (*visit)(const char *name, void *arg), void *arg,
+			    pgr_err *err) __attribute__((warn_unused_result));
+
 /* Runs bin_dir/postgres --version and parses it into *version. -1 with err naming bin_dir otherwise. */
 int catalog_detect_version(const char *bin_dir, pg_version *version, pgr_err *err) __attribute__((warn_unused_result));
 

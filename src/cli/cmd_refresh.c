@@ -429,7 +429,7 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 		snprintf(problems[nproblems++], sizeof(problems[0]), "another operation is in progress: %s", desc);
 	}
 	for (int i = 0; i < rc.conf.unit_count; i++) {
-		if (!rc.snap->have[i] || wall_ms() - rc.snap->records[i].heartbeat_ms > STATUS_DOWN_AFTER_MS)
+		if (!rc.snap->have[i] || !rc.snap->alive[i])
 			snprintf(problems[nproblems++], sizeof(problems[0]), "%s: its agent does not report",
 				 rc.conf.units[i].name);
 	}
@@ -762,7 +762,7 @@ static const record_unit *first_unhealthy_refreshed(const refresh_cli *rc, const
 
 		if (u->step != STEP_DONE)
 			continue;
-		if (r == NULL || wall_ms() - r->heartbeat_ms > STATUS_DOWN_AFTER_MS ||
+		if (r == NULL || !rc->snap->alive[idx] ||
 		    strcmp(r->server_version, rc->snap->refresh.to) != 0 || strcmp(r->patroni_state, "running") != 0 ||
 		    (strcmp(r->role, "primary") != 0 && !r->streaming)) {
 			*rec = r;

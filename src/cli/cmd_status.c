@@ -60,7 +60,7 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, 
 	store_key(&scope, "refresh", corrupt.refresh_key, sizeof(corrupt.refresh_key));
 	snprintf(corrupt.refresh_why, sizeof(corrupt.refresh_why), "%s", snap->refresh_corrupt_why);
 	memcpy(corrupt.unit, snap->unit_corrupt, sizeof(corrupt.unit));
-	status_build_checked(conf, snap->records, snap->have, &corrupt, snap->coordinator,
+	status_build_checked(conf, snap->records, snap->have, snap->alive, &corrupt, snap->coordinator,
 			     snap->have_refresh ? &snap->refresh : NULL, wall_ms(), view);
 	if (snap->have_switchover)
 		status_note_switchover_wait(view, snap->have_refresh ? &snap->refresh : NULL, &snap->switchover, wall_ms());

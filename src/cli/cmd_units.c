@@ -42,6 +42,19 @@ static const conf_unit *unit_of_member(const cluster_conf *conf, const char *mem
 	return NULL;
 }
 
+/* The version the running primary runs ("15.18"), asked of its Patroni over the network (never its files). */
+static int primary_version(const patroni_member *leader, char *version, size_t len)
+{
+	patroni_node node;
+	char base[200];
+	pgr_err err;
+
+	if (patroni_api_base(leader->api_url, base, sizeof(base)) != 0 || patroni_get_node(base, 3000, &node, &err) != 0)
+		return -1;
+	unit_record_version_string(node.server_version, version, len);
+	return version[0] ? 0 : -1;
+}
+
 static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 {
 	cluster_conf conf, saved;
@@ -74,7 +87,7 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "check `pgrefresh status`");
 		return PGR_EXIT_ERROR;
 	}
-	if (conf_unit_linked_version(&conf, leader_unit, version, sizeof(version)) != 0) {
+	if (primary_version(leader, version, sizeof(version)) != 0) {
 		pgr_err_set(&ctx->err, "cannot tell which version the primary %s runs", leader_unit->name);
 		return PGR_EXIT_ERROR;
 	}

@@ -13,6 +13,9 @@
 #include "catalog/catalog.h"
 #include "cli/cli.h"
 #include "cluster/conf.h"
+#include "cluster/conf_security.h"
+#include "etcd/etcd.h"
+#include "state/store.h"
 #include "util/exitcodes.h"
 #include "util/log.h"
 
@@ -51,21 +54,23 @@ static int pick_catalog(cli_ctx *ctx, const char *option, cluster_conf *conf, bo
 	return PGR_EXIT_OK;
 }
 
-/* The units of conf whose bin link points at version, "pg/0,pg/2", or "-" for none. Also into arr (may be NULL). */
-static void units_using(const cluster_conf *conf, bool loaded, const char *version, char *buf, size_t len,
-			json_t *arr)
+/*
+ * The units of conf whose bin link points at version, as their agents report it (each reads its own
+ * link, on its own host): "pg/0,pg/2", or "-" for none. Also into arr (may be NULL). snap NULL: no
+ * cluster, or its etcd does not answer.
+ */
+static void units_using(const cluster_conf *conf, const store_snapshot *snap, const char *version, char *buf,
+			size_t len, json_t *arr)
 {
 	size_t used = 0;
 
 	snprintf(buf, len, "-");
-	if (!loaded)
+	if (snap == NULL)
 		return;
 	for (int i = 0; i < conf->unit_count; i++) {
-		char linked[CATALOG_VERSION_LEN];
 		int n;
 
-		if (conf_unit_linked_version(conf, &conf->units[i], linked, sizeof(linked)) != 0 ||
-		    strcmp(linked, version) != 0)
+		if (!snap->have[i] || strcmp(snap->records[i].linked_version, version) != 0)
 			continue;
 		if (arr != NULL)
 			json_array_append_new(arr, json_string(conf->units[i].name));
@@ -96,12 +101,35 @@ static int print_json(json_t *doc, cli_ctx *ctx)
 	return PGR_EXIT_OK;
 }
 
+/* The cluster's state in etcd, for the units' reports: NULL (nothing said) when it does not answer. */
+static store_snapshot *read_reports(const cluster_conf *conf)
+{
+	store_snapshot *snap = calloc(1, sizeof(*snap));
+	etcd_client client;
+	state_scope scope;
+	pgr_err err;
+
+	if (snap == NULL || conf_etcd_client(conf, &client, &err) != 0) {
+		free(snap);
+		return NULL;
+	}
+	client.timeout_ms = 2000;
+	conf_state_scope(conf, &scope);
+	if (store_read(&client, &scope, snap, &err) != 0) {
+		log_warn("no units shown: %s", err.msg);
+		free(snap);
+		return NULL;
+	}
+	return snap;
+}
+
 int cmd_versions(cli_ctx *ctx, int argc, char **argv)
 {
 	const char *option = cli_take_option(&argc, argv, "--catalog");
 	cluster_conf *conf;
 	char dir[PATH_MAX];
 	catalog_entry *entries = NULL;
+	store_snapshot *snap = NULL;
 	bool loaded;
 	int count = 0;
 	int rc;
@@ -126,6 +154,8 @@ int cmd_versions(cli_ctx *ctx, int argc, char **argv)
 		rc = PGR_EXIT_ERROR;
 		goto out;
 	}
+	if (loaded && count > 0)
+		snap = read_reports(conf);
 
 	if (ctx->json) {
 		json_t *doc = json_object();
@@ -139,7 +169,7 @@ int cmd_versions(cli_ctx *ctx, int argc, char **argv)
 			json_t *missing = json_array();
 			char text[512];
 
-			units_using(conf, loaded, e->version, text, sizeof(text), units);
+			units_using(conf, snap, e->version, text, sizeof(text), units);
 			for (int t = 0; t < CATALOG_TOOL_COUNT; t++)
 				if (!e->tool_present[t])
 					json_array_append_new(missing, json_string(catalog_tool_name(t)));
@@ -180,7 +210,7 @@ int cmd_versions(cli_ctx *ctx, int argc, char **argv)
 		for (int i = 0; i < count; i++) {
 			char units[512];
 
-			units_using(conf, loaded, entries[i].version, units, sizeof(units), NULL);
+			units_using(conf, snap, entries[i].version, units, sizeof(units), NULL);
 			printf("%-*s  %-*s  %s\n", vw, entries[i].version, pw, entries[i].root, units);
 		}
 		for (int i = 0; i < count; i++)
@@ -189,6 +219,7 @@ int cmd_versions(cli_ctx *ctx, int argc, char **argv)
 	}
 	rc = PGR_EXIT_OK;
 out:
+	free(snap);
 	free(entries);
 	free(conf);
 	return rc;

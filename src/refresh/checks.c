@@ -268,34 +268,132 @@ static void check_backup(const cluster_conf *conf, const unit_record *records, c
 		checks_add(report, "no-backup-running", CHECK_PRE, CHECK_PASS, "no base backup in progress");
 }
 
-/* The extension directory of an installation root: npm trees have share/extension, Debian trees
- * ../../../share/postgresql/NN/extension. */
-static bool extension_present(const catalog_entry *entry, const char *name)
+/* Appends ", item" (or "item" first) to a list, if it fits whole. */
+static void list_add(char *list, size_t len, const char *item)
 {
-	char path[PATH_MAX * 2];
+	size_t used = strlen(list);
 
-	snprintf(path, sizeof(path), "%s/share/extension/%s.control", entry->root, name);
-	if (path_exists(path))
-		return true;
-	snprintf(path, sizeof(path), "%s/../../../share/postgresql/%d/extension/%s.control", entry->root, entry->major,
-		 name);
-	return path_exists(path);
+	if (used + strlen(item) + 3 < len)
+		snprintf(list + used, len - used, "%s%s", used ? ", " : "", item);
 }
 
-static void check_extensions(const cluster_conf *conf, const catalog_entry *entry, const unit_record *records,
-			     const bool *have, check_report *report)
+void checks_workload_judge(const cluster_conf *conf, const check_request *req, const unit_record *records,
+			   const bool *have, const checks_extension *installed, int installed_count,
+			   const char *installed_error, check_report *report)
+{
+	char silent[160] = "", missing[160] = "", nofacts[160] = "", broken[160] = "", problem[200] = "";
+	char lacking[200] = "";
+	int with_facts = 0;
+
+	for (int i = 0; i < conf->unit_count; i++) {
+		const char *name = conf->units[i].name;
+		const unit_version_facts *f;
+		bool present = false;
+
+		if (!have[i]) {
+			list_add(silent, sizeof(silent), name);
+			continue;
+		}
+		for (int v = 0; v < records[i].catalog_count; v++)
+			if (strcmp(records[i].catalog[v], req->to) == 0)
+				present = true;
+		f = unit_record_facts(&records[i], req->to);
+		if (!present && f == NULL) {
+			list_add(missing, sizeof(missing), name);
+			continue;
+		}
+		if (f == NULL) {
+			list_add(nofacts, sizeof(nofacts), name);
+			continue;
+		}
+		with_facts++;
+		if (!f->runnable) {
+			list_add(broken, sizeof(broken), name);
+			if (problem[0] == '\0')
+				snprintf(problem, sizeof(problem), "%s: %s", name, f->problem);
+		}
+	}
+	if (silent[0])
+		checks_add(report, "present-on-every-unit", CHECK_WORKLOAD, CHECK_FAIL,
+			   "no report from the agent of %s yet: start it (`pgrefresh cluster start`), then `pgrefresh pre-refresh-check`",
+			   silent);
+	if (missing[0])
+		checks_add(report, "present-on-every-unit", CHECK_WORKLOAD, CHECK_FAIL,
+			   "%s is not in the catalog of %s: add it on that host (`pgrefresh versions add PATH`)", req->to,
+			   missing);
+	if (!silent[0] && !missing[0])
+		checks_add(report, "present-on-every-unit", CHECK_WORKLOAD, CHECK_PASS, "every unit's catalog has %s",
+			   req->to);
+	if (nofacts[0])
+		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_FAIL,
+			   "%s reports %s in its catalog but not whether it runs there (an older agent, or more than %d versions in it)",
+			   nofacts, req->to, UNIT_RECORD_MAX_FACTS);
+	if (broken[0])
+		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_FAIL,
+			   "%s does not run on %s (mend it there, then `pgrefresh pre-refresh-check`): %s", req->to, broken,
+			   problem);
+	if (!nofacts[0] && !broken[0] && with_facts > 0)
+		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_PASS, "%s runs on every unit that has it (%d, each checked by its agent)",
+			   req->to, with_facts);
+	else if (!nofacts[0] && !broken[0])
+		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_FAIL, "no unit reports %s: nothing says it runs", req->to);
+	if (req->rollback)
+		return;
+	if (installed_error != NULL) {
+		checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_FAIL, "%s", installed_error);
+		return;
+	}
+	for (int e = 0; e < installed_count; e++) {
+		char units[160] = "";
+
+		for (int i = 0; i < conf->unit_count; i++) {
+			const unit_version_facts *f = have[i] ? unit_record_facts(&records[i], req->to) : NULL;
+
+			if (f != NULL && !unit_facts_has_extension(f, installed[e].name)) {
+				char item[64];
+
+				snprintf(item, sizeof(item), "%s%s", conf->units[i].name, f->extensions_cut ? " (its list is cut)" : "");
+				list_add(units, sizeof(units), item);
+			}
+		}
+		if (units[0]) {
+			size_t used = strlen(lacking);
+
+			if (used + strlen(installed[e].name) + strlen(installed[e].db) + strlen(units) + 16 < sizeof(lacking))
+				snprintf(lacking + used, sizeof(lacking) - used, "%s%s (in %s) on %s", used ? "; " : "",
+					 installed[e].name, installed[e].db, units);
+		}
+	}
+	if (lacking[0])
+		checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_FAIL,
+			   "%s lacks extension %s: install it into %s there, or drop it", req->to, lacking, req->to);
+	else
+		checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_PASS,
+			   "the %d installed extension(s) exist in %s on every unit that reports it", installed_count,
+			   req->to);
+}
+
+#define CHECKS_MAX_INSTALLED 512
+
+/* The extensions installed in the cluster's databases, by SQL on the primary: heap array, or why not. */
+static int installed_extensions(const cluster_conf *conf, const unit_record *records, const bool *have,
+				checks_extension **out, int *count, char *why, size_t whylen)
 {
 	char conninfo[1024], dbs[4096];
 	pgr_err err;
-	char missing[200] = "";
-	int checked = 0;
 
+	*count = 0;
+	*out = calloc(CHECKS_MAX_INSTALLED, sizeof(**out));
+	if (*out == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
 	if (primary_conninfo(conf, records, have, "postgres", conninfo, sizeof(conninfo)) != 0 ||
 	    pg_query_text(conninfo,
 			  "SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database WHERE datallowconn",
 			  dbs, sizeof(dbs), &err) != 0) {
-		checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_FAIL, "could not list databases on the primary");
-		return;
+		snprintf(why, whylen, "could not list databases on the primary");
+		return -1;
 	}
 	for (char *save = NULL, *db = strtok_r(dbs, ",", &save); db; db = strtok_r(NULL, ",", &save)) {
 		char exts[4096];
@@ -303,63 +401,31 @@ static void check_extensions(const cluster_conf *conf, const catalog_entry *entr
 		if (primary_conninfo(conf, records, have, db, conninfo, sizeof(conninfo)) != 0 ||
 		    pg_query_text(conninfo, "SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension", exts,
 				  sizeof(exts), &err) != 0) {
-			checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_FAIL,
-				   "could not list extensions of database %s: %s", db, err.msg);
-			return;
+			snprintf(why, whylen, "could not list extensions of database %s: %s", db, err.msg);
+			return -1;
 		}
-		for (char *s2 = NULL, *ext = strtok_r(exts, ",", &s2); ext; ext = strtok_r(NULL, ",", &s2)) {
-			checked++;
-			if (!extension_present(entry, ext) && strlen(missing) + strlen(ext) + 16 < sizeof(missing)) {
-				size_t l = strlen(missing);
-
-				snprintf(missing + l, sizeof(missing) - l, "%s%s (in %s)", l ? ", " : "", ext, db);
-			}
+		for (char *s2 = NULL, *ext = strtok_r(exts, ",", &s2); ext && *count < CHECKS_MAX_INSTALLED;
+		     ext = strtok_r(NULL, ",", &s2)) {
+			snprintf((*out)[*count].name, sizeof((*out)[0].name), "%s", ext);
+			snprintf((*out)[*count].db, sizeof((*out)[0].db), "%s", db);
+			(*count)++;
 		}
 	}
-	if (missing[0])
-		checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_FAIL, "%s lacks extension %s", entry->version,
-			   missing);
-	else
-		checks_add(report, "extensions-present", CHECK_WORKLOAD, CHECK_PASS,
-			   "the %d installed extension(s) exist in %s", checked, entry->version);
+	return 0;
 }
 
 static void check_workload(const cluster_conf *conf, const check_request *req, const unit_record *records,
 			   const bool *have, check_report *report)
 {
-	catalog_entry entry;
-	pgr_err err;
-	char missing[200] = "";
+	checks_extension *installed = NULL;
+	int count = 0;
+	char why[300] = "";
+	bool failed = false;
 
-	for (int i = 0; i < conf->unit_count; i++) {
-		bool found = false;
-
-		for (int v = 0; have[i] && v < records[i].catalog_count; v++)
-			if (strcmp(records[i].catalog[v], req->to) == 0)
-				found = true;
-		if (!found) {
-			size_t l = strlen(missing);
-
-			snprintf(missing + l, sizeof(missing) - l, "%s%s", l ? ", " : "", conf->units[i].name);
-		}
-	}
-	if (missing[0])
-		checks_add(report, "present-on-every-unit", CHECK_WORKLOAD, CHECK_FAIL, "%s is not in the catalog of %s",
-			   req->to, missing);
-	else
-		checks_add(report, "present-on-every-unit", CHECK_WORKLOAD, CHECK_PASS, "every unit's catalog has %s",
-			   req->to);
-	if (catalog_find(conf->catalog, req->to, &entry, &err) != 0) {
-		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_FAIL, "%s", err.msg);
-		return;
-	}
-	if (catalog_check_runnable(&entry, &err) != 0)
-		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_FAIL, "%s", err.msg);
-	else
-		checks_add(report, "runnable", CHECK_WORKLOAD, CHECK_PASS, "%s runs from %s", req->to, entry.root);
-	if (req->rollback)
-		return;
-	check_extensions(conf, &entry, records, have, report);
+	if (!req->rollback)
+		failed = installed_extensions(conf, records, have, &installed, &count, why, sizeof(why)) != 0;
+	checks_workload_judge(conf, req, records, have, installed, count, failed ? why : NULL, report);
+	free(installed);
 }
 
 void checks_run(const cluster_conf *conf, const refresh_settings *settings, const check_request *req,

@@ -3,7 +3,10 @@
  *   pre-refresh (health):  units-healthy, no-backup-running
  *   compatibility:         same-major, higher-version, not-blocklisted
  *   workload:              present-on-every-unit, runnable, extensions-present
- * The version decisions are pure (checks_versions); the rest read the cluster (Patroni, SQL, catalog).
+ * The version decisions are pure (checks_versions), and so are the workload's (checks_workload_judge):
+ * they judge from what each unit's agent reported of its own host (state/unit_record.h: its catalog,
+ * whether each entry runs there, its extensions), never from this host's files. The rest read the
+ * cluster over the network (Patroni, SQL).
  * A failed check names itself so that force-refresh-start can skip its group.
  */
 #ifndef PGR_REFRESH_CHECKS_H
@@ -53,6 +56,22 @@ const check_result *checks_first_failure(const check_report *report);
 
 /* Pure: same major, strictly higher, not in the blocklist (text: one version a line, # comments). */
 void checks_versions(const check_request *req, const char *blocklist_text, check_report *report);
+
+/* An extension installed in one of the cluster's databases (read by SQL on the primary). */
+typedef struct checks_extension {
+	char name[64];
+	char db[64];
+} checks_extension;
+
+/*
+ * Pure: the workload checks, from the units' reports alone (records/have in conf's unit order): req->to
+ * present on every unit, runnable on every unit, and every installed extension (installed, count; or
+ * installed_error when they could not be read) offered by req->to on every unit (not for a rollback).
+ * A unit with no report, or none for req->to, fails its check naming it; every failure names the units.
+ */
+void checks_workload_judge(const cluster_conf *conf, const check_request *req, const unit_record *records,
+			   const bool *have, const checks_extension *installed, int installed_count,
+			   const char *installed_error, check_report *report);
 
 /*
  * All checks against the running cluster. records/have: the agents' reports, in conf's unit order.

@@ -22,7 +22,6 @@
 #include "util/log.h"
 #include "util/proc.h"
 
-#define REPORT_FRESH_MS 5000
 #define SWITCHOVER_PREP_TIMEOUT_MS 90000
 
 static int64_t wall_ms(void)
@@ -344,7 +343,7 @@ static void observe(refresh_driver *d, const store_snapshot *snap, refresh_obs *
 		o->lag_bytes = -1;
 		if (!snap->have[i])
 			continue;
-		o->reporting = now - r->heartbeat_ms <= REPORT_FRESH_MS;
+		o->reporting = snap->alive[i]; /* its presence key: its lease lives (state/presence.h) */
 		snprintf(o->role, sizeof(o->role), "%s", r->role);
 		snprintf(o->server_version, sizeof(o->server_version), "%s", r->server_version);
 		snprintf(o->linked_version, sizeof(o->linked_version), "%s", r->linked_version);

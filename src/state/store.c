@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include "state/history.h"
+#include "state/presence.h"
 #include "util/log.h"
 
 #define STORE_REFRESH_LEAF "refresh"
@@ -38,6 +39,11 @@ static int take_kv(const state_scope *scope, size_t plen, const etcd_kv *kv, sto
 				snap->unit_corrupt[i] = !snap->have[i];
 			}
 		}
+	} else if (presence_member_of_leaf(leaf)[0] != '\0') {
+		/* the key exists only while its agent's lease lives: its value is for people */
+		for (int i = 0; i < scope->member_count; i++)
+			if (strcmp(presence_member_of_leaf(leaf), scope->members[i]) == 0)
+				snap->alive[i] = true;
 	} else if (strcmp(leaf, STATE_COORDINATOR_LEAF) == 0) {
 		snprintf(snap->coordinator, sizeof(snap->coordinator), "%s", kv->value);
 	} else if (strcmp(leaf, STORE_REFRESH_LEAF) == 0) {

@@ -2,6 +2,7 @@
  * store.h — pgrefresh's state in etcd, under /pgrefresh/<cluster>/ (state/scope.h), and the writes of
  * the coordinator, each conditioned on its lease:
  *   units/<member>     each agent's last report (state/unit_record.h)
+ *   alive/<member>     each agent's presence, bound to its lease (state/presence.h)
  *   coordinator        the coordinator's unit name, bound to its agent's lease
  *   refresh            the refresh in progress (state/record.h), changed by compare-and-swap
  *   intent             what a command asks of the coordinator (state/intent.h)
@@ -47,6 +48,7 @@ typedef struct store_snapshot {
 	bool refresh_corrupt;          /* the refresh key holds no record: `pgrefresh repair-refresh-record` */
 	char refresh_corrupt_why[200]; /* the parse error */
 	bool unit_corrupt[STATE_MAX_UNITS]; /* a unit's report does not parse (its agent rewrites it) */
+	bool alive[STATE_MAX_UNITS]; /* the unit's agent's presence key exists: its lease lives (state/presence.h) */
 } store_snapshot;
 
 int store_read(const etcd_client *etcd, const state_scope *scope, store_snapshot *snap, pgr_err *err)

@@ -16,6 +16,74 @@ void unit_record_version_string(int server_version, char *buf, size_t len)
 			 server_version % 100);
 }
 
+const unit_version_facts *unit_record_facts(const unit_record *rec, const char *version)
+{
+	for (int i = 0; i < rec->fact_count && i < UNIT_RECORD_MAX_FACTS; i++)
+		if (strcmp(rec->facts[i].version, version) == 0)
+			return &rec->facts[i];
+	return NULL;
+}
+
+bool unit_facts_has_extension(const unit_version_facts *facts, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = facts->extensions; *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && strncmp(p, name, n) == 0)
+			return true;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+/* An extension name as a report may hold: 1..63 bytes, printable, no comma (the list's separator). */
+static bool extension_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > UNIT_RECORD_EXTENSION_NAME_MAX)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (*p == ',' || (unsigned char)*p < 0x21 || (unsigned char)*p == 0x7f)
+			return false;
+	return true;
+}
+
+void unit_facts_add_extension(unit_version_facts *facts, const char *name)
+{
+	size_t used = strlen(facts->extensions);
+
+	if (!extension_name_ok(name))
+		return;
+	if (used + strlen(name) + 2 > sizeof(facts->extensions)) {
+		facts->extensions_cut = true;
+		return;
+	}
+	snprintf(facts->extensions + used, sizeof(facts->extensions) - used, "%s%s", used ? "," : "", name);
+}
+
+static json_t *facts_to_json(const unit_version_facts *f)
+{
+	json_t *exts = json_array();
+	json_t *obj;
+
+	for (const char *p = f->extensions; exts != NULL && *p;) {
+		size_t len = strcspn(p, ",");
+
+		json_array_append_new(exts, json_stringn(p, len));
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	obj = json_pack("{s:s,s:b,s:s,s:o*,s:b}", "version", f->version, "runnable", f->runnable, "problem", f->problem,
+			"extensions", exts, "extensions_cut", f->extensions_cut);
+	return obj;
+}
+
 int unit_record_to_json(const unit_record *rec, char **json, pgr_err *err)
 {
 	json_t *obj = json_object();
@@ -43,6 +111,13 @@ int unit_record_to_json(const unit_record *rec, char **json, pgr_err *err)
 	json_object_set_new(obj, "tag_nosync", json_boolean(rec->tag_nosync));
 	json_object_set_new(obj, "tag_replicatefrom", json_string(rec->tag_replicatefrom));
 	json_object_set_new(obj, "catalog", cat);
+	{
+		json_t *facts = json_array();
+
+		for (int i = 0; facts != NULL && i < rec->fact_count && i < UNIT_RECORD_MAX_FACTS; i++)
+			json_array_append_new(facts, facts_to_json(&rec->facts[i]));
+		json_object_set_new(obj, "facts", facts);
+	}
 	json_object_set_new(obj, "heartbeat_ms", json_integer(rec->heartbeat_ms));
 	json_object_set_new(obj, "agent_pid", json_integer(rec->agent_pid));
 	json_object_set_new(obj, "message", json_string(rec->message));
@@ -65,13 +140,47 @@ static void get_str(json_t *obj, const char *key, char *out, size_t len)
 	snprintf(out, len, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
+/* One entry's facts; false when it is not one (skipped, never guessed at). */
+static bool facts_parse(json_t *item, unit_version_facts *f)
+{
+	json_t *version = json_object_get(item, "version");
+	json_t *exts = json_object_get(item, "extensions");
+	size_t i;
+	json_t *name;
+
+	memset(f, 0, sizeof(*f));
+	if (!json_is_object(item) || !json_is_string(version) || json_string_length(version) == 0 ||
+	    json_string_length(version) >= sizeof(f->version) || !json_is_boolean(json_object_get(item, "runnable")))
+		return false;
+	snprintf(f->version, sizeof(f->version), "%s", json_string_value(version));
+	f->runnable = json_is_true(json_object_get(item, "runnable"));
+	get_str(item, "problem", f->problem, sizeof(f->problem));
+	if (!f->runnable && f->problem[0] == '\0')
+		snprintf(f->problem, sizeof(f->problem), "its agent says it does not run");
+	f->extensions_cut = json_is_true(json_object_get(item, "extensions_cut"));
+	if (!json_is_array(exts)) {
+		f->extensions_cut = true; /* no list: nothing can be said to be missing for sure */
+		return true;
+	}
+	json_array_foreach(exts, i, name)
+	{
+		if (json_is_string(name) && strlen(json_string_value(name)) == json_string_length(name))
+			unit_facts_add_extension(f, json_string_value(name));
+	}
+	return true;
+}
+
 int unit_record_parse(const char *json, unit_record *rec, pgr_err *err)
 {
 	json_error_t jerr;
-	json_t *obj = json_loads(json, 0, &jerr);
+	json_t *obj;
 	json_t *v;
+	size_t len = strlen(json);
 
 	memset(rec, 0, sizeof(*rec));
+	if (len > UNIT_RECORD_MAX_JSON)
+		return pgr_err_set(err, "unit record is %zu bytes, more than %d", len, UNIT_RECORD_MAX_JSON);
+	obj = json_loads(json, 0, &jerr);
 	if (obj == NULL)
 		return pgr_err_set(err, "unit record is not JSON: %s", jerr.text);
 	if (!json_is_object(obj) || !json_is_string(json_object_get(obj, "unit"))) {
@@ -111,6 +220,17 @@ int unit_record_parse(const char *json, unit_record *rec, pgr_err *err)
 				continue;
 			snprintf(rec->catalog[rec->catalog_count++], sizeof(rec->catalog[0]), "%s",
 				 json_string_value(item));
+		}
+	}
+	v = json_object_get(obj, "facts");
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *item;
+
+		json_array_foreach(v, i, item)
+		{
+			if (rec->fact_count < UNIT_RECORD_MAX_FACTS && facts_parse(item, &rec->facts[rec->fact_count]))
+				rec->fact_count++;
 		}
 	}
 	json_decref(obj);

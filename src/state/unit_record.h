@@ -14,6 +14,23 @@
 #include "util/err.h"
 
 #define UNIT_RECORD_MAX_VERSIONS 16
+#define UNIT_RECORD_MAX_FACTS 8            /* catalog entries whose facts a report carries (the highest) */
+#define UNIT_RECORD_EXTENSIONS_LEN 1024    /* an entry's extension names, comma-separated */
+#define UNIT_RECORD_EXTENSION_NAME_MAX 63  /* PostgreSQL's NAMEDATALEN - 1 */
+#define UNIT_RECORD_MAX_JSON 65536         /* a longer report is refused (an agent's own stays near 10 kB) */
+
+/*
+ * What a unit's agent found, on its own host, about one entry of its catalog: whether it runs there
+ * (catalog_check_runnable, re-run only when the entry changes) and which extensions it offers (the names
+ * of its share/extension/ *.control files). The coordinator judges a refresh's target from these alone.
+ */
+typedef struct unit_version_facts {
+	char version[16];
+	bool runnable;
+	char problem[160];                           /* why it does not run ("" when it does) */
+	char extensions[UNIT_RECORD_EXTENSIONS_LEN]; /* "btree_gist,hstore,plpgsql" */
+	bool extensions_cut; /* more names than fit: one not listed may still be there */
+} unit_version_facts;
 
 typedef struct unit_record {
 	char unit[32];           /* "pg/0" */
@@ -31,6 +48,8 @@ typedef struct unit_record {
 	char tag_replicatefrom[32]; /* "" if none */
 	char catalog[UNIT_RECORD_MAX_VERSIONS][16]; /* versions this unit's catalog has */
 	int catalog_count;
+	unit_version_facts facts[UNIT_RECORD_MAX_FACTS]; /* the highest entries of that catalog, ascending */
+	int fact_count;
 	int64_t heartbeat_ms; /* wall clock (ms since the epoch) of the report */
 	int agent_pid;
 	char message[160]; /* what the agent is doing, if anything special */
@@ -44,6 +63,12 @@ typedef struct unit_record {
 /* Encodes into a heap string (caller frees). */
 int unit_record_to_json(const unit_record *rec, char **json, pgr_err *err) __attribute__((warn_unused_result));
 int unit_record_parse(const char *json, unit_record *rec, pgr_err *err) __attribute__((warn_unused_result));
+/* The facts rec reports for version, NULL when none. */
+const unit_version_facts *unit_record_facts(const unit_record *rec, const char *version);
+/* Whether facts lists extension name. */
+bool unit_facts_has_extension(const unit_version_facts *facts, const char *name);
+/* Adds an extension name (skipped when it is not a name; extensions_cut set when there is no room). */
+void unit_facts_add_extension(unit_version_facts *facts, const char *name);
 /* 150018 -> "15.18"; 0 -> "" */
 void unit_record_version_string(int server_version, char *buf, size_t len);
 

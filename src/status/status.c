@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "catalog/catalog.h"
+#include "state/presence.h"
 
 void status_format_eta(int seconds, char *buf, size_t len)
 {
@@ -30,9 +32,21 @@ void status_format_bytes(int64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%lld MB", (long long)(bytes / (1024 * 1024)));
 }
 
-static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, bool corrupt, const char *prefix,
-		       int64_t now_ms, status_unit *u)
+/* "18:02:11 UTC" of an agent's own clock (ms since the epoch), for display only. */
+static void agent_clock_text(int64_t ms, char *buf, size_t len)
 {
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, len, "unknown");
+}
+
+static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, bool alive, bool corrupt,
+		       const char *prefix, status_unit *u)
+{
+	char last[32];
+
 	memset(u, 0, sizeof(*u));
 	snprintf(u->name, sizeof(u->name), "%s", cu->name);
 	snprintf(u->host, sizeof(u->host), "%s", cu->host);
@@ -47,19 +61,31 @@ static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, b
 			 prefix, cu->member);
 		return;
 	}
-	if (!have) {
+	switch (presence_judge(have, alive)) {
+	case PRESENCE_NEVER:
 		snprintf(u->state, sizeof(u->state), "down");
 		snprintf(u->message, sizeof(u->message), "No report from its agent yet. Start it: `pgrefresh cluster start`");
+		return;
+	case PRESENCE_GONE:
+		/* its lease expired: etcd says so, no clock is compared; its last report's time is its own clock's */
+		snprintf(u->version, sizeof(u->version), "%s", rec->server_version);
+		snprintf(u->state, sizeof(u->state), "down");
+		agent_clock_text(rec->heartbeat_ms, last, sizeof(last));
+		snprintf(u->message, sizeof(u->message),
+			 "Agent not reporting (its lease expired; last report %s). Start it: `pgrefresh cluster start`",
+			 last);
+		return;
+	case PRESENCE_REPORTING:
+		break;
+	}
+	if (!have) {
+		/* alive, but no record yet: its first report is on its way */
+		snprintf(u->state, sizeof(u->state), "down");
+		snprintf(u->message, sizeof(u->message), "No report from its agent yet (it is alive: wait a second)");
 		return;
 	}
 	/* what PostgreSQL runs, never what the link points at (switched before the restart that uses it) */
 	snprintf(u->version, sizeof(u->version), "%s", rec->server_version);
-	if (now_ms - rec->heartbeat_ms > STATUS_DOWN_AFTER_MS) {
-		snprintf(u->state, sizeof(u->state), "down");
-		snprintf(u->message, sizeof(u->message), "Agent silent for %llds. Start it: `pgrefresh cluster start`",
-			 (long long)((now_ms - rec->heartbeat_ms) / 1000));
-		return;
-	}
 	snprintf(u->role, sizeof(u->role), "%s", rec->role[0] ? rec->role : "unknown");
 	u->lag_bytes = rec->lag_bytes;
 	if (strcmp(rec->patroni_state, "running") != 0) {
@@ -147,6 +173,8 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 	snprintf(r->cause, sizeof(r->cause), "%s", rec->cause);
 	if (rec->state == RS_INCOMPATIBLE || rec->state == RS_CHECKING)
 		return; /* no unit is touched before the checks pass */
+	if (strcmp(r->state, "refreshing") != 0)
+		r->eta_seconds = -1; /* halted (paused, failed, incompatible): nothing moves until the user acts */
 	for (int u = 0; u < view->unit_count; u++) {
 		status_unit *su = &view->units[u];
 		int i = record_find_unit(rec, su->name);
@@ -223,14 +251,14 @@ void status_lowest_version(const status_view *view, char *buf, size_t len)
 	}
 }
 
-void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record,
+void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record, const bool *alive,
 		  const char *coordinator, const refresh_record *refresh, int64_t now_ms, status_view *view)
 {
-	status_build_checked(conf, records, have_record, NULL, coordinator, refresh, now_ms, view);
+	status_build_checked(conf, records, have_record, alive, NULL, coordinator, refresh, now_ms, view);
 }
 
 void status_build_checked(const cluster_conf *conf, const unit_record *records, const bool *have_record,
-			  const status_corrupt *corrupt, const char *coordinator, const refresh_record *refresh,
+			  const bool *alive, const status_corrupt *corrupt, const char *coordinator, const refresh_record *refresh,
 			  int64_t now_ms, status_view *view)
 {
 	char prefix[128];
@@ -253,8 +281,8 @@ void status_build_checked(const cluster_conf *conf, const unit_record *records, 
 	for (int i = 0; i < conf->unit_count; i++) {
 		status_unit *u = &view->units[i];
 
-		build_unit(&conf->units[i], &records[i], have_record[i], corrupt != NULL && corrupt->unit[i], prefix,
-			   now_ms, u);
+		build_unit(&conf->units[i], &records[i], have_record[i], alive[i], corrupt != NULL && corrupt->unit[i],
+			   prefix, u);
 		if (strcmp(u->state, "active") == 0 && u->message[0] == '\0')
 			active++;
 		else if (first_problem == NULL) {
@@ -361,10 +389,14 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 		snprintf(refresh, sizeof(refresh), "%s%s %s→%s %d/%d", view->refresh.rollback ? "rollback " : "",
 			 view->refresh.state, view->refresh.from, view->refresh.to, view->refresh.done,
 			 view->refresh.total);
-	if (strcmp(view->refresh.state, "corrupt") == 0)
+	if (strcmp(view->refresh.state, "corrupt") == 0) {
 		snprintf(refresh, sizeof(refresh), "corrupt record");
-	else if (view->refresh.eta_seconds >= 0 &&
-		 (strcmp(view->refresh.state, "refreshing") == 0 || strcmp(view->refresh.state, "paused") == 0)) {
+	} else if (strcmp(view->refresh.state, "paused") == 0) {
+		size_t used = strlen(refresh);
+
+		/* no ETA: nothing moves until the user resumes */
+		snprintf(refresh + used, sizeof(refresh) - used, ": waiting for resume-refresh");
+	} else if (view->refresh.eta_seconds >= 0 && strcmp(view->refresh.state, "refreshing") == 0) {
 		size_t used = strlen(refresh);
 
 		snprintf(refresh + used, sizeof(refresh) - used, " ETA %s", eta);

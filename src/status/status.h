@@ -15,9 +15,6 @@
 #include "state/record.h"
 #include "util/err.h"
 
-/* A unit whose agent has not reported for this long is shown down. */
-#define STATUS_DOWN_AFTER_MS 5000
-
 /* One unit line. */
 typedef struct status_unit {
 	char name[32];
@@ -71,14 +68,16 @@ typedef struct status_corrupt {
 
 /*
  * Builds the view: conf gives the units expected; records[i] is the last report of unit i of conf
- * (have_record[i] false when none); coordinator is the coordinator key's value ("" if none); refresh
- * the refresh in progress (NULL when none); now_ms the wall clock.
+ * (have_record[i] false when none); alive[i] whether unit i's agent's presence key exists (its lease
+ * lives: state/presence.h), the only judge of whether it reports; coordinator is the coordinator key's
+ * value ("" if none); refresh the refresh in progress (NULL when none); now_ms the reader's wall clock,
+ * compared only with times the coordinator recorded in the refresh record, never with an agent's.
  */
-void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record,
+void status_build(const cluster_conf *conf, const unit_record *records, const bool *have_record, const bool *alive,
 		  const char *coordinator, const refresh_record *refresh, int64_t now_ms, status_view *view);
 /* The same, with what did not parse (NULL: everything did). */
 void status_build_checked(const cluster_conf *conf, const unit_record *records, const bool *have_record,
-			  const status_corrupt *corrupt, const char *coordinator, const refresh_record *refresh,
+			  const bool *alive, const status_corrupt *corrupt, const char *coordinator, const refresh_record *refresh,
 			  int64_t now_ms, status_view *view);
 /*
  * A switchover that waits for clients holding transactions open (its mark names them): the refresh's

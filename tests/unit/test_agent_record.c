@@ -37,6 +37,14 @@ static void fill(unit_record *r)
 	r->heartbeat_ms = INT64_C(1764089493123);
 	r->agent_pid = 4242;
 	snprintf(r->message, sizeof(r->message), "relinking to \"15.20\"\n→ then restart");
+	r->fact_count = 2;
+	snprintf(r->facts[0].version, sizeof(r->facts[0].version), "15.18");
+	r->facts[0].runnable = true;
+	unit_facts_add_extension(&r->facts[0], "hstore");
+	unit_facts_add_extension(&r->facts[0], "plpgsql");
+	snprintf(r->facts[1].version, sizeof(r->facts[1].version), "15.20");
+	snprintf(r->facts[1].problem, sizeof(r->facts[1].problem), "15.20 at /c/15.20 lacks psql in bin/");
+	r->facts[1].extensions_cut = true;
 }
 
 static void test_round_trip(void **state)
@@ -133,6 +141,116 @@ static const struct {
 	{ 90624, "9.6.24" }, { 90600, "9.6.0" }, { 0, "" },          { -1, "" },
 };
 
+/* The facts of a report: what the agent found on its own host, and hostile or oversized reports. */
+static const struct {
+	const char *name;
+	const char *facts; /* the "facts" value */
+	int count;         /* facts kept */
+	/* the first one kept */
+	const char *version;
+	bool runnable;
+	const char *problem_has;
+	const char *extensions;
+	bool cut;
+} facts_cases[] = {
+	{ "one, runnable", "[{\"version\":\"15.20\",\"runnable\":true,\"problem\":\"\",\"extensions\":[\"hstore\",\"plpgsql\"]}]", 1, "15.20", true, "", "hstore,plpgsql", false },
+	{ "not runnable, no problem given", "[{\"version\":\"15.20\",\"runnable\":false,\"extensions\":[]}]", 1, "15.20", false, "does not run", "", false },
+	{ "not an array", "{\"version\":\"15.20\"}", 0, NULL, false, NULL, NULL, false },
+	{ "items that are not facts are skipped", "[7,null,{\"runnable\":true},{\"version\":\"\",\"runnable\":true},{\"version\":\"15.20\"},{\"version\":\"15.21\",\"runnable\":\"yes\"},{\"version\":\"15.22\",\"runnable\":true,\"extensions\":[]}]", 1, "15.22", true, "", "", false },
+	{ "a version too long", "[{\"version\":\"15.2222222222222222222\",\"runnable\":true}]", 0, NULL, false, NULL, NULL, false },
+	{ "no extension list: cannot tell", "[{\"version\":\"15.20\",\"runnable\":true}]", 1, "15.20", true, "", "", true },
+	{ "names that are not names are dropped", "[{\"version\":\"15.20\",\"runnable\":true,\"extensions\":[\"a,b\",\"\",7,\"has space\",\"0123456789012345678901234567890123456789012345678901234567890123\",\"ok\"]}]", 1, "15.20", true, "", "ok", false },
+	{ "more than 8 entries: the first 8", "[{\"version\":\"15.1\",\"runnable\":true},{\"version\":\"15.2\",\"runnable\":true},{\"version\":\"15.3\",\"runnable\":true},{\"version\":\"15.4\",\"runnable\":true},{\"version\":\"15.5\",\"runnable\":true},{\"version\":\"15.6\",\"runnable\":true},{\"version\":\"15.7\",\"runnable\":true},{\"version\":\"15.8\",\"runnable\":true},{\"version\":\"15.9\",\"runnable\":true}]", 8, "15.1", true, "", "", true },
+};
+
+static void test_facts(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(facts_cases) / sizeof(facts_cases[0]); i++) {
+		char json[4096];
+		unit_record r;
+		pgr_err err;
+		const unit_version_facts *f = &r.facts[0];
+
+		snprintf(json, sizeof(json), "{\"unit\":\"pg/0\",\"facts\":%s}", facts_cases[i].facts);
+		if (unit_record_parse(json, &r, &err) != 0)
+			fail_msg("%s: %s", facts_cases[i].name, err.msg);
+		if (r.fact_count != facts_cases[i].count)
+			fail_msg("%s: %d facts", facts_cases[i].name, r.fact_count);
+		if (facts_cases[i].count == 0)
+			continue;
+		if (strcmp(f->version, facts_cases[i].version) != 0 || f->runnable != facts_cases[i].runnable ||
+		    strstr(f->problem, facts_cases[i].problem_has) == NULL ||
+		    strcmp(f->extensions, facts_cases[i].extensions) != 0 || f->extensions_cut != facts_cases[i].cut)
+			fail_msg("%s: %s runnable %d \"%s\" extensions \"%s\" cut %d", facts_cases[i].name, f->version,
+				 f->runnable, f->problem, f->extensions, f->extensions_cut);
+	}
+}
+
+/* Extension names: exact lookups, and a list that runs out of room says so. */
+static void test_facts_extensions(void **state)
+{
+	unit_version_facts f;
+	unit_record r;
+	char *json = NULL;
+	pgr_err err;
+	int added = 0;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	unit_facts_add_extension(&f, "hstore");
+	unit_facts_add_extension(&f, "postgis");
+	assert_true(unit_facts_has_extension(&f, "hstore"));
+	assert_true(unit_facts_has_extension(&f, "postgis"));
+	assert_false(unit_facts_has_extension(&f, "post"));
+	assert_false(unit_facts_has_extension(&f, "hstore,postgis"));
+	assert_false(unit_facts_has_extension(&f, ""));
+	assert_false(f.extensions_cut);
+	for (int i = 0; i < 200; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "extension_number_%d", i);
+		unit_facts_add_extension(&f, name);
+		if (!f.extensions_cut)
+			added++;
+	}
+	assert_true(f.extensions_cut);
+	assert_true(added > 10 && added < 200);
+	assert_true(strlen(f.extensions) < sizeof(f.extensions));
+	/* a whole report with full lists stays within the bound a reader accepts */
+	memset(&r, 0, sizeof(r));
+	snprintf(r.unit, sizeof(r.unit), "pg/0");
+	r.fact_count = UNIT_RECORD_MAX_FACTS;
+	for (int i = 0; i < UNIT_RECORD_MAX_FACTS; i++) {
+		r.facts[i] = f;
+		snprintf(r.facts[i].version, sizeof(r.facts[i].version), "15.%d", i);
+		memset(r.facts[i].problem, 'x', sizeof(r.facts[i].problem) - 1);
+	}
+	assert_int_equal(unit_record_to_json(&r, &json, &err), 0);
+	assert_true(strlen(json) < UNIT_RECORD_MAX_JSON);
+	free(json);
+}
+
+/* A report longer than UNIT_RECORD_MAX_JSON is refused before it is decoded. */
+static void test_oversized(void **state)
+{
+	size_t len = UNIT_RECORD_MAX_JSON + 100;
+	char *json = malloc(len + 1);
+	unit_record r;
+	pgr_err err;
+
+	(void)state;
+	assert_non_null(json);
+	memset(json, ' ', len);
+	memcpy(json, "{\"unit\":\"pg/0\"}", strlen("{\"unit\":\"pg/0\"}"));
+	json[len] = '\0';
+	assert_int_equal(unit_record_parse(json, &r, &err), -1);
+	assert_non_null(strstr(err.msg, "more than"));
+	json[UNIT_RECORD_MAX_JSON] = '\0'; /* at the bound: read */
+	assert_int_equal(unit_record_parse(json, &r, &err), 0);
+	free(json);
+}
+
 static void test_version_string(void **state)
 {
 	(void)state;
@@ -151,6 +269,9 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_version_string),
+		cmocka_unit_test(test_facts),
+		cmocka_unit_test(test_facts_extensions),
+		cmocka_unit_test(test_oversized),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

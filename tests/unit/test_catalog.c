@@ -20,6 +20,7 @@
 #include "catalog/catalog.h"
 #include "util/fileutil.h"
 #include "util/proc.h"
+#include "fixture.h"
 
 /* snprintf that fails the test on truncation (and keeps -Wformat-truncation quiet about test paths). */
 static void pathf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -443,6 +444,73 @@ static void test_incomplete_and_mislabelled(void **state)
 }
 
 /* Builds a .deb from dir with dpkg-deb; returns false when dpkg-deb is not there. */
+static void collect_name(const char *name, void *arg)
+{
+	char *buf = arg;
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, 256 - used, "%s%s", used ? "," : "", name);
+}
+
+/*
+ * What a unit's agent reports of an entry: its extensions (share/extension/NAME.control, a source tree's
+ * or a Debian tree's layout), and an identity that changes when the entry does, so the runnable check is
+ * re-run only then.
+ */
+static void test_extensions_and_identity(void **state)
+{
+	fixture *fx = *state;
+	char root[PATH_MAX], deb[PATH_MAX], path[PATH_MAX + 64], names[256];
+	char id1[PATH_MAX * 2], id2[PATH_MAX * 2], id3[PATH_MAX * 2];
+	catalog_entry e;
+	pgr_err err;
+
+	path_in(root, sizeof(root), fx, "src-15.20");
+	fake_install(root, "postgres (PostgreSQL) 15.20", true);
+	add_ok(fx, root, "15.20", false);
+	assert_int_equal(catalog_find(fx->catalog, "15.20", &e, &err), 0);
+	/* no extension directory: none offered, not an error */
+	names[0] = '\0';
+	assert_int_equal(catalog_extension_names(&e, collect_name, names, &err), 0);
+	assert_string_equal(names, "");
+	assert_int_equal(catalog_extension_dir(&e, path, sizeof(path)), -1);
+	catalog_entry_identity(&e, id1, sizeof(id1));
+	pathf(path, sizeof(path), "%s/share/extension", root);
+	make_dirs(path);
+	for (int i = 0; i < 4; i++) {
+		static const char *const files[] = { "plpgsql.control", "hstore.control", "hstore--1.8.sql", ".control" };
+
+		pathf(path, sizeof(path), "%s/share/extension/%s", root, files[i]);
+		write_file(path, "", 0644);
+	}
+	names[0] = '\0';
+	assert_int_equal(catalog_extension_names(&e, collect_name, names, &err), 0);
+	assert_string_equal(names, "hstore,plpgsql");
+	catalog_entry_identity(&e, id2, sizeof(id2));
+	assert_string_not_equal(id1, id2); /* an extension directory appeared */
+	catalog_entry_identity(&e, id3, sizeof(id3));
+	assert_string_equal(id2, id3); /* unchanged: the same identity */
+	/* the binary replaced */
+	pathf(path, sizeof(path), "%s/bin/postgres", root);
+	assert_int_equal(unlink(path), 0);
+	write_file(path, "#!/bin/sh\necho 'postgres (PostgreSQL) 15.20'\n", 0755);
+	catalog_entry_identity(&e, id3, sizeof(id3));
+	assert_string_not_equal(id2, id3);
+
+	/* a Debian tree: ROOT/../../../share/postgresql/15/extension */
+	path_in(deb, sizeof(deb), fx, "deb/usr/lib/postgresql/15");
+	fake_install(deb, "postgres (PostgreSQL) 15.21", true);
+	path_in(path, sizeof(path), fx, "deb/usr/share/postgresql/15/extension");
+	make_dirs(path);
+	path_in(path, sizeof(path), fx, "deb/usr/share/postgresql/15/extension/btree_gist.control");
+	write_file(path, "", 0644);
+	add_ok(fx, deb, "15.21", false);
+	assert_int_equal(catalog_find(fx->catalog, "15.21", &e, &err), 0);
+	names[0] = '\0';
+	assert_int_equal(catalog_extension_names(&e, collect_name, names, &err), 0);
+	assert_string_equal(names, "btree_gist");
+}
+
 static bool build_deb(const char *dir, const char *package, const char *version, const char *out)
 {
 	char control[PATH_MAX + 32];
@@ -558,25 +626,7 @@ static void test_default_dir(void **state)
 
 static char *fuzz_fixture(const char *name)
 {
-	char path[PATH_MAX];
-	FILE *f;
-	long len;
-	char *buf;
-
-	pathf(path, sizeof(path), "tests/fixtures/fuzz/version/%s", name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open fixture %s (run from the project root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	assert_true(len >= 0);
-	rewind(f);
-	buf = malloc((size_t)len + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
+	return fixture_load("tests/fixtures/fuzz/version", name);
 }
 
 /*
@@ -631,6 +681,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_add_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incomplete_and_mislabelled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_deb, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_extensions_and_identity, setup, teardown),
 		cmocka_unit_test(test_version_from_output_fuzz_found),
 	};
 

@@ -16,6 +16,7 @@
 
 #include "etcd/etcd.h"
 #include "etcd/etcd_parse.h"
+#include "fixture.h"
 
 #define FIXTURES "tests/fixtures/etcd/"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -23,25 +24,7 @@
 /* The whole fixture file as a heap string (test fails if it cannot be read). */
 static char *fixture(const char *name)
 {
-	char path[256];
-	FILE *f;
-	long len;
-	char *buf;
-
-	snprintf(path, sizeof(path), FIXTURES "%s", name);
-	f = fopen(path, "rb");
-	if (f == NULL)
-		fail_msg("cannot open fixture %s (run from the project root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	len = ftell(f);
-	assert_true(len >= 0);
-	rewind(f);
-	buf = malloc((size_t)len + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)len, f), (size_t)len);
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
+	return fixture_load(FIXTURES, name);
 }
 
 static void assert_err_contains(const pgr_err *err, const char *needle)

@@ -25,21 +25,15 @@
 #include "patroni/patroni.h"
 #include "util/fileutil.h"
 #include "util/http.h"
+#include "fixture.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 static char *fixture(const char *name)
 {
 	const char *dir = getenv("PGR_FIXTURES");
-	char path[512];
-	char *data = NULL;
-	size_t len;
-	pgr_err err = { 0 };
 
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/fixtures/patroni", name);
-	if (file_read_all(path, &data, &len, &err) != 0)
-		fail_msg("fixture %s: %s (run from the repository root or set PGR_FIXTURES)", path, err.msg);
-	return data;
+	return fixture_load(dir ? dir : "tests/fixtures/patroni", name);
 }
 
 /* ---- GET /cluster ---- */

@@ -1,7 +1,8 @@
 /*
  * test_refresh_checks.c — the pure version checks of refresh/checks.h (checks_versions): same major,
- * strictly higher, not blocklisted; skipped on a rollback or with --check-compatibility=false; and the
- * small helpers (checks_first_failure, the group flags).
+ * strictly higher, not blocklisted; skipped on a rollback or with --check-compatibility=false; the
+ * workload checks judged from the units' reports alone (checks_workload_judge); and the small helpers
+ * (checks_first_failure, the group flags).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -104,6 +105,129 @@ static const char *const indented_blocklists[] = {
 	"# header\n   15.20\r\n",
 };
 
+/* ---- the workload checks, from the units' reports ---- */
+
+enum unit_change { FINE, NO_REPORT, LACKS_TARGET, NOT_RUNNABLE, LACKS_HSTORE, NO_FACTS, LIST_CUT };
+
+static void make_conf(cluster_conf *conf, int units)
+{
+	memset(conf, 0, sizeof(*conf));
+	snprintf(conf->name, sizeof(conf->name), "pg");
+	conf->unit_count = units;
+	for (int i = 0; i < units; i++) {
+		snprintf(conf->units[i].name, sizeof(conf->units[i].name), "pg/%d", i);
+		snprintf(conf->units[i].member, sizeof(conf->units[i].member), "pg-%d", i);
+	}
+}
+
+/* Unit i's report: 15.18 and 15.20 in its catalog, both runnable, with plpgsql and hstore; then change. */
+static void make_report(unit_record *r, bool *have, int i, enum unit_change change)
+{
+	memset(r, 0, sizeof(*r));
+	*have = true;
+	snprintf(r->unit, sizeof(r->unit), "pg/%d", i);
+	r->catalog_count = 2;
+	snprintf(r->catalog[0], sizeof(r->catalog[0]), "15.18");
+	snprintf(r->catalog[1], sizeof(r->catalog[1]), "15.20");
+	r->fact_count = 2;
+	for (int v = 0; v < 2; v++) {
+		snprintf(r->facts[v].version, sizeof(r->facts[v].version), "%s", v == 0 ? "15.18" : "15.20");
+		r->facts[v].runnable = true;
+		unit_facts_add_extension(&r->facts[v], "hstore");
+		unit_facts_add_extension(&r->facts[v], "plpgsql");
+	}
+	switch (change) {
+	case FINE:
+		break;
+	case NO_REPORT:
+		memset(r, 0, sizeof(*r));
+		*have = false;
+		break;
+	case LACKS_TARGET:
+		r->catalog_count = 1;
+		r->fact_count = 1;
+		break;
+	case NOT_RUNNABLE:
+		r->facts[1].runnable = false;
+		snprintf(r->facts[1].problem, sizeof(r->facts[1].problem), "15.20 at /x lacks psql in bin/");
+		break;
+	case LACKS_HSTORE:
+		memset(r->facts[1].extensions, 0, sizeof(r->facts[1].extensions));
+		unit_facts_add_extension(&r->facts[1], "plpgsql");
+		break;
+	case NO_FACTS:
+		r->fact_count = 1; /* 15.20 listed, but not its facts */
+		break;
+	case LIST_CUT:
+		memset(r->facts[1].extensions, 0, sizeof(r->facts[1].extensions));
+		unit_facts_add_extension(&r->facts[1], "plpgsql");
+		r->facts[1].extensions_cut = true;
+		break;
+	}
+}
+
+static const struct {
+	const char *name;
+	enum unit_change change[3]; /* of pg/0, pg/1, pg/2 */
+	bool rollback;
+	const char *installed_error;
+	const char *expect; /* the verdicts */
+	const char *detail_has[2]; /* in the first failure's detail (NULL: none expected) */
+} workload_cases[] = {
+	{ "every unit fine", { FINE, FINE, FINE }, 0, NULL, "present-on-every-unit=pass runnable=pass extensions-present=pass", { NULL, NULL } },
+	{ "one unit lacks the target", { FINE, LACKS_TARGET, FINE }, 0, NULL, "present-on-every-unit=fail runnable=pass extensions-present=pass", { "15.20 is not in the catalog of pg/1:", "versions add" } },
+	{ "two units lack it", { LACKS_TARGET, FINE, LACKS_TARGET }, 0, NULL, "present-on-every-unit=fail runnable=pass extensions-present=pass", { "catalog of pg/0, pg/2:", NULL } },
+	{ "no report from one unit", { FINE, FINE, NO_REPORT }, 0, NULL, "present-on-every-unit=fail runnable=pass extensions-present=pass", { "no report from the agent of pg/2", "cluster start" } },
+	{ "no report and a lacking unit", { NO_REPORT, LACKS_TARGET, FINE }, 0, NULL, "present-on-every-unit=fail present-on-every-unit=fail runnable=pass extensions-present=pass", { "agent of pg/0", NULL } },
+	{ "not runnable on one unit", { FINE, FINE, NOT_RUNNABLE }, 0, NULL, "present-on-every-unit=pass runnable=fail extensions-present=pass", { "15.20 does not run on pg/2", "pg/2: 15.20 at /x lacks psql" } },
+	{ "listed, its facts not reported", { NO_FACTS, FINE, FINE }, 0, NULL, "present-on-every-unit=pass runnable=fail extensions-present=pass", { "pg/0 reports 15.20", "not whether it runs" } },
+	{ "one unit's target lacks hstore", { FINE, LACKS_HSTORE, FINE }, 0, NULL, "present-on-every-unit=pass runnable=pass extensions-present=fail", { "15.20 lacks extension hstore (in app) on pg/1:", NULL } },
+	{ "every unit's target lacks hstore", { LACKS_HSTORE, LACKS_HSTORE, LACKS_HSTORE }, 0, NULL, "present-on-every-unit=pass runnable=pass extensions-present=fail", { "hstore (in app) on pg/0, pg/1, pg/2", NULL } },
+	{ "a cut list cannot vouch for hstore", { FINE, FINE, LIST_CUT }, 0, NULL, "present-on-every-unit=pass runnable=pass extensions-present=fail", { "on pg/2 (its list is cut)", NULL } },
+	{ "installed extensions unreadable", { FINE, FINE, FINE }, 0, "could not list databases on the primary", "present-on-every-unit=pass runnable=pass extensions-present=fail", { "could not list databases", NULL } },
+	{ "rollback: no extension check", { FINE, LACKS_HSTORE, FINE }, 1, NULL, "present-on-every-unit=pass runnable=pass", { NULL, NULL } },
+	{ "rollback: still present and runnable", { FINE, NOT_RUNNABLE, FINE }, 1, NULL, "present-on-every-unit=pass runnable=fail", { "does not run on pg/1", NULL } },
+	{ "no unit has it", { LACKS_TARGET, LACKS_TARGET, LACKS_TARGET }, 0, NULL, "present-on-every-unit=fail runnable=fail extensions-present=pass", { "catalog of pg/0, pg/1, pg/2", NULL } },
+};
+
+static void test_workload_judge(void **state)
+{
+	static const checks_extension installed[] = { { "hstore", "app" }, { "plpgsql", "app" }, { "plpgsql", "postgres" } };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(workload_cases) / sizeof(workload_cases[0]); i++) {
+		cluster_conf conf;
+		unit_record records[3];
+		bool have[3];
+		check_request req;
+		check_report report;
+		const check_result *first;
+		char got[512];
+
+		make_conf(&conf, 3);
+		for (int u = 0; u < 3; u++)
+			make_report(&records[u], &have[u], u, workload_cases[i].change[u]);
+		memset(&req, 0, sizeof(req));
+		snprintf(req.from, sizeof(req.from), "15.18");
+		snprintf(req.to, sizeof(req.to), "15.20");
+		req.rollback = workload_cases[i].rollback;
+		memset(&report, 0, sizeof(report));
+		checks_workload_judge(&conf, &req, records, have, installed, 3, workload_cases[i].installed_error, &report);
+		verdicts(&report, got, sizeof(got));
+		if (strcmp(got, workload_cases[i].expect) != 0)
+			fail_msg("%s: %s", workload_cases[i].name, got);
+		first = checks_first_failure(&report);
+		if ((first == NULL) != (workload_cases[i].detail_has[0] == NULL))
+			fail_msg("%s: first failure %s", workload_cases[i].name, first ? first->detail : "none");
+		for (int k = 0; first != NULL && k < 2; k++)
+			if (workload_cases[i].detail_has[k] && strstr(first->detail, workload_cases[i].detail_has[k]) == NULL)
+				fail_msg("%s: \"%s\" lacks \"%s\"", workload_cases[i].name, first->detail,
+					 workload_cases[i].detail_has[k]);
+		for (int r = 0; r < report.count; r++)
+			assert_int_equal(report.results[r].group, CHECK_WORKLOAD);
+	}
+}
+
 static void test_versions_indented_blocklist(void **state)
 {
 	(void)state;
@@ -202,6 +326,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_workload_judge),
 		cmocka_unit_test(test_lag_judge),
 		cmocka_unit_test(test_versions_indented_blocklist),
 		cmocka_unit_test(test_first_failure),

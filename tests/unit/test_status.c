@@ -60,7 +60,7 @@ static void make_record(unit_record *r, int i, const char *version)
 }
 
 /* Which unit is changed, and how. */
-enum change { NONE, NO_RECORD, STALE, PATRONI_STOPPED, PATRONI_SILENT, NOT_STREAMING, AGENT_MESSAGE, NO_ROLE, LINKED_AHEAD, CORRUPT };
+enum change { NONE, NO_RECORD, LEASE_EXPIRED, ALIVE_NO_RECORD, PATRONI_STOPPED, PATRONI_SILENT, NOT_STREAMING, AGENT_MESSAGE, NO_ROLE, LINKED_AHEAD, CORRUPT };
 
 static const struct {
 	const char *name;
@@ -79,7 +79,8 @@ static const struct {
 	{ "one unit", 1, { "15.18" }, 0, NONE, "15.18", "active", "primary", "", "All 1 units active" },
 	{ "five units", 5, { "15.18", "15.18", "15.18", "15.18", "15.18" }, 4, NONE, "15.18", "active", "replica", "", "All 5 units active on 15.18" },
 	{ "no record", 3, { "15.18", "15.18", "15.18" }, 2, NO_RECORD, "15.18", "down", "unknown", "cluster start", "pg/2: No report" },
-	{ "stale heartbeat", 3, { "15.18", "15.18", "15.18" }, 1, STALE, "15.18", "down", "unknown", "silent for 42s", "pg/1: Agent silent" },
+	{ "lease expired", 3, { "15.18", "15.18", "15.18" }, 1, LEASE_EXPIRED, "15.18", "down", "unknown", "its lease expired; last report 22:12:38 UTC)", "pg/1: Agent not reporting" },
+	{ "alive, first report on its way", 3, { "15.18", "15.18", "15.18" }, 2, ALIVE_NO_RECORD, "15.18", "down", "unknown", "it is alive", "pg/2: No report from its agent yet" },
 	{ "patroni stopped", 3, { "15.18", "15.18", "15.18" }, 0, PATRONI_STOPPED, "15.18", "down", "primary", "Patroni: stopped", "pg/0:" },
 	{ "patroni silent", 3, { "15.18", "15.18", "15.18" }, 2, PATRONI_SILENT, "15.18", "down", "replica", "not answering", "pg/2:" },
 	{ "replica not streaming", 3, { "15.18", "15.18", "15.18" }, 2, NOT_STREAMING, "15.18", "active", "replica", "Not streaming", "pg/2: Not streaming" },
@@ -94,17 +95,23 @@ static const struct {
 	{ "corrupt record while its agent runs", 3, { "15.18", "15.18", "15.18" }, 1, CORRUPT, "15.18", "down", "unknown", "/pgrefresh/pg/units/pg-1 is corrupt", "pg/1: Its record" },
 };
 
-static void apply_change(unit_record *r, bool *have, enum change c)
+static void apply_change(unit_record *r, bool *have, bool *alive, enum change c)
 {
 	switch (c) {
 	case NONE:
 		break;
 	case NO_RECORD:
 		*have = false;
+		*alive = false;
 		memset(r, 0, sizeof(*r));
 		break;
-	case STALE:
+	case LEASE_EXPIRED:
+		*alive = false; /* its record stays; its heartbeat is its own clock's, shown and never judged */
 		r->heartbeat_ms = NOW - 42000;
+		break;
+	case ALIVE_NO_RECORD:
+		*have = false;
+		memset(r, 0, sizeof(*r));
 		break;
 	case PATRONI_STOPPED:
 		snprintf(r->patroni_state, sizeof(r->patroni_state), "stopped");
@@ -138,7 +145,7 @@ static void test_build(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		cluster_conf conf;
 		unit_record recs[CONF_MAX_UNITS];
-		bool have[CONF_MAX_UNITS];
+		bool have[CONF_MAX_UNITS], alive[CONF_MAX_UNITS];
 		status_corrupt corrupt;
 		status_view v;
 		const status_unit *u;
@@ -147,11 +154,12 @@ static void test_build(void **state)
 		for (int j = 0; j < cases[i].units; j++) {
 			make_record(&recs[j], j, cases[i].versions[j]);
 			have[j] = true;
+			alive[j] = true;
 		}
-		apply_change(&recs[cases[i].changed], &have[cases[i].changed], cases[i].change);
+		apply_change(&recs[cases[i].changed], &have[cases[i].changed], &alive[cases[i].changed], cases[i].change);
 		memset(&corrupt, 0, sizeof(corrupt));
 		corrupt.unit[cases[i].changed] = cases[i].change == CORRUPT;
-		status_build_checked(&conf, recs, have, &corrupt, "pg/1", NULL, NOW, &v);
+		status_build_checked(&conf, recs, have, alive, &corrupt, "pg/1", NULL, NOW, &v);
 		u = &v.units[cases[i].changed];
 		/* the Version column is what PostgreSQL runs, never the link's target */
 		assert_string_equal(u->version, have[cases[i].changed] ? recs[cases[i].changed].server_version : "");
@@ -181,23 +189,28 @@ static void test_build_no_coordinator(void **state)
 	cluster_conf conf;
 	unit_record recs[3];
 	bool have[3] = { true, true, true };
+	bool alive[3] = { true, true, true };
 	status_view v;
 
 	(void)state;
 	make_conf(&conf, 3);
 	for (int j = 0; j < 3; j++)
 		make_record(&recs[j], j, "15.18");
-	status_build(&conf, recs, have, NULL, NULL, NOW, &v);
+	status_build(&conf, recs, have, alive, NULL, NULL, NOW, &v);
 	assert_string_equal(v.coordinator, "");
 	assert_non_null(strstr(v.message, "no coordinator"));
-	/* the stale unit's lag is unknown, a fresh one's is reported */
-	recs[2].heartbeat_ms = NOW - STATUS_DOWN_AFTER_MS - 1;
-	status_build(&conf, recs, have, "", NULL, NOW, &v);
+	/* a unit whose lease expired: its lag is unknown, a live one's is reported */
+	alive[2] = false;
+	status_build(&conf, recs, have, alive, "", NULL, NOW, &v);
 	assert_int_equal(v.units[1].lag_bytes, 128);
 	assert_int_equal(v.units[2].lag_bytes, -1);
 	assert_string_equal(v.units[2].state, "down");
-	recs[2].heartbeat_ms = NOW - STATUS_DOWN_AFTER_MS;
-	status_build(&conf, recs, have, "", NULL, NOW, &v);
+	/* liveness is the presence key alone: an agent clock far behind or ahead changes nothing */
+	alive[2] = true;
+	recs[2].heartbeat_ms = NOW - 3600 * 1000;
+	recs[1].heartbeat_ms = NOW + 3600 * 1000;
+	status_build(&conf, recs, have, alive, "", NULL, NOW, &v);
+	assert_string_equal(v.units[1].state, "active");
 	assert_string_equal(v.units[2].state, "active");
 }
 
@@ -218,7 +231,7 @@ static void test_build_version_ignores_unknown(void **state)
 	make_record(&recs[0], 0, "15.18");
 	memset(&recs[1], 0, sizeof(recs[1]));
 	memset(&recs[2], 0, sizeof(recs[2]));
-	status_build(&conf, recs, have, "pg/0", NULL, NOW, &v);
+	status_build(&conf, recs, have, have, "pg/0", NULL, NOW, &v);
 	assert_string_equal(v.units[1].state, "down");
 	assert_string_equal(v.version, "15.18");
 }
@@ -232,7 +245,7 @@ static void build_default(status_view *v, cluster_conf *conf)
 	for (int j = 0; j < 3; j++)
 		make_record(&recs[j], j, "15.18");
 	recs[2].lag_bytes = 20 * 1024;
-	status_build(conf, recs, have, "pg/2", NULL, NOW, v);
+	status_build(conf, recs, have, have, "pg/2", NULL, NOW, v);
 }
 
 static void test_render_table(void **state)
@@ -334,7 +347,7 @@ static void test_render_json(void **state)
 		make_conf(&conf, 2);
 		make_record(&recs[0], 0, "15.18");
 		memset(&recs[1], 0, sizeof(recs[1]));
-		status_build(&conf, recs, have, "", NULL, NOW, &v);
+		status_build(&conf, recs, have, have, "", NULL, NOW, &v);
 		assert_int_equal(status_render_json(&v, &out, &err), 0);
 		root = json_loads(out, 0, &jerr);
 		assert_non_null(root);
@@ -378,7 +391,7 @@ static void test_build_paused_refresh(void **state)
 	rec.units[0].started_ms = NOW - 50000;
 	rec.units[0].done_ms = NOW - 30000;
 	snprintf(rec.units[0].message, sizeof(rec.units[0].message), "Refreshed to 15.20");
-	status_build(&conf, recs, have, "pg/2", &rec, NOW, &v);
+	status_build(&conf, recs, have, have, "pg/2", &rec, NOW, &v);
 	assert_string_equal(v.version, "15.18");
 	assert_string_equal(v.refresh.state, "paused");
 	assert_string_equal(v.refresh.from, "15.18");
@@ -386,7 +399,7 @@ static void test_build_paused_refresh(void **state)
 	assert_string_equal(v.refresh.next_unit, "pg/1");
 	assert_int_equal(v.refresh.done, 1);
 	assert_int_equal(v.refresh.total, 3);
-	assert_int_equal(v.refresh.eta_seconds, 40);
+	assert_int_equal(v.refresh.eta_seconds, -1); /* paused: no ETA until resume-refresh */
 	assert_non_null(strstr(v.refresh.message, "Check pg/2 is healthy"));
 	assert_non_null(strstr(v.refresh.message, "`pgrefresh resume-refresh`"));
 	assert_non_null(strstr(v.refresh.message, "`pgrefresh rollback`"));
@@ -397,11 +410,20 @@ static void test_build_paused_refresh(void **state)
 	assert_string_equal(v.units[2].state, "active");
 	assert_string_equal(v.units[2].message, "Refreshed to 15.20");
 	assert_int_equal(status_render_table(&v, &out, &err), 0);
-	assert_non_null(strstr(out, "paused 15.18→15.20 1/3"));
+	assert_non_null(strstr(out, "paused 15.18→15.20 1/3: waiting for resume-refresh"));
+	assert_null(strstr(out, "ETA"));
+	free(out);
+	/* resumed: the coordinator took the intent and goes on, and the ETA is back */
+	rec.state = RS_UNIT;
+	status_build(&conf, recs, have, have, "pg/2", &rec, NOW, &v);
+	assert_string_equal(v.refresh.state, "refreshing");
+	assert_int_equal(v.refresh.eta_seconds, 40);
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_non_null(strstr(out, "refreshing 15.18→15.20 1/3 ETA 40s"));
 	free(out);
 	/* a finished refresh is idle */
 	rec.state = RS_DONE;
-	status_build(&conf, recs, have, "pg/2", &rec, NOW, &v);
+	status_build(&conf, recs, have, have, "pg/2", &rec, NOW, &v);
 	assert_string_equal(v.refresh.state, "idle");
 }
 
@@ -457,7 +479,7 @@ static void test_top_message_describes_refresh(void **state)
 		rec.current = top_cases[i].state == RS_UNIT ? 1 : -1;
 		snprintf(rec.reason, sizeof(rec.reason), "15.20 is blocklisted (compatibility)");
 		snprintf(rec.switchover_from, sizeof(rec.switchover_from), "pg-0");
-		status_build(&conf, recs, have, "pg/2", &rec, NOW, &v);
+		status_build(&conf, recs, have, have, "pg/2", &rec, NOW, &v);
 		if (strstr(v.message, top_cases[i].message_has) == NULL ||
 		    strstr(v.message, "pre-refresh-check") != NULL || strcmp(v.refresh.state, top_cases[i].display) != 0)
 			fail_msg("%s: state %s, message \"%s\"", refresh_state_name(top_cases[i].state), v.refresh.state,
@@ -492,7 +514,7 @@ static void test_version_during_switchover(void **state)
 	rec.units[1].started_ms = NOW - 25000;
 	rec.units[1].done_ms = NOW - 5000;
 	snprintf(rec.switchover_from, sizeof(rec.switchover_from), "pg-0");
-	status_build(&conf, recs, have, "pg/2", &rec, NOW, &v);
+	status_build(&conf, recs, have, have, "pg/2", &rec, NOW, &v);
 	assert_string_equal(v.version, "15.18");
 	assert_string_equal(v.units[0].version, "15.18");
 	assert_int_equal(v.refresh.done, 2);
@@ -523,7 +545,7 @@ static void test_corrupt_refresh(void **state)
 	corrupt.refresh = true;
 	snprintf(corrupt.refresh_key, sizeof(corrupt.refresh_key), "/pgrefresh/pg/refresh");
 	snprintf(corrupt.refresh_why, sizeof(corrupt.refresh_why), "refresh record is not JSON");
-	status_build_checked(&conf, recs, have, &corrupt, "pg/2", NULL, NOW, &v);
+	status_build_checked(&conf, recs, have, have, &corrupt, "pg/2", NULL, NOW, &v);
 	assert_string_equal(v.refresh.state, "corrupt");
 	assert_non_null(strstr(v.message, "/pgrefresh/pg/refresh is corrupt (refresh record is not JSON)"));
 	assert_non_null(strstr(v.message, "`pgrefresh repair-refresh-record`"));
