@@ -222,11 +222,24 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 
 			snprintf(member, sizeof(member), "%s", view->units[u].name);
 			member[strcspn(member, "/")] = '-';
-			if (strcmp(member, rec->switchover_from) == 0) {
-				snprintf(view->units[u].state, sizeof(view->units[u].state), "refreshing");
+			if (strcmp(member, rec->switchover_from) != 0)
+				continue;
+			if (strcmp(view->units[u].state, "down") == 0) {
+				/* only its agent relinks it and takes part: the switchover waits for it, say what to run */
+				char was[sizeof(view->units[u].message)];
+
+				snprintf(was, sizeof(was), "%s", view->units[u].message);
 				snprintf(view->units[u].message, sizeof(view->units[u].message),
-					 "Switching over to a refreshed standby, linked to %s", rec->to);
+					 "The switchover waits for this unit's agent. %s", was);
+				snprintf(r->message, sizeof(r->message),
+					 "The switchover from %s waits for its agent, which does not report (nothing is "
+					 "paused). Start it: `pgrefresh cluster start`",
+					 view->units[u].name);
+				continue;
 			}
+			snprintf(view->units[u].state, sizeof(view->units[u].state), "refreshing");
+			snprintf(view->units[u].message, sizeof(view->units[u].message),
+				 "Switching over to a refreshed standby, linked to %s", rec->to);
 		}
 	}
 }

@@ -525,6 +525,37 @@ static void test_version_during_switchover(void **state)
 	free(out);
 }
 
+/*
+ * The switchover waits for the old primary's agent (only it relinks its unit) and that agent is gone (the
+ * fault matrix: the coordinator killed while it was the primary's agent): status keeps the down unit's
+ * command, and the cluster line says what the refresh waits for, not "PgBouncer paused".
+ */
+static void test_switchover_waits_for_down_agent(void **state)
+{
+	cluster_conf conf;
+	unit_record recs[3];
+	bool have[3] = { true, true, true }, alive[3] = { false, true, true };
+	refresh_record rec;
+	status_view v;
+
+	(void)state;
+	make_conf(&conf, 3);
+	make_refresh(&rec, recs, RS_SWITCHOVER);
+	snprintf(rec.switchover_from, sizeof(rec.switchover_from), "pg-0");
+	status_build(&conf, recs, have, alive, "pg/2", &rec, NOW, &v);
+	assert_string_equal(v.units[0].state, "down");
+	assert_non_null(strstr(v.units[0].message, "The switchover waits for this unit's agent"));
+	assert_non_null(strstr(v.units[0].message, "`pgrefresh cluster start`"));
+	assert_non_null(strstr(v.refresh.message, "waits for its agent"));
+	assert_non_null(strstr(v.refresh.message, "`pgrefresh cluster start`"));
+	assert_null(strstr(v.refresh.message, "PgBouncer paused"));
+	/* its agent back: the usual words */
+	alive[0] = true;
+	status_build(&conf, recs, have, alive, "pg/2", &rec, NOW, &v);
+	assert_string_equal(v.units[0].state, "refreshing");
+	assert_non_null(strstr(v.refresh.message, "Switching the primary over from pg-0"));
+}
+
 /* A refresh record that does not parse: never guessed at; the cluster line names the key and the repair. */
 static void test_corrupt_refresh(void **state)
 {
@@ -623,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_format_eta),
 		cmocka_unit_test(test_top_message_describes_refresh),
 		cmocka_unit_test(test_version_during_switchover),
+		cmocka_unit_test(test_switchover_waits_for_down_agent),
 		cmocka_unit_test(test_corrupt_refresh),
 	};
 
