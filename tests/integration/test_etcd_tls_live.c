@@ -216,28 +216,12 @@ static int enable_auth(struct live *lv)
 
 static int group_setup(void **state)
 {
-	struct live *lv = calloc(1, sizeof(*lv));
+	struct live *lv;
 	char ca[320], cert[320], key[320];
 	pgr_err err = { 0 };
 
-	*state = lv;
-	if (lv == NULL)
+	if (live_prepare(state, &lv) != 0)
 		return -1;
-	if (http_global_init(&err) != 0) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	snprintf(lv->dir, sizeof(lv->dir), LIVE_ETCD_DIR_TEMPLATE);
-	if (mkdtemp(lv->dir) == NULL) {
-		perror("mkdtemp");
-		lv->dir[0] = '\0';
-		return -1;
-	}
-	if (free_ports(lv->ports, 4) != 0) {
-		fprintf(stderr, "could not find free ports\n");
-		return -1;
-	}
-	snprintf(lv->log, sizeof(lv->log), "%s/etcd.log", lv->dir);
 	if (make_ca(lv, "ca") != 0 || make_ca(lv, "other-ca") != 0 ||
 	    make_cert(lv, "ca", "server", "/CN=etcd", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n") != 0 ||
 	    make_cert(lv, "ca", "client", "/O=pgrefresh", "extendedKeyUsage=clientAuth\n") != 0 ||

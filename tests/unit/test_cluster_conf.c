@@ -292,7 +292,7 @@ static void test_secret_load(void **state)
 	assert_string_equal(value, "");
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(conf_secret_load(dir, "edge", value, sizeof(value), &err), -1);
-	assert_non_null(strstr(err.msg, "readable by group or others"));
+	assert_non_null(strstr(err.msg, "by group or others"));
 	assert_null(strstr(err.msg, "edge-pw"));
 	assert_string_equal(value, "");
 
