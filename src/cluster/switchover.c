@@ -12,7 +12,6 @@
 
 #include <jansson.h>
 
-#include "cluster/local.h"
 #include "patroni/patroni.h"
 #include "pg/activity.h"
 #include "pg/pgsql.h"
