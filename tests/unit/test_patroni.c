@@ -457,7 +457,7 @@ static void test_io_get_cluster(void **state)
 	(void)state;
 	fake_start(&fs, 200, json);
 	url_of(&fs, url, sizeof(url), true); /* api_url as /cluster gives it */
-	assert_int_equal(patroni_get_cluster(url, 5000, cl, &err), 0);
+	assert_int_equal(patroni_get_cluster(NULL, url, 5000, cl, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "GET /cluster HTTP/1.1|");
 	assert_int_equal(cl->member_count, 3);
@@ -476,7 +476,7 @@ static void test_io_get_node(void **state)
 	(void)state;
 	fake_start(&fs, 200, json);
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_get_node(url, 5000, n, &err), 0);
+	assert_int_equal(patroni_get_node(NULL, url, 5000, n, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "GET /patroni HTTP/1.1|");
 	assert_true(n->is_sync_standby);
@@ -495,14 +495,14 @@ static void test_io_errors(void **state)
 	(void)state;
 	fake_start(&fs, 500, "internal\nerror");
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_get_cluster(url, 5000, cl, &err), -1);
+	assert_int_equal(patroni_get_cluster(NULL, url, 5000, cl, &err), -1);
 	fake_finish(&fs, seen, sizeof(seen));
 	print_message("%s\n", err.msg);
 	assert_non_null(strstr(err.msg, "HTTP 500: internal error"));
 
 	fake_start(&fs, 200, "{\"members\": [");
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_get_cluster(url, 5000, cl, &err), -1);
+	assert_int_equal(patroni_get_cluster(NULL, url, 5000, cl, &err), -1);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_non_null(strstr(err.msg, "not valid JSON"));
 
@@ -512,7 +512,7 @@ static void test_io_errors(void **state)
 
 		fake_start(&fs, 503, body);
 		url_of(&fs, url, sizeof(url), false);
-		assert_int_equal(patroni_restart(url, 5000, &err), -1);
+		assert_int_equal(patroni_restart(NULL, url, 5000, &err), -1);
 		fake_finish(&fs, seen, sizeof(seen));
 		assert_string_equal(seen, "POST /restart HTTP/1.1|{}");
 		assert_non_null(strstr(err.msg, "HTTP 503: restart conditions are not satisfied"));
@@ -526,7 +526,7 @@ static void test_io_errors(void **state)
 	url_of(&fs, url, sizeof(url), false);
 	kill(fs.pid, SIGKILL);
 	fake_finish(&fs, seen, sizeof(seen));
-	assert_int_equal(patroni_get_cluster(url, 2000, cl, &err), -1);
+	assert_int_equal(patroni_get_cluster(NULL, url, 2000, cl, &err), -1);
 	assert_non_null(strstr(err.msg, "Patroni"));
 	free(cl);
 }
@@ -541,7 +541,7 @@ static void test_io_restart_ok(void **state)
 	(void)state;
 	fake_start(&fs, 200, body);
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_restart(url, 5000, &err), 0);
+	assert_int_equal(patroni_restart(NULL, url, 5000, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "POST /restart HTTP/1.1|{}");
 	free(body);
@@ -571,7 +571,7 @@ static void test_io_health(void **state)
 
 		fake_start(&fs, cases[i].status, body);
 		url_of(&fs, url, sizeof(url), false);
-		assert_int_equal(patroni_health(url, 5000, &healthy, &err), cases[i].rc);
+		assert_int_equal(patroni_health(NULL, url, 5000, &healthy, &err), cases[i].rc);
 		fake_finish(&fs, seen, sizeof(seen));
 		assert_string_equal(seen, "GET /health HTTP/1.1|");
 		assert_int_equal(healthy, cases[i].healthy);
@@ -605,7 +605,7 @@ static void test_io_switchover(void **state)
 
 		fake_start(&fs, cases[i].status, body);
 		url_of(&fs, url, sizeof(url), false);
-		assert_int_equal(patroni_switchover(url, "pg-0", cases[i].candidate, 5000, &status, reply,
+		assert_int_equal(patroni_switchover(NULL, url, "pg-0", cases[i].candidate, 5000, &status, reply,
 						    (int)sizeof(reply), &err),
 				 0);
 		fake_finish(&fs, seen, sizeof(seen));
@@ -626,7 +626,7 @@ static void test_io_patch_config(void **state)
 	(void)state;
 	fake_start(&fs, 200, body);
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_patch_config(url, "{\"pause\":true}", 5000, &err), 0);
+	assert_int_equal(patroni_patch_config(NULL, url, "{\"pause\":true}", 5000, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "PATCH /config HTTP/1.1|{\"pause\":true}");
 	free(body);
@@ -672,10 +672,10 @@ static void test_io_wake(void **state)
 	(void)state;
 	fake_start(&fs, 200, body);
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_wake(url, 2, 5000, &err), 0);
+	assert_int_equal(patroni_wake(NULL, url, 2, 5000, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "PATCH /config HTTP/1.1|{\"loop_wait\":2}");
-	assert_int_equal(patroni_wake(url, 0, 5000, &err), -1);
+	assert_int_equal(patroni_wake(NULL, url, 0, 5000, &err), -1);
 	free(body);
 }
 
