@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -519,6 +520,49 @@ static void test_io_errors(void **state)
 		assert_non_null(strstr(err.msg, "answered POST /restart with HTTP 503: "));
 		assert_non_null(strstr(err.msg, "Patroni at http://127.0.0.1:"));
 		free(body);
+	}
+
+	/* HTTP 401: the error names the secret sent, or says none was */
+	{
+		static const struct {
+			const char *secret_text; /* NULL: no secret */
+			const char *error;
+		} cases[] = {
+			{ "patroni:wrong-pw\n", "refused pgrefresh's credentials (HTTP 401): check secret api" },
+			{ NULL, "wants credentials (HTTP 401): set patroni_auth_secret" },
+		};
+		char dir[] = "/tmp/pgr-patroni-401-XXXXXX";
+		char path[128];
+
+		assert_non_null(mkdtemp(dir));
+		snprintf(path, sizeof(path), "%s/secrets.d", dir);
+		assert_int_equal(mkdir(path, 0700), 0);
+		snprintf(path, sizeof(path), "%s/secrets.d/api", dir);
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			patroni_client pc = { 0 };
+			FILE *f;
+
+			if (cases[i].secret_text != NULL) {
+				f = fopen(path, "w");
+				assert_non_null(f);
+				fputs(cases[i].secret_text, f);
+				assert_int_equal(fclose(f), 0);
+				assert_int_equal(chmod(path, 0600), 0);
+				snprintf(pc.secret, sizeof(pc.secret), "api");
+				snprintf(pc.secret_dir, sizeof(pc.secret_dir), "%s", dir);
+			}
+			fake_start(&fs, 401, "no auth header received");
+			url_of(&fs, url, sizeof(url), false);
+			assert_int_equal(patroni_reload(&pc, url, 5000, &err), -1);
+			fake_finish(&fs, seen, sizeof(seen));
+			assert_string_equal(seen, "POST /reload HTTP/1.1|{}");
+			assert_non_null(strstr(err.msg, cases[i].error));
+			assert_null(strstr(err.msg, "wrong-pw"));
+		}
+		assert_int_equal(unlink(path), 0);
+		snprintf(path, sizeof(path), "%s/secrets.d", dir);
+		assert_int_equal(rmdir(path), 0);
+		assert_int_equal(rmdir(dir), 0);
 	}
 
 	/* nobody listens: a transport error */
