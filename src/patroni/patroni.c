@@ -109,9 +109,9 @@ static int send_request(const patroni_client *pc, const char *method, const char
 	if (reply->status == 401) {
 		http_reply_free(reply);
 		if (pc != NULL && pc->secret[0] != '\0')
-			return pgr_err_set(err, "Patroni at %s refused pgrefresh's credentials (HTTP 401): check secret %s "
+			return pgr_err_set(err, "%s refused pgrefresh's credentials (HTTP 401): check secret %s "
 					   "(patroni_auth_secret) against restapi.authentication in patroni.yml", url, pc->secret);
-		return pgr_err_set(err, "Patroni at %s wants credentials (HTTP 401): set patroni_auth_secret in pgrefresh.conf",
+		return pgr_err_set(err, "%s wants credentials (HTTP 401): set patroni_auth_secret in pgrefresh.conf",
 				   url);
 	}
 	return 0;

@@ -96,7 +96,7 @@ static void make_conf(const struct run *r, const char *extra, cluster_conf *conf
 
 	snprintf(text, sizeof(text),
 		 "[cluster]\nname = ptls\netcd = %s\ncatalog = /nonexistent\n%s"
-		 "[unit pg-0]\nhost = 127.0.0.1\npg_port = %d\napi_port = %d\n",
+		 "[unit ptls/0]\nhost = 127.0.0.1\npg_port = %d\napi_port = %d\n",
 		 r->lv->live_url, extra, r->pg_port, r->api_port);
 	if (conf_parse(text, "t.conf", conf, &err) != 0)
 		fail_msg("conf: %s", err.msg);
@@ -121,7 +121,7 @@ static int start_patroni(struct run *r)
 	snprintf(text, sizeof(text),
 		 "scope: ptls\n"
 		 "namespace: /service/\n"
-		 "name: pg-0\n"
+		 "name: ptls-0\n"
 		 "log: {level: INFO}\n"
 		 "restapi:\n"
 		 "  listen: 127.0.0.1:%d\n"
@@ -249,23 +249,19 @@ static int teardown(void **state)
 	return rc;
 }
 
-/* The loop_wait of the dynamic configuration, as the right client reads it. */
+/* The loop_wait of the dynamic configuration, as it is in etcd now (Patroni's GET /config may lag). */
 static int loop_wait_now(const struct run *r)
 {
-	cluster_conf *conf = calloc(1, sizeof(*conf));
-	patroni_client pc;
-	char url[200];
+	etcd_kv kv;
+	bool found = false;
 	pgr_err err = { 0 };
 	int lw = -1;
 
-	assert_non_null(conf);
-	make_conf(r, "", conf);
-	snprintf(conf->security.patroni_ca, sizeof(conf->security.patroni_ca), "%s/ca.crt", r->lv->dir);
-	conf_patroni_client(conf, &pc);
-	conf_unit_api_url(conf, &conf->units[0], url, sizeof(url));
-	if (patroni_get_loop_wait(&pc, url, 3000, &lw, &err) != 0)
-		fail_msg("GET /config: %s", err.msg);
-	free(conf);
+	if (etcd_get(&r->lv->client, "/service/ptls/config", &kv, &found, &err) != 0 || !found || kv.value == NULL)
+		fail_msg("etcd get /service/ptls/config: %s", found ? err.msg : "not found");
+	if (patroni_config_loop_wait_parse(kv.value, &lw, &err) != 0)
+		fail_msg("%s", err.msg);
+	etcd_kv_free(&kv);
 	return lw;
 }
 
@@ -290,7 +286,7 @@ static void test_right(void **state)
 	conf_unit_api_url(conf, &conf->units[0], url, sizeof(url));
 	assert_int_equal(strncmp(url, "https://", 8), 0);
 	OK(patroni_get_cluster(&pc, url, 3000, cl, &err));
-	assert_non_null(patroni_cluster_member(cl, "pg-0"));
+	assert_non_null(patroni_cluster_member(cl, "ptls-0"));
 	/* /cluster names the member's REST API with https: the URL pgrefresh then uses for it */
 	assert_int_equal(strncmp(cl->members[0].api_url, "https://127.0.0.1:", 18), 0);
 	OK(patroni_reload(&pc, url, 5000, &err));
