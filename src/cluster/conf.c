@@ -609,9 +609,10 @@ void conf_unit_path(const cluster_conf *conf, const conf_unit *unit, const char 
 	snprintf(buf, len, "%s/units/%s/%s", conf->dir, unit->member, leaf);
 }
 
-void conf_unit_api_url(const conf_unit *unit, char *buf, size_t len)
+void conf_unit_api_url(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len)
 {
-	snprintf(buf, len, "http://%s:%d", unit->host, unit->api_port);
+	snprintf(buf, len, "%s://%s:%d", conf->security.patroni_ca[0] != '\0' ? "https" : "http", unit->host,
+		 unit->api_port);
 }
 
 bool conf_agent_runs_patroni(const cluster_conf *conf)
