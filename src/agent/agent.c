@@ -63,6 +63,7 @@ typedef struct agent_ctx {
 	char prefix[128];         /* /pgrefresh/<cluster>/ */
 	state_scope scope;        /* the same, and the members, for the state layer */
 	char api_url[200];        /* this unit's Patroni */
+	patroni_client patroni;   /* and how to reach it (conf_patroni_client) */
 	char patroni_pidfile[PATH_MAX + 32];
 	int64_t lease;            /* 0 = none yet */
 	bool coordinator;
@@ -496,7 +497,7 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 	if (conf_unit_linked_version(&ctx->conf, ctx->unit, rec->linked_version, sizeof(rec->linked_version)) != 0)
 		rec->linked_version[0] = '\0';
 	observe_catalog(ctx, rec);
-	if (patroni_get_node(ctx->api_url, 2000, &node, &err) != 0) {
+	if (patroni_get_node(&ctx->patroni, ctx->api_url, 2000, &node, &err) != 0) {
 		log_debug("Patroni does not answer: %s", err.msg);
 		return;
 	}
@@ -504,7 +505,7 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 	rec->timeline = node.timeline;
 	if (strcmp(node.state, "running") == 0)
 		unit_record_version_string(node.server_version, rec->server_version, sizeof(rec->server_version));
-	if (patroni_get_cluster(ctx->api_url, 2000, &cluster, &err) != 0)
+	if (patroni_get_cluster(&ctx->patroni, ctx->api_url, 2000, &cluster, &err) != 0)
 		return;
 	{
 		const patroni_member *me = patroni_cluster_member(&cluster, ctx->unit->member);
@@ -530,7 +531,7 @@ static void observe_unit(agent_ctx *ctx, unit_record *rec)
 				char base[200];
 
 				if (upstream[i] != NULL && patroni_api_base(upstream[i]->api_url, base, sizeof(base)) == 0 &&
-				    patroni_get_node(base, 2000, &up, &err) == 0)
+				    patroni_get_node(&ctx->patroni, base, 2000, &up, &err) == 0)
 					rec->streaming = health_member_streaming(&up, ctx->unit->member);
 			}
 		}
@@ -681,7 +682,7 @@ static void follow_leader_poolers(agent_ctx *ctx)
 		mine = mine || strcmp(ctx->conf.pgbouncers[i].config_host, ctx->unit->host) == 0;
 	if (!mine)
 		return;
-	if (patroni_get_cluster(ctx->api_url, 2000, &cluster, &err) != 0)
+	if (patroni_get_cluster(&ctx->patroni, ctx->api_url, 2000, &cluster, &err) != 0)
 		return; /* its own Patroni does not answer: the agents of the other units on the host do */
 	leader = patroni_cluster_leader(&cluster);
 	if (leader == NULL || strcmp(leader->state, "running") != 0)
@@ -799,7 +800,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	ctx.etcd.timeout_ms = 2000;
 	conf_etcd_prefix(&ctx.conf, ctx.prefix, sizeof(ctx.prefix));
 	conf_state_scope(&ctx.conf, &ctx.scope);
-	conf_unit_api_url(ctx.unit, ctx.api_url, sizeof(ctx.api_url));
+	conf_unit_api_url(&ctx.conf, ctx.unit, ctx.api_url, sizeof(ctx.api_url));
+	conf_patroni_client(&ctx.conf, &ctx.patroni);
 	conf_unit_path(&ctx.conf, ctx.unit, "patroni.pid", ctx.patroni_pidfile, sizeof(ctx.patroni_pidfile));
 	ctx.driver.conf = &ctx.conf;
 	ctx.driver.etcd = &ctx.etcd;

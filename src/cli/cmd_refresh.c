@@ -547,11 +547,10 @@ static int await_checks(cli_ctx *ctx, refresh_cli *rc, const char *what)
 /* How long a command waits for the coordinator to take what it asks (it ticks every second or sooner). */
 #define INTENT_WAIT_MS 30000
 
-/* Asks the coordinator through an intent (state/intent.h) and waits until it took it or refused. */
-static int ask_coordinator(cli_ctx *ctx, refresh_cli *rc, const fsm_intent *ask)
+/* Asks the coordinator through an intent (state/intent.h) and waits until it took it or refused (*answer). */
+static int ask_coordinator_answer(cli_ctx *ctx, refresh_cli *rc, const fsm_intent *ask, refresh_intent *answer)
 {
-	refresh_intent in;
-	int r = intent_submit_and_wait(&rc->etcd, &rc->scope, ask, INTENT_WAIT_MS, &in, &ctx->err);
+	int r = intent_submit_and_wait(&rc->etcd, &rc->scope, ask, INTENT_WAIT_MS, answer, &ctx->err);
 
 	if (r < 0)
 		return PGR_EXIT_UNREACHABLE;
@@ -559,12 +558,19 @@ static int ask_coordinator(cli_ctx *ctx, refresh_cli *rc, const fsm_intent *ask)
 		return PGR_EXIT_TIMEOUT;
 	if (r == 2)
 		return PGR_EXIT_REFUSED;
-	if (in.answer == INTENT_REFUSED) {
-		pgr_err_set(&ctx->err, "the coordinator refused: %s", in.result);
+	if (answer->answer == INTENT_REFUSED) {
+		pgr_err_set(&ctx->err, "the coordinator refused: %s", answer->result);
 		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
 		return PGR_EXIT_REFUSED;
 	}
 	return PGR_EXIT_OK;
+}
+
+static int ask_coordinator(cli_ctx *ctx, refresh_cli *rc, const fsm_intent *ask)
+{
+	refresh_intent in;
+
+	return ask_coordinator_answer(ctx, rc, ask, &in);
 }
 
 static int start_rollback(cli_ctx *ctx, refresh_cli *rc)
@@ -898,6 +904,8 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv)
 		/* checked here, so a malformed value writes nothing; then the coordinator applies and records it */
 		refresh_settings s = rc.snap->settings;
 		fsm_intent ask = { .ask = ASK_SETTINGS };
+		refresh_intent answer = { 0 };
+		const char *during;
 
 		if (argc < 2 || argc - 1 > INTENT_MAX_SETTINGS) {
 			pgr_err_set(&ctx->err, "config set needs 1 to %d KEY=VALUE", INTENT_MAX_SETTINGS);
@@ -943,11 +951,14 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv)
 			snprintf(ask.settings[ask.setting_count].value, sizeof(ask.settings[0].value), "%s", eq + 1);
 			ask.setting_count++;
 		}
-		code = ask_coordinator(ctx, &rc, &ask);
+		code = ask_coordinator_answer(ctx, &rc, &ask, &answer);
 		if (code != PGR_EXIT_OK)
 			goto out;
 		for (int i = 1; i < argc; i++)
 			printf("%s\n", argv[i]);
+		during = strstr(answer.result, "; taken during ");
+		if (during != NULL) /* where the refresh was when the coordinator took it */
+			fprintf(stderr, "%s\n", during + 2);
 		goto out;
 	}
 	if (argc > 1) {

@@ -23,10 +23,12 @@ static int read_patroni_cluster(cli_ctx *ctx, const cluster_conf *conf, patroni_
 {
 	for (int i = 0; i < conf->unit_count; i++) {
 		char url[200];
+		patroni_client pc;
 		pgr_err ignored;
 
-		conf_unit_api_url(&conf->units[i], url, sizeof(url));
-		if (patroni_get_cluster(url, 3000, cluster, &ignored) == 0)
+		conf_patroni_client(conf, &pc);
+		conf_unit_api_url(conf, &conf->units[i], url, sizeof(url));
+		if (patroni_get_cluster(&pc, url, 3000, cluster, &ignored) == 0)
 			return 0;
 	}
 	pgr_err_set(&ctx->err, "no unit of cluster %s answers (Patroni REST API)", conf->name);
@@ -43,13 +45,16 @@ static const conf_unit *unit_of_member(const cluster_conf *conf, const char *mem
 }
 
 /* The version the running primary runs ("15.18"), asked of its Patroni over the network (never its files). */
-static int primary_version(const patroni_member *leader, char *version, size_t len)
+static int primary_version(const cluster_conf *conf, const patroni_member *leader, char *version, size_t len)
 {
 	patroni_node node;
+	patroni_client pc;
 	char base[200];
 	pgr_err err;
 
-	if (patroni_api_base(leader->api_url, base, sizeof(base)) != 0 || patroni_get_node(base, 3000, &node, &err) != 0)
+	conf_patroni_client(conf, &pc);
+	if (patroni_api_base(leader->api_url, base, sizeof(base)) != 0 ||
+	    patroni_get_node(&pc, base, 3000, &node, &err) != 0)
 		return -1;
 	unit_record_version_string(node.server_version, version, len);
 	return version[0] ? 0 : -1;
@@ -87,7 +92,7 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "check `pgrefresh status`");
 		return PGR_EXIT_ERROR;
 	}
-	if (primary_version(leader, version, sizeof(version)) != 0) {
+	if (primary_version(&conf, leader, version, sizeof(version)) != 0) {
 		pgr_err_set(&ctx->err, "cannot tell which version the primary %s runs", leader_unit->name);
 		return PGR_EXIT_ERROR;
 	}

@@ -531,24 +531,8 @@ int conf_secret_load(const char *dir, const char *name, char *value, size_t len,
 	if (!conf_secret_name_ok(name))
 		return pgr_err_set(err, "bad secret name \"%.63s\"", name);
 	snprintf(path, sizeof(path), "%s/secrets.d/%s", dir, name);
-	if (stat(path, &st) == 0) {
-		size_t n;
-
-		if ((st.st_mode & 077) != 0)
-			return pgr_err_set(err, "%s: readable by group or others (mode %03o): refused; chmod 600 it", path,
-					   (unsigned)(st.st_mode & 0777));
-		if (file_read_all(path, &text, NULL, err) != 0)
-			return -1;
-		n = strcspn(text, "\r\n");
-		if (n == 0 || n >= len) {
-			free(text);
-			return pgr_err_set(err, "%s: %s", path, n == 0 ? "empty" : "longer than a password may be");
-		}
-		memcpy(value, text, n);
-		value[n] = '\0';
-		free(text);
-		return 0;
-	}
+	if (lstat(path, &st) == 0)
+		return conf_secret_read(dir, name, value, len, err); /* the one reader of secrets.d */
 	snprintf(path, sizeof(path), "%s/secrets", dir);
 	if (file_read_all(path, &text, NULL, err) != 0)
 		return -1;
@@ -625,9 +609,10 @@ void conf_unit_path(const cluster_conf *conf, const conf_unit *unit, const char 
 	snprintf(buf, len, "%s/units/%s/%s", conf->dir, unit->member, leaf);
 }
 
-void conf_unit_api_url(const conf_unit *unit, char *buf, size_t len)
+void conf_unit_api_url(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len)
 {
-	snprintf(buf, len, "http://%s:%d", unit->host, unit->api_port);
+	snprintf(buf, len, "%s://%s:%d", conf->security.patroni_ca[0] != '\0' ? "https" : "http", unit->host,
+		 unit->api_port);
 }
 
 bool conf_agent_runs_patroni(const cluster_conf *conf)

@@ -147,8 +147,8 @@ const conf_unit *conf_find_unit(const cluster_conf *conf, const char *name);
 /* Paths of a unit: DIR/units/pg-0 and its parts. */
 void conf_unit_dir(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len);
 void conf_unit_path(const cluster_conf *conf, const conf_unit *unit, const char *leaf, char *buf, size_t len);
-/* The unit's Patroni REST URL: http://host:api_port */
-void conf_unit_api_url(const conf_unit *unit, char *buf, size_t len);
+/* The unit's Patroni REST URL: http://host:api_port, https:// when patroni_ca is set */
+void conf_unit_api_url(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len);
 /* Whether each unit's agent starts and stops its unit's Patroni itself (the local cluster); else the host's
  * service manager runs Patroni (several hosts, an adopted cluster) and the agent only talks to it. */
 bool conf_agent_runs_patroni(const cluster_conf *conf);

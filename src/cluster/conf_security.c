@@ -99,10 +99,9 @@ int conf_security_check(const conf_security *sec, const char *origin, pgr_err *e
 	if ((sec->etcd_user[0] != '\0') != (sec->etcd_password_secret[0] != '\0'))
 		return pgr_err_set(err, "%s: etcd_user and etcd_password_secret go together (%s given alone)", origin,
 				   sec->etcd_user[0] ? "etcd_user" : "etcd_password_secret");
-	/* read and checked already, so that a file written for the next version is understood; not used yet */
-	if (sec->patroni_ca[0] != '\0' || sec->patroni_auth_secret[0] != '\0')
-		return pgr_err_set(err, "%s: %s: Patroni's REST API over TLS or with authentication is not supported yet",
-				   origin, sec->patroni_ca[0] ? "patroni_ca" : "patroni_auth_secret");
+	if (sec->patroni_auth_secret[0] != '\0' && sec->patroni_ca[0] == '\0')
+		return pgr_err_set(err, "%s: patroni_auth_secret needs patroni_ca (a password is not sent over plain http)",
+				   origin);
 	return 0;
 }
 
@@ -197,4 +196,13 @@ int conf_etcd_client(const cluster_conf *conf, etcd_client *client, pgr_err *err
 	rc = etcd_client_set_auth(client, sec->etcd_user, password, err);
 	explicit_bzero(password, sizeof(password));
 	return rc;
+}
+
+void conf_patroni_client(const cluster_conf *conf, patroni_client *pc)
+{
+	memset(pc, 0, sizeof(*pc));
+	snprintf(pc->ca_file, sizeof(pc->ca_file), "%s", conf->security.patroni_ca);
+	snprintf(pc->secret, sizeof(pc->secret), "%s", conf->security.patroni_auth_secret);
+	if (pc->secret[0] != '\0')
+		snprintf(pc->secret_dir, sizeof(pc->secret_dir), "%s", conf->dir);
 }

@@ -12,6 +12,7 @@
 
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
+#include "patroni/patroni.h"
 #include "util/err.h"
 
 /* Whether key is one of conf_security's keys. */
@@ -20,9 +21,8 @@ bool conf_security_key(const char *key);
 int conf_security_set(conf_security *sec, const char *key, const char *value, const char *origin, int lineno,
 		      pgr_err *err) __attribute__((warn_unused_result));
 /*
- * The keys that go together: etcd_cert with etcd_key, etcd_user with etcd_password_secret. patroni_ca and
- * patroni_auth_secret are refused: the Patroni client does not use them yet (a key that changes nothing
- * would read as security that is not there).
+ * The keys that go together: etcd_cert with etcd_key, etcd_user with etcd_password_secret. patroni_auth_secret
+ * needs patroni_ca: a password is not sent in clear over http.
  */
 int conf_security_check(const conf_security *sec, const char *origin, pgr_err *err)
 	__attribute__((warn_unused_result));
@@ -36,5 +36,11 @@ int conf_secret_read(const char *dir, const char *name, char *out, size_t outlen
 
 /* The cluster's etcd client: endpoints, TLS files (checked readable) and authentication from conf. */
 int conf_etcd_client(const cluster_conf *conf, etcd_client *client, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * The cluster's Patroni client options: patroni_ca (https, the peer verified against it) and
+ * patroni_auth_secret (basic authentication; the secret's name, read at each request). Pure: no file is read.
+ */
+void conf_patroni_client(const cluster_conf *conf, patroni_client *pc);
 
 #endif

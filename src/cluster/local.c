@@ -16,6 +16,7 @@
 
 #include "catalog/catalog.h"
 #include "etcd/etcd.h"
+#include "cluster/conf_security.h"
 #include "cluster/health.h"
 #include "patroni/patroni.h"
 #include "patroni/patroni_yml.h"
@@ -410,10 +411,12 @@ static int leader_index(const cluster_conf *conf)
 	for (int i = 0; i < conf->unit_count; i++) {
 		char url[200];
 		patroni_cluster cl;
+		patroni_client pc;
 		pgr_err ignored;
 
-		conf_unit_api_url(&conf->units[i], url, sizeof(url));
-		if (patroni_get_cluster(url, 2000, &cl, &ignored) == 0) {
+		conf_patroni_client(conf, &pc);
+		conf_unit_api_url(conf, &conf->units[i], url, sizeof(url));
+		if (patroni_get_cluster(&pc, url, 2000, &cl, &ignored) == 0) {
 			const patroni_member *leader = patroni_cluster_leader(&cl);
 
 			if (leader == NULL)
@@ -479,10 +482,12 @@ int local_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err *err)
 		for (int i = 0; i < conf->unit_count; i++) {
 			char url[200];
 			patroni_cluster cl;
+			patroni_client pc;
 			pgr_err ignored;
 
-			conf_unit_api_url(&conf->units[i], url, sizeof(url));
-			if (patroni_get_cluster(url, 2000, &cl, &ignored) == 0) {
+			conf_patroni_client(conf, &pc);
+			conf_unit_api_url(conf, &conf->units[i], url, sizeof(url));
+			if (patroni_get_cluster(&pc, url, 2000, &cl, &ignored) == 0) {
 				const patroni_member *lm = patroni_cluster_leader(&cl);
 				patroni_node leader;
 				bool have_leader = false;
@@ -491,7 +496,7 @@ int local_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err *err)
 					char base[200];
 
 					have_leader = patroni_api_base(lm->api_url, base, sizeof(base)) == 0 &&
-						      patroni_get_node(base, 2000, &leader, &ignored) == 0;
+						      patroni_get_node(&pc, base, 2000, &leader, &ignored) == 0;
 				}
 				health_evaluate(&cl, have_leader ? &leader : NULL, members, conf->unit_count,
 						16 * 1024 * 1024, &report);

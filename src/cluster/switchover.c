@@ -12,7 +12,7 @@
 
 #include <jansson.h>
 
-#include "cluster/local.h"
+#include "cluster/conf_security.h"
 #include "patroni/patroni.h"
 #include "pg/activity.h"
 #include "pg/pgsql.h"
@@ -326,11 +326,12 @@ static int repoint_all(const cluster_conf *conf, const etcd_client *etcd, const 
  * by polling its own view while the demotion goes on; clients must not be resumed towards a primary that
  * is shutting down.
  */
-static bool switchover_under_way(const conf_unit *old, const conf_unit *cand)
+static bool switchover_under_way(const cluster_conf *conf, const conf_unit *old, const conf_unit *cand)
 {
 	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
 	patroni_node *node = calloc(1, sizeof(*node));
 	char url[200];
+	patroni_client pc;
 	pgr_err err;
 	bool under_way = false;
 
@@ -339,14 +340,15 @@ static bool switchover_under_way(const conf_unit *old, const conf_unit *cand)
 		free(node);
 		return false;
 	}
-	conf_unit_api_url(cand, url, sizeof(url));
-	if (patroni_get_cluster(url, 1000, cluster, &err) == 0) {
+	conf_patroni_client(conf, &pc);
+	conf_unit_api_url(conf, cand, url, sizeof(url));
+	if (patroni_get_cluster(&pc, url, 1000, cluster, &err) == 0) {
 		const patroni_member *lead = patroni_cluster_leader(cluster);
 
 		under_way = lead == NULL || strcmp(lead->name, old->member) != 0;
 	}
-	conf_unit_api_url(old, url, sizeof(url));
-	if (!under_way && patroni_get_node(url, 1000, node, &err) == 0)
+	conf_unit_api_url(conf, old, url, sizeof(url));
+	if (!under_way && patroni_get_node(&pc, url, 1000, node, &err) == 0)
 		under_way = !(node->is_primary && strcmp(node->state, "running") == 0);
 	free(cluster);
 	free(node);
@@ -495,6 +497,7 @@ typedef struct patroni_request {
 	pthread_t thread;
 	bool started;
 	char url[200], leader[64], candidate[64];
+	patroni_client pc;
 	long timeout_ms;
 	atomic_bool done;
 	int rc;          /* patroni_switchover's */
@@ -507,19 +510,20 @@ static void *patroni_request_main(void *arg)
 {
 	patroni_request *req = arg;
 
-	req->rc = patroni_switchover(req->url, req->leader, req->candidate, req->timeout_ms, &req->http_status,
+	req->rc = patroni_switchover(&req->pc, req->url, req->leader, req->candidate, req->timeout_ms, &req->http_status,
 				     req->reply, (int)sizeof(req->reply), &req->err);
 	atomic_store(&req->done, true);
 	return NULL;
 }
 
-static int patroni_request_start(patroni_request *req, const char *url, const char *leader, const char *candidate,
-				 long timeout_ms, pgr_err *err)
+static int patroni_request_start(patroni_request *req, const patroni_client *pc, const char *url, const char *leader,
+				 const char *candidate, long timeout_ms, pgr_err *err)
 {
 	int rc;
 
 	memset(req, 0, sizeof(*req));
 	atomic_init(&req->done, false);
+	req->pc = *pc;
 	snprintf(req->url, sizeof(req->url), "%s", url);
 	snprintf(req->leader, sizeof(req->leader), "%s", leader);
 	snprintf(req->candidate, sizeof(req->candidate), "%s", candidate);
@@ -583,6 +587,7 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 	unit_intent_tags tags = { .nosync = false };
 	bool asked[CONF_MAX_UNITS] = { false }, answered[CONF_MAX_UNITS] = { false };
 	char prefix[128], token[64], by[128], url[200];
+	patroni_client pc;
 	long long deadline, started;
 	int expected = 0;
 
@@ -620,7 +625,8 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 	if (!set || expected == 0)
 		return;
 	log_info("asked %d unit(s) to stream from %s (intent %s)", expected, candidate, token);
-	conf_unit_api_url(cand, url, sizeof(url));
+	conf_patroni_client(conf, &pc);
+	conf_unit_api_url(conf, cand, url, sizeof(url));
 	started = proc_now_ms();
 	deadline = started + CASCADE_TIMEOUT_MS;
 	{
@@ -631,7 +637,7 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 		long long next_wake = 0;
 		pgr_err err;
 
-		if (patroni_get_loop_wait(url, 2000, &loop_wait, &err) != 0)
+		if (patroni_get_loop_wait(&pc, url, 2000, &loop_wait, &err) != 0)
 			log_warn("cannot wake Patroni (%s): waiting for its loop", err.msg);
 		while (proc_now_ms() < deadline) {
 			patroni_node node;
@@ -663,13 +669,13 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 
 					if (strcmp(u->member, leader) == 0)
 						continue;
-					conf_unit_api_url(u, uurl, sizeof(uurl));
-					if (patroni_wake(uurl, loop_wait, 2000, &err) != 0)
+					conf_unit_api_url(conf, u, uurl, sizeof(uurl));
+					if (patroni_wake(&pc, uurl, loop_wait, 2000, &err) != 0)
 						log_warn("%s: %s", u->name, err.msg);
 				}
 				next_wake = proc_now_ms() + 250;
 			}
-			if (acked >= expected && patroni_get_node(url, 2000, &node, &err) == 0) {
+			if (acked >= expected && patroni_get_node(&pc, url, 2000, &node, &err) == 0) {
 				for (int i = 0; i < conf->unit_count; i++) {
 					const char *m = conf->units[i].member;
 
@@ -1086,6 +1092,7 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 	const char *leader = old->member, *candidate = cand->member;
 	cluster_secrets secrets;
 	char url[200], conninfo[1024];
+	patroni_client pc;
 	long long t_asked, deadline, retry_deadline;
 	patroni_request req;
 	int result = -1, r = -1; /* r: the request's result, -1 while it runs */
@@ -1096,12 +1103,13 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 	}
 	pg_conninfo(conninfo, sizeof(conninfo), cand->host, cand->pg_port, conf->superuser, secrets.superuser_password,
 		    "postgres", 2);
-	conf_unit_api_url(old, url, sizeof(url));
+	conf_patroni_client(conf, &pc);
+	conf_unit_api_url(conf, old, url, sizeof(url));
 	deadline = proc_now_ms() + PROMOTE_TIMEOUT_MS;
 	retry_deadline = proc_now_ms() + PAUSED_RETRY_MS;
 	for (;;) {
 		t_asked = proc_now_ms();
-		if (patroni_request_start(&req, url, leader, candidate, PROMOTE_TIMEOUT_MS, err) != 0) {
+		if (patroni_request_start(&req, &pc, url, leader, candidate, PROMOTE_TIMEOUT_MS, err) != 0) {
 			resume_marked(conf, etcd, mark);
 			return pgr_err_prefix(err, "nothing changed");
 		}
@@ -1121,7 +1129,7 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 			}
 			if (proc_now_ms() > deadline)
 				break;
-			if (r > 0 && !switchover_under_way(old, cand))
+			if (r > 0 && !switchover_under_way(conf, old, cand))
 				break; /* not 200, and the old primary still leads and runs: nothing happens */
 			proc_sleep_ms(10);
 		}

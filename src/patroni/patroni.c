@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/conf_security.h"
 #include "util/http.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -62,20 +63,74 @@ static int status_error(const char *method, const char *api_url, const char *pat
 			   excerpt);
 }
 
+int patroni_credentials_split(const char *cred, char *user, size_t userlen, char *password, size_t passwordlen)
+{
+	const char *colon = strchr(cred, ':');
+	size_t ulen;
+
+	if (colon == NULL || colon == cred || colon[1] == '\0')
+		return -1;
+	ulen = (size_t)(colon - cred);
+	if (ulen >= userlen || strlen(colon + 1) >= passwordlen)
+		return -1;
+	memcpy(user, cred, ulen);
+	user[ulen] = '\0';
+	memcpy(password, colon + 1, strlen(colon + 1) + 1);
+	return 0;
+}
+
+/*
+ * One HTTP request with pc's TLS and authentication. The secret is read now and wiped after; a 401 is an
+ * error naming the secret (Patroni refused its credentials, or wants some and none were sent).
+ */
+static int send_request(const patroni_client *pc, const char *method, const char *url, const char *body,
+			long timeout_ms, http_reply *reply, pgr_err *err)
+{
+	http_opts opts = { 0 };
+	char cred[256], user[128], password[256];
+	int rc;
+
+	if (pc != NULL && pc->ca_file[0] != '\0')
+		opts.ca_file = pc->ca_file;
+	if (pc != NULL && pc->secret[0] != '\0') {
+		if (conf_secret_read(pc->secret_dir, pc->secret, cred, sizeof(cred), err) != 0)
+			return pgr_err_prefix(err, "patroni_auth_secret");
+		rc = patroni_credentials_split(cred, user, sizeof(user), password, sizeof(password));
+		explicit_bzero(cred, sizeof(cred));
+		if (rc != 0)
+			return pgr_err_set(err, "patroni_auth_secret: secret %s is not \"user:password\"", pc->secret);
+		opts.basic_user = user;
+		opts.basic_password = password;
+	}
+	rc = http_request_opts(method, url, body, timeout_ms, &opts, reply, err);
+	explicit_bzero(password, sizeof(password));
+	if (rc != 0)
+		return -1;
+	if (reply->status == 401) {
+		http_reply_free(reply);
+		if (pc != NULL && pc->secret[0] != '\0')
+			return pgr_err_set(err, "%s refused pgrefresh's credentials (HTTP 401): check secret %s "
+					   "(patroni_auth_secret) against restapi.authentication in patroni.yml", url, pc->secret);
+		return pgr_err_set(err, "%s wants credentials (HTTP 401): set patroni_auth_secret in pgrefresh.conf",
+				   url);
+	}
+	return 0;
+}
+
 static bool is_2xx(long status)
 {
 	return status >= 200 && status < 300;
 }
 
 /* One request whose non-2xx reply is an error. On success the caller frees reply. */
-static int request_ok(const char *method, const char *api_url, const char *path, const char *body, long timeout_ms,
+static int request_ok(const patroni_client *pc, const char *method, const char *api_url, const char *path, const char *body, long timeout_ms,
 		      http_reply *reply, pgr_err *err)
 {
 	char url[320];
 
 	if (make_url(api_url, path, url, sizeof(url), err) != 0)
 		return -1;
-	if (http_request(method, url, body, timeout_ms, reply, err) != 0)
+	if (send_request(pc, method, url, body, timeout_ms, reply, err) != 0)
 		return pgr_err_prefix(err, "Patroni");
 	if (!is_2xx(reply->status)) {
 		status_error(method, api_url, path, reply, err);
@@ -85,13 +140,13 @@ static int request_ok(const char *method, const char *api_url, const char *path,
 	return 0;
 }
 
-int patroni_get_cluster(const char *api_url, long timeout_ms, patroni_cluster *out, pgr_err *err)
+int patroni_get_cluster(const patroni_client *pc, const char *api_url, long timeout_ms, patroni_cluster *out, pgr_err *err)
 {
 	http_reply reply;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if (request_ok("GET", api_url, "/cluster", NULL, timeout_ms, &reply, err) != 0)
+	if (request_ok(pc, "GET", api_url, "/cluster", NULL, timeout_ms, &reply, err) != 0)
 		return -1;
 	rc = patroni_cluster_parse(reply.body, out, err);
 	http_reply_free(&reply);
@@ -100,7 +155,7 @@ int patroni_get_cluster(const char *api_url, long timeout_ms, patroni_cluster *o
 	return 0;
 }
 
-int patroni_get_node(const char *api_url, long timeout_ms, patroni_node *out, pgr_err *err)
+int patroni_get_node(const patroni_client *pc, const char *api_url, long timeout_ms, patroni_node *out, pgr_err *err)
 {
 	http_reply reply;
 	int rc;
@@ -112,7 +167,7 @@ int patroni_get_node(const char *api_url, long timeout_ms, patroni_node *out, pg
 
 		if (make_url(api_url, "/patroni", url, sizeof(url), err) != 0)
 			return -1;
-		if (http_request("GET", url, NULL, timeout_ms, &reply, err) != 0)
+		if (send_request(pc, "GET", url, NULL, timeout_ms, &reply, err) != 0)
 			return pgr_err_prefix(err, "Patroni");
 		if (!is_2xx(reply.status) && reply.status != 503) {
 			status_error("GET", api_url, "/patroni", &reply, err);
@@ -127,7 +182,7 @@ int patroni_get_node(const char *api_url, long timeout_ms, patroni_node *out, pg
 	return 0;
 }
 
-int patroni_health(const char *api_url, long timeout_ms, bool *healthy, pgr_err *err)
+int patroni_health(const patroni_client *pc, const char *api_url, long timeout_ms, bool *healthy, pgr_err *err)
 {
 	char url[320];
 	http_reply reply;
@@ -135,7 +190,7 @@ int patroni_health(const char *api_url, long timeout_ms, bool *healthy, pgr_err 
 	*healthy = false;
 	if (make_url(api_url, "/health", url, sizeof(url), err) != 0)
 		return -1;
-	if (http_request("GET", url, NULL, timeout_ms, &reply, err) != 0)
+	if (send_request(pc, "GET", url, NULL, timeout_ms, &reply, err) != 0)
 		return pgr_err_prefix(err, "Patroni");
 	if (reply.status == 200) {
 		*healthy = true;
@@ -148,21 +203,24 @@ int patroni_health(const char *api_url, long timeout_ms, bool *healthy, pgr_err 
 	return 0;
 }
 
-int patroni_restart(const char *api_url, long timeout_ms, pgr_err *err)
+int patroni_restart(const patroni_client *pc, const char *api_url, long timeout_ms, pgr_err *err)
 {
 	http_reply reply;
 
 	/* an empty JSON object: restart now, whatever the role or pending_restart */
-	if (request_ok("POST", api_url, "/restart", "{}", timeout_ms, &reply, err) != 0)
+	if (request_ok(pc, "POST", api_url, "/restart", "{}", timeout_ms, &reply, err) != 0)
 		return -1;
 	http_reply_free(&reply);
 	return 0;
 }
 
-int patroni_restart_spawn(const char *api_url, long timeout_ms, const char *unit, pid_t *pid, pgr_err *err)
+int patroni_restart_spawn(const patroni_client *pc, const char *api_url, long timeout_ms, const char *unit, pid_t *pid, pgr_err *err)
 {
 	char ms[32], url[300], name[64];
-	char *args[] = { "pgrefresh", PATRONI_RESTART_ARG, url, ms, name, NULL };
+	const char *ca = pc != NULL ? pc->ca_file : "", *dir = pc != NULL ? pc->secret_dir : "";
+	const char *secret = pc != NULL ? pc->secret : "";
+	/* the secret's name and directory only: the child reads the file */
+	char *args[] = { "pgrefresh", PATRONI_RESTART_ARG, url, ms, name, (char *)ca, (char *)dir, (char *)secret, NULL };
 
 	snprintf(url, sizeof(url), "%s", api_url);
 	snprintf(ms, sizeof(ms), "%ld", timeout_ms);
@@ -175,12 +233,17 @@ int patroni_restart_spawn(const char *api_url, long timeout_ms, const char *unit
 int patroni_restart_main(int argc, char **argv)
 {
 	pgr_err err = { 0 };
+	patroni_client pc = { 0 };
 	char *end;
 	long ms;
 	int rc;
 
-	if (argc != 5)
+	if (argc != 8 || strlen(argv[5]) >= sizeof(pc.ca_file) || strlen(argv[6]) >= sizeof(pc.secret_dir) ||
+	    strlen(argv[7]) >= sizeof(pc.secret))
 		return 2;
+	memcpy(pc.ca_file, argv[5], strlen(argv[5]) + 1);
+	memcpy(pc.secret_dir, argv[6], strlen(argv[6]) + 1);
+	memcpy(pc.secret, argv[7], strlen(argv[7]) + 1);
 	log_setup(LOG_LEVEL_INFO, argv[4], 1);
 	ms = strtol(argv[3], &end, 10);
 	if (*end != '\0' || ms <= 0) {
@@ -191,14 +254,14 @@ int patroni_restart_main(int argc, char **argv)
 		log_error("%s", err.msg);
 		return 1;
 	}
-	rc = patroni_restart(argv[2], ms, &err);
+	rc = patroni_restart(&pc, argv[2], ms, &err);
 	if (rc != 0)
 		log_error("%s", err.msg);
 	http_global_cleanup();
 	return rc == 0 ? 0 : 1;
 }
 
-int patroni_switchover(const char *api_url, const char *leader, const char *candidate, long timeout_ms,
+int patroni_switchover(const patroni_client *pc, const char *api_url, const char *leader, const char *candidate, long timeout_ms,
 		       int *http_status, char *reply_text, int reply_len, pgr_err *err)
 {
 	char url[320];
@@ -225,7 +288,7 @@ int patroni_switchover(const char *api_url, const char *leader, const char *cand
 	json_decref(obj);
 	if (body == NULL)
 		return pgr_err_set(err, "Patroni switchover: could not build the request");
-	rc = http_request("POST", url, body, timeout_ms, &reply, err);
+	rc = send_request(pc, "POST", url, body, timeout_ms, &reply, err);
 	free(body);
 	if (rc != 0)
 		return pgr_err_prefix(err, "Patroni switchover %s -> %s", leader, candidate ? candidate : "(any)");
@@ -240,47 +303,47 @@ int patroni_switchover(const char *api_url, const char *leader, const char *cand
 	return 0;
 }
 
-int patroni_patch_config(const char *api_url, const char *json_body, long timeout_ms, pgr_err *err)
+int patroni_patch_config(const patroni_client *pc, const char *api_url, const char *json_body, long timeout_ms, pgr_err *err)
 {
 	http_reply reply;
 
 	if (json_body == NULL)
 		return pgr_err_set(err, "Patroni PATCH /config: no body given");
-	if (request_ok("PATCH", api_url, "/config", json_body, timeout_ms, &reply, err) != 0)
+	if (request_ok(pc, "PATCH", api_url, "/config", json_body, timeout_ms, &reply, err) != 0)
 		return -1;
 	http_reply_free(&reply);
 	return 0;
 }
 
-int patroni_get_loop_wait(const char *api_url, long timeout_ms, int *loop_wait, pgr_err *err)
+int patroni_get_loop_wait(const patroni_client *pc, const char *api_url, long timeout_ms, int *loop_wait, pgr_err *err)
 {
 	http_reply reply;
 	int rc;
 
 	*loop_wait = 0;
-	if (request_ok("GET", api_url, "/config", NULL, timeout_ms, &reply, err) != 0)
+	if (request_ok(pc, "GET", api_url, "/config", NULL, timeout_ms, &reply, err) != 0)
 		return -1;
 	rc = patroni_config_loop_wait_parse(reply.body, loop_wait, err);
 	http_reply_free(&reply);
 	return rc;
 }
 
-int patroni_wake(const char *api_url, int loop_wait, long timeout_ms, pgr_err *err)
+int patroni_wake(const patroni_client *pc, const char *api_url, int loop_wait, long timeout_ms, pgr_err *err)
 {
 	char body[64];
 
 	if (loop_wait <= 0)
 		return pgr_err_set(err, "Patroni wake: no loop_wait given");
 	snprintf(body, sizeof(body), "{\"loop_wait\":%d}", loop_wait);
-	return patroni_patch_config(api_url, body, timeout_ms, err);
+	return patroni_patch_config(pc, api_url, body, timeout_ms, err);
 }
 
-int patroni_reload(const char *api_url, long timeout_ms, pgr_err *err)
+int patroni_reload(const patroni_client *pc, const char *api_url, long timeout_ms, pgr_err *err)
 {
 	http_reply reply;
 
 	/* Patroni re-reads its configuration file (tags included) */
-	if (request_ok("POST", api_url, "/reload", "{}", timeout_ms, &reply, err) != 0)
+	if (request_ok(pc, "POST", api_url, "/reload", "{}", timeout_ms, &reply, err) != 0)
 		return -1;
 	http_reply_free(&reply);
 	return 0;

@@ -20,6 +20,19 @@
 
 #define PATRONI_MAX_MEMBERS 32
 
+/*
+ * How pgrefresh reaches Patroni's REST API (made from pgrefresh.conf by conf_patroni_client, and by nothing
+ * else): ca_file "" means plain http; else https, the peer verified against that CA. secret "" means no
+ * authentication; else HTTP basic authentication with "user:password", the first line of
+ * secret_dir/secrets.d/SECRET, read at each request (never kept, never on a command line). NULL for a
+ * patroni_client argument below: plain http, no authentication.
+ */
+typedef struct patroni_client {
+	char ca_file[256];
+	char secret_dir[4096];
+	char secret[64];
+} patroni_client;
+
 /* A member's role as /cluster names it. */
 typedef enum patroni_role {
 	PATRONI_ROLE_UNKNOWN = 0,
@@ -102,23 +115,30 @@ const patroni_member *patroni_cluster_sync_standby(const patroni_cluster *cluste
  */
 int patroni_api_base(const char *api_url, char *out, size_t outlen) __attribute__((warn_unused_result));
 
-/* I/O. api_url is "http://127.0.0.1:8010" (a trailing "/patroni" is tolerated and stripped). */
-int patroni_get_cluster(const char *api_url, long timeout_ms, patroni_cluster *out, pgr_err *err)
+/* "user:password" into user and password (split at the first ':'); -1 when there is no ':' or a part is empty. */
+int patroni_credentials_split(const char *cred, char *user, size_t userlen, char *password, size_t passwordlen)
 	__attribute__((warn_unused_result));
-int patroni_get_node(const char *api_url, long timeout_ms, patroni_node *out, pgr_err *err)
+
+/*
+ * I/O. pc: TLS and authentication (NULL: none). A certificate not trusted names pc's CA file; an HTTP 401
+ * names pc's secret. api_url is "http://127.0.0.1:8010" (a trailing "/patroni" is tolerated and stripped). */
+int patroni_get_cluster(const patroni_client *pc, const char *api_url, long timeout_ms, patroni_cluster *out, pgr_err *err)
+	__attribute__((warn_unused_result));
+int patroni_get_node(const patroni_client *pc, const char *api_url, long timeout_ms, patroni_node *out, pgr_err *err)
 	__attribute__((warn_unused_result));
 /* GET /health: *healthy true on HTTP 200 (PostgreSQL up and running). */
-int patroni_health(const char *api_url, long timeout_ms, bool *healthy, pgr_err *err) __attribute__((warn_unused_result));
+int patroni_health(const patroni_client *pc, const char *api_url, long timeout_ms, bool *healthy, pgr_err *err) __attribute__((warn_unused_result));
 /* POST /restart; blocks until Patroni answers (Patroni restarts PostgreSQL first). Non-2xx is an error. */
-int patroni_restart(const char *api_url, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
+int patroni_restart(const patroni_client *pc, const char *api_url, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
 /*
  * The same in a process of its own, for a threaded caller that must not block (the agent): this
- * program started again (util/proc.h proc_spawn_self) as "pgrefresh " PATRONI_RESTART_ARG " URL MS UNIT",
- * which main() hands to patroni_restart_main. It logs Patroni's answer on our stderr, prefixed with
+ * program started again (util/proc.h proc_spawn_self) as "pgrefresh " PATRONI_RESTART_ARG " URL MS UNIT
+ * CA DIR SECRET" (pc's members, "" when unset: the secret's name, never its content), which main() hands to
+ * patroni_restart_main. It logs Patroni's answer on our stderr, prefixed with
  * unit, and exits 0 when the restart was done. *pid: the child, for the caller to reap.
  */
 #define PATRONI_RESTART_ARG "__pgrefresh-patroni-restart"
-int patroni_restart_spawn(const char *api_url, long timeout_ms, const char *unit, pid_t *pid, pgr_err *err)
+int patroni_restart_spawn(const patroni_client *pc, const char *api_url, long timeout_ms, const char *unit, pid_t *pid, pgr_err *err)
 	__attribute__((warn_unused_result));
 /* main() of that process: argv[1] is PATRONI_RESTART_ARG. Returns the exit code. */
 int patroni_restart_main(int argc, char **argv);
@@ -126,21 +146,21 @@ int patroni_restart_main(int argc, char **argv);
  * POST /switchover {"leader": leader, "candidate": candidate}. *http_status receives the status
  * (200 done; 412 e.g. "can not find sync_standby": retry later). Returns -1 only on transport failure.
  */
-int patroni_switchover(const char *api_url, const char *leader, const char *candidate, long timeout_ms,
+int patroni_switchover(const patroni_client *pc, const char *api_url, const char *leader, const char *candidate, long timeout_ms,
 		       int *http_status, char *reply_text, int reply_len, pgr_err *err) __attribute__((warn_unused_result));
 /* POST /reload: Patroni re-reads its configuration file (e.g. a changed replicatefrom tag). */
-int patroni_reload(const char *api_url, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
+int patroni_reload(const patroni_client *pc, const char *api_url, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
 /* PATCH /config with a JSON body (dynamic configuration, e.g. {"pause": true}). */
-int patroni_patch_config(const char *api_url, const char *json_body, long timeout_ms, pgr_err *err)
+int patroni_patch_config(const patroni_client *pc, const char *api_url, const char *json_body, long timeout_ms, pgr_err *err)
 	__attribute__((warn_unused_result));
 /* GET /config: the loop_wait of the dynamic configuration. */
-int patroni_get_loop_wait(const char *api_url, long timeout_ms, int *loop_wait, pgr_err *err)
+int patroni_get_loop_wait(const patroni_client *pc, const char *api_url, long timeout_ms, int *loop_wait, pgr_err *err)
 	__attribute__((warn_unused_result));
 /*
  * Wakes that member's HA loop now instead of at its next loop_wait tick: PATCH /config with loop_wait
  * at the value it has (patroni_get_loop_wait), which changes nothing in the DCS; Patroni wakes its loop
  * on every PATCH /config. E.g. after POST /reload, the new tags take effect at once.
  */
-int patroni_wake(const char *api_url, int loop_wait, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
+int patroni_wake(const patroni_client *pc, const char *api_url, int loop_wait, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
 
 #endif

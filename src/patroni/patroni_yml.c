@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/conf_security.h"
 #include "patroni/patroni.h"
 #include "util/fileutil.h"
 #include "util/proc.h"
@@ -172,17 +173,20 @@ int patroni_yml_set_tags(const cluster_conf *conf, const conf_unit *unit, const 
 {
 	cluster_secrets secrets;
 	char url[200];
+	patroni_client pc;
 	int loop_wait = 0;
 
 	if (secrets_load(conf->dir, &secrets, err) != 0)
 		return -1;
 	if (patroni_yml_write(conf, &secrets, unit, tags, err) != 0)
 		return -1;
-	conf_unit_api_url(unit, url, sizeof(url));
-	if (patroni_reload(url, 5000, err) != 0)
+	conf_patroni_client(conf, &pc);
+	conf_unit_api_url(conf, unit, url, sizeof(url));
+	if (patroni_reload(&pc, url, 5000, err) != 0)
 		return -1;
 	/* POST /reload only flags it: Patroni reads the file at its next loop. Wake the loop now. */
-	if (patroni_get_loop_wait(url, 2000, &loop_wait, err) != 0 || patroni_wake(url, loop_wait, 2000, err) != 0)
+	if (patroni_get_loop_wait(&pc, url, 2000, &loop_wait, err) != 0 ||
+	    patroni_wake(&pc, url, loop_wait, 2000, err) != 0)
 		return pgr_err_prefix(err, "tags written, Patroni reloads them at its next loop");
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "cluster/conf_security.h"
 #include "cluster/health.h"
 #include "patroni/patroni.h"
 #include "pg/pgsql.h"
@@ -154,14 +155,16 @@ static bool sample_cluster(const cluster_conf *conf, patroni_cluster *cluster, p
 	for (int i = 0; i < conf->unit_count; i++) {
 		char url[200], base[200];
 		const patroni_member *lm;
+		patroni_client pc;
 		pgr_err err;
 
-		conf_unit_api_url(&conf->units[i], url, sizeof(url));
-		if (patroni_get_cluster(url, 3000, cluster, &err) != 0)
+		conf_patroni_client(conf, &pc);
+		conf_unit_api_url(conf, &conf->units[i], url, sizeof(url));
+		if (patroni_get_cluster(&pc, url, 3000, cluster, &err) != 0)
 			continue;
 		lm = patroni_cluster_leader(cluster);
 		*have_leader = lm != NULL && patroni_api_base(lm->api_url, base, sizeof(base)) == 0 &&
-			       patroni_get_node(base, 3000, leader, &err) == 0;
+			       patroni_get_node(&pc, base, 3000, leader, &err) == 0;
 		return true;
 	}
 	return false;

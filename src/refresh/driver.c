@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cluster/conf_security.h"
 #include "cluster/switchover.h"
 #include "patroni/patroni.h"
 #include "pg/pgbouncer.h"
@@ -53,16 +54,19 @@ void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, p
 
 /* The standby expected to take the sync role when this one stands aside: the running standby with the
  * least lag (Patroni picks by the highest WAL position), "" if none. */
-static void next_sync_guess(const conf_unit *unit, char *out, size_t len)
+static void next_sync_guess(const cluster_conf *conf, const conf_unit *unit, char *out, size_t len)
 {
 	patroni_cluster cluster;
 	const patroni_member *best = NULL;
 	char url[200];
 	pgr_err err;
 
+	patroni_client pc;
+
 	out[0] = '\0';
-	conf_unit_api_url(unit, url, sizeof(url));
-	if (patroni_get_cluster(url, 2000, &cluster, &err) != 0)
+	conf_patroni_client(conf, &pc);
+	conf_unit_api_url(conf, unit, url, sizeof(url));
+	if (patroni_get_cluster(&pc, url, 2000, &cluster, &err) != 0)
 		return;
 	for (int i = 0; i < cluster.member_count; i++) {
 		const patroni_member *m = &cluster.members[i];
@@ -92,7 +96,7 @@ static void write_tags(const cluster_conf *conf, const conf_unit *unit, const ch
 		log_warn("cannot set Patroni tags: %s", err.msg);
 }
 
-static void start_restart(const conf_unit *unit, const char *target, const unit_record *me,
+static void start_restart(const cluster_conf *conf, const conf_unit *unit, const char *target, const unit_record *me,
 			  refresh_unit_state *state)
 {
 	char url[200];
@@ -104,8 +108,11 @@ static void start_restart(const conf_unit *unit, const char *target, const unit_
 	snprintf(state->last_restart_target, sizeof(state->last_restart_target), "%s", target);
 	log_info("restarting PostgreSQL through Patroni to run %s (runs %s)", target,
 		 me->server_version[0] ? me->server_version : "nothing");
-	conf_unit_api_url(unit, url, sizeof(url));
-	if (patroni_restart_spawn(url, 120000, unit->name, &child, &cerr) != 0) /* no fork(): the agent has threads */
+	patroni_client pc;
+
+	conf_patroni_client(conf, &pc);
+	conf_unit_api_url(conf, unit, url, sizeof(url));
+	if (patroni_restart_spawn(&pc, url, 120000, unit->name, &child, &cerr) != 0) /* no fork(): the agent has threads */
 		log_error("could not restart: %s", cerr.msg);
 	else
 		state->restart_child = child;
@@ -185,7 +192,7 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 			view.me = &relinked;
 			continue;
 		case UNIT_STAND_ASIDE:
-			next_sync_guess(unit, guess, sizeof(guess));
+			next_sync_guess(conf, unit, guess, sizeof(guess));
 			log_info("sync standby: standing aside before the restart (nosync%s%s), so the primary gives the "
 				 "sync role to another standby first",
 				 guess[0] ? ", replicatefrom " : "", guess);
@@ -196,7 +203,7 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 			if (view.aside_ms >= UNIT_RELEASE_WAIT_MS && strcmp(me->role, "sync-standby") == 0)
 				log_warn("the primary did not release this sync standby within %d ms: restarting anyway",
 					 UNIT_RELEASE_WAIT_MS);
-			start_restart(unit, view.target, me, state);
+			start_restart(conf, unit, view.target, me, state);
 			return;
 		case UNIT_UNTAG:
 			log_info("Patroni tags back to normal (replicatefrom %s, nosync off)",
@@ -289,21 +296,24 @@ static void wake_patroni(refresh_driver *d, const store_snapshot *snap)
 {
 	const refresh_record *rec = &snap->refresh;
 	int cur, loop_wait = 0;
+	patroni_client pc;
 	pgr_err err;
 
 	if (rec->state != RS_UNIT || rec->current < 0 || wall_ms() - d->last_wake_ms < WAKE_EVERY_MS)
 		return;
 	d->last_wake_ms = wall_ms();
 	cur = unit_index(d->conf, rec->units[rec->current].unit);
+	conf_patroni_client(d->conf, &pc);
 	/* the unit refreshed, and whatever reports itself primary (two may, for a moment, around a switchover) */
 	for (int i = 0; i < d->conf->unit_count; i++) {
 		char url[200];
 
 		if (i != cur && !(snap->have[i] && strcmp(snap->records[i].role, "primary") == 0))
 			continue;
-		conf_unit_api_url(&d->conf->units[i], url, sizeof(url));
+		conf_unit_api_url(d->conf, &d->conf->units[i], url, sizeof(url));
 		/* loop_wait as it is now, read each time: the wake must never change it */
-		if (patroni_get_loop_wait(url, 300, &loop_wait, &err) != 0 || patroni_wake(url, loop_wait, 300, &err) != 0)
+		if (patroni_get_loop_wait(&pc, url, 300, &loop_wait, &err) != 0 ||
+		    patroni_wake(&pc, url, loop_wait, 300, &err) != 0)
 			log_debug("wake %s: %s", d->conf->units[i].name, err.msg);
 	}
 }
@@ -316,13 +326,16 @@ static void observe(refresh_driver *d, const store_snapshot *snap, refresh_obs *
 	memset(obs, 0, sizeof(*obs));
 	obs->now_ms = now;
 	if (rec->state == RS_SWITCHOVER) {
+		patroni_client pc;
+
+		conf_patroni_client(d->conf, &pc);
 		for (int i = 0; i < d->conf->unit_count; i++) {
 			char url[200];
 			patroni_cluster cluster;
 			pgr_err err;
 
-			conf_unit_api_url(&d->conf->units[i], url, sizeof(url));
-			if (patroni_get_cluster(url, 2000, &cluster, &err) == 0) {
+			conf_unit_api_url(d->conf, &d->conf->units[i], url, sizeof(url));
+			if (patroni_get_cluster(&pc, url, 2000, &cluster, &err) == 0) {
 				const patroni_member *leader = patroni_cluster_leader(&cluster);
 
 				if (leader != NULL) {
@@ -396,6 +409,7 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 	const refresh_record *rec = &snap->refresh;
 	int old = unit_index(d->conf, rec->switchover_from);
 	patroni_cluster cluster;
+	patroni_client pc;
 	const patroni_member *leader, *sync;
 	int cand;
 	char url[200];
@@ -406,8 +420,9 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 		snprintf(error, errlen, "unknown unit %s", rec->switchover_from);
 		return -1;
 	}
-	conf_unit_api_url(&d->conf->units[old], url, sizeof(url));
-	if (patroni_get_cluster(url, 3000, &cluster, &err) != 0)
+	conf_patroni_client(d->conf, &pc);
+	conf_unit_api_url(d->conf, &d->conf->units[old], url, sizeof(url));
+	if (patroni_get_cluster(&pc, url, 3000, &cluster, &err) != 0)
 		return 0;
 	leader = patroni_cluster_leader(&cluster);
 	if (leader == NULL || strcmp(leader->name, rec->switchover_from) != 0)

@@ -454,6 +454,20 @@ int store_take_settings_intent(const etcd_client *etcd, const state_scope *scope
 			used += w > 0 ? (size_t)w : 0;
 		}
 	}
+	if (in_progress && used < sizeof(result)) {
+		/* where the refresh was when the values were taken: the user learns where a stop lands */
+		const refresh_record *rec = &snap->refresh;
+		bool unit_in_progress = rec->state == RS_UNIT && rec->current >= 0 && rec->current < rec->unit_count;
+
+		char doing[64] = "";
+
+		if (unit_in_progress)
+			snprintf(doing, sizeof(doing), ", %s in progress", rec->units[rec->current].unit);
+		else if (rec->state == RS_SWITCHOVER)
+			snprintf(doing, sizeof(doing), ", the switchover before the primary");
+		snprintf(result + used, sizeof(result) - used, "; taken during refresh %d (%s, %d/%d done%s)", rec->id,
+			 refresh_state_display(rec->state), record_done_count(rec), rec->unit_count, doing);
+	}
 	if (store_put_settings(etcd, scope, lease, &s, snap->settings_mod_revision, &swapped, err) != 0)
 		return -1;
 	if (!swapped)

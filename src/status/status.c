@@ -134,10 +134,20 @@ void status_refresh_message(const refresh_record *rec, const char *next_unit, ch
 		snprintf(buf, len, "Switching the primary over from %s to a refreshed standby, PgBouncer paused around it",
 			 rec->switchover_from);
 		break;
-	case RS_FAILED:
-		snprintf(buf, len, "%s. Roll back: `pgrefresh rollback`; or go on: `pgrefresh resume-refresh%s`", rec->reason,
+	case RS_FAILED: {
+		/* the commands always fit: a long reason (an etcd error quoted in it) is cut, never them */
+		char commands[160];
+		int room;
+
+		snprintf(commands, sizeof(commands), ". Roll back: `pgrefresh rollback`; or go on: `pgrefresh resume-refresh%s`",
 			 rec->failed_unit[0] ? " --check-health-of-refreshed-units=false" : "");
+		room = (int)len - 1 - (int)strlen(commands);
+		if (room > 4 && (int)strlen(rec->reason) > room)
+			snprintf(buf, len, "%.*s...%s", room - 3, rec->reason, commands);
+		else
+			snprintf(buf, len, "%s%s", rec->reason, commands);
 		break;
+	}
 	default:
 		snprintf(buf, len, "%s %s→%s done", what, rec->from, rec->to);
 		break;

@@ -31,9 +31,11 @@ int file_write_durable(const char *path, const char *data, size_t len, mode_t mo
 	size_t done = 0;
 	int fd;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	/* a temp name of this writer's own: two processes writing the same file (the agents of one host
+	 * leading its PgBouncer) must not rename each other's temp file away; the last rename wins whole */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
 		return pgr_err_set(err, "path too long: %s", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	fd = mkstemp(tmp);
 	if (fd < 0)
 		return pgr_err_set(err, "could not create %s: %s", tmp, strerror(errno));
 	while (done < len) {

@@ -11,7 +11,8 @@
 
 #include "util/err.h"
 
-/* Writes data to path through path.tmp + fsync + rename + fsync(dir), with the given mode. */
+/* Writes data to path through a temp file of its own (path.tmp.XXXXXX) + fsync + rename + fsync(dir), with
+ * the given mode: concurrent writers of one path each replace it whole. */
 int file_write_durable(const char *path, const char *data, size_t len, mode_t mode, pgr_err *err)
 	__attribute__((warn_unused_result));
 /* Reads a whole file into *data (heap, NUL-terminated; caller frees). */

@@ -95,15 +95,16 @@ static int group_teardown(void **state)
 	return rc;
 }
 
-#ifndef LIVE_ETCD_OWN_SETUP /* an includer that starts etcd its own way (TLS) defines it */
-static int group_setup(void **state)
+/*
+ * What every group setup does first: the harness (*state, freed by group_teardown), libcurl, a
+ * temporary directory, four free ports, the log's path.
+ */
+static int live_prepare(void **state, struct live **out)
 {
 	struct live *lv = calloc(1, sizeof(*lv));
-	char data[300], pidfile[300], name_arg[16] = "e0";
-	char client_url[64], peer_url[64], metrics_url[64], cluster[128];
 	pgr_err err = { 0 };
-	long long deadline;
 
+	*out = lv;
 	*state = lv;
 	if (lv == NULL)
 		return -1;
@@ -122,6 +123,20 @@ static int group_setup(void **state)
 		return -1;
 	}
 	snprintf(lv->log, sizeof(lv->log), "%s/etcd.log", lv->dir);
+	return 0;
+}
+
+#ifndef LIVE_ETCD_OWN_SETUP /* an includer that starts etcd its own way (TLS) defines it */
+static int group_setup(void **state)
+{
+	struct live *lv;
+	char data[300], pidfile[300], name_arg[16] = "e0";
+	char client_url[64], peer_url[64], metrics_url[64], cluster[128];
+	pgr_err err = { 0 };
+	long long deadline;
+
+	if (live_prepare(state, &lv) != 0)
+		return -1;
 	snprintf(data, sizeof(data), "%s/data", lv->dir);
 	snprintf(pidfile, sizeof(pidfile), "%s/etcd.pid", lv->dir);
 	snprintf(client_url, sizeof(client_url), "http://127.0.0.1:%d", lv->ports[0]);

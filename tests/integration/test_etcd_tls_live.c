@@ -33,83 +33,10 @@
 #define LIVE_ETCD_DIR_TEMPLATE "/tmp/pgr-etcd-tls-XXXXXX"
 #define LIVE_ETCD_OWN_SETUP
 #include "live_etcd.h"
+#include "live_tls.h"
 
-#define OPENSSL_BIN "/usr/bin/openssl"
 #define ETCDCTL_BIN "/usr/bin/etcdctl"
 #define PGR_PASSWORD "pgr-secret-1"
-
-/* A path in the run's directory. */
-static void in_dir(const struct live *lv, const char *leaf, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/%s", lv->dir, leaf);
-}
-
-/* Runs argv; 0 when it exited 0, else prints what it said. */
-static int run(char *const argv[])
-{
-	char out[4096];
-	int status = -1;
-	pgr_err err = { 0 };
-
-	if (proc_run(argv, NULL, 30000, out, sizeof(out), &status, &err) != 0 || status != 0) {
-		fprintf(stderr, "%s failed (status %d): %s %s\n", argv[0], status, err.msg, out);
-		return -1;
-	}
-	return 0;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL)
-		return -1;
-	fputs(text, f);
-	return fclose(f);
-}
-
-/* A CA named name: name.key, name.crt. */
-static int make_ca(const struct live *lv, const char *name)
-{
-	char key[320], crt[320], subj[64];
-
-	in_dir(lv, name, key, sizeof(key));
-	strncat(key, ".key", sizeof(key) - strlen(key) - 1);
-	in_dir(lv, name, crt, sizeof(crt));
-	strncat(crt, ".crt", sizeof(crt) - strlen(crt) - 1);
-	snprintf(subj, sizeof(subj), "/CN=%s", name);
-	{
-		char *argv[] = { OPENSSL_BIN, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-				 "-nodes", "-keyout", key, "-out", crt, "-days", "1", "-subj", subj, NULL };
-		return run(argv);
-	}
-}
-
-/* A certificate name.crt/name.key with subject subj, signed by ca, with the extensions in ext. */
-static int make_cert(const struct live *lv, const char *ca, const char *name, const char *subj, const char *ext)
-{
-	char key[320], csr[320], crt[320], extfile[320], cakey[320], cacrt[320], subject[128];
-
-	snprintf(subject, sizeof(subject), "%s", subj);
-	snprintf(key, sizeof(key), "%s/%s.key", lv->dir, name);
-	snprintf(csr, sizeof(csr), "%s/%s.csr", lv->dir, name);
-	snprintf(crt, sizeof(crt), "%s/%s.crt", lv->dir, name);
-	snprintf(extfile, sizeof(extfile), "%s/%s.ext", lv->dir, name);
-	snprintf(cakey, sizeof(cakey), "%s/%s.key", lv->dir, ca);
-	snprintf(cacrt, sizeof(cacrt), "%s/%s.crt", lv->dir, ca);
-	if (write_text(extfile, ext) != 0)
-		return -1;
-	{
-		char *req[] = { OPENSSL_BIN, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-				"-keyout", key, "-out", csr, "-subj", subject, NULL };
-		char *sign[] = { OPENSSL_BIN, "x509", "-req", "-in", csr, "-CA", cacrt, "-CAkey", cakey,
-				 "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", extfile, NULL };
-
-		if (run(req) != 0 || run(sign) != 0)
-			return -1;
-	}
-	return 0;
-}
 
 /*
  * etcdctl over TLS with pgrefresh's client certificate, as root when as_root (after authentication is on),
@@ -216,28 +143,12 @@ static int enable_auth(struct live *lv)
 
 static int group_setup(void **state)
 {
-	struct live *lv = calloc(1, sizeof(*lv));
+	struct live *lv;
 	char ca[320], cert[320], key[320];
 	pgr_err err = { 0 };
 
-	*state = lv;
-	if (lv == NULL)
+	if (live_prepare(state, &lv) != 0)
 		return -1;
-	if (http_global_init(&err) != 0) {
-		fprintf(stderr, "%s\n", err.msg);
-		return -1;
-	}
-	snprintf(lv->dir, sizeof(lv->dir), LIVE_ETCD_DIR_TEMPLATE);
-	if (mkdtemp(lv->dir) == NULL) {
-		perror("mkdtemp");
-		lv->dir[0] = '\0';
-		return -1;
-	}
-	if (free_ports(lv->ports, 4) != 0) {
-		fprintf(stderr, "could not find free ports\n");
-		return -1;
-	}
-	snprintf(lv->log, sizeof(lv->log), "%s/etcd.log", lv->dir);
 	if (make_ca(lv, "ca") != 0 || make_ca(lv, "other-ca") != 0 ||
 	    make_cert(lv, "ca", "server", "/CN=etcd", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n") != 0 ||
 	    make_cert(lv, "ca", "client", "/O=pgrefresh", "extendedKeyUsage=clientAuth\n") != 0 ||

@@ -738,6 +738,27 @@ static void test_settings_intent(void **state)
 	assert_string_equal(in.result, "pause-after-unit-refresh=all");
 	OK(store_read(&lv->client, &scope, snap, &err));
 	assert_int_equal(snap->settings.pause, PAUSE_ALL);
+
+	/* during a refresh, the answer says where the refresh was when the value was taken */
+	put_settings_intent(lv, "t-none", "pause-after-unit-refresh", "none");
+	OK(store_read(&lv->client, &scope, snap, &err));
+	snap->have_refresh = true;
+	memset(&snap->refresh, 0, sizeof(snap->refresh));
+	snap->refresh.id = 7;
+	snap->refresh.state = RS_UNIT;
+	snap->refresh.unit_count = 3;
+	snap->refresh.current = 1;
+	snprintf(snap->refresh.units[0].unit, sizeof(snap->refresh.units[0].unit), "pg/2");
+	snap->refresh.units[0].step = STEP_DONE;
+	snprintf(snap->refresh.units[1].unit, sizeof(snap->refresh.units[1].unit), "pg/1");
+	snap->refresh.units[1].step = STEP_REFRESHING;
+	OK(intent_read(&lv->client, &scope, &in, &found, &rev, &err));
+	OK(store_take_settings_intent(&lv->client, &scope, live, snap, &in, rev, &answered, &err));
+	assert_true(answered);
+	OK(intent_read(&lv->client, &scope, &in, &found, &rev, &err));
+	assert_int_equal(in.answer, INTENT_TAKEN);
+	assert_string_equal(in.result,
+			    "pause-after-unit-refresh=none; taken during refresh 7 (refreshing, 1/3 done, pg/1 in progress)");
 	OK(etcd_lease_revoke(&lv->client, live, &err));
 	OK(etcd_delete(&lv->client, P, true, &err));
 	free(snap);

@@ -292,7 +292,7 @@ static void test_secret_load(void **state)
 	assert_string_equal(value, "");
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(conf_secret_load(dir, "edge", value, sizeof(value), &err), -1);
-	assert_non_null(strstr(err.msg, "readable by group or others"));
+	assert_non_null(strstr(err.msg, "by group or others"));
 	assert_null(strstr(err.msg, "edge-pw"));
 	assert_string_equal(value, "");
 
@@ -376,8 +376,11 @@ static void test_paths(void **state)
 	assert_string_equal(buf, "/srv/pg/units/pg-1");
 	conf_unit_path(&c, &c.units[1], "bin", buf, sizeof(buf));
 	assert_string_equal(buf, "/srv/pg/units/pg-1/bin");
-	conf_unit_api_url(&c.units[1], buf, sizeof(buf));
+	conf_unit_api_url(&c, &c.units[1], buf, sizeof(buf));
 	assert_string_equal(buf, "http://10.0.0.2:8011");
+	snprintf(c.security.patroni_ca, sizeof(c.security.patroni_ca), "/srv/pg/tls/ca.crt");
+	conf_unit_api_url(&c, &c.units[1], buf, sizeof(buf));
+	assert_string_equal(buf, "https://10.0.0.2:8011");
 	conf_etcd_prefix(&c, buf, sizeof(buf));
 	assert_string_equal(buf, "/pgrefresh/pg/");
 }

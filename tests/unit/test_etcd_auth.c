@@ -145,8 +145,9 @@ static void test_conf_security_keys(void **state)
 		{ "etcd_ca = /etc/pgr/ca.crt\netcd_cert = /etc/pgr/c.crt\netcd_key = /etc/pgr/c.key\n"
 		  "etcd_user = pgrefresh\netcd_password_secret = etcd-pgrefresh\n",
 		  NULL },
-		{ "patroni_ca = /etc/pgr/ca.crt\n", "patroni_ca: Patroni's REST API over TLS or with authentication is not supported yet" },
-		{ "patroni_auth_secret = patroni.api\n", "patroni_auth_secret: Patroni's REST API over TLS" },
+		{ "patroni_ca = /etc/pgr/ca.crt\n", NULL },
+		{ "patroni_ca = /etc/pgr/ca.crt\npatroni_auth_secret = patroni.api\n", NULL },
+		{ "patroni_auth_secret = patroni.api\n", "patroni_auth_secret needs patroni_ca" },
 		{ "etcd_ca = ca.crt\n", ":5: etcd_ca must be an absolute path" },
 		{ "etcd_ca = \n", ":5: etcd_ca must be an absolute path" },
 		{ "etcd_cert = /c.crt\n", "etcd_cert and etcd_key go together (etcd_cert given alone)" },
@@ -177,8 +178,8 @@ static void test_conf_security_keys(void **state)
 			assert_memory_equal(&conf.security, &back.security, sizeof(conf.security));
 			if (cases[i].extra[0] == '\0')
 				assert_null(strstr(buf, "etcd_ca"));
-			else
-				assert_non_null(strstr(buf, "etcd_password_secret = etcd-pgrefresh\n"));
+			else /* formatted in the order the cases give them */
+				assert_non_null(strstr(buf, cases[i].extra));
 		} else {
 			if (conf_parse(text, "t.conf", &conf, &err) == 0)
 				fail_msg("case %zu accepted: %s", i, cases[i].extra);
@@ -278,12 +279,80 @@ static void test_secrets(void **state)
 	nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The Patroni client's options from a conf: https and the CA, the secret's name and directory (never its content). */
+static void test_patroni_client(void **state)
+{
+	static const struct {
+		const char *extra;
+		const char *url, *ca, *secret, *dir;
+	} cases[] = {
+		{ "", "http://127.0.0.1:8010", "", "", "" },
+		{ "patroni_ca = /srv/tls/ca.crt\n", "https://127.0.0.1:8010", "/srv/tls/ca.crt", "", "" },
+		{ "patroni_ca = /srv/tls/ca.crt\npatroni_auth_secret = patroni.api\n", "https://127.0.0.1:8010",
+		  "/srv/tls/ca.crt", "patroni.api", "/srv/pg" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		char text[1024], url[256];
+		cluster_conf conf;
+		patroni_client pc;
+		pgr_err err = { 0 };
+
+		snprintf(text, sizeof(text), CONF_HEAD "%s[unit pg-0]\nhost = 127.0.0.1\npg_port = 5432\n"
+			 "api_port = 8010\n", cases[i].extra);
+		if (conf_parse(text, "t.conf", &conf, &err) != 0)
+			fail_msg("case %zu: %s", i, err.msg);
+		snprintf(conf.dir, sizeof(conf.dir), "/srv/pg");
+		conf_patroni_client(&conf, &pc);
+		conf_unit_api_url(&conf, &conf.units[0], url, sizeof(url));
+		assert_string_equal(url, cases[i].url);
+		assert_string_equal(pc.ca_file, cases[i].ca);
+		assert_string_equal(pc.secret, cases[i].secret);
+		assert_string_equal(pc.secret_dir, cases[i].dir);
+	}
+}
+
+static void test_patroni_credentials(void **state)
+{
+	static const struct {
+		const char *cred;
+		int rc;
+		const char *user, *password;
+	} cases[] = {
+		{ "patroni:s3cret", 0, "patroni", "s3cret" },
+		{ "u:p:with:colons", 0, "u", "p:with:colons" },
+		{ "nocolon", -1, "", "" },
+		{ ":pw", -1, "", "" },
+		{ "user:", -1, "", "" },
+		{ "", -1, "", "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		char user[64] = "", password[64] = "";
+
+		assert_int_equal(patroni_credentials_split(cases[i].cred, user, sizeof(user), password, sizeof(password)),
+				 cases[i].rc);
+		if (cases[i].rc == 0) {
+			assert_string_equal(user, cases[i].user);
+			assert_string_equal(password, cases[i].password);
+		}
+	}
+	{
+		char user[4], password[64];
+
+		assert_int_equal(patroni_credentials_split("toolong:pw", user, sizeof(user), password, sizeof(password)), -1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_auth_token),	  cmocka_unit_test(test_build_auth),
 		cmocka_unit_test(test_client_settings),	  cmocka_unit_test(test_conf_security_keys),
-		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_secrets),		  cmocka_unit_test(test_patroni_client),
+		cmocka_unit_test(test_patroni_credentials),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

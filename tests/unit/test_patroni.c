@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -457,7 +458,7 @@ static void test_io_get_cluster(void **state)
 	(void)state;
 	fake_start(&fs, 200, json);
 	url_of(&fs, url, sizeof(url), true); /* api_url as /cluster gives it */
-	assert_int_equal(patroni_get_cluster(url, 5000, cl, &err), 0);
+	assert_int_equal(patroni_get_cluster(NULL, url, 5000, cl, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "GET /cluster HTTP/1.1|");
 	assert_int_equal(cl->member_count, 3);
@@ -476,7 +477,7 @@ static void test_io_get_node(void **state)
 	(void)state;
 	fake_start(&fs, 200, json);
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_get_node(url, 5000, n, &err), 0);
+	assert_int_equal(patroni_get_node(NULL, url, 5000, n, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "GET /patroni HTTP/1.1|");
 	assert_true(n->is_sync_standby);
@@ -495,14 +496,14 @@ static void test_io_errors(void **state)
 	(void)state;
 	fake_start(&fs, 500, "internal\nerror");
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_get_cluster(url, 5000, cl, &err), -1);
+	assert_int_equal(patroni_get_cluster(NULL, url, 5000, cl, &err), -1);
 	fake_finish(&fs, seen, sizeof(seen));
 	print_message("%s\n", err.msg);
 	assert_non_null(strstr(err.msg, "HTTP 500: internal error"));
 
 	fake_start(&fs, 200, "{\"members\": [");
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_get_cluster(url, 5000, cl, &err), -1);
+	assert_int_equal(patroni_get_cluster(NULL, url, 5000, cl, &err), -1);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_non_null(strstr(err.msg, "not valid JSON"));
 
@@ -512,7 +513,7 @@ static void test_io_errors(void **state)
 
 		fake_start(&fs, 503, body);
 		url_of(&fs, url, sizeof(url), false);
-		assert_int_equal(patroni_restart(url, 5000, &err), -1);
+		assert_int_equal(patroni_restart(NULL, url, 5000, &err), -1);
 		fake_finish(&fs, seen, sizeof(seen));
 		assert_string_equal(seen, "POST /restart HTTP/1.1|{}");
 		assert_non_null(strstr(err.msg, "HTTP 503: restart conditions are not satisfied"));
@@ -521,12 +522,55 @@ static void test_io_errors(void **state)
 		free(body);
 	}
 
+	/* HTTP 401: the error names the secret sent, or says none was */
+	{
+		static const struct {
+			const char *secret_text; /* NULL: no secret */
+			const char *error;
+		} cases[] = {
+			{ "patroni:wrong-pw\n", "refused pgrefresh's credentials (HTTP 401): check secret api" },
+			{ NULL, "wants credentials (HTTP 401): set patroni_auth_secret" },
+		};
+		char dir[] = "/tmp/pgr-patroni-401-XXXXXX";
+		char path[128];
+
+		assert_non_null(mkdtemp(dir));
+		snprintf(path, sizeof(path), "%s/secrets.d", dir);
+		assert_int_equal(mkdir(path, 0700), 0);
+		snprintf(path, sizeof(path), "%s/secrets.d/api", dir);
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			patroni_client pc = { 0 };
+			FILE *f;
+
+			if (cases[i].secret_text != NULL) {
+				f = fopen(path, "w");
+				assert_non_null(f);
+				fputs(cases[i].secret_text, f);
+				assert_int_equal(fclose(f), 0);
+				assert_int_equal(chmod(path, 0600), 0);
+				snprintf(pc.secret, sizeof(pc.secret), "api");
+				snprintf(pc.secret_dir, sizeof(pc.secret_dir), "%s", dir);
+			}
+			fake_start(&fs, 401, "no auth header received");
+			url_of(&fs, url, sizeof(url), false);
+			assert_int_equal(patroni_reload(&pc, url, 5000, &err), -1);
+			fake_finish(&fs, seen, sizeof(seen));
+			assert_string_equal(seen, "POST /reload HTTP/1.1|{}");
+			assert_non_null(strstr(err.msg, cases[i].error));
+			assert_null(strstr(err.msg, "wrong-pw"));
+		}
+		assert_int_equal(unlink(path), 0);
+		snprintf(path, sizeof(path), "%s/secrets.d", dir);
+		assert_int_equal(rmdir(path), 0);
+		assert_int_equal(rmdir(dir), 0);
+	}
+
 	/* nobody listens: a transport error */
 	fake_start(&fs, 200, "");
 	url_of(&fs, url, sizeof(url), false);
 	kill(fs.pid, SIGKILL);
 	fake_finish(&fs, seen, sizeof(seen));
-	assert_int_equal(patroni_get_cluster(url, 2000, cl, &err), -1);
+	assert_int_equal(patroni_get_cluster(NULL, url, 2000, cl, &err), -1);
 	assert_non_null(strstr(err.msg, "Patroni"));
 	free(cl);
 }
@@ -541,7 +585,7 @@ static void test_io_restart_ok(void **state)
 	(void)state;
 	fake_start(&fs, 200, body);
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_restart(url, 5000, &err), 0);
+	assert_int_equal(patroni_restart(NULL, url, 5000, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "POST /restart HTTP/1.1|{}");
 	free(body);
@@ -571,7 +615,7 @@ static void test_io_health(void **state)
 
 		fake_start(&fs, cases[i].status, body);
 		url_of(&fs, url, sizeof(url), false);
-		assert_int_equal(patroni_health(url, 5000, &healthy, &err), cases[i].rc);
+		assert_int_equal(patroni_health(NULL, url, 5000, &healthy, &err), cases[i].rc);
 		fake_finish(&fs, seen, sizeof(seen));
 		assert_string_equal(seen, "GET /health HTTP/1.1|");
 		assert_int_equal(healthy, cases[i].healthy);
@@ -605,7 +649,7 @@ static void test_io_switchover(void **state)
 
 		fake_start(&fs, cases[i].status, body);
 		url_of(&fs, url, sizeof(url), false);
-		assert_int_equal(patroni_switchover(url, "pg-0", cases[i].candidate, 5000, &status, reply,
+		assert_int_equal(patroni_switchover(NULL, url, "pg-0", cases[i].candidate, 5000, &status, reply,
 						    (int)sizeof(reply), &err),
 				 0);
 		fake_finish(&fs, seen, sizeof(seen));
@@ -626,7 +670,7 @@ static void test_io_patch_config(void **state)
 	(void)state;
 	fake_start(&fs, 200, body);
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_patch_config(url, "{\"pause\":true}", 5000, &err), 0);
+	assert_int_equal(patroni_patch_config(NULL, url, "{\"pause\":true}", 5000, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "PATCH /config HTTP/1.1|{\"pause\":true}");
 	free(body);
@@ -672,10 +716,10 @@ static void test_io_wake(void **state)
 	(void)state;
 	fake_start(&fs, 200, body);
 	url_of(&fs, url, sizeof(url), false);
-	assert_int_equal(patroni_wake(url, 2, 5000, &err), 0);
+	assert_int_equal(patroni_wake(NULL, url, 2, 5000, &err), 0);
 	fake_finish(&fs, seen, sizeof(seen));
 	assert_string_equal(seen, "PATCH /config HTTP/1.1|{\"loop_wait\":2}");
-	assert_int_equal(patroni_wake(url, 0, 5000, &err), -1);
+	assert_int_equal(patroni_wake(NULL, url, 0, 5000, &err), -1);
 	free(body);
 }
 

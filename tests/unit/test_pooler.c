@@ -97,7 +97,7 @@ static void test_open(void **state)
 	assert_int_equal(chmod(path, 0640), 0);
 	assert_int_equal(pooler_open(&conf, 0, &p, &err), -1);
 	assert_non_null(strstr(err.msg, "pooler edge: "));
-	assert_non_null(strstr(err.msg, "readable by group or others"));
+	assert_non_null(strstr(err.msg, "by group or others"));
 	assert_null(strstr(err.msg, "edge-secret"));
 	assert_string_equal(p.password, "");
 

@@ -556,6 +556,31 @@ static void test_switchover_waits_for_down_agent(void **state)
 	assert_non_null(strstr(v.refresh.message, "Switching the primary over from pg-0"));
 }
 
+/* A failed refresh whose reason is long (an etcd error quoted in it): the commands are never cut off. */
+static void test_failed_long_reason_keeps_commands(void **state)
+{
+	cluster_conf conf;
+	unit_record recs[3];
+	bool have[3] = { true, true, true };
+	refresh_record rec;
+	status_view v;
+
+	(void)state;
+	make_conf(&conf, 3);
+	make_refresh(&rec, recs, RS_FAILED);
+	memset(rec.reason, 'x', sizeof(rec.reason) - 1);
+	rec.reason[sizeof(rec.reason) - 1] = '\0';
+	memcpy(rec.reason, "switchover failed: ", 19);
+	status_build(&conf, recs, have, have, "pg/2", &rec, NOW, &v);
+	assert_non_null(strstr(v.refresh.message, "switchover failed: xxx"));
+	assert_non_null(strstr(v.refresh.message, "xxx...."));
+	assert_non_null(strstr(v.refresh.message, "Roll back: `pgrefresh rollback`; or go on: `pgrefresh resume-refresh`"));
+	/* a short one is whole */
+	snprintf(rec.reason, sizeof(rec.reason), "pg/1 not healthy after 20 s");
+	status_build(&conf, recs, have, have, "pg/2", &rec, NOW, &v);
+	assert_non_null(strstr(v.refresh.message, "pg/1 not healthy after 20 s. Roll back: `pgrefresh rollback`"));
+}
+
 /* A refresh record that does not parse: never guessed at; the cluster line names the key and the repair. */
 static void test_corrupt_refresh(void **state)
 {
@@ -655,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_top_message_describes_refresh),
 		cmocka_unit_test(test_version_during_switchover),
 		cmocka_unit_test(test_switchover_waits_for_down_agent),
+		cmocka_unit_test(test_failed_long_reason_keeps_commands),
 		cmocka_unit_test(test_corrupt_refresh),
 	};
 
