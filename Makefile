@@ -145,6 +145,7 @@ uninstall:
 # the install tree in a temporary DESTDIR, the man page, the unit (systemd-analyze verify), the completion
 install-check: build/pgrefresh build/man/pgrefresh.1
 	tests/package/install
+	tests/package/completion
 
 # ---- fuzzing: libFuzzer harnesses (tests/fuzz/fuzz_*.c, Debian's clang) against the library objects
 #   make fuzz          each harness for FUZZ_SECONDS (default 300), one at a time, under nice
