@@ -82,7 +82,7 @@ check: deps
 	$(MAKE) integration
 	$(MAKE) bench-short
 	$(MAKE) faults-slice
-	$(MAKE) install-check
+	$(MAKE) deb-check
 
 demo: deps
 	$(MAKE) all
@@ -114,7 +114,7 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR     ?= /etc
 MAN_DATE       := $(shell date -u -d @$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)} +%Y-%m-%d)
 
-.PHONY: install uninstall man install-check
+.PHONY: install uninstall man install-check deb deb-check
 man: build/man/pgrefresh.1
 
 build/man/pgrefresh.1: build/pgrefresh man/gen-man man/pgrefresh.1.head man/pgrefresh.1.tail
@@ -146,6 +146,12 @@ uninstall:
 install-check: build/pgrefresh build/man/pgrefresh.1
 	tests/package/install
 	tests/package/completion
+
+deb:
+	contrib/make-deb
+
+deb-check: install-check
+	tests/package/deb
 
 # ---- fuzzing: libFuzzer harnesses (tests/fuzz/fuzz_*.c, Debian's clang) against the library objects
 #   make fuzz          each harness for FUZZ_SECONDS (default 300), one at a time, under nice
