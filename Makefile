@@ -82,6 +82,7 @@ check: deps
 	$(MAKE) integration
 	$(MAKE) bench-short
 	$(MAKE) faults-slice
+	$(MAKE) deb-check
 
 demo: deps
 	$(MAKE) all
@@ -100,6 +101,57 @@ lint:
 	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)
 	@! grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' src/state/*.[ch] | grep -vE '#[[:space:]]*include[[:space:]]*"(state|etcd|util)/[^"/.]+\.h"' \
 		|| (echo "src/state includes a header outside src/state, src/etcd, src/util" && false)
+
+# ---- installing: `make install` (PREFIX, default /usr/local; DESTDIR for a staging tree), `make uninstall`;
+#   `make deb` a Debian package (debian/, dpkg-buildpackage); `make deb-check` builds it and checks it
+#   (lintian, dpkg -i, dpkg -r, dpkg -P: tests/package/deb); tests/package/install checks the install tree.
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/pgrefresh
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR     ?= /etc
+MAN_DATE       := $(shell date -u -d @$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)} +%Y-%m-%d)
+
+.PHONY: install uninstall man install-check deb deb-check
+man: build/man/pgrefresh.1
+
+build/man/pgrefresh.1: build/pgrefresh man/gen-man man/pgrefresh.1.head man/pgrefresh.1.tail
+	@mkdir -p $(dir $@)
+	man/gen-man build/pgrefresh $(MAN_DATE) >$@.tmp && mv $@.tmp $@
+
+build/pgrefresh-agent@.service: contrib/systemd/pgrefresh-agent@.service.in
+	@mkdir -p $(dir $@)
+	sed -e 's,@BINDIR@,$(BINDIR),g' -e 's,@SYSCONFDIR@,$(SYSCONFDIR),g' $< >$@.tmp && mv $@.tmp $@
+
+# the unit names BINDIR and SYSCONFDIR: made again at each install
+install: build/pgrefresh build/man/pgrefresh.1
+	rm -f build/pgrefresh-agent@.service
+	$(MAKE) build/pgrefresh-agent@.service
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/pgrefresh
+	install -m 0755 build/pgrefresh $(DESTDIR)$(BINDIR)/pgrefresh
+	install -m 0644 build/man/pgrefresh.1 $(DESTDIR)$(MANDIR)/man1/pgrefresh.1
+	install -m 0644 contrib/completion/pgrefresh $(DESTDIR)$(BASHCOMPDIR)/pgrefresh
+	install -m 0644 build/pgrefresh-agent@.service $(DESTDIR)$(SYSTEMDUNITDIR)/pgrefresh-agent@.service
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pgrefresh $(DESTDIR)$(MANDIR)/man1/pgrefresh.1 $(DESTDIR)$(BASHCOMPDIR)/pgrefresh \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/pgrefresh-agent@.service $(DESTDIR)$(DOCDIR)/README.md
+	-rmdir $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/pgrefresh 2>/dev/null
+
+# the install tree in a temporary DESTDIR, the man page, the unit (systemd-analyze verify), the completion
+install-check: build/pgrefresh build/man/pgrefresh.1
+	tests/package/install
+	tests/package/completion
+
+deb:
+	contrib/make-deb
+
+deb-check: install-check
+	tests/package/deb
 
 # ---- fuzzing: libFuzzer harnesses (tests/fuzz/fuzz_*.c, Debian's clang) against the library objects
 #   make fuzz          each harness for FUZZ_SECONDS (default 300), one at a time, under nice

@@ -93,7 +93,7 @@ static const cli_option_def fsm_options[] = {
 };
 
 static const cli_option_def agent_options[] = {
-	{ "unit", "UNIT", "the unit this agent runs (e.g. pg/0)" },
+	{ "unit", "UNIT", "the unit this agent runs (e.g. pg/0; default: the first line of DIR/unit)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -170,8 +170,9 @@ static const cli_command commands[] = {
 	  "The refresh is over; nothing is rolled back. Every unit keeps the version it runs and its bin link." },
 	{ { "debug", "fsm" }, cmd_debug_fsm, "debug fsm [--graphviz]", "print the refresh state machine", false, fsm_options,
 	  "pgrefresh debug fsm --graphviz | dot -Tsvg >fsm.svg", NULL },
-	{ { "agent" }, cmd_agent, "agent --dir DIR --unit UNIT", "the per-unit daemon", true, agent_options,
-	  "pgrefresh agent --dir /tmp/pg --unit pg/0", "Started by `pgrefresh cluster start`, or by the host's service manager." },
+	{ { "agent" }, cmd_agent, "agent --dir DIR [--unit UNIT]", "the per-unit daemon", true, agent_options,
+	  "pgrefresh agent --dir /tmp/pg --unit pg/0", "Started by `pgrefresh cluster start`, or by the host's service manager:\n"
+	  "pgrefresh-agent@INSTANCE.service runs it with --dir /etc/pgrefresh/INSTANCE, whose file `unit` names the unit." },
 };
 #pragma GCC diagnostic pop
 

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cluster/conf.h"
 #include "cluster/conf_security.h"
+#include "cluster/unit_file.h"
 #include "etcd/etcd.h"
 #include "state/record.h"
 #include "state/store.h"
@@ -133,12 +134,14 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 int cmd_agent(cli_ctx *ctx, int argc, char **argv)
 {
 	const char *unit = cli_take_option(&argc, argv, "--unit");
+	char unit_from_file[64];
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
-	if (unit == NULL) {
-		pgr_err_set(&ctx->err, "agent needs --unit UNIT (e.g. pg/0)");
-		return PGR_EXIT_USAGE;
+	if (unit == NULL) { /* DIR/unit names it: pgrefresh-agent@.service gives --dir alone */
+		if (unit_file_read(ctx->dir, unit_from_file, sizeof(unit_from_file), &ctx->err) != 0)
+			return PGR_EXIT_USAGE;
+		unit = unit_from_file;
 	}
 	if (agent_run(ctx->dir, unit, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;

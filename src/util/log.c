@@ -2,8 +2,11 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <time.h>
 
 /* The log's settings: the one piece of process-wide state besides signal flags (set once by main). */
@@ -11,13 +14,50 @@ static struct {
 	enum log_level level;
 	char prefix[64];
 	int with_time;
-} log_settings = { LOG_LEVEL_INFO, "", 0 };
+	int journal; /* stderr is systemd's journal: a priority prefix, no time stamp (the journal has its own) */
+} log_settings = { LOG_LEVEL_INFO, "", 0, 0 };
+
+/* $JOURNAL_STREAM ("DEV:INODE", set by systemd) names stderr's own file: stderr goes to the journal. */
+static int stderr_is_journal(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char *end;
+
+	if (stream == NULL || fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	dev = strtoull(stream, &end, 10);
+	if (end == stream || *end != ':')
+		return 0;
+	stream = end + 1;
+	ino = strtoull(stream, &end, 10);
+	if (end == stream || *end != '\0')
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_setup(enum log_level level, const char *prefix, int with_time)
 {
 	log_settings.level = level;
 	snprintf(log_settings.prefix, sizeof(log_settings.prefix), "%s", prefix ? prefix : "");
-	log_settings.with_time = with_time;
+	log_settings.journal = stderr_is_journal();
+	log_settings.with_time = with_time && !log_settings.journal;
+}
+
+/* sd-daemon(3)'s "<N>" prefix: the syslog priority of the line, read by the journal */
+static int journal_priority(enum log_level level)
+{
+	switch (level) {
+	case LOG_LEVEL_DEBUG:
+		return 7;
+	case LOG_LEVEL_INFO:
+		return 6;
+	case LOG_LEVEL_WARN:
+		return 4;
+	default:
+		return 3;
+	}
 }
 
 static const char *level_name(enum log_level level)
@@ -44,6 +84,8 @@ void log_at(enum log_level level, const char *fmt, ...)
 
 	if (level < log_settings.level)
 		return;
+	if (log_settings.journal)
+		snprintf(stamp, sizeof(stamp), "<%d>", journal_priority(level));
 	if (log_settings.with_time) {
 		struct timeval tv;
 		struct tm tm;

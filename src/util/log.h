@@ -7,7 +7,8 @@
 
 enum log_level { LOG_LEVEL_DEBUG = 0, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR, LOG_LEVEL_QUIET };
 
-/* Settings of this process's log; set once by main. */
+/* Settings of this process's log; set once by main. When stderr is systemd's journal ($JOURNAL_STREAM names it),
+ * lines carry a "<N>" priority prefix instead of a time stamp (the journal stamps them). */
 void log_setup(enum log_level level, const char *prefix, int with_time);
 void log_at(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
