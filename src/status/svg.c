@@ -128,8 +128,11 @@ static void unit_row(const canvas *c, const record_unit *u, int y, bool failed)
 		fprintf(c->f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"none\" stroke=\"%s\" stroke-width=\"3\"/>\n",
 			x_of(c, u->started_ms), y + 2, x_of(c, c->t1) - x_of(c, u->started_ms), ROW_H - 4, SVG_COLOR_STALL);
 	if (u->done_ms > u->started_ms && u->started_ms > 0) {
+		/* its seconds after its last bar (the pause after it, if any) */
+		int64_t after = t->paused_ms > 0 ? (t->resumed_ms > 0 ? t->resumed_ms : c->t1) : u->done_ms;
+
 		snprintf(label, sizeof(label), "%.1f s", (double)(u->done_ms - u->started_ms) / 1000.0);
-		text(c->f, x_of(c, u->done_ms) + 4, y + ROW_H / 2 + 4, "font-size=\"11\" fill=\"#333\"", label);
+		text(c->f, x_of(c, after) + 4, y + ROW_H / 2 + 4, "font-size=\"11\" fill=\"#333\"", label);
 	}
 }
 
@@ -256,6 +259,8 @@ int svg_render_refresh(const refresh_record *r, char **svg, pgr_err *err)
 		fprintf(c.f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"/>\n", x0,
 			y + (ROW_H - BAR_H) / 2 + 4, x1 - x0, BAR_H - 8, SVG_COLOR_STALL);
 		snprintf(line, sizeof(line), "clients' write stall %.2f s", (double)r->stall_ms / 1000.0);
+		if (r->switchover_ended_ms > 0 && x_of(&c, r->switchover_ended_ms) > x1)
+			x1 = x_of(&c, r->switchover_ended_ms); /* the label after the switchover's bar */
 		text(c.f, x1 + 6, y + ROW_H / 2 + 5, "font-size=\"12\" fill=\"#de2d26\" font-weight=\"bold\"", line);
 	} else if (r->switchover_started_ms == 0) {
 		text(c.f, LABEL_W + 6, y + ROW_H / 2 + 5, "font-size=\"12\" fill=\"#777\"", "none");
