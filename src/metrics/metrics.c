@@ -52,8 +52,8 @@ static void refresh_metrics(FILE *f, const metrics_view *v, const char *scope)
 	snprintf(labels, sizeof(labels), "scope=\"%s\"", scope);
 	header(f, "pgrefresh_refresh_units_done", "Units of the last or current refresh that are done (or skipped).");
 	fprintf(f, "pgrefresh_refresh_units_done{%s} %d\n", labels, r ? record_done_count(r) : 0);
-	header(f, "pgrefresh_refresh_units_total", "Units in the plan of the last or current refresh.");
-	fprintf(f, "pgrefresh_refresh_units_total{%s} %d\n", labels, r ? r->unit_count : 0);
+	header(f, "pgrefresh_refresh_units", "Units in the plan of the last or current refresh.");
+	fprintf(f, "pgrefresh_refresh_units{%s} %d\n", labels, r ? r->unit_count : 0);
 	if (r == NULL)
 		return;
 	header(f, "pgrefresh_refresh_rollback", "1 when the last or current refresh is a rollback.");

@@ -67,7 +67,7 @@ for u in $UNITS; do
 done
 wait_until 10 coordinator_scrape || fail "no agent says it is the coordinator"
 assert_eq "$(state_of)" idle "refresh state on $COORD"
-assert_eq "$(value 'pgrefresh_refresh_units_total{scope="pg"}')" 0 "units total before any refresh"
+assert_eq "$(value 'pgrefresh_refresh_units{scope="pg"}')" 0 "units total before any refresh"
 assert_contains "$(cat "$T/scrapes/$N.txt")" "# TYPE pgrefresh_refresh_state gauge" "the coordinator's scrape"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(metrics_port "$COORD")/other")" = 404 ] ||
 	fail "a path other than /metrics is not 404"
@@ -87,7 +87,7 @@ while :; do
 done
 assert_contains "$SEEN" "refreshing/0" "states seen by scraping"
 ok "seen:$SEEN"
-assert_eq "$(value 'pgrefresh_refresh_units_total{scope="pg"}')" 3 "units total"
+assert_eq "$(value 'pgrefresh_refresh_units{scope="pg"}')" 3 "units total"
 FIRST=$(awk -F'"' '/^pgrefresh_unit_gate_seconds\{/ { print $4 }' <<<"$M")
 [ -n "$FIRST" ] && [ "$(wc -w <<<"$FIRST")" = 1 ] || fail "gate seconds not for one unit at the pause: $M"
 R=$(value "pgrefresh_unit_restart_seconds{scope=\"pg\",unit=\"$FIRST\"}")
