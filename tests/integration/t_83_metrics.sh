@@ -14,12 +14,12 @@ metrics_port() { # UNIT: its agent's metrics port from pgrefresh.conf
 }
 
 N=0
-# scrape UNIT: its metrics into $M (and $T/scrapes/N.txt), checked by promtool
+# scrape UNIT: its metrics into $M (and $T/scrapes/N.txt), checked by promtool; 1 when it does not answer
 scrape() {
 	local port
 	port=$(metrics_port "$1")
+	M=$(curl -sf --max-time 3 "http://127.0.0.1:$port/metrics") || return 1
 	N=$((N + 1))
-	M=$(curl -sf --max-time 3 "http://127.0.0.1:$port/metrics") || fail "no metrics from $1 at port $port"
 	printf '%s\n' "$M" >"$T/scrapes/$N.txt"
 	promtool check metrics <"$T/scrapes/$N.txt" >"$T/scrapes/$N.promtool" 2>&1 ||
 		fail "promtool check metrics on $1's scrape: $(cat "$T/scrapes/$N.promtool")"
@@ -32,7 +32,7 @@ value() { awk -v k="$1" 'index($0, k " ") == 1 { print $2 }' <<<"$M"; }
 coordinator_scrape() {
 	local u found="" keep=""
 	for u in $UNITS; do
-		scrape "$u"
+		scrape "$u" || return 1
 		if [ "$(value "pgrefresh_is_coordinator{scope=\"pg\",unit=\"$u\"}")" = 1 ]; then
 			[ -z "$found" ] || fail "both $found and $u say they are the coordinator"
 			found=$u
@@ -46,6 +46,22 @@ coordinator_scrape() {
 
 state_of() { # the refresh state whose series is 1 in $M
 	awk -F'"' '/^pgrefresh_refresh_state\{/ && $NF ~ /} 1$/ { print $4 }' <<<"$M"
+}
+
+# scrape_until TIMEOUT STATE/DONE: scrapes every agent until the coordinator says STATE with DONE units
+# done; $SEEN: each STATE/DONE it said, in order (repeats folded)
+scrape_until() {
+	local deadline=$((SECONDS + $1)) s
+	SEEN=""
+	while :; do
+		if coordinator_scrape; then
+			s="$(state_of)/$(value 'pgrefresh_refresh_units_done{scope="pg"}')"
+			[ "${SEEN##* }" = "$s" ] || SEEN="$SEEN $s"
+			[ "$s" = "$2" ] && return 0
+		fi
+		[ $SECONDS -lt $deadline ] || fail "metrics never said $2; seen:$SEEN"
+		sleep 0.3
+	done
 }
 
 step "a 3-unit cluster on $LOW: every unit has a metrics port"
@@ -75,16 +91,7 @@ ok "coordinator $COORD; other paths 404"
 
 step "refresh (pause=first): refreshing while the first unit goes, then paused at 1/3"
 start_refresh
-SEEN=""
-deadline=$((SECONDS + 150))
-while :; do
-	coordinator_scrape || true
-	s="$(state_of)/$(value 'pgrefresh_refresh_units_done{scope="pg"}')"
-	[ "${SEEN##* }" = "$s" ] || SEEN="$SEEN $s"
-	[ "$s" = paused/1 ] && break
-	[ $SECONDS -lt $deadline ] || fail "metrics never said paused/1; seen:$SEEN"
-	sleep 0.3
-done
+scrape_until 150 paused/1
 assert_contains "$SEEN" "refreshing/0" "states seen by scraping"
 ok "seen:$SEEN"
 assert_eq "$(value 'pgrefresh_refresh_units{scope="pg"}')" 3 "units total"
@@ -95,23 +102,13 @@ G=$(value "pgrefresh_unit_gate_seconds{scope=\"pg\",unit=\"$FIRST\"}")
 python3 -c "import sys; r, g = float('$R'), float('$G'); sys.exit(0 if 0 < r < 60 and 0 <= g < 60 else 1)" ||
 	fail "restart $R s, gate $G s of $FIRST out of bounds"
 ok "$FIRST: restart $R s, gate $G s"
-scrape "$FIRST"
+scrape "$FIRST" || fail "no metrics from $FIRST"
 assert_eq "$(value "pgrefresh_unit_version_info{scope=\"pg\",unit=\"$FIRST\",version=\"$HIGH\"}")" 1 "$FIRST runs $HIGH"
 [ -n "$(value 'pgrefresh_last_refresh_start_timestamp_seconds{scope="pg"}')" ] || fail "no start timestamp"
 
 step "resume: scraped until idle, units done only grow, the switchover's write stall appears"
 pgr_ok resume-refresh --dir "$C"
-SEEN=""
-deadline=$((SECONDS + 240))
-while :; do
-	if coordinator_scrape; then
-		s="$(state_of)/$(value 'pgrefresh_refresh_units_done{scope="pg"}')"
-		[ "${SEEN##* }" = "$s" ] || SEEN="$SEEN $s"
-		[ "$s" = idle/3 ] && break
-	fi
-	[ $SECONDS -lt $deadline ] || fail "metrics never said idle/3; seen:$SEEN"
-	sleep 0.3
-done
+scrape_until 240 idle/3
 ok "seen:$SEEN"
 python3 - "$SEEN" <<'PY' || fail "units done went down or skipped states:$SEEN"
 import sys
@@ -131,7 +128,7 @@ done
 ok "restart and gate seconds for every unit"
 wait_healthy 30
 for u in $UNITS; do
-	scrape "$u"
+	scrape "$u" || fail "no metrics from $u"
 	assert_eq "$(value "pgrefresh_unit_version_info{scope=\"pg\",unit=\"$u\",version=\"$HIGH\"}")" 1 "$u runs $HIGH"
 done
 ok "$N scrapes, each passed promtool check metrics"

@@ -21,6 +21,16 @@
 
 enum kind { K_DONE, K_OLD, K_FAILED, K_RUNNING, K_ESCAPE, K_ROLLBACK };
 
+/* A refresh that ended (or is) before the primary's turn: no switchover, the primary not refreshed. */
+static void stop_before_primary(refresh_record *r)
+{
+	r->units[2].step = STEP_PENDING;
+	r->units[2].started_ms = r->units[2].done_ms = 0;
+	r->units[2].times = (record_unit_times){ 0 };
+	r->switchover_started_ms = r->switchover_ended_ms = r->stall_started_ms = r->stall_ms = 0;
+	r->ended_ms = 0;
+}
+
 static void make(enum kind k, refresh_record *r)
 {
 	static const char *const names[] = { "pg/2", "pg/1", "pg/0" };
@@ -68,11 +78,7 @@ static void make(enum kind k, refresh_record *r)
 		r->state = RS_FAILED;
 		r->units[1].step = STEP_FAILED;
 		r->units[1].done_ms = 0;
-		r->units[2].step = STEP_PENDING;
-		r->units[2].started_ms = r->units[2].done_ms = 0;
-		r->units[2].times = (record_unit_times){ 0 };
-		r->switchover_started_ms = r->switchover_ended_ms = r->stall_started_ms = r->stall_ms = 0;
-		r->ended_ms = 0;
+		stop_before_primary(r);
 		r->state_since_ms = T0 + 30000;
 		snprintf(r->failed_unit, sizeof(r->failed_unit), "pg/1");
 		snprintf(r->reason, sizeof(r->reason), "pg/1 failed its health gate: not streaming");
@@ -83,11 +89,7 @@ static void make(enum kind k, refresh_record *r)
 		r->units[1].step = STEP_REFRESHING;
 		r->units[1].done_ms = 0;
 		r->units[1].times.gate_ms = 0;
-		r->units[2].step = STEP_PENDING;
-		r->units[2].started_ms = r->units[2].done_ms = 0;
-		r->units[2].times = (record_unit_times){ 0 };
-		r->switchover_started_ms = r->switchover_ended_ms = r->stall_started_ms = r->stall_ms = 0;
-		r->ended_ms = 0;
+		stop_before_primary(r);
 		r->state_since_ms = T0 + 9000;
 		break;
 	case K_ESCAPE:
