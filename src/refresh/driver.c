@@ -463,6 +463,13 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 			 timing.pause_ms, timing.promote_ms);
 		d->stall_started_ms = wall_ms() - timing.total_ms; /* PAUSE was sent total_ms ago */
 		d->stall_ms = timing.paused_ms;
+		{
+			/* the old primary's restart is the switchover's demotion: it begins inside the pause */
+			int k = record_find_member(rec, rec->switchover_from);
+
+			if (k >= 0 && rec->id == d->seen_id && d->seen[k].restart_ms == 0)
+				d->seen[k].restart_ms = d->stall_started_ms;
+		}
 	}
 	log_info("switchover done: %s is the primary", d->conf->units[cand].name);
 	return 0;
