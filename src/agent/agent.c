@@ -833,8 +833,12 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	rc = pthread_create(&intents, NULL, intents_main, &ctx);
 	if (rc != 0)
 		log_error("could not start the intent poller: %s; this unit's intents are taken by no one", strerror(rc));
-	if (metrics_publisher_start(&ctx.metrics, ctx.unit, err) != 0) /* the unit runs on without them */
-		log_error("%s; this agent serves no metrics", err->msg);
+	{
+		pgr_err merr;
+
+		if (metrics_publisher_start(&ctx.metrics, ctx.unit, &merr) != 0) /* the unit runs on without them */
+			log_error("%s; this agent serves no metrics", merr.msg);
+	}
 	agent_loop(&ctx);
 	pthread_mutex_lock(&ctx.lock);
 	ctx.keeper_stop = true;
