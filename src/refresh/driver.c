@@ -225,6 +225,9 @@ void refresh_unit_state_save(const refresh_unit_state *state, unit_record *rec)
 	rec->step_since_ms = state->step == US_ASIDE	  ? state->aside_since_ms
 			     : state->step == US_RESTARTING ? state->last_restart_ms
 							    : 0;
+	rec->restarted_ms = state->step_target[0] && strcmp(state->last_restart_target, state->step_target) == 0
+				    ? state->last_restart_ms
+				    : 0;
 	if (state->tags != NULL)
 		agent_tags_report(state->tags, rec);
 }
@@ -575,7 +578,11 @@ static void note_steps(refresh_driver *d, const store_snapshot *snap, int64_t no
 			memset(&d->seen[i], 0, sizeof(d->seen[i])); /* refreshed again (a rollback) */
 		d->seen_started_ms[i] = rec->units[i].started_ms;
 		if (j >= 0 && snap->have[j] && (i == rec->current || strcmp(rec->units[i].member, rec->switchover_from) == 0))
-			record_unit_note_step(&d->seen[i], snap->records[j].step, snap->records[j].step_since_ms, now_ms);
+			record_unit_note_step(&d->seen[i], snap->records[j].step, snap->records[j].step_since_ms,
+					      i == rec->current && snap->records[j].restarted_ms >= rec->units[i].started_ms
+						      ? snap->records[j].restarted_ms
+						      : 0,
+					      now_ms);
 	}
 }
 

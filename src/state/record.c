@@ -140,8 +140,10 @@ static void first_seen(int64_t *at, int64_t ms)
 		*at = ms;
 }
 
-void record_unit_note_step(record_unit_times *times, const char *step, int64_t since_ms, int64_t now_ms)
+void record_unit_note_step(record_unit_times *times, const char *step, int64_t since_ms, int64_t restarted_ms,
+			   int64_t now_ms)
 {
+	first_seen(&times->restart_ms, restarted_ms);
 	if (strcmp(step, "linked") == 0)
 		first_seen(&times->relinked_ms, now_ms);
 	else if (strcmp(step, "aside") == 0)

@@ -108,10 +108,12 @@ int record_find_unit(const refresh_record *rec, const char *unit);
 int record_find_member(const refresh_record *rec, const char *member);
 /*
  * What the coordinator saw of a unit's own step (unit_record's step: "linked", "aside", "restarting",
- * "on-target"), since_ms the agent's stamp of it (0: none) and now_ms the coordinator's clock: the
- * first sighting of each step is kept in times. Pure.
+ * "on-target"), since_ms the agent's stamp of it (0: none), restarted_ms when the agent began its restart
+ * for this refresh (0: none or unknown; a coordinator busy for the whole restart still learns it) and
+ * now_ms the coordinator's clock: the first sighting of each step is kept in times. Pure.
  */
-void record_unit_note_step(record_unit_times *times, const char *step, int64_t since_ms, int64_t now_ms);
+void record_unit_note_step(record_unit_times *times, const char *step, int64_t since_ms, int64_t restarted_ms,
+			   int64_t now_ms);
 /* Copies into next each time that next lacks and seen has (seen: one per unit of next, in plan order). */
 void record_merge_times(refresh_record *next, const record_unit_times *seen, int seen_count);
 /* Stamps what the move from prev to next (a transition recorded at now_ms) begins or ends: the checks,

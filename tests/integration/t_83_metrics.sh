@@ -84,7 +84,7 @@ done
 wait_until 10 coordinator_scrape || fail "no agent says it is the coordinator"
 assert_eq "$(state_of)" idle "refresh state on $COORD"
 assert_eq "$(value 'pgrefresh_refresh_units{scope="pg"}')" 0 "units total before any refresh"
-assert_contains "$(cat "$T/scrapes/$N.txt")" "# TYPE pgrefresh_refresh_state gauge" "the coordinator's scrape"
+assert_contains "$M" "# TYPE pgrefresh_refresh_state gauge" "the coordinator's scrape"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(metrics_port "$COORD")/other")" = 404 ] ||
 	fail "a path other than /metrics is not 404"
 ok "coordinator $COORD; other paths 404"

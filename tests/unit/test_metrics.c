@@ -15,6 +15,7 @@
 
 #include "metrics/metrics.h"
 #include "state/record.h"
+#include "state/unit_record.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 1700000000000LL /* a wall clock, ms */
@@ -214,19 +215,25 @@ static void test_note_step(void **state)
 	static const struct {
 		const char *steps[4];
 		int64_t since[4];
+		int64_t restarted[4];
 		record_unit_times want;
 	} cases[] = {
 		/* seen once each, at ticks 1 s apart: agent stamps win where given */
-		{ { "linked", "restarting", "on-target" }, { 0, T0 + 1500, 0 },
+		{ { "linked", "restarting", "on-target" }, { 0, T0 + 1500, 0 }, { 0 },
 		  { .relinked_ms = T0, .restart_ms = T0 + 1500, .gate_ms = T0 + 2000 } },
-		{ { "linked", "aside", "restarting", "on-target" }, { 0, T0 + 900, T0 + 2100, 0 },
+		{ { "linked", "aside", "restarting", "on-target" }, { 0, T0 + 900, T0 + 2100, 0 }, { 0 },
 		  { .relinked_ms = T0, .aside_ms = T0 + 900, .restart_ms = T0 + 2100, .gate_ms = T0 + 3000 } },
 		/* the first sighting is kept */
-		{ { "restarting", "restarting" }, { T0 + 10, T0 + 999 }, { .restart_ms = T0 + 10 } },
+		{ { "restarting", "restarting" }, { T0 + 10, T0 + 999 }, { 0 }, { .restart_ms = T0 + 10 } },
 		/* no stamp: the coordinator's clock */
-		{ { "restarting" }, { 0 }, { .restart_ms = T0 } },
+		{ { "restarting" }, { 0 }, { 0 }, { .restart_ms = T0 } },
 		/* on the target with no restart seen (not refreshed yet, or an old record): no gate */
-		{ { "on-target", "idle", "link-old" }, { 0, 0, 0 }, { 0 } },
+		{ { "on-target", "idle", "link-old" }, { 0, 0, 0 }, { 0 }, { 0 } },
+		/* a coordinator busy through the whole restart: the agent's own stamp of it, then the gate */
+		{ { "linked", "on-target" }, { 0, 0 }, { 0, T0 + 300 },
+		  { .relinked_ms = T0, .restart_ms = T0 + 300, .gate_ms = T0 + 1000 } },
+		{ { "restarting", "on-target" }, { T0 + 200, 0 }, { T0 + 200, T0 + 200 },
+		  { .restart_ms = T0 + 200, .gate_ms = T0 + 1000 } },
 	};
 
 	(void)state;
@@ -234,7 +241,7 @@ static void test_note_step(void **state)
 		record_unit_times t = { 0 };
 
 		for (int k = 0; k < 4 && cases[i].steps[k]; k++)
-			record_unit_note_step(&t, cases[i].steps[k], cases[i].since[k], T0 + k * 1000);
+			record_unit_note_step(&t, cases[i].steps[k], cases[i].since[k], cases[i].restarted[k], T0 + k * 1000);
 		assert_memory_equal(&t, &cases[i].want, sizeof(t));
 	}
 }
@@ -346,13 +353,36 @@ static void test_times_json(void **state)
 	}
 }
 
+/* An agent's report carries when it began its restart (kept after it); older reports have none. */
+static void test_unit_restarted_json(void **state)
+{
+	static const int64_t values[] = { 0, T0 + 1234 };
+
+	(void)state;
+	for (size_t i = 0; i < COUNT(values); i++) {
+		unit_record a, b;
+		char *json = NULL;
+		pgr_err err;
+
+		memset(&a, 0, sizeof(a));
+		snprintf(a.unit, sizeof(a.unit), "pg/1");
+		snprintf(a.step, sizeof(a.step), "on-target");
+		a.restarted_ms = values[i];
+		assert_int_equal(unit_record_to_json(&a, &json, &err), 0);
+		assert_true((strstr(json, "\"restarted_ms\"") != NULL) == (values[i] != 0));
+		assert_int_equal(unit_record_parse(json, &b, &err), 0);
+		free(json);
+		assert_int_equal(b.restarted_ms, values[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_label_escape),	     cmocka_unit_test(test_format),
 		cmocka_unit_test(test_format_headers),	     cmocka_unit_test(test_note_step),
 		cmocka_unit_test(test_note_transition),	     cmocka_unit_test(test_restart_again_clears_times),
-		cmocka_unit_test(test_times_json),
+		cmocka_unit_test(test_times_json),	     cmocka_unit_test(test_unit_restarted_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
