@@ -99,6 +99,10 @@ timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --hide-scrollbars 
 	--window-size="1100,$H" --screenshot="$T/refresh.png" "file://$T/refresh.svg" >"$T/chromium.log" 2>&1 ||
 	fail "chromium could not take the screenshot: $(tail -n 3 "$T/chromium.log")"
 [ -s "$T/refresh.png" ] || fail "no screenshot"
+if [ -n "${PGR_SVG_KEEP:-}" ]; then
+	cp "$T/refresh.svg" "$T/refresh.png" "$PGR_SVG_KEEP/"
+	echo "# kept in $PGR_SVG_KEEP"
+fi
 GATES=$(bands "$T/refresh.png" "$(color GATE)")
 RESTARTS=$(bands "$T/refresh.png" "$(color RESTART)")
 STALL=$(bands "$T/refresh.png" "$(color STALL)")
@@ -117,7 +121,3 @@ sys.exit(0 if ok else 1)
 PY
 [ "$(wc -w <<<"$STALL")" -ge 2 ] || fail "the write stall is not marked in the screenshot (bands: $STALL)"
 ok "3 unit rows with their gates and restarts, the stall marked"
-if [ -n "${PGR_SVG_KEEP:-}" ]; then
-	cp "$T/refresh.svg" "$T/refresh.png" "$PGR_SVG_KEEP/"
-	ok "kept in $PGR_SVG_KEEP"
-fi
