@@ -578,7 +578,11 @@ static void note_steps(refresh_driver *d, const store_snapshot *snap, int64_t no
 			memset(&d->seen[i], 0, sizeof(d->seen[i])); /* refreshed again (a rollback) */
 		d->seen_started_ms[i] = rec->units[i].started_ms;
 		if (j >= 0 && snap->have[j] && (i == rec->current || strcmp(rec->units[i].member, rec->switchover_from) == 0))
-			record_unit_note_step(&d->seen[i], snap->records[j].step, snap->records[j].step_since_ms,
+			/* running the target is judged on the version it reports (its step may say so a tick later) */
+			record_unit_note_step(&d->seen[i],
+					      strcmp(snap->records[j].server_version, rec->to) == 0 ? "on-target"
+												 : snap->records[j].step,
+					      snap->records[j].step_since_ms,
 					      i == rec->current && snap->records[j].restarted_ms >= rec->units[i].started_ms
 						      ? snap->records[j].restarted_ms
 						      : 0,
