@@ -102,9 +102,9 @@ G=$(value "pgrefresh_unit_gate_seconds{scope=\"pg\",unit=\"$FIRST\"}")
 python3 -c "import sys; r, g = float('$R'), float('$G'); sys.exit(0 if 0 < r < 60 and 0 <= g < 60 else 1)" ||
 	fail "restart $R s, gate $G s of $FIRST out of bounds"
 ok "$FIRST: restart $R s, gate $G s"
+[ -n "$(value 'pgrefresh_last_refresh_start_timestamp_seconds{scope="pg"}')" ] || fail "no start timestamp: $M"
 scrape "$FIRST" || fail "no metrics from $FIRST"
 assert_eq "$(value "pgrefresh_unit_version_info{scope=\"pg\",unit=\"$FIRST\",version=\"$HIGH\"}")" 1 "$FIRST runs $HIGH"
-[ -n "$(value 'pgrefresh_last_refresh_start_timestamp_seconds{scope="pg"}')" ] || fail "no start timestamp"
 
 step "resume: scraped until idle, units done only grow, the switchover's write stall appears"
 pgr_ok resume-refresh --dir "$C"
