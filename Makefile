@@ -6,6 +6,7 @@
 #   make demo       the main job: a local cluster, refreshed, status shown
 CC      ?= cc
 PKGS    := libcurl jansson libpq
+PKGS    += libmicrohttpd # the agents' metrics (src/metrics/server.c)
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wshadow -Wno-format-truncation -Werror
 INC     := -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I$(shell pg_config --includedir 2>/dev/null)

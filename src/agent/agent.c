@@ -17,6 +17,7 @@
 #include "cluster/health.h"
 #include "cluster/switchover.h"
 #include "etcd/etcd.h"
+#include "metrics/publisher.h"
 #include "patroni/patroni.h"
 #include "pg/pgbouncer.h"
 #include "pooler/pooler.h"
@@ -92,6 +93,7 @@ typedef struct agent_ctx {
 	long long presence_put_ms;  /* when (monotonic) */
 	fact_cache_entry fact_cache[UNIT_RECORD_MAX_FACTS]; /* the main loop's only */
 	int fact_cache_count;
+	metrics_publisher metrics; /* its Prometheus metrics (the main loop's only; served from their own thread) */
 } agent_ctx;
 
 static int64_t wall_ms(void)
@@ -583,6 +585,7 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 	}
 	ctx->refresh_active = found;
 	ctx->refresh_seen_rev = rev;
+	metrics_publisher_note_refresh(&ctx->metrics, found, parsed ? &refresh : NULL);
 	if (rec->tag_replicatefrom[0] != '\0') {
 		/* a cascade tag: is a switchover (which owns those tags) marked? */
 		switchover_mark mark;
@@ -773,6 +776,7 @@ static void agent_loop(agent_ctx *ctx)
 			pthread_mutex_unlock(&ctx->lock);
 			refresh_driver_tick(&ctx->driver);
 		}
+		metrics_publisher_tick(&ctx->metrics, &ctx->etcd, &ctx->scope, ctx->conf.name, &rec, is_coordinator(ctx));
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		spent = proc_now_ms() - started;
 		for (long long left = (ctx->refresh_active ? AGENT_REFRESH_TICK_MS : AGENT_TICK_MS) - spent;
@@ -829,6 +833,12 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	rc = pthread_create(&intents, NULL, intents_main, &ctx);
 	if (rc != 0)
 		log_error("could not start the intent poller: %s; this unit's intents are taken by no one", strerror(rc));
+	{
+		pgr_err merr;
+
+		if (metrics_publisher_start(&ctx.metrics, ctx.unit, &merr) != 0) /* the unit runs on without them */
+			log_error("%s; this agent serves no metrics", merr.msg);
+	}
 	agent_loop(&ctx);
 	pthread_mutex_lock(&ctx.lock);
 	ctx.keeper_stop = true;
@@ -846,6 +856,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 			log_warn("could not revoke the lease: %s", ignored.msg);
 	}
 	free(ctx.last_report);
+	metrics_publisher_stop(&ctx.metrics);
 	pthread_mutex_destroy(&ctx.lock);
 	agent_tags_destroy(&ctx.tags);
 	return 0;

@@ -92,6 +92,12 @@ static const cli_option_def fsm_options[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const cli_option_def history_options[] = {
+	{ "svg", "ID", "draw refresh ID as an SVG timeline (its units' steps, the switchover, the write stall)" },
+	{ "output", "FILE", "with --svg: write the picture to FILE (default: stdout)" },
+	{ NULL, NULL, NULL },
+};
+
 static const cli_option_def agent_options[] = {
 	{ "unit", "UNIT", "the unit this agent runs (e.g. pg/0; default: the first line of DIR/unit)" },
 	{ NULL, NULL, NULL },
@@ -162,8 +168,10 @@ static const cli_command commands[] = {
 	  "in progress and the last one was rolled back (by `pgrefresh rollback` or auto-rollback).\n"
 	  "Exit codes: 0 in one of the STATEs (printed); 5 halted (failed or incompatible, not asked for);\n"
 	  "9 rolled back (rolled-back, not asked for: `wait idle` after a rollback); 4 timeout." },
-	{ { "history" }, cmd_history, "history", "past refreshes", true, no_options, "pgrefresh history --format json",
-	  "FROM and TO are the refresh as asked; OUTCOME says whether it completed or was rolled back." },
+	{ { "history" }, cmd_history, "history [--svg ID [--output FILE]]", "past refreshes", true, history_options,
+	  "pgrefresh history --svg 3 --output refresh-3.svg",
+	  "FROM and TO are the refresh as asked; OUTCOME says whether it completed or was rolled back.\n"
+	  "--svg draws one refresh (from history, or the one in progress) as a timeline: a row per unit." },
 	{ { "repair-refresh-record" }, cmd_repair_refresh_record, "repair-refresh-record",
 	  "keep a corrupt refresh record aside (under corrupt/) and remove it", true, no_options,
 	  "pgrefresh repair-refresh-record --dir /tmp/pg",

@@ -26,7 +26,9 @@
 #include "state/store.h"
 #include "state/lock.h"
 #include "status/status.h"
+#include "status/svg.h"
 #include "util/exitcodes.h"
+#include "util/fileutil.h"
 #include "util/proc.h"
 
 #define CHECKS_WAIT_MS 90000
@@ -1138,6 +1140,72 @@ out:
 	return code;
 }
 
+/* history --svg ID: the refresh with that id, from history or in progress, drawn (status/svg.h). */
+typedef struct svg_find {
+	int64_t id;
+	refresh_record rec;
+	bool found;
+} svg_find;
+
+static int svg_find_visit(const refresh_record *r, void *arg)
+{
+	svg_find *find = arg;
+
+	if (r->id != find->id)
+		return 0;
+	find->rec = *r;
+	find->found = true;
+	return 1;
+}
+
+static int history_svg(cli_ctx *ctx, refresh_cli *rc, const char *id_text, const char *output)
+{
+	svg_find *find = calloc(1, sizeof(*find));
+	char *end = NULL, *svg = NULL;
+	bool found = false, parsed = false;
+	int64_t rev = 0;
+	int code = PGR_EXIT_OK;
+
+	if (find == NULL) {
+		pgr_err_set(&ctx->err, "out of memory");
+		return PGR_EXIT_ERROR;
+	}
+	find->id = strtoll(id_text, &end, 10);
+	if (end == id_text || *end != '\0' || find->id <= 0) {
+		pgr_err_set(&ctx->err, "--svg wants a refresh id (a number), not \"%s\"", id_text);
+		pgr_err_hint(&ctx->err, "the ids are in `pgrefresh history`");
+		code = PGR_EXIT_USAGE;
+		goto out;
+	}
+	if (store_history_foreach(&rc->etcd, &rc->scope, svg_find_visit, find, &ctx->err) < 0 ||
+	    (!find->found && store_read_refresh(&rc->etcd, &rc->scope, &found, &rev, &find->rec, &parsed, &ctx->err) != 0)) {
+		pgr_err_hint(&ctx->err, "see `pgrefresh status`");
+		code = PGR_EXIT_UNREACHABLE;
+		goto out;
+	}
+	if (!find->found && !(found && parsed && find->rec.id == find->id)) {
+		pgr_err_set(&ctx->err, "no refresh %lld in history or in progress", (long long)find->id);
+		pgr_err_hint(&ctx->err, "the ids are in `pgrefresh history`");
+		code = PGR_EXIT_ERROR;
+		goto out;
+	}
+	if (svg_render_refresh(&find->rec, &svg, &ctx->err) != 0) {
+		code = PGR_EXIT_ERROR;
+		goto out;
+	}
+	if (output == NULL)
+		fputs(svg, stdout);
+	else if (file_write_durable(output, svg, strlen(svg), 0644, &ctx->err) != 0) {
+		pgr_err_hint(&ctx->err, "pgrefresh history --svg %lld --output FILE (a FILE in a directory you can write)",
+			     (long long)find->id);
+		code = PGR_EXIT_ERROR;
+	}
+out:
+	free(svg);
+	free(find);
+	return code;
+}
+
 static void format_time(int64_t ms, char *buf, size_t len)
 {
 	time_t t = (time_t)(ms / 1000);
@@ -1202,12 +1270,23 @@ int cmd_history(cli_ctx *ctx, int argc, char **argv)
 	refresh_cli rc;
 	int code;
 	history_rows rows = { NULL, 0 };
+	const char *svg = cli_take_option(&argc, argv, "--svg");
+	const char *output = cli_take_option(&argc, argv, "--output");
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
+	if (output != NULL && svg == NULL) {
+		pgr_err_set(&ctx->err, "--output goes with --svg ID");
+		pgr_err_hint(&ctx->err, "pgrefresh history --svg ID --output FILE");
+		return PGR_EXIT_USAGE;
+	}
 	code = open_cluster(ctx, &rc);
 	if (code != PGR_EXIT_OK)
 		goto out;
+	if (svg != NULL) {
+		code = history_svg(ctx, &rc, svg, output);
+		goto out;
+	}
 	if (ctx->json)
 		rows.arr = json_array();
 	if (store_history_foreach(&rc.etcd, &rc.scope, history_row, &rows, &ctx->err) != 0) {

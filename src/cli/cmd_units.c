@@ -125,6 +125,17 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	cursor = 8010 + number;
 	if (local_port_next_free(&cursor, taken, ntaken, &unit->api_port, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
+	{
+		/* its agent's metrics, when the others serve them: above the highest of theirs */
+		int metrics_cursor = 0;
+
+		for (int i = 0; i < conf.unit_count; i++)
+			if (conf.units[i].metrics_port >= metrics_cursor)
+				metrics_cursor = conf.units[i].metrics_port + 1;
+		if (metrics_cursor > 0 &&
+		    local_port_next_free(&metrics_cursor, taken, ntaken, &unit->metrics_port, &ctx->err) != 0)
+			return PGR_EXIT_ERROR;
+	}
 	conf.unit_count++;
 	fprintf(stderr, "adding unit %s on %s (copied from the primary %s) ...\n", unit->name, version, leader_unit->name);
 	if (local_unit_prepare(&conf, unit, version, &ctx->err) != 0 || conf_save(&conf, &ctx->err) != 0 ||

@@ -345,6 +345,11 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 					rc = pgr_err_set(err, "%s:%d: bad port \"%s\"", origin, lineno, value);
 					break;
 				}
+			} else if (strcmp(key, "metrics_port") == 0) {
+				if (strcmp(value, "0") != 0 && parse_port(value, &unit->metrics_port) != 0) {
+					rc = pgr_err_set(err, "%s:%d: bad port \"%s\" (0: no metrics)", origin, lineno, value);
+					break;
+				}
 			} else {
 				rc = pgr_err_set(err, "%s:%d: unknown key \"%s\" in [unit]", origin, lineno, key);
 				break;
@@ -412,6 +417,8 @@ int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err
 
 		EMIT("\n[unit %s]\nhost = %s\npg_port = %d\napi_port = %d\n", u->name, u->host, u->pg_port,
 		     u->api_port);
+		if (u->metrics_port != 0)
+			EMIT("metrics_port = %d\n", u->metrics_port);
 	}
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
 		const conf_pooler *p = &conf->pgbouncers[i];

@@ -16,6 +16,8 @@
  *   host = 127.0.0.1
  *   pg_port = 5440
  *   api_port = 8010
+ *   metrics_port = 9560            (its agent serves Prometheus metrics at http://host:9560/metrics; 0 or
+ *                                   absent: none)
  *   [pooler pgbouncer]             (one section a pooler, in front of the cluster; at most CONF_MAX_PGBOUNCERS)
  *   kind = pgbouncer               (the only kind so far; the default)
  *   admin = 127.0.0.1:6432         (its admin console: PAUSE, RESUME, SHOW; required)
@@ -48,6 +50,7 @@ typedef struct conf_unit {
 	char host[64];
 	int pg_port;
 	int api_port;
+	int metrics_port; /* 0: the agent serves no metrics */
 } conf_unit;
 
 typedef struct conf_endpoint {

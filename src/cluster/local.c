@@ -708,6 +708,15 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 		if (local_port_next_free(&api_cursor, taken, ntaken, &u->api_port, err) != 0)
 			goto fail;
 		taken[ntaken++] = u->api_port;
+		{
+			/* the agent's metrics (metrics/server.h): above the previous unit's */
+			int metrics_cursor = i > 0 && conf->units[i - 1].metrics_port >= 9560 + i
+						     ? conf->units[i - 1].metrics_port + 1
+						     : 9560 + i;
+
+			if (local_port_next_free(&metrics_cursor, taken, ntaken, &u->metrics_port, err) != 0)
+				goto fail;
+		}
 		conf->unit_count++;
 	}
 	if (random_password(secrets.superuser_password, sizeof(secrets.superuser_password), err) != 0 ||

@@ -225,6 +225,9 @@ void refresh_unit_state_save(const refresh_unit_state *state, unit_record *rec)
 	rec->step_since_ms = state->step == US_ASIDE	  ? state->aside_since_ms
 			     : state->step == US_RESTARTING ? state->last_restart_ms
 							    : 0;
+	rec->restarted_ms = state->step_target[0] && strcmp(state->last_restart_target, state->step_target) == 0
+				    ? state->last_restart_ms
+				    : 0;
 	if (state->tags != NULL)
 		agent_tags_report(state->tags, rec);
 }
@@ -461,6 +464,15 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 		}
 		log_info("switchover: clients waited %lld ms (PAUSE %lld ms, promotion %lld ms)", timing.paused_ms,
 			 timing.pause_ms, timing.promote_ms);
+		d->stall_started_ms = wall_ms() - timing.total_ms; /* PAUSE was sent total_ms ago */
+		d->stall_ms = timing.paused_ms;
+		{
+			/* the old primary's restart is the switchover's demotion: it begins inside the pause */
+			int k = record_find_member(rec, rec->switchover_from);
+
+			if (k >= 0 && rec->id == d->seen_id && d->seen[k].restart_ms == 0)
+				d->seen[k].restart_ms = d->stall_started_ms;
+		}
 	}
 	log_info("switchover done: %s is the primary", d->conf->units[cand].name);
 	return 0;
@@ -547,6 +559,35 @@ static void read_intent(refresh_driver *d, store_snapshot *snap, refresh_obs *ob
 		return;
 	}
 	obs->intent = in->ask;
+}
+
+/* The steps of the current unit and of the one being switched over, as their agents report them. */
+static void note_steps(refresh_driver *d, const store_snapshot *snap, int64_t now_ms)
+{
+	const refresh_record *rec = &snap->refresh;
+
+	if (!snap->have_refresh || rec->id != d->seen_id) {
+		memset(d->seen, 0, sizeof(d->seen));
+		memset(d->seen_started_ms, 0, sizeof(d->seen_started_ms));
+		d->seen_id = snap->have_refresh ? rec->id : 0;
+	}
+	for (int i = 0; i < rec->unit_count; i++) {
+		int j = unit_index(d->conf, rec->units[i].member);
+
+		if (d->seen_started_ms[i] != 0 && d->seen_started_ms[i] != rec->units[i].started_ms)
+			memset(&d->seen[i], 0, sizeof(d->seen[i])); /* refreshed again (a rollback) */
+		d->seen_started_ms[i] = rec->units[i].started_ms;
+		if (j >= 0 && snap->have[j] && (i == rec->current || strcmp(rec->units[i].member, rec->switchover_from) == 0))
+			/* running the target is judged on the version it reports (its step may say so a tick later) */
+			record_unit_note_step(&d->seen[i],
+					      strcmp(snap->records[j].server_version, rec->to) == 0 ? "on-target"
+												 : snap->records[j].step,
+					      snap->records[j].step_since_ms,
+					      i == rec->current && snap->records[j].restarted_ms >= rec->units[i].started_ms
+						      ? snap->records[j].restarted_ms
+						      : 0,
+					      now_ms);
+	}
 }
 
 void refresh_driver_tick(refresh_driver *d)
@@ -641,6 +682,7 @@ void refresh_driver_tick(refresh_driver *d)
 			free(again);
 		}
 	}
+	note_steps(d, snap, obs.now_ms);
 	ev = fsm_event(&snap->refresh, &obs, &snap->settings, cause, sizeof(cause));
 	taken = fsm_take(&snap->refresh, ev, cause, &obs, &snap->settings, &next, &row);
 	if (taken == FSM_REFUSED && intent_rev != 0) {
@@ -651,6 +693,15 @@ void refresh_driver_tick(refresh_driver *d)
 	}
 	if (taken != FSM_TAKEN)
 		goto out;
+	if (next.id == d->seen_id) {
+		record_merge_times(&next, d->seen, RECORD_MAX_UNITS);
+		if (d->stall_ms != 0 && d->stall_started_ms > next.stall_started_ms &&
+		    d->stall_started_ms >= next.started_ms) {
+			next.stall_started_ms = d->stall_started_ms;
+			next.stall_ms = d->stall_ms;
+		}
+	}
+	record_note_transition(&snap->refresh, &next, obs.now_ms);
 	if (store_put_refresh(d->etcd, &d->scope, d->lease, &next, snap->refresh_mod_revision, &swapped, &err) != 0) {
 		log_warn("could not record the refresh: %s", err.msg);
 		goto out;

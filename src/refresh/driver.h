@@ -34,6 +34,13 @@ typedef struct refresh_driver {
 	long long last_wake_ms; /* when Patroni's loops were last woken (see wake_patroni in driver.c) */
 	int64_t corrupt_logged_rev; /* the corrupt refresh record last logged (logged once, never acted on) */
 	int64_t lock_logged_revision; /* the operation lock held by another, last logged (once per holder) */
+	/* for the picture and the metrics: the units' steps seen in refresh seen_id (merged into each record
+	 * written, state/record.h), each unit's started_ms then, and the last switchover's write stall */
+	int seen_id;
+	int64_t seen_started_ms[RECORD_MAX_UNITS];
+	record_unit_times seen[RECORD_MAX_UNITS];
+	int64_t stall_started_ms;
+	int64_t stall_ms;
 } refresh_driver;
 
 void refresh_driver_tick(refresh_driver *driver);

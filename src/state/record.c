@@ -90,6 +90,116 @@ int record_find_member(const refresh_record *rec, const char *member)
 	return -1;
 }
 
+/* The step times, only those recorded (0 is left out: older readers and records stay as they were). */
+static void set_ms(json_t *obj, const char *key, int64_t ms)
+{
+	if (ms != 0)
+		json_object_set_new(obj, key, json_integer((json_int_t)ms));
+}
+
+static void times_to_json(json_t *unit, const record_unit_times *t)
+{
+	json_t *obj = json_object();
+
+	set_ms(obj, "relinked_ms", t->relinked_ms);
+	set_ms(obj, "aside_ms", t->aside_ms);
+	set_ms(obj, "restart_ms", t->restart_ms);
+	set_ms(obj, "gate_ms", t->gate_ms);
+	set_ms(obj, "paused_ms", t->paused_ms);
+	set_ms(obj, "resumed_ms", t->resumed_ms);
+	if (json_object_size(obj) > 0)
+		json_object_set_new(unit, "times", obj);
+	else
+		json_decref(obj);
+}
+
+static int64_t get_ms(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (int64_t)json_integer_value(v) : 0;
+}
+
+static void times_parse(json_t *unit, record_unit_times *t)
+{
+	json_t *obj = json_object_get(unit, "times");
+
+	if (!json_is_object(obj))
+		return;
+	t->relinked_ms = get_ms(obj, "relinked_ms");
+	t->aside_ms = get_ms(obj, "aside_ms");
+	t->restart_ms = get_ms(obj, "restart_ms");
+	t->gate_ms = get_ms(obj, "gate_ms");
+	t->paused_ms = get_ms(obj, "paused_ms");
+	t->resumed_ms = get_ms(obj, "resumed_ms");
+}
+
+static void first_seen(int64_t *at, int64_t ms)
+{
+	if (*at == 0 && ms > 0)
+		*at = ms;
+}
+
+void record_unit_note_step(record_unit_times *times, const char *step, int64_t since_ms, int64_t restarted_ms,
+			   int64_t now_ms)
+{
+	first_seen(&times->restart_ms, restarted_ms);
+	if (strcmp(step, "linked") == 0)
+		first_seen(&times->relinked_ms, now_ms);
+	else if (strcmp(step, "aside") == 0)
+		first_seen(&times->aside_ms, since_ms > 0 ? since_ms : now_ms);
+	else if (strcmp(step, "restarting") == 0)
+		first_seen(&times->restart_ms, since_ms > 0 ? since_ms : now_ms);
+	else if (strcmp(step, "on-target") == 0 && times->restart_ms != 0)
+		first_seen(&times->gate_ms, now_ms); /* on the target after a restart seen: its gate begins */
+}
+
+void record_merge_times(refresh_record *next, const record_unit_times *seen, int seen_count)
+{
+	for (int i = 0; i < next->unit_count && i < seen_count; i++) {
+		record_unit_times *t = &next->units[i].times;
+
+		first_seen(&t->relinked_ms, seen[i].relinked_ms);
+		first_seen(&t->aside_ms, seen[i].aside_ms);
+		first_seen(&t->restart_ms, seen[i].restart_ms);
+		first_seen(&t->gate_ms, seen[i].gate_ms);
+	}
+}
+
+void record_note_transition(const refresh_record *prev, refresh_record *next, int64_t now_ms)
+{
+	for (int i = 0; i < next->unit_count && i < prev->unit_count; i++)
+		if (prev->units[i].started_ms != 0 && next->units[i].started_ms != prev->units[i].started_ms)
+			memset(&next->units[i].times, 0, sizeof(next->units[i].times)); /* refreshed again */
+	if (prev->state == next->state)
+		return;
+	if (prev->state == RS_CHECKING)
+		first_seen(&next->checks_ended_ms, now_ms);
+	if (next->state == RS_SWITCHOVER) {
+		next->switchover_started_ms = now_ms; /* a rollback may switch over again: the last one is kept */
+		next->switchover_ended_ms = 0;
+	}
+	if (prev->state == RS_SWITCHOVER && next->switchover_started_ms != 0)
+		next->switchover_ended_ms = now_ms;
+	if (prev->state == RS_PAUSED) {
+		for (int i = 0; i < next->unit_count; i++)
+			if (next->units[i].times.paused_ms != 0 && next->units[i].times.resumed_ms == 0)
+				next->units[i].times.resumed_ms = now_ms;
+	}
+	if (next->state == RS_PAUSED) {
+		int last = -1;
+
+		for (int i = 0; i < next->unit_count; i++)
+			if (next->units[i].step == STEP_DONE &&
+			    (last < 0 || next->units[i].done_ms >= next->units[last].done_ms))
+				last = i;
+		if (last >= 0) {
+			next->units[last].times.paused_ms = now_ms;
+			next->units[last].times.resumed_ms = 0;
+		}
+	}
+}
+
 int record_to_json(const refresh_record *rec, char **json, pgr_err *err)
 {
 	json_t *obj = json_object();
@@ -98,10 +208,12 @@ int record_to_json(const refresh_record *rec, char **json, pgr_err *err)
 	for (int i = 0; i < rec->unit_count; i++) {
 		const record_unit *u = &rec->units[i];
 
-		json_array_append_new(units, json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "unit", u->unit, "member",
-						       u->member, "planned_role", u->planned_role, "step",
-						       unit_step_name(u->step), "started_ms", (json_int_t)u->started_ms,
-						       "done_ms", (json_int_t)u->done_ms, "message", u->message));
+		json_t *ju = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "unit", u->unit, "member", u->member,
+				       "planned_role", u->planned_role, "step", unit_step_name(u->step), "started_ms",
+				       (json_int_t)u->started_ms, "done_ms", (json_int_t)u->done_ms, "message", u->message);
+
+		times_to_json(ju, &u->times);
+		json_array_append_new(units, ju);
 	}
 	json_object_set_new(obj, "id", json_integer(rec->id));
 	json_object_set_new(obj, "state", json_string(refresh_state_name(rec->state)));
@@ -125,6 +237,11 @@ int record_to_json(const refresh_record *rec, char **json, pgr_err *err)
 	json_object_set_new(obj, "started_ms", json_integer(rec->started_ms));
 	json_object_set_new(obj, "state_since_ms", json_integer(rec->state_since_ms));
 	json_object_set_new(obj, "ended_ms", json_integer(rec->ended_ms));
+	set_ms(obj, "checks_ended_ms", rec->checks_ended_ms);
+	set_ms(obj, "switchover_started_ms", rec->switchover_started_ms);
+	set_ms(obj, "switchover_ended_ms", rec->switchover_ended_ms);
+	set_ms(obj, "stall_started_ms", rec->stall_started_ms);
+	set_ms(obj, "stall_ms", rec->stall_ms);
 	*json = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(obj);
 	return *json ? 0 : pgr_err_set(err, "could not encode the refresh record");
@@ -177,6 +294,11 @@ int record_parse(const char *json, refresh_record *rec, pgr_err *err)
 	rec->started_ms = (int64_t)json_integer_value(json_object_get(obj, "started_ms"));
 	rec->state_since_ms = (int64_t)json_integer_value(json_object_get(obj, "state_since_ms"));
 	rec->ended_ms = (int64_t)json_integer_value(json_object_get(obj, "ended_ms"));
+	rec->checks_ended_ms = get_ms(obj, "checks_ended_ms");
+	rec->switchover_started_ms = get_ms(obj, "switchover_started_ms");
+	rec->switchover_ended_ms = get_ms(obj, "switchover_ended_ms");
+	rec->stall_started_ms = get_ms(obj, "stall_started_ms");
+	rec->stall_ms = get_ms(obj, "stall_ms");
 	units = json_object_get(obj, "units");
 	if (json_is_array(units)) {
 		size_t i;
@@ -198,6 +320,7 @@ int record_parse(const char *json, refresh_record *rec, pgr_err *err)
 			ru->started_ms = (int64_t)json_integer_value(json_object_get(u, "started_ms"));
 			ru->done_ms = (int64_t)json_integer_value(json_object_get(u, "done_ms"));
 			str_field(u, "message", ru->message, sizeof(ru->message));
+			times_parse(u, &ru->times);
 		}
 	}
 	if (rec->current >= rec->unit_count)

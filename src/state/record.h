@@ -34,6 +34,21 @@ int refresh_state_from_name(const char *name, refresh_state *s);
 /* Where one unit is in the refresh. */
 typedef enum unit_step { STEP_PENDING = 0, STEP_REFRESHING, STEP_DONE, STEP_FAILED, STEP_SKIPPED } unit_step;
 
+/*
+ * When each step of a unit was seen (ms since the epoch, 0: not seen), for the picture and the metrics:
+ * the bin link switched to the target, the sync standby stood aside, the restart began (the agent's
+ * clock for these two), the unit ran the target (its health gate began; it ends at done_ms), and a pause
+ * after the unit and its end. Kept under "times" in the record's JSON; older records have none.
+ */
+typedef struct record_unit_times {
+	int64_t relinked_ms;
+	int64_t aside_ms;
+	int64_t restart_ms;
+	int64_t gate_ms;
+	int64_t paused_ms;
+	int64_t resumed_ms;
+} record_unit_times;
+
 /* One unit of the plan, in refresh order. */
 typedef struct record_unit {
 	char unit[32];
@@ -43,6 +58,7 @@ typedef struct record_unit {
 	int64_t started_ms;
 	int64_t done_ms;
 	char message[160];
+	record_unit_times times;
 } record_unit;
 
 typedef struct refresh_record {
@@ -70,6 +86,13 @@ typedef struct refresh_record {
 	int64_t started_ms;
 	int64_t state_since_ms;
 	int64_t ended_ms;
+	/* when the checks ended, the switchover's span, and the clients' write stall in it: PgBouncer's
+	 * PAUSE sent to RESUME answered, the upper bound of what clients waited (0: none, or not recorded) */
+	int64_t checks_ended_ms;
+	int64_t switchover_started_ms;
+	int64_t switchover_ended_ms;
+	int64_t stall_started_ms;
+	int64_t stall_ms;
 } refresh_record;
 
 int record_to_json(const refresh_record *rec, char **json, pgr_err *err) __attribute__((warn_unused_result));
@@ -83,5 +106,18 @@ int record_next_pending(const refresh_record *rec);
 int record_find_unit(const refresh_record *rec, const char *unit);
 /* Index of the unit whose Patroni member is member ("pg-1"), -1 when absent. */
 int record_find_member(const refresh_record *rec, const char *member);
+/*
+ * What the coordinator saw of a unit's own step (unit_record's step: "linked", "aside", "restarting",
+ * "on-target"), since_ms the agent's stamp of it (0: none), restarted_ms when the agent began its restart
+ * for this refresh (0: none or unknown; a coordinator busy for the whole restart still learns it) and
+ * now_ms the coordinator's clock: the first sighting of each step is kept in times. Pure.
+ */
+void record_unit_note_step(record_unit_times *times, const char *step, int64_t since_ms, int64_t restarted_ms,
+			   int64_t now_ms);
+/* Copies into next each time that next lacks and seen has (seen: one per unit of next, in plan order). */
+void record_merge_times(refresh_record *next, const record_unit_times *seen, int seen_count);
+/* Stamps what the move from prev to next (a transition recorded at now_ms) begins or ends: the checks,
+ * the switchover, a pause (on the last unit done). Pure. */
+void record_note_transition(const refresh_record *prev, refresh_record *next, int64_t now_ms);
 
 #endif

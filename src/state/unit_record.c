@@ -124,6 +124,8 @@ int unit_record_to_json(const unit_record *rec, char **json, pgr_err *err)
 	json_object_set_new(obj, "step", json_string(rec->step));
 	json_object_set_new(obj, "step_target", json_string(rec->step_target));
 	json_object_set_new(obj, "step_since_ms", json_integer(rec->step_since_ms));
+	if (rec->restarted_ms > 0)
+		json_object_set_new(obj, "restarted_ms", json_integer(rec->restarted_ms));
 	json_object_set_new(obj, "intent_token", json_string(rec->intent_token));
 	json_object_set_new(obj, "intent_error", json_string(rec->intent_error));
 	*json = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
@@ -198,6 +200,7 @@ int unit_record_parse(const char *json, unit_record *rec, pgr_err *err)
 	get_str(obj, "step", rec->step, sizeof(rec->step));
 	get_str(obj, "step_target", rec->step_target, sizeof(rec->step_target));
 	rec->step_since_ms = (int64_t)json_integer_value(json_object_get(obj, "step_since_ms"));
+	rec->restarted_ms = (int64_t)json_integer_value(json_object_get(obj, "restarted_ms"));
 	get_str(obj, "intent_token", rec->intent_token, sizeof(rec->intent_token));
 	get_str(obj, "intent_error", rec->intent_error, sizeof(rec->intent_error));
 	get_str(obj, "tag_replicatefrom", rec->tag_replicatefrom, sizeof(rec->tag_replicatefrom));

@@ -56,6 +56,8 @@ typedef struct unit_record {
 	char step[16];        /* where the unit is in its own refresh table (refresh/unit_step.h), "" idle */
 	char step_target[16]; /* the version that step is for */
 	int64_t step_since_ms; /* this agent's wall clock when it stood aside / started the restart */
+	int64_t restarted_ms;  /* when it last started a restart onto step_target (its clock; 0: none): kept
+				* after the restart, for the refresh record's step times (state/record.h) */
 	char intent_token[64];  /* the last unit intent its agent applied (state/unit_intent.h), "" none */
 	char intent_error[160]; /* why that intent's tags could not be set, "" */
 } unit_record;
