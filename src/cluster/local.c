@@ -173,7 +173,7 @@ static void pgbouncer_ini_for(const cluster_conf *conf, int i, const char *host,
 	ini->listen_port = conf->pgbouncers[i].port;
 	snprintf(ini->unix_socket_dir, sizeof(ini->unix_socket_dir), "%s", pdir);
 	snprintf(ini->auth_file, sizeof(ini->auth_file), "%s/userlist.txt", pdir);
-	snprintf(ini->admin_user, sizeof(ini->admin_user), "%s", conf->superuser);
+	snprintf(ini->admin_user, sizeof(ini->admin_user), "%s", conf_pooler_admin_user(conf, &conf->pgbouncers[i]));
 	snprintf(ini->target_host, sizeof(ini->target_host), "%s", host);
 	ini->target_port = port;
 }
@@ -192,7 +192,7 @@ static int write_pgbouncer_ini(const cluster_conf *conf, int i, const char *host
 
 static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets *secrets, pgr_err *err)
 {
-	char pdir[PATH_MAX], path[PATH_MAX + 32], buf[512];
+	char pdir[PATH_MAX], path[PATH_MAX + 32], buf[1024];
 	int n;
 
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
@@ -202,6 +202,9 @@ static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets
 		if (write_pgbouncer_ini(conf, i, conf->units[0].host, conf->units[0].pg_port, err) != 0)
 			return -1;
 		n = snprintf(buf, sizeof(buf), "\"%s\" \"%s\"\n", conf->superuser, secrets->superuser_password);
+		if (local_secure_pgbouncer_users(conf, buf + n, sizeof(buf) - (size_t)n, err) != 0)
+			return -1;
+		n += (int)strlen(buf + n);
 		snprintf(path, sizeof(path), "%s/userlist.txt", pdir);
 		if (file_write_durable(path, buf, (size_t)n, 0600, err) != 0)
 			return -1;

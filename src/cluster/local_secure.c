@@ -19,6 +19,8 @@
 #define SECRET_PATRONI "etcd_patroni"
 #define SECRET_PGREFRESH "etcd_pgrefresh"
 #define SECRET_API "patroni_api"
+#define SECRET_BOUNCER "pgbouncer_admin"
+#define BOUNCER_ADMIN "pgbouncer_admin"
 #define API_USER "patroni"
 
 static void pki_path(const cluster_conf *conf, const char *leaf, char *buf, size_t len)
@@ -62,7 +64,7 @@ int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err)
 		const char *leaf;
 		pki_usage usage;
 	} certs[] = { { "server", PKI_SERVER }, { "pgrefresh", PKI_CLIENT }, { "patroni", PKI_CLIENT } };
-	static const char *const secrets[] = { SECRET_ROOT, SECRET_PATRONI, SECRET_PGREFRESH };
+	static const char *const secrets[] = { SECRET_ROOT, SECRET_PATRONI, SECRET_PGREFRESH, SECRET_BOUNCER };
 	char dir[PATH_MAX + 16], ca[PATH_MAX + 32], cakey[PATH_MAX + 32], cn[96];
 	conf_security *sec = &conf->security;
 	const char *colon = strrchr(conf->etcd, ':');
@@ -108,6 +110,11 @@ int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err)
 	snprintf(sec->etcd_password_secret, sizeof(sec->etcd_password_secret), SECRET_PGREFRESH);
 	snprintf(sec->patroni_ca, sizeof(sec->patroni_ca), "%s", ca);
 	snprintf(sec->patroni_auth_secret, sizeof(sec->patroni_auth_secret), SECRET_API);
+	/* PgBouncer's admin console: its own user, known to PgBouncer only, by a SCRAM secret */
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		snprintf(conf->pgbouncers[i].admin_user, sizeof(conf->pgbouncers[i].admin_user), BOUNCER_ADMIN);
+		snprintf(conf->pgbouncers[i].secret, sizeof(conf->pgbouncers[i].secret), SECRET_BOUNCER);
+	}
 	if (strlen(sec->etcd_key) >= sizeof(sec->etcd_key) - 1)
 		return pgr_err_set(err, "%s: the directory's path is too long for the TLS files' paths", conf->dir);
 	return 0;
@@ -337,4 +344,26 @@ out:
 	explicit_bzero(q_etcd_pw, sizeof(q_etcd_pw));
 	explicit_bzero(q_api_pw, sizeof(q_api_pw));
 	return rc;
+}
+
+/* ---- PgBouncer ---- */
+
+int local_secure_pgbouncer_users(const cluster_conf *conf, char *buf, size_t len, pgr_err *err)
+{
+	char password[128], secret[256];
+	int rc, n;
+
+	buf[0] = '\0';
+	if (!local_secure_on(conf))
+		return 0;
+	if (conf_secret_read(conf->dir, SECRET_BOUNCER, password, sizeof(password), err) != 0)
+		return -1;
+	rc = pki_scram_secret(password, NULL, 0, 4096, secret, sizeof(secret), err);
+	explicit_bzero(password, sizeof(password));
+	if (rc != 0)
+		return -1;
+	n = snprintf(buf, len, "\"%s\" \"%s\"\n", BOUNCER_ADMIN, secret);
+	if (n < 0 || (size_t)n >= len)
+		return pgr_err_set(err, "PgBouncer's users do not fit in %zu bytes", len);
+	return 0;
 }

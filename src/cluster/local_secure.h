@@ -13,6 +13,8 @@
  *   secrets.d/etcd_pgrefresh           etcd user "pgrefresh": read-write on /pgrefresh/, read on /service/,
  *                                      read-write on /service/<cluster>/members/ (remove-unit)
  *   secrets.d/patroni_api              "patroni:PASSWORD", Patroni's restapi.authentication
+ *   secrets.d/pgbouncer_admin          PgBouncer's admin user "pgbouncer_admin" (admin_users; in its
+ *                                      auth_file as a SCRAM secret only); every [pooler]'s admin_user/secret
  * Every secret file is 0600, every secret random (32 hex digits); none is ever on a command line: etcd
  * gets its TLS files by path, Patroni its passwords in its 0600 patroni.yml, pgrefresh reads them by name
  * (conf_security.h).
@@ -74,6 +76,11 @@ int local_secure_etcd_auth(const cluster_conf *conf, pgr_err *err) __attribute__
 
 /* The secure parts of a unit's patroni.yml (reads the secrets etcd_patroni and patroni_api). */
 int local_secure_patroni_yml(const cluster_conf *conf, local_secure_patroni *out, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/* The lines of PgBouncer's auth_file for its admin user when conf is secure ("" otherwise): the user and
+ * the SCRAM-SHA-256 secret of its password. */
+int local_secure_pgbouncer_users(const cluster_conf *conf, char *buf, size_t len, pgr_err *err)
 	__attribute__((warn_unused_result));
 
 #endif

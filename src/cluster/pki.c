@@ -8,7 +8,9 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -235,5 +237,45 @@ out:
 	X509_STORE_free(store);
 	X509_free(cert);
 	X509_free(ca);
+	return rc;
+}
+
+int pki_scram_secret(const char *password, const unsigned char *salt, size_t salt_len, int iterations, char *out,
+		     size_t outlen, pgr_err *err)
+{
+	unsigned char own_salt[16], salted[32], client_key[32], stored_key[32], server_key[32];
+	char salt64[100], stored64[48], server64[48];
+	unsigned int n = 0;
+	int rc = -1, len;
+
+	if (salt == NULL) {
+		if (RAND_bytes(own_salt, sizeof(own_salt)) != 1)
+			return ssl_fail(err, "could not draw a salt");
+		salt = own_salt;
+		salt_len = sizeof(own_salt);
+	}
+	if (salt_len == 0 || salt_len > 64 || iterations < 1)
+		return pgr_err_set(err, "SCRAM: a salt of 1 to 64 bytes and at least one iteration");
+	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, iterations, EVP_sha256(),
+			      sizeof(salted), salted) != 1 ||
+	    HMAC(EVP_sha256(), salted, sizeof(salted), (const unsigned char *)"Client Key", 10, client_key, &n) == NULL ||
+	    EVP_Digest(client_key, sizeof(client_key), stored_key, &n, EVP_sha256(), NULL) != 1 ||
+	    HMAC(EVP_sha256(), salted, sizeof(salted), (const unsigned char *)"Server Key", 10, server_key, &n) == NULL) {
+		ssl_fail(err, "SCRAM");
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)salt64, salt, (int)salt_len);
+	EVP_EncodeBlock((unsigned char *)stored64, stored_key, sizeof(stored_key));
+	EVP_EncodeBlock((unsigned char *)server64, server_key, sizeof(server_key));
+	len = snprintf(out, outlen, "SCRAM-SHA-256$%d:%s$%s:%s", iterations, salt64, stored64, server64);
+	if (len < 0 || (size_t)len >= outlen) {
+		pgr_err_set(err, "SCRAM: the secret does not fit in %zu bytes", outlen);
+		goto out;
+	}
+	rc = 0;
+out:
+	OPENSSL_cleanse(salted, sizeof(salted));
+	OPENSSL_cleanse(client_key, sizeof(client_key));
+	OPENSSL_cleanse(server_key, sizeof(server_key));
 	return rc;
 }

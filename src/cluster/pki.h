@@ -3,7 +3,8 @@
  * libcrypto: a self-signed CA, and per host a server certificate (SAN = the host's address; etcd peers,
  * Patroni's REST API, PostgreSQL) and client certificates (no CN: etcd 3.4's JSON gateway refuses a client
  * certificate with a CN when authentication is on). Keys are EC P-256, written PEM (PKCS#8) in 0600 files;
- * certificates 0644. Files are written durably (temp file, fsync, rename).
+ * certificates 0644. Files are written durably (temp file, fsync, rename). Also the SCRAM secrets of the
+ * passwords PgBouncer keeps in its auth_file.
  */
 #ifndef PGR_CLUSTER_PKI_H
 #define PGR_CLUSTER_PKI_H
@@ -32,5 +33,13 @@ int pki_cert_issue(const char *ca_cert, const char *ca_key, pki_usage usage, con
  * holds that IP address. The error names the reason OpenSSL gives. */
 int pki_cert_verify(const char *ca_cert, const char *cert_path, const char *address, pgr_err *err)
 	__attribute__((warn_unused_result));
+
+/*
+ * A SCRAM-SHA-256 secret of password (RFC 5802/7677, as PostgreSQL and PgBouncer store them:
+ * "SCRAM-SHA-256$ITER:SALT$STOREDKEY:SERVERKEY", base64) into out. salt NULL: 16 random bytes. password is
+ * used as given (no SASLprep: the cluster's passwords are ASCII).
+ */
+int pki_scram_secret(const char *password, const unsigned char *salt, size_t salt_len, int iterations, char *out,
+		     size_t outlen, pgr_err *err) __attribute__((warn_unused_result));
 
 #endif

@@ -227,6 +227,46 @@ static void test_refused(void **state)
 	}
 }
 
+/* SCRAM secrets against values computed independently (Python's hashlib and hmac). */
+static void test_scram(void **state)
+{
+	static const struct {
+		const char *password;
+		const char *salt;
+		size_t salt_len;
+		int iterations;
+		const char *secret;
+	} cases[] = {
+		{ "pencil", "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f", 16, 4096,
+		  "SCRAM-SHA-256$4096:AAECAwQFBgcICQoLDA0ODw==$zHCdol2044/ZyWzPLi7oxApCkamKw9Z+E4U/QApd/5Y=:"
+		  "dd5peBOitVnLNFu7VmwP+HiDaaw4OUCv396eVCWhYiE=" },
+		{ "0123456789abcdef0123456789abcdef", "pgrefresh-salt!!", 16, 4096,
+		  "SCRAM-SHA-256$4096:cGdyZWZyZXNoLXNhbHQhIQ==$hB6mJ/VGLle7iBIsta8wwVmpxQoSf3pATsPV189102c=:"
+		  "6E5UlE8e4Qt6gc+h5XdpywtGKmPPIUMmAmORYETj5FM=" },
+		{ "x", "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 16, 1,
+		  "SCRAM-SHA-256$1://///////////////////w==$pBCfaLPMFMj4w4eRTn729+i/4D2XauGYufVA2/Wibs0=:"
+		  "j7O+Jv5fRNKFWwRcnX/pbNhqyC4WFIusrSxoA5udEHg=" },
+	};
+	char out[256], again[256];
+	pgr_err err = { 0 };
+
+	(void)state;
+	for (size_t i = 0; i < COUNT(cases); i++) {
+		if (pki_scram_secret(cases[i].password, (const unsigned char *)cases[i].salt, cases[i].salt_len,
+				     cases[i].iterations, out, sizeof(out), &err) != 0)
+			fail_msg("case %zu: %s", i, err.msg);
+		assert_string_equal(out, cases[i].secret);
+	}
+	/* a random salt: two secrets of one password differ, in the same format */
+	assert_int_equal(pki_scram_secret("pencil", NULL, 0, 4096, out, sizeof(out), &err), 0);
+	assert_int_equal(pki_scram_secret("pencil", NULL, 0, 4096, again, sizeof(again), &err), 0);
+	assert_string_not_equal(out, again);
+	assert_int_equal(strncmp(out, "SCRAM-SHA-256$4096:", 19), 0);
+	/* too small a buffer, no iteration */
+	assert_int_equal(pki_scram_secret("pencil", NULL, 0, 4096, out, 40, &err), -1);
+	assert_int_equal(pki_scram_secret("pencil", NULL, 0, 0, out, sizeof(out), &err), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_modes),
 		cmocka_unit_test(test_contents),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_scram),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
