@@ -50,32 +50,21 @@ static int pem_write(const char *path, mode_t mode, X509 *cert, EVP_PKEY *key, p
 	return rc;
 }
 
-static int cert_read(const char *path, X509 **out, pgr_err *err)
+/* Reads a PEM certificate (cert non-NULL) or private key (key non-NULL) from path. */
+static int pem_read(const char *path, X509 **cert, EVP_PKEY **key, pgr_err *err)
 {
 	BIO *bio = BIO_new_file(path, "r");
+	bool read;
 
-	*out = NULL;
 	if (bio == NULL)
 		return ssl_fail(err, path);
-	*out = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (cert != NULL)
+		*cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	else
+		*key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+	read = cert != NULL ? *cert != NULL : *key != NULL;
 	BIO_free(bio);
-	if (*out == NULL)
-		return ssl_fail(err, path);
-	return 0;
-}
-
-static int key_read(const char *path, EVP_PKEY **out, pgr_err *err)
-{
-	BIO *bio = BIO_new_file(path, "r");
-
-	*out = NULL;
-	if (bio == NULL)
-		return ssl_fail(err, path);
-	*out = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (*out == NULL)
-		return ssl_fail(err, path);
-	return 0;
+	return read ? 0 : ssl_fail(err, path);
 }
 
 static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value, pgr_err *err)
@@ -124,6 +113,18 @@ fail:
 	return ssl_fail(err, "could not make a certificate");
 }
 
+/* Signs cert with signer (SHA-256), then writes key (0600) and cert (0644): the key first, since a
+ * certificate without its key is of no use. */
+static int sign_and_write(X509 *cert, EVP_PKEY *signer, EVP_PKEY *key, const char *cert_path, const char *key_path,
+			  pgr_err *err)
+{
+	if (X509_sign(cert, signer, EVP_sha256()) == 0)
+		return ssl_fail(err, "could not sign a certificate");
+	if (pem_write(key_path, 0600, NULL, key, err) != 0 || pem_write(cert_path, 0644, cert, NULL, err) != 0)
+		return -1;
+	return 0;
+}
+
 int pki_ca_create(const char *cert_path, const char *key_path, const char *cn, int days, pgr_err *err)
 {
 	EVP_PKEY *key = EVP_EC_gen("P-256");
@@ -142,14 +143,7 @@ int pki_ca_create(const char *cert_path, const char *key_path, const char *cn, i
 	    add_ext(cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign", err) != 0 ||
 	    add_ext(cert, cert, NID_subject_key_identifier, "hash", err) != 0)
 		goto out;
-	if (X509_sign(cert, key, EVP_sha256()) == 0) {
-		ssl_fail(err, "could not sign the CA");
-		goto out;
-	}
-	/* the key first: a certificate without its key is no CA */
-	if (pem_write(key_path, 0600, NULL, key, err) != 0 || pem_write(cert_path, 0644, cert, NULL, err) != 0)
-		goto out;
-	rc = 0;
+	rc = sign_and_write(cert, key, key, cert_path, key_path, err);
 out:
 	X509_free(cert);
 	EVP_PKEY_free(key);
@@ -169,7 +163,7 @@ int pki_cert_issue(const char *ca_cert, const char *ca_key, pki_usage usage, con
 	if (server && (address == NULL || (inet_pton(AF_INET, address, ip) != 1 && inet_pton(AF_INET6, address, ip) != 1)))
 		return pgr_err_set(err, "a server certificate needs the host's IP address (got \"%s\")",
 				   address ? address : "");
-	if (cert_read(ca_cert, &ca, err) != 0 || key_read(ca_key, &cakey, err) != 0)
+	if (pem_read(ca_cert, &ca, NULL, err) != 0 || pem_read(ca_key, NULL, &cakey, err) != 0)
 		goto out;
 	key = EVP_EC_gen("P-256");
 	if (key == NULL) {
@@ -190,13 +184,7 @@ int pki_cert_issue(const char *ca_cert, const char *ca_key, pki_usage usage, con
 	    add_ext(cert, ca, NID_authority_key_identifier, "keyid:always", err) != 0 ||
 	    (server && add_ext(cert, ca, NID_subject_alt_name, san, err) != 0))
 		goto out;
-	if (X509_sign(cert, cakey, EVP_sha256()) == 0) {
-		ssl_fail(err, "could not sign a certificate");
-		goto out;
-	}
-	if (pem_write(key_path, 0600, NULL, key, err) != 0 || pem_write(cert_path, 0644, cert, NULL, err) != 0)
-		goto out;
-	rc = 0;
+	rc = sign_and_write(cert, cakey, key, cert_path, key_path, err);
 out:
 	X509_free(cert);
 	X509_free(ca);
@@ -212,7 +200,7 @@ int pki_cert_verify(const char *ca_cert, const char *cert_path, const char *addr
 	X509_STORE_CTX *ctx = NULL;
 	int rc = -1;
 
-	if (cert_read(ca_cert, &ca, err) != 0 || cert_read(cert_path, &cert, err) != 0)
+	if (pem_read(ca_cert, &ca, NULL, err) != 0 || pem_read(cert_path, &cert, NULL, err) != 0)
 		goto out;
 	store = X509_STORE_new();
 	ctx = X509_STORE_CTX_new();
