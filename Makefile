@@ -5,12 +5,12 @@
 #   make valgrind   the unit tests again, built without sanitizers, under valgrind (leaks and errors fail)
 #   make demo       the main job: a local cluster, refreshed, status shown
 CC      ?= cc
-PKGS    := libcurl jansson libpq
+PKGS    := libcurl jansson libpq libcrypto
 PKGS    += libmicrohttpd # the agents' metrics (src/metrics/server.c)
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wshadow -Wno-format-truncation -Werror
 INC     := -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I$(shell pg_config --includedir 2>/dev/null)
-LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lpq) -lm -lpthread
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lpq -lcrypto -lmicrohttpd) -lm -lpthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRC     := $(shell find src -name '*.c' | sort)

@@ -40,6 +40,7 @@ static const cli_option_def create_options[] = {
 	{ "catalog", "DIR", "the version catalog (default: $PGREFRESH_CATALOG or the default catalog)" },
 	{ "name", "NAME", "the cluster's name, Patroni's scope (default pg)" },
 	{ "pgbouncers", "N", "how many PgBouncers, 1 to 4 (default 1)" },
+	{ "secure", NULL, "a CA, TLS and passwords on every link: etcd (users), Patroni's REST API, PgBouncer, PostgreSQL" },
 	{ NULL, NULL, NULL },
 };
 

@@ -75,10 +75,12 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	const char *catalog = cli_take_option(&argc, argv, "--catalog");
 	const char *name = cli_take_option(&argc, argv, "--name");
 	const char *bouncers = cli_take_option(&argc, argv, "--pgbouncers");
+	bool secure = cli_take_flag(&argc, argv, "--secure");
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
 	memset(&opts, 0, sizeof(opts));
+	opts.secure = secure;
 	if (ctx->dir[0] == '\0') {
 		pgr_err_set(&ctx->err, "cluster create needs --dir DIR");
 		pgr_err_hint(&ctx->err, "e.g. `pgrefresh cluster create --dir /tmp/pg --units 3 --version 15.18`");

@@ -18,6 +18,7 @@
 #include "etcd/etcd.h"
 #include "cluster/conf_security.h"
 #include "cluster/health.h"
+#include "cluster/local_secure.h"
 #include "patroni/patroni.h"
 #include "patroni/patroni_yml.h"
 #include "pg/pgbouncer.h"
@@ -172,7 +173,7 @@ static void pgbouncer_ini_for(const cluster_conf *conf, int i, const char *host,
 	ini->listen_port = conf->pgbouncers[i].port;
 	snprintf(ini->unix_socket_dir, sizeof(ini->unix_socket_dir), "%s", pdir);
 	snprintf(ini->auth_file, sizeof(ini->auth_file), "%s/userlist.txt", pdir);
-	snprintf(ini->admin_user, sizeof(ini->admin_user), "%s", conf->superuser);
+	snprintf(ini->admin_user, sizeof(ini->admin_user), "%s", conf_pooler_admin_user(conf, &conf->pgbouncers[i]));
 	snprintf(ini->target_host, sizeof(ini->target_host), "%s", host);
 	ini->target_port = port;
 }
@@ -191,7 +192,7 @@ static int write_pgbouncer_ini(const cluster_conf *conf, int i, const char *host
 
 static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets *secrets, pgr_err *err)
 {
-	char pdir[PATH_MAX], path[PATH_MAX + 32], buf[512];
+	char pdir[PATH_MAX], path[PATH_MAX + 32], buf[1024];
 	int n;
 
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
@@ -201,6 +202,9 @@ static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets
 		if (write_pgbouncer_ini(conf, i, conf->units[0].host, conf->units[0].pg_port, err) != 0)
 			return -1;
 		n = snprintf(buf, sizeof(buf), "\"%s\" \"%s\"\n", conf->superuser, secrets->superuser_password);
+		if (local_secure_pgbouncer_users(conf, buf + n, sizeof(buf) - (size_t)n, err) != 0)
+			return -1;
+		n += (int)strlen(buf + n);
 		snprintf(path, sizeof(path), "%s/userlist.txt", pdir);
 		if (file_write_durable(path, buf, (size_t)n, 0600, err) != 0)
 			return -1;
@@ -264,7 +268,7 @@ static int etcd_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err 
 	char pid[PATH_MAX + 32];
 
 	snprintf(pid, sizeof(pid), "%s/etcd/etcd.pid", conf->dir);
-	if (etcd_client_init(&client, conf->etcd, err) != 0)
+	if (local_secure_etcd_bootstrap_client(conf, &client, err) != 0)
 		return -1;
 	client.timeout_ms = 1000;
 	for (;;) {
@@ -301,16 +305,21 @@ static int etcd_start(const cluster_conf *conf, pgr_err *err)
 	if (!local_port_is_free(conf->etcd_peer_port))
 		return pgr_err_set(err, "port %d (etcd peer) is in use by another program", conf->etcd_peer_port);
 	snprintf(name, sizeof(name), "%s-etcd", conf->name);
-	snprintf(peer_url, sizeof(peer_url), "http://127.0.0.1:%d", conf->etcd_peer_port);
+	snprintf(peer_url, sizeof(peer_url), "%s://127.0.0.1:%d", local_secure_scheme(conf), conf->etcd_peer_port);
 	snprintf(initial, sizeof(initial), "%s=%s", name, peer_url);
 	{
 		char client_url[200];
-		char *argv[] = { ETCD_BIN, "--name", name, "--data-dir", data, "--logger=zap",
+		char *argv[40] = { ETCD_BIN, "--name", name, "--data-dir", data, "--logger=zap",
 				 "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
 				 "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
 				 "--initial-cluster", initial, "--initial-cluster-state", "new", NULL };
+		local_secure_etcd_args tls;
+		int argc = 18;
 
-		snprintf(client_url, sizeof(client_url), "http://%s", hp);
+		local_secure_etcd_args_for(conf, &tls);
+		for (int i = 0; i < tls.count; i++)
+			argv[argc++] = tls.arg[i];
+		snprintf(client_url, sizeof(client_url), "%s://%s", local_secure_scheme(conf), hp);
 		if (spawn_as_servers(argv, log, pid, err) != 0)
 			return pgr_err_prefix(err, "could not start etcd");
 	}
@@ -568,6 +577,8 @@ int local_cluster_start(const cluster_conf *conf, const char *self_exe, long tim
 		return -1;
 	if (etcd_start(conf, err) != 0)
 		return -1;
+	if (local_secure_etcd_auth(conf, err) != 0)
+		return -1;
 	for (int i = 0; i < conf->unit_count; i++) {
 		if (local_agent_start(conf, &conf->units[i], err) != 0)
 			return -1;
@@ -725,6 +736,8 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 		goto fail;
 	if (secrets_save(conf->dir, &secrets, err) != 0 || write_client_pgpass(conf, &secrets, err) != 0)
 		goto fail;
+	if (opts->secure && local_secure_prepare(conf, "127.0.0.1", err) != 0)
+		goto fail;
 	for (int i = 0; i < conf->unit_count; i++) {
 		if (local_unit_prepare(conf, &conf->units[i], opts->version, err) != 0)
 			goto fail;
@@ -790,7 +803,8 @@ int local_dir_check_empty(const char *dir, pgr_err *err)
 
 /* What `cluster create` makes in DIR, by name: nothing else there is ever removed. pgrefresh.conf goes last,
  * so that a destroy that stopped half-way can be run again. */
-static const char *const made_names[] = { "units", "etcd", "libexec", "secrets", "pgpass", "pgrefresh.conf" };
+static const char *const made_names[] = { "units", "etcd", "libexec", "secrets", "pgpass", "pki", "secrets.d",
+					  "pgrefresh.conf" };
 
 static int remove_made(const cluster_conf *conf, pgr_err *err)
 {

@@ -26,6 +26,7 @@ typedef struct local_create_opts {
 	char version[32];
 	char catalog[PATH_MAX];
 	long timeout_ms;
+	bool secure; /* TLS and passwords on every link (cluster/local_secure.h) */
 } local_create_opts;
 
 /* Creates DIR and starts the cluster; healthy when it returns 0. On failure nothing is left but the logs

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cluster/conf_security.h"
+#include "cluster/local_secure.h"
 #include "patroni/patroni.h"
 #include "util/fileutil.h"
 #include "util/proc.h"
@@ -79,6 +80,7 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 	static const patroni_tags no_tags;
 	char tag_line[200];
 	struct patroni_values *v;
+	local_secure_patroni *sec;
 	char *yml;
 	size_t cap = 16384;
 	int n;
@@ -88,7 +90,12 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 	v = calloc(1, sizeof(*v));
 	if (v == NULL)
 		return pgr_err_set(err, "out of memory");
-	if (patroni_values_make(conf, secrets, unit, tags, v, err) != 0) {
+	sec = calloc(1, sizeof(*sec));
+	if (sec == NULL || patroni_values_make(conf, secrets, unit, tags, v, err) != 0 ||
+	    local_secure_patroni_yml(conf, sec, err) != 0) {
+		if (sec == NULL)
+			pgr_err_set(err, "out of memory");
+		free(sec);
 		free(v);
 		return -1;
 	}
@@ -97,6 +104,7 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		 tags->nosync ? "nosync: true" : "");
 	yml = malloc(cap);
 	if (yml == NULL) {
+		free(sec);
 		free(v);
 		return pgr_err_set(err, "out of memory");
 	}
@@ -107,8 +115,9 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		     "namespace: /service/\n"
 		     "name: %s\n"
 		     "log: {level: INFO}\n"
-		     "restapi: {listen: %s, connect_address: %s}\n"
-		     "etcd3: {hosts: %s}\n"
+		     "restapi: {listen: %s, connect_address: %s%s}\n"
+		     "etcd3: {hosts: %s%s}\n"
+		     "%s"
 		     "bootstrap:\n"
 		     "  dcs:\n"
 		     "    ttl: 10\n"
@@ -140,8 +149,10 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		     "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
 		     "    - host all all 127.0.0.1/32 scram-sha-256\n"
 		     "tags: {%s}\n",
-		     v->scope, v->name, v->api, v->api, v->etcd, conf->unit_count >= 3 ? "true" : "false", v->pg, v->pg,
+		     v->scope, v->name, v->api, v->api, sec->restapi, v->etcd, sec->etcd3, sec->ctl, conf->unit_count >= 3 ? "true" : "false", v->pg, v->pg,
 		     v->data, v->bin, v->pgpass, v->superuser, v->su_pw, v->repl_pw, v->rewind_pw, v->sockets, tag_line);
+	explicit_bzero(sec, sizeof(*sec));
+	free(sec);
 	free(v);
 	if (n < 0 || (size_t)n >= cap) {
 		free(yml);

@@ -1,0 +1,369 @@
+#include "cluster/local_secure.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "cluster/conf_security.h"
+#include "cluster/pki.h"
+#include "util/fileutil.h"
+#include "util/http.h"
+#include "util/yaml.h"
+
+#define CERT_DAYS 3650
+#define SECRET_ROOT "etcd_root"
+#define SECRET_PATRONI "etcd_patroni"
+#define SECRET_PGREFRESH "etcd_pgrefresh"
+#define SECRET_API "patroni_api"
+#define SECRET_BOUNCER "pgbouncer_admin"
+#define BOUNCER_ADMIN "pgbouncer_admin"
+#define API_USER "patroni"
+
+static void pki_path(const cluster_conf *conf, const char *leaf, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/pki/%s", conf->dir, leaf);
+}
+
+bool local_secure_on(const cluster_conf *conf)
+{
+	return conf->security.etcd_user[0] != '\0' && conf->security.patroni_ca[0] != '\0';
+}
+
+const char *local_secure_scheme(const cluster_conf *conf)
+{
+	return local_secure_on(conf) ? "https" : "http";
+}
+
+/* A new secret: 32 hex digits from the CSPRNG, prefixed by prefix ("" or "user:"), into DIR/secrets.d/NAME. */
+static int secret_make(const cluster_conf *conf, const char *name, const char *prefix, pgr_err *err)
+{
+	unsigned char raw[16];
+	char value[128], path[PATH_MAX + 64];
+	int n, rc;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return pgr_err_set(err, "could not draw a random password (RAND_bytes)");
+	n = snprintf(value, sizeof(value), "%s", prefix);
+	for (size_t i = 0; i < sizeof(raw); i++)
+		n += snprintf(value + n, sizeof(value) - (size_t)n, "%02x", raw[i]);
+	n += snprintf(value + n, sizeof(value) - (size_t)n, "\n");
+	snprintf(path, sizeof(path), "%s/secrets.d/%s", conf->dir, name);
+	rc = file_write_durable(path, value, (size_t)n, 0600, err);
+	explicit_bzero(value, sizeof(value));
+	explicit_bzero(raw, sizeof(raw));
+	return rc;
+}
+
+int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err)
+{
+	static const struct {
+		const char *leaf;
+		pki_usage usage;
+	} certs[] = { { "server", PKI_SERVER }, { "pgrefresh", PKI_CLIENT }, { "patroni", PKI_CLIENT } };
+	static const char *const secrets[] = { SECRET_ROOT, SECRET_PATRONI, SECRET_PGREFRESH, SECRET_BOUNCER };
+	char dir[PATH_MAX + 16], ca[PATH_MAX + 32], cakey[PATH_MAX + 32], cn[96];
+	conf_security *sec = &conf->security;
+	const char *colon = strrchr(conf->etcd, ':');
+
+	if (colon == NULL)
+		return pgr_err_set(err, "etcd endpoint %s has no port", conf->etcd);
+	snprintf(dir, sizeof(dir), "%s/pki", conf->dir);
+	if (dir_make_all(dir, 0755, err) != 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/secrets.d", conf->dir);
+	if (dir_make_all(dir, 0700, err) != 0)
+		return -1;
+	pki_path(conf, "ca.crt", ca, sizeof(ca));
+	pki_path(conf, "ca.key", cakey, sizeof(cakey));
+	snprintf(cn, sizeof(cn), "pgrefresh CA of cluster %s", conf->name);
+	if (pki_ca_create(ca, cakey, cn, CERT_DAYS, err) != 0)
+		return pgr_err_prefix(err, "the cluster's CA");
+	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
+		char crt[PATH_MAX + 32], key[PATH_MAX + 32], leaf[64];
+
+		snprintf(leaf, sizeof(leaf), "%s.crt", certs[i].leaf);
+		pki_path(conf, leaf, crt, sizeof(crt));
+		snprintf(leaf, sizeof(leaf), "%s.key", certs[i].leaf);
+		pki_path(conf, leaf, key, sizeof(key));
+		if (pki_cert_issue(ca, cakey, certs[i].usage, address, CERT_DAYS, crt, key, err) != 0)
+			return pgr_err_prefix(err, "the %s certificate", certs[i].leaf);
+	}
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+		if (secret_make(conf, secrets[i], "", err) != 0)
+			return -1;
+	if (secret_make(conf, SECRET_API, API_USER ":", err) != 0)
+		return -1;
+	{
+		char etcd[sizeof(conf->etcd)];
+
+		snprintf(etcd, sizeof(etcd), "https://%s%s", address, colon);
+		snprintf(conf->etcd, sizeof(conf->etcd), "%s", etcd);
+	}
+	snprintf(sec->etcd_ca, sizeof(sec->etcd_ca), "%s", ca);
+	pki_path(conf, "pgrefresh.crt", sec->etcd_cert, sizeof(sec->etcd_cert));
+	pki_path(conf, "pgrefresh.key", sec->etcd_key, sizeof(sec->etcd_key));
+	snprintf(sec->etcd_user, sizeof(sec->etcd_user), "pgrefresh");
+	snprintf(sec->etcd_password_secret, sizeof(sec->etcd_password_secret), SECRET_PGREFRESH);
+	snprintf(sec->patroni_ca, sizeof(sec->patroni_ca), "%s", ca);
+	snprintf(sec->patroni_auth_secret, sizeof(sec->patroni_auth_secret), SECRET_API);
+	/* PgBouncer's admin console: its own user, known to PgBouncer only, by a SCRAM secret */
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		snprintf(conf->pgbouncers[i].admin_user, sizeof(conf->pgbouncers[i].admin_user), BOUNCER_ADMIN);
+		snprintf(conf->pgbouncers[i].secret, sizeof(conf->pgbouncers[i].secret), SECRET_BOUNCER);
+	}
+	if (strlen(sec->etcd_key) >= sizeof(sec->etcd_key) - 1)
+		return pgr_err_set(err, "%s: the directory's path is too long for the TLS files' paths", conf->dir);
+	return 0;
+}
+
+void local_secure_etcd_args_for(const cluster_conf *conf, local_secure_etcd_args *args)
+{
+	char ca[PATH_MAX + 32], crt[PATH_MAX + 32], key[PATH_MAX + 32];
+	const char *pairs[][2] = {
+		{ "--cert-file", crt },		{ "--key-file", key },		{ "--trusted-ca-file", ca },
+		{ "--peer-cert-file", crt },	{ "--peer-key-file", key },	{ "--peer-trusted-ca-file", ca },
+	};
+
+	memset(args, 0, sizeof(*args));
+	if (!local_secure_on(conf))
+		return;
+	pki_path(conf, "ca.crt", ca, sizeof(ca));
+	pki_path(conf, "server.crt", crt, sizeof(crt));
+	pki_path(conf, "server.key", key, sizeof(key));
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		snprintf(args->arg[args->count++], sizeof(args->arg[0]), "%s=%s", pairs[i][0], pairs[i][1]);
+	snprintf(args->arg[args->count++], sizeof(args->arg[0]), "--client-cert-auth");
+	snprintf(args->arg[args->count++], sizeof(args->arg[0]), "--peer-client-cert-auth");
+}
+
+int local_secure_etcd_bootstrap_client(const cluster_conf *conf, etcd_client *client, pgr_err *err)
+{
+	if (conf_etcd_client(conf, client, err) != 0)
+		return -1;
+	explicit_bzero(client->password, sizeof(client->password));
+	client->user[0] = '\0';
+	return 0;
+}
+
+/* ---- etcd's users and roles, through its JSON gateway ---- */
+
+struct etcd_admin {
+	char url[256];   /* the first endpoint */
+	http_opts opts;  /* pgrefresh's client certificate; the root token once there is one */
+	char header[512];
+};
+
+/* POSTs body (a JSON object, consumed) to path; 0 on 200, 1 when etcd answered with an error whose
+ * message holds tolerated (NULL: none), else -1 with etcd's answer in err. *reply_out, when non-NULL, gets
+ * the reply (the caller frees it). */
+static int admin_post(struct etcd_admin *a, const char *path, json_t *body, const char *tolerated,
+		      http_reply *reply_out, pgr_err *err)
+{
+	char url[320];
+	char *text = json_dumps(body, JSON_COMPACT);
+	http_reply reply;
+	int rc;
+
+	json_decref(body);
+	if (text == NULL)
+		return pgr_err_set(err, "out of memory");
+	snprintf(url, sizeof(url), "%s%s", a->url, path);
+	rc = http_request_opts("POST", url, text, 10000, &a->opts, &reply, err);
+	explicit_bzero(text, strlen(text));
+	free(text);
+	if (rc != 0)
+		return pgr_err_prefix(err, "etcd %s", path);
+	if (reply.status == 200) {
+		rc = 0;
+	} else if (tolerated != NULL && reply.body != NULL && strstr(reply.body, tolerated) != NULL) {
+		rc = 1;
+	} else {
+		pgr_err_set(err, "etcd %s: HTTP %ld: %.200s", path, reply.status, reply.body ? reply.body : "");
+		http_reply_free(&reply);
+		return -1;
+	}
+	if (reply_out != NULL)
+		*reply_out = reply;
+	else
+		http_reply_free(&reply);
+	return rc;
+}
+
+/* The key range of a prefix: key and range_end base64-encoded, as the gateway wants them. */
+static json_t *prefix_perm(const char *type, const char *prefix)
+{
+	unsigned char end[128];
+	char k64[200], e64[200];
+	size_t n = strlen(prefix);
+
+	memcpy(end, prefix, n);
+	end[n - 1]++; /* "/pgrefresh/" -> "/pgrefresh0": every key under the prefix */
+	EVP_EncodeBlock((unsigned char *)k64, (const unsigned char *)prefix, (int)n);
+	EVP_EncodeBlock((unsigned char *)e64, end, (int)n);
+	return json_pack("{s:s, s:s, s:s}", "permType", type, "key", k64, "range_end", e64);
+}
+
+struct grant {
+	const char *role;
+	const char *type;
+	char prefix[96];
+};
+
+static int user_ensure(struct etcd_admin *a, const cluster_conf *conf, const char *user, const char *secret,
+		       const struct grant *grants, size_t ngrants, pgr_err *err)
+{
+	char password[128];
+	int rc;
+
+	if (conf_secret_read(conf->dir, secret, password, sizeof(password), err) != 0)
+		return -1;
+	rc = admin_post(a, "/v3/auth/user/add", json_pack("{s:s, s:s}", "name", user, "password", password),
+			"already exists", NULL, err);
+	explicit_bzero(password, sizeof(password));
+	if (rc < 0 ||
+	    admin_post(a, "/v3/auth/role/add", json_pack("{s:s}", "name", user), "already exists", NULL, err) < 0)
+		return -1;
+	for (size_t i = 0; i < ngrants; i++)
+		if (admin_post(a, "/v3/auth/role/grant",
+			       json_pack("{s:s, s:o}", "name", grants[i].role, "perm", prefix_perm(grants[i].type, grants[i].prefix)),
+			       NULL, NULL, err) < 0)
+			return -1;
+	if (admin_post(a, "/v3/auth/user/grant", json_pack("{s:s, s:s}", "user", user, "role", user), "already", NULL,
+		       err) < 0)
+		return -1;
+	return 0;
+}
+
+int local_secure_etcd_auth(const cluster_conf *conf, pgr_err *err)
+{
+	struct etcd_admin a;
+	char root[128];
+	http_reply reply;
+	int rc;
+
+	if (!local_secure_on(conf))
+		return 0;
+	memset(&a, 0, sizeof(a));
+	snprintf(a.url, sizeof(a.url), "%s", conf->etcd);
+	a.url[strcspn(a.url, ",")] = '\0';
+	a.opts.ca_file = conf->security.etcd_ca;
+	a.opts.cert_file = conf->security.etcd_cert;
+	a.opts.key_file = conf->security.etcd_key;
+	if (conf_secret_read(conf->dir, SECRET_ROOT, root, sizeof(root), err) != 0)
+		return -1;
+	/* authentication already on (root authenticates): made before, nothing to do */
+	rc = admin_post(&a, "/v3/auth/authenticate", json_pack("{s:s, s:s}", "name", "root", "password", root),
+			"authentication is not enabled", &reply, err);
+	if (rc >= 0)
+		http_reply_free(&reply);
+	if (rc == 0) {
+		explicit_bzero(root, sizeof(root));
+		return 0;
+	}
+	if (rc < 0) {
+		explicit_bzero(root, sizeof(root));
+		return pgr_err_prefix(err, "etcd's root user (secret %s)", SECRET_ROOT);
+	}
+	rc = admin_post(&a, "/v3/auth/user/add", json_pack("{s:s, s:s}", "name", "root", "password", root),
+			"already exists", NULL, err);
+	explicit_bzero(root, sizeof(root));
+	if (rc < 0 ||
+	    admin_post(&a, "/v3/auth/role/add", json_pack("{s:s}", "name", "root"), "already exists", NULL, err) < 0 ||
+	    admin_post(&a, "/v3/auth/user/grant", json_pack("{s:s, s:s}", "user", "root", "role", "root"), "already",
+		       NULL, err) < 0)
+		return pgr_err_prefix(err, "etcd's root user");
+	{
+		struct grant patroni[] = { { "patroni", "READWRITE", "/service/" } };
+		struct grant pgrefresh[] = { { "pgrefresh", "READWRITE", "" }, { "pgrefresh", "READ", "/service/" },
+					     { "pgrefresh", "READWRITE", "" } };
+
+		snprintf(pgrefresh[0].prefix, sizeof(pgrefresh[0].prefix), "/pgrefresh/");
+		snprintf(pgrefresh[2].prefix, sizeof(pgrefresh[2].prefix), "/service/%s/members/", conf->name);
+		if (user_ensure(&a, conf, "patroni", SECRET_PATRONI, patroni, 1, err) != 0 ||
+		    user_ensure(&a, conf, "pgrefresh", SECRET_PGREFRESH, pgrefresh, 3, err) != 0)
+			return pgr_err_prefix(err, "etcd's users");
+	}
+	if (admin_post(&a, "/v3/auth/enable", json_object(), NULL, NULL, err) < 0)
+		return pgr_err_prefix(err, "etcd's authentication");
+	return 0;
+}
+
+/* ---- Patroni ---- */
+
+static int quoted_path(const cluster_conf *conf, const char *leaf, char *out, size_t len, pgr_err *err)
+{
+	char path[PATH_MAX + 32];
+
+	pki_path(conf, leaf, path, sizeof(path));
+	return yaml_quote("a TLS file's path", path, out, len, err);
+}
+
+int local_secure_patroni_yml(const cluster_conf *conf, local_secure_patroni *out, pgr_err *err)
+{
+	char ca[PATH_MAX * 2 + 16], crt[PATH_MAX * 2 + 16], key[PATH_MAX * 2 + 16], pcrt[PATH_MAX * 2 + 16],
+		pkey[PATH_MAX * 2 + 16];
+	char etcd_pw[128], api[200], q_etcd_pw[300], q_api_pw[300];
+	const char *colon;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!local_secure_on(conf))
+		return 0;
+	if (quoted_path(conf, "ca.crt", ca, sizeof(ca), err) != 0 || quoted_path(conf, "server.crt", crt, sizeof(crt), err) != 0 ||
+	    quoted_path(conf, "server.key", key, sizeof(key), err) != 0 ||
+	    quoted_path(conf, "patroni.crt", pcrt, sizeof(pcrt), err) != 0 ||
+	    quoted_path(conf, "patroni.key", pkey, sizeof(pkey), err) != 0)
+		return -1;
+	if (conf_secret_read(conf->dir, SECRET_PATRONI, etcd_pw, sizeof(etcd_pw), err) != 0)
+		return -1;
+	if (conf_secret_read(conf->dir, SECRET_API, api, sizeof(api), err) != 0)
+		goto out;
+	colon = strchr(api, ':');
+	if (colon == NULL || strncmp(api, API_USER ":", strlen(API_USER) + 1) != 0) {
+		pgr_err_set(err, "secret %s: not \"%s:PASSWORD\"", SECRET_API, API_USER);
+		goto out;
+	}
+	if (yaml_quote("a password", etcd_pw, q_etcd_pw, sizeof(q_etcd_pw), err) != 0 ||
+	    yaml_quote("a password", colon + 1, q_api_pw, sizeof(q_api_pw), err) != 0)
+		goto out;
+	snprintf(out->restapi, sizeof(out->restapi),
+		 ", certfile: %s, keyfile: %s, authentication: {username: %s, password: %s}", crt, key, API_USER,
+		 q_api_pw);
+	snprintf(out->etcd3, sizeof(out->etcd3),
+		 ", protocol: https, cacert: %s, cert: %s, key: %s, username: patroni, password: %s", ca, pcrt, pkey,
+		 q_etcd_pw);
+	snprintf(out->ctl, sizeof(out->ctl), "ctl: {cacert: %s}\n", ca);
+	rc = 0;
+out:
+	explicit_bzero(etcd_pw, sizeof(etcd_pw));
+	explicit_bzero(api, sizeof(api));
+	explicit_bzero(q_etcd_pw, sizeof(q_etcd_pw));
+	explicit_bzero(q_api_pw, sizeof(q_api_pw));
+	return rc;
+}
+
+/* ---- PgBouncer ---- */
+
+int local_secure_pgbouncer_users(const cluster_conf *conf, char *buf, size_t len, pgr_err *err)
+{
+	char password[128], secret[256];
+	int rc, n;
+
+	buf[0] = '\0';
+	if (!local_secure_on(conf))
+		return 0;
+	if (conf_secret_read(conf->dir, SECRET_BOUNCER, password, sizeof(password), err) != 0)
+		return -1;
+	rc = pki_scram_secret(password, NULL, 0, 4096, secret, sizeof(secret), err);
+	explicit_bzero(password, sizeof(password));
+	if (rc != 0)
+		return -1;
+	n = snprintf(buf, len, "\"%s\" \"%s\"\n", BOUNCER_ADMIN, secret);
+	if (n < 0 || (size_t)n >= len)
+		return pgr_err_set(err, "PgBouncer's users do not fit in %zu bytes", len);
+	return 0;
+}
