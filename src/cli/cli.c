@@ -97,6 +97,21 @@ static const cli_option_def agent_options[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const cli_option_def adopt_options[] = {
+	{ "config", "PATH", "the unit's Patroni config (Debian: /etc/patroni/VERSION-CLUSTER.yml)" },
+	{ "dry-run", NULL, "print what would change (the config's diff), change nothing" },
+	{ "catalog", "DIR", "the version catalog (default $PGREFRESH_CATALOG or /var/lib/pgrefresh/catalog)" },
+	{ "name", "NAME", "the cluster's name in pgrefresh (default: the scope, '-' made '_')" },
+	{ "pgbouncer", "HOST:PORT", "a PgBouncer in front of the cluster: its admin console" },
+	{ "pgbouncer-config", "PATH", "that PgBouncer's config file on this host" },
+	{ NULL, NULL, NULL },
+};
+
+static const cli_option_def unadopt_options[] = {
+	{ "bin-dir", "original|catalog", "bin_dir back to the original (default) or to the catalog's copy of the version it runs" },
+	{ NULL, NULL, NULL },
+};
+
 /* A row may end after needs_cluster (options, example and details then NULL: the handler parses its own). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -170,6 +185,17 @@ static const cli_command commands[] = {
 	  "The refresh is over; nothing is rolled back. Every unit keeps the version it runs and its bin link." },
 	{ { "debug", "fsm" }, cmd_debug_fsm, "debug fsm [--graphviz]", "print the refresh state machine", false, fsm_options,
 	  "pgrefresh debug fsm --graphviz | dot -Tsvg >fsm.svg", NULL },
+	{ { "adopt" }, cmd_adopt, "adopt [--config] PATH [--dir CONFDIR] [--dry-run]",
+	  "take an existing Patroni unit under pgrefresh (run on its host, once per unit)", false, adopt_options,
+	  "pgrefresh adopt --config /etc/patroni/15-main.yml --dir /etc/pgrefresh/15-main",
+	  "Copies the running installation into the catalog, points bin_dir at the unit's link (the config kept as\n"
+	  "PATH.pgrefresh-orig), has Patroni reload it, registers the unit (CONFDIR, default /etc/pgrefresh/SCOPE)\n"
+	  "and starts its agent. Refused, nothing changed: no config, Patroni or etcd not answering, already\n"
+	  "adopted, versions that differ between units." },
+	{ { "unadopt" }, cmd_unadopt, "unadopt --dir CONFDIR [--bin-dir original|catalog]",
+	  "give an adopted unit back: its config as it was, agent stopped, unit deregistered", true, unadopt_options,
+	  "pgrefresh unadopt --dir /etc/pgrefresh/15-main --bin-dir catalog",
+	  "--bin-dir original is refused when the original path holds another version than the unit runs." },
 	{ { "agent" }, cmd_agent, "agent --dir DIR --unit UNIT", "the per-unit daemon", true, agent_options,
 	  "pgrefresh agent --dir /tmp/pg --unit pg/0", "Started by `pgrefresh cluster start`, or by the host's service manager." },
 };
