@@ -97,6 +97,12 @@ static const cli_option_def agent_options[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const cli_option_def fetch_options[] = {
+	{ "catalog", "DIR", "the version catalog (default: the cluster's, $PGREFRESH_CATALOG or /var/lib/pgrefresh/catalog)" },
+	{ "cache", "DIR", "where the packages are unpacked (default $PGREFRESH_DIST or /var/cache/pgrefresh/dist)" },
+	{ NULL, NULL, NULL },
+};
+
 static const cli_option_def adopt_options[] = {
 	{ "config", "PATH", "the unit's Patroni config (Debian: /etc/patroni/VERSION-CLUSTER.yml)" },
 	{ "dry-run", NULL, "print what would change (the config's diff), change nothing" },
@@ -135,6 +141,12 @@ static const cli_command commands[] = {
 	  "pgrefresh versions add ./postgresql-15_15.20-0+deb12u1_amd64.deb",
 	  "PATH: a directory with bin/postgres, a bin directory, a Debian unpack tree, or a postgresql-NN .deb\n"
 	  "(its postgresql-client-NN .deb beside it)." },
+	{ { "versions", "fetch" }, cmd_versions_fetch, "versions fetch VERSION [--cache DIR]",
+	  "download PostgreSQL VERSION with apt (server and client packages) and add it to the catalog", false,
+	  fetch_options, "pgrefresh versions fetch 15.20",
+	  "The packages postgresql-NN and postgresql-client-NN at VERSION, from this machine's apt archives, are\n"
+	  "unpacked into the cache (DIR/VERSION; default $PGREFRESH_DIST or /var/cache/pgrefresh/dist). A version\n"
+	  "the archives do not have is refused, listing those they have." },
 	{ { "versions" }, cmd_versions, "versions [--format json]", "list the version catalog", false, catalog_options,
 	  "pgrefresh versions --dir /tmp/pg", "With a cluster (--dir or $PGREFRESH_DIR), the UNITS column names the units "
 					     "that run each version." },

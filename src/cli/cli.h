@@ -83,6 +83,7 @@ int cmd_cluster_destroy(cli_ctx *ctx, int argc, char **argv);
 int cmd_cluster_env(cli_ctx *ctx, int argc, char **argv);
 int cmd_versions(cli_ctx *ctx, int argc, char **argv);
 int cmd_versions_add(cli_ctx *ctx, int argc, char **argv);
+int cmd_versions_fetch(cli_ctx *ctx, int argc, char **argv);
 int cmd_status(cli_ctx *ctx, int argc, char **argv);
 int cmd_agent(cli_ctx *ctx, int argc, char **argv);
 int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv);
