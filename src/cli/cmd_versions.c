@@ -226,13 +226,27 @@ out:
 	return rc;
 }
 
+/* The catalog a command that adds to it uses (pick_catalog, the cluster's conf not kept). */
+static int pick_catalog_dir(cli_ctx *ctx, const char *option, char *dir, size_t len)
+{
+	cluster_conf *conf = calloc(1, sizeof(*conf));
+	bool loaded;
+	int rc;
+
+	if (conf == NULL) {
+		pgr_err_set(&ctx->err, "out of memory");
+		return PGR_EXIT_ERROR;
+	}
+	rc = pick_catalog(ctx, option, conf, &loaded, dir, len);
+	free(conf);
+	return rc;
+}
+
 int cmd_versions_add(cli_ctx *ctx, int argc, char **argv)
 {
 	const char *option = cli_take_option(&argc, argv, "--catalog");
-	cluster_conf *conf;
 	catalog_entry added;
 	char dir[PATH_MAX];
-	bool loaded;
 	bool already;
 	int rc;
 
@@ -243,13 +257,7 @@ int cmd_versions_add(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "%s", ADD_HINT);
 		return PGR_EXIT_USAGE;
 	}
-	conf = calloc(1, sizeof(*conf));
-	if (conf == NULL) {
-		pgr_err_set(&ctx->err, "out of memory");
-		return PGR_EXIT_ERROR;
-	}
-	rc = pick_catalog(ctx, option, conf, &loaded, dir, sizeof(dir));
-	free(conf);
+	rc = pick_catalog_dir(ctx, option, dir, sizeof(dir));
 	if (rc != PGR_EXIT_OK)
 		return rc;
 	if (catalog_add(dir, argv[0], &added, &already, &ctx->err) != 0) {
@@ -281,10 +289,8 @@ int cmd_versions_fetch(cli_ctx *ctx, int argc, char **argv)
 {
 	const char *option = cli_take_option(&argc, argv, "--catalog");
 	const char *cache_opt = cli_take_option(&argc, argv, "--cache");
-	cluster_conf *conf;
 	catalog_entry added;
 	char dir[PATH_MAX], cache[PATH_MAX];
-	bool loaded;
 	int rc;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
@@ -294,13 +300,7 @@ int cmd_versions_fetch(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "pgrefresh versions fetch 15.20");
 		return PGR_EXIT_USAGE;
 	}
-	conf = calloc(1, sizeof(*conf));
-	if (conf == NULL) {
-		pgr_err_set(&ctx->err, "out of memory");
-		return PGR_EXIT_ERROR;
-	}
-	rc = pick_catalog(ctx, option, conf, &loaded, dir, sizeof(dir));
-	free(conf);
+	rc = pick_catalog_dir(ctx, option, dir, sizeof(dir));
 	if (rc != PGR_EXIT_OK)
 		return rc;
 	if (cache_opt != NULL)
