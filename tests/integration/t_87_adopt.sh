@@ -55,6 +55,16 @@ assert_contains "$ERR" "holds $HIGH but PostgreSQL runs $LOW" "says which"
 assert_eq "$(sums)" "$BEFORE" "the Patroni configs are untouched"
 assert_eq "$(ls "$T/deb/patroni")" "$(printf '15-main-0.yml\n15-main-1.yml\n15-main-2.yml')" "no backup was written"
 
+step "versions fetch: a version the apt archives lack is refused, naming those they have"
+pgr_run versions fetch 15.99 --catalog "$T/fetch-catalog" --cache "$T/fetch-cache"
+assert_user_error "versions fetch 15.99"
+assert_rc 1
+assert_contains "$ERR" "postgresql-15 15.99 is not in this machine's apt archives; they have: " "says so"
+for v in $(apt-cache madison postgresql-15 | awk -F'|' '{gsub(/ /, "", $2); sub(/-[^-]*$/, "", $2); print $2}'); do
+	assert_contains "$ERR" "$v" "lists $v"
+done
+[ ! -e "$T/fetch-cache/15.99" ] && [ ! -e "$T/fetch-catalog/15.99" ] || fail "a refused fetch wrote something"
+
 step "adopt --dry-run prints the diff and changes nothing"
 pgr_ok adopt --config "${BED_CONFIG[0]}" --dir "$(confdir 0)" --dry-run
 assert_contains "$OUT" "-  bin_dir: $BED_BIN_DIR" "the diff's old line"
