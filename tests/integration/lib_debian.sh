@@ -59,9 +59,15 @@ bed_api() { curl -s --max-time 3 "http://127.0.0.1:$1$2"; }
 bed_leader() {
 	bed_api "${BED_API_PORT[0]}" /cluster | python3 -c '
 import json, sys
-for m in json.load(sys.stdin)["members"]:
+try:
+    members = json.load(sys.stdin)["members"]
+except ValueError:
+    sys.exit(1)
+for m in members:
     if m["role"] == "leader": print(m["name"])'
 }
+
+bed_leads() { [ "$(bed_leader 2>/dev/null)" = "$1" ]; } # MEMBER
 
 # "node0=150018 node1=150018 ..." from each member's own /patroni
 bed_versions() {
@@ -77,7 +83,10 @@ bed_versions() {
 bed_healthy() {
 	bed_api "${BED_API_PORT[0]}" /cluster | python3 -c '
 import json, sys
-ms = json.load(sys.stdin)["members"]
+try:
+    ms = json.load(sys.stdin)["members"]
+except ValueError:
+    sys.exit(1)
 ok = len(ms) == int(sys.argv[1]) and all(m["state"] in ("running", "streaming") for m in ms)
 ok = ok and sum(m["role"] == "leader" for m in ms) == 1 and any(m["role"] == "sync_standby" for m in ms)
 sys.exit(0 if ok else 1)' "$1"
@@ -144,7 +153,7 @@ sys.stdout.write(t)' "$BED" "$i" "$BED_BIN_DIR" "$BED_SUPERPW" >"${BED_CONFIG[$i
 		chmod 0600 "${BED_CONFIG[$i]}"
 		bed_spawn "patroni-$i" patroni "${BED_CONFIG[$i]}"
 		if [ "$i" = 0 ]; then
-			wait_until 60 test "$(bed_leader)" = node0 || fail "the bed's first member did not lead"
+			wait_until 60 bed_leads node0 || fail "the bed's first member did not lead"
 		fi
 	done
 	wait_until 90 bed_healthy "$n" || fail "the bed's cluster did not become healthy: $(bed_api "${BED_API_PORT[0]}" /cluster)"

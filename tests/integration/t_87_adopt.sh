@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib_debian.sh"
 
 # the bed's processes are stopped (by pid) before lib.sh's cleanup, which counts whatever it must reap
-trap 'rc=$?; debian_bed_stop; (exit $rc); lib_cleanup' EXIT
+trap 'rc=$?; set +e; debian_bed_stop; (exit $rc); lib_cleanup' EXIT
 
 ETC=$T/etc/pgrefresh
 confdir() { printf '%s/15-main-%s\n' "$ETC" "$1"; }
