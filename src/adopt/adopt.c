@@ -463,6 +463,9 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 	}
 	fprintf(out, "adopted %s (%s): its agent runs; pgrefresh status --dir %s\n", conf->units[self].name, pc.name,
 		confdir);
+	fprintf(out, "next: Patroni reads bin_dir only when it starts: restart it with PostgreSQL kept running, "
+		     "`patronictl -c %s pause; systemctl restart patroni@%s; patronictl -c %s resume`\n",
+		o->config, pc.scope, o->config);
 	rc = PGR_EXIT_OK;
 out:
 	free(text);
@@ -601,7 +604,10 @@ int unadopt_run(const char *dir, adopt_bin_choice choice, FILE *out, pgr_err *er
 		}
 		(void)rmdir(conf.dir);
 	}
-	fprintf(out, "unadopted %s: Patroni runs it from %s; the catalog keeps its versions\n", unit->name, bin_dir);
+	fprintf(out, "unadopted %s: its config names %s; the catalog keeps its versions\n", unit->name, bin_dir);
+	fprintf(out, "next: Patroni reads bin_dir only when it starts: restart it now with PostgreSQL kept running, "
+		     "`patronictl -c %s pause; systemctl restart patroni@SCOPE; patronictl -c %s resume`\n",
+		st.config, st.config);
 	rc = PGR_EXIT_OK;
 out:
 	free(text);

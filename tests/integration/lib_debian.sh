@@ -16,6 +16,8 @@
 #     - the user's PgBouncer in front, BED_PGB_PORT, its ini $T/deb/pgbouncer/pgbouncer.ini.
 #   Sets BED_CONFIG[i], BED_PG_PORT[i], BED_API_PORT[i], BED_MEMBER[i], BED_SUPERPW.
 #   debian_bed_stop          stops what debian_bed started, by pid (lib.sh's cleanup reaps the rest).
+#   bed_restart_patroni      every Patroni restarted in maintenance mode (PostgreSQL keeps running): how bin_dir
+#                            takes effect (Patroni 3.0.2 reads it only at its start).
 #   bed_leader               the member Patroni names leader; bed_versions: each member's server_version.
 
 BED=
@@ -183,6 +185,30 @@ EOF
 	bed_spawn pgbouncer pgbouncer "$BED/pgbouncer/pgbouncer.ini"
 	wait_until 10 port_taken "$BED_PGB_PORT" || fail "the bed's PgBouncer did not start"
 	ok "a Debian-style Patroni cluster of $n members on $version (etcd $BED_ETCD, PgBouncer $BED_PGB_PORT)"
+}
+
+bed_paused() { bed_api "${BED_API_PORT[0]}" /cluster | grep -q '"pause": *true'; }
+
+# Patroni (3.0.2) reads bin_dir only when it starts: restart every member's Patroni the way a user does
+# without stopping PostgreSQL (maintenance mode: patronictl pause; systemctl restart patroni@...; resume).
+bed_restart_patroni() {
+	local i pid st
+	curl -sf --max-time 5 -XPATCH -d '{"pause": true}' "http://127.0.0.1:${BED_API_PORT[0]}/config" >/dev/null ||
+		fail "could not pause the bed's cluster"
+	wait_until 20 bed_paused || fail "the bed's cluster did not pause"
+	for i in "${!BED_MEMBER[@]}"; do
+		read -r pid st <"$BED/patroni-$i.pid"
+		kill -TERM "$pid"
+		wait_pids_gone 30 "$pid" || fail "Patroni of node$i did not stop"
+		bed_spawn "patroni-$i" patroni "${BED_CONFIG[$i]}"
+		wait_until 30 curl -sf --max-time 2 "http://127.0.0.1:${BED_API_PORT[$i]}/patroni" ||
+			fail "Patroni of node$i did not come back"
+	done
+	curl -sf --max-time 5 -XPATCH -d '{"pause": false}' "http://127.0.0.1:${BED_API_PORT[0]}/config" >/dev/null ||
+		fail "could not resume the bed's cluster"
+	wait_until 20 eval "! bed_paused" || fail "the bed's cluster did not resume"
+	wait_until 60 bed_healthy "${#BED_MEMBER[@]}" || fail "not healthy after Patroni's restart"
+	ok "every member's Patroni restarted in maintenance mode, PostgreSQL kept running"
 }
 
 debian_bed_stop() {

@@ -88,6 +88,7 @@ assert_contains "$(readlink -f "$T/catalog/$LOW")" "$T/catalog/.installs/$LOW-co
 pgr_run adopt --config "${BED_CONFIG[1]}" --dir "$(confdir 1)"
 assert_user_error "already adopted"
 assert_rc 6
+bed_restart_patroni
 C=$(confdir 0)
 
 step "every unit reports; pre-refresh-check passes"
@@ -141,6 +142,7 @@ for i in 0 1 2; do
 		"node$i: its config as it was but for bin_dir (no tag left)"
 done
 assert_eq "$(ls "$ETC")" "" "nothing left of what adopt wrote"
+bed_restart_patroni
 pgr_run status --dir "$(confdir 0)"
 [ "$RC" != 0 ] || fail "status still finds a cluster"
 
