@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cluster/conf.h"
+#include "refresh/plan.h"
 
 #define HEAD "[cluster]\nname = 15_main\netcd = http://127.0.0.1:2379\ncatalog = /c\nlocal = false\n"
 
@@ -58,9 +59,31 @@ static void test_member_key(void **state)
 	}
 }
 
+/* a refresh's plan names each unit's Patroni member: an adopted one's own, else <cluster>-N */
+static void test_plan_members(void **state)
+{
+	static const plan_input_unit units[] = {
+		{ "15_main/0", "node0", 0, "primary", "15.18" },
+		{ "15_main/1", "node1", 1, "sync-standby", "15.18" },
+		{ "15_main/2", "", 2, "replica", "15.18" },
+	};
+	static const struct {
+		const char *unit, *member;
+	} want[] = { { "15_main/2", "15_main-2" }, { "15_main/1", "node1" }, { "15_main/0", "node0" } };
+	refresh_record rec;
+
+	(void)state;
+	record_new(1, "15.18", "15.20", units, 3, 0, &rec);
+	assert_int_equal(rec.unit_count, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_string_equal(rec.units[i].unit, want[i].unit);
+		assert_string_equal(rec.units[i].member, want[i].member);
+	}
+}
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_member_key) };
+	const struct CMUnitTest tests[] = { cmocka_unit_test(test_member_key), cmocka_unit_test(test_plan_members) };
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
