@@ -120,7 +120,11 @@ debian_bed() {
 		BED_MEMBER[$i]=node$i
 		BED_PG_PORT[$i]=$(bed_port)
 		BED_API_PORT[$i]=$((BED_PG_PORT[$i] + 2576)) # pg_createconfig_patroni's rule: API = 8008 - 5432 + PORT
-		port_free "${BED_API_PORT[$i]}" || BED_API_PORT[$i]=$(bed_port)
+		if [[ "$BED_PORTS_TAKEN" == *" ${BED_API_PORT[$i]} "* ]] || ! port_free "${BED_API_PORT[$i]}"; then
+			BED_API_PORT[$i]=$(bed_port)
+		else
+			BED_PORTS_TAKEN="$BED_PORTS_TAKEN${BED_API_PORT[$i]} "
+		fi
 		BED_CONFIG[$i]=$BED/patroni/15-main-$i.yml
 		mkdir -p "$BED/node$i/run" "$BED/node$i/log"
 		chown -R postgres: "$BED/node$i"
