@@ -11,6 +11,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wformat=2 -Wshadow -Wno-format-truncation -Werror
 INC     := -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -I$(shell pg_config --includedir 2>/dev/null)
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcurl -ljansson -lpq -lcrypto -lmicrohttpd) -lm -lpthread
+LIBS    += $(shell pkg-config --libs yaml-0.1 2>/dev/null || echo -lyaml)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRC     := $(shell find src -name '*.c' | sort)

@@ -678,3 +678,80 @@ int catalog_add(const char *dir, const char *path, catalog_entry *added, bool *a
 		return pgr_err_prefix(err, "cannot add %s", path);
 	return link_entry(dir, &v, resolved, added, already, err);
 }
+
+/* cp -a FROM TO (TO's parent made first), as ourselves: a copy that keeps modes, links and times. */
+static int copy_tree(const char *from, const char *to, pgr_err *err)
+{
+	char parent[PATH_MAX], out[512];
+	char *argv[] = { "/bin/cp", "-a", "--", (char *)from, (char *)to, NULL };
+	char *slash;
+	int status = 0;
+
+	snprintf(parent, sizeof(parent), "%s", to);
+	slash = strrchr(parent, '/');
+	if (slash != NULL && slash != parent) {
+		*slash = '\0';
+		if (dir_make_all(parent, 0755, err) != 0)
+			return -1;
+	}
+	if (proc_run(argv, NULL, 600000, out, sizeof(out), &status, err) != 0)
+		return pgr_err_prefix(err, "copying %s", from);
+	if (status != 0) {
+		char line[256];
+
+		first_line(out, line, sizeof(line));
+		return pgr_err_set(err, "copying %s to %s: cp exited %d: %s", from, to, status, line);
+	}
+	return 0;
+}
+
+int catalog_copy_installation(const char *dir, const char *bin_dir, catalog_entry *added, pgr_err *err)
+{
+	char bin[PATH_MAX], root[PATH_MAX], share[PATH_MAX], dest[PATH_MAX], to[PATH_MAX], version[CATALOG_VERSION_LEN];
+	char major[16];
+	const char *base;
+	pg_version v;
+	bool already = false;
+	char *slash;
+
+	if (realpath(bin_dir, bin) == NULL)
+		return pgr_err_set(err, "%s: %s", bin_dir, strerror(errno));
+	if (catalog_detect_version(bin, &v, err) != 0)
+		return -1;
+	pg_version_format(&v, version, sizeof(version));
+	snprintf(major, sizeof(major), "%d", v.major);
+	snprintf(root, sizeof(root), "%s", bin);
+	slash = strrchr(root, '/');
+	if (slash == NULL || slash == root || strcmp(slash, "/bin") != 0)
+		return pgr_err_set(err, "%s is not a bin directory of an installation", bin_dir);
+	*slash = '\0';
+	if (snprintf(dest, sizeof(dest), "%s/.installs/%s-copy", dir, version) >= (int)sizeof(dest))
+		return pgr_err_set(err, "catalog path too long: %s", dir);
+	if (path_exists(dest))
+		return pgr_err_set(err, "%s already exists: a copy of %s was begun before; remove it and try again", dest,
+				   version);
+	/* Debian's layout: ROOT = PREFIX/lib/postgresql/NN, its share files in PREFIX/share/postgresql/NN */
+	base = strrchr(root, '/');
+	if (base != NULL && strcmp(base + 1, major) == 0 && strstr(root, "/lib/postgresql/") != NULL) {
+		char prefix[PATH_MAX];
+
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(strstr(root, "/lib/postgresql/") - root), root);
+		if (snprintf(share, sizeof(share), "%s/share/postgresql/%s", prefix, major) >= (int)sizeof(share))
+			return pgr_err_set(err, "path too long: %s", prefix);
+		if (!path_is_dir(share))
+			return pgr_err_set(err, "%s: no %s beside it (Debian's layout)", root, share);
+		snprintf(to, sizeof(to), "%s/usr/lib/postgresql/%s", dest, major);
+		if (copy_tree(root, to, err) != 0)
+			return -1;
+		snprintf(to, sizeof(to), "%s/usr/share/postgresql/%s", dest, major);
+		if (copy_tree(share, to, err) != 0)
+			return -1;
+	} else {
+		snprintf(to, sizeof(to), "%s/root", dest);
+		if (copy_tree(root, to, err) != 0)
+			return -1;
+	}
+	if (catalog_add(dir, dest, added, &already, err) != 0)
+		return pgr_err_prefix(err, "the copy of %s in %s", version, dest);
+	return 0;
+}

@@ -121,5 +121,12 @@ int catalog_detect_version(const char *bin_dir, pg_version *version, pgr_err *er
  */
 int catalog_add(const char *dir, const char *path, catalog_entry *added, bool *already, pgr_err *err)
 	__attribute__((warn_unused_result));
+/*
+ * Copies the installation whose bin directory is bin_dir (e.g. Debian's /usr/lib/postgresql/15/bin, with
+ * its /usr/share/postgresql/15) into catalog dir, under CATALOG/.installs/<version>-copy/, and adds the
+ * copy: what a unit runs from then on, whatever an apt upgrade does to the original. *added: the entry.
+ */
+int catalog_copy_installation(const char *dir, const char *bin_dir, catalog_entry *added, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 #endif

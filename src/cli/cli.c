@@ -104,6 +104,27 @@ static const cli_option_def agent_options[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const cli_option_def fetch_options[] = {
+	{ "catalog", "DIR", "the version catalog (default: the cluster's, $PGREFRESH_CATALOG or /var/lib/pgrefresh/catalog)" },
+	{ "cache", "DIR", "where the packages are unpacked (default $PGREFRESH_DIST or /var/cache/pgrefresh/dist)" },
+	{ NULL, NULL, NULL },
+};
+
+static const cli_option_def adopt_options[] = {
+	{ "config", "PATH", "the unit's Patroni config (Debian: /etc/patroni/VERSION-CLUSTER.yml)" },
+	{ "dry-run", NULL, "print what would change (the config's diff), change nothing" },
+	{ "catalog", "DIR", "the version catalog (default $PGREFRESH_CATALOG or /var/lib/pgrefresh/catalog)" },
+	{ "name", "NAME", "the cluster's name in pgrefresh (default: the scope, '-' made '_')" },
+	{ "pgbouncer", "HOST:PORT", "a PgBouncer in front of the cluster: its admin console" },
+	{ "pgbouncer-config", "PATH", "that PgBouncer's config file on this host" },
+	{ NULL, NULL, NULL },
+};
+
+static const cli_option_def unadopt_options[] = {
+	{ "bin-dir", "original|catalog", "bin_dir back to the original (default) or to the catalog's copy of the version it runs" },
+	{ NULL, NULL, NULL },
+};
+
 /* A row may end after needs_cluster (options, example and details then NULL: the handler parses its own). */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -127,6 +148,12 @@ static const cli_command commands[] = {
 	  "pgrefresh versions add ./postgresql-15_15.20-0+deb12u1_amd64.deb",
 	  "PATH: a directory with bin/postgres, a bin directory, a Debian unpack tree, or a postgresql-NN .deb\n"
 	  "(its postgresql-client-NN .deb beside it)." },
+	{ { "versions", "fetch" }, cmd_versions_fetch, "versions fetch VERSION [--cache DIR]",
+	  "download PostgreSQL VERSION with apt (server and client packages) and add it to the catalog", false,
+	  fetch_options, "pgrefresh versions fetch 15.20",
+	  "The packages postgresql-NN and postgresql-client-NN at VERSION, from this machine's apt archives, are\n"
+	  "unpacked into the cache (DIR/VERSION; default $PGREFRESH_DIST or /var/cache/pgrefresh/dist). A version\n"
+	  "the archives do not have is refused, listing those they have." },
 	{ { "versions" }, cmd_versions, "versions [--format json]", "list the version catalog", false, catalog_options,
 	  "pgrefresh versions --dir /tmp/pg", "With a cluster (--dir or $PGREFRESH_DIR), the UNITS column names the units "
 					     "that run each version." },
@@ -179,6 +206,17 @@ static const cli_command commands[] = {
 	  "The refresh is over; nothing is rolled back. Every unit keeps the version it runs and its bin link." },
 	{ { "debug", "fsm" }, cmd_debug_fsm, "debug fsm [--graphviz]", "print the refresh state machine", false, fsm_options,
 	  "pgrefresh debug fsm --graphviz | dot -Tsvg >fsm.svg", NULL },
+	{ { "adopt" }, cmd_adopt, "adopt [--config] PATH [--dir CONFDIR] [--dry-run]",
+	  "take an existing Patroni unit under pgrefresh (run on its host, once per unit)", false, adopt_options,
+	  "pgrefresh adopt --config /etc/patroni/15-main.yml --dir /etc/pgrefresh/15-main",
+	  "Copies the running installation into the catalog, points bin_dir at the unit's link (the config kept as\n"
+	  "PATH.pgrefresh-orig), has Patroni reload it, registers the unit (CONFDIR, default /etc/pgrefresh/SCOPE)\n"
+	  "and starts its agent. Refused, nothing changed: no config, Patroni or etcd not answering, already\n"
+	  "adopted, versions that differ between units." },
+	{ { "unadopt" }, cmd_unadopt, "unadopt --dir CONFDIR [--bin-dir original|catalog]",
+	  "give an adopted unit back: its config as it was, agent stopped, unit deregistered", true, unadopt_options,
+	  "pgrefresh unadopt --dir /etc/pgrefresh/15-main --bin-dir catalog",
+	  "--bin-dir original is refused when the original path holds another version than the unit runs." },
 	{ { "agent" }, cmd_agent, "agent --dir DIR [--unit UNIT]", "the per-unit daemon", true, agent_options,
 	  "pgrefresh agent --dir /tmp/pg --unit pg/0", "Started by `pgrefresh cluster start`, or by the host's service manager:\n"
 	  "pgrefresh-agent@INSTANCE.service runs it with --dir /etc/pgrefresh/INSTANCE, whose file `unit` names the unit." },

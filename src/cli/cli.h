@@ -83,6 +83,7 @@ int cmd_cluster_destroy(cli_ctx *ctx, int argc, char **argv);
 int cmd_cluster_env(cli_ctx *ctx, int argc, char **argv);
 int cmd_versions(cli_ctx *ctx, int argc, char **argv);
 int cmd_versions_add(cli_ctx *ctx, int argc, char **argv);
+int cmd_versions_fetch(cli_ctx *ctx, int argc, char **argv);
 int cmd_status(cli_ctx *ctx, int argc, char **argv);
 int cmd_agent(cli_ctx *ctx, int argc, char **argv);
 int cmd_repair_refresh_record(cli_ctx *ctx, int argc, char **argv);
@@ -98,6 +99,8 @@ int cmd_config(cli_ctx *ctx, int argc, char **argv);
 int cmd_wait(cli_ctx *ctx, int argc, char **argv);
 int cmd_history(cli_ctx *ctx, int argc, char **argv);
 int cmd_debug_fsm(cli_ctx *ctx, int argc, char **argv);
+int cmd_adopt(cli_ctx *ctx, int argc, char **argv);
+int cmd_unadopt(cli_ctx *ctx, int argc, char **argv);
 
 /* The operation lock: PGR_EXIT_OK when no refresh is in progress, else fills ctx->err and refuses. */
 int cli_refuse_during_refresh(cli_ctx *ctx, const char *what);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "catalog/fetch.h"
 #include "cli/cli.h"
 #include "cluster/conf.h"
 #include "cluster/conf_security.h"
@@ -225,13 +226,27 @@ out:
 	return rc;
 }
 
+/* The catalog a command that adds to it uses (pick_catalog, the cluster's conf not kept). */
+static int pick_catalog_dir(cli_ctx *ctx, const char *option, char *dir, size_t len)
+{
+	cluster_conf *conf = calloc(1, sizeof(*conf));
+	bool loaded;
+	int rc;
+
+	if (conf == NULL) {
+		pgr_err_set(&ctx->err, "out of memory");
+		return PGR_EXIT_ERROR;
+	}
+	rc = pick_catalog(ctx, option, conf, &loaded, dir, len);
+	free(conf);
+	return rc;
+}
+
 int cmd_versions_add(cli_ctx *ctx, int argc, char **argv)
 {
 	const char *option = cli_take_option(&argc, argv, "--catalog");
-	cluster_conf *conf;
 	catalog_entry added;
 	char dir[PATH_MAX];
-	bool loaded;
 	bool already;
 	int rc;
 
@@ -242,13 +257,7 @@ int cmd_versions_add(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "%s", ADD_HINT);
 		return PGR_EXIT_USAGE;
 	}
-	conf = calloc(1, sizeof(*conf));
-	if (conf == NULL) {
-		pgr_err_set(&ctx->err, "out of memory");
-		return PGR_EXIT_ERROR;
-	}
-	rc = pick_catalog(ctx, option, conf, &loaded, dir, sizeof(dir));
-	free(conf);
+	rc = pick_catalog_dir(ctx, option, dir, sizeof(dir));
 	if (rc != PGR_EXIT_OK)
 		return rc;
 	if (catalog_add(dir, argv[0], &added, &already, &ctx->err) != 0) {
@@ -273,5 +282,39 @@ int cmd_versions_add(cli_ctx *ctx, int argc, char **argv)
 		printf("%s already in the catalog (%s)\n", added.version, added.root);
 	else
 		printf("added %s (%s)\n", added.version, added.root);
+	return PGR_EXIT_OK;
+}
+
+int cmd_versions_fetch(cli_ctx *ctx, int argc, char **argv)
+{
+	const char *option = cli_take_option(&argc, argv, "--catalog");
+	const char *cache_opt = cli_take_option(&argc, argv, "--cache");
+	catalog_entry added;
+	char dir[PATH_MAX], cache[PATH_MAX];
+	int rc;
+
+	if (cli_no_more_options(ctx, argc, argv) != 0)
+		return PGR_EXIT_USAGE;
+	if (argc != 1) {
+		pgr_err_set(&ctx->err, argc == 0 ? "versions fetch needs a VERSION" : "versions fetch takes one VERSION");
+		pgr_err_hint(&ctx->err, "pgrefresh versions fetch 15.20");
+		return PGR_EXIT_USAGE;
+	}
+	rc = pick_catalog_dir(ctx, option, dir, sizeof(dir));
+	if (rc != PGR_EXIT_OK)
+		return rc;
+	if (cache_opt != NULL)
+		snprintf(cache, sizeof(cache), "%s", cache_opt);
+	else
+		fetch_default_cache(cache, sizeof(cache));
+	if (fetch_version(dir, cache, argv[0], &added, &ctx->err) != 0) {
+		if (strstr(ctx->err.msg, "is not in this machine's apt archives") != NULL)
+			pgr_err_hint(&ctx->err, "apt-get update, or add the archive that has it (bookworm-security); then "
+						"pgrefresh versions fetch VERSION with one of those listed");
+		else
+			pgr_err_hint(&ctx->err, "pgrefresh versions add PATH adds a tree or a .deb you have");
+		return PGR_EXIT_ERROR;
+	}
+	printf("%s fetched into %s and in the catalog %s\n", added.version, added.root, dir);
 	return PGR_EXIT_OK;
 }

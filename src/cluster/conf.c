@@ -338,6 +338,13 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 			if (strcmp(key, "host") == 0) {
 				if ((rc = set_value(unit->host, sizeof(unit->host), value, origin, lineno, key, err)) != 0)
 					break;
+			} else if (strcmp(key, "member") == 0) { /* Patroni's name for it, when not <cluster>-N (adopted) */
+				if (value[0] == '\0' || strpbrk(value, "/ \t")) {
+					rc = pgr_err_set(err, "%s:%d: bad member name \"%s\"", origin, lineno, value);
+					break;
+				}
+				if ((rc = set_value(unit->member, sizeof(unit->member), value, origin, lineno, key, err)) != 0)
+					break;
 			} else if (strcmp(key, "pg_port") == 0 || strcmp(key, "api_port") == 0) {
 				int *port = key[0] == 'p' ? &unit->pg_port : &unit->api_port;
 
@@ -414,11 +421,15 @@ int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err
 	used += (size_t)n;
 	for (int i = 0; i < conf->unit_count; i++) {
 		const conf_unit *u = &conf->units[i];
+		char dflt[sizeof(u->member) + 16];
 
 		EMIT("\n[unit %s]\nhost = %s\npg_port = %d\napi_port = %d\n", u->name, u->host, u->pg_port,
 		     u->api_port);
 		if (u->metrics_port != 0)
 			EMIT("metrics_port = %d\n", u->metrics_port);
+		snprintf(dflt, sizeof(dflt), "%s-%d", conf->name, u->number);
+		if (strcmp(u->member, dflt) != 0)
+			EMIT("member = %s\n", u->member);
 	}
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
 		const conf_pooler *p = &conf->pgbouncers[i];

@@ -18,6 +18,7 @@
  *   api_port = 8010
  *   metrics_port = 9560            (its agent serves Prometheus metrics at http://host:9560/metrics; 0 or
  *                                   absent: none)
+ *   member = node0                 (its Patroni member name; default <name>-N: an adopted unit keeps its own)
  *   [pooler pgbouncer]             (one section a pooler, in front of the cluster; at most CONF_MAX_PGBOUNCERS)
  *   kind = pgbouncer               (the only kind so far; the default)
  *   admin = 127.0.0.1:6432         (its admin console: PAUSE, RESUME, SHOW; required)

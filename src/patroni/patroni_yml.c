@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adopt/adopt.h"
 #include "cluster/conf_security.h"
 #include "cluster/local_secure.h"
 #include "patroni/patroni.h"
@@ -187,9 +188,13 @@ int patroni_yml_set_tags(const cluster_conf *conf, const conf_unit *unit, const 
 	patroni_client pc;
 	int loop_wait = 0;
 
-	if (secrets_load(conf->dir, &secrets, err) != 0)
+	bool adopted = false;
+
+	if (adopt_unit_write_tags(conf, unit, tags, &adopted, err) != 0) /* an adopted unit: the user's config */
 		return -1;
-	if (patroni_yml_write(conf, &secrets, unit, tags, err) != 0)
+	if (!adopted && secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	if (!adopted && patroni_yml_write(conf, &secrets, unit, tags, err) != 0)
 		return -1;
 	conf_patroni_client(conf, &pc);
 	conf_unit_api_url(conf, unit, url, sizeof(url));

@@ -41,6 +41,7 @@ void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, p
 
 		memset(u, 0, sizeof(*u));
 		snprintf(u->unit, sizeof(u->unit), "%s", conf->units[i].name);
+		snprintf(u->member, sizeof(u->member), "%s", conf->units[i].member);
 		u->number = conf->units[i].number;
 		snprintf(u->role, sizeof(u->role), "%s", snap->have[i] ? snap->records[i].role : "unknown");
 		snprintf(u->version, sizeof(u->version), "%s", snap->have[i] ? snap->records[i].linked_version : "");

@@ -218,6 +218,7 @@ static int plan_inputs(const refresh_obs *obs, plan_input_unit *units)
 
 		memset(u, 0, sizeof(*u));
 		snprintf(u->unit, sizeof(u->unit), "%s", o->unit);
+		snprintf(u->member, sizeof(u->member), "%s", o->member);
 		u->number = o->number;
 		snprintf(u->role, sizeof(u->role), "%s", o->role[0] ? o->role : "unknown");
 		snprintf(u->version, sizeof(u->version), "%s", o->linked_version);

@@ -63,6 +63,8 @@ static void fill_plan(refresh_record *out, const plan_input_unit *units, int cou
 		snprintf(ru->unit, sizeof(ru->unit), "%s", u->unit);
 		snprintf(ru->member, sizeof(ru->member), "%.*s-%s", slash ? (int)(slash - u->unit) : 0, u->unit,
 			 slash ? slash + 1 : u->unit);
+		if (u->member[0] != '\0') /* an adopted unit keeps its Patroni name */
+			snprintf(ru->member, sizeof(ru->member), "%s", u->member);
 		snprintf(ru->planned_role, sizeof(ru->planned_role), "%s", u->role);
 		ru->step = STEP_PENDING;
 	}

@@ -16,6 +16,7 @@
 /* A unit as the plan sees it. */
 typedef struct plan_input_unit {
 	char unit[32];
+	char member[32];  /* its Patroni member name; "" = <cluster>-N, from unit */
 	int number;
 	char role[16];    /* primary | sync-standby | replica | unknown */
 	char version[16]; /* the version it is linked to / runs */

@@ -1,0 +1,355 @@
+#include "adopt/adopt_yml.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "util/yaml.h"
+
+/* A loaded document and the text it came from. */
+typedef struct ydoc {
+	yaml_document_t doc;
+	const char *text;
+	size_t len;
+} ydoc;
+
+static int ydoc_load(ydoc *d, const char *text, const char *origin, pgr_err *err)
+{
+	yaml_parser_t parser;
+	yaml_node_t *root;
+
+	d->text = text;
+	d->len = strlen(text);
+	if (!yaml_parser_initialize(&parser))
+		return pgr_err_set(err, "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, d->len);
+	yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
+	if (!yaml_parser_load(&parser, &d->doc)) {
+		pgr_err_set(err, "%s:%zu: not YAML: %s", origin, parser.problem_mark.line + 1,
+			    parser.problem ? parser.problem : "parse error");
+		yaml_parser_delete(&parser);
+		return -1;
+	}
+	yaml_parser_delete(&parser);
+	root = yaml_document_get_root_node(&d->doc);
+	if (root == NULL || root->type != YAML_MAPPING_NODE) {
+		yaml_document_delete(&d->doc);
+		return pgr_err_set(err, "%s: not a Patroni configuration (no top-level mapping)", origin);
+	}
+	return 0;
+}
+
+/* libyaml's marks count characters: the byte offset of character index i of the (UTF-8) text. */
+static size_t byte_offset(const ydoc *d, size_t index)
+{
+	size_t b = 0, c = 0;
+
+	while (b < d->len && c < index) {
+		b++;
+		while (b < d->len && ((unsigned char)d->text[b] & 0xC0) == 0x80)
+			b++;
+		c++;
+	}
+	return b;
+}
+
+/* The value node of key in mapping node map (NULL when absent or map is not a mapping); *key_node its key. */
+static yaml_node_t *map_get_pair(yaml_document_t *doc, yaml_node_t *map, const char *key, yaml_node_t **key_node)
+{
+	if (map == NULL || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+
+		if (k != NULL && k->type == YAML_SCALAR_NODE && strlen(key) == k->data.scalar.length &&
+		    memcmp(k->data.scalar.value, key, k->data.scalar.length) == 0) {
+			*key_node = k;
+			return yaml_document_get_node(doc, p->value);
+		}
+	}
+	return NULL;
+}
+
+static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+	yaml_node_t *k;
+
+	return map_get_pair(doc, map, key, &k);
+}
+
+static yaml_node_t *path_get(yaml_document_t *doc, const char *a, const char *b, const char *c)
+{
+	yaml_node_t *n = map_get(doc, yaml_document_get_root_node(doc), a);
+
+	if (b != NULL)
+		n = map_get(doc, n, b);
+	if (c != NULL)
+		n = map_get(doc, n, c);
+	return n;
+}
+
+/* A scalar's value into buf ("" for a null or a missing node); -1 when it does not fit or is no scalar. */
+static int scalar_copy(const yaml_node_t *n, const char *what, char *buf, size_t len, pgr_err *err)
+{
+	buf[0] = '\0';
+	if (n == NULL)
+		return 0;
+	if (n->type != YAML_SCALAR_NODE)
+		return pgr_err_set(err, "%s is not a single value", what);
+	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && n->data.scalar.length == 4 &&
+	    memcmp(n->data.scalar.value, "null", 4) == 0)
+		return 0;
+	if (n->data.scalar.length >= len)
+		return pgr_err_set(err, "%s is too long", what);
+	memcpy(buf, n->data.scalar.value, n->data.scalar.length);
+	buf[n->data.scalar.length] = '\0';
+	return 0;
+}
+
+/* etcd hosts: a scalar "h:p,h:p" or a sequence of them, joined with ','. */
+static int hosts_copy(yaml_document_t *doc, const yaml_node_t *n, char *buf, size_t len, pgr_err *err)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	if (n == NULL || n->type != YAML_SEQUENCE_NODE)
+		return scalar_copy(n, "etcd hosts", buf, len, err);
+	for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++) {
+		yaml_node_t *item = yaml_document_get_node(doc, *i);
+		int w;
+
+		if (item == NULL || item->type != YAML_SCALAR_NODE)
+			return pgr_err_set(err, "etcd hosts: an entry is not a host:port");
+		w = snprintf(buf + used, len - used, "%s%.*s", used ? "," : "", (int)item->data.scalar.length,
+			     (const char *)item->data.scalar.value);
+		if (w < 0 || (size_t)w >= len - used)
+			return pgr_err_set(err, "etcd hosts: too long");
+		used += (size_t)w;
+	}
+	return 0;
+}
+
+int adopt_yml_read(const char *text, const char *origin, adopt_patroni_conf *out, pgr_err *err)
+{
+	ydoc d;
+	yaml_document_t *doc = &d.doc;
+	yaml_node_t *etcd;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (ydoc_load(&d, text, origin, err) != 0)
+		return -1;
+	etcd = path_get(doc, "etcd3", NULL, NULL);
+	if (etcd == NULL) {
+		etcd = path_get(doc, "etcd", NULL, NULL);
+	}
+	rc = scalar_copy(path_get(doc, "scope", NULL, NULL), "scope", out->scope, sizeof(out->scope), err) ||
+	     scalar_copy(path_get(doc, "name", NULL, NULL), "name", out->name, sizeof(out->name), err) ||
+	     scalar_copy(path_get(doc, "restapi", "listen", NULL), "restapi.listen", out->api_listen,
+			 sizeof(out->api_listen), err) ||
+	     scalar_copy(path_get(doc, "restapi", "connect_address", NULL), "restapi.connect_address", out->api_connect,
+			 sizeof(out->api_connect), err) ||
+	     scalar_copy(path_get(doc, "restapi", "authentication", "username"), "restapi.authentication.username",
+			 out->api_user, sizeof(out->api_user), err) ||
+	     scalar_copy(path_get(doc, "restapi", "authentication", "password"), "restapi.authentication.password",
+			 out->api_password, sizeof(out->api_password), err) ||
+	     scalar_copy(path_get(doc, "postgresql", "connect_address", NULL), "postgresql.connect_address",
+			 out->pg_connect, sizeof(out->pg_connect), err) ||
+	     scalar_copy(path_get(doc, "postgresql", "data_dir", NULL), "postgresql.data_dir", out->data_dir,
+			 sizeof(out->data_dir), err) ||
+	     scalar_copy(path_get(doc, "postgresql", "bin_dir", NULL), "postgresql.bin_dir", out->bin_dir,
+			 sizeof(out->bin_dir), err) ||
+	     scalar_copy(path_get(doc, "postgresql", "authentication", "superuser") ?
+				 map_get(doc, path_get(doc, "postgresql", "authentication", "superuser"), "username") :
+				 NULL,
+			 "postgresql.authentication.superuser.username", out->superuser, sizeof(out->superuser), err) ||
+	     scalar_copy(path_get(doc, "postgresql", "authentication", "superuser") ?
+				 map_get(doc, path_get(doc, "postgresql", "authentication", "superuser"), "password") :
+				 NULL,
+			 "postgresql.authentication.superuser.password", out->superuser_password,
+			 sizeof(out->superuser_password), err);
+	if (rc == 0 && etcd != NULL) {
+		yaml_node_t *hosts = map_get(doc, etcd, "hosts");
+
+		if (hosts == NULL)
+			hosts = map_get(doc, etcd, "host");
+		rc = hosts_copy(doc, hosts, out->etcd_hosts, sizeof(out->etcd_hosts), err) ||
+		     scalar_copy(map_get(doc, etcd, "protocol"), "etcd protocol", out->etcd_protocol,
+				 sizeof(out->etcd_protocol), err) ||
+		     scalar_copy(map_get(doc, etcd, "username"), "etcd username", out->etcd_user, sizeof(out->etcd_user),
+				 err) ||
+		     scalar_copy(map_get(doc, etcd, "password"), "etcd password", out->etcd_password,
+				 sizeof(out->etcd_password), err);
+	}
+	out->api_tls = path_get(doc, "restapi", "certfile", NULL) != NULL;
+	yaml_document_delete(doc);
+	if (rc != 0)
+		return pgr_err_prefix(err, "%s", origin);
+	if (out->scope[0] == '\0')
+		return pgr_err_set(err, "%s: no scope", origin);
+	if (out->name[0] == '\0')
+		return pgr_err_set(err, "%s: no name (the member's)", origin);
+	if (out->api_connect[0] == '\0')
+		return pgr_err_set(err, "%s: no restapi.connect_address", origin);
+	if (out->etcd_hosts[0] == '\0')
+		return pgr_err_set(err, "%s: no etcd3 (or etcd) section with hosts: pgrefresh needs etcd", origin);
+	if (out->etcd_protocol[0] == '\0')
+		snprintf(out->etcd_protocol, sizeof(out->etcd_protocol), "http");
+	if (out->data_dir[0] == '\0')
+		return pgr_err_set(err, "%s: no postgresql.data_dir", origin);
+	if (out->bin_dir[0] == '\0')
+		return pgr_err_set(err, "%s: no postgresql.bin_dir (Patroni then runs PostgreSQL from PATH)", origin);
+	if (out->superuser[0] == '\0')
+		snprintf(out->superuser, sizeof(out->superuser), "postgres");
+	return 0;
+}
+
+/* text with bytes [from, to) replaced by repl, into a heap string. */
+static int splice(const char *text, size_t from, size_t to, const char *repl, char **out, pgr_err *err)
+{
+	size_t len = strlen(text), rlen = strlen(repl);
+	char *s = malloc(len - (to - from) + rlen + 1);
+
+	if (s == NULL)
+		return pgr_err_set(err, "out of memory");
+	memcpy(s, text, from);
+	memcpy(s + from, repl, rlen);
+	memcpy(s + from + rlen, text + to, len - to + 1);
+	*out = s;
+	return 0;
+}
+
+int adopt_yml_set_bin_dir(const char *text, const char *bin_dir, char **out, pgr_err *err)
+{
+	ydoc d;
+	yaml_node_t *n;
+	char quoted[PATH_MAX * 2 + 8], repl[PATH_MAX * 2 + 16];
+	size_t from, to;
+	int rc;
+
+	if (yaml_quote("bin_dir", bin_dir, quoted, sizeof(quoted), err) != 0)
+		return -1;
+	if (ydoc_load(&d, text, "the Patroni configuration", err) != 0)
+		return -1;
+	n = path_get(&d.doc, "postgresql", "bin_dir", NULL);
+	if (n == NULL || n->type != YAML_SCALAR_NODE) {
+		yaml_document_delete(&d.doc);
+		return pgr_err_set(err, "the Patroni configuration has no postgresql.bin_dir value to change");
+	}
+	from = byte_offset(&d, n->start_mark.index);
+	to = byte_offset(&d, n->end_mark.index);
+	yaml_document_delete(&d.doc);
+	/* an empty value ("bin_dir:") has no room of its own after the colon */
+	snprintf(repl, sizeof(repl), "%s%s", from > 0 && text[from - 1] == ':' ? " " : "", quoted);
+	rc = splice(text, from, to, repl, out, err);
+	return rc;
+}
+
+int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync, char **out, pgr_err *err)
+{
+	ydoc d;
+	yaml_node_t *root, *tags = NULL, *tags_key = NULL;
+	char flow[2048], q[160];
+	size_t used, from = 0, to = 0;
+	bool have = false;
+	int w;
+
+	if (ydoc_load(&d, text, "the Patroni configuration", err) != 0)
+		return -1;
+	root = yaml_document_get_root_node(&d.doc);
+	tags = map_get_pair(&d.doc, root, "tags", &tags_key);
+	used = (size_t)snprintf(flow, sizeof(flow), "{");
+	if (tags != NULL && tags->type == YAML_MAPPING_NODE) {
+		/* the user's own tags, as written */
+		for (yaml_node_pair_t *p = tags->data.mapping.pairs.start; p < tags->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(&d.doc, p->key);
+			yaml_node_t *v = yaml_document_get_node(&d.doc, p->value);
+			size_t kf, kt, vf, vt;
+
+			if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+				continue;
+			if ((k->data.scalar.length == 6 && memcmp(k->data.scalar.value, "nosync", 6) == 0) ||
+			    (k->data.scalar.length == 13 && memcmp(k->data.scalar.value, "replicatefrom", 13) == 0))
+				continue;
+			kf = byte_offset(&d, k->start_mark.index);
+			kt = byte_offset(&d, k->end_mark.index);
+			vf = byte_offset(&d, v->start_mark.index);
+			vt = byte_offset(&d, v->end_mark.index);
+			if (v->type != YAML_SCALAR_NODE || memchr(text + vf, '\n', vt - vf) != NULL) {
+				yaml_document_delete(&d.doc);
+				return pgr_err_set(err, "tag %.*s: a value of more than one line; pgrefresh cannot rewrite "
+							"the tags", (int)k->data.scalar.length, (const char *)k->data.scalar.value);
+			}
+			w = snprintf(flow + used, sizeof(flow) - used, "%s%.*s: %.*s", have ? ", " : "", (int)(kt - kf),
+				     text + kf, (int)(vt - vf), text + vf);
+			if (w < 0 || (size_t)w >= sizeof(flow) - used)
+				goto too_long;
+			used += (size_t)w;
+			have = true;
+		}
+	} else if (tags != NULL && !(tags->type == YAML_SCALAR_NODE && tags->data.scalar.length == 0)) {
+		yaml_document_delete(&d.doc);
+		return pgr_err_set(err, "tags is not a mapping");
+	}
+	if (tags != NULL) {
+		/* from just after "tags:" to the end of its value (a block mapping's ends where the next key begins) */
+		size_t k = byte_offset(&d, tags_key->end_mark.index);
+
+		while (k < d.len && text[k] != ':')
+			k++;
+		from = k < d.len ? k + 1 : k;
+		to = tags->type == YAML_SCALAR_NODE ? from : byte_offset(&d, tags->end_mark.index);
+		if (to < from)
+			to = from;
+	}
+	yaml_document_delete(&d.doc);
+	if (replicatefrom[0] != '\0') {
+		if (yaml_quote("the replicatefrom tag", replicatefrom, q, sizeof(q), err) != 0)
+			return -1;
+		w = snprintf(flow + used, sizeof(flow) - used, "%sreplicatefrom: %s", have ? ", " : "", q);
+		if (w < 0 || (size_t)w >= sizeof(flow) - used)
+			goto too_long;
+		used += (size_t)w;
+		have = true;
+	}
+	if (nosync) {
+		w = snprintf(flow + used, sizeof(flow) - used, "%snosync: true", have ? ", " : "");
+		if (w < 0 || (size_t)w >= sizeof(flow) - used)
+			goto too_long;
+		used += (size_t)w;
+	}
+	w = snprintf(flow + used, sizeof(flow) - used, "}");
+	if (w < 0 || (size_t)w >= sizeof(flow) - used)
+		goto too_long;
+	if (tags == NULL) {
+		char line[sizeof(flow) + 16];
+		size_t len = strlen(text);
+
+		snprintf(line, sizeof(line), "%stags: %s\n", len > 0 && text[len - 1] != '\n' ? "\n" : "", flow);
+		return splice(text, len, len, line, out, err);
+	} else {
+		char repl[sizeof(flow) + 4];
+
+		snprintf(repl, sizeof(repl), " %s%s", flow, to > from && text[to - 1] == '\n' ? "\n" : "");
+		return splice(text, from, to, repl, out, err);
+	}
+too_long:
+	return pgr_err_set(err, "the tags are too long");
+}
+
+int adopt_split_hostport(const char *hp, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(hp, ':');
+	char *end;
+	long v;
+
+	if (colon == NULL || colon == hp)
+		return -1;
+	v = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || v <= 0 || v > 65535)
+		return -1;
+	snprintf(host, hostlen, "%.*s", (int)(colon - hp), hp);
+	*port = (int)v;
+	return 0;
+}

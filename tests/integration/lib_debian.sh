@@ -1,0 +1,229 @@
+# lib_debian.sh — a Patroni cluster set up the way a Debian user sets one up, with files pgrefresh did
+# not write: the test bed of `pgrefresh adopt` (t_87_adopt.sh). Sourced after lib.sh.
+#
+#   debian_bed VERSION [N]   in $T/deb (default N = 3 members):
+#     - "Debian's installation" of VERSION: $T/deb/root/usr/lib/postgresql/15 and usr/share/postgresql/15,
+#       copied from the dist's unpacked Debian packages (the machine's own postgresql-15 is one version, and
+#       an apt upgrade of it is what the user fears); BED_BIN_DIR is its bin;
+#     - the user's own etcd: one member on 127.0.0.1, its own data dir and ports (BED_ETCD);
+#     - one Patroni config per member, $T/deb/patroni/15-main-N.yml, rendered from Debian's own template
+#       (/etc/patroni/config.yml.in, the one pg_createconfig_patroni 15 main fills into
+#       /etc/patroni/15-main.yml) with that script's substitutions, plus what one machine running three
+#       members needs: each its own ports, data dir and socket dir on 127.0.0.1, no pg_createcluster
+#       bootstrap (it writes /etc/postgresql), and the tuning such a user makes (a superuser password,
+#       synchronous_mode, loop_wait 2);
+#     - Patroni run directly as postgres (systemd is not PID 1 here), pids in $T/deb/*.pid;
+#     - the user's PgBouncer in front, BED_PGB_PORT, its ini $T/deb/pgbouncer/pgbouncer.ini.
+#   Sets BED_CONFIG[i], BED_PG_PORT[i], BED_API_PORT[i], BED_MEMBER[i], BED_SUPERPW.
+#   debian_bed_stop          stops what debian_bed started, by pid (lib.sh's cleanup reaps the rest).
+#   bed_restart_patroni      every Patroni restarted in maintenance mode (PostgreSQL keeps running): how bin_dir
+#                            takes effect (Patroni 3.0.2 reads it only at its start).
+#   bed_leader               the member Patroni names leader; bed_versions: each member's server_version.
+
+BED=
+BED_SUPERPW=bed-super-pw
+declare -a BED_CONFIG BED_PG_PORT BED_API_PORT BED_MEMBER
+
+# a port free on 127.0.0.1 and not handed out before by this bed
+BED_PORTS_TAKEN=" "
+bed_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 20000))
+		[[ "$BED_PORTS_TAKEN" == *" $p "* ]] && continue
+		port_free "$p" || continue
+		BED_PORTS_TAKEN="$BED_PORTS_TAKEN$p "
+		printf '%s\n' "$p"
+		return 0
+	done
+}
+
+# bed_spawn NAME CMD...: runs CMD detached as postgres, log $BED/NAME.log, pidfile "pid starttime" $BED/NAME.pid
+bed_spawn() {
+	local name=$1 pid
+	shift
+	setsid runuser -u postgres -- "$@" >"$BED/$name.log" 2>&1 </dev/null &
+	pid=$!
+	# runuser forks the command as its child: record the command itself, when it appears
+	local child= i
+	for i in $(seq 50); do
+		child=$(pgrep -P "$pid" | head -n 1 || true)
+		[ -n "$child" ] && break
+		sleep 0.1
+	done
+	[ -n "$child" ] || child=$pid
+	printf '%s %s\n' "$child" "$(proc_starttime "$child")" >"$BED/$name.pid"
+	printf '%s %s\n' "$pid" "$(proc_starttime "$pid")" >"$BED/$name.runuser.pid"
+}
+
+bed_api() { curl -s --max-time 3 "http://127.0.0.1:$1$2"; }
+
+bed_leader() {
+	bed_api "${BED_API_PORT[0]}" /cluster | python3 -c '
+import json, sys
+try:
+    members = json.load(sys.stdin)["members"]
+except ValueError:
+    sys.exit(1)
+for m in members:
+    if m["role"] == "leader": print(m["name"])'
+}
+
+bed_leads() { [ "$(bed_leader 2>/dev/null)" = "$1" ]; } # MEMBER
+
+# "node0=150018 node1=150018 ..." from each member's own /patroni
+bed_versions() {
+	local i out=
+	for i in "${!BED_MEMBER[@]}"; do
+		out="$out ${BED_MEMBER[$i]}=$(bed_api "${BED_API_PORT[$i]}" /patroni |
+			python3 -c 'import json, sys; print(json.load(sys.stdin).get("server_version", ""))' 2>/dev/null)"
+	done
+	printf '%s\n' "${out# }"
+}
+
+# every member running, one leader, every replica streaming
+bed_healthy() {
+	bed_api "${BED_API_PORT[0]}" /cluster | python3 -c '
+import json, sys
+try:
+    ms = json.load(sys.stdin)["members"]
+except ValueError:
+    sys.exit(1)
+ok = len(ms) == int(sys.argv[1]) and all(m["state"] in ("running", "streaming") for m in ms)
+ok = ok and sum(m["role"] == "leader" for m in ms) == 1 and any(m["role"] == "sync_standby" for m in ms)
+sys.exit(0 if ok else 1)' "$1"
+}
+
+debian_bed() {
+	local version=$1 n=${2:-3} i tree etcd_port etcd_peer tmpl=/etc/patroni/config.yml.in
+	BED=$T/deb
+	mkdir -p "$BED/root/usr/lib/postgresql" "$BED/root/usr/share/postgresql" "$BED/patroni"
+	tree=$(version_path "$version")
+	[ -d "$tree/usr/lib/postgresql/15" ] || fail "$version is not a Debian tree in $DIST"
+	[ -r "$tmpl" ] || fail "Debian's Patroni template $tmpl is missing (the patroni package)"
+	cp -a "$tree/usr/lib/postgresql/15" "$BED/root/usr/lib/postgresql/"
+	cp -a "$tree/usr/share/postgresql/15" "$BED/root/usr/share/postgresql/"
+	BED_BIN_DIR=$BED/root/usr/lib/postgresql/15/bin
+
+	etcd_port=$(bed_port)
+	etcd_peer=$(bed_port)
+	BED_ETCD=127.0.0.1:$etcd_port
+	mkdir -p "$BED/etcd"
+	chown postgres: "$BED" "$BED/etcd" "$BED/patroni"
+	bed_spawn etcd etcd --name e0 --data-dir "$BED/etcd/data" --logger=zap \
+		--listen-client-urls "http://$BED_ETCD" --advertise-client-urls "http://$BED_ETCD" \
+		--listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+		--initial-cluster "e0=http://127.0.0.1:$etcd_peer" --initial-cluster-state new
+	wait_until 20 curl -sf "http://$BED_ETCD/health" || fail "the bed's etcd did not start"
+
+	for ((i = 0; i < n; i++)); do
+		BED_MEMBER[$i]=node$i
+		BED_PG_PORT[$i]=$(bed_port)
+		BED_API_PORT[$i]=$((BED_PG_PORT[$i] + 2576)) # pg_createconfig_patroni's rule: API = 8008 - 5432 + PORT
+		if [[ "$BED_PORTS_TAKEN" == *" ${BED_API_PORT[$i]} "* ]] || ! port_free "${BED_API_PORT[$i]}"; then
+			BED_API_PORT[$i]=$(bed_port)
+		else
+			BED_PORTS_TAKEN="$BED_PORTS_TAKEN${BED_API_PORT[$i]} "
+		fi
+		BED_CONFIG[$i]=$BED/patroni/15-main-$i.yml
+		mkdir -p "$BED/node$i/run" "$BED/node$i/log"
+		chown -R postgres: "$BED/node$i"
+		# pg_createconfig_patroni's substitutions of Debian's template (its sed, with this machine's values)
+		sed -e "s/@VERSION@/15/g" -e "s/@CLUSTER@/main/g" -e "s/@HOSTNAME@/node$i/g" \
+			-e "s/@HOSTIP@/127.0.0.1/g" -e "s/@PORT@/${BED_PG_PORT[$i]}/g" -e "s/@API_PORT@/${BED_API_PORT[$i]}/g" \
+			-e "s,@DATADIR_BASE@/15/main,$BED/node$i/data,g" -e "s,@NETWORK@,127.0.0.1/32,g" -e "s/@LISTEN_VIP@//g" \
+			-e "s,^@DCS_CONFIG@,etcd3:\n  hosts: $BED_ETCD," \
+			"$tmpl" |
+			# what one machine with three members needs, and the user's own tuning
+			python3 -c '
+import re, sys
+bed, i, bindir, pw = sys.argv[1:]
+t = sys.stdin.read()
+t = re.sub(r"\n  method: pg_createcluster\n  pg_createcluster:\n    command: [^\n]*\n", "\n", t)
+t = re.sub(r"  create_replica_method:\n    - pg_clonecluster\n  pg_clonecluster:\n    command: [^\n]*\n", "", t)
+t = re.sub(r"\n  config_dir: [^\n]*", "", t)
+t = re.sub(r"\nzookeeper:\n  hosts: [^\n]*\n?", "\n", t)
+t = t.replace("  listen: \"*:", "  listen: \"127.0.0.1:")
+t = t.replace("    ttl: 30\n    loop_wait: 10\n    retry_timeout: 10\n",
+              "    ttl: 10\n    loop_wait: 2\n    retry_timeout: 4\n    synchronous_mode: true\n")
+t = re.sub(r"  bin_dir: [^\n]*", "  bin_dir: " + bindir, t)
+t = re.sub(r"  pgpass: [^\n]*", "  pgpass: %s/node%s/pgpass" % (bed, i), t)
+t = t.replace("      username: \"postgres\"\n      password:\n", "      username: \"postgres\"\n      password: \"%s\"\n" % pw)
+t = t.replace("/var/run/postgresql/", "%s/node%s/run" % (bed, i))
+t = t.replace("/var/log/postgresql", "%s/node%s/log" % (bed, i))
+t = t.replace("      parameters:\n#        wal_level", "      parameters:\n        wal_keep_size: 256MB\n#        wal_level")
+sys.stdout.write(t)' "$BED" "$i" "$BED_BIN_DIR" "$BED_SUPERPW" >"${BED_CONFIG[$i]}"
+		grep -q '/etc/' "${BED_CONFIG[$i]}" && grep -n '^[^#]*/etc/' "${BED_CONFIG[$i]}" &&
+			fail "the bed's config still names /etc"
+		chown postgres: "${BED_CONFIG[$i]}"
+		chmod 0600 "${BED_CONFIG[$i]}"
+		bed_spawn "patroni-$i" patroni "${BED_CONFIG[$i]}"
+		if [ "$i" = 0 ]; then
+			wait_until 60 bed_leads node0 || fail "the bed's first member did not lead"
+		fi
+	done
+	wait_until 90 bed_healthy "$n" || fail "the bed's cluster did not become healthy: $(bed_api "${BED_API_PORT[0]}" /cluster)"
+
+	# the user's PgBouncer, in front of the leader
+	BED_PGB_PORT=$(bed_port)
+	mkdir -p "$BED/pgbouncer"
+	printf '"postgres" "%s"\n' "$BED_SUPERPW" >"$BED/pgbouncer/userlist.txt"
+	cat >"$BED/pgbouncer/pgbouncer.ini" <<EOF
+[databases]
+postgres = host=127.0.0.1 port=${BED_PG_PORT[0]} dbname=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BED_PGB_PORT
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $BED/pgbouncer/userlist.txt
+admin_users = postgres
+pool_mode = transaction
+server_login_retry = 1
+server_connect_timeout = 3
+query_wait_timeout = 60
+ignore_startup_parameters = extra_float_digits
+EOF
+	chown -R postgres: "$BED/pgbouncer"
+	chmod 0600 "$BED/pgbouncer/userlist.txt"
+	bed_spawn pgbouncer pgbouncer "$BED/pgbouncer/pgbouncer.ini"
+	wait_until 10 port_taken "$BED_PGB_PORT" || fail "the bed's PgBouncer did not start"
+	ok "a Debian-style Patroni cluster of $n members on $version (etcd $BED_ETCD, PgBouncer $BED_PGB_PORT)"
+}
+
+bed_paused() { bed_api "${BED_API_PORT[0]}" /cluster | grep -q '"pause": *true'; }
+
+# Patroni (3.0.2) reads bin_dir only when it starts: restart every member's Patroni the way a user does
+# without stopping PostgreSQL (maintenance mode: patronictl pause; systemctl restart patroni@...; resume).
+bed_restart_patroni() {
+	local i pid st
+	curl -sf --max-time 5 -XPATCH -d '{"pause": true}' "http://127.0.0.1:${BED_API_PORT[0]}/config" >/dev/null ||
+		fail "could not pause the bed's cluster"
+	wait_until 20 bed_paused || fail "the bed's cluster did not pause"
+	for i in "${!BED_MEMBER[@]}"; do
+		read -r pid st <"$BED/patroni-$i.pid"
+		kill -TERM "$pid"
+		wait_pids_gone 30 "$pid" || fail "Patroni of node$i did not stop"
+		bed_spawn "patroni-$i" patroni "${BED_CONFIG[$i]}"
+		wait_until 30 curl -sf --max-time 2 "http://127.0.0.1:${BED_API_PORT[$i]}/patroni" ||
+			fail "Patroni of node$i did not come back"
+	done
+	curl -sf --max-time 5 -XPATCH -d '{"pause": false}' "http://127.0.0.1:${BED_API_PORT[0]}/config" >/dev/null ||
+		fail "could not resume the bed's cluster"
+	wait_until 20 eval "! bed_paused" || fail "the bed's cluster did not resume"
+	wait_until 60 bed_healthy "${#BED_MEMBER[@]}" || fail "not healthy after Patroni's restart"
+	ok "every member's Patroni restarted in maintenance mode, PostgreSQL kept running"
+}
+
+debian_bed_stop() {
+	local f pid st
+	[ -n "$BED" ] || return 0
+	for f in "$BED"/pgbouncer.pid "$BED"/patroni-*.pid "$BED"/etcd.pid; do
+		[ -f "$f" ] || continue
+		read -r pid st <"$f"
+		if [ -n "$st" ] && [ "$(proc_starttime "$pid")" = "$st" ]; then
+			kill -TERM "$pid" 2>/dev/null || true
+			wait_pids_gone 60 "$pid" || kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+}

@@ -1,0 +1,236 @@
+/*
+ * test_adopt_yml.c — reading a Patroni config pgrefresh did not write (Debian's, from
+ * pg_createconfig_patroni's template), and the two edits adopt and the agent make to it: bin_dir, tags.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adopt/adopt_yml.h"
+
+/* the shape /etc/patroni/config.yml.in gives, values as pg_createconfig_patroni 15 main fills them */
+#define DEBIAN                                                                                               \
+	"scope: \"15-main\"\n"                                                                               \
+	"namespace: \"/postgresql-common/\"\n"                                                               \
+	"name: db1\n"                                                                                        \
+	"\n"                                                                                                 \
+	"etcd3:\n"                                                                                           \
+	"  hosts: 127.0.0.1:2379\n"                                                                          \
+	"\n"                                                                                                 \
+	"restapi:\n"                                                                                         \
+	"  listen: 10.0.0.5:8008\n"                                                                          \
+	"  connect_address: 10.0.0.5:8008\n"                                                                 \
+	"#  certfile: /etc/ssl/certs/ssl-cert-snakeoil.pem\n"                                                \
+	"\n"                                                                                                 \
+	"bootstrap:\n"                                                                                       \
+	"  dcs:\n"                                                                                           \
+	"    ttl: 30\n"                                                                                      \
+	"postgresql:\n"                                                                                      \
+	"  # Default Debian/Ubuntu directory layout — café\n"                                                \
+	"  listen: \"*:5432\"\n"                                                                             \
+	"  connect_address: 10.0.0.5:5432\n"                                                                 \
+	"  data_dir: /var/lib/postgresql/15/main\n"                                                          \
+	"  bin_dir: /usr/lib/postgresql/15/bin\n"                                                            \
+	"  config_dir: /etc/postgresql/15/main\n"                                                            \
+	"  authentication:\n"                                                                                \
+	"    replication:\n"                                                                                 \
+	"      username: \"replicator\"\n"                                                                   \
+	"      password: \"rep-pass\"\n"                                                                     \
+	"    superuser:\n"                                                                                   \
+	"      username: \"postgres\"\n"                                                                     \
+	"      password:\n"                                                                                  \
+	"\n"                                                                                                 \
+	"  parameters:\n"                                                                                    \
+	"    unix_socket_directories: '/var/run/postgresql/'\n"
+
+static void test_read_debian(void **state)
+{
+	adopt_patroni_conf c;
+	pgr_err err;
+
+	(void)state;
+	pgr_err_clear(&err);
+	assert_int_equal(adopt_yml_read(DEBIAN, "15-main.yml", &c, &err), 0);
+	assert_string_equal(c.scope, "15-main");
+	assert_string_equal(c.name, "db1");
+	assert_string_equal(c.api_connect, "10.0.0.5:8008");
+	assert_string_equal(c.etcd_hosts, "127.0.0.1:2379");
+	assert_string_equal(c.etcd_protocol, "http");
+	assert_string_equal(c.pg_connect, "10.0.0.5:5432");
+	assert_string_equal(c.data_dir, "/var/lib/postgresql/15/main");
+	assert_string_equal(c.bin_dir, "/usr/lib/postgresql/15/bin");
+	assert_string_equal(c.superuser, "postgres");
+	assert_string_equal(c.superuser_password, "");
+	assert_false(c.api_tls);
+}
+
+static void test_read_variants(void **state)
+{
+	static const struct {
+		const char *yml;
+		const char *etcd_hosts, *api_user, *su_pw; /* NULL: refused, with this in the error: */
+		const char *error;
+	} cases[] = {
+		{ "scope: pg\nname: a\nrestapi: {connect_address: 'h:1', authentication: {username: u, password: p}}\n"
+		  "etcd3: {hosts: [a:1, b:2], username: pgr, password: s}\n"
+		  "postgresql: {data_dir: /d, bin_dir: /b, authentication: {superuser: {username: su, password: x}}}\n",
+		  "a:1,b:2", "u", "x", NULL },
+		{ "scope: pg\nname: a\nrestapi: {connect_address: 'h:1'}\netcd: {host: 'e:2379'}\n"
+		  "postgresql: {data_dir: /d, bin_dir: /b}\n",
+		  "e:2379", "", "", NULL },
+		{ "scope: pg\nname: a\nrestapi: {connect_address: 'h:1'}\n"
+		  "postgresql: {data_dir: /d, bin_dir: /b}\n", NULL, NULL, NULL, "no etcd3" },
+		{ "scope: pg\nname: a\nrestapi: {connect_address: 'h:1'}\netcd3: {hosts: 'e:1'}\n"
+		  "postgresql: {data_dir: /d}\n", NULL, NULL, NULL, "no postgresql.bin_dir" },
+		{ "name: a\nrestapi: {connect_address: 'h:1'}\netcd3: {hosts: 'e:1'}\n"
+		  "postgresql: {data_dir: /d, bin_dir: /b}\n", NULL, NULL, NULL, "no scope" },
+		{ "scope: [a, b]\n", NULL, NULL, NULL, "scope is not a single value" },
+		{ "scope: pg\n  bad: : indent\n", NULL, NULL, NULL, "not YAML" },
+		{ "- a list\n", NULL, NULL, NULL, "no top-level mapping" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		adopt_patroni_conf c;
+		pgr_err err;
+		int rc;
+
+		pgr_err_clear(&err);
+		rc = adopt_yml_read(cases[i].yml, "f.yml", &c, &err);
+		if (cases[i].error == NULL) {
+			assert_int_equal(rc, 0);
+			assert_string_equal(c.etcd_hosts, cases[i].etcd_hosts);
+			assert_string_equal(c.api_user, cases[i].api_user);
+			assert_string_equal(c.superuser_password, cases[i].su_pw);
+		} else {
+			assert_int_not_equal(rc, 0);
+			if (strstr(err.msg, cases[i].error) == NULL)
+				fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].error);
+		}
+	}
+}
+
+static void test_set_bin_dir(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "postgresql:\n  bin_dir: /usr/lib/postgresql/15/bin\n  data_dir: /d\n",
+		  "postgresql:\n  bin_dir: \"/x/units/db1/bin\"\n  data_dir: /d\n" },
+		{ "# é\npostgresql:\n  # café\n  bin_dir: '/usr/lib/postgresql/15/bin'  # Debian's\n",
+		  "# é\npostgresql:\n  # café\n  bin_dir: \"/x/units/db1/bin\"  # Debian's\n" },
+		{ "postgresql: {data_dir: /d, bin_dir: /b}\n", "postgresql: {data_dir: /d, bin_dir: \"/x/units/db1/bin\"}\n" },
+		{ "bin_dir: /top\npostgresql:\n  bin_dir: \"/b\"\n", "bin_dir: /top\npostgresql:\n  bin_dir: \"/x/units/db1/bin\"\n" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL;
+		pgr_err err;
+
+		pgr_err_clear(&err);
+		assert_int_equal(adopt_yml_set_bin_dir(cases[i].in, "/x/units/db1/bin", &out, &err), 0);
+		assert_string_equal(out, cases[i].out);
+		free(out);
+	}
+	{
+		char *out = NULL;
+		pgr_err err;
+
+		pgr_err_clear(&err);
+		assert_int_not_equal(adopt_yml_set_bin_dir("postgresql: {data_dir: /d}\n", "/b", &out, &err), 0);
+		assert_null(out);
+		assert_int_not_equal(adopt_yml_set_bin_dir("postgresql:\n  bin_dir: /b\n", "/b\nx", &out, &err), 0);
+	}
+	{
+		/* the whole Debian file: only the bin_dir line changes */
+		char *out = NULL;
+		pgr_err err;
+		adopt_patroni_conf c;
+		const char *old = "  bin_dir: /usr/lib/postgresql/15/bin\n";
+
+		pgr_err_clear(&err);
+		assert_int_equal(adopt_yml_set_bin_dir(DEBIAN, "/etc/pgrefresh/15-main/units/db1/bin", &out, &err), 0);
+		assert_int_equal(strlen(out), strlen(DEBIAN) - strlen(old) + strlen("  bin_dir: \"/etc/pgrefresh/15-main/units/db1/bin\"\n"));
+		assert_memory_equal(out, DEBIAN, (size_t)(strstr(DEBIAN, old) - DEBIAN));
+		assert_int_equal(adopt_yml_read(out, "out", &c, &err), 0);
+		assert_string_equal(c.bin_dir, "/etc/pgrefresh/15-main/units/db1/bin");
+		assert_string_equal(c.data_dir, "/var/lib/postgresql/15/main");
+		free(out);
+	}
+}
+
+static void test_set_tags(void **state)
+{
+	static const struct {
+		const char *in, *replicatefrom;
+		bool nosync;
+		const char *out;
+	} cases[] = {
+		{ "a: 1\n", "db2", true, "a: 1\ntags: {replicatefrom: \"db2\", nosync: true}\n" },
+		{ "a: 1", "", false, "a: 1\ntags: {}\n" },
+		{ "tags: {}\nb: 2\n", "", true, "tags: {nosync: true}\nb: 2\n" },
+		{ "tags: {nofailover: false, nosync: true}\n", "", false, "tags: {nofailover: false}\n" },
+		{ "tags:\n  nofailover: false\n  replicatefrom: db3\nb: 2\n", "db2", false,
+		  "tags: {nofailover: false, replicatefrom: \"db2\"}\nb: 2\n" },
+		{ "x: 0\ntags:\n  clonefrom: true\n", "", true, "x: 0\ntags: {clonefrom: true, nosync: true}\n" },
+		{ "tags:\nb: 2\n", "db1", false, "tags: {replicatefrom: \"db1\"}\nb: 2\n" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL;
+		pgr_err err;
+
+		pgr_err_clear(&err);
+		if (adopt_yml_set_tags(cases[i].in, cases[i].replicatefrom, cases[i].nosync, &out, &err) != 0)
+			fail_msg("case %zu: %s", i, err.msg);
+		if (strcmp(out, cases[i].out) != 0)
+			fail_msg("case %zu: got\n%s\nexpected\n%s", i, out, cases[i].out);
+		free(out);
+	}
+}
+
+static void test_split_hostport(void **state)
+{
+	static const struct {
+		const char *in, *host;
+		int port, rc;
+	} cases[] = {
+		{ "127.0.0.1:8008", "127.0.0.1", 8008, 0 },
+		{ "db1.example:5432", "db1.example", 5432, 0 },
+		{ "host", "", 0, -1 },
+		{ ":80", "", 0, -1 },
+		{ "h:0", "", 0, -1 },
+		{ "h:x", "", 0, -1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char host[64] = "";
+		int port = 0;
+
+		assert_int_equal(adopt_split_hostport(cases[i].in, host, sizeof(host), &port), cases[i].rc);
+		if (cases[i].rc == 0) {
+			assert_string_equal(host, cases[i].host);
+			assert_int_equal(port, cases[i].port);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_read_debian),   cmocka_unit_test(test_read_variants),
+		cmocka_unit_test(test_set_bin_dir),   cmocka_unit_test(test_set_tags),
+		cmocka_unit_test(test_split_hostport),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
