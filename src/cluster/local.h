@@ -23,6 +23,7 @@ typedef struct local_create_opts {
 	char name[32];
 	int units;
 	int pgbouncers; /* PgBouncers in front of the cluster (1 to CONF_MAX_PGBOUNCERS; 0 means 1) */
+	int hosts;      /* 0: everything on 127.0.0.1; else network-namespace hosts (cluster/hosts.h), a unit each */
 	char version[32];
 	char catalog[PATH_MAX];
 	long timeout_ms;
