@@ -16,6 +16,7 @@
 #include "cluster/conf.h"
 #include "cluster/hosts.h"
 #include "patroni/patroni_yml.h"
+#include "status/status.h"
 
 #define A(a, b, c, d) (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
 
@@ -197,6 +198,40 @@ static void test_patroni_hba(void **state)
 	test_free(conf);
 }
 
+/* status's table: a Host column when units are on several hosts; on 127.0.0.1 the table as it was. */
+static void test_status_host_column(void **state)
+{
+	static const struct {
+		const char *host;
+		const char *header, *row;
+	} cases[] = {
+		{ "127.0.0.1", "Unit   Role          Version", "pg/0   primary       15.18" },
+		{ "198.18.0.18", "Unit   Host            Role          Version", "pg/0   198.18.0.18     primary       15.18" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		status_view *view = test_calloc(1, sizeof(*view));
+		pgr_err err = { 0 };
+		char *out = NULL;
+
+		snprintf(view->cluster, sizeof(view->cluster), "pg");
+		snprintf(view->version, sizeof(view->version), "15.18");
+		snprintf(view->refresh.state, sizeof(view->refresh.state), "idle");
+		view->unit_count = 1;
+		snprintf(view->units[0].name, sizeof(view->units[0].name), "pg/0");
+		snprintf(view->units[0].host, sizeof(view->units[0].host), "%s", cases[i].host);
+		snprintf(view->units[0].role, sizeof(view->units[0].role), "primary");
+		snprintf(view->units[0].version, sizeof(view->units[0].version), "15.18");
+		snprintf(view->units[0].state, sizeof(view->units[0].state), "active");
+		assert_int_equal(status_render_table(view, &out, &err), 0);
+		if (strstr(out, cases[i].header) == NULL || strstr(out, cases[i].row) == NULL)
+			fail_msg("case %zu: no \"%s\" / \"%s\" in:\n%s", i, cases[i].header, cases[i].row, out);
+		free(out);
+		test_free(view);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_conf_hosts_keys),
 		cmocka_unit_test(test_conf_hosts_bad),
 		cmocka_unit_test(test_patroni_hba),
+		cmocka_unit_test(test_status_host_column),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
