@@ -40,6 +40,7 @@ static const cli_option_def create_options[] = {
 	{ "catalog", "DIR", "the version catalog (default: $PGREFRESH_CATALOG or the default catalog)" },
 	{ "name", "NAME", "the cluster's name, Patroni's scope (default pg)" },
 	{ "pgbouncers", "N", "how many PgBouncers, 1 to 4 (default 1)" },
+	{ "hosts", "N", "3 to 5 network-namespace hosts (root), each with an etcd member, a unit and a PgBouncer" },
 	{ NULL, NULL, NULL },
 };
 
