@@ -406,6 +406,28 @@ static void *intents_main(void *arg)
 	}
 }
 
+/*
+ * The poolers whose config is on this unit's host: their repoint intents, in a thread of their own, so that
+ * a coordinator whose main loop runs a switchover still takes the repoint of the pooler on its own host
+ * (several hosts: no other agent is there to take it).
+ */
+static void *poolers_main(void *arg)
+{
+	agent_ctx *ctx = arg;
+
+	for (;;) {
+		bool stop;
+
+		pthread_mutex_lock(&ctx->lock);
+		stop = ctx->intents_stop;
+		pthread_mutex_unlock(&ctx->lock);
+		if (stop || agent_stop_requested)
+			return NULL;
+		pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
+		proc_sleep_ms(POOLERS_POLL_MS);
+	}
+}
+
 static void add_extension(const char *name, void *arg)
 {
 	unit_facts_add_extension(arg, name);
@@ -760,7 +782,6 @@ static void agent_loop(agent_ctx *ctx)
 		ensure_presence(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		report(ctx, &rec);
-		pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested); /* a pooler on its host */
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		take_part_in_refresh(ctx, &rec);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
@@ -785,8 +806,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 {
 	agent_ctx ctx;
 	struct sigaction sa;
-	pthread_t keeper, intents;
-	int rc;
+	pthread_t keeper, intents, poolers;
+	int rc, prc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	if (conf_load(dir, &ctx.conf, err) != 0)
@@ -829,6 +850,9 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	rc = pthread_create(&intents, NULL, intents_main, &ctx);
 	if (rc != 0)
 		log_error("could not start the intent poller: %s; this unit's intents are taken by no one", strerror(rc));
+	prc = pthread_create(&poolers, NULL, poolers_main, &ctx);
+	if (prc != 0)
+		log_error("could not start the pooler poller: %s; poolers on this host are repointed by no one", strerror(prc));
 	agent_loop(&ctx);
 	pthread_mutex_lock(&ctx.lock);
 	ctx.keeper_stop = true;
@@ -837,6 +861,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	pthread_join(keeper, NULL);
 	if (rc == 0)
 		pthread_join(intents, NULL);
+	if (prc == 0)
+		pthread_join(poolers, NULL);
 	if (conf_agent_runs_patroni(&ctx.conf)) {
 		shutdown_unit(&ctx);
 	} else if (ctx.lease != 0) {
