@@ -359,7 +359,7 @@ static int pgbouncer_start(const cluster_conf *conf, pgr_err *err)
 static int hosts_agent_start(const cluster_conf *conf, const conf_unit *unit, const char *log, const char *pid,
 			     pgr_err *err);
 static int hosts_etcd_stop(const cluster_conf *conf, pgr_err *err);
-static int hosts_start(const cluster_conf *conf, long timeout_ms, pgr_err *err);
+static int hosts_start(const cluster_conf *conf, const char *self_exe, long timeout_ms, pgr_err *err);
 
 int local_agent_start(const cluster_conf *conf, const conf_unit *unit, pgr_err *err)
 {
@@ -574,7 +574,7 @@ static int ports_available(const cluster_conf *conf, pgr_err *err)
 int local_cluster_start(const cluster_conf *conf, const char *self_exe, long timeout_ms, pgr_err *err)
 {
 	if (conf->hosts_bridge[0])
-		return hosts_start(conf, timeout_ms, err);
+		return hosts_start(conf, self_exe, timeout_ms, err);
 	if (local_check_dependencies(err) != 0)
 		return -1;
 	if (ports_available(conf, err) != 0)
@@ -705,9 +705,9 @@ static int hosts_layout(const hosts_net *net, cluster_conf *conf, pgr_err *err)
 	return 0;
 }
 
-/* Host i's files: its pgrefresh.conf, secrets, catalog link, agent binary and unit (PgBouncer's: elsewhere). */
+/* Host i's files: its pgrefresh.conf, secrets, catalog link and unit (its agent binary: at each start). */
 static int host_files(const cluster_conf *top, int i, const cluster_secrets *secrets, const char *version,
-		      const char *self_exe, pgr_err *err)
+		      pgr_err *err)
 {
 	cluster_conf *hc = malloc(sizeof(*hc));
 	char link[PATH_MAX + 16];
@@ -719,7 +719,7 @@ static int host_files(const cluster_conf *top, int i, const cluster_secrets *sec
 	snprintf(link, sizeof(link), "%s/catalog", hc->dir);
 	if (dir_make_all(hc->dir, 0755, err) == 0 && secrets_save(hc->dir, secrets, err) == 0 &&
 	    symlink_replace(top->catalog, link, err) == 0 && conf_save(hc, err) == 0 &&
-	    install_agent_binary(hc, self_exe, err) == 0 && local_unit_prepare(hc, &hc->units[i], version, err) == 0)
+	    local_unit_prepare(hc, &hc->units[i], version, err) == 0)
 		rc = 0;
 	free(hc);
 	return rc;
@@ -881,11 +881,28 @@ static int hosts_pgbouncer_start(const cluster_conf *conf, pgr_err *err)
 	return 0;
 }
 
-static int hosts_start(const cluster_conf *conf, long timeout_ms, pgr_err *err)
+/* Each host's copy of this program (DIR/hosts/hN/libexec/pgrefresh), for its agent. */
+static int hosts_install_agent(const cluster_conf *conf, const char *self_exe, pgr_err *err)
+{
+	cluster_conf *hc = malloc(sizeof(*hc));
+	int rc = 0;
+
+	if (hc == NULL)
+		return pgr_err_set(err, "out of memory");
+	for (int i = 0; i < conf->unit_count && rc == 0; i++) {
+		host_conf(conf, i, hc);
+		rc = install_agent_binary(hc, self_exe, err);
+	}
+	free(hc);
+	return rc;
+}
+
+static int hosts_start(const cluster_conf *conf, const char *self_exe, long timeout_ms, pgr_err *err)
 {
 	hosts_net net;
 
-	if (local_check_dependencies(err) != 0 || conf_hosts_net(conf, &net, err) != 0 || hosts_up(&net, err) != 0)
+	if (local_check_dependencies(err) != 0 || conf_hosts_net(conf, &net, err) != 0 || hosts_up(&net, err) != 0 ||
+	    hosts_install_agent(conf, self_exe, err) != 0)
 		return -1;
 	if (hosts_etcd_start(conf, err) != 0)
 		return -1;
@@ -941,7 +958,7 @@ static int hosts_create(const local_create_opts *opts, const char *self_exe, clu
 	if (secrets_save(conf->dir, &secrets, err) != 0 || write_client_pgpass(conf, &secrets, err) != 0)
 		return -1;
 	for (int i = 0; i < conf->unit_count; i++)
-		if (host_files(conf, i, &secrets, opts->version, self_exe, err) != 0)
+		if (host_files(conf, i, &secrets, opts->version, err) != 0)
 			return pgr_err_prefix(err, "host h%d", i);
 	if (write_pgbouncer_files(conf, &secrets, err) != 0 || conf_save(conf, err) != 0)
 		return -1;
@@ -954,7 +971,7 @@ static int hosts_create(const local_create_opts *opts, const char *self_exe, clu
 		if (user.switch_user && path_chown_all(dir, user.uid, user.gid, err) != 0)
 			return -1;
 	}
-	return hosts_start(conf, opts->timeout_ms, err);
+	return hosts_start(conf, self_exe, opts->timeout_ms, err);
 }
 
 
