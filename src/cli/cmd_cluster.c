@@ -174,6 +174,17 @@ static int load_local(cli_ctx *ctx, cluster_conf *conf)
 		pgr_err_hint(&ctx->err, "use the hosts' service manager");
 		return -1;
 	}
+	if (conf->hosts_net[0] && conf->hosts_bridge[0] == '\0') { /* DIR/hosts/hN: one host's own file */
+		char top[PATH_MAX];
+		char *slash;
+
+		snprintf(top, sizeof(top), "%s", conf->dir);
+		for (int i = 0; i < 2 && (slash = strrchr(top, '/')) != NULL && slash != top; i++)
+			*slash = '\0';
+		pgr_err_set(&ctx->err, "%s is one host of a cluster of hosts: its own file, for its agent", conf->dir);
+		pgr_err_hint(&ctx->err, "manage the whole cluster: `pgrefresh cluster start|stop|destroy --dir %s`", top);
+		return -1;
+	}
 	return 0;
 }
 
