@@ -39,6 +39,9 @@ leftovers() {
 t95_cleanup() {
 	local rc=$?
 	set +eE
+	if [ $rc != 0 ] && [ -n "${C:-}" ] && [ -d "$C" ]; then # the logs, for lib.sh to print: destroy removes them
+		mkdir -p "$T/hosts-logs" && (cd "$C" && find . -name '*.log' -exec cp --parents {} "$T/hosts-logs/" \;)
+	fi
 	if [ -n "${C:-}" ] && [ -f "$C/pgrefresh.conf" ]; then
 		"$PGR" cluster destroy --dir "$C" >/dev/null 2>&1 || echo "# cleanup: cluster destroy failed" >&2
 	fi
@@ -125,6 +128,9 @@ assert_ids_on_all "$T/load/ids.txt"
 
 step "cluster destroy: no namespace, bridge, veth or process left"
 ALL=$(for ns in "${NSES[@]}"; do ip netns pids "$ns"; done | tr '\n' ' ')
+# stopped first, so that the daemons' logs (sanitizer reports at exit included) are kept for lib.sh
+pgr_ok cluster stop --dir "$C"
+mkdir -p "$T/hosts-logs" && (cd "$C" && find . -name '*.log' -exec cp --parents {} "$T/hosts-logs/" \;)
 pgr_ok cluster destroy --dir "$C"
 for p in $ALL; do
 	pid_alive "$p" && fail "pid $p still runs after destroy: $(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-120)"
