@@ -1108,6 +1108,8 @@ fail:
 	if (local_cluster_stop(conf, &cleanup_err) != 0)
 		log_warn("while cleaning up: %s", cleanup_err.msg);
 	keep_logs(conf, err);
+	if (conf->hosts_bridge[0] && hosts_remove(conf, &cleanup_err) != 0) /* namespaces, veths, bridge */
+		log_warn("while cleaning up: %s", cleanup_err.msg);
 	if (made_dir) {
 		if (dir_remove_all(conf->dir[0] ? conf->dir : opts->dir, &cleanup_err) != 0)
 			log_warn("while cleaning up: %s", cleanup_err.msg);
