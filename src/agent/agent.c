@@ -406,15 +406,22 @@ static void *intents_main(void *arg)
 	}
 }
 
+static bool is_coordinator(agent_ctx *ctx);
+
 /*
  * The poolers whose config is on this unit's host: their repoint intents, in a thread of their own, so that
  * a coordinator whose main loop runs a switchover still takes the repoint of the pooler on its own host
- * (several hosts: no other agent is there to take it).
+ * (several hosts: no other agent is there to take it). Where other units share the host (loopback), the
+ * coordinator leaves them to the others: the switchover's repoint is always another agent's there.
  */
 static void *poolers_main(void *arg)
 {
 	agent_ctx *ctx = arg;
+	bool host_shared = false;
 
+	for (int i = 0; i < ctx->conf.unit_count; i++)
+		host_shared = host_shared || (&ctx->conf.units[i] != ctx->unit &&
+					      strcmp(ctx->conf.units[i].host, ctx->unit->host) == 0);
 	for (;;) {
 		bool stop;
 
@@ -423,7 +430,8 @@ static void *poolers_main(void *arg)
 		pthread_mutex_unlock(&ctx->lock);
 		if (stop || agent_stop_requested)
 			return NULL;
-		pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
+		if (!host_shared || !is_coordinator(ctx))
+			pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
 		proc_sleep_ms(POOLERS_POLL_MS);
 	}
 }
