@@ -406,22 +406,25 @@ static void *intents_main(void *arg)
 	}
 }
 
-static bool is_coordinator(agent_ctx *ctx);
+/* Whether another unit of the cluster has this unit's host (loopback). */
+static bool unit_host_shared(const agent_ctx *ctx)
+{
+	for (int i = 0; i < ctx->conf.unit_count; i++)
+		if (&ctx->conf.units[i] != ctx->unit && strcmp(ctx->conf.units[i].host, ctx->unit->host) == 0)
+			return true;
+	return false;
+}
 
 /*
- * The poolers whose config is on this unit's host: their repoint intents, in a thread of their own, so that
- * a coordinator whose main loop runs a switchover still takes the repoint of the pooler on its own host
- * (several hosts: no other agent is there to take it). Where other units share the host (loopback), the
- * coordinator leaves them to the others: the switchover's repoint is always another agent's there.
+ * A unit alone on its host (several hosts): the poolers whose config is there are repointed from a thread
+ * of their own, so that the coordinator, whose main loop runs the switchover, still takes the repoint of
+ * the pooler on its own host (no other agent is there to take it). Where units share a host, the main
+ * loop does it (another agent than the busy coordinator takes the switchover's repoint).
  */
 static void *poolers_main(void *arg)
 {
 	agent_ctx *ctx = arg;
-	bool host_shared = false;
 
-	for (int i = 0; i < ctx->conf.unit_count; i++)
-		host_shared = host_shared || (&ctx->conf.units[i] != ctx->unit &&
-					      strcmp(ctx->conf.units[i].host, ctx->unit->host) == 0);
 	for (;;) {
 		bool stop;
 
@@ -430,8 +433,7 @@ static void *poolers_main(void *arg)
 		pthread_mutex_unlock(&ctx->lock);
 		if (stop || agent_stop_requested)
 			return NULL;
-		if (!host_shared || !is_coordinator(ctx))
-			pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
+		pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
 		proc_sleep_ms(POOLERS_POLL_MS);
 	}
 }
@@ -790,6 +792,8 @@ static void agent_loop(agent_ctx *ctx)
 		ensure_presence(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		report(ctx, &rec);
+		if (unit_host_shared(ctx)) /* a pooler on its host; alone on its host: poolers_main */
+			pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		take_part_in_refresh(ctx, &rec);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
@@ -858,8 +862,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	rc = pthread_create(&intents, NULL, intents_main, &ctx);
 	if (rc != 0)
 		log_error("could not start the intent poller: %s; this unit's intents are taken by no one", strerror(rc));
-	prc = pthread_create(&poolers, NULL, poolers_main, &ctx);
-	if (prc != 0)
+	prc = unit_host_shared(&ctx) ? -1 : pthread_create(&poolers, NULL, poolers_main, &ctx);
+	if (prc > 0)
 		log_error("could not start the pooler poller: %s; poolers on this host are repointed by no one", strerror(prc));
 	agent_loop(&ctx);
 	pthread_mutex_lock(&ctx.lock);
