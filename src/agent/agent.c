@@ -408,6 +408,38 @@ static void *intents_main(void *arg)
 	}
 }
 
+/* Whether another unit of the cluster has this unit's host (loopback). */
+static bool unit_host_shared(const agent_ctx *ctx)
+{
+	for (int i = 0; i < ctx->conf.unit_count; i++)
+		if (&ctx->conf.units[i] != ctx->unit && strcmp(ctx->conf.units[i].host, ctx->unit->host) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A unit alone on its host (several hosts): the poolers whose config is there are repointed from a thread
+ * of their own, so that the coordinator, whose main loop runs the switchover, still takes the repoint of
+ * the pooler on its own host (no other agent is there to take it). Where units share a host, the main
+ * loop does it (another agent than the busy coordinator takes the switchover's repoint).
+ */
+static void *poolers_main(void *arg)
+{
+	agent_ctx *ctx = arg;
+
+	for (;;) {
+		bool stop;
+
+		pthread_mutex_lock(&ctx->lock);
+		stop = ctx->intents_stop;
+		pthread_mutex_unlock(&ctx->lock);
+		if (stop || agent_stop_requested)
+			return NULL;
+		pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
+		proc_sleep_ms(POOLERS_POLL_MS);
+	}
+}
+
 static void add_extension(const char *name, void *arg)
 {
 	unit_facts_add_extension(arg, name);
@@ -763,7 +795,8 @@ static void agent_loop(agent_ctx *ctx)
 		ensure_presence(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		report(ctx, &rec);
-		pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested); /* a pooler on its host */
+		if (unit_host_shared(ctx)) /* a pooler on its host; alone on its host: poolers_main */
+			pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		take_part_in_refresh(ctx, &rec);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
@@ -789,8 +822,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 {
 	agent_ctx ctx;
 	struct sigaction sa;
-	pthread_t keeper, intents;
-	int rc;
+	pthread_t keeper, intents, poolers;
+	int rc, prc;
 
 	memset(&ctx, 0, sizeof(ctx));
 	if (conf_load(dir, &ctx.conf, err) != 0)
@@ -839,6 +872,9 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 		if (metrics_publisher_start(&ctx.metrics, ctx.unit, &merr) != 0) /* the unit runs on without them */
 			log_error("%s; this agent serves no metrics", merr.msg);
 	}
+	prc = unit_host_shared(&ctx) ? -1 : pthread_create(&poolers, NULL, poolers_main, &ctx);
+	if (prc > 0)
+		log_error("could not start the pooler poller: %s; poolers on this host are repointed by no one", strerror(prc));
 	agent_loop(&ctx);
 	pthread_mutex_lock(&ctx.lock);
 	ctx.keeper_stop = true;
@@ -847,6 +883,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	pthread_join(keeper, NULL);
 	if (rc == 0)
 		pthread_join(intents, NULL);
+	if (prc == 0)
+		pthread_join(poolers, NULL);
 	if (conf_agent_runs_patroni(&ctx.conf)) {
 		shutdown_unit(&ctx);
 	} else if (ctx.lease != 0) {

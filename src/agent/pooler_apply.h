@@ -13,10 +13,11 @@
 #include "etcd/etcd.h"
 
 #define POOLER_APPLY_POLL_MS 10     /* an armed intent is read this often: clients are paused meanwhile */
+#define POOLERS_POLL_MS 200         /* the agent's pooler thread looks for repoint intents this often */
 #define POOLER_APPLY_WATCH_MS 20000 /* one call watches an armed intent at most this long (the loop's bound is 30 s) */
 
 /*
- * One look at the pooler intents, from the agent's loop: takes a requested one meant for this unit's
+ * One look at the pooler intents, from the agent's loop (or its pooler thread): takes a requested one meant for this unit's
  * host, and while this agent holds an armed one, watches it every POOLER_APPLY_POLL_MS (at most
  * POOLER_APPLY_WATCH_MS in this call; the next call goes on) and applies it on go. Returns at once when
  * there is nothing for it (one etcd range read), or when *stop is set. Logs what it does.

@@ -41,6 +41,7 @@ static const cli_option_def create_options[] = {
 	{ "name", "NAME", "the cluster's name, Patroni's scope (default pg)" },
 	{ "pgbouncers", "N", "how many PgBouncers, 1 to 4 (default 1)" },
 	{ "secure", NULL, "a CA, TLS and passwords on every link: etcd (users), Patroni's REST API, PgBouncer, PostgreSQL" },
+	{ "hosts", "N", "3 to 5 network-namespace hosts (root), each with an etcd member, a unit and a PgBouncer" },
 	{ NULL, NULL, NULL },
 };
 

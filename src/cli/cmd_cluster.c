@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cluster/conf.h"
 #include "cluster/conf_security.h"
+#include "cluster/hosts.h"
 #include "cluster/local.h"
 #include "etcd/etcd.h"
 #include "state/store.h"
@@ -66,6 +67,27 @@ static void wait_reports(const cluster_conf *conf)
 	free(snap);
 }
 
+/* --hosts N: N network-namespace hosts, a unit and a PgBouncer each (cluster/hosts.h). */
+static int create_hosts_opts(cli_ctx *ctx, const char *hosts, const char *units, const char *bouncers,
+			     local_create_opts *opts)
+{
+	if (parse_positive(hosts, &opts->hosts) != 0 || opts->hosts < HOSTS_MIN || opts->hosts > HOSTS_MAX) {
+		pgr_err_set(&ctx->err, "--hosts must be a number from %d to %d, not \"%s\"", HOSTS_MIN, HOSTS_MAX, hosts);
+		pgr_err_hint(&ctx->err, "e.g. `pgrefresh cluster create --hosts 3 --dir DIR --version V`");
+		return -1;
+	}
+	if ((units != NULL && opts->units != opts->hosts) || bouncers != NULL) {
+		pgr_err_set(&ctx->err, "--hosts %d makes a unit and a PgBouncer on each host: %s does not apply", opts->hosts,
+			    bouncers != NULL ? "--pgbouncers" : "another --units");
+		pgr_err_hint(&ctx->err, "leave out %s: `pgrefresh cluster create --hosts %d --dir DIR --version V`",
+			     bouncers != NULL ? "--pgbouncers" : "--units", opts->hosts);
+		return -1;
+	}
+	opts->units = opts->hosts;
+	opts->pgbouncers = opts->hosts;
+	return 0;
+}
+
 int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 {
 	local_create_opts opts;
@@ -76,6 +98,7 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	const char *name = cli_take_option(&argc, argv, "--name");
 	const char *bouncers = cli_take_option(&argc, argv, "--pgbouncers");
 	bool secure = cli_take_flag(&argc, argv, "--secure");
+	const char *hosts = cli_take_option(&argc, argv, "--hosts");
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
@@ -97,6 +120,13 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	if (bouncers != NULL && (parse_positive(bouncers, &opts.pgbouncers) != 0 || opts.pgbouncers > CONF_MAX_PGBOUNCERS)) {
 		pgr_err_set(&ctx->err, "--pgbouncers must be a number from 1 to %d, not \"%s\"", CONF_MAX_PGBOUNCERS, bouncers);
 		pgr_err_hint(&ctx->err, "e.g. --pgbouncers 2");
+		return PGR_EXIT_USAGE;
+	}
+	if (hosts != NULL && create_hosts_opts(ctx, hosts, units, bouncers, &opts) != 0)
+		return PGR_EXIT_USAGE;
+	if (hosts != NULL && secure) { /* the certificates are made for 127.0.0.1 and one etcd member so far */
+		pgr_err_set(&ctx->err, "--secure with --hosts is not supported yet: TLS and passwords are made for a cluster on 127.0.0.1");
+		pgr_err_hint(&ctx->err, "use `pgrefresh cluster create --secure` (on 127.0.0.1) or `--hosts N` without --secure");
 		return PGR_EXIT_USAGE;
 	}
 	if (version == NULL) {
@@ -123,8 +153,10 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_USAGE;
 	}
 	opts.timeout_ms = CREATE_TIMEOUT_MS;
-	fprintf(stderr, "creating cluster %s: %d unit(s) on PostgreSQL %s in %s ...\n", opts.name, opts.units,
-		opts.version, opts.dir);
+	if (opts.hosts > 0 && hosts_check_root(&ctx->err) != 0)
+		return PGR_EXIT_ERROR;
+	fprintf(stderr, "creating cluster %s: %d unit(s) on PostgreSQL %s in %s%s ...\n", opts.name, opts.units,
+		opts.version, opts.dir, opts.hosts > 0 ? ", a host each (network namespaces)" : "");
 	if (local_cluster_create(&opts, ctx->self_exe, &conf, &ctx->err) != 0) {
 		if (ctx->err.hint[0] == '\0')
 			pgr_err_hint(&ctx->err, "fix the cause, then run `pgrefresh cluster create` again");
@@ -147,6 +179,17 @@ static int load_local(cli_ctx *ctx, cluster_conf *conf)
 	if (!conf->local) {
 		pgr_err_set(&ctx->err, "%s is not a local cluster: its processes are run by the hosts", conf->dir);
 		pgr_err_hint(&ctx->err, "use the hosts' service manager");
+		return -1;
+	}
+	if (conf->hosts_net[0] && conf->hosts_bridge[0] == '\0') { /* DIR/hosts/hN: one host's own file */
+		char top[PATH_MAX];
+		char *slash;
+
+		snprintf(top, sizeof(top), "%s", conf->dir);
+		for (int i = 0; i < 2 && (slash = strrchr(top, '/')) != NULL && slash != top; i++)
+			*slash = '\0';
+		pgr_err_set(&ctx->err, "%s is one host of a cluster of hosts: its own file, for its agent", conf->dir);
+		pgr_err_hint(&ctx->err, "manage the whole cluster: `pgrefresh cluster start|stop|destroy --dir %s`", top);
 		return -1;
 	}
 	return 0;

@@ -75,7 +75,7 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_USAGE;
 	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
-	if (!conf.local) {
+	if (!conf.local || conf.hosts_bridge[0]) { /* not on a cluster of hosts (yet) */
 		pgr_err_set(&ctx->err, "add-unit works on local clusters; on hosts, start an agent beside the new Patroni");
 		return PGR_EXIT_ERROR;
 	}
@@ -195,7 +195,7 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "see the units with `pgrefresh status`");
 		return PGR_EXIT_USAGE;
 	}
-	if (!conf.local) {
+	if (!conf.local || conf.hosts_bridge[0]) { /* not on a cluster of hosts (yet) */
 		pgr_err_set(&ctx->err, "remove-unit works on local clusters");
 		return PGR_EXIT_ERROR;
 	}

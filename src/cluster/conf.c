@@ -302,6 +302,17 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 			} else if (conf_security_key(key)) {
 				if ((rc = conf_security_set(&conf->security, key, value, origin, lineno, err)) != 0)
 					break;
+			} else if (strcmp(key, "hosts_net") == 0 || strcmp(key, "hosts_bridge") == 0) {
+				bool net = key[6] == 'n';
+
+				if (value[0] == '\0' || strpbrk(value, net ? " \t," : " \t,/") != NULL) {
+					rc = pgr_err_set(err, "%s:%d: bad %s \"%s\"", origin, lineno, key, value);
+					break;
+				}
+				if ((rc = set_value(net ? conf->hosts_net : conf->hosts_bridge,
+						    net ? sizeof(conf->hosts_net) : sizeof(conf->hosts_bridge), value, origin,
+						    lineno, key, err)) != 0)
+					break;
 			} else if (strcmp(key, "local") == 0) {
 				if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
 					rc = pgr_err_set(err, "%s:%d: local must be true or false", origin, lineno);
@@ -416,6 +427,10 @@ int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err
 		EMIT("etcd_peer_port = %d\n", conf->etcd_peer_port);
 	EMIT("catalog = %s\nsuperuser = %s\nlocal = %s\n", conf->catalog, conf->superuser,
 	     conf->local ? "true" : "false");
+	if (conf->hosts_net[0])
+		EMIT("hosts_net = %s\n", conf->hosts_net);
+	if (conf->hosts_bridge[0])
+		EMIT("hosts_bridge = %s\n", conf->hosts_bridge);
 	if (conf_security_format(&conf->security, buf + used, buflen - used, &n, err) != 0)
 		return -1;
 	used += (size_t)n;
@@ -619,12 +634,18 @@ const conf_unit *conf_find_unit(const cluster_conf *conf, const char *name)
 
 void conf_unit_dir(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/units/%s", conf->dir, unit->member);
+	if (conf->hosts_bridge[0]) /* one unit a host, unit N on host hN (cluster/hosts.h) */
+		snprintf(buf, len, "%s/hosts/h%d/units/%s", conf->dir, unit->number, unit->member);
+	else
+		snprintf(buf, len, "%s/units/%s", conf->dir, unit->member);
 }
 
 void conf_unit_path(const cluster_conf *conf, const conf_unit *unit, const char *leaf, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s/units/%s/%s", conf->dir, unit->member, leaf);
+	char dir[PATH_MAX];
+
+	conf_unit_dir(conf, unit, dir, sizeof(dir));
+	snprintf(buf, len, "%s/%s", dir, leaf);
 }
 
 void conf_unit_api_url(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len)

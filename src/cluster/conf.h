@@ -12,6 +12,9 @@
  *                                   no longer written)
  *   superuser = postgres
  *   local = true                   (pgrefresh started every process: cluster start/stop apply)
+ *   hosts_net = 198.18.0.16/28     (a cluster across network-namespace hosts: their addresses' block)
+ *   hosts_bridge = pgr-1a2b3c4d    (its bridge: in the CLI's file only, whose units live in
+ *                                   DIR/hosts/hN; a host's own file, DIR/hosts/hN/pgrefresh.conf, has none)
  *   [unit pg/0]
  *   host = 127.0.0.1
  *   pg_port = 5440
@@ -41,7 +44,7 @@
 #include "util/err.h"
 
 #define CONF_MAX_UNITS 32
-#define CONF_MAX_PGBOUNCERS 4
+#define CONF_MAX_PGBOUNCERS 5 /* one a host of `cluster create --hosts 5` */
 
 /* One unit as configured: "pg/0" (its name in the UI), "pg-0" (its Patroni member name, dir name). */
 typedef struct conf_unit {
@@ -103,6 +106,8 @@ typedef struct cluster_conf {
 	char catalog[PATH_MAX];
 	char superuser[64];
 	bool local;
+	char hosts_net[32];    /* "" or the hosts' block, cluster/hosts.h */
+	char hosts_bridge[16]; /* "" or the bridge: units are in DIR/hosts/hN/units */
 	conf_pooler pgbouncers[CONF_MAX_PGBOUNCERS]; /* the poolers, PgBouncers all so far */
 	int pgbouncer_count;
 	conf_unit units[CONF_MAX_UNITS];
@@ -148,7 +153,7 @@ void conf_pooler_config(const cluster_conf *conf, int i, char *buf, size_t len);
 
 /* Finds a unit by "pg/1", "pg-1" or "1"; NULL if none. */
 const conf_unit *conf_find_unit(const cluster_conf *conf, const char *name);
-/* Paths of a unit: DIR/units/pg-0 and its parts. */
+/* Paths of a unit: DIR/units/pg-0 and its parts (DIR/hosts/h0/units/pg-0 seen from outside the hosts). */
 void conf_unit_dir(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len);
 void conf_unit_path(const cluster_conf *conf, const conf_unit *unit, const char *leaf, char *buf, size_t len);
 /* The unit's Patroni REST URL: http://host:api_port, https:// when patroni_ca is set */

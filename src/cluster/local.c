@@ -19,6 +19,7 @@
 #include "cluster/conf_security.h"
 #include "cluster/health.h"
 #include "cluster/local_secure.h"
+#include "cluster/hosts.h"
 #include "patroni/patroni.h"
 #include "patroni/patroni_yml.h"
 #include "pg/pgbouncer.h"
@@ -153,7 +154,9 @@ static void bouncer_path(const cluster_conf *conf, int i, const char *leaf, char
 {
 	char dir[64];
 
-	if (i == 0)
+	if (conf->hosts_bridge[0]) /* PgBouncer N on host hN */
+		snprintf(dir, sizeof(dir), "hosts/h%d/pgbouncer", i);
+	else if (i == 0)
 		snprintf(dir, sizeof(dir), "pgbouncer");
 	else
 		snprintf(dir, sizeof(dir), "pgbouncer-%d", i);
@@ -361,6 +364,12 @@ static int pgbouncer_start(const cluster_conf *conf, pgr_err *err)
 	return 0;
 }
 
+/* several hosts: below, in their own section */
+static int hosts_agent_start(const cluster_conf *conf, const conf_unit *unit, const char *log, const char *pid,
+			     pgr_err *err);
+static int hosts_etcd_stop(const cluster_conf *conf, pgr_err *err);
+static int hosts_start(const cluster_conf *conf, const char *self_exe, long timeout_ms, pgr_err *err);
+
 int local_agent_start(const cluster_conf *conf, const conf_unit *unit, pgr_err *err)
 {
 	char exe[PATH_MAX + 32], log[PATH_MAX + 32], pid[PATH_MAX + 32], dir[PATH_MAX];
@@ -374,6 +383,8 @@ int local_agent_start(const cluster_conf *conf, const conf_unit *unit, pgr_err *
 	conf_unit_path(conf, unit, "agent.log", log, sizeof(log));
 	if (proc_pidfile_alive(pid, NULL))
 		return 0;
+	if (conf->hosts_bridge[0])
+		return hosts_agent_start(conf, unit, log, pid, err);
 	if (spawn_as_servers(argv, log, pid, err) != 0)
 		return pgr_err_prefix(err, "could not start the agent of %s", unit->name);
 	return 0;
@@ -470,6 +481,8 @@ int local_cluster_stop(const cluster_conf *conf, pgr_err *err)
 				rc = -1;
 		}
 	}
+	if (conf->hosts_bridge[0])
+		return hosts_etcd_stop(conf, err) != 0 ? -1 : rc;
 	snprintf(path, sizeof(path), "%s/etcd/etcd.pid", conf->dir);
 	if (proc_stop_pidfile(path, SIGTERM, 20000, err) != 0)
 		rc = -1;
@@ -569,6 +582,8 @@ static int ports_available(const cluster_conf *conf, pgr_err *err)
 
 int local_cluster_start(const cluster_conf *conf, const char *self_exe, long timeout_ms, pgr_err *err)
 {
+	if (conf->hosts_bridge[0])
+		return hosts_start(conf, self_exe, timeout_ms, err);
 	if (local_check_dependencies(err) != 0)
 		return -1;
 	if (ports_available(conf, err) != 0)
@@ -627,6 +642,350 @@ static void keep_logs(const cluster_conf *conf, pgr_err *err)
 
 static int remove_made(const cluster_conf *conf, pgr_err *err);
 
+/* ---- several hosts (cluster create --hosts N): one etcd member, unit and PgBouncer a namespace ---- */
+
+#define HOST_ETCD_PORT 2379
+#define HOST_ETCD_PEER_PORT 2380
+#define HOST_PG_PORT 5432
+#define HOST_API_PORT 8008
+#define HOST_PGBOUNCER_PORT 6432
+
+/* The hosts' network as pgrefresh.conf records it (hosts_bridge, hosts_net; a host a unit). */
+static int conf_hosts_net(const cluster_conf *conf, hosts_net *net, pgr_err *err)
+{
+	int block = hosts_block_of_cidr(conf->hosts_net);
+
+	if (strncmp(conf->hosts_bridge, "pgr-", 4) != 0 || strlen(conf->hosts_bridge) != 12 || block < 0)
+		return pgr_err_set(err, "%s/pgrefresh.conf: hosts_bridge %s / hosts_net %s are not pgrefresh's", conf->dir,
+				   conf->hosts_bridge, conf->hosts_net);
+	hosts_net_init(net, conf->hosts_bridge + 4, block, conf->unit_count);
+	return 0;
+}
+
+/*
+ * The one place where a host's addresses and paths are decided: host i's own pgrefresh.conf, seen from
+ * inside it. Its directory is DIR/hosts/hI, its catalog DIR/hosts/hI/catalog (a link to the catalog), its
+ * etcd member comes first among the endpoints; it lists every unit and pooler (their addresses), and
+ * holds files of its own unit and PgBouncer only.
+ */
+static void host_conf(const cluster_conf *top, int i, cluster_conf *hc)
+{
+	size_t used;
+
+	*hc = *top;
+	hosts_dir(top->dir, i, hc->dir, sizeof(hc->dir));
+	hc->hosts_bridge[0] = '\0';
+	snprintf(hc->catalog, sizeof(hc->catalog), "%s/catalog", hc->dir);
+	used = (size_t)snprintf(hc->etcd, sizeof(hc->etcd), "http://%s:%d", top->units[i].host, HOST_ETCD_PORT);
+	for (int j = 0; j < top->unit_count && used < sizeof(hc->etcd); j++)
+		if (j != i)
+			used += (size_t)snprintf(hc->etcd + used, sizeof(hc->etcd) - used, ",http://%s:%d",
+						 top->units[j].host, HOST_ETCD_PORT);
+}
+
+/* Addresses and ports of a new cluster across net's hosts: unit N, etcd member N and PgBouncer N on host hN. */
+static int hosts_layout(const hosts_net *net, cluster_conf *conf, pgr_err *err)
+{
+	size_t used = 0;
+
+	hosts_cidr(net, conf->hosts_net, sizeof(conf->hosts_net));
+	snprintf(conf->hosts_bridge, sizeof(conf->hosts_bridge), "%s", net->bridge);
+	conf->etcd_peer_port = HOST_ETCD_PEER_PORT;
+	for (int i = 0; i < net->count; i++) {
+		conf_unit *u = &conf->units[i];
+		conf_pooler *p = conf_pooler_add(conf);
+
+		if (p == NULL)
+			return pgr_err_set(err, "more than %d PgBouncers", CONF_MAX_PGBOUNCERS);
+		u->number = i;
+		snprintf(u->name, sizeof(u->name), "%s/%d", conf->name, i);
+		snprintf(u->member, sizeof(u->member), "%s-%d", conf->name, i);
+		hosts_addr(net, i, u->host, sizeof(u->host));
+		u->pg_port = HOST_PG_PORT;
+		u->api_port = HOST_API_PORT;
+		conf->unit_count++;
+		snprintf(p->host, sizeof(p->host), "%s", u->host);
+		p->port = HOST_PGBOUNCER_PORT;
+		snprintf(p->config_host, sizeof(p->config_host), "%s", u->host);
+		snprintf(p->config, sizeof(p->config), "%s/hosts/h%d/pgbouncer/pgbouncer.ini", conf->dir, i);
+		used += (size_t)snprintf(conf->etcd + used, sizeof(conf->etcd) - used, "%shttp://%s:%d", i ? "," : "",
+					 u->host, HOST_ETCD_PORT);
+		if (used >= sizeof(conf->etcd))
+			return pgr_err_set(err, "etcd endpoints too long");
+	}
+	return 0;
+}
+
+/* Host i's files: its pgrefresh.conf, secrets, catalog link and unit (its agent binary: at each start). */
+static int host_files(const cluster_conf *top, int i, const cluster_secrets *secrets, const char *version,
+		      pgr_err *err)
+{
+	cluster_conf *hc = malloc(sizeof(*hc));
+	char link[PATH_MAX + 16];
+	int rc = -1;
+
+	if (hc == NULL)
+		return pgr_err_set(err, "out of memory");
+	host_conf(top, i, hc);
+	snprintf(link, sizeof(link), "%s/catalog", hc->dir);
+	if (dir_make_all(hc->dir, 0755, err) == 0 && secrets_save(hc->dir, secrets, err) == 0 &&
+	    symlink_replace(top->catalog, link, err) == 0 && conf_save(hc, err) == 0 &&
+	    local_unit_prepare(hc, &hc->units[i], version, err) == 0)
+		rc = 0;
+	free(hc);
+	return rc;
+}
+
+/*
+ * Starts argv on host i, as the servers' user, in host i's directory:
+ *   ip netns exec NS setpriv --reuid U --regid G --clear-groups env -C DIR/hosts/hI ARGV...
+ * (each execs the next: the pidfile names the program itself).
+ */
+static int spawn_on_host(const cluster_conf *conf, int i, char *const argv[], const char *log, const char *pidfile,
+			 pgr_err *err)
+{
+	char ns[32], uid[32], gid[32], dir[PATH_MAX], home[300], user_env[96], logname[96];
+	char *full[48];
+	char *env[] = { home, user_env, logname, NULL };
+	proc_user user, root;
+	hosts_net net;
+	pid_t child;
+	int n = 0;
+
+	if (proc_user_for_servers(&user, err) != 0 || conf_hosts_net(conf, &net, err) != 0)
+		return -1;
+	hosts_netns_name(&net, i, ns, sizeof(ns));
+	hosts_dir(conf->dir, i, dir, sizeof(dir));
+	snprintf(uid, sizeof(uid), "--reuid=%u", (unsigned)user.uid);
+	snprintf(gid, sizeof(gid), "--regid=%u", (unsigned)user.gid);
+	snprintf(home, sizeof(home), "HOME=%s", user.home);
+	snprintf(user_env, sizeof(user_env), "USER=%s", user.name);
+	snprintf(logname, sizeof(logname), "LOGNAME=%s", user.name);
+	{
+		char *prefix[] = { "/usr/sbin/ip", "netns", "exec", ns, "/usr/bin/setpriv", uid, gid, "--clear-groups",
+				   "/usr/bin/env", "-C", dir };
+
+		for (size_t k = 0; k < sizeof(prefix) / sizeof(prefix[0]); k++)
+			full[n++] = prefix[k];
+	}
+	for (int k = 0; argv[k] != NULL && n < (int)(sizeof(full) / sizeof(full[0])) - 1; k++)
+		full[n++] = argv[k];
+	full[n] = NULL;
+	memset(&root, 0, sizeof(root));
+	root.switch_user = false;
+	return proc_spawn_daemon(full, env, &root, log, pidfile, &child, err);
+}
+
+static void host_etcd_path(const cluster_conf *conf, int i, const char *leaf, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/hosts/h%d/etcd%s%s", conf->dir, i, leaf[0] ? "/" : "", leaf);
+}
+
+/* One etcd cluster of a member a host, initial-cluster over the hosts' addresses; waits until it answers. */
+static int hosts_etcd_start(const cluster_conf *conf, pgr_err *err)
+{
+	char initial[1024] = "";
+	size_t used = 0;
+	etcd_client client;
+	long long deadline;
+
+	for (int i = 0; i < conf->unit_count; i++)
+		used += (size_t)snprintf(initial + used, sizeof(initial) - used, "%s%s-etcd-h%d=http://%s:%d", i ? "," : "",
+					 conf->name, i, conf->units[i].host, HOST_ETCD_PEER_PORT);
+	for (int i = 0; i < conf->unit_count; i++) {
+		char edir[PATH_MAX], data[PATH_MAX + 16], log[PATH_MAX + 16], pid[PATH_MAX + 16], name[64];
+		char client_url[100], peer_url[100];
+		char *argv[] = { ETCD_BIN, "--name", name, "--data-dir", data, "--logger=zap",
+				 "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+				 "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+				 "--initial-cluster", initial, "--initial-cluster-state", "new", NULL };
+
+		host_etcd_path(conf, i, "", edir, sizeof(edir));
+		host_etcd_path(conf, i, "etcd.pid", pid, sizeof(pid));
+		if (proc_pidfile_alive(pid, NULL))
+			continue;
+		if (dir_make_all(edir, 0750, err) != 0 || owner_fix(edir, err) != 0)
+			return -1;
+		host_etcd_path(conf, i, "data", data, sizeof(data));
+		host_etcd_path(conf, i, "etcd.log", log, sizeof(log));
+		snprintf(name, sizeof(name), "%s-etcd-h%d", conf->name, i);
+		snprintf(client_url, sizeof(client_url), "http://%s:%d", conf->units[i].host, HOST_ETCD_PORT);
+		snprintf(peer_url, sizeof(peer_url), "http://%s:%d", conf->units[i].host, HOST_ETCD_PEER_PORT);
+		if (spawn_on_host(conf, i, argv, log, pid, err) != 0)
+			return pgr_err_prefix(err, "could not start etcd on host h%d", i);
+	}
+	if (etcd_client_init(&client, conf->etcd, err) != 0)
+		return -1;
+	client.timeout_ms = 1000;
+	deadline = proc_now_ms() + 30000;
+	for (;;) {
+		if (etcd_health(&client, err) == 0)
+			return 0;
+		for (int i = 0; i < conf->unit_count; i++) {
+			char pid[PATH_MAX + 16];
+
+			host_etcd_path(conf, i, "etcd.pid", pid, sizeof(pid));
+			if (!proc_pidfile_alive(pid, NULL))
+				return pgr_err_set(err, "etcd exited at start on host h%d; see %s/hosts/h%d/etcd/etcd.log", i,
+						   conf->dir, i);
+		}
+		if (proc_now_ms() > deadline)
+			return pgr_err_prefix(err, "etcd not healthy after 30 s");
+		proc_sleep_ms(100);
+	}
+}
+
+static int hosts_etcd_stop(const cluster_conf *conf, pgr_err *err)
+{
+	int rc = 0;
+
+	for (int i = 0; i < conf->unit_count; i++) {
+		char pid[PATH_MAX + 16];
+
+		host_etcd_path(conf, i, "etcd.pid", pid, sizeof(pid));
+		if (proc_stop_pidfile(pid, SIGTERM, 20000, err) != 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+/* Whether something accepts TCP connections at host:port (from here, over the bridge). */
+static bool tcp_answers(const char *host, int port)
+{
+	struct sockaddr_in addr;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)port);
+	ok = inet_pton(AF_INET, host, &addr.sin_addr) == 1 && connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+	close(fd);
+	return ok;
+}
+
+static int hosts_pgbouncer_start(const cluster_conf *conf, pgr_err *err)
+{
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		char ini[PATH_MAX + 32], log[PATH_MAX + 32], pid[PATH_MAX + 32];
+		char *argv[] = { PGBOUNCER_BIN, ini, NULL };
+		const conf_pooler *p = &conf->pgbouncers[i];
+		long long deadline = proc_now_ms() + 10000;
+
+		bouncer_path(conf, i, "pgbouncer.ini", ini, sizeof(ini));
+		bouncer_path(conf, i, "pgbouncer.log", log, sizeof(log));
+		bouncer_path(conf, i, "pgbouncer.pid", pid, sizeof(pid));
+		if (proc_pidfile_alive(pid, NULL))
+			continue;
+		if (spawn_on_host(conf, i, argv, log, pid, err) != 0)
+			return pgr_err_prefix(err, "could not start PgBouncer on host h%d", i);
+		while (!tcp_answers(p->host, p->port)) {
+			if (!proc_pidfile_alive(pid, NULL))
+				return pgr_err_set(err, "PgBouncer exited at start; see %s", log);
+			if (proc_now_ms() > deadline)
+				return pgr_err_set(err, "PgBouncer does not listen on %s:%d; see %s", p->host, p->port, log);
+			proc_sleep_ms(50);
+		}
+	}
+	return 0;
+}
+
+/* Each host's copy of this program (DIR/hosts/hN/libexec/pgrefresh), for its agent. */
+static int hosts_install_agent(const cluster_conf *conf, const char *self_exe, pgr_err *err)
+{
+	cluster_conf *hc = malloc(sizeof(*hc));
+	int rc = 0;
+
+	if (hc == NULL)
+		return pgr_err_set(err, "out of memory");
+	for (int i = 0; i < conf->unit_count && rc == 0; i++) {
+		host_conf(conf, i, hc);
+		rc = install_agent_binary(hc, self_exe, err);
+	}
+	free(hc);
+	return rc;
+}
+
+static int hosts_start(const cluster_conf *conf, const char *self_exe, long timeout_ms, pgr_err *err)
+{
+	hosts_net net;
+
+	if (local_check_dependencies(err) != 0 || conf_hosts_net(conf, &net, err) != 0 || hosts_up(&net, err) != 0 ||
+	    hosts_install_agent(conf, self_exe, err) != 0)
+		return -1;
+	if (hosts_etcd_start(conf, err) != 0)
+		return -1;
+	for (int i = 0; i < conf->unit_count; i++)
+		if (local_agent_start(conf, &conf->units[i], err) != 0)
+			return -1;
+	if (hosts_pgbouncer_start(conf, err) != 0)
+		return -1;
+	return local_wait_healthy(conf, timeout_ms, err);
+}
+
+/* After the processes are stopped: the namespaces, veths and bridge, then DIR/hosts. */
+static int hosts_remove(const cluster_conf *conf, pgr_err *err)
+{
+	char path[PATH_MAX + 16];
+	hosts_net net;
+
+	if (conf_hosts_net(conf, &net, err) != 0 || hosts_down(&net, err) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/hosts", conf->dir);
+	return dir_remove_all(path, err);
+}
+
+/* The agent of a unit, on its host: DIR/hosts/hN/libexec/pgrefresh agent --dir DIR/hosts/hN (its own conf). */
+static int hosts_agent_start(const cluster_conf *conf, const conf_unit *unit, const char *log, const char *pid,
+			     pgr_err *err)
+{
+	char exe[PATH_MAX + 32], dir[PATH_MAX], uname[32];
+	char *argv[] = { exe, "agent", "--dir", dir, "--unit", uname, NULL };
+
+	hosts_dir(conf->dir, unit->number, dir, sizeof(dir));
+	snprintf(exe, sizeof(exe), "%s/libexec/pgrefresh", dir);
+	snprintf(uname, sizeof(uname), "%s", unit->name);
+	if (spawn_on_host(conf, unit->number, argv, log, pid, err) != 0)
+		return pgr_err_prefix(err, "could not start the agent of %s", unit->name);
+	return 0;
+}
+
+/* The rest of `cluster create --hosts N`, once DIR is there and conf holds the cluster's name. */
+static int hosts_create(const local_create_opts *opts, const char *self_exe, cluster_conf *conf, pgr_err *err)
+{
+	cluster_secrets secrets;
+	hosts_net net;
+	proc_user user;
+
+	if (hosts_plan(conf->dir, opts->hosts, &net, err) != 0 || hosts_layout(&net, conf, err) != 0)
+		return -1;
+	if (random_password(secrets.superuser_password, sizeof(secrets.superuser_password), err) != 0 ||
+	    random_password(secrets.replication_password, sizeof(secrets.replication_password), err) != 0 ||
+	    random_password(secrets.rewind_password, sizeof(secrets.rewind_password), err) != 0)
+		return -1;
+	/* DIR/secrets and pgpass are the CLI's (the machine outside the hosts) */
+	if (secrets_save(conf->dir, &secrets, err) != 0 || write_client_pgpass(conf, &secrets, err) != 0)
+		return -1;
+	for (int i = 0; i < conf->unit_count; i++)
+		if (host_files(conf, i, &secrets, opts->version, err) != 0)
+			return pgr_err_prefix(err, "host h%d", i);
+	if (write_pgbouncer_files(conf, &secrets, err) != 0 || conf_save(conf, err) != 0)
+		return -1;
+	if (proc_user_for_servers(&user, err) != 0)
+		return -1;
+	for (int i = 0; i < conf->unit_count; i++) {
+		char dir[PATH_MAX];
+
+		hosts_dir(conf->dir, i, dir, sizeof(dir));
+		if (user.switch_user && path_chown_all(dir, user.uid, user.gid, err) != 0)
+			return -1;
+	}
+	return hosts_start(conf, self_exe, opts->timeout_ms, err);
+}
+
+
 int local_cluster_create(const local_create_opts *opts, const char *self_exe, cluster_conf *conf, pgr_err *err)
 {
 	char path[PATH_MAX + 32];
@@ -684,6 +1043,11 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 	snprintf(conf->catalog, sizeof(conf->catalog), "%s", opts->catalog);
 	snprintf(conf->superuser, sizeof(conf->superuser), "postgres");
 	conf->local = true;
+	if (opts->hosts > 0) {
+		if (hosts_create(opts, self_exe, conf, err) != 0)
+			goto fail;
+		return 0;
+	}
 
 	cursor = 2379;
 	if (local_port_next_free(&cursor, taken, ntaken, &port, err) != 0)
@@ -766,6 +1130,8 @@ fail:
 	if (local_cluster_stop(conf, &cleanup_err) != 0)
 		log_warn("while cleaning up: %s", cleanup_err.msg);
 	keep_logs(conf, err);
+	if (conf->hosts_bridge[0] && hosts_remove(conf, &cleanup_err) != 0) /* namespaces, veths, bridge */
+		log_warn("while cleaning up: %s", cleanup_err.msg);
 	if (made_dir) {
 		if (dir_remove_all(conf->dir[0] ? conf->dir : opts->dir, &cleanup_err) != 0)
 			log_warn("while cleaning up: %s", cleanup_err.msg);
@@ -829,6 +1195,8 @@ int local_cluster_destroy(const cluster_conf *conf, bool *dir_kept, pgr_err *err
 {
 	*dir_kept = false;
 	if (local_cluster_stop(conf, err) != 0)
+		return -1;
+	if (conf->hosts_bridge[0] && hosts_remove(conf, err) != 0)
 		return -1;
 	if (remove_made(conf, err) != 0)
 		return -1;

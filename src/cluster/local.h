@@ -8,6 +8,9 @@
  *   units/pg-N/{bin -> CATALOG/V/bin, patroni.yml, data/, agent.pid, agent.log, patroni.pid, patroni.log}
  *   pgbouncer/{pgbouncer.ini, userlist.txt, pgbouncer.pid, pgbouncer.log}
  * Every process runs as the postgres user when pgrefresh runs as root, and is stopped by its pid.
+ * Across hosts (create --hosts N, cluster/hosts.h): DIR/pgrefresh.conf, secrets and pgpass are the CLI's;
+ * host N is DIR/hosts/hN/{pgrefresh.conf (its own), secrets, catalog -> CATALOG, libexec/pgrefresh, etcd/,
+ * units/pg-N/, pgbouncer/}, and every process of it starts there, in its namespace (ip netns exec).
  */
 #ifndef PGR_CLUSTER_LOCAL_H
 #define PGR_CLUSTER_LOCAL_H
@@ -23,6 +26,7 @@ typedef struct local_create_opts {
 	char name[32];
 	int units;
 	int pgbouncers; /* PgBouncers in front of the cluster (1 to CONF_MAX_PGBOUNCERS; 0 means 1) */
+	int hosts;      /* 0: everything on 127.0.0.1; else network-namespace hosts (cluster/hosts.h), a unit each */
 	char version[32];
 	char catalog[PATH_MAX];
 	long timeout_ms;

@@ -79,7 +79,7 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		       const patroni_tags *tags, char **out, size_t *out_len, pgr_err *err)
 {
 	static const patroni_tags no_tags;
-	char tag_line[200];
+	char tag_line[200], hosts_hba[200] = "";
 	struct patroni_values *v;
 	local_secure_patroni *sec;
 	char *yml;
@@ -103,6 +103,9 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 	snprintf(tag_line, sizeof(tag_line), "%s%s%s%s", tags->replicatefrom[0] ? "replicatefrom: " : "",
 		 tags->replicatefrom[0] ? v->replicatefrom : "", tags->replicatefrom[0] && tags->nosync ? ", " : "",
 		 tags->nosync ? "nosync: true" : "");
+	if (conf->hosts_net[0]) /* several hosts: their block (cluster/hosts.h), the CLI's address in it too */
+		snprintf(hosts_hba, sizeof(hosts_hba), "    - host replication replicator %s scram-sha-256\n"
+			 "    - host all all %s scram-sha-256\n", conf->hosts_net, conf->hosts_net);
 	yml = malloc(cap);
 	if (yml == NULL) {
 		free(sec);
@@ -149,9 +152,10 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		     "    - local all all trust\n"
 		     "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
 		     "    - host all all 127.0.0.1/32 scram-sha-256\n"
+		     "%s"
 		     "tags: {%s}\n",
 		     v->scope, v->name, v->api, v->api, sec->restapi, v->etcd, sec->etcd3, sec->ctl, conf->unit_count >= 3 ? "true" : "false", v->pg, v->pg,
-		     v->data, v->bin, v->pgpass, v->superuser, v->su_pw, v->repl_pw, v->rewind_pw, v->sockets, tag_line);
+		     v->data, v->bin, v->pgpass, v->superuser, v->su_pw, v->repl_pw, v->rewind_pw, v->sockets, hosts_hba, tag_line);
 	explicit_bzero(sec, sizeof(*sec));
 	free(sec);
 	free(v);

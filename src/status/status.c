@@ -403,6 +403,7 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 {
 	struct text t = { 0 };
 	char refresh[96], eta[32];
+	bool show_host = false;
 
 	status_format_eta(view->refresh.eta_seconds, eta, sizeof(eta));
 
@@ -431,15 +432,20 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 		 strcmp(view->refresh.state, "idle") == 0 ? view->message : view->refresh.message);
 	if (strcmp(view->refresh.state, "idle") != 0 && view->refresh.cause[0])
 		text_add(&t, "%-8s %s\n", "Cause", view->refresh.cause);
-	text_add(&t, "\n%-6s %-13s %-8s %-11s %-7s %s\n", "Unit", "Role", "Version", "State", "Lag", "Message");
+	for (int i = 0; i < view->unit_count; i++) /* units on several hosts: a Host column */
+		show_host = show_host || strcmp(view->units[i].host, "127.0.0.1") != 0;
+	text_add(&t, "\n%-6s %s%-13s %-8s %-11s %-7s %s\n", "Unit", show_host ? "Host            " : "", "Role",
+		 "Version", "State", "Lag", "Message");
 	for (int i = 0; i < view->unit_count; i++) {
 		const status_unit *u = &view->units[i];
 		char lag[32];
-		char name[40];
+		char name[40], host[80] = "";
 
 		status_format_bytes(u->lag_bytes, lag, sizeof(lag));
 		snprintf(name, sizeof(name), "%s%s", u->name, strcmp(u->name, view->coordinator) == 0 ? "*" : "");
-		text_add(&t, "%-6s %-13s %-8s %-11s %-7s %s\n", name, u->role, u->version[0] ? u->version : "-",
+		if (show_host)
+			snprintf(host, sizeof(host), "%-15s ", u->host);
+		text_add(&t, "%-6s %s%-13s %-8s %-11s %-7s %s\n", name, host, u->role, u->version[0] ? u->version : "-",
 			 u->state, lag, u->message);
 	}
 	if (view->coordinator[0])

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# A cluster across 3 network-namespace hosts (`cluster create --hosts 3`, issue 10 §1/§5):
+#  1. each host is a namespace on the cluster's own bridge, with its address from 198.18.0.0/24, and
+#     runs its etcd member, its unit (agent, Patroni, PostgreSQL) and its PgBouncer; every one of those
+#     processes works in its host's directory and holds files of that directory only; etcd has 3 members;
+#  2. status shows each unit's host address, `cluster env` a PgBouncer on one of the hosts;
+#  3. a refresh from outside the hosts, under a write load through PgBouncer: 0 failed transactions,
+#     every acknowledged id on every unit;
+#  4. destroy leaves no namespace, bridge, veth or process.
+# Root only (namespaces): elsewhere it says so in one line and is skipped.
+if [ "$(id -u)" != 0 ] || ! [ -x /usr/sbin/ip ]; then
+	echo "# SKIP t_95_hosts: needs root and iproute2 to make network namespaces"
+	exit 0
+fi
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_refresh.sh"
+
+# Straight to a unit's PostgreSQL at its host's address (lib.sh's goes to 127.0.0.1).
+psql_unit() { # UNIT SQL [DIR]
+	local host port
+	host=$(unit_field "$1" host "${3:-$C}") || return 1
+	port=$(unit_field "$1" port "${3:-$C}") || return 1
+	(
+		eval "$("$PGR" cluster env --dir "${3:-$C}")"
+		"$PSQL" -X -A -t -v ON_ERROR_STOP=1 -h "$host" -p "$port" -c "$2"
+	)
+}
+
+conf_value() { sed -n "s/^$1 = //p" "$C/pgrefresh.conf" | head -n 1; }
+TAG=
+# Whatever of ours is still there: namespaces, links (bridge, veths) named after the tag.
+leftovers() {
+	[ -n "$TAG" ] || return 0
+	ip netns list | awk '{print $1}' | grep -F "pgr-$TAG-" || true
+	ip -br link | awk '{print $1}' | grep -F "$TAG" || true
+}
+# On any exit: destroy the cluster if it is still there, then remove what is left by name; lib.sh's
+# cleanup follows (with the scenario's exit status).
+t95_cleanup() {
+	local rc=$?
+	set +eE
+	if [ $rc != 0 ] && [ -n "${C:-}" ] && [ -d "$C" ]; then # the logs, for lib.sh to print: destroy removes them
+		mkdir -p "$T/hosts-logs" && (cd "$C" && find . -name '*.log' -exec cp --parents {} "$T/hosts-logs/" \;)
+	fi
+	if [ -n "${C:-}" ] && [ -f "$C/pgrefresh.conf" ]; then
+		"$PGR" cluster destroy --dir "$C" >/dev/null 2>&1 || echo "# cleanup: cluster destroy failed" >&2
+	fi
+	local ns link
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -F "pgr-$TAG-"); do
+		[ -n "$TAG" ] && ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null
+		[ -n "$TAG" ] && ip netns delete "$ns" && echo "# cleanup: removed namespace $ns" >&2
+	done
+	for link in $(ip -br link | awk '{print $1}' | sed 's/@.*//' | grep -F "${TAG:-no-tag}"); do
+		ip link delete "$link" 2>/dev/null && echo "# cleanup: removed link $link" >&2
+	done
+	return $rc
+}
+trap 't95_cleanup; lib_cleanup' EXIT
+
+step "cluster create --hosts 3 on $LOW"
+need_versions "$LOW" "$HIGH"
+pgr_run cluster create --hosts 3 --dir "$T/c" --version "$LOW"
+adopt_kept_logs
+C=$T/c
+TAG=$(conf_value hosts_bridge | sed 's/^pgr-//')
+[ "$RC" = 0 ] || fail "cluster create --hosts 3 exited $RC: $ERR"
+ok "created: $(head -n 1 <<<"$OUT")"
+wait_healthy 60
+
+step "the hosts: 3 namespaces on bridge pgr-$TAG, each with its address in 198.18.0.0/24"
+NET=$(conf_value hosts_net)
+assert_match "$NET" '^198\.18\.0\.[0-9]+/28$' "hosts_net"
+BR_ADDR=$(ip -4 -o addr show dev "pgr-$TAG" | awk '{print $4}')
+assert_match "$BR_ADDR" '^198\.18\.0\.[0-9]+/28$' "the bridge's address"
+mapfile -t NSES < <(ip netns list | awk '{print $1}' | grep -F "pgr-$TAG-" | sort)
+assert_eq "${#NSES[@]}" 3 "namespaces pgr-$TAG-h*"
+mapfile -t ADDRS < <(json_get "$(status_json)" "'\\n'.join(u['host'] for u in d['units'])")
+assert_eq "$(printf '%s\n' "${ADDRS[@]}" | sort -u | wc -l)" 3 "distinct unit host addresses in status json"
+for i in 0 1 2; do
+	ns=pgr-$TAG-h$i
+	got=$(ip -n "$ns" -4 -o addr show dev eth0 | awk '{print $4}')
+	assert_eq "$got" "${ADDRS[$i]}/28" "address of $ns (pg/$i's host in status)"
+	assert_eq "$(ip -n "$ns" -br link show lo | awk '{print $2}')" UNKNOWN "loopback up in $ns"
+done
+pgr_ok status --dir "$C"
+for a in "${ADDRS[@]}"; do assert_contains "$OUT" "$a" "status shows host $a"; done
+ENV=$("$PGR" cluster env --dir "$C")
+PGHOST_=$(sed -n 's/^export PGHOST=//p' <<<"$ENV")
+printf '%s\n' "${ADDRS[@]}" | grep -qxF "$PGHOST_" || fail "cluster env names PGHOST=$PGHOST_, not a host's address"
+ok "cluster env: PgBouncer on host $PGHOST_"
+
+step "each host runs its etcd member, agent, Patroni, PostgreSQL and PgBouncer, in its own directory only"
+# files this scenario itself was started with (e.g. the lock of tests' `flock`): daemons inherit them from
+# whoever runs pgrefresh, not from pgrefresh; named, not counted
+INHERITED=$(for fd in /proc/$$/fd/*; do readlink "$fd" 2>/dev/null; done | grep '^/' | grep -v '^/dev/' | sort -u || true)
+[ -z "$INHERITED" ] || echo "# files the scenario inherited (not judged): $(echo $INHERITED)"
+for i in 0 1 2; do
+	ns=pgr-$TAG-h$i
+	hdir=$(realpath "$C/hosts/h$i")
+	mapfile -t PIDS < <(ip netns pids "$ns")
+	comms=$(for p in "${PIDS[@]}"; do cat "/proc/$p/comm" 2>/dev/null; done | sort -u | tr '\n' ' ')
+	for want in etcd pgbouncer pgrefresh patroni postgres; do
+		[[ " $comms" == *" $want"* ]] || fail "$ns runs no $want (it runs: $comms)"
+	done
+	for p in "${PIDS[@]}"; do
+		cwd=$(readlink "/proc/$p/cwd") || continue # gone meanwhile (a backend)
+		[ "$(stat -c %U "/proc/$p")" != root ] || fail "pid $p ($(cat "/proc/$p/comm")) on $ns runs as root"
+		case "$cwd/" in "$hdir"/*) ;; *) fail "pid $p ($(cat "/proc/$p/comm")) on $ns works in $cwd, outside $hdir" ;; esac
+		for fd in /proc/$p/fd/*; do
+			f=$(readlink "$fd" 2>/dev/null) || continue
+			case "$f" in /*) ;; *) continue ;; esac # sockets, pipes, anon inodes
+			grep -qxF "$f" <<<"$INHERITED" && continue
+			case "$f" in /dev/* | /proc/* | "$hdir"/*) ;; *) fail "pid $p ($(cat "/proc/$p/comm")) on $ns holds $f, outside $hdir" ;; esac
+		done
+	done
+	ok "$ns (${ADDRS[$i]}): ${#PIDS[@]} processes ($comms), every cwd and open file under hosts/h$i"
+done
+MEMBERS=$(curl -s --max-time 5 -X POST "http://${ADDRS[0]}:2379/v3/cluster/member/list" -d '{}' |
+	python3 -c 'import json, sys; print(len(json.load(sys.stdin)["members"]))')
+assert_eq "$MEMBERS" 3 "etcd members"
+
+step "refresh $LOW -> $HIGH from outside the hosts, under a write load through PgBouncer"
+psql_bouncer "create table ledger(id bigint primary key, client int not null, at timestamptz not null)" >/dev/null
+set_pause none
+start_load "$T/load" 0
+sleep 2
+start_refresh --version "$HIGH"
+wait_refresh 240 idle
+stop_load "$T/load"
+assert_all_on "$HIGH" "after the refresh across hosts"
+assert_load_clean "$T/load" 10000
+assert_ids_on_all "$T/load/ids.txt"
+
+step "cluster destroy: no namespace, bridge, veth or process left"
+ALL=$(for ns in "${NSES[@]}"; do ip netns pids "$ns"; done | tr '\n' ' ')
+# stopped first, so that the daemons' logs (sanitizer reports at exit included) are kept for lib.sh
+pgr_ok cluster stop --dir "$C"
+mkdir -p "$T/hosts-logs" && (cd "$C" && find . -name '*.log' -exec cp --parents {} "$T/hosts-logs/" \;)
+pgr_ok cluster destroy --dir "$C"
+for p in $ALL; do
+	pid_alive "$p" && fail "pid $p still runs after destroy: $(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-120)"
+done
+ok "none of the $(wc -w <<<"$ALL") processes of the hosts runs"
+LEFT=$(leftovers)
+[ -z "$LEFT" ] || fail "left after destroy: $LEFT"
+ok "no namespace, bridge or veth named after $TAG"
+[ ! -e "$C" ] || fail "$C still there: $(ls -A "$C")"
+ok "$C removed"
