@@ -326,6 +326,7 @@ int proc_run(char *const argv[], const proc_user *user, long timeout_ms, char *o
 	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* nothing else of ours: see spawn_daemon */
 	posix_spawnattr_init(&attr);
 	spawn_attr_signals(&attr, 0);
 	rc = posix_spawn(&pid, helper ? hargv.exe : argv[0], &fa, &attr, helper ? hargv.argv : argv, env.envp);
@@ -388,6 +389,7 @@ int proc_spawn_self(char *const args[], pid_t *pid, pgr_err *err)
 		return pgr_err_set(err, "could not open /dev/null: %s", strerror(errno));
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* nothing else of ours: see spawn_daemon */
 	posix_spawnattr_init(&attr);
 	spawn_attr_signals(&attr, 0);
 	rc = posix_spawn(pid, exe, &fa, &attr, args, environ);
@@ -572,6 +574,9 @@ static int spawn_daemon(char *const argv[], char *const extra_env[], const proc_
 		posix_spawn_file_actions_adddup2(&fa, ready[1], 3);
 	if (reaped)
 		posix_spawn_file_actions_adddup2(&fa, pid_pipe[1], 4);
+	/* every other descriptor the caller has open stays out of the daemon: a daemon that outlives its
+	 * starter must not hold its files (a test's lock, a terminal, a socket) for its whole life */
+	posix_spawn_file_actions_addclosefrom_np(&fa, reaped ? 5 : helper ? 4 : 3);
 	posix_spawnattr_init(&attr);
 	spawn_attr_signals(&attr, POSIX_SPAWN_SETSID);
 	rc = posix_spawn(&child, helper ? hargv.exe : argv[0], &fa, &attr, helper ? hargv.argv : argv, env.envp);

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -228,6 +229,47 @@ static void test_daemon_session_env_signals(void **state)
 	signal(SIGPIPE, old);
 }
 
+/*
+ * A descriptor the starter holds open (not close-on-exec: a test's flock, a terminal) never reaches what
+ * it starts: a daemon, plain or reaped, as another user or not, and proc_run's child, see only 0, 1, 2
+ * (a daemon that outlives its starter held the machine's test lock for its whole life).
+ */
+static void test_no_inherited_descriptors(void **state)
+{
+	char log[128], pidfile[128], path[128], out[256];
+	char *argv[] = { "/bin/sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; sleep 2", NULL };
+	char *run_argv[] = { "/bin/sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '", NULL };
+	proc_user user;
+	pgr_err err = { 0 };
+	int held, status = -1;
+
+	(void)state;
+	assert_int_equal(proc_user_for_servers(&user, &err), 0);
+	snprintf(path, sizeof(path), "%s/held", dir);
+	held = open(path, O_WRONLY | O_CREAT, 0600); /* no O_CLOEXEC: inherited unless the spawn closes it */
+	assert_true(held >= 0);
+	for (int reaped = 0; reaped <= 1; reaped++) {
+		pid_t pid = 0;
+		const char *text;
+
+		snprintf(log, sizeof(log), "%s/fds%d.log", dir, reaped);
+		snprintf(pidfile, sizeof(pidfile), "%s/fds%d.pid", dir, reaped);
+		if (reaped)
+			assert_int_equal(proc_spawn_daemon_reaped(argv, NULL, &user, log, pidfile, &pid, &err), 0);
+		else
+			assert_int_equal(proc_spawn_daemon(argv, NULL, &user, log, pidfile, &pid, &err), 0);
+		text = file_text(log, 5000);
+		print_message("daemon%s fds: %s", reaped ? " (reaped)" : "", text);
+		/* ls's own directory descriptor is 3: nothing else above 2 */
+		assert_string_equal(text, "0 1 2 3 \n");
+		assert_int_equal(proc_stop_pid(pid, SIGTERM, 2000, &err), 0);
+	}
+	assert_int_equal(proc_run(run_argv, &user, 5000, out, sizeof(out), &status, &err), 0);
+	assert_int_equal(status, 0);
+	assert_string_equal(out, "0 1 2 3 ");
+	close(held);
+}
+
 /* proc_run: output and exit code, as the postgres user when root; a missing program is an error. */
 static void test_run(void **state)
 {
@@ -309,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_missing_program),
 		cmocka_unit_test(test_daemon_session_env_signals),
 		cmocka_unit_test(test_run),
+		cmocka_unit_test(test_no_inherited_descriptors),
 		cmocka_unit_test(test_spawn_self),
 	};
 
