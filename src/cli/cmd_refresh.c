@@ -63,11 +63,8 @@ static int open_cluster(cli_ctx *ctx, refresh_cli *rc)
 		pgr_err_set(&ctx->err, "out of memory");
 		return PGR_EXIT_ERROR;
 	}
-	if (store_read(&rc->etcd, &rc->scope, rc->snap, &ctx->err) != 0) {
-		pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", rc->conf.name);
-		pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", rc->conf.dir);
-		return PGR_EXIT_UNREACHABLE;
-	}
+	if (store_read(&rc->etcd, &rc->scope, rc->snap, &ctx->err) != 0)
+		return etcd_err_explain(&ctx->err, rc->conf.name, rc->conf.dir, rc->conf.security.etcd_password_secret);
 	if (rc->snap->refresh_corrupt) {
 		char key[256];
 

@@ -34,7 +34,8 @@ static int64_t wall_ms(void)
 }
 
 /* Reads the agents' reports, the coordinator and the refresh from etcd and builds the view; *corrupt_refresh
- * says whether the refresh record did not parse (ctx->err then says so, with the repair command). */
+ * says whether the refresh record did not parse (ctx->err then says so, with the repair command). Returns 0, -1, or
+ * the exit code etcd's failure calls for (etcd_err_explain). */
 static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, bool *corrupt_refresh)
 {
 	etcd_client client;
@@ -51,10 +52,11 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, 
 	}
 	client.timeout_ms = 3000;
 	if (store_read(&client, &scope, snap, &ctx->err) != 0) {
-		pgr_err_prefix(&ctx->err, "etcd of cluster %s unreachable", conf->name);
-		pgr_err_hint(&ctx->err, "start the cluster with `pgrefresh cluster start --dir %s`", conf->dir);
+		/* unreachable, TLS refused or credentials refused: each its message, hint and exit code */
+		int code = etcd_err_explain(&ctx->err, conf->name, conf->dir, conf->security.etcd_password_secret);
+
 		free(snap);
-		return -1;
+		return code;
 	}
 	memset(&corrupt, 0, sizeof(corrupt));
 	corrupt.refresh = snap->refresh_corrupt;
@@ -91,8 +93,9 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 		int rc;
 		pgr_err corrupt_err;
 
-		if (read_view(ctx, &conf, &view, &corrupt) != 0)
-			return PGR_EXIT_UNREACHABLE;
+		rc = read_view(ctx, &conf, &view, &corrupt);
+		if (rc != 0)
+			return rc > 0 ? rc : PGR_EXIT_UNREACHABLE;
 		corrupt_err = ctx->err;
 		pgr_err_clear(&ctx->err);
 		rc = ctx->json ? status_render_json(&view, &text, &ctx->err) : status_render_table(&view, &text, &ctx->err);

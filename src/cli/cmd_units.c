@@ -14,11 +14,13 @@
 #include "state/unit_record.h"
 #include "util/exitcodes.h"
 #include "util/fileutil.h"
+#include "util/http.h"
 #include "util/proc.h"
 
 #define UNIT_OP_TIMEOUT_MS 180000
 
-/* GET /cluster from the first unit that answers. */
+/* GET /cluster from the first unit that answers: 0, else the exit code (a unit that refused TLS or the password:
+ * PGR_EXIT_ERROR; none answers: PGR_EXIT_UNREACHABLE), ctx->err saying which. */
 static int read_patroni_cluster(cli_ctx *ctx, const cluster_conf *conf, patroni_cluster *cluster)
 {
 	for (int i = 0; i < conf->unit_count; i++) {
@@ -30,10 +32,17 @@ static int read_patroni_cluster(cli_ctx *ctx, const cluster_conf *conf, patroni_
 		conf_unit_api_url(conf, &conf->units[i], url, sizeof(url));
 		if (patroni_get_cluster(&pc, url, 3000, cluster, &ignored) == 0)
 			return 0;
+		if (http_err_tls(&ignored) || strstr(ignored.msg, "HTTP 401") != NULL) {
+			/* reached, but refused: a certificate or the password, not a process to start */
+			pgr_err_set(&ctx->err, "Patroni of %s refused pgrefresh: %s", conf->units[i].name, ignored.msg);
+			pgr_err_hint(&ctx->err, "check patroni_ca and patroni_auth_secret (%s/secrets.d/<name>) in %s/pgrefresh.conf",
+				     conf->dir, conf->dir);
+			return PGR_EXIT_ERROR;
+		}
 	}
 	pgr_err_set(&ctx->err, "no unit of cluster %s answers (Patroni REST API)", conf->name);
 	pgr_err_hint(&ctx->err, "start it with `pgrefresh cluster start --dir %s`", conf->dir);
-	return -1;
+	return PGR_EXIT_UNREACHABLE;
 }
 
 static const conf_unit *unit_of_member(const cluster_conf *conf, const char *member)
@@ -69,6 +78,7 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	conf_unit *unit;
 	char version[32];
 	int taken[2 * CONF_MAX_UNITS + 4], ntaken = 0, number = 0, cursor;
+	int code;
 	pgr_err cleanup;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
@@ -83,8 +93,9 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_set(&ctx->err, "cluster %s already has %d units, the most pgrefresh handles", conf.name, conf.unit_count);
 		return PGR_EXIT_ERROR;
 	}
-	if (read_patroni_cluster(ctx, &conf, &cluster) != 0)
-		return PGR_EXIT_UNREACHABLE;
+	code = read_patroni_cluster(ctx, &conf, &cluster);
+	if (code != 0)
+		return code;
 	leader = patroni_cluster_leader(&cluster);
 	leader_unit = leader ? unit_of_member(&conf, leader->name) : NULL;
 	if (leader_unit == NULL) {
@@ -286,8 +297,9 @@ static int switchover_locked(cli_ctx *ctx, int argc, char **argv)
 	}
 	deadline = proc_now_ms() + 30000;
 	for (;;) {
-		if (read_patroni_cluster(ctx, &conf, &cluster) != 0)
-			return PGR_EXIT_UNREACHABLE;
+		rc = read_patroni_cluster(ctx, &conf, &cluster);
+		if (rc != 0)
+			return rc;
 		leader = patroni_cluster_leader(&cluster);
 		sync = patroni_cluster_sync_standby(&cluster);
 		if (leader != NULL && (target != NULL || sync != NULL))

@@ -18,6 +18,7 @@
 #include "pg/pgsql.h"
 #include "pooler/pooler.h"
 #include "state/pooler_intent.h"
+#include "state/presence.h"
 #include "state/settings.h"
 #include "state/store.h"
 #include "state/unit_intent.h"
@@ -568,15 +569,27 @@ static void patroni_request_answer(const patroni_request *req, char *buf, size_t
 		snprintf(buf, len, "HTTP %d: %.100s", req->http_status, req->reply);
 }
 
+cascade_wait switchover_cascade_judge(bool answered, bool presence_read, bool alive, long long now_ms,
+				      long long deadline_ms)
+{
+	if (answered)
+		return CASCADE_APPLIED;
+	if (presence_read && !alive)
+		return CASCADE_AGENT_DOWN;
+	if (now_ms >= deadline_ms)
+		return CASCADE_TIMED_OUT;
+	return CASCADE_WAIT;
+}
+
 /*
  * The other standbys stream from the candidate before the switchover (Patroni tag replicatefrom), so
  * that the new primary has a synchronous standby the moment it is promoted: with
  * synchronous_mode_strict no commit is then acknowledged on one node only, and none waits long.
  * Each unit is asked through its intent (state/unit_intent.h); its own agent sets its own tags, on whatever
  * host it runs, and reports the intent's token. set: the cascade, waited for (each agent's report and the
- * standbys streaming from the candidate, 20 s at most; a unit that does not answer is named in the log and
- * in note, and the switchover goes on without it); !set: the tags cleared (leader "": every unit, a clean-up
- * after a dead owner), not waited for.
+ * standbys streaming from the candidate, 20 s at most; a unit whose agent is down, its presence key gone, is
+ * not waited for at all; a unit that does not answer is named in the log and in note, and the switchover goes
+ * on without it); !set: the tags cleared (leader "": every unit, a clean-up after a dead owner), not waited for.
  */
 #define CASCADE_TIMEOUT_MS 20000
 
@@ -585,7 +598,7 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 {
 	const conf_unit *cand = unit_of(conf, candidate);
 	unit_intent_tags tags = { .nosync = false };
-	bool asked[CONF_MAX_UNITS] = { false }, answered[CONF_MAX_UNITS] = { false };
+	bool asked[CONF_MAX_UNITS] = { false }, answered[CONF_MAX_UNITS] = { false }, down[CONF_MAX_UNITS] = { false };
 	char prefix[128], token[64], by[128], url[200];
 	patroni_client pc;
 	long long deadline, started;
@@ -633,35 +646,62 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 		/* Patroni takes new tags at its next loop (the standby's: follow the candidate; the candidate's:
 		 * create the standby's slot): wake the loops now and again until it streams, instead of waiting
 		 * up to loop_wait for each (each agent wakes its own once it has written its tags) */
-		int loop_wait = 0, acked = 0;
+		int loop_wait = 0, acked = 0, down_count = 0;
 		long long next_wake = 0;
 		pgr_err err;
 
 		if (patroni_get_loop_wait(&pc, url, 2000, &loop_wait, &err) != 0)
 			log_warn("cannot wake Patroni (%s): waiting for its loop", err.msg);
-		while (proc_now_ms() < deadline) {
+		for (;;) {
 			patroni_node node;
 			int streaming = 0;
+			bool timed_out = false;
 
 			for (int i = 0; i < conf->unit_count && i < CONF_MAX_UNITS; i++) {
 				char key[256];
 				etcd_kv kv;
 				unit_record rec;
-				bool found = false;
+				bool found = false, answer = false, presence_read = false, alive = false;
 
-				if (!asked[i] || answered[i])
+				if (!asked[i] || answered[i] || down[i])
 					continue;
 				snprintf(key, sizeof(key), "%sunits/%s", prefix, conf->units[i].member);
 				if (etcd_get(etcd, key, &kv, &found, &err) == 0 && found && kv.value != NULL &&
-				    unit_record_parse(kv.value, &rec, &err) == 0 && strcmp(rec.intent_token, token) == 0) {
+				    unit_record_parse(kv.value, &rec, &err) == 0 && strcmp(rec.intent_token, token) == 0)
+					answer = true;
+				etcd_kv_free(&kv);
+				if (!answer) {
+					/* its agent's presence key (bound to its lease): gone, nobody applies the intent */
+					presence_key(prefix, conf->units[i].member, key, sizeof(key));
+					presence_read = etcd_get(etcd, key, &kv, &alive, &err) == 0;
+					etcd_kv_free(&kv);
+				}
+				switch (switchover_cascade_judge(answer, presence_read, alive, proc_now_ms(), deadline)) {
+				case CASCADE_APPLIED:
 					answered[i] = true;
 					acked++;
 					if (rec.intent_error[0] != '\0')
 						log_warn("%s: its agent could not set replicatefrom=%s: %s", conf->units[i].name,
 							 candidate, rec.intent_error);
+					break;
+				case CASCADE_AGENT_DOWN:
+					down[i] = true;
+					down_count++;
+					log_warn("%s: its agent is down (its presence key %s is gone, its lease expired): it cannot "
+						 "set replicatefrom=%s; switching over without its cascade (after %lld ms)",
+						 conf->units[i].name, key, candidate, proc_now_ms() - started);
+					break;
+				case CASCADE_TIMED_OUT:
+					timed_out = true;
+					break;
+				case CASCADE_WAIT:
+					break;
 				}
-				etcd_kv_free(&kv);
 			}
+			if (timed_out || proc_now_ms() >= deadline)
+				break;
+			if (acked == 0 && down_count >= expected)
+				break; /* every agent asked is down: none will stream from the candidate */
 			if (loop_wait > 0 && proc_now_ms() >= next_wake) {
 				for (int i = 0; i < conf->unit_count; i++) {
 					const conf_unit *u = &conf->units[i];
@@ -675,47 +715,59 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 				}
 				next_wake = proc_now_ms() + 250;
 			}
-			if (acked >= expected && patroni_get_node(&pc, url, 2000, &node, &err) == 0) {
-				for (int i = 0; i < conf->unit_count; i++) {
+			if (acked + down_count >= expected && patroni_get_node(&pc, url, 2000, &node, &err) == 0) {
+				/* the units that applied it stream from the candidate (one whose agent is down is not waited for) */
+				for (int i = 0; i < conf->unit_count && i < CONF_MAX_UNITS; i++) {
 					const char *m = conf->units[i].member;
 
-					if (strcmp(m, leader) == 0 || strcmp(m, candidate) == 0)
+					if (!answered[i])
 						continue;
 					for (int r = 0; r < node.replication_count; r++)
 						if (strcmp(node.replication[r].application_name, m) == 0 &&
 						    strcmp(node.replication[r].state, "streaming") == 0)
 							streaming++;
 				}
-				if (streaming >= expected) {
-					log_info("%d standby(s) stream from %s after %lld ms", expected, candidate,
+				if (streaming >= acked) {
+					log_info("%d standby(s) stream from %s after %lld ms", acked, candidate,
 						 proc_now_ms() - started);
-					return;
+					break;
 				}
 			}
-			proc_sleep_ms(acked >= expected ? 50 : 20);
+			proc_sleep_ms(acked + down_count >= expected ? 50 : 20);
 		}
 	}
 	{
 		size_t used = 0;
+		bool any_down = false, any_silent = false;
 
 		for (int i = 0; i < conf->unit_count && i < CONF_MAX_UNITS; i++) {
 			if (!asked[i] || answered[i])
 				continue;
-			log_warn("%s: its agent did not apply replicatefrom=%s (intent %s) within %d s: is it running? "
-				 "Switching over without its cascade",
-				 conf->units[i].name, candidate, token, CASCADE_TIMEOUT_MS / 1000);
+			if (down[i])
+				any_down = true;
+			else {
+				any_silent = true;
+				log_warn("%s: its agent did not apply replicatefrom=%s (intent %s) within %d s: is it running? "
+					 "Switching over without its cascade",
+					 conf->units[i].name, candidate, token, CASCADE_TIMEOUT_MS / 1000);
+			}
 			if (note != NULL && used < notelen) {
 				int w = snprintf(note + used, notelen - used, "%s%s", used ? ", " : "", conf->units[i].name);
 
 				used = w > 0 ? used + (size_t)w : used;
 			}
 		}
-		if (note != NULL && used > 0 && used < notelen)
+		if (note != NULL && used > 0 && used < notelen && any_silent)
 			snprintf(note + used, notelen - used, "'s agent did not set its replicatefrom tag within %d s",
 				 CASCADE_TIMEOUT_MS / 1000);
+		else if (note != NULL && used > 0 && used < notelen)
+			snprintf(note + used, notelen - used, "'s agent is down: its replicatefrom tag was not set");
+		if (any_silent)
+			log_warn("the other standbys do not stream from %s after %d s; switching over anyway", candidate,
+				 CASCADE_TIMEOUT_MS / 1000);
+		else if (any_down)
+			log_warn("switching over without the cascade of the unit(s) whose agent is down");
 	}
-	log_warn("the other standbys do not stream from %s after %d s; switching over anyway", candidate,
-		 CASCADE_TIMEOUT_MS / 1000);
 }
 
 /*

@@ -77,6 +77,22 @@ void switchover_mark_waiting_text(const switchover_mark *mark, int64_t now_ms, c
 /* Why a switchover halted after waiting for clients, naming them and what to run (pure). */
 void switchover_halt_text(const switchover_mark *mark, char *buf, size_t len);
 
+/* Where the cascade stands for one standby asked to stream from the candidate (switchover_cascade_judge). */
+typedef enum cascade_wait {
+	CASCADE_WAIT = 0,   /* asked, not applied yet, its agent alive (or not known): wait on */
+	CASCADE_APPLIED,    /* its agent reported the intent's token */
+	CASCADE_AGENT_DOWN, /* its presence key is gone: its agent is down, nobody will apply it: wait no more */
+	CASCADE_TIMED_OUT,  /* still not applied at the deadline (its agent alive but silent) */
+} cascade_wait;
+
+/*
+ * Pure: one standby's cascade, from what was just read: answered (its record carries the intent's token),
+ * presence_read (its presence key could be read: an etcd error tells nothing) and alive (the key exists:
+ * state/presence.h), now against the deadline (one clock, this process's).
+ */
+cascade_wait switchover_cascade_judge(bool answered, bool presence_read, bool alive, long long now_ms,
+				      long long deadline_ms);
+
 /*
  * After the owner of a switchover died: no standby cascades any more (each unit asked through its intent), every
  * PgBouncer resumed, the mark removed. PgBouncer should lead to the running leader first.

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "etcd/etcd_parse.h"
+#include "util/exitcodes.h"
 #include "util/http.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -310,6 +311,46 @@ static int call(const etcd_client *client, const char *method, const char *path,
 bool etcd_err_unreachable(const pgr_err *err)
 {
 	return err != NULL && strstr(err->msg, ": " ETCD_UNREACHABLE_TEXT ": ") != NULL;
+}
+
+etcd_failure etcd_err_classify(const pgr_err *err)
+{
+	if (err == NULL || err->msg[0] == '\0')
+		return ETCD_FAIL_OTHER;
+	if (http_err_tls(err))
+		return ETCD_FAIL_TLS; /* whatever the other endpoints said: reached, and the TLS is wrong */
+	if (strstr(err->msg, "etcd refused pgrefresh's credentials") != NULL ||
+	    strstr(err->msg, "permission denied") != NULL)
+		return ETCD_FAIL_CREDENTIALS;
+	if (etcd_err_unreachable(err))
+		return ETCD_FAIL_UNREACHABLE;
+	return ETCD_FAIL_OTHER;
+}
+
+int etcd_err_explain(pgr_err *err, const char *cluster, const char *conf_dir, const char *password_secret)
+{
+	switch (etcd_err_classify(err)) {
+	case ETCD_FAIL_TLS:
+		pgr_err_prefix(err, "TLS with etcd of cluster %s failed", cluster);
+		pgr_err_hint(err, "check etcd_ca, etcd_cert and etcd_key in %s/pgrefresh.conf against etcd's certificates "
+			     "(the file named above), then `pgrefresh status --dir %s`", conf_dir, conf_dir);
+		return PGR_EXIT_ERROR;
+	case ETCD_FAIL_CREDENTIALS:
+		pgr_err_prefix(err, "etcd of cluster %s refused pgrefresh", cluster);
+		if (password_secret != NULL && password_secret[0] != '\0')
+			pgr_err_hint(err, "check etcd_user in %s/pgrefresh.conf, its password in %s/secrets.d/%s (etcd_password_secret) "
+				     "and its role in etcd", conf_dir, conf_dir, password_secret);
+		else
+			pgr_err_hint(err, "check etcd_user and etcd_password_secret in %s/pgrefresh.conf, and the user's role in etcd",
+				     conf_dir);
+		return PGR_EXIT_ERROR;
+	case ETCD_FAIL_UNREACHABLE:
+	case ETCD_FAIL_OTHER:
+		break;
+	}
+	pgr_err_prefix(err, "etcd of cluster %s unreachable", cluster);
+	pgr_err_hint(err, "start the cluster with `pgrefresh cluster start --dir %s`", conf_dir);
+	return PGR_EXIT_UNREACHABLE;
 }
 
 /* A range of key (or prefix) at revision (0: now) into out. */

@@ -195,6 +195,26 @@ int etcd_health(const etcd_client *client, pgr_err *err) __attribute__((warn_unu
 #define ETCD_UNREACHABLE_TEXT "no endpoint answered"
 bool etcd_err_unreachable(const pgr_err *err);
 
+/* What kept a call from etcd, for the user: each has its own message, hint and exit code (etcd_err_explain). */
+typedef enum etcd_failure {
+	ETCD_FAIL_OTHER = 0,     /* etcd answered with an error (or another failure) */
+	ETCD_FAIL_UNREACHABLE,   /* no endpoint answered: etcd down, or not where pgrefresh.conf says */
+	ETCD_FAIL_TLS,           /* reached, but TLS failed: a certificate not trusted, unreadable or refused */
+	ETCD_FAIL_CREDENTIALS,   /* reached, but etcd refused the user and password, or denied the user the key */
+} etcd_failure;
+
+/* Pure: the failure err describes (from its text: http.h's HTTP_TLS_TEXT, etcd's refusal, no endpoint). */
+etcd_failure etcd_err_classify(const pgr_err *err);
+
+/*
+ * For a command that could not read cluster's state from etcd: puts what failed in front of err and the
+ * next step in its hint, and returns the exit code (util/exitcodes.h). Unreachable: "start the cluster"
+ * (exit 7); TLS: the certificates of pgrefresh.conf (etcd_ca, etcd_cert, etcd_key; err names the file);
+ * credentials: etcd_user and the secret etcd_password_secret (DIR/secrets.d/<password_secret>) (exit 1).
+ * conf_dir: the cluster's directory; password_secret may be "".
+ */
+int etcd_err_explain(pgr_err *err, const char *cluster, const char *conf_dir, const char *password_secret);
+
 void etcd_kv_free(etcd_kv *kv);
 void etcd_kvs_free(etcd_kvs *kvs);
 

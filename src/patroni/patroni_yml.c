@@ -113,6 +113,8 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		return pgr_err_set(err, "out of memory");
 	}
 	/* every text value is a double-quoted scalar (util/yaml.h): a path may hold quotes, ':' or '#' */
+	/* failsafe_mode (Patroni >= 3.0): with etcd down, the primary stays primary while every member answers
+	 * its POST /failsafe, instead of demoting itself after retry_timeout (tests/faults: etcd20) */
 	n = snprintf(yml, cap,
 		     "# Patroni configuration of a unit (written by pgrefresh)\n"
 		     "scope: %s\n"
@@ -130,6 +132,7 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		     "    maximum_lag_on_failover: 1048576\n"
 		     "    synchronous_mode: true\n"
 		     "    synchronous_mode_strict: %s\n"
+		     "    failsafe_mode: true\n"
 		     "    postgresql:\n"
 		     "      use_pg_rewind: true\n"
 		     "      use_slots: true\n"

@@ -75,33 +75,66 @@ static bool append_header(struct curl_slist **headers, const char *line)
 		}                                                                                            \
 	} while (0)
 
+http_failure http_failure_of(int curl_code, bool https, bool tls_configured)
+{
+	switch (curl_code) {
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return HTTP_FAIL_TLS;
+	case CURLE_OK:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_OUT_OF_MEMORY:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return HTTP_FAIL_TRANSPORT;
+	default:
+		/* a server refusing the client certificate resets the connection: the client sees a send or
+		 * receive failure, during the handshake or (TLS 1.3) at the first request */
+		return https && tls_configured ? HTTP_FAIL_TLS : HTTP_FAIL_TRANSPORT;
+	}
+}
+
+bool http_err_tls(const pgr_err *err)
+{
+	return err != NULL && strstr(err->msg, ": " HTTP_TLS_TEXT ": ") != NULL;
+}
+
 /* The cause of a failed transfer, naming the TLS file concerned when it is one. */
 static void transfer_error(const char *method, const char *url, CURLcode rc, const char *errbuf,
 			   const http_opts *opts, pgr_err *err)
 {
 	const char *cause = errbuf[0] ? errbuf : curl_easy_strerror(rc);
 	const char *ca = opts != NULL && opts->ca_file != NULL ? opts->ca_file : "(the system's CAs)";
+	bool configured = opts != NULL && (opts->ca_file != NULL || opts->cert_file != NULL);
 
 	switch (rc) {
 	case CURLE_SSL_CACERT_BADFILE:
-		pgr_err_set(err, "%s %s: CA file %s unreadable: %s", method, url, ca, cause);
+		pgr_err_set(err, "%s %s: " HTTP_TLS_TEXT ": CA file %s unreadable: %s", method, url, ca, cause);
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
-		pgr_err_set(err, "%s %s: server certificate not trusted by CA file %s: %s", method, url, ca, cause);
+		pgr_err_set(err, "%s %s: " HTTP_TLS_TEXT ": server certificate not trusted by CA file %s: %s", method, url,
+			    ca, cause);
 		break;
 	case CURLE_SSL_CERTPROBLEM:
-		pgr_err_set(err, "%s %s: client certificate %s or key %s unusable: %s", method, url,
+		pgr_err_set(err, "%s %s: " HTTP_TLS_TEXT ": client certificate %s or key %s unusable: %s", method, url,
 			    opts != NULL && opts->cert_file ? opts->cert_file : "(none)",
 			    opts != NULL && opts->key_file ? opts->key_file : "(none)", cause);
 		break;
 	default:
-		/* a server refusing the client certificate resets the connection: the client sees a send or
-		 * receive failure, during the handshake or (TLS 1.3) at the first request */
-		if (opts != NULL && (opts->ca_file != NULL || opts->cert_file != NULL) &&
-		    strncmp(url, "https://", 8) == 0 && rc != CURLE_COULDNT_CONNECT && rc != CURLE_COULDNT_RESOLVE_HOST &&
-		    rc != CURLE_OPERATION_TIMEDOUT)
-			pgr_err_set(err, "%s %s: TLS handshake failed (client certificate %s rejected?): %s (curl %d)",
-				    method, url, opts->cert_file ? opts->cert_file : "(none)", cause, (int)rc);
+		if (http_failure_of((int)rc, strncmp(url, "https://", 8) == 0, configured) == HTTP_FAIL_TLS)
+			pgr_err_set(err, "%s %s: " HTTP_TLS_TEXT ": handshake failed (client certificate %s rejected?): %s (curl %d)",
+				    method, url, opts != NULL && opts->cert_file ? opts->cert_file : "(none)", cause, (int)rc);
 		else
 			pgr_err_set(err, "%s %s: %s", method, url, cause);
 	}

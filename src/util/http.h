@@ -5,6 +5,7 @@
 #ifndef PGR_UTIL_HTTP_H
 #define PGR_UTIL_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/err.h"
@@ -45,6 +46,27 @@ typedef struct http_opts {
 	const char *basic_user;
 	const char *basic_password;
 } http_opts;
+
+/*
+ * What a failed transfer was: the peer not reached (down, refused, timed out), or reached but TLS failed
+ * (an untrusted or unreadable certificate, a client certificate refused): a misconfiguration to fix, not a
+ * process to start. A TLS failure's error holds HTTP_TLS_TEXT and names the file concerned.
+ */
+typedef enum http_failure {
+	HTTP_FAIL_TRANSPORT = 0, /* not reached, or failed for another reason */
+	HTTP_FAIL_TLS,           /* reached, TLS failed */
+} http_failure;
+
+#define HTTP_TLS_TEXT "TLS failure"
+
+/*
+ * Pure: the failure that libcurl's code curl_code (a CURLcode) is, for a request to an https URL or not, with
+ * a CA or a client certificate configured or not (a server refusing the client certificate resets the
+ * connection: the client sees only a send or receive failure).
+ */
+http_failure http_failure_of(int curl_code, bool https, bool tls_configured);
+/* Whether err is a TLS failure of a request (its text holds HTTP_TLS_TEXT). */
+bool http_err_tls(const pgr_err *err);
 
 /* http_request with opts (NULL: none, as http_request). A TLS failure's error names the file concerned. */
 int http_request_opts(const char *method, const char *url, const char *body, long timeout_ms, const http_opts *opts,

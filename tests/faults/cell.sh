@@ -247,7 +247,10 @@ healthy_else_start() {
 	local s
 	cluster_healthy && return 0
 	[ $STARTED_AFTER = 0 ] && s=$(status_json 2>/dev/null) || return 1
-	[ "$(json_get "$s" "any(u['state'] == 'down' for u in d['units'])")" = true ] || return 1
+	# an agent gone (its lease expired, or never reported): not a PostgreSQL that its Patroni is starting again
+	# by itself (a killed postmaster: "PostgreSQL not running (Patroni: starting)"), which needs nothing
+	[ "$(json_get "$s" "any(u['state'] == 'down' and ('Agent not reporting' in u['message'] or
+		'No report from its agent yet. Start it' in u['message']) for u in d['units'])")" = true ] || return 1
 	STARTED_AFTER=1
 	note "after the end, an agent gone: $(json_get "$s" "d['message']")"
 	if [[ "$(json_get "$s" "d['message']")" == *"pgrefresh cluster start"* ]]; then

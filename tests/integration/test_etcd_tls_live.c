@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "etcd/etcd.h"
+#include "util/exitcodes.h"
 #include "util/http.h"
 #include "util/proc.h"
 
@@ -233,16 +234,40 @@ static void test_token_renewed(void **state)
 	END(lv);
 }
 
-/* A put of key through c that must fail with want in its error, not show the password, and write nothing. */
-static void refused_put(struct live *lv, const etcd_client *c, const char *key, const char *want)
+/*
+ * A put of key through c that must fail with want in its error, not show the password, and write nothing;
+ * classed as cls, and told to the user as such (etcd_err_explain: message, hint, exit code).
+ */
+static void refused_put(struct live *lv, const etcd_client *c, const char *key, const char *want, etcd_failure cls)
 {
 	pgr_err err = { 0 };
+	int code;
 
 	if (etcd_put(c, key, "must-not-land", 0, &err) == 0)
 		fail_msg("put %s succeeded, expected \"%s\"", key, want);
 	assert_contains(err.msg, want);
 	assert_null(strstr(err.msg, PGR_PASSWORD));
 	assert_false(root_sees(lv, key));
+	assert_int_equal(etcd_err_classify(&err), cls);
+	code = etcd_err_explain(&err, "t", "/c", "etcd-password");
+	switch (cls) {
+	case ETCD_FAIL_TLS:
+		assert_int_equal(code, PGR_EXIT_ERROR);
+		assert_contains(err.msg, "TLS with etcd of cluster t failed: ");
+		assert_contains(err.hint, "etcd_ca, etcd_cert and etcd_key in /c/pgrefresh.conf");
+		break;
+	case ETCD_FAIL_CREDENTIALS:
+		assert_int_equal(code, PGR_EXIT_ERROR);
+		assert_contains(err.msg, "etcd of cluster t refused pgrefresh: ");
+		assert_contains(err.hint, "/c/secrets.d/etcd-password");
+		break;
+	case ETCD_FAIL_UNREACHABLE:
+	case ETCD_FAIL_OTHER:
+		assert_int_equal(code, PGR_EXIT_UNREACHABLE);
+		assert_contains(err.hint, "pgrefresh cluster start");
+		break;
+	}
+	assert_null(strstr(err.msg, PGR_PASSWORD));
 }
 
 /* 3. each wrong or missing credential: a clear error naming it, nothing written */
@@ -257,27 +282,33 @@ static void test_bad_credentials(void **state)
 	c = lv->client;
 	OK(etcd_client_set_auth(&c, "pgrefresh", "wrong-password", &err));
 	refused_put(lv, &c, "/pgrefresh/t/bad-password",
-		    "etcd refused pgrefresh's credentials (user pgrefresh): authentication failed");
+		    "etcd refused pgrefresh's credentials (user pgrefresh): authentication failed", ETCD_FAIL_CREDENTIALS);
 
 	c = lv->client;
 	in_dir(lv, "no-such-ca.crt", path, sizeof(path));
 	OK(etcd_client_set_tls(&c, path, c.cert_file, c.key_file, &err));
-	refused_put(lv, &c, "/pgrefresh/t/missing-ca", "no-such-ca.crt unreadable");
+	refused_put(lv, &c, "/pgrefresh/t/missing-ca", "no-such-ca.crt unreadable", ETCD_FAIL_TLS);
 
 	c = lv->client;
 	in_dir(lv, "other-ca.crt", path, sizeof(path));
 	OK(etcd_client_set_tls(&c, path, c.cert_file, c.key_file, &err));
-	refused_put(lv, &c, "/pgrefresh/t/wrong-ca", "not trusted by CA file");
+	refused_put(lv, &c, "/pgrefresh/t/wrong-ca", "not trusted by CA file", ETCD_FAIL_TLS);
 
 	c = lv->client;
 	in_dir(lv, "stranger.crt", cert, sizeof(cert));
 	in_dir(lv, "stranger.key", key, sizeof(key));
 	OK(etcd_client_set_tls(&c, c.ca_file, cert, key, &err));
-	refused_put(lv, &c, "/pgrefresh/t/stranger", "stranger.crt rejected");
+	refused_put(lv, &c, "/pgrefresh/t/stranger", "stranger.crt rejected", ETCD_FAIL_TLS);
 
 	c = lv->client;
 	OK(etcd_client_set_tls(&c, c.ca_file, NULL, NULL, &err));
-	refused_put(lv, &c, "/pgrefresh/t/no-cert", "TLS handshake failed");
+	refused_put(lv, &c, "/pgrefresh/t/no-cert", "TLS failure: handshake failed", ETCD_FAIL_TLS);
+
+	/* the same TLS settings towards a port nobody listens on: unreachable, not a TLS failure */
+	c = lv->client;
+	snprintf(c.endpoints[0], sizeof(c.endpoints[0]), "https://127.0.0.1:1");
+	c.endpoint_count = 1;
+	refused_put(lv, &c, "/pgrefresh/t/nobody", ETCD_UNREACHABLE_TEXT, ETCD_FAIL_UNREACHABLE);
 	END(lv);
 }
 
@@ -290,8 +321,8 @@ static void test_outside_prefix(void **state)
 	bool found;
 
 	BEGIN(lv);
-	refused_put(lv, &lv->client, "/service/pg/leader", "etcd put /service/pg/leader: ");
-	refused_put(lv, &lv->client, "/service/pg/leader", "permission denied");
+	refused_put(lv, &lv->client, "/service/pg/leader", "etcd put /service/pg/leader: ", ETCD_FAIL_CREDENTIALS);
+	refused_put(lv, &lv->client, "/service/pg/leader", "permission denied", ETCD_FAIL_CREDENTIALS);
 	if (etcd_get(&lv->client, "/other/key", &kv, &found, &err) == 0)
 		fail_msg("get /other/key succeeded");
 	assert_contains(err.msg, "/other/key");

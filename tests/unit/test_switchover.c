@@ -148,12 +148,42 @@ static void test_status_note(void **state)
 	}
 }
 
+/* one standby's cascade: applied, its agent down (no need to wait), timed out, or wait on */
+static void test_cascade_judge(void **state)
+{
+	static const struct {
+		bool answered, presence_read, alive;
+		long long now_ms, deadline_ms;
+		cascade_wait want;
+	} cases[] = {
+		{ true, false, false, 1000, 20000, CASCADE_APPLIED },    /* its record carries the token */
+		{ true, true, false, 30000, 20000, CASCADE_APPLIED },    /* applied, then its agent died: applied */
+		{ false, true, false, 1000, 20000, CASCADE_AGENT_DOWN }, /* presence key gone: at once, not at 20 s */
+		{ false, true, false, 30000, 20000, CASCADE_AGENT_DOWN },
+		{ false, true, true, 1000, 20000, CASCADE_WAIT },        /* alive, not yet applied */
+		{ false, false, false, 1000, 20000, CASCADE_WAIT },      /* presence unreadable (etcd): tells nothing */
+		{ false, true, true, 20000, 20000, CASCADE_TIMED_OUT },  /* alive but silent until the deadline */
+		{ false, false, false, 20001, 20000, CASCADE_TIMED_OUT },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cascade_wait got = switchover_cascade_judge(cases[i].answered, cases[i].presence_read, cases[i].alive,
+							   cases[i].now_ms, cases[i].deadline_ms);
+
+		if (got != cases[i].want)
+			print_error("case %zu: got %d, want %d\n", i, (int)got, (int)cases[i].want);
+		assert_int_equal(got, cases[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_waiting_text),
 		cmocka_unit_test(test_halt_text),
 		cmocka_unit_test(test_status_note),
+		cmocka_unit_test(test_cascade_judge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
