@@ -39,7 +39,7 @@ static const cli_option_def create_options[] = {
 	{ "version", "V", "the PostgreSQL version every unit runs, from the catalog (see `pgrefresh versions`)" },
 	{ "catalog", "DIR", "the version catalog (default: $PGREFRESH_CATALOG or the default catalog)" },
 	{ "name", "NAME", "the cluster's name, Patroni's scope (default pg)" },
-	{ "pgbouncers", "N", "how many PgBouncers, 1 to 4 (default 1)" },
+	{ "pgbouncers", "N", "how many PgBouncers, 1 to 5 (default 1)" },
 	{ "secure", NULL, "a CA, TLS and passwords on every link: etcd (users), Patroni's REST API, PgBouncer, PostgreSQL" },
 	{ "hosts", "N", "3 to 5 network-namespace hosts (root), each with an etcd member, a unit and a PgBouncer" },
 	{ NULL, NULL, NULL },

@@ -68,7 +68,7 @@ for b in 0 9 two; do
 	pgr_run cluster create --dir "$T/y" --units 3 --version "$LOW" --pgbouncers "$b"
 	assert_user_error "create --pgbouncers $b"
 	assert_rc 2 "create --pgbouncers $b exit code"
-	assert_contains "$ERR" "--pgbouncers must be a number from 1 to 4" "create --pgbouncers $b"
+	assert_contains "$ERR" "--pgbouncers must be a number from 1 to 5" "create --pgbouncers $b"
 	[ ! -e "$T/y" ] || fail "$T/y was created"
 done
 
