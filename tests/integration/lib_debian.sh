@@ -24,12 +24,13 @@ BED=
 BED_SUPERPW=bed-super-pw
 declare -a BED_CONFIG BED_PG_PORT BED_API_PORT BED_MEMBER
 
-# a port free on 127.0.0.1 and not handed out before by this bed
+# a port free on 127.0.0.1 and not handed out before by this bed; below Linux's ephemeral range (32768 on),
+# where an outgoing connection's local port is not seen by port_free and makes a server's bind fail
 BED_PORTS_TAKEN=" "
 bed_port() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 20000))
+		p=$((20000 + RANDOM % 12000))
 		[[ "$BED_PORTS_TAKEN" == *" $p "* ]] && continue
 		port_free "$p" || continue
 		BED_PORTS_TAKEN="$BED_PORTS_TAKEN$p "
@@ -120,7 +121,8 @@ debian_bed() {
 		BED_MEMBER[$i]=node$i
 		BED_PG_PORT[$i]=$(bed_port)
 		BED_API_PORT[$i]=$((BED_PG_PORT[$i] + 2576)) # pg_createconfig_patroni's rule: API = 8008 - 5432 + PORT
-		if [[ "$BED_PORTS_TAKEN" == *" ${BED_API_PORT[$i]} "* ]] || ! port_free "${BED_API_PORT[$i]}"; then
+		if [ "${BED_API_PORT[$i]}" -ge 32768 ] || [[ "$BED_PORTS_TAKEN" == *" ${BED_API_PORT[$i]} "* ]] ||
+			! port_free "${BED_API_PORT[$i]}"; then
 			BED_API_PORT[$i]=$(bed_port)
 		else
 			BED_PORTS_TAKEN="$BED_PORTS_TAKEN${BED_API_PORT[$i]} "
