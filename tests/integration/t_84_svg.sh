@@ -10,7 +10,8 @@
 CHROMIUM=$(command -v chromium || true)
 [ -n "$CHROMIUM" ] || fail "chromium is missing (Debian's chromium: scripts/install-deps)"
 
-# bands PNG COLOR: the runs of image rows holding at least 8 pixels of COLOR (#rrggbb): "y0-y1 y0-y1 ..."
+# bands PNG COLOR [LEAST]: the runs of image rows holding at least LEAST (default 8) pixels of COLOR
+# (#rrggbb): "y0-y1 y0-y1 ..."
 cat >"$T/bands.py" <<'PY'
 import struct, sys, zlib
 
@@ -48,19 +49,20 @@ def decode(path):
 w, h, bpp, rows = decode(sys.argv[1])
 hexc = sys.argv[2].lstrip('#')
 target = bytes(int(hexc[i:i + 2], 16) for i in (0, 2, 4))
+least = int(sys.argv[3]) if len(sys.argv) > 3 else 8
 out, start = [], None
 for y, line in enumerate(rows):
     n = sum(1 for x in range(w) if line[x * bpp:x * bpp + 3] == target)
-    if n >= 8 and start is None:
+    if n >= least and start is None:
         start = y
-    if n < 8 and start is not None:
+    if n < least and start is not None:
         out.append('%d-%d' % (start, y - 1))
         start = None
 if start is not None:
     out.append('%d-%d' % (start, h - 1))
 print(' '.join(out))
 PY
-bands() { python3 "$T/bands.py" "$1" "$2"; }
+bands() { python3 "$T/bands.py" "$1" "$2" "${3:-8}"; }
 color() { sed -n "s/^#define SVG_COLOR_$1 \"\\(#[0-9a-f]*\\)\"/\\1/p" "$ROOT/src/status/svg.h"; }
 
 step "a 3-unit cluster on $LOW, refreshed to $HIGH without pauses"
@@ -103,7 +105,8 @@ if [ -n "${PGR_SVG_KEEP:-}" ]; then
 	cp "$T/refresh.svg" "$T/refresh.png" "$PGR_SVG_KEEP/"
 	echo "# kept in $PGR_SVG_KEEP"
 fi
-GATES=$(bands "$T/refresh.png" "$(color GATE)")
+# a gate passed in the tick that saw it lasts 0 s and is drawn 2 px wide: one pixel of its colour a row
+GATES=$(bands "$T/refresh.png" "$(color GATE)" 1)
 RESTARTS=$(bands "$T/refresh.png" "$(color RESTART)")
 STALL=$(bands "$T/refresh.png" "$(color STALL)")
 echo "# gate bands: $GATES; restart bands: $RESTARTS; stall bands: $STALL"
