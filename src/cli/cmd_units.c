@@ -23,12 +23,13 @@
  * PGR_EXIT_ERROR; none answers: PGR_EXIT_UNREACHABLE), ctx->err saying which. */
 static int read_patroni_cluster(cli_ctx *ctx, const cluster_conf *conf, patroni_cluster *cluster)
 {
+	patroni_client pc;
+
+	conf_patroni_client(conf, &pc);
 	for (int i = 0; i < conf->unit_count; i++) {
 		char url[200];
-		patroni_client pc;
 		pgr_err ignored;
 
-		conf_patroni_client(conf, &pc);
 		conf_unit_api_url(conf, &conf->units[i], url, sizeof(url));
 		if (patroni_get_cluster(&pc, url, 3000, cluster, &ignored) == 0)
 			return 0;

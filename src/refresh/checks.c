@@ -152,13 +152,14 @@ static int primary_conninfo(const cluster_conf *conf, const unit_record *records
 /* One look at the cluster: Patroni's /cluster from any unit, and the leader's /patroni. */
 static bool sample_cluster(const cluster_conf *conf, patroni_cluster *cluster, patroni_node *leader, bool *have_leader)
 {
+	patroni_client pc;
+
+	conf_patroni_client(conf, &pc);
 	for (int i = 0; i < conf->unit_count; i++) {
 		char url[200], base[200];
 		const patroni_member *lm;
-		patroni_client pc;
 		pgr_err err;
 
-		conf_patroni_client(conf, &pc);
 		conf_unit_api_url(conf, &conf->units[i], url, sizeof(url));
 		if (patroni_get_cluster(&pc, url, 3000, cluster, &err) != 0)
 			continue;

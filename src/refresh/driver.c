@@ -60,9 +60,8 @@ static void next_sync_guess(const cluster_conf *conf, const conf_unit *unit, cha
 	patroni_cluster cluster;
 	const patroni_member *best = NULL;
 	char url[200];
-	pgr_err err;
-
 	patroni_client pc;
+	pgr_err err;
 
 	out[0] = '\0';
 	conf_patroni_client(conf, &pc);
@@ -101,6 +100,7 @@ static void start_restart(const cluster_conf *conf, const conf_unit *unit, const
 			  refresh_unit_state *state)
 {
 	char url[200];
+	patroni_client pc;
 	pid_t child;
 	pgr_err cerr;
 
@@ -109,8 +109,6 @@ static void start_restart(const cluster_conf *conf, const conf_unit *unit, const
 	snprintf(state->last_restart_target, sizeof(state->last_restart_target), "%s", target);
 	log_info("restarting PostgreSQL through Patroni to run %s (runs %s)", target,
 		 me->server_version[0] ? me->server_version : "nothing");
-	patroni_client pc;
-
 	conf_patroni_client(conf, &pc);
 	conf_unit_api_url(conf, unit, url, sizeof(url));
 	if (patroni_restart_spawn(&pc, url, 120000, unit->name, &child, &cerr) != 0) /* no fork(): the agent has threads */
