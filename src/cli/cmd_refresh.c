@@ -450,7 +450,7 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 	}
 	pgr_err_clear(&ctx->err);
 	refresh_plan_inputs(&rc.conf, rc.snap, units, &count);
-	record_new(0, req.from, req.to, units, count, wall_ms(), &plan_rec);
+	record_new_batched(0, req.from, req.to, units, count, rc.snap->settings.max_parallel_units, wall_ms(), &plan_rec);
 	if (ctx->json) {
 		json_t *obj = json_object();
 		json_t *arr = json_array();
@@ -657,7 +657,8 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	refresh_plan_inputs(&rc.conf, rc.snap, units, &count);
-	record_new(rc.snap->max_id + 1, from, to, units, count, wall_ms(), &rec); /* the id: given when recorded */
+	record_new_batched(rc.snap->max_id + 1, from, to, units, count, rc.snap->settings.max_parallel_units, wall_ms(),
+			   &rec); /* the id: given when recorded */
 	if (dry_run) {
 		check_request req;
 		check_report report;

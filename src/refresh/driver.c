@@ -45,6 +45,8 @@ void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, p
 		u->number = conf->units[i].number;
 		snprintf(u->role, sizeof(u->role), "%s", snap->have[i] ? snap->records[i].role : "unknown");
 		snprintf(u->version, sizeof(u->version), "%s", snap->have[i] ? snap->records[i].linked_version : "");
+		u->down = !snap->have[i] || !snap->alive[i] || strcmp(snap->records[i].patroni_state, "running") != 0 ||
+			  (strcmp(u->role, "primary") != 0 && !snap->records[i].streaming);
 	}
 }
 

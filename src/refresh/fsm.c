@@ -222,6 +222,7 @@ static int plan_inputs(const refresh_obs *obs, plan_input_unit *units)
 		u->number = o->number;
 		snprintf(u->role, sizeof(u->role), "%s", o->role[0] ? o->role : "unknown");
 		snprintf(u->version, sizeof(u->version), "%s", o->linked_version);
+		u->down = !o->reporting || !o->running || (strcmp(o->role, "primary") != 0 && !o->streaming);
 	}
 	return count;
 }
@@ -233,7 +234,7 @@ static void rollback(refresh_record *next, const fsm_ctx *c)
 	refresh_record cur = *next;
 	int count = plan_inputs(c->obs, units);
 
-	record_new_rollback(&cur, units, count, c->obs->now_ms, next);
+	record_new_rollback_batched(&cur, units, count, c->set->max_parallel_units, c->obs->now_ms, next);
 	snprintf(next->cause, sizeof(next->cause), "%s", cur.cause);
 	add_cause(next, c->cause);
 }
@@ -245,7 +246,7 @@ static void new_refresh(refresh_record *next, const fsm_ctx *c)
 	const fsm_intent *in = &c->obs->intent;
 	int count = plan_inputs(c->obs, units);
 
-	record_new(in->id, in->from, in->to, units, count, c->obs->now_ms, next);
+	record_new_batched(in->id, in->from, in->to, units, count, c->set->max_parallel_units, c->obs->now_ms, next);
 }
 
 #define ROLLBACK_ROW(s) { s, EV_ROLLBACK, RS_CHECKING, "rollback: back to the original version", rollback, false }

@@ -24,7 +24,7 @@ static bool before(const plan_input_unit *a, const plan_input_unit *b)
 	return a->number > b->number;
 }
 
-void plan_make(const plan_input_unit *units, int count, const char *target, plan *out)
+static void plan_order(const plan_input_unit *units, int count, const char *target, plan *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->primary = -1;
@@ -48,11 +48,63 @@ void plan_make(const plan_input_unit *units, int count, const char *target, plan
 	}
 }
 
-static void fill_plan(refresh_record *out, const plan_input_unit *units, int count, const char *target)
+/* Standbys (every unit but the primary, in the plan or not) up and streaming. */
+static int standbys_up(const plan_input_unit *units, int count)
+{
+	int up = 0;
+
+	for (int i = 0; i < count && i < PLAN_MAX_UNITS; i++)
+		up += strcmp(units[i].role, "primary") != 0 && !units[i].down;
+	return up;
+}
+
+/* Standbys that must stay up while a batch restarts: one per sync standby, at least one. */
+static int standbys_needed(const plan_input_unit *units, int count)
+{
+	int sync = 0;
+
+	for (int i = 0; i < count && i < PLAN_MAX_UNITS; i++)
+		sync += strcmp(units[i].role, "sync-standby") == 0;
+	return sync > 1 ? sync : 1;
+}
+
+void plan_make_batches(const plan_input_unit *units, int count, const char *target, int max_parallel, plan *out)
+{
+	int up = standbys_up(units, count), needed = standbys_needed(units, count);
+	int size = 0, taken_up = 0; /* the open batch: its units, and those of them up */
+
+	if (max_parallel < 1)
+		max_parallel = 1;
+	plan_order(units, count, target, out);
+	out->batch_count = 0;
+	for (int k = 0; k < out->count; k++) {
+		const plan_input_unit *u = &units[out->order[k]];
+		bool groups = strcmp(u->role, "replica") == 0;
+
+		/* joins the open batch: a replica, with room, leaving enough standbys up */
+		if (groups && size > 0 && size < max_parallel && up - (taken_up + !u->down) >= needed) {
+			out->batch[k] = out->batch_count - 1;
+			size++;
+			taken_up += !u->down;
+			continue;
+		}
+		out->batch[k] = out->batch_count++;
+		size = groups ? 1 : max_parallel; /* a unit that does not group closes its batch at once */
+		taken_up = !u->down;
+	}
+}
+
+void plan_make(const plan_input_unit *units, int count, const char *target, plan *out)
+{
+	plan_make_batches(units, count, target, 1, out);
+}
+
+static void fill_plan(refresh_record *out, const plan_input_unit *units, int count, const char *target,
+		      int max_parallel)
 {
 	plan p;
 
-	plan_make(units, count, target, &p);
+	plan_make_batches(units, count, target, max_parallel, &p);
 	out->unit_count = 0;
 	for (int i = 0; i < p.count && i < RECORD_MAX_UNITS; i++) {
 		const plan_input_unit *u = &units[p.order[i]];
@@ -66,12 +118,19 @@ static void fill_plan(refresh_record *out, const plan_input_unit *units, int cou
 		if (u->member[0] != '\0') /* an adopted unit keeps its Patroni name */
 			snprintf(ru->member, sizeof(ru->member), "%s", u->member);
 		snprintf(ru->planned_role, sizeof(ru->planned_role), "%s", u->role);
+		ru->batch = p.batch[i];
 		ru->step = STEP_PENDING;
 	}
 }
 
 void record_new(int id, const char *from, const char *to, const plan_input_unit *units, int count, int64_t now_ms,
 		refresh_record *out)
+{
+	record_new_batched(id, from, to, units, count, 1, now_ms, out);
+}
+
+void record_new_batched(int id, const char *from, const char *to, const plan_input_unit *units, int count,
+			int max_parallel, int64_t now_ms, refresh_record *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->id = id;
@@ -82,11 +141,17 @@ void record_new(int id, const char *from, const char *to, const plan_input_unit 
 	out->current = -1;
 	out->started_ms = now_ms;
 	out->state_since_ms = now_ms;
-	fill_plan(out, units, count, to);
+	fill_plan(out, units, count, to, max_parallel);
 }
 
 void record_new_rollback(const refresh_record *cur, const plan_input_unit *units, int count, int64_t now_ms,
 			 refresh_record *out)
+{
+	record_new_rollback_batched(cur, units, count, 1, now_ms, out);
+}
+
+void record_new_rollback_batched(const refresh_record *cur, const plan_input_unit *units, int count, int max_parallel,
+				 int64_t now_ms, refresh_record *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->id = cur->id;
@@ -98,5 +163,5 @@ void record_new_rollback(const refresh_record *cur, const plan_input_unit *units
 	out->current = -1;
 	out->started_ms = cur->started_ms ? cur->started_ms : now_ms;
 	out->state_since_ms = now_ms;
-	fill_plan(out, units, count, cur->original);
+	fill_plan(out, units, count, cur->original, max_parallel);
 }

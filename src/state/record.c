@@ -74,6 +74,16 @@ int record_next_pending(const refresh_record *rec)
 	return -1;
 }
 
+int record_batch_count(const refresh_record *rec)
+{
+	int count = 0;
+
+	for (int i = 0; i < rec->unit_count; i++)
+		if (rec->units[i].batch + 1 > count)
+			count = rec->units[i].batch + 1;
+	return count;
+}
+
 int record_find_unit(const refresh_record *rec, const char *unit)
 {
 	for (int i = 0; i < rec->unit_count; i++)
@@ -212,6 +222,7 @@ int record_to_json(const refresh_record *rec, char **json, pgr_err *err)
 				       "planned_role", u->planned_role, "step", unit_step_name(u->step), "started_ms",
 				       (json_int_t)u->started_ms, "done_ms", (json_int_t)u->done_ms, "message", u->message);
 
+		json_object_set_new(ju, "batch", json_integer(u->batch));
 		times_to_json(ju, &u->times);
 		json_array_append_new(units, ju);
 	}
@@ -317,6 +328,12 @@ int record_parse(const char *json, refresh_record *rec, pgr_err *err)
 			str_field(u, "planned_role", ru->planned_role, sizeof(ru->planned_role));
 			str_field(u, "step", step, sizeof(step));
 			ru->step = step_from_name(step);
+			/* a record written before batches: one unit a batch */
+			ru->batch = json_is_integer(json_object_get(u, "batch"))
+					    ? (int)json_integer_value(json_object_get(u, "batch"))
+					    : (int)i;
+			if (ru->batch < 0 || ru->batch >= RECORD_MAX_UNITS)
+				ru->batch = (int)i;
 			ru->started_ms = (int64_t)json_integer_value(json_object_get(u, "started_ms"));
 			ru->done_ms = (int64_t)json_integer_value(json_object_get(u, "done_ms"));
 			str_field(u, "message", ru->message, sizeof(ru->message));

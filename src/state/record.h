@@ -54,6 +54,7 @@ typedef struct record_unit {
 	char unit[32];
 	char member[32];
 	char planned_role[16];
+	int batch; /* its batch (0, 1, ...): the units of a batch are refreshed at once (refresh/plan.h) */
 	unit_step step;
 	int64_t started_ms;
 	int64_t done_ms;
@@ -102,6 +103,8 @@ const char *unit_step_name(unit_step step);
 int record_done_count(const refresh_record *rec);
 /* Index of the first pending unit in plan order, -1 when none. */
 int record_next_pending(const refresh_record *rec);
+/* Batches in the plan (the last unit's batch + 1; 0 with no unit). */
+int record_batch_count(const refresh_record *rec);
 /* Index of unit ("pg/1") in the plan, -1 when absent. */
 int record_find_unit(const refresh_record *rec, const char *unit);
 /* Index of the unit whose Patroni member is member ("pg-1"), -1 when absent. */

@@ -18,6 +18,9 @@ static const setting_def defs[] = {
 	  "how long the switchover waits, without pausing PgBouncer, for clients holding a transaction open on the primary" },
 	{ "switchover-terminate-clients", "true|false", "false", true,
 	  "after switchover-wait-seconds, end those clients' sessions (pg_terminate_backend) instead of halting the refresh" },
+	{ "max-parallel-units", "units", "1", true,
+	  "replicas refreshed at once, in batches (1 to 32); the sync standby and the primary always go alone, and a batch "
+	  "leaves a streaming standby up for every sync standby (at least one); read before each batch" },
 };
 
 int settings_count(void)
@@ -121,6 +124,13 @@ int settings_apply(refresh_settings *s, const char *name, const char *value, pgr
 		s->switchover_terminate_clients = strcmp(value, "true") == 0;
 		return 0;
 	}
+	if (strcmp(name, "max-parallel-units") == 0) {
+		if (parse_int(value, 1, SETTINGS_MAX_PARALLEL_UNITS, &v) != 0)
+			return pgr_err_set(err, "bad value \"%s\" for max-parallel-units (expected 1 to %d)", value,
+					   SETTINGS_MAX_PARALLEL_UNITS);
+		s->max_parallel_units = (int)v;
+		return 0;
+	}
 	return pgr_err_set(err, "unknown setting \"%s\"", name);
 }
 
@@ -138,6 +148,8 @@ void settings_value_text(const refresh_settings *s, const char *name, char *buf,
 		snprintf(buf, len, "%d", s->switchover_wait_s);
 	else if (strcmp(name, "switchover-terminate-clients") == 0)
 		snprintf(buf, len, "%s", s->switchover_terminate_clients ? "true" : "false");
+	else if (strcmp(name, "max-parallel-units") == 0)
+		snprintf(buf, len, "%d", s->max_parallel_units);
 	else
 		snprintf(buf, len, "%s", "");
 }

@@ -63,9 +63,9 @@ static void test_member_key(void **state)
 static void test_plan_members(void **state)
 {
 	static const plan_input_unit units[] = {
-		{ "15_main/0", "node0", 0, "primary", "15.18" },
-		{ "15_main/1", "node1", 1, "sync-standby", "15.18" },
-		{ "15_main/2", "", 2, "replica", "15.18" },
+		{ "15_main/0", "node0", 0, "primary", "15.18", false },
+		{ "15_main/1", "node1", 1, "sync-standby", "15.18", false },
+		{ "15_main/2", "", 2, "replica", "15.18", false },
 	};
 	static const struct {
 		const char *unit, *member;

@@ -28,8 +28,9 @@ static void test_defaults(void **state)
 	assert_false(s.auto_rollback);
 	assert_int_equal(s.switchover_wait_s, 60);
 	assert_false(s.switchover_terminate_clients);
+	assert_int_equal(s.max_parallel_units, 1);
 	/* the table's default text is what the defaults produce */
-	assert_int_equal(settings_count(), 6);
+	assert_int_equal(settings_count(), 7);
 	for (int i = 0; i < settings_count(); i++) {
 		const setting_def *d = settings_def(i);
 
@@ -112,6 +113,17 @@ static const struct {
 	{ "Pause-After-Unit-Refresh", "all", 0, NULL },
 	{ "", "x", 0, NULL },
 	{ "lag_limit_bytes", "5", 0, NULL },
+	{ "max-parallel-units", "1", 1, "1" },
+	{ "max-parallel-units", "3", 1, "3" },
+	{ "max-parallel-units", "32", 1, "32" },
+	{ "max-parallel-units", "33", 0, NULL },
+	{ "max-parallel-units", "0", 0, NULL },
+	{ "max-parallel-units", "-1", 0, NULL },
+	{ "max-parallel-units", "two", 0, NULL },
+	{ "max-parallel-units", "2.5", 0, NULL },
+	{ "max-parallel-units", "", 0, NULL },
+	{ "max-parallel-units", "+2", 0, NULL },
+	{ "max_parallel_units", "2", 0, NULL },
 };
 
 static void test_apply(void **state)
