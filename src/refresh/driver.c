@@ -132,6 +132,14 @@ static void reap_restart(refresh_unit_state *state)
 	state->restart_child = 0;
 }
 
+bool refresh_unit_in_batch(const refresh_record *rec, const char *unit)
+{
+	int i = record_find_unit(rec, unit);
+
+	/* the batch being refreshed; in failed, the others of a halted batch finish their step */
+	return i >= 0 && rec->units[i].step == STEP_REFRESHING && (rec->state == RS_UNIT || rec->state == RS_FAILED);
+}
+
 void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
 		       bool switchover_marked, const unit_record *me, refresh_unit_state *state)
 {
@@ -142,8 +150,7 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 	pgr_err err;
 
 	reap_restart(state);
-	if (rec != NULL && rec->state == RS_UNIT && rec->current >= 0 &&
-	    strcmp(rec->units[rec->current].unit, unit->name) == 0) {
+	if (rec != NULL && refresh_unit_in_batch(rec, unit->name)) {
 		view.target = rec->to;
 		view.restart_wanted = true;
 	} else if (rec != NULL && rec->state == RS_SWITCHOVER) {
@@ -299,20 +306,21 @@ static int unit_index(const cluster_conf *conf, const char *member)
 static void wake_patroni(refresh_driver *d, const store_snapshot *snap)
 {
 	const refresh_record *rec = &snap->refresh;
-	int cur, loop_wait = 0;
+	int loop_wait = 0;
 	patroni_client pc;
 	pgr_err err;
 
 	if (rec->state != RS_UNIT || rec->current < 0 || wall_ms() - d->last_wake_ms < WAKE_EVERY_MS)
 		return;
 	d->last_wake_ms = wall_ms();
-	cur = unit_index(d->conf, rec->units[rec->current].unit);
 	conf_patroni_client(d->conf, &pc);
-	/* the unit refreshed, and whatever reports itself primary (two may, for a moment, around a switchover) */
+	/* the units refreshed (the batch), and whatever reports itself primary (two may, for a moment, around a
+	 * switchover) */
 	for (int i = 0; i < d->conf->unit_count; i++) {
 		char url[200];
 
-		if (i != cur && !(snap->have[i] && strcmp(snap->records[i].role, "primary") == 0))
+		if (!refresh_unit_in_batch(rec, d->conf->units[i].name) &&
+		    !(snap->have[i] && strcmp(snap->records[i].role, "primary") == 0))
 			continue;
 		conf_unit_api_url(d->conf, &d->conf->units[i], url, sizeof(url));
 		/* loop_wait as it is now, read each time: the wake must never change it */
@@ -367,8 +375,7 @@ static void observe(refresh_driver *d, const store_snapshot *snap, refresh_obs *
 		o->running = strcmp(r->patroni_state, "running") == 0;
 		o->streaming = r->streaming;
 		o->lag_bytes = r->lag_bytes;
-		if (rec->state == RS_UNIT && rec->current >= 0 && strcmp(rec->units[rec->current].unit, o->unit) == 0 &&
-		    o->running) {
+		if (refresh_unit_in_batch(rec, o->unit) && o->running) {
 			cluster_secrets secrets;
 			char conninfo[1024];
 			pgr_err err;
@@ -562,7 +569,7 @@ static void read_intent(refresh_driver *d, store_snapshot *snap, refresh_obs *ob
 	obs->intent = in->ask;
 }
 
-/* The steps of the current unit and of the one being switched over, as their agents report them. */
+/* The steps of the units of the batch and of the one being switched over, as their agents report them. */
 static void note_steps(refresh_driver *d, const store_snapshot *snap, int64_t now_ms)
 {
 	const refresh_record *rec = &snap->refresh;
@@ -574,17 +581,18 @@ static void note_steps(refresh_driver *d, const store_snapshot *snap, int64_t no
 	}
 	for (int i = 0; i < rec->unit_count; i++) {
 		int j = unit_index(d->conf, rec->units[i].member);
+		bool busy = i == rec->current || rec->units[i].step == STEP_REFRESHING; /* of the batch */
 
 		if (d->seen_started_ms[i] != 0 && d->seen_started_ms[i] != rec->units[i].started_ms)
 			memset(&d->seen[i], 0, sizeof(d->seen[i])); /* refreshed again (a rollback) */
 		d->seen_started_ms[i] = rec->units[i].started_ms;
-		if (j >= 0 && snap->have[j] && (i == rec->current || strcmp(rec->units[i].member, rec->switchover_from) == 0))
+		if (j >= 0 && snap->have[j] && (busy || strcmp(rec->units[i].member, rec->switchover_from) == 0))
 			/* running the target is judged on the version it reports (its step may say so a tick later) */
 			record_unit_note_step(&d->seen[i],
 					      strcmp(snap->records[j].server_version, rec->to) == 0 ? "on-target"
 												 : snap->records[j].step,
 					      snap->records[j].step_since_ms,
-					      i == rec->current && snap->records[j].restarted_ms >= rec->units[i].started_ms
+					      busy && snap->records[j].restarted_ms >= rec->units[i].started_ms
 						      ? snap->records[j].restarted_ms
 						      : 0,
 					      now_ms);

@@ -74,6 +74,9 @@ void refresh_unit_state_load(const etcd_client *etcd, const cluster_conf *conf, 
  */
 void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
 		       bool switchover_marked, const unit_record *me, refresh_unit_state *state);
+/* Whether the record asks unit ("pg/1") to be refreshed now: a unit of the batch being refreshed, or in
+ * failed one of a halted batch that finishes its step. Pure. */
+bool refresh_unit_in_batch(const refresh_record *rec, const char *unit);
 
 /* Inputs of a plan, from the agents' reports (version: what each unit is linked to). */
 void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, plan_input_unit *units, int *count);

@@ -37,12 +37,25 @@ static void start_unit(refresh_record *next, int n, int64_t now_ms)
 	next->units[n].message[0] = '\0';
 }
 
+/* The first unit of the plan being refreshed, -1 when none. */
+static int first_refreshing(const refresh_record *rec)
+{
+	for (int i = 0; i < rec->unit_count; i++)
+		if (rec->units[i].step == STEP_REFRESHING)
+			return i;
+	return -1;
+}
+
+/* The next batch: every pending unit of the first pending unit's batch, at once (current: the first). */
 static void start_next_unit(refresh_record *next, const fsm_ctx *c)
 {
 	int n = record_next_pending(next);
 
-	if (n >= 0)
-		start_unit(next, n, c->obs->now_ms);
+	if (n < 0)
+		return;
+	for (int i = next->unit_count - 1; i >= n; i--)
+		if (next->units[i].step == STEP_PENDING && next->units[i].batch == next->units[n].batch)
+			start_unit(next, i, c->obs->now_ms);
 }
 
 static void start_switchover(refresh_record *next, const fsm_ctx *c)
@@ -86,20 +99,50 @@ static void checks_nothing(refresh_record *next, const fsm_ctx *c)
 	finish(next, c);
 }
 
-static void gate_waiting(refresh_record *next, const fsm_ctx *c)
+/* Whether unit i of the plan passes its gate now; why not in why. */
+static bool unit_healthy(const refresh_record *rec, int i, const fsm_ctx *c, char *why, size_t whylen)
 {
-	if (next->current >= 0)
-		snprintf(next->units[next->current].message, sizeof(next->units[0].message), "%s", c->cause);
+	return fsm_unit_healthy(fsm_obs_find(c->obs, rec->units[i].unit), rec->to, c->set->lag_limit_bytes, why, whylen);
 }
 
-/* The current unit passed its gate. */
+/* Each unit of the batch that is not healthy yet says what it waits for. */
+static void gate_waiting(refresh_record *next, const fsm_ctx *c)
+{
+	for (int i = 0; i < next->unit_count; i++) {
+		char why[200];
+
+		if (next->units[i].step == STEP_REFRESHING && !unit_healthy(next, i, c, why, sizeof(why)))
+			snprintf(next->units[i].message, sizeof(next->units[0].message), "%s", why);
+	}
+}
+
+static void mark_done(refresh_record *next, int i, const fsm_ctx *c)
+{
+	record_unit *u = &next->units[i];
+
+	u->step = STEP_DONE;
+	u->done_ms = c->obs->now_ms;
+	snprintf(u->message, sizeof(u->message), "Refreshed to %s", next->to);
+}
+
+/* Units of the batch that passed their gate are done; current moves to one still refreshed. */
+static void batch_unit_healthy(refresh_record *next, const fsm_ctx *c)
+{
+	char why[200];
+
+	for (int i = 0; i < next->unit_count; i++)
+		if (next->units[i].step == STEP_REFRESHING && unit_healthy(next, i, c, why, sizeof(why)))
+			mark_done(next, i, c);
+	if (next->current >= 0 && next->units[next->current].step == STEP_DONE)
+		next->current = first_refreshing(next);
+}
+
+/* The whole batch passed its gate (the current unit, with one unit a batch). */
 static void unit_done(refresh_record *next, const fsm_ctx *c)
 {
-	record_unit *cur = &next->units[next->current];
-
-	cur->step = STEP_DONE;
-	cur->done_ms = c->obs->now_ms;
-	snprintf(cur->message, sizeof(cur->message), "Refreshed to %s", next->to);
+	for (int i = 0; i < next->unit_count; i++)
+		if (next->units[i].step == STEP_REFRESHING)
+			mark_done(next, i, c);
 	next->current = -1;
 }
 
@@ -127,17 +170,40 @@ static void healthy_last(refresh_record *next, const fsm_ctx *c)
 	finish(next, c);
 }
 
+/* A unit of the batch is past its timeout: it failed, the batch's healthy units are done, the others of
+ * the batch go on with their step (their agents finish it; rollback or resume-refresh takes them up). */
+static bool gate_late(const refresh_record *rec, int i, const fsm_ctx *c)
+{
+	return c->obs->now_ms - rec->units[i].started_ms > (int64_t)c->set->health_timeout_s * 1000;
+}
+
 static void gate_timeout(refresh_record *next, const fsm_ctx *c)
 {
-	record_unit *cur = &next->units[next->current];
-	char why[200];
+	int failed = -1;
 
-	fsm_unit_healthy(fsm_obs_find(c->obs, cur->unit), next->to, c->set->lag_limit_bytes, why, sizeof(why));
-	cur->step = STEP_FAILED;
-	snprintf(cur->message, sizeof(cur->message), "Failed its health gate: %s", why);
-	snprintf(next->failed_unit, sizeof(next->failed_unit), "%s", cur->unit);
-	snprintf(next->reason, sizeof(next->reason), "%s not healthy after %d s: %s", cur->unit, c->set->health_timeout_s,
-		 why);
+	for (int i = 0; i < next->unit_count; i++) {
+		record_unit *u = &next->units[i];
+		char why[200];
+
+		if (u->step != STEP_REFRESHING)
+			continue;
+		if (unit_healthy(next, i, c, why, sizeof(why))) {
+			mark_done(next, i, c);
+			continue;
+		}
+		if (!gate_late(next, i, c))
+			continue;
+		u->step = STEP_FAILED;
+		snprintf(u->message, sizeof(u->message), "Failed its health gate: %s", why);
+		if (failed < 0) {
+			failed = i;
+			snprintf(next->failed_unit, sizeof(next->failed_unit), "%s", u->unit);
+			snprintf(next->reason, sizeof(next->reason), "%s not healthy after %d s: %s", u->unit,
+				 c->set->health_timeout_s, why);
+		}
+	}
+	if (failed >= 0)
+		next->current = failed;
 	add_cause(next, c->cause);
 }
 
@@ -148,18 +214,26 @@ static void switched_over(refresh_record *next, const fsm_ctx *c)
 			start_unit(next, n, c->obs->now_ms);
 }
 
-/* resume-refresh of a failed refresh with the health check: gate the failed unit again, or go on. */
+/* resume-refresh of a failed refresh with the health check: gate the failed units again (the others of
+ * their batch still go), or go on. */
 static void retry(refresh_record *next, const fsm_ctx *c)
 {
+	int first = -1;
+
 	next->failed_unit[0] = '\0';
 	next->reason[0] = '\0';
-	for (int n = 0; n < next->unit_count; n++) {
+	for (int n = next->unit_count - 1; n >= 0; n--) {
 		if (next->units[n].step == STEP_FAILED) {
 			start_unit(next, n, c->obs->now_ms);
-			return;
+			first = n;
 		}
 	}
-	start_next_unit(next, c);
+	if (first >= 0)
+		next->current = first;
+	else if (first_refreshing(next) >= 0)
+		next->current = first_refreshing(next);
+	else
+		start_next_unit(next, c);
 }
 
 static void retry_switchover(refresh_record *next, const fsm_ctx *c)
@@ -169,22 +243,24 @@ static void retry_switchover(refresh_record *next, const fsm_ctx *c)
 	start_switchover(next, c);
 }
 
-/* resume-refresh --check-health-of-refreshed-units=false: the failed unit is skipped. */
+/* resume-refresh --check-health-of-refreshed-units=false: the failed units are skipped (the others of
+ * their batch, still being refreshed, go on). */
 static void skip_failed(refresh_record *next)
 {
 	next->skip_health_check = false;
 	for (int i = 0; i < next->unit_count; i++)
-		if (next->units[i].step == STEP_FAILED || next->units[i].step == STEP_REFRESHING)
+		if (next->units[i].step == STEP_FAILED)
 			next->units[i].step = STEP_SKIPPED;
 	next->failed_unit[0] = '\0';
 	next->reason[0] = '\0';
-	next->current = -1;
+	next->current = first_refreshing(next);
 }
 
 static void skipping_next(refresh_record *next, const fsm_ctx *c)
 {
 	skip_failed(next);
-	start_next_unit(next, c);
+	if (next->current < 0)
+		start_next_unit(next, c);
 }
 
 static void skipping_switchover(refresh_record *next, const fsm_ctx *c)
@@ -266,6 +342,8 @@ static const fsm_transition table[] = {
 	{ RS_UNIT, EV_UNIT_HEALTHY_PRIMARY_NEXT, RS_SWITCHOVER, "the unit passed its gate: the primary is next, switch over",
 	  healthy_switchover, false },
 	{ RS_UNIT, EV_LAST_UNIT_HEALTHY, RS_DONE, "the last unit passed its health gate", healthy_last, false },
+	{ RS_UNIT, EV_BATCH_UNIT_HEALTHY, RS_UNIT, "a unit of the batch passed its health gate: the others go on",
+	  batch_unit_healthy, false },
 	{ RS_UNIT, EV_GATE_TIMEOUT, RS_FAILED, "the unit did not pass its health gate in time", gate_timeout, false },
 	{ RS_PAUSED, EV_RESUMED, RS_UNIT, "resume-refresh: refresh the next unit", start_next_unit, false },
 	{ RS_PAUSED, EV_RESUMED_PRIMARY_NEXT, RS_SWITCHOVER, "resume-refresh: the primary is next, switch over",
@@ -283,6 +361,8 @@ static const fsm_transition table[] = {
 	  skipping_switchover, false },
 	{ RS_FAILED, EV_RESUMED_SKIPPING_LAST, RS_DONE, "resume-refresh without health check: no unit left",
 	  skipping_last, false },
+	{ RS_FAILED, EV_BATCH_UNIT_HEALTHY, RS_FAILED, "a unit of the halted batch finished its step and passed its gate",
+	  batch_unit_healthy, false },
 	{ RS_FAILED, EV_AUTO_ROLLBACK, RS_CHECKING, "auto-rollback=true: back to the original version", rollback, false },
 	{ RS_INCOMPATIBLE, EV_FORCED, RS_CHECKING, "force-refresh-start: check again, skipping the named checks", forced,
 	  false },
@@ -323,6 +403,7 @@ static const char *const event_names[EV_COUNT] = {
 	[EV_AUTO_ROLLBACK] = "auto-rollback",
 	[EV_RESUME_ASKED] = "resume-asked",
 	[EV_REFRESH_ASKED] = "refresh-asked",
+	[EV_BATCH_UNIT_HEALTHY] = "batch-unit-healthy",
 };
 
 const char *refresh_event_name(refresh_event ev)
@@ -451,6 +532,8 @@ static refresh_event asked(const refresh_record *rec, const refresh_obs *obs, ch
 			return onwards(rec, obs, EV_RESUMED, EV_RESUMED_PRIMARY_NEXT, EV_RESUMED_NOTHING_LEFT);
 		if (rec->state != RS_FAILED)
 			return EV_RESUME_ASKED;
+		if (!in->check_health && first_refreshing(rec) >= 0)
+			return EV_RESUMED_SKIPPING; /* the rest of the batch goes on */
 		if (!in->check_health)
 			return onwards(rec, obs, EV_RESUMED_SKIPPING, EV_RESUMED_SKIPPING_PRIMARY_NEXT,
 				       EV_RESUMED_SKIPPING_LAST);
@@ -492,25 +575,52 @@ refresh_event fsm_event(const refresh_record *rec, const refresh_obs *obs, const
 		return onwards(rec, obs, EV_CHECKS_PASSED, EV_CHECKS_PASSED_PRIMARY_NEXT, EV_NOTHING_TO_REFRESH);
 
 	case RS_UNIT: {
-		const record_unit *cur;
+		/* the batch: every unit being refreshed (one, with max-parallel-units 1) */
+		fsm_ctx c = { .obs = obs, .set = set };
+		int busy = 0, healthy = 0, late = -1, waiting = -1;
+		char late_why[200] = "", waiting_why[200] = "";
+		size_t used = 0;
 
-		if (rec->current < 0)
+		for (int i = 0; i < rec->unit_count; i++) {
+			if (rec->units[i].step != STEP_REFRESHING)
+				continue;
+			busy++;
+			if (unit_healthy(rec, i, &c, why, sizeof(why))) {
+				healthy++;
+				used += (size_t)snprintf(cause + used, used < causelen ? causelen - used : 0, "%s%s",
+							 used ? ", " : "", rec->units[i].unit);
+			} else if (gate_late(rec, i, &c) && late < 0) {
+				late = i;
+				snprintf(late_why, sizeof(late_why), "%s", why);
+			} else if (strcmp(rec->units[i].message, why) != 0 && waiting < 0) {
+				waiting = i;
+				snprintf(waiting_why, sizeof(waiting_why), "%s", why);
+			}
+		}
+		if (busy == 0)
 			return EV_NONE;
-		cur = &rec->units[rec->current];
-		if (fsm_unit_healthy(fsm_obs_find(obs, cur->unit), rec->to, set->lag_limit_bytes, why, sizeof(why))) {
-			snprintf(cause, causelen, "%s passed its health gate on %s", cur->unit, rec->to);
+		if (late >= 0) {
+			snprintf(cause, causelen, "%s failed its health gate: %s", rec->units[late].unit, late_why);
+			return EV_GATE_TIMEOUT;
+		}
+		if (healthy > 0 && healthy < busy) {
+			snprintf(cause + used, used < causelen ? causelen - used : 0, " passed %s health gate on %s; %d of "
+				 "the batch still go", healthy > 1 ? "their" : "its", rec->to, busy - healthy);
+			return EV_BATCH_UNIT_HEALTHY;
+		}
+		if (healthy == busy) {
+			snprintf(cause + used, used < causelen ? causelen - used : 0, " passed %s health gate on %s",
+				 healthy > 1 ? "their" : "its", rec->to);
 			if (record_next_pending(rec) < 0)
 				return EV_LAST_UNIT_HEALTHY;
 			if (should_pause(rec, set))
 				return EV_UNIT_HEALTHY_PAUSE;
 			return onwards(rec, obs, EV_UNIT_HEALTHY, EV_UNIT_HEALTHY_PRIMARY_NEXT, EV_LAST_UNIT_HEALTHY);
 		}
-		if (obs->now_ms - cur->started_ms > (int64_t)set->health_timeout_s * 1000) {
-			snprintf(cause, causelen, "%s failed its health gate: %s", cur->unit, why);
-			return EV_GATE_TIMEOUT;
-		}
-		if (strcmp(cur->message, why) != 0) {
-			snprintf(cause, causelen, "%s", why);
+		cause[0] = '\0';
+		if (waiting >= 0) {
+			snprintf(cause, causelen, "%s%s%s", busy > 1 ? rec->units[waiting].unit : "", busy > 1 ? ": " : "",
+				 waiting_why);
 			return EV_GATE_WAITING;
 		}
 		return EV_NONE;
@@ -541,12 +651,22 @@ refresh_event fsm_event(const refresh_record *rec, const refresh_obs *obs, const
 		return EV_NONE;
 	}
 
-	case RS_FAILED:
+	case RS_FAILED: {
+		fsm_ctx c = { .obs = obs, .set = set };
+
 		if (set->auto_rollback && !rec->rollback) {
 			snprintf(cause, causelen, "auto-rollback after %s", rec->reason[0] ? rec->reason : "the refresh failed");
 			return EV_AUTO_ROLLBACK;
 		}
+		/* the others of a halted batch finish their step: each that passes its gate is done */
+		for (int i = 0; i < rec->unit_count; i++)
+			if (rec->units[i].step == STEP_REFRESHING && unit_healthy(rec, i, &c, why, sizeof(why))) {
+				snprintf(cause, causelen, "%s (of the halted batch) passed its health gate on %s", rec->units[i].unit,
+					 rec->to);
+				return EV_BATCH_UNIT_HEALTHY;
+			}
 		return EV_NONE;
+	}
 
 	default:
 		return EV_NONE;

@@ -12,7 +12,8 @@
  * States (what `status` shows in brackets):
  *   checking      [refreshing]  recorded; checks run before any unit is touched
  *   incompatible  [incompatible] a check failed, nothing changed
- *   unit          [refreshing]  one unit is being moved to the target and gated
+ *   unit          [refreshing]  one unit, or one batch of units (max-parallel-units), is being moved to
+ *                               the target and gated; the next batch starts when the whole batch passed
  *   paused        [paused]      waiting for resume-refresh
  *   switchover    [refreshing]  moving the primary role to a refreshed standby before the primary
  *   failed        [failed]      a unit failed its gate or the switchover failed
@@ -59,6 +60,7 @@ typedef enum refresh_event {
 	EV_AUTO_ROLLBACK,
 	EV_RESUME_ASKED, /* resume-refresh where nothing can resume: no row, refused */
 	EV_REFRESH_ASKED, /* refresh: a new refresh, taken only where none is in progress */
+	EV_BATCH_UNIT_HEALTHY, /* some units of the batch passed their gate, others are still refreshed */
 	EV_COUNT
 } refresh_event;
 

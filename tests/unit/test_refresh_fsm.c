@@ -256,6 +256,7 @@ static void make_obs(const char *spec, int64_t now_ms, refresh_obs *obs)
 		memset(u, 0, sizeof(*u));
 		snprintf(u->unit, sizeof(u->unit), "%s", unit);
 		snprintf(u->member, sizeof(u->member), "pg-%d", number);
+		u->number = number;
 		snprintf(u->role, sizeof(u->role), "%s",
 			 role == 'P' ? "primary" : role == 'S' ? "sync-standby" : role == 'R' ? "replica" : "unknown");
 		snprintf(u->server_version, sizeof(u->server_version), "%s",
@@ -541,6 +542,208 @@ static void test_decide_walk(void **state)
 	assert_int_equal(record_next_pending(&rec), -1);
 }
 
+/* The steps of a record as letters, in plan order ("DRPPP"). */
+static void steps_text(const refresh_record *rec, char *buf)
+{
+	for (int u = 0; u < rec->unit_count; u++)
+		buf[u] = step_letter(rec->units[u].step);
+	buf[rec->unit_count] = '\0';
+}
+
+/*
+ * A forward refresh of 5 units with max-parallel-units 2 and the default pause (first), driven tick by
+ * tick: the plan pg/4 pg/3 | pg/2 | pg/1 | pg/0; both replicas of the first batch start at once, the
+ * batch goes on when one of them passed, the pause comes after the whole first batch.
+ */
+static void test_decide_batch_walk(void **state)
+{
+	static const struct {
+		const char *obs;
+		bool checks_done, resume;
+		const char *event; /* NULL: no transition */
+		const char *steps; /* after the tick */
+		int current;
+	} ticks[] = {
+		{ "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:old", 1, 0, "checks-passed", "RRPPP", 0 },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:none:n", 1, 0, "gate-waiting", "RRPPP", 0 },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new", 1, 0, "batch-unit-healthy", "DRPPP", 1 },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new", 1, 0, NULL, "DRPPP", 1 },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:new pg/4=R:new", 1, 0, "unit-healthy-pause", "DDPPP", -1 },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:new pg/4=R:new", 1, 1, "resumed", "DDRPP", 2 },
+		{ "pg/0=P:old pg/1=S:old pg/2=R:new pg/3=R:new pg/4=R:new", 1, 0, "unit-healthy", "DDDRP", 3 },
+		{ "pg/0=P:old pg/1=S:new pg/2=R:new pg/3=R:new pg/4=R:new", 1, 0, "unit-healthy-primary-next", "DDDDP", -1 },
+		{ "pg/0=R:old pg/1=P:new pg/2=R:new pg/3=R:new pg/4=R:new", 1, 0, "switched-over", "DDDDR", 4 },
+		{ "pg/0=R:new pg/1=P:new pg/2=R:new pg/3=R:new pg/4=R:new", 1, 0, "last-unit-healthy", "DDDDD", -1 },
+	};
+	plan_input_unit units[PLAN_MAX_UNITS];
+	int n = make_units("P0 S1 R2 R3 R4", OLD, units);
+	refresh_record rec, next;
+	refresh_settings set;
+	pgr_err err;
+
+	(void)state;
+	settings_defaults(&set);
+	assert_int_equal(settings_apply(&set, "max-parallel-units", "2", &err), 0);
+	record_new_batched(1, OLD, NEW, units, n, set.max_parallel_units, T0, &rec);
+	assert_int_equal(record_batch_count(&rec), 4);
+	for (size_t i = 0; i < sizeof(ticks) / sizeof(ticks[0]); i++) {
+		refresh_obs obs;
+		const fsm_transition *row;
+		char steps[RECORD_MAX_UNITS + 1];
+
+		make_obs(ticks[i].obs, T0 + 1000 * (int64_t)(i + 1), &obs);
+		obs.checks_done = ticks[i].checks_done;
+		if (ticks[i].resume)
+			obs.intent.ask = ASK_RESUME, obs.intent.check_health = true;
+		row = fsm_decide(&rec, &obs, &set, &next);
+		steps_text(&next, steps);
+		if ((row == NULL) != (ticks[i].event == NULL) || (row && strcmp(refresh_event_name(row->event), ticks[i].event) != 0) ||
+		    strcmp(steps, ticks[i].steps) != 0 || next.current != ticks[i].current)
+			fail_msg("tick %zu: %s %s current %d, expected %s %s current %d", i,
+				 row ? refresh_event_name(row->event) : "none", steps, next.current,
+				 ticks[i].event ? ticks[i].event : "none", ticks[i].steps, ticks[i].current);
+		/* both units of a started batch start at the same moment */
+		if (i == 0)
+			assert_true(next.units[0].started_ms == next.units[1].started_ms && next.units[0].started_ms != 0);
+		rec = next;
+	}
+	assert_int_equal(rec.state, RS_DONE);
+	assert_int_equal(record_done_count(&rec), 5);
+}
+
+/* The pause applies per batch: `all` pauses after each batch, not after each unit of it. */
+static void test_decide_batch_pause_all(void **state)
+{
+	plan_input_unit units[PLAN_MAX_UNITS];
+	int n = make_units("P0 S1 R2 R3 R4 R5 R6", OLD, units);
+	refresh_record rec, next;
+	refresh_settings set;
+	refresh_obs obs;
+	const fsm_transition *row;
+	char steps[RECORD_MAX_UNITS + 1];
+	pgr_err err;
+
+	(void)state;
+	settings_defaults(&set);
+	assert_int_equal(settings_apply(&set, "max-parallel-units", "3", &err), 0);
+	assert_int_equal(settings_apply(&set, "pause-after-unit-refresh", "all", &err), 0);
+	record_new_batched(1, OLD, NEW, units, n, set.max_parallel_units, T0, &rec);
+	/* pg/6 pg/5 pg/4 | pg/3 pg/2 | pg/1 | pg/0 */
+	assert_int_equal(record_batch_count(&rec), 4);
+	rec.state = RS_PAUSED;
+	rec.first_pause_done = true;
+	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:old pg/5=R:old pg/6=R:old", T0 + 1000, &obs);
+	obs.intent.ask = ASK_RESUME;
+	obs.intent.check_health = true;
+	row = fsm_decide(&rec, &obs, &set, &next);
+	steps_text(&next, steps);
+	assert_non_null(row);
+	assert_string_equal(steps, "RRRPPPP");
+	rec = next;
+	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:new pg/5=R:new pg/6=R:old", T0 + 2000, &obs);
+	row = fsm_decide(&rec, &obs, &set, &next);
+	steps_text(&next, steps);
+	assert_string_equal(refresh_event_name(row->event), "batch-unit-healthy");
+	assert_string_equal(steps, "RDDPPPP");
+	assert_int_equal(next.state, RS_UNIT);
+	assert_int_equal(next.current, 0);
+	rec = next;
+	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:new pg/5=R:new pg/6=R:new", T0 + 3000, &obs);
+	row = fsm_decide(&rec, &obs, &set, &next);
+	steps_text(&next, steps);
+	assert_string_equal(refresh_event_name(row->event), "unit-healthy-pause");
+	assert_string_equal(steps, "DDDPPPP");
+	assert_int_equal(next.state, RS_PAUSED);
+}
+
+/*
+ * A batch halted: pg/4 fails its gate while pg/3 (started later) still goes; pg/3 finishes its step in
+ * failed; then each way out: resume-refresh gates pg/4 again, resume without the health check skips it
+ * and the batch goes on, and a rollback plans the units on the new version back, in one batch.
+ */
+static void test_decide_batch_halted(void **state)
+{
+	plan_input_unit units[PLAN_MAX_UNITS];
+	int n = make_units("P0 S1 R2 R3 R4", OLD, units);
+	refresh_record rec, failed, next;
+	refresh_settings set;
+	refresh_obs obs;
+	const fsm_transition *row;
+	char steps[RECORD_MAX_UNITS + 1];
+	pgr_err err;
+
+	(void)state;
+	settings_defaults(&set);
+	assert_int_equal(settings_apply(&set, "max-parallel-units", "2", &err), 0);
+	record_new_batched(1, OLD, NEW, units, n, set.max_parallel_units, T0, &rec);
+	rec.state = RS_UNIT;
+	rec.current = 0;
+	rec.units[0].step = rec.units[1].step = STEP_REFRESHING;
+	rec.units[0].started_ms = T0;
+	rec.units[1].started_ms = T0 + 10000;
+	/* past pg/4's timeout, not pg/3's */
+	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new:s", T0 + 120001, &obs);
+	row = fsm_decide(&rec, &obs, &set, &failed);
+	steps_text(&failed, steps);
+	assert_string_equal(refresh_event_name(row->event), "gate-timeout");
+	assert_int_equal(failed.state, RS_FAILED);
+	assert_string_equal(steps, "FRPPP");
+	assert_string_equal(failed.failed_unit, "pg/4");
+	assert_int_equal(failed.current, 0);
+	assert_non_null(strstr(failed.reason, "pg/4 not healthy"));
+
+	/* halted: nothing starts; pg/3, still going, passes its gate and is done */
+	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new:s", T0 + 121000, &obs);
+	assert_null(fsm_decide(&failed, &obs, &set, &next));
+	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:new pg/4=R:new:s", T0 + 122000, &obs);
+	row = fsm_decide(&failed, &obs, &set, &next);
+	steps_text(&next, steps);
+	assert_string_equal(refresh_event_name(row->event), "batch-unit-healthy");
+	assert_int_equal(next.state, RS_FAILED);
+	assert_string_equal(steps, "FDPPP");
+	assert_string_equal(next.failed_unit, "pg/4");
+
+	/* resume-refresh: pg/4 gated again, pg/3 still going with it */
+	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new:s", T0 + 121000, &obs);
+	obs.intent.ask = ASK_RESUME;
+	obs.intent.check_health = true;
+	row = fsm_decide(&failed, &obs, &set, &next);
+	steps_text(&next, steps);
+	assert_string_equal(refresh_event_name(row->event), "retry-gate");
+	assert_int_equal(next.state, RS_UNIT);
+	assert_string_equal(steps, "RRPPP");
+	assert_int_equal(next.current, 0);
+
+	/* resume-refresh --check-health-of-refreshed-units=false: pg/4 skipped, pg/3 goes on, nothing new starts */
+	obs.intent.check_health = false;
+	row = fsm_decide(&failed, &obs, &set, &next);
+	steps_text(&next, steps);
+	assert_string_equal(refresh_event_name(row->event), "resumed-skipping");
+	assert_int_equal(next.state, RS_UNIT);
+	assert_string_equal(steps, "SRPPP");
+	assert_int_equal(next.current, 1);
+
+	/* rollback: the units linked to the new version, back in one batch (three standbys stay up) */
+	obs.intent.ask = ASK_ROLLBACK;
+	row = fsm_decide(&failed, &obs, &set, &next);
+	assert_string_equal(refresh_event_name(row->event), "rollback");
+	assert_int_equal(next.state, RS_CHECKING);
+	assert_true(next.rollback);
+	assert_string_equal(next.to, OLD);
+	assert_int_equal(next.unit_count, 2);
+	assert_string_equal(next.units[0].unit, "pg/4");
+	assert_string_equal(next.units[1].unit, "pg/3");
+	assert_int_equal(next.units[0].batch, 0);
+	assert_int_equal(next.units[1].batch, 0);
+	/* with the sync standby and pg/2 down, pg/3 is the only standby up: one at a time */
+	make_obs("pg/0=P:old pg/1=S:old:n pg/2=R:old:n pg/3=R:new pg/4=R:new:s", T0 + 121000, &obs);
+	obs.intent.ask = ASK_ROLLBACK;
+	row = fsm_decide(&failed, &obs, &set, &next);
+	assert_non_null(row);
+	assert_int_equal(next.units[0].batch, 0);
+	assert_int_equal(next.units[1].batch, 1);
+}
+
 /*
  * Every decision: every state x record shapes x observations x intents x settings. Each event the
  * coordinator derives is either nothing, a row of the table (and then the record after it is in the
@@ -552,7 +755,8 @@ typedef struct decision {
 	int steps, obs, dt, checks, intent, pause, flags;
 } decision;
 
-static const char *const walk_steps[] = { "PPP", "RPP", "DPP", "DRP", "DDP", "DDR", "DDD", "FPP", "DFP", "DDF", "SDP", "" };
+static const char *const walk_steps[] = { "PPP", "RPP", "DPP", "DRP", "DDP", "DDR", "DDD", "FPP", "DFP", "DDF", "SDP", "",
+					   "RRP", "FRP" /* batches */ };
 static const char *const walk_obs[] = {
 	OBS_START,
 	"pg/0=P:old pg/1=S:old pg/2=R:new",
@@ -1259,6 +1463,9 @@ int main(void)
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_decide_retry_switchover),
 		cmocka_unit_test(test_decide_walk),
+		cmocka_unit_test(test_decide_batch_walk),
+		cmocka_unit_test(test_decide_batch_pause_all),
+		cmocka_unit_test(test_decide_batch_halted),
 		cmocka_unit_test(test_walk_every_decision),
 		cmocka_unit_test(test_causes_kept),
 		cmocka_unit_test(test_intent_json),
