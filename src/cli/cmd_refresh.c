@@ -368,22 +368,29 @@ static void print_json(json_t *obj)
 	json_decref(obj);
 }
 
-static const char *pause_sentence(pause_policy p, const char *first_unit)
+/* What the pause setting will do with plan (per unit, or per batch when max-parallel-units groups units). */
+static const char *pause_sentence(pause_policy p, const refresh_record *planned)
 {
-	static char buf[256];
+	static char buf[400];
+	char first[160];
+	bool batches = record_batch_count(planned) < planned->unit_count;
+	const char *what = batches ? "batch" : "unit";
 
+	if (status_batch_units(planned, STEP_PENDING, first, sizeof(first)) < 0)
+		snprintf(first, sizeof(first), "-");
 	switch (p) {
 	case PAUSE_ALL:
-		snprintf(buf, sizeof(buf), "pause-after-unit-refresh=all: the refresh will pause after every unit; "
-					   "run `pgrefresh resume-refresh` after checking each one.");
+		snprintf(buf, sizeof(buf), "pause-after-unit-refresh=all: the refresh will pause after every %s; "
+					   "run `pgrefresh resume-refresh` after checking each one.", what);
 		break;
 	case PAUSE_NONE:
 		snprintf(buf, sizeof(buf), "pause-after-unit-refresh=none: the refresh will not pause; "
-					   "`pgrefresh config set pause-after-unit-refresh=all` stops it after the current unit.");
+					   "`pgrefresh config set pause-after-unit-refresh=all` stops it after the current %s.", what);
 		break;
 	default:
-		snprintf(buf, sizeof(buf), "pause-after-unit-refresh=first: the refresh will pause after the first unit (%s); "
-					   "check it, then `pgrefresh resume-refresh` lets the rest go.", first_unit);
+		snprintf(buf, sizeof(buf), "pause-after-unit-refresh=first: the refresh will pause after the first %s (%s); "
+					   "check %s, then `pgrefresh resume-refresh` lets the rest go.", what, first,
+			 strchr(first, ',') ? "them" : "it");
 		break;
 	}
 	return buf;
@@ -477,7 +484,7 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 		print_checks(&report);
 		printf("to roll back during the refresh: pgrefresh rollback   (the same as: pgrefresh refresh --version %s)\n",
 		       req.from);
-		printf("%s\n", pause_sentence(rc.snap->settings.pause, plan_rec.unit_count ? plan_rec.units[0].unit : "-"));
+		printf("%s\n", pause_sentence(rc.snap->settings.pause, &plan_rec));
 	}
 	code = nproblems ? PGR_EXIT_NOT_READY : PGR_EXIT_OK;
 	if (nproblems) {
@@ -674,20 +681,35 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 			json_t *steps = json_array();
 
 			for (int i = 0; i < rec.unit_count; i++)
-				json_array_append_new(steps, json_pack("{s:s,s:s,s:s,s:s}", "unit", rec.units[i].unit, "role",
-								      rec.units[i].planned_role, "from", from, "to", to));
+				json_array_append_new(steps, json_pack("{s:s,s:s,s:s,s:s,s:i}", "unit", rec.units[i].unit, "role",
+								      rec.units[i].planned_role, "from", from, "to", to,
+								      "batch", rec.units[i].batch + 1));
 			json_object_set_new(obj, "from", json_string(from));
 			json_object_set_new(obj, "to", json_string(to));
 			json_object_set_new(obj, "plan", steps);
+			json_object_set_new(obj, "batches", json_integer(record_batch_count(&rec)));
+			json_object_set_new(obj, "max_parallel_units", json_integer(rc.snap->settings.max_parallel_units));
 			json_object_set_new(obj, "checks", checks_json(&report));
 			json_object_set_new(obj, "ok", json_boolean(ok));
 			print_json(obj);
 		} else {
 			const char *primary = NULL;
 
-			printf("plan: refresh cluster %s %s → %s, one unit at a time:\n", rc.conf.name, from, to);
+			bool batches = record_batch_count(&rec) < rec.unit_count;
+
+			if (batches)
+				printf("plan: refresh cluster %s %s → %s in %d batches (max-parallel-units=%d; the units of a "
+				       "batch at once):\n", rc.conf.name, from, to, record_batch_count(&rec),
+				       rc.snap->settings.max_parallel_units);
+			else
+				printf("plan: refresh cluster %s %s → %s, one unit at a time:\n", rc.conf.name, from, to);
 			for (int i = 0; i < rec.unit_count; i++) {
-				printf("  %d. %-6s %-13s %s → %s\n", i + 1, rec.units[i].unit, rec.units[i].planned_role, from, to);
+				char batch[32] = "";
+
+				if (batches)
+					snprintf(batch, sizeof(batch), "  batch %d", rec.units[i].batch + 1);
+				printf("  %d. %-6s %-13s %s → %s%s\n", i + 1, rec.units[i].unit, rec.units[i].planned_role, from, to,
+				       batch);
 				if (strcmp(rec.units[i].planned_role, "primary") == 0)
 					primary = rec.units[i].unit;
 			}
@@ -695,7 +717,7 @@ int cmd_refresh(cli_ctx *ctx, int argc, char **argv)
 				printf("  before %s: switchover to the refreshed sync standby, PgBouncer paused around it\n", primary);
 			printf("checks:\n");
 			print_checks(&report);
-			printf("%s\n", pause_sentence(rc.snap->settings.pause, rec.unit_count ? rec.units[0].unit : "-"));
+			printf("%s\n", pause_sentence(rc.snap->settings.pause, &rec));
 			printf("dry run: nothing changed\n");
 		}
 		code = ok ? PGR_EXIT_OK : PGR_EXIT_NOT_READY;

@@ -101,6 +101,44 @@ static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, b
 		snprintf(u->message, sizeof(u->message), "%s", rec->message);
 }
 
+/* Units of batch b in the plan. */
+static int batch_size(const refresh_record *rec, int b)
+{
+	int n = 0;
+
+	for (int i = 0; i < rec->unit_count; i++)
+		n += rec->units[i].batch == b;
+	return n;
+}
+
+/* "pg/4, pg/3": the units of batch b at step, in plan order; returns how many. */
+static int batch_units_text(const refresh_record *rec, int b, unit_step step, char *buf, size_t len)
+{
+	size_t used = 0;
+	int n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < rec->unit_count; i++) {
+		if (rec->units[i].batch != b || rec->units[i].step != step)
+			continue;
+		if (used < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", n ? ", " : "", rec->units[i].unit);
+		n++;
+	}
+	return n;
+}
+
+int status_batch_units(const refresh_record *rec, unit_step step, char *buf, size_t len)
+{
+	for (int i = 0; i < rec->unit_count; i++)
+		if (rec->units[i].step == step) {
+			batch_units_text(rec, rec->units[i].batch, step, buf, len);
+			return rec->units[i].batch;
+		}
+	buf[0] = '\0';
+	return -1;
+}
+
 void status_refresh_message(const refresh_record *rec, const char *next_unit, char *buf, size_t len)
 {
 	const char *what = rec->rollback ? "Rollback" : "Refresh";
@@ -115,19 +153,34 @@ void status_refresh_message(const refresh_record *rec, const char *next_unit, ch
 				      : strstr(rec->reason, "workload") ? "--check-workload=false"
 									: "--run-pre-refresh-checks=false");
 		break;
-	case RS_UNIT:
-		snprintf(buf, len, "Refreshing %s to %s. Emergency stop: `pgrefresh config set pause-after-unit-refresh=all`%s",
-			 rec->current >= 0 ? rec->units[rec->current].unit : "?", rec->to,
+	case RS_UNIT: {
+		char units[160], batch[32] = "";
+		int b = status_batch_units(rec, STEP_REFRESHING, units, sizeof(units));
+
+		if (b >= 0 && record_batch_count(rec) < rec->unit_count)
+			snprintf(batch, sizeof(batch), " (batch %d/%d)", b + 1, record_batch_count(rec));
+		snprintf(buf, len, "Refreshing %s to %s%s. Emergency stop: `pgrefresh config set pause-after-unit-refresh=all`%s",
+			 b >= 0 ? units : rec->current >= 0 ? rec->units[rec->current].unit : "?", rec->to, batch,
 			 rec->rollback ? "" : ". To roll back: `pgrefresh rollback`");
 		break;
+	}
 	case RS_PAUSED: {
 		const char *last = "the refreshed unit";
+		char units[160];
+		int last_i = -1;
 
 		for (int i = 0; i < rec->unit_count; i++)
-			if (rec->units[i].step == STEP_DONE)
+			if (rec->units[i].step == STEP_DONE) {
 				last = rec->units[i].unit;
-		snprintf(buf, len, "Check %s is healthy, then run `pgrefresh resume-refresh` (next: %s)%s", last,
-			 next_unit[0] ? next_unit : "-", rec->rollback ? "" : ". To roll back: `pgrefresh rollback`");
+				last_i = i;
+			}
+		/* the batch that was refreshed last: every unit of it */
+		if (last_i >= 0 && batch_size(rec, rec->units[last_i].batch) > 1 &&
+		    batch_units_text(rec, rec->units[last_i].batch, STEP_DONE, units, sizeof(units)) > 1)
+			last = units;
+		snprintf(buf, len, "Check %s %s healthy, then run `pgrefresh resume-refresh` (next: %s)%s", last,
+			 strchr(last, ',') ? "are" : "is", next_unit[0] ? next_unit : "-",
+			 rec->rollback ? "" : ". To roll back: `pgrefresh rollback`");
 		break;
 	}
 	case RS_SWITCHOVER:
@@ -168,6 +221,16 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 	snprintf(r->to, sizeof(r->to), "%s", rec->to);
 	r->done = record_done_count(rec);
 	r->total = rec->unit_count;
+	r->batches = record_batch_count(rec);
+	{
+		/* the batch being refreshed, or the one halted (its failed units) */
+		char ignored[8];
+		int b = status_batch_units(rec, STEP_REFRESHING, ignored, sizeof(ignored));
+
+		if (b < 0 && rec->state == RS_FAILED)
+			b = status_batch_units(rec, STEP_FAILED, ignored, sizeof(ignored));
+		r->batch = rec->state == RS_UNIT || rec->state == RS_FAILED ? b + 1 : 0;
+	}
 	if (rec->state == RS_UNIT && rec->current >= 0)
 		snprintf(r->next_unit, sizeof(r->next_unit), "%s", rec->units[rec->current].unit);
 	else if (next >= 0)
@@ -191,19 +254,22 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 
 		/* a down unit stays down, unless the refresh is working on it or halted on it */
 		if (strcmp(su->state, "down") == 0 &&
-		    (i < 0 || (rec->units[i].step != STEP_REFRESHING && rec->units[i].step != STEP_FAILED)))
+		    (i < 0 || (rec->units[i].step != STEP_REFRESHING && rec->units[i].step != STEP_FAILED))) {
+			su->batch = i >= 0 ? rec->units[i].batch + 1 : 0;
 			continue;
+		}
 		if (i < 0) {
 			if (rec->state != RS_DONE)
 				snprintf(su->message, sizeof(su->message), "Already on %s", rec->to);
 			continue;
 		}
+		su->batch = rec->units[i].batch + 1;
 		switch (rec->units[i].step) {
 		case STEP_PENDING:
 			snprintf(su->state, sizeof(su->state), "waiting");
 			if (strcmp(su->role, "primary") == 0)
 				snprintf(su->message, sizeof(su->message), "Refreshes last, after a switchover");
-			else if (i == next)
+			else if (i == next || (next >= 0 && rec->units[i].batch == rec->units[next].batch))
 				snprintf(su->message, sizeof(su->message), "Next");
 			else
 				snprintf(su->message, sizeof(su->message), "Waiting");
@@ -404,6 +470,9 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 	struct text t = { 0 };
 	char refresh[96], eta[32];
 	bool show_host = false;
+	/* a refresh in batches of several units (max-parallel-units): a Batch column, and the batch running */
+	bool show_batch = strcmp(view->refresh.state, "idle") != 0 && view->refresh.batches > 0 &&
+			  view->refresh.batches < view->refresh.total;
 
 	status_format_eta(view->refresh.eta_seconds, eta, sizeof(eta));
 
@@ -425,6 +494,11 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 
 		snprintf(refresh + used, sizeof(refresh) - used, " ETA %s", eta);
 	}
+	if (show_batch && view->refresh.batch > 0) {
+		size_t used = strlen(refresh);
+
+		snprintf(refresh + used, sizeof(refresh) - used, " batch %d/%d", view->refresh.batch, view->refresh.batches);
+	}
 	text_add(&t, "%-8s %-8s %-30s %s\n", "Cluster", "Version", "Refresh", "Message");
 	/* printf pads bytes, not columns: give back what the multi-byte arrow takes */
 	text_add(&t, "%-8s %-8s %-*s %s\n", view->cluster, view->version[0] ? view->version : "-",
@@ -434,19 +508,23 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 		text_add(&t, "%-8s %s\n", "Cause", view->refresh.cause);
 	for (int i = 0; i < view->unit_count; i++) /* units on several hosts: a Host column */
 		show_host = show_host || strcmp(view->units[i].host, "127.0.0.1") != 0;
-	text_add(&t, "\n%-6s %s%-13s %-8s %-11s %-7s %s\n", "Unit", show_host ? "Host            " : "", "Role",
-		 "Version", "State", "Lag", "Message");
+	text_add(&t, "\n%-6s %s%-13s %-8s %-11s %-7s %s%s\n", "Unit", show_host ? "Host            " : "", "Role",
+		 "Version", "State", "Lag", show_batch ? "Batch " : "", "Message");
 	for (int i = 0; i < view->unit_count; i++) {
 		const status_unit *u = &view->units[i];
 		char lag[32];
-		char name[40], host[80] = "";
+		char name[40], host[80] = "", batch[16] = "";
 
 		status_format_bytes(u->lag_bytes, lag, sizeof(lag));
 		snprintf(name, sizeof(name), "%s%s", u->name, strcmp(u->name, view->coordinator) == 0 ? "*" : "");
 		if (show_host)
 			snprintf(host, sizeof(host), "%-15s ", u->host);
-		text_add(&t, "%-6s %s%-13s %-8s %-11s %-7s %s\n", name, host, u->role, u->version[0] ? u->version : "-",
-			 u->state, lag, u->message);
+		if (show_batch && u->batch > 0)
+			snprintf(batch, sizeof(batch), "%-5d ", u->batch);
+		else if (show_batch)
+			snprintf(batch, sizeof(batch), "%-5s ", "-");
+		text_add(&t, "%-6s %s%-13s %-8s %-11s %-7s %s%s\n", name, host, u->role, u->version[0] ? u->version : "-",
+			 u->state, lag, batch, u->message);
 	}
 	if (view->coordinator[0])
 		text_add(&t, "\n* coordinator\n");
@@ -476,6 +554,8 @@ int status_render_json(const status_view *view, char **out, pgr_err *err)
 			    view->refresh.next_unit[0] ? json_string(view->refresh.next_unit) : json_null());
 	json_object_set_new(refresh, "done", json_integer(view->refresh.done));
 	json_object_set_new(refresh, "total", json_integer(view->refresh.total));
+	json_object_set_new(refresh, "batch", view->refresh.batch > 0 ? json_integer(view->refresh.batch) : json_null());
+	json_object_set_new(refresh, "batches", json_integer(view->refresh.batches));
 	json_object_set_new(refresh, "eta_seconds",
 			    view->refresh.eta_seconds >= 0 ? json_integer(view->refresh.eta_seconds) : json_null());
 	json_object_set_new(refresh, "message", json_string(view->refresh.message));
@@ -484,11 +564,11 @@ int status_render_json(const status_view *view, char **out, pgr_err *err)
 		const status_unit *u = &view->units[i];
 
 		json_array_append_new(units,
-				      json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:o,s:s}", "name", u->name, "host", u->host,
+				      json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:o,s:s,s:o}", "name", u->name, "host", u->host,
 						"port", u->port, "role", u->role, "version",
 						u->version[0] ? json_string(u->version) : json_null(), "state", u->state,
 						"lag_bytes", u->lag_bytes >= 0 ? json_integer(u->lag_bytes) : json_null(),
-						"message", u->message));
+						"message", u->message, "batch", u->batch > 0 ? json_integer(u->batch) : json_null()));
 	}
 	json_object_set_new(root, "cluster", json_string(view->cluster));
 	json_object_set_new(root, "version", view->version[0] ? json_string(view->version) : json_null());

@@ -25,6 +25,7 @@ typedef struct status_unit {
 	char state[16];   /* active | waiting | refreshing | failed | down */
 	int64_t lag_bytes; /* -1 unknown */
 	char message[160];
+	int batch; /* its batch in the refresh's plan, from 1; 0: not in the plan (or no refresh) */
 } status_unit;
 
 /* The refresh part of the cluster line (idle until a refresh exists). */
@@ -34,6 +35,8 @@ typedef struct status_refresh {
 	char from[16];
 	char to[16];
 	char next_unit[32];
+	int batch;   /* the batch being refreshed (or halted in), from 1; 0: none */
+	int batches; /* batches in the plan (max-parallel-units); equal to total with one unit a batch */
 	int done;
 	int total;
 	int eta_seconds; /* -1 unknown */
@@ -85,6 +88,9 @@ void status_build_checked(const cluster_conf *conf, const unit_record *records, 
  */
 void status_note_switchover_wait(status_view *view, const refresh_record *refresh, const switchover_mark *mark,
 				 int64_t now_ms);
+/* The units of the first batch with a unit at step ("pg/4, pg/3", plan order) into buf; returns the
+ * batch (from 0), -1 when no unit is at step. Pure. */
+int status_batch_units(const refresh_record *rec, unit_step step, char *buf, size_t len);
 /* The refresh's one-line message: what is happening and what the user must do (pure). */
 void status_refresh_message(const refresh_record *rec, const char *next_unit, char *buf, size_t len);
 

@@ -666,6 +666,97 @@ static void test_format_bytes(void **state)
 	}
 }
 
+/*
+ * A 5-unit refresh in batches of 2 (pg/4 pg/3 | pg/2 | pg/1 | pg/0): the batch running and each unit's
+ * batch in the view, the table (a Batch column, "batch 1/4" on the cluster line) and the JSON; with one
+ * unit a batch, no Batch column (the table as before).
+ */
+static void test_batches_shown(void **state)
+{
+	cluster_conf conf;
+	unit_record recs[5];
+	bool have[5] = { true, true, true, true, true };
+	plan_input_unit in[5];
+	refresh_record rec;
+	status_view v;
+	char *out = NULL;
+	pgr_err err;
+
+	(void)state;
+	make_conf(&conf, 5);
+	for (int j = 0; j < 5; j++) {
+		make_record(&recs[j], j, "15.18");
+		memset(&in[j], 0, sizeof(in[j]));
+		snprintf(in[j].unit, sizeof(in[j].unit), "pg/%d", j);
+		in[j].number = j;
+		snprintf(in[j].role, sizeof(in[j].role), "%s", recs[j].role);
+		snprintf(in[j].version, sizeof(in[j].version), "15.18");
+	}
+	record_new_batched(1, "15.18", "15.20", in, 5, 2, NOW - 60000, &rec);
+	rec.state = RS_UNIT;
+	rec.current = 0;
+	rec.units[0].step = rec.units[1].step = STEP_REFRESHING;
+	rec.units[0].started_ms = rec.units[1].started_ms = NOW - 3000;
+	status_build(&conf, recs, have, have, "pg/0", &rec, NOW, &v);
+	assert_int_equal(v.refresh.batch, 1);
+	assert_int_equal(v.refresh.batches, 4);
+	assert_string_equal(v.refresh.message, "Refreshing pg/4, pg/3 to 15.20 (batch 1/4). Emergency stop: `pgrefresh config "
+					       "set pause-after-unit-refresh=all`. To roll back: `pgrefresh rollback`");
+	assert_int_equal(v.units[4].batch, 1);
+	assert_int_equal(v.units[3].batch, 1);
+	assert_int_equal(v.units[2].batch, 2);
+	assert_int_equal(v.units[1].batch, 3);
+	assert_int_equal(v.units[0].batch, 4);
+	assert_string_equal(v.units[4].state, "refreshing");
+	assert_string_equal(v.units[3].state, "refreshing");
+	assert_string_equal(v.units[2].message, "Next");
+	assert_string_equal(v.units[1].message, "Waiting");
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_non_null(strstr(out, "refreshing 15.18→15.20 0/5 batch 1/4"));
+	assert_non_null(strstr(out, "Lag     Batch Message\n"));
+	assert_non_null(strstr(out, "pg/3   replica       15.18    refreshing  128 B   1     To 15.20 for 3s\n"));
+	assert_non_null(strstr(out, "pg/0*  primary       15.18    waiting     0 B     4     Refreshes last"));
+	free(out);
+	assert_int_equal(status_render_json(&v, &out, &err), 0);
+	assert_non_null(strstr(out, "\"batch\": 1,\n"));
+	assert_non_null(strstr(out, "\"batches\": 4,"));
+	free(out);
+
+	/* the first batch passed: paused, both of it named */
+	rec.state = RS_PAUSED;
+	rec.current = -1;
+	rec.units[0].step = rec.units[1].step = STEP_DONE;
+	status_build(&conf, recs, have, have, "pg/0", &rec, NOW, &v);
+	assert_int_equal(v.refresh.batch, 0);
+	assert_non_null(strstr(v.refresh.message, "Check pg/4, pg/3 are healthy, then run `pgrefresh resume-refresh` (next: pg/2)"));
+	assert_int_equal(status_render_json(&v, &out, &err), 0);
+	assert_non_null(strstr(out, "\"batch\": null,"));
+	free(out);
+
+	/* halted in the batch: the failed unit's batch is the one shown */
+	rec.state = RS_FAILED;
+	rec.units[0].step = STEP_FAILED;
+	rec.units[1].step = STEP_REFRESHING;
+	status_build(&conf, recs, have, have, "pg/0", &rec, NOW, &v);
+	assert_int_equal(v.refresh.batch, 1);
+
+	/* one unit a batch: no Batch column, the lines as before */
+	record_new_batched(1, "15.18", "15.20", in, 5, 1, NOW - 60000, &rec);
+	rec.state = RS_UNIT;
+	rec.current = 0;
+	rec.units[0].step = STEP_REFRESHING;
+	rec.units[0].started_ms = NOW - 3000;
+	status_build(&conf, recs, have, have, "pg/0", &rec, NOW, &v);
+	assert_int_equal(v.refresh.batches, 5);
+	assert_string_equal(v.refresh.message, "Refreshing pg/4 to 15.20. Emergency stop: `pgrefresh config set "
+					       "pause-after-unit-refresh=all`. To roll back: `pgrefresh rollback`");
+	assert_int_equal(status_render_table(&v, &out, &err), 0);
+	assert_null(strstr(out, "Batch"));
+	assert_null(strstr(out, "batch"));
+	assert_non_null(strstr(out, "pg/4   replica       15.18    refreshing  128 B   To 15.20 for 3s\n"));
+	free(out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -682,6 +773,7 @@ int main(void)
 		cmocka_unit_test(test_switchover_waits_for_down_agent),
 		cmocka_unit_test(test_failed_long_reason_keeps_commands),
 		cmocka_unit_test(test_corrupt_refresh),
+		cmocka_unit_test(test_batches_shown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
