@@ -1268,10 +1268,10 @@ static int history_row(const refresh_record *r, void *arg)
 		json_t *u = json_array();
 
 		for (int i = 0; i < r->unit_count; i++)
-			json_array_append_new(u, json_pack("{s:s,s:s,s:I,s:I}", "unit", r->units[i].unit, "step",
+			json_array_append_new(u, json_pack("{s:s,s:s,s:I,s:I,s:i}", "unit", r->units[i].unit, "step",
 							   unit_step_name(r->units[i].step), "started_ms",
 							   (json_int_t)r->units[i].started_ms, "done_ms",
-							   (json_int_t)r->units[i].done_ms));
+							   (json_int_t)r->units[i].done_ms, "batch", r->units[i].batch + 1));
 		json_array_append_new(rows->arr, json_pack("{s:i,s:s,s:s,s:I,s:I,s:s,s:o}", "id", r->id, "from", from, "to",
 							   to, "started_ms", (json_int_t)r->started_ms, "ended_ms",
 							   (json_int_t)r->ended_ms, "outcome", outcome, "units", u));

@@ -170,8 +170,9 @@ static void healthy_last(refresh_record *next, const fsm_ctx *c)
 	finish(next, c);
 }
 
-/* A unit of the batch is past its timeout: it failed, the batch's healthy units are done, the others of
- * the batch go on with their step (their agents finish it; rollback or resume-refresh takes them up). */
+/* A unit of the batch is past its timeout: it failed (the first such, in plan order), the batch's healthy
+ * units are done, the others of the batch go on with their step (their agents finish it; each that
+ * passes its gate is done in failed; rollback or resume-refresh takes up the rest). */
 static bool gate_late(const refresh_record *rec, int i, const fsm_ctx *c)
 {
 	return c->obs->now_ms - rec->units[i].started_ms > (int64_t)c->set->health_timeout_s * 1000;
@@ -191,16 +192,14 @@ static void gate_timeout(refresh_record *next, const fsm_ctx *c)
 			mark_done(next, i, c);
 			continue;
 		}
-		if (!gate_late(next, i, c))
+		if (failed >= 0 || !gate_late(next, i, c))
 			continue;
 		u->step = STEP_FAILED;
 		snprintf(u->message, sizeof(u->message), "Failed its health gate: %s", why);
-		if (failed < 0) {
-			failed = i;
-			snprintf(next->failed_unit, sizeof(next->failed_unit), "%s", u->unit);
-			snprintf(next->reason, sizeof(next->reason), "%s not healthy after %d s: %s", u->unit,
-				 c->set->health_timeout_s, why);
-		}
+		failed = i;
+		snprintf(next->failed_unit, sizeof(next->failed_unit), "%s", u->unit);
+		snprintf(next->reason, sizeof(next->reason), "%s not healthy after %d s: %s", u->unit,
+			 c->set->health_timeout_s, why);
 	}
 	if (failed >= 0)
 		next->current = failed;

@@ -692,6 +692,14 @@ static void test_decide_batch_halted(void **state)
 	assert_int_equal(failed.current, 0);
 	assert_non_null(strstr(failed.reason, "pg/4 not healthy"));
 
+	/* both past their timeout: the first fails, the other still finishes its step */
+	rec.units[1].started_ms = T0;
+	row = fsm_decide(&rec, &obs, &set, &next);
+	steps_text(&next, steps);
+	assert_string_equal(refresh_event_name(row->event), "gate-timeout");
+	assert_string_equal(steps, "FRPPP");
+	assert_string_equal(next.failed_unit, "pg/4");
+
 	/* halted: nothing starts; pg/3, still going, passes its gate and is done */
 	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new:s", T0 + 121000, &obs);
 	assert_null(fsm_decide(&failed, &obs, &set, &next));
