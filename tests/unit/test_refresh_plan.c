@@ -4,7 +4,8 @@
  * out; the primary's input index is reported even when it is left out. A table of named cases (one a
  * line), then every mix of roles and of "already on target" for 1..5 units, in every input order.
  * Batches (max-parallel-units): a table of units × roles × max-parallel → batches, then every mix of
- * roles, "already on target" and "down" for 1..5 units and max-parallel 1..5, checked against the rules.
+ * roles, "already on target" (up to 4 units) and "down" for 1..5 units and max-parallel 2..5, checked
+ * against the rules.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -266,7 +267,7 @@ static void test_plan_batches_exhaustive(void **state)
 			}
 			if (primaries > 1)
 				continue;
-			for (unsigned t = 0; t < (1u << n); t++)
+			for (unsigned t = 0; t < (n < 5 ? 1u << n : 1u); t++) /* 5 units: none on the target yet */
 				for (unsigned dn = 0; dn < (1u << n); dn++)
 					for (int m = 2; m <= n; m++) { /* 1: test_plan_exhaustive */
 						check_batches(n, roles, t, dn, m);
