@@ -241,7 +241,19 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 			timed++;
 		}
 	}
-	r->eta_seconds = timed ? (int)((spent / timed) * (r->total - r->done) / 1000) : -1;
+	{
+		/* the units of a batch go at once: what is left is the batches with a unit not done */
+		int left = 0;
+
+		for (int b = 0; b < r->batches; b++)
+			for (int i = 0; i < rec->unit_count; i++)
+				if (rec->units[i].batch == b && rec->units[i].step != STEP_DONE &&
+				    rec->units[i].step != STEP_SKIPPED) {
+					left++;
+					break;
+				}
+		r->eta_seconds = timed ? (int)((spent / timed) * left / 1000) : -1;
+	}
 	status_refresh_message(rec, r->next_unit, r->message, sizeof(r->message));
 	snprintf(r->cause, sizeof(r->cause), "%s", rec->cause);
 	if (rec->state == RS_INCOMPATIBLE || rec->state == RS_CHECKING)

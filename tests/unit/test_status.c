@@ -721,6 +721,14 @@ static void test_batches_shown(void **state)
 	assert_non_null(strstr(out, "\"batch\": 1,\n"));
 	assert_non_null(strstr(out, "\"batches\": 4,"));
 	free(out);
+	/* the ETA counts batches left, not units: one unit done in 20 s (as if pg/1, of batch 3, had gone
+	 * first); left: batches 1, 2 and 4 (4 units) */
+	rec.units[3].step = STEP_DONE;
+	rec.units[3].started_ms = NOW - 50000;
+	rec.units[3].done_ms = NOW - 30000;
+	status_build(&conf, recs, have, have, "pg/0", &rec, NOW, &v);
+	assert_int_equal(v.refresh.eta_seconds, 60);
+	rec.units[3].step = STEP_PENDING;
 
 	/* the first batch passed: paused, both of it named */
 	rec.state = RS_PAUSED;
