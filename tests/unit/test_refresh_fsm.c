@@ -611,6 +611,30 @@ static void test_decide_batch_walk(void **state)
 	assert_int_equal(record_done_count(&rec), 5);
 }
 
+/*
+ * One decision of a batch test: fsm_decide on rec and the observation spec at T0 + dt_ms (with intent
+ * ask, check_health), which must take the row of event into state, leaving steps and current.
+ */
+static void expect_decision(const refresh_record *rec, const char *obs_spec, int64_t dt_ms, fsm_ask ask,
+			    bool check_health, const refresh_settings *set, const char *event, refresh_state state,
+			    const char *steps, int current, refresh_record *next)
+{
+	refresh_obs obs;
+	const fsm_transition *row;
+	char got[RECORD_MAX_UNITS + 1];
+
+	make_obs(obs_spec, T0 + dt_ms, &obs);
+	obs.intent.ask = ask;
+	obs.intent.check_health = check_health;
+	row = fsm_decide(rec, &obs, set, next);
+	steps_text(next, got);
+	if (row == NULL || strcmp(refresh_event_name(row->event), event) != 0 || next->state != state ||
+	    strcmp(got, steps) != 0 || next->current != current)
+		fail_msg("%s at +%lld ms: %s -> %s %s current %d, expected %s -> %s %s current %d", obs_spec,
+			 (long long)dt_ms, row ? refresh_event_name(row->event) : "no row", refresh_state_name(next->state),
+			 got, next->current, event, refresh_state_name(state), steps, current);
+}
+
 /* The pause applies per batch: `all` pauses after each batch, not after each unit of it. */
 static void test_decide_batch_pause_all(void **state)
 {
@@ -618,9 +642,6 @@ static void test_decide_batch_pause_all(void **state)
 	int n = make_units("P0 S1 R2 R3 R4 R5 R6", OLD, units);
 	refresh_record rec, next;
 	refresh_settings set;
-	refresh_obs obs;
-	const fsm_transition *row;
-	char steps[RECORD_MAX_UNITS + 1];
 	pgr_err err;
 
 	(void)state;
@@ -632,28 +653,14 @@ static void test_decide_batch_pause_all(void **state)
 	assert_int_equal(record_batch_count(&rec), 4);
 	rec.state = RS_PAUSED;
 	rec.first_pause_done = true;
-	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:old pg/5=R:old pg/6=R:old", T0 + 1000, &obs);
-	obs.intent.ask = ASK_RESUME;
-	obs.intent.check_health = true;
-	row = fsm_decide(&rec, &obs, &set, &next);
-	steps_text(&next, steps);
-	assert_non_null(row);
-	assert_string_equal(steps, "RRRPPPP");
+	expect_decision(&rec, "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:old pg/5=R:old pg/6=R:old", 1000,
+			ASK_RESUME, true, &set, "resumed", RS_UNIT, "RRRPPPP", 0, &next);
 	rec = next;
-	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:new pg/5=R:new pg/6=R:old", T0 + 2000, &obs);
-	row = fsm_decide(&rec, &obs, &set, &next);
-	steps_text(&next, steps);
-	assert_string_equal(refresh_event_name(row->event), "batch-unit-healthy");
-	assert_string_equal(steps, "RDDPPPP");
-	assert_int_equal(next.state, RS_UNIT);
-	assert_int_equal(next.current, 0);
+	expect_decision(&rec, "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:new pg/5=R:new pg/6=R:old", 2000,
+			ASK_NONE, true, &set, "batch-unit-healthy", RS_UNIT, "RDDPPPP", 0, &next);
 	rec = next;
-	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:new pg/5=R:new pg/6=R:new", T0 + 3000, &obs);
-	row = fsm_decide(&rec, &obs, &set, &next);
-	steps_text(&next, steps);
-	assert_string_equal(refresh_event_name(row->event), "unit-healthy-pause");
-	assert_string_equal(steps, "DDDPPPP");
-	assert_int_equal(next.state, RS_PAUSED);
+	expect_decision(&rec, "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:old pg/4=R:new pg/5=R:new pg/6=R:new", 3000,
+			ASK_NONE, true, &set, "unit-healthy-pause", RS_PAUSED, "DDDPPPP", -1, &next);
 }
 
 /*
@@ -663,13 +670,12 @@ static void test_decide_batch_pause_all(void **state)
  */
 static void test_decide_batch_halted(void **state)
 {
+#define HALTED "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new:s"
 	plan_input_unit units[PLAN_MAX_UNITS];
 	int n = make_units("P0 S1 R2 R3 R4", OLD, units);
 	refresh_record rec, failed, next;
 	refresh_settings set;
 	refresh_obs obs;
-	const fsm_transition *row;
-	char steps[RECORD_MAX_UNITS + 1];
 	pgr_err err;
 
 	(void)state;
@@ -682,74 +688,39 @@ static void test_decide_batch_halted(void **state)
 	rec.units[0].started_ms = T0;
 	rec.units[1].started_ms = T0 + 10000;
 	/* past pg/4's timeout, not pg/3's */
-	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new:s", T0 + 120001, &obs);
-	row = fsm_decide(&rec, &obs, &set, &failed);
-	steps_text(&failed, steps);
-	assert_string_equal(refresh_event_name(row->event), "gate-timeout");
-	assert_int_equal(failed.state, RS_FAILED);
-	assert_string_equal(steps, "FRPPP");
+	expect_decision(&rec, HALTED, 120001, ASK_NONE, true, &set, "gate-timeout", RS_FAILED, "FRPPP", 0, &failed);
 	assert_string_equal(failed.failed_unit, "pg/4");
-	assert_int_equal(failed.current, 0);
 	assert_non_null(strstr(failed.reason, "pg/4 not healthy"));
-
 	/* both past their timeout: the first fails, the other still finishes its step */
 	rec.units[1].started_ms = T0;
-	row = fsm_decide(&rec, &obs, &set, &next);
-	steps_text(&next, steps);
-	assert_string_equal(refresh_event_name(row->event), "gate-timeout");
-	assert_string_equal(steps, "FRPPP");
+	expect_decision(&rec, HALTED, 120001, ASK_NONE, true, &set, "gate-timeout", RS_FAILED, "FRPPP", 0, &next);
 	assert_string_equal(next.failed_unit, "pg/4");
 
 	/* halted: nothing starts; pg/3, still going, passes its gate and is done */
-	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new:s", T0 + 121000, &obs);
+	make_obs(HALTED, T0 + 121000, &obs);
 	assert_null(fsm_decide(&failed, &obs, &set, &next));
-	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:new pg/4=R:new:s", T0 + 122000, &obs);
-	row = fsm_decide(&failed, &obs, &set, &next);
-	steps_text(&next, steps);
-	assert_string_equal(refresh_event_name(row->event), "batch-unit-healthy");
-	assert_int_equal(next.state, RS_FAILED);
-	assert_string_equal(steps, "FDPPP");
+	expect_decision(&failed, "pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:new pg/4=R:new:s", 122000, ASK_NONE, true, &set,
+			"batch-unit-healthy", RS_FAILED, "FDPPP", 0, &next);
 	assert_string_equal(next.failed_unit, "pg/4");
-
 	/* resume-refresh: pg/4 gated again, pg/3 still going with it */
-	make_obs("pg/0=P:old pg/1=S:old pg/2=R:old pg/3=R:none:n pg/4=R:new:s", T0 + 121000, &obs);
-	obs.intent.ask = ASK_RESUME;
-	obs.intent.check_health = true;
-	row = fsm_decide(&failed, &obs, &set, &next);
-	steps_text(&next, steps);
-	assert_string_equal(refresh_event_name(row->event), "retry-gate");
-	assert_int_equal(next.state, RS_UNIT);
-	assert_string_equal(steps, "RRPPP");
-	assert_int_equal(next.current, 0);
-
+	expect_decision(&failed, HALTED, 121000, ASK_RESUME, true, &set, "retry-gate", RS_UNIT, "RRPPP", 0, &next);
 	/* resume-refresh --check-health-of-refreshed-units=false: pg/4 skipped, pg/3 goes on, nothing new starts */
-	obs.intent.check_health = false;
-	row = fsm_decide(&failed, &obs, &set, &next);
-	steps_text(&next, steps);
-	assert_string_equal(refresh_event_name(row->event), "resumed-skipping");
-	assert_int_equal(next.state, RS_UNIT);
-	assert_string_equal(steps, "SRPPP");
-	assert_int_equal(next.current, 1);
+	expect_decision(&failed, HALTED, 121000, ASK_RESUME, false, &set, "resumed-skipping", RS_UNIT, "SRPPP", 1, &next);
 
 	/* rollback: the units linked to the new version, back in one batch (three standbys stay up) */
-	obs.intent.ask = ASK_ROLLBACK;
-	row = fsm_decide(&failed, &obs, &set, &next);
-	assert_string_equal(refresh_event_name(row->event), "rollback");
-	assert_int_equal(next.state, RS_CHECKING);
+	expect_decision(&failed, HALTED, 121000, ASK_ROLLBACK, true, &set, "rollback", RS_CHECKING, "PP", -1, &next);
 	assert_true(next.rollback);
 	assert_string_equal(next.to, OLD);
-	assert_int_equal(next.unit_count, 2);
 	assert_string_equal(next.units[0].unit, "pg/4");
 	assert_string_equal(next.units[1].unit, "pg/3");
 	assert_int_equal(next.units[0].batch, 0);
 	assert_int_equal(next.units[1].batch, 0);
 	/* with the sync standby and pg/2 down, pg/3 is the only standby up: one at a time */
-	make_obs("pg/0=P:old pg/1=S:old:n pg/2=R:old:n pg/3=R:new pg/4=R:new:s", T0 + 121000, &obs);
-	obs.intent.ask = ASK_ROLLBACK;
-	row = fsm_decide(&failed, &obs, &set, &next);
-	assert_non_null(row);
+	expect_decision(&failed, "pg/0=P:old pg/1=S:old:n pg/2=R:old:n pg/3=R:new pg/4=R:new:s", 121000, ASK_ROLLBACK, true,
+			&set, "rollback", RS_CHECKING, "PP", -1, &next);
 	assert_int_equal(next.units[0].batch, 0);
 	assert_int_equal(next.units[1].batch, 1);
+#undef HALTED
 }
 
 /*

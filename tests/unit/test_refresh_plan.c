@@ -60,6 +60,19 @@ static int units_from_spec(const char *spec, plan_input_unit *units)
 	return n;
 }
 
+/* Roles of n units, combination c of 4^n (a digit a unit, rank order); false with more than one primary
+ * (the plan reports one primary's index). */
+static bool roles_of(int n, int c, int *roles)
+{
+	int primaries = 0;
+
+	for (int i = 0; i < n; i++, c /= 4) {
+		roles[i] = c % 4;
+		primaries += roles[i] == 3;
+	}
+	return primaries <= 1;
+}
+
 /* The plan as "pg/2 pg/1 pg/0". */
 static void plan_text(const plan *pl, const plan_input_unit *units, char *buf, size_t len)
 {
@@ -254,18 +267,10 @@ static void test_plan_batches_exhaustive(void **state)
 
 	(void)state;
 	for (int n = 1; n <= 5; n++) {
-		int combos = 1;
+		for (int c = 0; c < 1 << (2 * n); c++) { /* 4^n */
+			int roles[7];
 
-		for (int i = 0; i < n; i++)
-			combos *= 4;
-		for (int c = 0; c < combos; c++) {
-			int roles[7], primaries = 0;
-
-			for (int i = 0, x = c; i < n; i++, x /= 4) {
-				roles[i] = x % 4;
-				primaries += roles[i] == 3;
-			}
-			if (primaries > 1)
+			if (!roles_of(n, c, roles))
 				continue;
 			for (unsigned t = 0; t < (n < 5 ? 1u << n : 1u); t++) /* 5 units: none on the target yet */
 				for (unsigned dn = 0; dn < (1u << n); dn++)
@@ -366,18 +371,10 @@ static void test_plan_exhaustive(void **state)
 
 	(void)state;
 	for (int n = 1; n <= 5; n++) {
-		int combos = 1;
+		for (int c = 0; c < 1 << (2 * n); c++) { /* 4^n */
+			int roles[5];
 
-		for (int i = 0; i < n; i++)
-			combos *= 4;
-		for (int c = 0; c < combos; c++) {
-			int roles[5], primaries = 0;
-
-			for (int i = 0, x = c; i < n; i++, x /= 4) {
-				roles[i] = x % 4;
-				primaries += roles[i] == 3;
-			}
-			if (primaries > 1)
+			if (!roles_of(n, c, roles))
 				continue;
 			for (unsigned t = 0; t < (1u << n); t++) {
 				int perm[5];
