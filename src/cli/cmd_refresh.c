@@ -473,6 +473,8 @@ int cmd_pre_refresh_check(cli_ctx *ctx, int argc, char **argv)
 		json_object_set_new(obj, "checks", checks_json(&report));
 		json_object_set_new(obj, "rollback_command", json_string(rollback));
 		json_object_set_new(obj, "pause_after_unit_refresh", json_string(pause_policy_name(rc.snap->settings.pause)));
+		json_object_set_new(obj, "max_parallel_units", json_integer(rc.snap->settings.max_parallel_units));
+		json_object_set_new(obj, "batches", json_integer(record_batch_count(&plan_rec)));
 		print_json(obj);
 	} else if (nproblems > 0) {
 		printf("NOT READY: cluster %s has %d problem(s):\n", rc.conf.name, nproblems);
