@@ -537,9 +537,15 @@ static int await_checks(cli_ctx *ctx, refresh_cli *rc, const char *what)
 				return PGR_EXIT_HALTED;
 			}
 			if (rec->state != RS_CHECKING) {
-				printf("%s %s → %s started: %d unit(s), in this order:", what, rec->from, rec->to, rec->unit_count);
+				bool batches = record_batch_count(rec) < rec->unit_count;
+
+				printf("%s %s → %s started: %d unit(s), in this order", what, rec->from, rec->to, rec->unit_count);
+				if (batches)
+					printf(", in %d batches (the units of a batch at once)", record_batch_count(rec));
+				printf(":");
 				for (int i = 0; i < rec->unit_count; i++)
-					printf(" %s", rec->units[i].unit);
+					printf("%s %s", batches && i > 0 && rec->units[i].batch != rec->units[i - 1].batch ? " |" : "",
+					       rec->units[i].unit);
 				printf("\nfollow it with `pgrefresh status --watch`; roll back with `pgrefresh rollback`\n");
 				return PGR_EXIT_OK;
 			}

@@ -65,11 +65,14 @@ assert_eq "$(json_get "$OUT" "' '.join('%s:%d' % (s['unit'], s['batch']) for s i
 	"$R1:1 $R2:1 $R3:2 $SYNC:3 $PRIMARY:4" "dry-run JSON plan"
 assert_eq "$(json_get "$OUT" "d['batches']")" 4 "dry-run JSON batches"
 assert_eq "$(refresh_field state)" idle "nothing recorded by the dry run"
+pgr_ok pre-refresh-check --dir "$C" --format json
+assert_eq "$(json_get "$OUT" "'%d %d' % (d['max_parallel_units'], d['batches'])")" "2 4" "pre-refresh-check JSON"
 
 step "the refresh under a writer through PgBouncer; status polled while it runs"
 start_load "$T/load" 0
 sleep 1
 start_refresh --version "$HIGH"
+assert_contains "$OUT" "in 4 batches (the units of a batch at once): $R1 $R2 | $R3 | $SYNC | $PRIMARY" "refresh output"
 DEADLINE=$((SECONDS + 150))
 : >"$T/polls.jsonl"
 : >"$T/tables.txt"

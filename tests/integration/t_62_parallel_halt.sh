@@ -26,7 +26,7 @@ assert_eq "$(json_get "$OUT" "' '.join('%s:%d' % (s['unit'], s['batch']) for s i
 STARTS_BEFORE="$(postmaster_start "$PRIMARY") $(postmaster_start "$SYNC")"
 
 step "$BAD cannot start on $HIGH: the refresh halts in failed naming it; $GOOD finishes its step on $HIGH"
-AUTO="$(sed -n 's/^  data_dir: //p' "$C/units/$(unit_member "$BAD")/patroni.yml")/postgresql.auto.conf"
+AUTO="$(sed -n 's/^  data_dir: //p' "$C/units/$(unit_member "$BAD")/patroni.yml" | tr -d '"')/postgresql.auto.conf"
 [ -f "$AUTO" ] || fail "no $AUTO"
 echo "shared_preload_libraries = 'pgr_t62_missing' # t_62: $BAD cannot start" >>"$AUTO"
 start_refresh --version "$HIGH"
