@@ -40,8 +40,8 @@ assert_eq "$(unit_field "$BAD" state)" failed "state of $BAD"
 good_done() {
 	local s
 	s=$(status_json) || return 1
-	[ "$(json_get "$s" "[(u['version'], u['state'], u['message']) for u in d['units'] if u['name'] == '$GOOD'][0]")" = \
-		"[\"$HIGH\", \"active\", \"Refreshed to $HIGH\"]" ]
+	[ "$(json_get "$s" "['|'.join((u['version'] or '-', u['state'], u['message'])) for u in d['units'] if u['name'] == '$GOOD'][0]")" = \
+		"$HIGH|active|Refreshed to $HIGH" ]
 }
 wait_until 60 good_done || fail "$GOOD did not finish its step on $HIGH in the halted batch: $(status_json)"
 ok "$GOOD runs $HIGH, done in the record"
