@@ -685,9 +685,13 @@ static bool is_coordinator(agent_ctx *ctx)
 /*
  * The poolers whose config lives on this unit's host follow the running leader (after a failover that
  * no switchover drove). Every agent looks after the poolers on its own host, never another host's; on a
- * host with several agents, each may repoint: the same target, written durably, is harmless twice. A
- * switchover's own repoint (its intents) leads to the same place, the leader once it runs, so neither
- * undoes the other; a dead switchover's clean-up finds the poolers already leading to the running leader.
+ * host with several agents, each may repoint: the same target, written durably, is harmless twice.
+ * While a live switchover holds its mark (state/switchover_mark.h) they stand aside: the switchover
+ * repoints through its pooler intents (state/pooler_intent.h), applied by the host's agent, at the moment
+ * it chose (PgBouncer paused, the candidate writable); a follower seeing Patroni's new leader a moment
+ * earlier must not repoint in the middle of it. The mark is read only when a pooler would be repointed,
+ * after the leader was read: a switchover that ended since has already led the pooler there. A dead
+ * switchover's mark does not hold them back: its clean-up finds the poolers leading to the running leader.
  */
 /* Whether pooler number i's config file (on this host) already leads to host:port. */
 static bool pooler_config_leads_to(const cluster_conf *conf, int i, const char *host, int port)
@@ -710,7 +714,7 @@ static void follow_leader_poolers(agent_ctx *ctx)
 {
 	patroni_cluster cluster;
 	const patroni_member *leader;
-	bool mine = false;
+	bool mine = false, mark_checked = false, marked = false;
 	pgr_err err;
 
 	for (int i = 0; i < ctx->conf.pgbouncer_count; i++)
@@ -729,6 +733,13 @@ static void follow_leader_poolers(agent_ctx *ctx)
 		if (strcmp(ctx->conf.pgbouncers[i].config_host, ctx->unit->host) != 0 ||
 		    pooler_config_leads_to(&ctx->conf, i, leader->host, leader->port))
 			continue; /* another host's, or leads there already: no RELOAD every tick */
+		if (!mark_checked) {
+			mark_checked = true;
+			if (switchover_mark_held(&ctx->etcd, ctx->prefix, &marked, &err) != 0)
+				return; /* cannot tell: a switchover may be repointing */
+		}
+		if (marked)
+			return; /* the switchover's repoint is its own (its pooler intents) */
 		if (pooler_open(&ctx->conf, i, &p, &err) != 0 ||
 		    p.ops->repoint(&p, leader->host, leader->port, 5000, &changed, &err) != 0)
 			log_error("could not lead pooler %s to the primary %s: %s", ctx->conf.pgbouncers[i].name,

@@ -138,6 +138,19 @@ static int owner_alive(const etcd_client *etcd, const switchover_mark *mark, boo
 	return 0;
 }
 
+int switchover_mark_held(const etcd_client *etcd, const char *prefix, bool *held, pgr_err *err)
+{
+	switchover_mark mark;
+	bool found = false;
+
+	*held = false;
+	if (switchover_mark_read(etcd, prefix, &mark, &found, NULL, err) != 0)
+		return -1;
+	if (!found)
+		return 0;
+	return owner_alive(etcd, &mark, held, err);
+}
+
 int switchover_mark_put(const etcd_client *etcd, const char *prefix, const switchover_mark *mark, bool *written,
 			switchover_mark *holder, pgr_err *err)
 {

@@ -448,7 +448,7 @@ static void test_switchover_mark_cas(void **state)
 	struct live *lv = *state;
 	int64_t a = 0, b = 0, rev = 0;
 	switchover_mark ma, mb, holder, read;
-	bool written = false, removed = false, found = false;
+	bool written = false, removed = false, found = false, held = true;
 	pgr_err err;
 
 	BEGIN(lv);
@@ -457,8 +457,13 @@ static void test_switchover_mark_cas(void **state)
 	OK(etcd_lease_grant(&lv->client, 30, &b, &err));
 	ma = mark_for(a, "pg-0", "pg-1");
 	mb = mark_for(b, "pg-0", "pg-2");
+	/* no mark: not held (the poolers' followers go on) */
+	OK(switchover_mark_held(&lv->client, P, &held, &err));
+	assert_false(held);
 	OK(switchover_mark_put(&lv->client, P, &ma, &written, &holder, &err));
 	assert_true(written);
+	OK(switchover_mark_held(&lv->client, P, &held, &err));
+	assert_true(held);
 	/* another live owner: refused, nothing written, told whose it is */
 	OK(switchover_mark_put(&lv->client, P, &mb, &written, &holder, &err));
 	assert_false(written);
@@ -484,6 +489,9 @@ static void test_switchover_mark_cas(void **state)
 	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
 	assert_true(found);
 	assert_int_equal(read.lease, a);
+	held = true;
+	OK(switchover_mark_held(&lv->client, P, &held, &err));
+	assert_false(held); /* a dead owner's mark holds nobody back */
 	OK(switchover_mark_put(&lv->client, P, &mb, &written, &holder, &err));
 	assert_true(written);
 	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
