@@ -848,8 +848,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	ctx.etcd.timeout_ms = 2000;
 	conf_etcd_prefix(&ctx.conf, ctx.prefix, sizeof(ctx.prefix));
 	conf_state_scope(&ctx.conf, &ctx.scope);
-	conf_unit_api_url(&ctx.conf, ctx.unit, ctx.api_url, sizeof(ctx.api_url));
-	conf_patroni_client(&ctx.conf, &ctx.patroni);
+	conf_unit_patroni(&ctx.conf, ctx.unit, &ctx.patroni, ctx.api_url, sizeof(ctx.api_url));
 	conf_unit_path(&ctx.conf, ctx.unit, "patroni.pid", ctx.patroni_pidfile, sizeof(ctx.patroni_pidfile));
 	ctx.driver.conf = &ctx.conf;
 	ctx.driver.etcd = &ctx.etcd;

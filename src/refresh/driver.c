@@ -64,8 +64,7 @@ static void next_sync_guess(const cluster_conf *conf, const conf_unit *unit, cha
 	pgr_err err;
 
 	out[0] = '\0';
-	conf_patroni_client(conf, &pc);
-	conf_unit_api_url(conf, unit, url, sizeof(url));
+	conf_unit_patroni(conf, unit, &pc, url, sizeof(url));
 	if (patroni_get_cluster(&pc, url, 2000, &cluster, &err) != 0)
 		return;
 	for (int i = 0; i < cluster.member_count; i++) {
@@ -109,8 +108,7 @@ static void start_restart(const cluster_conf *conf, const conf_unit *unit, const
 	snprintf(state->last_restart_target, sizeof(state->last_restart_target), "%s", target);
 	log_info("restarting PostgreSQL through Patroni to run %s (runs %s)", target,
 		 me->server_version[0] ? me->server_version : "nothing");
-	conf_patroni_client(conf, &pc);
-	conf_unit_api_url(conf, unit, url, sizeof(url));
+	conf_unit_patroni(conf, unit, &pc, url, sizeof(url));
 	if (patroni_restart_spawn(&pc, url, 120000, unit->name, &child, &cerr) != 0) /* no fork(): the agent has threads */
 		log_error("could not restart: %s", cerr.msg);
 	else
@@ -422,8 +420,7 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 		snprintf(error, errlen, "unknown unit %s", rec->switchover_from);
 		return -1;
 	}
-	conf_patroni_client(d->conf, &pc);
-	conf_unit_api_url(d->conf, &d->conf->units[old], url, sizeof(url));
+	conf_unit_patroni(d->conf, &d->conf->units[old], &pc, url, sizeof(url));
 	if (patroni_get_cluster(&pc, url, 3000, &cluster, &err) != 0)
 		return 0;
 	leader = patroni_cluster_leader(&cluster);
