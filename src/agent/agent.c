@@ -23,6 +23,7 @@
 #include "pooler/pooler.h"
 #include "refresh/driver.h"
 #include "state/intent.h"
+#include "state/lease.h"
 #include "state/presence.h"
 #include "state/store.h"
 #include "state/unit_record.h"
@@ -197,7 +198,7 @@ static void ensure_lease(agent_ctx *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 	if (lease != 0)
 		return;
-	if (etcd_lease_grant(&ctx->etcd, AGENT_LEASE_TTL_S, &lease, &err) != 0) {
+	if (state_lease_grant(&ctx->etcd, AGENT_LEASE_TTL_S, &lease, &err) != 0) {
 		etcd_failed(ctx, LOG_LEVEL_WARN, "could not get a lease from etcd", &err);
 		return;
 	}
@@ -241,7 +242,8 @@ static void *keeper_main(void *arg)
 	bool withholding = false;
 
 	for (;;) {
-		int64_t lease, ttl = 0;
+		int64_t lease;
+		bool alive = false;
 		char *report = NULL;
 		agent_keeper_action action;
 		long long now, stuck_ms, bound_ms;
@@ -279,9 +281,9 @@ static void *keeper_main(void *arg)
 			log_warn("the main loop progresses again: renewing the lease again");
 		withholding = false;
 		if (lease != 0) {
-			if (etcd_lease_keepalive(&ctx->etcd, lease, &ttl, &err) != 0) {
+			if (state_lease_renew(&ctx->etcd, lease, &alive, &err) != 0) {
 				etcd_failed(ctx, LOG_LEVEL_WARN, "lease keep-alive failed", &err);
-			} else if (ttl <= 0) {
+			} else if (!alive) {
 				etcd_answered(ctx);
 				log_warn("lease %lld expired", (long long)lease);
 				pthread_mutex_lock(&ctx->lock);
@@ -758,7 +760,7 @@ static void shutdown_unit(agent_ctx *ctx)
 	log_info("stopping: stopping Patroni");
 	if (proc_stop_pidfile(ctx->patroni_pidfile, SIGTERM, 90000, &err) != 0)
 		log_error("%s", err.msg);
-	if (ctx->lease != 0 && etcd_lease_revoke(&ctx->etcd, ctx->lease, &err) != 0)
+	if (ctx->lease != 0 && state_lease_revoke(&ctx->etcd, ctx->lease, &err) != 0)
 		log_warn("could not revoke the lease: %s", err.msg);
 	log_info("stopped");
 }
@@ -900,7 +902,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	} else if (ctx.lease != 0) {
 		pgr_err ignored;
 
-		if (etcd_lease_revoke(&ctx.etcd, ctx.lease, &ignored) != 0)
+		if (state_lease_revoke(&ctx.etcd, ctx.lease, &ignored) != 0)
 			log_warn("could not revoke the lease: %s", ignored.msg);
 	}
 	free(ctx.last_report);

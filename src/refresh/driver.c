@@ -18,6 +18,7 @@
 #include "refresh/checks.h"
 #include "refresh/fsm.h"
 #include "state/intent.h"
+#include "state/lease.h"
 #include "refresh/unit_step.h"
 #include "util/fileutil.h"
 #include "util/log.h"
@@ -482,7 +483,7 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *snap)
 {
 	const switchover_mark *mark = &snap->switchover;
-	int64_t ttl_left = 0;
+	bool owner_alive = false;
 	pgr_err err;
 
 	if (mark->lease != 0) {
@@ -493,11 +494,11 @@ static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *sn
 				switchover_clean_up_after(d->conf, d->etcd);
 			return;
 		}
-		if (etcd_lease_ttl(d->etcd, mark->lease, &ttl_left, &err) != 0) {
+		if (state_lease_alive(d->etcd, mark->lease, &owner_alive, &err) != 0) {
 			log_warn("a switchover is marked in progress; cannot tell whether its owner lives: %s", err.msg);
 			return;
 		}
-		if (ttl_left > 0)
+		if (owner_alive)
 			return; /* its owner is switching over right now */
 	}
 	if (mark->pgbouncer_paused)

@@ -28,6 +28,7 @@
 #include "state/intent.h"
 #include "state/store.h"
 #include "state/switchover_mark.h"
+#include "state/lease.h"
 #include "state/unit_record.h"
 #include "util/http.h"
 #include "util/proc.h"
@@ -520,6 +521,40 @@ static void test_switchover_mark_cas(void **state)
 	END(lv);
 }
 
+/* state/lease.h: an agent's lease granted, renewed while it lives, seen alive by others, revoked: gone */
+static void test_lease(void **state)
+{
+	struct live *lv = *state;
+	int64_t lease = 0, short_lease = 0;
+	bool alive = false;
+	pgr_err err;
+
+	BEGIN(lv);
+	assert_int_not_equal(state_lease_grant(&lv->client, 0, &lease, &err), 0);
+	assert_int_equal(lease, 0);
+	OK(state_lease_grant(&lv->client, 30, &lease, &err));
+	assert_true(lease != 0);
+	OK(state_lease_renew(&lv->client, lease, &alive, &err));
+	assert_true(alive);
+	OK(state_lease_alive(&lv->client, lease, &alive, &err));
+	assert_true(alive);
+	OK(state_lease_revoke(&lv->client, lease, &err));
+	OK(state_lease_alive(&lv->client, lease, &alive, &err));
+	assert_false(alive);
+	alive = true;
+	OK(state_lease_renew(&lv->client, lease, &alive, &err));
+	assert_false(alive); /* the owner learns its keys are gone */
+	OK(state_lease_revoke(&lv->client, lease, &err)); /* twice: done */
+	OK(state_lease_alive(&lv->client, 0, &alive, &err));
+	assert_false(alive);
+	/* not renewed: expires by itself */
+	OK(state_lease_grant(&lv->client, 2, &short_lease, &err));
+	wait_expired(lv, short_lease);
+	OK(state_lease_alive(&lv->client, short_lease, &alive, &err));
+	assert_false(alive);
+	END(lv);
+}
+
 /* N processes write their mark at the same moment: exactly one is written, every other is refused */
 static void test_switchover_mark_race(void **state)
 {
@@ -827,6 +862,7 @@ int main(void)
 		cmocka_unit_test(test_lock_unless_and_stale), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_archive),	     cmocka_unit_test(test_history_pages),
 		cmocka_unit_test(test_narrow_read),
+		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_switchover_mark_cas),
 		cmocka_unit_test(test_switchover_mark_race),
 		cmocka_unit_test(test_refresh_writes_need_the_lease),
