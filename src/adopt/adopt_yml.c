@@ -297,8 +297,12 @@ int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync,
 			char key[512], value[1024];
 			size_t vf, vt;
 
-			if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+			if (k == NULL || v == NULL)
 				continue;
+			if (k->type != YAML_SCALAR_NODE) { /* "? {a: 1}": never dropped in silence (fuzz_adopt_yml) */
+				yaml_document_delete(&d.doc);
+				return pgr_err_set(err, "a tag's name is not a single value; pgrefresh cannot rewrite the tags");
+			}
 			if ((k->data.scalar.length == 6 && memcmp(k->data.scalar.value, "nosync", 6) == 0) ||
 			    (k->data.scalar.length == 13 && memcmp(k->data.scalar.value, "replicatefrom", 13) == 0))
 				continue;
@@ -372,8 +376,15 @@ int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync,
 		return splice(text, len, len, line, out, err);
 	} else {
 		char repl[sizeof(flow) + 4];
+		const char *brk = ""; /* the line break the replaced value ended with, kept: "\r" is one too (fuzz_adopt_yml) */
 
-		snprintf(repl, sizeof(repl), " %s%s", flow, to > from && text[to - 1] == '\n' ? "\n" : "");
+		if (to >= from + 2 && text[to - 2] == '\r' && text[to - 1] == '\n')
+			brk = "\r\n";
+		else if (to > from && text[to - 1] == '\n')
+			brk = "\n";
+		else if (to > from && text[to - 1] == '\r')
+			brk = "\r";
+		snprintf(repl, sizeof(repl), " %s%s", flow, brk);
 		return splice(text, from, to, repl, out, err);
 	}
 too_long:
