@@ -348,6 +348,14 @@ int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync,
 		to = tags->type == YAML_SCALAR_NODE ? from : byte_offset(&d, tags->end_mark.index);
 		if (to < from)
 			to = from;
+		if (tags->type == YAML_SCALAR_NODE) {
+			/* an empty value, but written as nothing: "tags: !t" is one with a YAML tag (fuzz_adopt_yml) */
+			for (size_t i = from; i < byte_offset(&d, tags->end_mark.index) && i < d.len; i++)
+				if (!strchr(" \t\r\n", text[i])) {
+					yaml_document_delete(&d.doc);
+					return pgr_err_set(err, "tags is not a mapping");
+				}
+		}
 	}
 	yaml_document_delete(&d.doc);
 	if (replicatefrom[0] != '\0') {

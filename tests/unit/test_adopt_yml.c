@@ -189,6 +189,7 @@ static void test_set_tags(void **state)
 		{ "tags:\n  zone: {a: 1}\n", "", false, NULL }, /* the message named a freed key (fuzz_adopt_yml) */
 		{ "? tags\n\nb: 2\n", "", true, NULL }, /* was spliced after "b:" (fuzz_adopt_yml) */
 		{ "tags:\n  ? {a: 1}\n  b: 2\n", "", true, NULL }, /* was dropped (fuzz_adopt_yml) */
+		{ "tags:\n !n\nb: 2\n", "", true, NULL }, /* "!n" was left after the new tags (fuzz_adopt_yml) */
 		{ "tags:\n  zone: a]{b},c\n  'q,1': \"v,2\"\n", "", false, "tags: {zone: \"a]{b},c\", 'q,1': \"v,2\"}\n" },
 		{ "tags:\n  e:\n  n: :1h\n  m&b: eu-west 1\n", "", false, "tags: {e: null, n: \":1h\", \"m&b\": eu-west 1}\n" },
 		{ "tags:\r\n  a: 1\r\nb: 2\r\n", "", false, "tags: {a: 1}\r\nb: 2\r\n" },
@@ -229,6 +230,7 @@ static void test_fuzz_fixtures(void **state)
 		{ "tags-plain-in-flow", true },
 		{ "tags-explicit-key", false },
 		{ "tags-cr-break", false }, /* a mapping as a tag's name: refused */
+		{ "tags-yaml-tag", false },
 	};
 
 	(void)state;
