@@ -52,6 +52,7 @@ void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, p
 /* ---- the unit's side ---- */
 
 #define RESTART_GUARD_MS 20000 /* a restart just answered may not show the new version yet */
+#define RESTART_RETRY_MS 2000  /* after a restart that failed: the next request */
 #define TAGS_SETTLE_MS 1500    /* tags just written: /patroni shows them once the woken loop has reloaded */
 
 /* The standby expected to take the sync role when this one stands aside: the running standby with the
@@ -122,10 +123,15 @@ static void reap_restart(refresh_unit_state *state)
 
 	if (state->restart_child <= 0 || waitpid(state->restart_child, &status, WNOHANG) != state->restart_child)
 		return;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		log_info("Patroni restarted PostgreSQL");
-	else
-		log_warn("Patroni's restart of PostgreSQL failed (see patroni.log)");
+	} else {
+		/* nothing restarted (Patroni refuses a restart while its etcd does not answer): ask again in
+		 * RESTART_RETRY_MS, not after the guard that waits for a restart's new version to show */
+		log_warn("Patroni's restart of PostgreSQL failed (see patroni.log): asking again in %d s",
+			 RESTART_RETRY_MS / 1000);
+		state->last_restart_ms = wall_ms() - (RESTART_GUARD_MS - RESTART_RETRY_MS);
+	}
 	state->restart_child = 0;
 }
 
