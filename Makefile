@@ -103,6 +103,8 @@ lint:
 	@! grep -rnE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol)\(' src tests/unit || (echo "banned function used" && false)
 	@! grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' src/state/*.[ch] | grep -vE '#[[:space:]]*include[[:space:]]*"(state|etcd|util)/[^"/.]+\.h"' \
 		|| (echo "src/state includes a header outside src/state, src/etcd, src/util" && false)
+	@! grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' src/patroni/patroni.[ch] src/patroni/patroni_parse.c | grep -vE '#[[:space:]]*include[[:space:]]*"(patroni|util)/[^"/.]+\.h"' \
+		|| (echo "the Patroni client (src/patroni/patroni.[ch], patroni_parse.c) includes a header outside src/patroni, src/util" && false)
 
 # ---- installing: `make install` (PREFIX, default /usr/local; DESTDIR for a staging tree), `make uninstall`;
 #   `make deb` a Debian package (debian/, dpkg-buildpackage); `make deb-check` builds it and checks it

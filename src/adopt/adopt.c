@@ -501,6 +501,7 @@ int unadopt_run(const char *dir, adopt_bin_choice choice, FILE *out, pgr_err *er
 		bin_dir[PATH_MAX];
 	char *text = NULL, *edited = NULL;
 	patroni_node node;
+	patroni_client pc;
 	pg_version v;
 	catalog_entry entry;
 	etcd_client etcd;
@@ -520,8 +521,8 @@ int unadopt_run(const char *dir, adopt_bin_choice choice, FILE *out, pgr_err *er
 			      "%s is not adopted (no %s)", unit->name, path);
 	if (state_read(path, &st, err) != 0)
 		return PGR_EXIT_ERROR;
-	conf_unit_api_url(&conf, unit, api_url, sizeof(api_url));
-	if (patroni_get_node(NULL, api_url, 5000, &node, err) != 0 || node.server_version == 0) {
+	conf_unit_patroni(&conf, unit, &pc, api_url, sizeof(api_url));
+	if (patroni_get_node(&pc, api_url, 5000, &node, err) != 0 || node.server_version == 0) {
 		pgr_err_set(err, "Patroni of %s does not answer at %s, or its PostgreSQL is not running", unit->name, api_url);
 		pgr_err_hint(err, "start it (systemctl start patroni@INSTANCE), then pgrefresh unadopt again");
 		return PGR_EXIT_UNREACHABLE;

@@ -246,6 +246,35 @@ int adopt_yml_set_bin_dir(const char *text, const char *bin_dir, char **out, pgr
 	return rc;
 }
 
+/*
+ * A scalar of the user's tags as it goes into the flow mapping: its text as written (quoted scalars, and
+ * plain ones of letters, digits, blanks and "_./+~-": true, 42, eu-west-1), an empty one as null, and any
+ * other plain scalar double-quoted, so that a block scalar that flow style would read otherwise ("rep,x",
+ * ":1h", "a]b": found by fuzz_adopt_yml) stays the one string it was.
+ */
+static int flow_scalar(const ydoc *d, const yaml_node_t *n, const char *what, char *buf, size_t len, pgr_err *err)
+{
+	size_t from = byte_offset(d, n->start_mark.index), to = byte_offset(d, n->end_mark.index);
+	const char *v = (const char *)n->data.scalar.value;
+
+	if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
+		if (n->data.scalar.length == 0) {
+			snprintf(buf, len, "null");
+			return 0;
+		}
+		if (strlen(v) != n->data.scalar.length)
+			return pgr_err_set(err, "%s holds a NUL byte", what);
+		for (const char *c = v; *c != '\0'; c++)
+			if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+			      strchr(" _./+~-", *c) != NULL))
+				return yaml_quote(what, v, buf, len, err);
+	}
+	if (to - from >= len)
+		return pgr_err_set(err, "%s is too long", what);
+	snprintf(buf, len, "%.*s", (int)(to - from), d->text + from);
+	return 0;
+}
+
 int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync, char **out, pgr_err *err)
 {
 	ydoc d;
@@ -265,26 +294,37 @@ int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync,
 		for (yaml_node_pair_t *p = tags->data.mapping.pairs.start; p < tags->data.mapping.pairs.top; p++) {
 			yaml_node_t *k = yaml_document_get_node(&d.doc, p->key);
 			yaml_node_t *v = yaml_document_get_node(&d.doc, p->value);
-			size_t kf, kt, vf, vt;
+			char key[512], value[1024];
+			size_t vf, vt;
 
-			if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE)
+			if (k == NULL || v == NULL)
 				continue;
+			if (k->type != YAML_SCALAR_NODE) { /* "? {a: 1}": never dropped in silence (fuzz_adopt_yml) */
+				yaml_document_delete(&d.doc);
+				return pgr_err_set(err, "a tag's name is not a single value; pgrefresh cannot rewrite the tags");
+			}
 			if ((k->data.scalar.length == 6 && memcmp(k->data.scalar.value, "nosync", 6) == 0) ||
 			    (k->data.scalar.length == 13 && memcmp(k->data.scalar.value, "replicatefrom", 13) == 0))
 				continue;
-			kf = byte_offset(&d, k->start_mark.index);
-			kt = byte_offset(&d, k->end_mark.index);
 			vf = byte_offset(&d, v->start_mark.index);
 			vt = byte_offset(&d, v->end_mark.index);
 			if (v->type != YAML_SCALAR_NODE || memchr(text + vf, '\n', vt - vf) != NULL) {
+				/* the message first: the key is the document's (found by fuzz_adopt_yml) */
+				pgr_err_set(err, "tag %.*s: a value of more than one line; pgrefresh cannot rewrite the tags",
+					    (int)k->data.scalar.length, (const char *)k->data.scalar.value);
 				yaml_document_delete(&d.doc);
-				return pgr_err_set(err, "tag %.*s: a value of more than one line; pgrefresh cannot rewrite "
-							"the tags", (int)k->data.scalar.length, (const char *)k->data.scalar.value);
+				return -1;
 			}
-			w = snprintf(flow + used, sizeof(flow) - used, "%s%.*s: %.*s", have ? ", " : "", (int)(kt - kf),
-				     text + kf, (int)(vt - vf), text + vf);
-			if (w < 0 || (size_t)w >= sizeof(flow) - used)
+			if (flow_scalar(&d, k, "a tag's name", key, sizeof(key), err) != 0 ||
+			    flow_scalar(&d, v, "a tag's value", value, sizeof(value), err) != 0) {
+				yaml_document_delete(&d.doc);
+				return -1;
+			}
+			w = snprintf(flow + used, sizeof(flow) - used, "%s%s: %s", have ? ", " : "", key, value);
+			if (w < 0 || (size_t)w >= sizeof(flow) - used) {
+				yaml_document_delete(&d.doc);
 				goto too_long;
+			}
 			used += (size_t)w;
 			have = true;
 		}
@@ -296,12 +336,26 @@ int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync,
 		/* from just after "tags:" to the end of its value (a block mapping's ends where the next key begins) */
 		size_t k = byte_offset(&d, tags_key->end_mark.index);
 
-		while (k < d.len && text[k] != ':')
+		while (k < d.len && (text[k] == ' ' || text[k] == '\t'))
 			k++;
-		from = k < d.len ? k + 1 : k;
+		if (k >= d.len || text[k] != ':') {
+			/* "? tags" (an explicit key): its ':' is not after it on its line (found by fuzz_adopt_yml) */
+			yaml_document_delete(&d.doc);
+			return pgr_err_set(err, "the tags key is written in a form pgrefresh cannot rewrite (write it "
+						"as \"tags:\")");
+		}
+		from = k + 1;
 		to = tags->type == YAML_SCALAR_NODE ? from : byte_offset(&d, tags->end_mark.index);
 		if (to < from)
 			to = from;
+		if (tags->type == YAML_SCALAR_NODE) {
+			/* an empty value, but written as nothing: "tags: !t" is one with a YAML tag (fuzz_adopt_yml) */
+			for (size_t i = from; i < byte_offset(&d, tags->end_mark.index) && i < d.len; i++)
+				if (!strchr(" \t\r\n", text[i])) {
+					yaml_document_delete(&d.doc);
+					return pgr_err_set(err, "tags is not a mapping");
+				}
+		}
 	}
 	yaml_document_delete(&d.doc);
 	if (replicatefrom[0] != '\0') {
@@ -330,8 +384,15 @@ int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync,
 		return splice(text, len, len, line, out, err);
 	} else {
 		char repl[sizeof(flow) + 4];
+		const char *brk = ""; /* the line break the replaced value ended with, kept: "\r" is one too (fuzz_adopt_yml) */
 
-		snprintf(repl, sizeof(repl), " %s%s", flow, to > from && text[to - 1] == '\n' ? "\n" : "");
+		if (to >= from + 2 && text[to - 2] == '\r' && text[to - 1] == '\n')
+			brk = "\r\n";
+		else if (to > from && text[to - 1] == '\n')
+			brk = "\n";
+		else if (to > from && text[to - 1] == '\r')
+			brk = "\r";
+		snprintf(repl, sizeof(repl), " %s%s", flow, brk);
 		return splice(text, from, to, repl, out, err);
 	}
 too_long:

@@ -23,6 +23,7 @@
 #include "pooler/pooler.h"
 #include "refresh/driver.h"
 #include "state/intent.h"
+#include "state/lease.h"
 #include "state/presence.h"
 #include "state/store.h"
 #include "state/unit_record.h"
@@ -197,7 +198,7 @@ static void ensure_lease(agent_ctx *ctx)
 	pthread_mutex_unlock(&ctx->lock);
 	if (lease != 0)
 		return;
-	if (etcd_lease_grant(&ctx->etcd, AGENT_LEASE_TTL_S, &lease, &err) != 0) {
+	if (state_lease_grant(&ctx->etcd, AGENT_LEASE_TTL_S, &lease, &err) != 0) {
 		etcd_failed(ctx, LOG_LEVEL_WARN, "could not get a lease from etcd", &err);
 		return;
 	}
@@ -241,7 +242,8 @@ static void *keeper_main(void *arg)
 	bool withholding = false;
 
 	for (;;) {
-		int64_t lease, ttl = 0;
+		int64_t lease;
+		bool alive = false;
 		char *report = NULL;
 		agent_keeper_action action;
 		long long now, stuck_ms, bound_ms;
@@ -279,9 +281,9 @@ static void *keeper_main(void *arg)
 			log_warn("the main loop progresses again: renewing the lease again");
 		withholding = false;
 		if (lease != 0) {
-			if (etcd_lease_keepalive(&ctx->etcd, lease, &ttl, &err) != 0) {
+			if (state_lease_renew(&ctx->etcd, lease, &alive, &err) != 0) {
 				etcd_failed(ctx, LOG_LEVEL_WARN, "lease keep-alive failed", &err);
-			} else if (ttl <= 0) {
+			} else if (!alive) {
 				etcd_answered(ctx);
 				log_warn("lease %lld expired", (long long)lease);
 				pthread_mutex_lock(&ctx->lock);
@@ -685,9 +687,13 @@ static bool is_coordinator(agent_ctx *ctx)
 /*
  * The poolers whose config lives on this unit's host follow the running leader (after a failover that
  * no switchover drove). Every agent looks after the poolers on its own host, never another host's; on a
- * host with several agents, each may repoint: the same target, written durably, is harmless twice. A
- * switchover's own repoint (its intents) leads to the same place, the leader once it runs, so neither
- * undoes the other; a dead switchover's clean-up finds the poolers already leading to the running leader.
+ * host with several agents, each may repoint: the same target, written durably, is harmless twice.
+ * While a live switchover holds its mark (state/switchover_mark.h) they stand aside: the switchover
+ * repoints through its pooler intents (state/pooler_intent.h), applied by the host's agent, at the moment
+ * it chose (PgBouncer paused, the candidate writable); a follower seeing Patroni's new leader a moment
+ * earlier must not repoint in the middle of it. The mark is read only when a pooler would be repointed,
+ * after the leader was read: a switchover that ended since has already led the pooler there. A dead
+ * switchover's mark does not hold them back: its clean-up finds the poolers leading to the running leader.
  */
 /* Whether pooler number i's config file (on this host) already leads to host:port. */
 static bool pooler_config_leads_to(const cluster_conf *conf, int i, const char *host, int port)
@@ -710,7 +716,7 @@ static void follow_leader_poolers(agent_ctx *ctx)
 {
 	patroni_cluster cluster;
 	const patroni_member *leader;
-	bool mine = false;
+	bool mine = false, mark_checked = false, marked = false;
 	pgr_err err;
 
 	for (int i = 0; i < ctx->conf.pgbouncer_count; i++)
@@ -729,6 +735,13 @@ static void follow_leader_poolers(agent_ctx *ctx)
 		if (strcmp(ctx->conf.pgbouncers[i].config_host, ctx->unit->host) != 0 ||
 		    pooler_config_leads_to(&ctx->conf, i, leader->host, leader->port))
 			continue; /* another host's, or leads there already: no RELOAD every tick */
+		if (!mark_checked) {
+			mark_checked = true;
+			if (switchover_mark_held(&ctx->etcd, ctx->prefix, &marked, &err) != 0)
+				return; /* cannot tell: a switchover may be repointing */
+		}
+		if (marked)
+			return; /* the switchover's repoint is its own (its pooler intents) */
 		if (pooler_open(&ctx->conf, i, &p, &err) != 0 ||
 		    p.ops->repoint(&p, leader->host, leader->port, 5000, &changed, &err) != 0)
 			log_error("could not lead pooler %s to the primary %s: %s", ctx->conf.pgbouncers[i].name,
@@ -747,7 +760,7 @@ static void shutdown_unit(agent_ctx *ctx)
 	log_info("stopping: stopping Patroni");
 	if (proc_stop_pidfile(ctx->patroni_pidfile, SIGTERM, 90000, &err) != 0)
 		log_error("%s", err.msg);
-	if (ctx->lease != 0 && etcd_lease_revoke(&ctx->etcd, ctx->lease, &err) != 0)
+	if (ctx->lease != 0 && state_lease_revoke(&ctx->etcd, ctx->lease, &err) != 0)
 		log_warn("could not revoke the lease: %s", err.msg);
 	log_info("stopped");
 }
@@ -837,8 +850,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	ctx.etcd.timeout_ms = 2000;
 	conf_etcd_prefix(&ctx.conf, ctx.prefix, sizeof(ctx.prefix));
 	conf_state_scope(&ctx.conf, &ctx.scope);
-	conf_unit_api_url(&ctx.conf, ctx.unit, ctx.api_url, sizeof(ctx.api_url));
-	conf_patroni_client(&ctx.conf, &ctx.patroni);
+	conf_unit_patroni(&ctx.conf, ctx.unit, &ctx.patroni, ctx.api_url, sizeof(ctx.api_url));
 	conf_unit_path(&ctx.conf, ctx.unit, "patroni.pid", ctx.patroni_pidfile, sizeof(ctx.patroni_pidfile));
 	ctx.driver.conf = &ctx.conf;
 	ctx.driver.etcd = &ctx.etcd;
@@ -890,7 +902,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	} else if (ctx.lease != 0) {
 		pgr_err ignored;
 
-		if (etcd_lease_revoke(&ctx.etcd, ctx.lease, &ignored) != 0)
+		if (state_lease_revoke(&ctx.etcd, ctx.lease, &ignored) != 0)
 			log_warn("could not revoke the lease: %s", ignored.msg);
 	}
 	free(ctx.last_report);

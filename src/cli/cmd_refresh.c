@@ -32,6 +32,9 @@
 #include "util/proc.h"
 
 #define CHECKS_WAIT_MS 90000
+/* How long await_checks goes on once etcd stops answering: the refresh is recorded, and the user has
+ * etcd to start, not a coordinator to wait for (etcd killed mid-refresh: 90 s of silence before). */
+#define CHECKS_ETCD_LOST_MS 5000
 
 static int64_t wall_ms(void)
 {
@@ -503,10 +506,22 @@ out:
 static int await_checks(cli_ctx *ctx, refresh_cli *rc, const char *what)
 {
 	long long deadline = proc_now_ms() + CHECKS_WAIT_MS;
+	long long lost_since = 0;
 
 	for (;;) {
-		if (reread(ctx, rc) == 0) {
+		if (reread(ctx, rc) != 0) {
+			if (lost_since == 0)
+				lost_since = proc_now_ms();
+			if (proc_now_ms() - lost_since > CHECKS_ETCD_LOST_MS) {
+				pgr_err_prefix(&ctx->err, "%s recorded, but its state cannot be read any more", what);
+				pgr_err_hint(&ctx->err, "start etcd again (`pgrefresh cluster start` on a local cluster), then "
+							"follow it with `pgrefresh status`");
+				return PGR_EXIT_UNREACHABLE;
+			}
+		} else {
 			const refresh_record *rec = &rc->snap->refresh;
+
+			lost_since = 0;
 			char msg[320];
 
 			if (!rc->snap->have_refresh || rec->state == RS_DONE) {

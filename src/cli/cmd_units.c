@@ -181,6 +181,40 @@ int cmd_add_unit(cli_ctx *ctx, int argc, char **argv)
 	return code;
 }
 
+/* How long remove-unit waits for Patroni to drop a stopped member: its key's lease runs out after ttl
+ * (10 s in the clusters pgrefresh makes), and the remaining members' /cluster then no longer lists it. */
+#define MEMBER_GONE_WAIT_MS 30000
+
+/* Waits until no unit's Patroni lists member (0), or says why not (ctx->err). */
+static int wait_member_gone(cli_ctx *ctx, const cluster_conf *conf, const char *member)
+{
+	long long deadline = proc_now_ms() + MEMBER_GONE_WAIT_MS;
+	bool listed = true;
+
+	fprintf(stderr, "waiting for Patroni to drop its member %s (its key expires with Patroni's lease) ...\n",
+		member);
+	while (proc_now_ms() < deadline) {
+		patroni_cluster cluster;
+		pgr_err ignored = ctx->err;
+
+		listed = false;
+		if (read_patroni_cluster(ctx, conf, &cluster) != 0) {
+			ctx->err = ignored; /* no unit answers for a moment: ask again */
+			listed = true;
+		} else {
+			for (int i = 0; i < cluster.member_count && !listed; i++)
+				listed = strcmp(cluster.members[i].name, member) == 0;
+		}
+		if (!listed)
+			return 0;
+		proc_sleep_ms(500);
+	}
+	pgr_err_set(&ctx->err, "Patroni still lists the member %s %d s after it stopped", member,
+		    MEMBER_GONE_WAIT_MS / 1000);
+	pgr_err_hint(&ctx->err, "see `pgrefresh status`; the unit is removed from pgrefresh.conf, its Patroni stopped");
+	return -1;
+}
+
 static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 {
 	cluster_conf conf;
@@ -189,7 +223,7 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	const conf_unit *unit;
 	conf_unit removed;
 	etcd_client etcd;
-	char key[256], udir[PATH_MAX];
+	char udir[PATH_MAX];
 	int idx;
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
@@ -242,13 +276,14 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		conf_state_scope(&conf, &scope);
 		if (unit_record_delete(&etcd, &scope, removed.member, &warn) != 0)
 			fprintf(stderr, "pgrefresh: warning: %s\n", warn.msg);
-		snprintf(key, sizeof(key), "/service/%s/members/%s", conf.name, removed.member);
-		if (etcd_delete(&etcd, key, false, &warn) != 0)
-			fprintf(stderr, "pgrefresh: warning: %s\n", warn.msg);
 	}
 	conf_unit_dir(&conf, &removed, udir, sizeof(udir));
 	if (dir_remove_all(udir, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
+	/* Patroni's member key is Patroni's (design.md, "Who writes what"): it lives on Patroni's own lease and
+	 * goes when that expires, Patroni stopped; pgrefresh waits for it instead of deleting it */
+	if (wait_member_gone(ctx, &conf, removed.member) != 0)
+		return PGR_EXIT_TIMEOUT;
 	if (local_wait_healthy(&conf, UNIT_OP_TIMEOUT_MS, &ctx->err) != 0) {
 		pgr_err_prefix(&ctx->err, "%s removed, but", removed.name);
 		return PGR_EXIT_ERROR;

@@ -9,6 +9,7 @@
 
 #include "cluster/conf_security.h"
 #include "util/fileutil.h"
+#include "util/secret.h"
 
 static char *trim(char *s)
 {
@@ -73,15 +74,7 @@ conf_pooler *conf_pooler_add(cluster_conf *conf)
 
 bool conf_secret_name_ok(const char *name)
 {
-	size_t n = strlen(name);
-
-	if (n == 0 || n > 63 || name[0] == '.')
-		return false;
-	for (const char *c = name; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
-		      *c == '-' || *c == '.'))
-			return false;
-	return true;
+	return strlen(name) <= 63 && secret_name_ok(name);
 }
 
 /* A pooler's name: the characters of a secret's name (it appears in etcd keys and file names). */
@@ -565,7 +558,7 @@ int conf_secret_load(const char *dir, const char *name, char *value, size_t len,
 		return pgr_err_set(err, "bad secret name \"%.63s\"", name);
 	snprintf(path, sizeof(path), "%s/secrets.d/%s", dir, name);
 	if (lstat(path, &st) == 0)
-		return conf_secret_read(dir, name, value, len, err); /* the one reader of secrets.d */
+		return secret_read(dir, name, value, len, err); /* the one reader of secrets.d */
 	snprintf(path, sizeof(path), "%s/secrets", dir);
 	if (file_read_all(path, &text, NULL, err) != 0)
 		return -1;

@@ -1,4 +1,5 @@
 #include "cluster/conf_security.h"
+#include "util/secret.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,13 +44,7 @@ bool conf_security_key(const char *key)
 /* A user or secret name: letters, digits, '.', '_', '-', not starting with '.' (no path, no hidden file). */
 static bool plain_name(const char *value)
 {
-	if (value[0] == '\0' || value[0] == '.')
-		return false;
-	for (const char *c = value; *c != '\0'; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '.' ||
-		      *c == '_' || *c == '-'))
-			return false;
-	return true;
+	return secret_name_ok(value);
 }
 
 static bool has_control(const char *value)
@@ -129,43 +124,7 @@ int conf_security_format(const conf_security *sec, char *buf, size_t buflen, int
 
 int conf_secret_read(const char *dir, const char *name, char *out, size_t outlen, pgr_err *err)
 {
-	char path[4200];
-	char buf[512];
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd;
-
-	out[0] = '\0';
-	if (!plain_name(name))
-		return pgr_err_set(err, "secret name \"%s\" is not a file name of secrets.d", name);
-	snprintf(path, sizeof(path), "%s/secrets.d/%s", dir, name);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return pgr_err_set(err, "secret %s: cannot open %s: %s", name, path, strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return pgr_err_set(err, "secret %s: %s is not a regular file", name, path);
-	}
-	if ((st.st_mode & 077) != 0) {
-		close(fd);
-		return pgr_err_set(err, "secret %s: %s may be read by group or others (mode %04o): chmod 600 it", name,
-				   path, (unsigned)(st.st_mode & 07777));
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return pgr_err_set(err, "secret %s: cannot read %s: %s", name, path, strerror(errno));
-	buf[n] = '\0';
-	len = strcspn(buf, "\r\n");
-	buf[len] = '\0';
-	if (len == 0)
-		return pgr_err_set(err, "secret %s: %s is empty", name, path);
-	if (len >= outlen)
-		return pgr_err_set(err, "secret %s: %s is longer than %zu bytes", name, path, outlen - 1);
-	memcpy(out, buf, len + 1);
-	explicit_bzero(buf, sizeof(buf));
-	return 0;
+	return secret_read(dir, name, out, outlen, err);
 }
 
 /* A TLS file named by key must be readable now: a clear error before any request. */
@@ -191,7 +150,7 @@ int conf_etcd_client(const cluster_conf *conf, etcd_client *client, pgr_err *err
 		return -1;
 	if (sec->etcd_user[0] == '\0')
 		return 0;
-	if (conf_secret_read(conf->dir, sec->etcd_password_secret, password, sizeof(password), err) != 0)
+	if (secret_read(conf->dir, sec->etcd_password_secret, password, sizeof(password), err) != 0)
 		return pgr_err_prefix(err, "etcd_password_secret");
 	rc = etcd_client_set_auth(client, sec->etcd_user, password, err);
 	explicit_bzero(password, sizeof(password));
@@ -205,4 +164,10 @@ void conf_patroni_client(const cluster_conf *conf, patroni_client *pc)
 	snprintf(pc->secret, sizeof(pc->secret), "%s", conf->security.patroni_auth_secret);
 	if (pc->secret[0] != '\0')
 		snprintf(pc->secret_dir, sizeof(pc->secret_dir), "%s", conf->dir);
+}
+
+void conf_unit_patroni(const cluster_conf *conf, const conf_unit *unit, patroni_client *pc, char *url, size_t url_len)
+{
+	conf_patroni_client(conf, pc);
+	conf_unit_api_url(conf, unit, url, url_len);
 }

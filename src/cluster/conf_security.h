@@ -30,7 +30,7 @@ int conf_security_check(const conf_security *sec, const char *origin, pgr_err *e
 int conf_security_format(const conf_security *sec, char *buf, size_t buflen, int *written, pgr_err *err)
 	__attribute__((warn_unused_result));
 
-/* Reads secret NAME of dir (DIR/secrets.d/NAME) into out; refuses a file group or others may read. */
+/* secret_read (util/secret.h), kept under this name for the cluster layer's callers; new code: secret_read. */
 int conf_secret_read(const char *dir, const char *name, char *out, size_t outlen, pgr_err *err)
 	__attribute__((warn_unused_result));
 
@@ -42,5 +42,7 @@ int conf_etcd_client(const cluster_conf *conf, etcd_client *client, pgr_err *err
  * patroni_auth_secret (basic authentication; the secret's name, read at each request). Pure: no file is read.
  */
 void conf_patroni_client(const cluster_conf *conf, patroni_client *pc);
+/* A unit's Patroni endpoint: how to reach it (conf_patroni_client) and where (conf_unit_api_url). Pure. */
+void conf_unit_patroni(const cluster_conf *conf, const conf_unit *unit, patroni_client *pc, char *url, size_t url_len);
 
 #endif

@@ -434,8 +434,7 @@ static int leader_index(const cluster_conf *conf)
 		patroni_client pc;
 		pgr_err ignored;
 
-		conf_patroni_client(conf, &pc);
-		conf_unit_api_url(conf, &conf->units[i], url, sizeof(url));
+		conf_unit_patroni(conf, &conf->units[i], &pc, url, sizeof(url));
 		if (patroni_get_cluster(&pc, url, 2000, &cl, &ignored) == 0) {
 			const patroni_member *leader = patroni_cluster_leader(&cl);
 
@@ -507,8 +506,7 @@ int local_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err *err)
 			patroni_client pc;
 			pgr_err ignored;
 
-			conf_patroni_client(conf, &pc);
-			conf_unit_api_url(conf, &conf->units[i], url, sizeof(url));
+			conf_unit_patroni(conf, &conf->units[i], &pc, url, sizeof(url));
 			if (patroni_get_cluster(&pc, url, 2000, &cl, &ignored) == 0) {
 				const patroni_member *lm = patroni_cluster_leader(&cl);
 				patroni_node leader;

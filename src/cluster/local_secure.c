@@ -278,13 +278,12 @@ int local_secure_etcd_auth(const cluster_conf *conf, pgr_err *err)
 		return pgr_err_prefix(err, "etcd's root user");
 	{
 		struct grant patroni[] = { { "patroni", "READWRITE", "/service/" } };
-		struct grant pgrefresh[] = { { "pgrefresh", "READWRITE", "" }, { "pgrefresh", "READ", "/service/" },
-					     { "pgrefresh", "READWRITE", "" } };
+		/* /service/ read only: Patroni's keys are Patroni's (remove-unit lets a member's key expire) */
+		struct grant pgrefresh[] = { { "pgrefresh", "READWRITE", "" }, { "pgrefresh", "READ", "/service/" } };
 
 		snprintf(pgrefresh[0].prefix, sizeof(pgrefresh[0].prefix), "/pgrefresh/");
-		snprintf(pgrefresh[2].prefix, sizeof(pgrefresh[2].prefix), "/service/%s/members/", conf->name);
 		if (user_ensure(&a, conf, "patroni", SECRET_PATRONI, patroni, 1, err) != 0 ||
-		    user_ensure(&a, conf, "pgrefresh", SECRET_PGREFRESH, pgrefresh, 3, err) != 0)
+		    user_ensure(&a, conf, "pgrefresh", SECRET_PGREFRESH, pgrefresh, 2, err) != 0)
 			return pgr_err_prefix(err, "etcd's users");
 	}
 	if (admin_post(&a, "/v3/auth/enable", json_object(), NULL, NULL, err) < 0)

@@ -341,8 +341,7 @@ static bool switchover_under_way(const cluster_conf *conf, const conf_unit *old,
 		free(node);
 		return false;
 	}
-	conf_patroni_client(conf, &pc);
-	conf_unit_api_url(conf, cand, url, sizeof(url));
+	conf_unit_patroni(conf, cand, &pc, url, sizeof(url));
 	if (patroni_get_cluster(&pc, url, 1000, cluster, &err) == 0) {
 		const patroni_member *lead = patroni_cluster_leader(cluster);
 
@@ -638,8 +637,7 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 	if (!set || expected == 0)
 		return;
 	log_info("asked %d unit(s) to stream from %s (intent %s)", expected, candidate, token);
-	conf_patroni_client(conf, &pc);
-	conf_unit_api_url(conf, cand, url, sizeof(url));
+	conf_unit_patroni(conf, cand, &pc, url, sizeof(url));
 	started = proc_now_ms();
 	deadline = started + CASCADE_TIMEOUT_MS;
 	{
@@ -1155,8 +1153,7 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 	}
 	pg_conninfo(conninfo, sizeof(conninfo), cand->host, cand->pg_port, conf->superuser, secrets.superuser_password,
 		    "postgres", 2);
-	conf_patroni_client(conf, &pc);
-	conf_unit_api_url(conf, old, url, sizeof(url));
+	conf_unit_patroni(conf, old, &pc, url, sizeof(url));
 	deadline = proc_now_ms() + PROMOTE_TIMEOUT_MS;
 	retry_deadline = proc_now_ms() + PAUSED_RETRY_MS;
 	for (;;) {

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster/conf_security.h"
 #include "util/http.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/secret.h"
 
 #define BODY_EXCERPT 200
 
@@ -93,7 +93,7 @@ static int send_request(const patroni_client *pc, const char *method, const char
 	if (pc != NULL && pc->ca_file[0] != '\0')
 		opts.ca_file = pc->ca_file;
 	if (pc != NULL && pc->secret[0] != '\0') {
-		if (conf_secret_read(pc->secret_dir, pc->secret, cred, sizeof(cred), err) != 0)
+		if (secret_read(pc->secret_dir, pc->secret, cred, sizeof(cred), err) != 0)
 			return pgr_err_prefix(err, "patroni_auth_secret");
 		rc = patroni_credentials_split(cred, user, sizeof(user), password, sizeof(password));
 		explicit_bzero(cred, sizeof(cred));

@@ -203,8 +203,7 @@ int patroni_yml_set_tags(const cluster_conf *conf, const conf_unit *unit, const 
 		return -1;
 	if (!adopted && patroni_yml_write(conf, &secrets, unit, tags, err) != 0)
 		return -1;
-	conf_patroni_client(conf, &pc);
-	conf_unit_api_url(conf, unit, url, sizeof(url));
+	conf_unit_patroni(conf, unit, &pc, url, sizeof(url));
 	if (patroni_reload(&pc, url, 5000, err) != 0)
 		return -1;
 	/* POST /reload only flags it: Patroni reads the file at its next loop. Wake the loop now. */

@@ -18,6 +18,7 @@
 #include "refresh/checks.h"
 #include "refresh/fsm.h"
 #include "state/intent.h"
+#include "state/lease.h"
 #include "refresh/unit_step.h"
 #include "util/fileutil.h"
 #include "util/log.h"
@@ -53,6 +54,7 @@ void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, p
 /* ---- the unit's side ---- */
 
 #define RESTART_GUARD_MS 20000 /* a restart just answered may not show the new version yet */
+#define RESTART_RETRY_MS 2000  /* after a restart that failed: the next request */
 #define TAGS_SETTLE_MS 1500    /* tags just written: /patroni shows them once the woken loop has reloaded */
 
 /* The standby expected to take the sync role when this one stands aside: the running standby with the
@@ -66,8 +68,7 @@ static void next_sync_guess(const cluster_conf *conf, const conf_unit *unit, cha
 	pgr_err err;
 
 	out[0] = '\0';
-	conf_patroni_client(conf, &pc);
-	conf_unit_api_url(conf, unit, url, sizeof(url));
+	conf_unit_patroni(conf, unit, &pc, url, sizeof(url));
 	if (patroni_get_cluster(&pc, url, 2000, &cluster, &err) != 0)
 		return;
 	for (int i = 0; i < cluster.member_count; i++) {
@@ -111,8 +112,7 @@ static void start_restart(const cluster_conf *conf, const conf_unit *unit, const
 	snprintf(state->last_restart_target, sizeof(state->last_restart_target), "%s", target);
 	log_info("restarting PostgreSQL through Patroni to run %s (runs %s)", target,
 		 me->server_version[0] ? me->server_version : "nothing");
-	conf_patroni_client(conf, &pc);
-	conf_unit_api_url(conf, unit, url, sizeof(url));
+	conf_unit_patroni(conf, unit, &pc, url, sizeof(url));
 	if (patroni_restart_spawn(&pc, url, 120000, unit->name, &child, &cerr) != 0) /* no fork(): the agent has threads */
 		log_error("could not restart: %s", cerr.msg);
 	else
@@ -125,10 +125,15 @@ static void reap_restart(refresh_unit_state *state)
 
 	if (state->restart_child <= 0 || waitpid(state->restart_child, &status, WNOHANG) != state->restart_child)
 		return;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		log_info("Patroni restarted PostgreSQL");
-	else
-		log_warn("Patroni's restart of PostgreSQL failed (see patroni.log)");
+	} else {
+		/* nothing restarted (Patroni refuses a restart while its etcd does not answer): ask again in
+		 * RESTART_RETRY_MS, not after the guard that waits for a restart's new version to show */
+		log_warn("Patroni's restart of PostgreSQL failed (see patroni.log): asking again in %d s",
+			 RESTART_RETRY_MS / 1000);
+		state->last_restart_ms = wall_ms() - (RESTART_GUARD_MS - RESTART_RETRY_MS);
+	}
 	state->restart_child = 0;
 }
 
@@ -431,8 +436,7 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 		snprintf(error, errlen, "unknown unit %s", rec->switchover_from);
 		return -1;
 	}
-	conf_patroni_client(d->conf, &pc);
-	conf_unit_api_url(d->conf, &d->conf->units[old], url, sizeof(url));
+	conf_unit_patroni(d->conf, &d->conf->units[old], &pc, url, sizeof(url));
 	if (patroni_get_cluster(&pc, url, 3000, &cluster, &err) != 0)
 		return 0;
 	leader = patroni_cluster_leader(&cluster);
@@ -494,7 +498,7 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *snap)
 {
 	const switchover_mark *mark = &snap->switchover;
-	int64_t ttl_left = 0;
+	bool owner_alive = false;
 	pgr_err err;
 
 	if (mark->lease != 0) {
@@ -505,11 +509,11 @@ static void clean_up_dead_switchover(refresh_driver *d, const store_snapshot *sn
 				switchover_clean_up_after(d->conf, d->etcd);
 			return;
 		}
-		if (etcd_lease_ttl(d->etcd, mark->lease, &ttl_left, &err) != 0) {
+		if (state_lease_alive(d->etcd, mark->lease, &owner_alive, &err) != 0) {
 			log_warn("a switchover is marked in progress; cannot tell whether its owner lives: %s", err.msg);
 			return;
 		}
-		if (ttl_left > 0)
+		if (owner_alive)
 			return; /* its owner is switching over right now */
 	}
 	if (mark->pgbouncer_paused)

@@ -1,4 +1,5 @@
 #include "state/switchover_mark.h"
+#include "state/lease.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -127,15 +128,20 @@ int switchover_mark_read(const etcd_client *etcd, const char *prefix, switchover
 /* Whether the owner of mark is alive: its lease has not expired (a mark naming no lease has no owner). */
 static int owner_alive(const etcd_client *etcd, const switchover_mark *mark, bool *alive, pgr_err *err)
 {
-	int64_t ttl = 0;
+	return state_lease_alive(etcd, mark->lease, alive, err);
+}
 
-	*alive = false;
-	if (mark->lease == 0)
-		return 0;
-	if (etcd_lease_ttl(etcd, mark->lease, &ttl, err) != 0)
+int switchover_mark_held(const etcd_client *etcd, const char *prefix, bool *held, pgr_err *err)
+{
+	switchover_mark mark;
+	bool found = false;
+
+	*held = false;
+	if (switchover_mark_read(etcd, prefix, &mark, &found, NULL, err) != 0)
 		return -1;
-	*alive = ttl > 0;
-	return 0;
+	if (!found)
+		return 0;
+	return owner_alive(etcd, &mark, held, err);
 }
 
 int switchover_mark_put(const etcd_client *etcd, const char *prefix, const switchover_mark *mark, bool *written,

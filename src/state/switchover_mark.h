@@ -58,6 +58,13 @@ int switchover_mark_read(const etcd_client *etcd, const char *prefix, switchover
 			 int64_t *rev, pgr_err *err) __attribute__((warn_unused_result));
 
 /*
+ * Whether a live switchover holds the mark: there is one and its owner's lease has not expired. A mark
+ * whose owner is gone is not held (whoever comes next puts back what it left).
+ */
+int switchover_mark_held(const etcd_client *etcd, const char *prefix, bool *held, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/*
  * Writes mark (mark->lease: its owner, not 0) by compare-and-swap: created where there is no mark;
  * replaced where the mark there is mark->lease's own, or its owner is gone (its lease expired, or it names
  * none). *written false: a live switchover of another owner holds the mark (*holder, if not NULL, is it):

@@ -53,6 +53,11 @@ RPIDS=$(pidfile_pids "$RDIR" | tr '\n' ' ')
 assert_eq "$(wc -w <<<"$RPIDS")" 3 "live pids of $REPLICA (agent, Patroni, postmaster)"
 pgr_ok remove-unit --dir "$C" "$REPLICA"
 assert_contains "$OUT" "removed $REPLICA" "remove-unit output"
+# Patroni's member key is Patroni's: remove-unit lets it expire with Patroni's lease and waits for that
+# (it deletes nothing of Patroni's); when it returns, Patroni lists the member no more
+assert_contains "$ERR" "waiting for Patroni to drop its member ${REPLICA/\//-}" "remove-unit progress"
+patroni_members_are 3 || fail "remove-unit returned while Patroni still lists 4 members: $(patroni_cluster_json)"
+ok "Patroni lists 3 members when remove-unit returns"
 [ ! -e "$RDIR" ] || fail "$RDIR still exists"
 ok "$RDIR removed"
 for p in $RPIDS; do pid_alive "$p" && fail "pid $p of $REPLICA still runs"; done

@@ -28,6 +28,7 @@
 #include "state/intent.h"
 #include "state/store.h"
 #include "state/switchover_mark.h"
+#include "state/lease.h"
 #include "state/unit_record.h"
 #include "util/http.h"
 #include "util/proc.h"
@@ -448,7 +449,7 @@ static void test_switchover_mark_cas(void **state)
 	struct live *lv = *state;
 	int64_t a = 0, b = 0, rev = 0;
 	switchover_mark ma, mb, holder, read;
-	bool written = false, removed = false, found = false;
+	bool written = false, removed = false, found = false, held = true;
 	pgr_err err;
 
 	BEGIN(lv);
@@ -457,8 +458,13 @@ static void test_switchover_mark_cas(void **state)
 	OK(etcd_lease_grant(&lv->client, 30, &b, &err));
 	ma = mark_for(a, "pg-0", "pg-1");
 	mb = mark_for(b, "pg-0", "pg-2");
+	/* no mark: not held (the poolers' followers go on) */
+	OK(switchover_mark_held(&lv->client, P, &held, &err));
+	assert_false(held);
 	OK(switchover_mark_put(&lv->client, P, &ma, &written, &holder, &err));
 	assert_true(written);
+	OK(switchover_mark_held(&lv->client, P, &held, &err));
+	assert_true(held);
 	/* another live owner: refused, nothing written, told whose it is */
 	OK(switchover_mark_put(&lv->client, P, &mb, &written, &holder, &err));
 	assert_false(written);
@@ -484,6 +490,9 @@ static void test_switchover_mark_cas(void **state)
 	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
 	assert_true(found);
 	assert_int_equal(read.lease, a);
+	held = true;
+	OK(switchover_mark_held(&lv->client, P, &held, &err));
+	assert_false(held); /* a dead owner's mark holds nobody back */
 	OK(switchover_mark_put(&lv->client, P, &mb, &written, &holder, &err));
 	assert_true(written);
 	OK(switchover_mark_read(&lv->client, P, &read, &found, &rev, &err));
@@ -509,6 +518,40 @@ static void test_switchover_mark_cas(void **state)
 	OK(switchover_mark_remove(&lv->client, P, 0, &removed, &err));
 	assert_true(removed);
 	OK(etcd_lease_revoke(&lv->client, b, &err));
+	END(lv);
+}
+
+/* state/lease.h: an agent's lease granted, renewed while it lives, seen alive by others, revoked: gone */
+static void test_lease(void **state)
+{
+	struct live *lv = *state;
+	int64_t lease = 0, short_lease = 0;
+	bool alive = false;
+	pgr_err err;
+
+	BEGIN(lv);
+	assert_int_not_equal(state_lease_grant(&lv->client, 0, &lease, &err), 0);
+	assert_int_equal(lease, 0);
+	OK(state_lease_grant(&lv->client, 30, &lease, &err));
+	assert_true(lease != 0);
+	OK(state_lease_renew(&lv->client, lease, &alive, &err));
+	assert_true(alive);
+	OK(state_lease_alive(&lv->client, lease, &alive, &err));
+	assert_true(alive);
+	OK(state_lease_revoke(&lv->client, lease, &err));
+	OK(state_lease_alive(&lv->client, lease, &alive, &err));
+	assert_false(alive);
+	alive = true;
+	OK(state_lease_renew(&lv->client, lease, &alive, &err));
+	assert_false(alive); /* the owner learns its keys are gone */
+	OK(state_lease_revoke(&lv->client, lease, &err)); /* twice: done */
+	OK(state_lease_alive(&lv->client, 0, &alive, &err));
+	assert_false(alive);
+	/* not renewed: expires by itself */
+	OK(state_lease_grant(&lv->client, 2, &short_lease, &err));
+	wait_expired(lv, short_lease);
+	OK(state_lease_alive(&lv->client, short_lease, &alive, &err));
+	assert_false(alive);
 	END(lv);
 }
 
@@ -819,6 +862,7 @@ int main(void)
 		cmocka_unit_test(test_lock_unless_and_stale), cmocka_unit_test(test_ids),
 		cmocka_unit_test(test_archive),	     cmocka_unit_test(test_history_pages),
 		cmocka_unit_test(test_narrow_read),
+		cmocka_unit_test(test_lease),
 		cmocka_unit_test(test_switchover_mark_cas),
 		cmocka_unit_test(test_switchover_mark_race),
 		cmocka_unit_test(test_refresh_writes_need_the_lease),

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "adopt/adopt_yml.h"
+#include "fixture.h"
 
 /* the shape /etc/patroni/config.yml.in gives, values as pg_createconfig_patroni 15 main fills them */
 #define DEBIAN                                                                                               \
@@ -181,6 +182,18 @@ static void test_set_tags(void **state)
 		  "tags: {nofailover: false, replicatefrom: \"db2\"}\nb: 2\n" },
 		{ "x: 0\ntags:\n  clonefrom: true\n", "", true, "x: 0\ntags: {clonefrom: true, nosync: true}\n" },
 		{ "tags:\nb: 2\n", "db1", false, "tags: {replicatefrom: \"db1\"}\nb: 2\n" },
+		/* a block key or value holding a flow indicator stays one scalar (found by fuzz_adopt_yml) */
+		{ "tags:\n  nofailover: false\n  rep,x: pg-1\n  nosync: true\n", "pg-1", true,
+		  "tags: {nofailover: false, \"rep,x\": pg-1, replicatefrom: \"pg-1\", nosync: true}\n" },
+		{ "tags:\n  zone: [a\n", "", false, NULL },
+		{ "tags:\n  zone: {a: 1}\n", "", false, NULL }, /* the message named a freed key (fuzz_adopt_yml) */
+		{ "? tags\n\nb: 2\n", "", true, NULL }, /* was spliced after "b:" (fuzz_adopt_yml) */
+		{ "tags:\n  ? {a: 1}\n  b: 2\n", "", true, NULL }, /* was dropped (fuzz_adopt_yml) */
+		{ "tags:\n !n\nb: 2\n", "", true, NULL }, /* "!n" was left after the new tags (fuzz_adopt_yml) */
+		{ "tags:\n  zone: a]{b},c\n  'q,1': \"v,2\"\n", "", false, "tags: {zone: \"a]{b},c\", 'q,1': \"v,2\"}\n" },
+		{ "tags:\n  e:\n  n: :1h\n  m&b: eu-west 1\n", "", false, "tags: {e: null, n: \":1h\", \"m&b\": eu-west 1}\n" },
+		{ "tags:\r\n  a: 1\r\nb: 2\r\n", "", false, "tags: {a: 1}\r\nb: 2\r\n" },
+		{ "tags:\r  a: 1\rb: 2\r", "", false, "tags: {a: 1}\rb: 2\r" }, /* was "}b: 2" (fuzz_adopt_yml) */
 	};
 
 	(void)state;
@@ -189,11 +202,65 @@ static void test_set_tags(void **state)
 		pgr_err err;
 
 		pgr_err_clear(&err);
+		if (cases[i].out == NULL) { /* refused */
+			assert_int_not_equal(adopt_yml_set_tags(cases[i].in, cases[i].replicatefrom, cases[i].nosync, &out, &err), 0);
+			assert_true(err.msg[0] != '\0');
+			continue;
+		}
 		if (adopt_yml_set_tags(cases[i].in, cases[i].replicatefrom, cases[i].nosync, &out, &err) != 0)
 			fail_msg("case %zu: %s", i, err.msg);
 		if (strcmp(out, cases[i].out) != 0)
 			fail_msg("case %zu: got\n%s\nexpected\n%s", i, out, cases[i].out);
 		free(out);
+	}
+}
+
+/*
+ * Inputs found by fuzzing (tests/fuzz/fuzz_adopt_yml.c), kept in tests/fixtures/fuzz/adopt_yml/: the file
+ * read (up to its first NUL, as the harness gives it), its tags set, and what adopt reads is the same.
+ */
+static void test_fuzz_fixtures(void **state)
+{
+	static const struct {
+		const char *name;
+		bool set; /* the tags can be set (else: refused, with a message) */
+	} cases[] = {
+		{ "tags-flow-indicator", true },
+		{ "tags-message-after-free", false },
+		{ "tags-plain-in-flow", true },
+		{ "tags-explicit-key", false },
+		{ "tags-cr-break", false }, /* a mapping as a tag's name: refused */
+		{ "tags-yaml-tag", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = fixture_load("tests/fixtures/fuzz/adopt_yml", cases[i].name), *out = NULL;
+		adopt_patroni_conf a, b;
+		bool read;
+		pgr_err err;
+
+		pgr_err_clear(&err);
+		read = adopt_yml_read(text, "f.yml", &a, &err) == 0;
+		pgr_err_clear(&err);
+		if (!cases[i].set) {
+			if (adopt_yml_set_tags(text, "pg-1", true, &out, &err) == 0)
+				fail_msg("%s: tags set", cases[i].name);
+			assert_true(err.msg[0] != '\0');
+			free(text);
+			continue;
+		}
+		if (adopt_yml_set_tags(text, "pg-1", true, &out, &err) != 0)
+			fail_msg("%s: %s", cases[i].name, err.msg);
+		if (read) {
+			if (adopt_yml_read(out, "f.yml", &b, &err) != 0)
+				fail_msg("%s: with its tags set: %s\n%s", cases[i].name, err.msg, out);
+			assert_string_equal(a.scope, b.scope);
+			assert_string_equal(a.bin_dir, b.bin_dir);
+			assert_string_equal(a.etcd_hosts, b.etcd_hosts);
+		}
+		free(out);
+		free(text);
 	}
 }
 
@@ -229,7 +296,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_debian),   cmocka_unit_test(test_read_variants),
 		cmocka_unit_test(test_set_bin_dir),   cmocka_unit_test(test_set_tags),
-		cmocka_unit_test(test_split_hostport),
+		cmocka_unit_test(test_split_hostport), cmocka_unit_test(test_fuzz_fixtures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

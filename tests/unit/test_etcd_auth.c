@@ -24,6 +24,7 @@
 #include "cluster/conf_security.h"
 #include "etcd/etcd.h"
 #include "etcd/etcd_parse.h"
+#include "util/secret.h"
 
 #define FIXTURES "tests/fixtures/etcd/"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -230,7 +231,18 @@ static void test_secrets(void **state)
 	char dir[] = "/tmp/pgr-secrets-XXXXXX";
 	char sub[64];
 
+	static const struct {
+		const char *name;
+		bool ok;
+	} names[] = {
+		{ "etcd_patroni", true }, { "pg-1.pw", true }, { "", false },	{ ".hidden", false },
+		{ "a/b", false },	  { "..", false },     { "a b", false }, { "tab\t", false },
+	};
+
 	(void)state;
+	for (size_t i = 0; i < COUNT(names); i++)
+		if (secret_name_ok(names[i].name) != names[i].ok)
+			fail_msg("secret_name_ok(\"%s\") is not %d", names[i].name, names[i].ok);
 	assert_non_null(mkdtemp(dir));
 	snprintf(sub, sizeof(sub), "%s/secrets.d", dir);
 	assert_int_equal(mkdir(sub, 0700), 0);
@@ -241,11 +253,11 @@ static void test_secrets(void **state)
 		if (cases[i].text != NULL)
 			write_secret(dir, cases[i].name, cases[i].text, cases[i].mode);
 		if (cases[i].value != NULL) {
-			if (conf_secret_read(dir, cases[i].name, out, sizeof(out), &err) != 0)
+			if (secret_read(dir, cases[i].name, out, sizeof(out), &err) != 0)
 				fail_msg("%s: %s", cases[i].name, err.msg);
 			assert_string_equal(out, cases[i].value);
 		} else {
-			assert_int_not_equal(conf_secret_read(dir, cases[i].name, out, sizeof(out), &err), 0);
+			assert_int_not_equal(secret_read(dir, cases[i].name, out, sizeof(out), &err), 0);
 			assert_err_contains(&err, cases[i].error);
 			assert_null(strstr(err.msg, "s3cret"));
 			assert_string_equal(out, "");
