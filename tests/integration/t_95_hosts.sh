@@ -13,7 +13,8 @@
 #     only, never trust; no secret on any command line, in any log, in status or config; PostgreSQL not
 #     root; a wrong pgrefresh etcd password in the CLI's secrets: one line naming it, nothing changed;
 #     add-unit and remove-unit refused with one line;
-#  5. destroy leaves no namespace, bridge, veth or process.
+#  5. destroy leaves no namespace, bridge, veth or process;
+#  6. `--insecure` opts out: plain http, no certificates, and status and cluster env say so.
 # Root only (namespaces): elsewhere it says so in one line and is skipped.
 if [ "$(id -u)" != 0 ] || ! [ -x /usr/sbin/ip ]; then
 	echo "# SKIP t_95_hosts: needs root and iproute2 to make network namespaces"
@@ -230,3 +231,20 @@ LEFT=$(leftovers)
 ok "no namespace, bridge or veth named after $TAG"
 [ ! -e "$C" ] || fail "$C still there: $(ls -A "$C")"
 ok "$C removed"
+
+step "cluster create --hosts 3 --insecure: the opt-out, plain http, and status and cluster env say so"
+C=$T/plain
+pgr_run cluster create --hosts 3 --insecure --dir "$C" --version "$LOW"
+adopt_kept_logs
+TAG=$(conf_value hosts_bridge | sed 's/^pgr-//')
+[ "$RC" = 0 ] || fail "cluster create --hosts 3 --insecure exited $RC: $ERR"
+assert_match "$(conf_value etcd)" '^http://198\.18\.0\.' "the CLI's etcd endpoints"
+[ ! -e "$C/pki" ] && [ ! -e "$C/hosts/h0/pki" ] || fail "an insecure cluster has certificates"
+pgr_ok status --dir "$C"
+assert_contains "$OUT" "Security insecure (made with --insecure): no TLS" "status"
+assert_contains "$(json_get "$(status_json)" "d['security']")" "insecure" "status --format json's security"
+assert_contains "$("$PGR" cluster env --dir "$C")" "# cluster pg is insecure (made with --insecure)" "cluster env"
+pgr_ok cluster destroy --dir "$C"
+LEFT=$(leftovers)
+[ -z "$LEFT" ] && [ ! -e "$C" ] || fail "left after destroy: $LEFT $(ls -A "$C" 2>/dev/null)"
+ok "destroyed: nothing left"
