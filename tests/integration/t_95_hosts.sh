@@ -12,6 +12,7 @@
 #     authentication, verified by the CLI; PgBouncer's admin console by SCRAM; pg_hba the hosts' /28
 #     only, never trust; no secret on any command line, in any log, in status or config; PostgreSQL not
 #     root; a wrong pgrefresh etcd password in the CLI's secrets: one line naming it, nothing changed;
+#     another CA in the CLI's place: the hosts' certificates refused, naming the CA file;
 #     add-unit and remove-unit refused with one line;
 #  5. destroy leaves no namespace, bridge, veth or process;
 #  6. `--insecure` opts out: plain http, no certificates, and status and cluster env say so.
@@ -205,6 +206,17 @@ assert_user_error "config set with a wrong etcd password"
 assert_contains "$ERR" "etcd refused pgrefresh's credentials (user pgrefresh)" "the error"
 AFTER=$(pgr_run config --dir "$C"; printf '%s' "$OUT")
 assert_eq "$AFTER" "$BEFORE" "the settings after the refused command"
+
+step "the CLI verifies the hosts' certificates: with another CA in its place, refused, naming it"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/other-ca.key" -out "$T/other-ca.crt" \
+	-subj "/CN=not the cluster's CA" -days 1 2>/dev/null || fail "openssl could not make a CA"
+cp -p "$C/pki/ca.crt" "$T/ca.crt.kept"
+cp "$T/other-ca.crt" "$C/pki/ca.crt"
+pgr_run status --dir "$C"
+cp -p "$T/ca.crt.kept" "$C/pki/ca.crt"
+assert_user_error "status with another CA"
+assert_contains "$ERR" "server certificate not trusted by CA file $C/pki/ca.crt" "the error"
+pgr_ok status --dir "$C"
 
 step "add-unit and remove-unit on a cluster of hosts: refused, one line and a hint"
 pgr_run add-unit --dir "$C"
