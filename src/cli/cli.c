@@ -42,6 +42,7 @@ static const cli_option_def create_options[] = {
 	{ "pgbouncers", "N", "how many PgBouncers, 1 to 5 (default 1)" },
 	{ "secure", NULL, "a CA, TLS and passwords on every link: etcd (users), Patroni's REST API, PgBouncer, PostgreSQL" },
 	{ "hosts", "N", "3 to 5 network-namespace hosts (root), each with an etcd member, a unit and a PgBouncer" },
+	{ "insecure", NULL, "with --hosts: no TLS and no etcd/Patroni/PgBouncer-admin passwords (secure is the default there)" },
 	{ NULL, NULL, NULL },
 };
 

@@ -10,6 +10,7 @@
 #include "cluster/conf_security.h"
 #include "cluster/hosts.h"
 #include "cluster/local.h"
+#include "cluster/local_secure.h"
 #include "etcd/etcd.h"
 #include "state/store.h"
 #include "util/exitcodes.h"
@@ -98,6 +99,7 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	const char *name = cli_take_option(&argc, argv, "--name");
 	const char *bouncers = cli_take_option(&argc, argv, "--pgbouncers");
 	bool secure = cli_take_flag(&argc, argv, "--secure");
+	bool insecure = cli_take_flag(&argc, argv, "--insecure");
 	const char *hosts = cli_take_option(&argc, argv, "--hosts");
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
@@ -124,11 +126,13 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (hosts != NULL && create_hosts_opts(ctx, hosts, units, bouncers, &opts) != 0)
 		return PGR_EXIT_USAGE;
-	if (hosts != NULL && secure) { /* the certificates are made for 127.0.0.1 and one etcd member so far */
-		pgr_err_set(&ctx->err, "--secure with --hosts is not supported yet: TLS and passwords are made for a cluster on 127.0.0.1");
-		pgr_err_hint(&ctx->err, "use `pgrefresh cluster create --secure` (on 127.0.0.1) or `--hosts N` without --secure");
+	if (secure && insecure) {
+		pgr_err_set(&ctx->err, "--secure and --insecure contradict each other");
+		pgr_err_hint(&ctx->err, "give one: `pgrefresh cluster create --secure ...` or `--insecure ...`");
 		return PGR_EXIT_USAGE;
 	}
+	if (hosts != NULL) /* across hosts TLS and passwords are the default; --insecure opts out */
+		opts.secure = !insecure;
 	if (version == NULL) {
 		pgr_err_set(&ctx->err, "cluster create needs --version V");
 		pgr_err_hint(&ctx->err, "see the versions you have with `pgrefresh versions`");
@@ -257,6 +261,9 @@ int cmd_cluster_env(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_set(&ctx->err, "cluster %s has no PgBouncer", conf.name);
 		return PGR_EXIT_ERROR;
 	}
+	if (conf.hosts_net[0] && !local_secure_on(&conf)) /* a comment: `eval` skips it, a reader sees it */
+		printf("# cluster %s is insecure (made with --insecure): no TLS, no etcd users, Patroni's REST API open\n",
+		       conf.name);
 	printf("export PGHOST=%s\nexport PGPORT=%d\nexport PGUSER=%s\nexport PGDATABASE=postgres\n"
 	       "export PGPASSFILE=%s/pgpass\nexport PGREFRESH_DIR=%s\n",
 	       conf.pgbouncers[0].host, conf.pgbouncers[0].port, conf.superuser, conf.dir, conf.dir);

@@ -88,6 +88,7 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_ERROR;
 	if (!conf.local || conf.hosts_bridge[0]) { /* not on a cluster of hosts (yet) */
 		pgr_err_set(&ctx->err, "add-unit works on local clusters; on hosts, start an agent beside the new Patroni");
+		pgr_err_hint(&ctx->err, "a cluster of hosts keeps its hosts: make a bigger one with `pgrefresh cluster create --hosts N`");
 		return PGR_EXIT_ERROR;
 	}
 	if (conf.unit_count >= CONF_MAX_UNITS) {
@@ -243,6 +244,7 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (!conf.local || conf.hosts_bridge[0]) { /* not on a cluster of hosts (yet) */
 		pgr_err_set(&ctx->err, "remove-unit works on local clusters");
+		pgr_err_hint(&ctx->err, "a cluster of hosts keeps its hosts: see them with `pgrefresh status`");
 		return PGR_EXIT_ERROR;
 	}
 	if (conf.unit_count == 1) {

@@ -666,7 +666,7 @@ static int conf_hosts_net(const cluster_conf *conf, hosts_net *net, pgr_err *err
  * etcd member comes first among the endpoints; it lists every unit and pooler (their addresses), and
  * holds files of its own unit and PgBouncer only.
  */
-static void host_conf(const cluster_conf *top, int i, cluster_conf *hc)
+static int host_conf(const cluster_conf *top, int i, cluster_conf *hc, pgr_err *err)
 {
 	size_t used;
 
@@ -679,6 +679,10 @@ static void host_conf(const cluster_conf *top, int i, cluster_conf *hc)
 		if (j != i)
 			used += (size_t)snprintf(hc->etcd + used, sizeof(hc->etcd) - used, ",http://%s:%d",
 						 top->units[j].host, HOST_ETCD_PORT);
+	/* secure (the default): its own certificates and secrets, https */
+	if (local_secure_host_conf(top, hc, err) != 0)
+		return pgr_err_prefix(err, "host h%d", i);
+	return 0;
 }
 
 /* Addresses and ports of a new cluster across net's hosts: unit N, etcd member N and PgBouncer N on host hN. */
@@ -724,9 +728,10 @@ static int host_files(const cluster_conf *top, int i, const cluster_secrets *sec
 
 	if (hc == NULL)
 		return pgr_err_set(err, "out of memory");
-	host_conf(top, i, hc);
-	snprintf(link, sizeof(link), "%s/catalog", hc->dir);
-	if (dir_make_all(hc->dir, 0755, err) == 0 && secrets_save(hc->dir, secrets, err) == 0 &&
+	hosts_dir(top->dir, i, link, sizeof(link) - 16);
+	strncat(link, "/catalog", sizeof(link) - strlen(link) - 1);
+	if (host_conf(top, i, hc, err) == 0 && dir_make_all(hc->dir, 0755, err) == 0 &&
+	    secrets_save(hc->dir, secrets, err) == 0 && local_secure_host_files(top, hc, top->units[i].host, err) == 0 &&
 	    symlink_replace(top->catalog, link, err) == 0 && conf_save(hc, err) == 0 &&
 	    local_unit_prepare(hc, &hc->units[i], version, err) == 0)
 		rc = 0;
@@ -788,15 +793,29 @@ static int hosts_etcd_start(const cluster_conf *conf, pgr_err *err)
 	long long deadline;
 
 	for (int i = 0; i < conf->unit_count; i++)
-		used += (size_t)snprintf(initial + used, sizeof(initial) - used, "%s%s-etcd-h%d=http://%s:%d", i ? "," : "",
-					 conf->name, i, conf->units[i].host, HOST_ETCD_PEER_PORT);
+		used += (size_t)snprintf(initial + used, sizeof(initial) - used, "%s%s-etcd-h%d=%s://%s:%d", i ? "," : "",
+					 conf->name, i, local_secure_scheme(conf), conf->units[i].host, HOST_ETCD_PEER_PORT);
 	for (int i = 0; i < conf->unit_count; i++) {
 		char edir[PATH_MAX], data[PATH_MAX + 16], log[PATH_MAX + 16], pid[PATH_MAX + 16], name[64];
 		char client_url[100], peer_url[100];
-		char *argv[] = { ETCD_BIN, "--name", name, "--data-dir", data, "--logger=zap",
+		char *argv[40] = { ETCD_BIN, "--name", name, "--data-dir", data, "--logger=zap",
 				 "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
 				 "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
 				 "--initial-cluster", initial, "--initial-cluster-state", "new", NULL };
+		local_secure_etcd_args tls; /* host i's own certificate (paths only) */
+		cluster_conf *hc = malloc(sizeof(*hc));
+		int argc = 18;
+
+		if (hc == NULL)
+			return pgr_err_set(err, "out of memory");
+		if (host_conf(conf, i, hc, err) != 0) {
+			free(hc);
+			return -1;
+		}
+		local_secure_etcd_args_for(hc, &tls);
+		free(hc);
+		for (int k = 0; k < tls.count; k++)
+			argv[argc++] = tls.arg[k];
 
 		host_etcd_path(conf, i, "", edir, sizeof(edir));
 		host_etcd_path(conf, i, "etcd.pid", pid, sizeof(pid));
@@ -807,12 +826,14 @@ static int hosts_etcd_start(const cluster_conf *conf, pgr_err *err)
 		host_etcd_path(conf, i, "data", data, sizeof(data));
 		host_etcd_path(conf, i, "etcd.log", log, sizeof(log));
 		snprintf(name, sizeof(name), "%s-etcd-h%d", conf->name, i);
-		snprintf(client_url, sizeof(client_url), "http://%s:%d", conf->units[i].host, HOST_ETCD_PORT);
-		snprintf(peer_url, sizeof(peer_url), "http://%s:%d", conf->units[i].host, HOST_ETCD_PEER_PORT);
+		snprintf(client_url, sizeof(client_url), "%s://%s:%d", local_secure_scheme(conf), conf->units[i].host,
+			 HOST_ETCD_PORT);
+		snprintf(peer_url, sizeof(peer_url), "%s://%s:%d", local_secure_scheme(conf), conf->units[i].host,
+			 HOST_ETCD_PEER_PORT);
 		if (spawn_on_host(conf, i, argv, log, pid, err) != 0)
 			return pgr_err_prefix(err, "could not start etcd on host h%d", i);
 	}
-	if (etcd_client_init(&client, conf->etcd, err) != 0)
+	if (local_secure_etcd_bootstrap_client(conf, &client, err) != 0) /* TLS, no user yet */
 		return -1;
 	client.timeout_ms = 1000;
 	deadline = proc_now_ms() + 30000;
@@ -899,8 +920,9 @@ static int hosts_install_agent(const cluster_conf *conf, const char *self_exe, p
 	if (hc == NULL)
 		return pgr_err_set(err, "out of memory");
 	for (int i = 0; i < conf->unit_count && rc == 0; i++) {
-		host_conf(conf, i, hc);
-		rc = install_agent_binary(hc, self_exe, err);
+		rc = host_conf(conf, i, hc, err);
+		if (rc == 0)
+			rc = install_agent_binary(hc, self_exe, err);
 	}
 	free(hc);
 	return rc;
@@ -913,7 +935,7 @@ static int hosts_start(const cluster_conf *conf, const char *self_exe, long time
 	if (local_check_dependencies(err) != 0 || conf_hosts_net(conf, &net, err) != 0 || hosts_up(&net, err) != 0 ||
 	    hosts_install_agent(conf, self_exe, err) != 0)
 		return -1;
-	if (hosts_etcd_start(conf, err) != 0)
+	if (hosts_etcd_start(conf, err) != 0 || local_secure_etcd_auth(conf, err) != 0)
 		return -1;
 	for (int i = 0; i < conf->unit_count; i++)
 		if (local_agent_start(conf, &conf->units[i], err) != 0)
@@ -963,8 +985,10 @@ static int hosts_create(const local_create_opts *opts, const char *self_exe, clu
 	    random_password(secrets.replication_password, sizeof(secrets.replication_password), err) != 0 ||
 	    random_password(secrets.rewind_password, sizeof(secrets.rewind_password), err) != 0)
 		return -1;
-	/* DIR/secrets and pgpass are the CLI's (the machine outside the hosts) */
+	/* DIR/secrets and pgpass are the CLI's (the machine outside the hosts); so are the CA and its key */
 	if (secrets_save(conf->dir, &secrets, err) != 0 || write_client_pgpass(conf, &secrets, err) != 0)
+		return -1;
+	if (opts->secure && local_secure_prepare_hosts(conf, err) != 0)
 		return -1;
 	for (int i = 0; i < conf->unit_count; i++)
 		if (host_files(conf, i, &secrets, opts->version, err) != 0)

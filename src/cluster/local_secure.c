@@ -58,57 +58,101 @@ static int secret_make(const cluster_conf *conf, const char *name, const char *p
 	return rc;
 }
 
-int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err)
-{
-	static const struct {
-		const char *leaf;
-		pki_usage usage;
-	} certs[] = { { "server", PKI_SERVER }, { "pgrefresh", PKI_CLIENT }, { "patroni", PKI_CLIENT } };
-	static const char *const secrets[] = { SECRET_ROOT, SECRET_PATRONI, SECRET_PGREFRESH, SECRET_BOUNCER };
-	char dir[PATH_MAX + 16], ca[PATH_MAX + 32], cakey[PATH_MAX + 32], cn[96];
-	conf_security *sec = &conf->security;
-	const char *colon = strrchr(conf->etcd, ':');
+/* What a directory's pki/ holds: a certificate and key each. */
+static const struct {
+	const char *leaf;
+	pki_usage usage;
+} CERTS[] = { { "server", PKI_SERVER }, { "pgrefresh", PKI_CLIENT }, { "patroni", PKI_CLIENT } };
+#define CERT_SERVER 0
+#define CERT_PGREFRESH 1
+#define CERT_PATRONI 2
 
-	if (colon == NULL)
-		return pgr_err_set(err, "etcd endpoint %s has no port", conf->etcd);
-	snprintf(dir, sizeof(dir), "%s/pki", conf->dir);
-	if (dir_make_all(dir, 0755, err) != 0)
+/* The secrets every host's processes need (etcd_root and the CA's key stay with the CLI). */
+static const char *const HOST_SECRETS[] = { SECRET_PATRONI, SECRET_PGREFRESH, SECRET_API, SECRET_BOUNCER };
+
+/* DIR/pki (0755) and DIR/secrets.d (0700). */
+static int dirs_make(const char *dir, pgr_err *err)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/pki", dir);
+	if (dir_make_all(path, 0755, err) != 0)
 		return -1;
-	snprintf(dir, sizeof(dir), "%s/secrets.d", conf->dir);
-	if (dir_make_all(dir, 0700, err) != 0)
+	snprintf(path, sizeof(path), "%s/secrets.d", dir);
+	return dir_make_all(path, 0700, err);
+}
+
+/* CERTS[which] of the host at address, into to's pki/, signed by the CA in ca_conf's pki/. */
+static int cert_issue(const cluster_conf *ca_conf, const cluster_conf *to, size_t which, const char *address,
+		      pgr_err *err)
+{
+	char ca[PATH_MAX + 32], cakey[PATH_MAX + 32], crt[PATH_MAX + 32], key[PATH_MAX + 32], leaf[64];
+
+	pki_path(ca_conf, "ca.crt", ca, sizeof(ca));
+	pki_path(ca_conf, "ca.key", cakey, sizeof(cakey));
+	snprintf(leaf, sizeof(leaf), "%s.crt", CERTS[which].leaf);
+	pki_path(to, leaf, crt, sizeof(crt));
+	snprintf(leaf, sizeof(leaf), "%s.key", CERTS[which].leaf);
+	pki_path(to, leaf, key, sizeof(key));
+	if (pki_cert_issue(ca, cakey, CERTS[which].usage, address, CERT_DAYS, crt, key, err) != 0)
+		return pgr_err_prefix(err, "the %s certificate", CERTS[which].leaf);
+	return 0;
+}
+
+/* The CA (pki/ca.crt, ca.key) and every secret, in conf->dir. */
+static int ca_and_secrets_make(const cluster_conf *conf, pgr_err *err)
+{
+	static const char *const secrets[] = { SECRET_ROOT, SECRET_PATRONI, SECRET_PGREFRESH, SECRET_BOUNCER };
+	char ca[PATH_MAX + 32], cakey[PATH_MAX + 32], cn[96];
+
+	if (dirs_make(conf->dir, err) != 0)
 		return -1;
 	pki_path(conf, "ca.crt", ca, sizeof(ca));
 	pki_path(conf, "ca.key", cakey, sizeof(cakey));
 	snprintf(cn, sizeof(cn), "pgrefresh CA of cluster %s", conf->name);
 	if (pki_ca_create(ca, cakey, cn, CERT_DAYS, err) != 0)
 		return pgr_err_prefix(err, "the cluster's CA");
-	for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++) {
-		char crt[PATH_MAX + 32], key[PATH_MAX + 32], leaf[64];
-
-		snprintf(leaf, sizeof(leaf), "%s.crt", certs[i].leaf);
-		pki_path(conf, leaf, crt, sizeof(crt));
-		snprintf(leaf, sizeof(leaf), "%s.key", certs[i].leaf);
-		pki_path(conf, leaf, key, sizeof(key));
-		if (pki_cert_issue(ca, cakey, certs[i].usage, address, CERT_DAYS, crt, key, err) != 0)
-			return pgr_err_prefix(err, "the %s certificate", certs[i].leaf);
-	}
 	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
 		if (secret_make(conf, secrets[i], "", err) != 0)
 			return -1;
-	if (secret_make(conf, SECRET_API, API_USER ":", err) != 0)
-		return -1;
-	{
-		char etcd[sizeof(conf->etcd)];
+	return secret_make(conf, SECRET_API, API_USER ":", err);
+}
 
-		snprintf(etcd, sizeof(etcd), "https://%s%s", address, colon);
-		snprintf(conf->etcd, sizeof(conf->etcd), "%s", etcd);
+/* Every etcd endpoint of etcd (a comma-separated list) with the scheme https; -1 when it does not fit. */
+static int etcd_https(const char *etcd, char *out, size_t len)
+{
+	char list[sizeof(((cluster_conf *)0)->etcd)];
+	char *save = NULL;
+	size_t used = 0;
+
+	snprintf(list, sizeof(list), "%s", etcd);
+	out[0] = '\0';
+	for (char *ep = strtok_r(list, ",", &save); ep != NULL; ep = strtok_r(NULL, ",", &save)) {
+		const char *rest = strstr(ep, "://");
+		int n = snprintf(out + used, len - used, "%shttps://%s", used ? "," : "", rest ? rest + 3 : ep);
+
+		if (n < 0 || (size_t)n >= len - used)
+			return -1;
+		used += (size_t)n;
 	}
-	snprintf(sec->etcd_ca, sizeof(sec->etcd_ca), "%s", ca);
+	return 0;
+}
+
+/* conf->security pointed at conf->dir's pki/ and secrets; its poolers' admin console pgbouncer_admin's. */
+static int security_point(cluster_conf *conf, pgr_err *err)
+{
+	conf_security *sec = &conf->security;
+	char etcd[sizeof(conf->etcd)];
+
+	if (etcd_https(conf->etcd, etcd, sizeof(etcd)) != 0)
+		return pgr_err_set(err, "etcd endpoints %s: too long with https", conf->etcd);
+	snprintf(conf->etcd, sizeof(conf->etcd), "%s", etcd);
+	pki_path(conf, "ca.crt", sec->etcd_ca, sizeof(sec->etcd_ca));
 	pki_path(conf, "pgrefresh.crt", sec->etcd_cert, sizeof(sec->etcd_cert));
 	pki_path(conf, "pgrefresh.key", sec->etcd_key, sizeof(sec->etcd_key));
 	snprintf(sec->etcd_user, sizeof(sec->etcd_user), "pgrefresh");
 	snprintf(sec->etcd_password_secret, sizeof(sec->etcd_password_secret), SECRET_PGREFRESH);
-	snprintf(sec->patroni_ca, sizeof(sec->patroni_ca), "%s", ca);
+	pki_path(conf, "ca.crt", sec->patroni_ca, sizeof(sec->patroni_ca));
 	snprintf(sec->patroni_auth_secret, sizeof(sec->patroni_auth_secret), SECRET_API);
 	/* PgBouncer's admin console: its own user, known to PgBouncer only, by a SCRAM secret */
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
@@ -117,6 +161,76 @@ int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err)
 	}
 	if (strlen(sec->etcd_key) >= sizeof(sec->etcd_key) - 1)
 		return pgr_err_set(err, "%s: the directory's path is too long for the TLS files' paths", conf->dir);
+	return 0;
+}
+
+int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err)
+{
+	const char *colon = strrchr(conf->etcd, ':');
+	char etcd[sizeof(conf->etcd)];
+
+	if (colon == NULL)
+		return pgr_err_set(err, "etcd endpoint %s has no port", conf->etcd);
+	if (ca_and_secrets_make(conf, err) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(CERTS) / sizeof(CERTS[0]); i++)
+		if (cert_issue(conf, conf, i, address, err) != 0)
+			return -1;
+	snprintf(etcd, sizeof(etcd), "https://%s%s", address, colon); /* the host's address: its certificate's */
+	snprintf(conf->etcd, sizeof(conf->etcd), "%s", etcd);
+	return security_point(conf, err);
+}
+
+int local_secure_prepare_hosts(cluster_conf *conf, pgr_err *err)
+{
+	if (ca_and_secrets_make(conf, err) != 0 || cert_issue(conf, conf, CERT_PGREFRESH, NULL, err) != 0)
+		return -1;
+	return security_point(conf, err);
+}
+
+int local_secure_host_conf(const cluster_conf *top, cluster_conf *hc, pgr_err *err)
+{
+	if (!local_secure_on(top))
+		return 0;
+	return security_point(hc, err);
+}
+
+/* Copies a file durably with mode (the CA's certificate, a secret). */
+static int file_copy(const char *from, const char *to, mode_t mode, pgr_err *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (file_read_all(from, &data, &len, err) != 0)
+		return -1;
+	rc = file_write_durable(to, data, len, mode, err);
+	explicit_bzero(data, len);
+	free(data);
+	return rc;
+}
+
+int local_secure_host_files(const cluster_conf *top, const cluster_conf *hc, const char *address, pgr_err *err)
+{
+	char from[PATH_MAX + 64], to[PATH_MAX + 64];
+
+	if (!local_secure_on(top))
+		return 0;
+	if (dirs_make(hc->dir, err) != 0)
+		return -1;
+	pki_path(top, "ca.crt", from, sizeof(from));
+	pki_path(hc, "ca.crt", to, sizeof(to));
+	if (file_copy(from, to, 0644, err) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(CERTS) / sizeof(CERTS[0]); i++)
+		if (cert_issue(top, hc, i, address, err) != 0)
+			return -1;
+	for (size_t i = 0; i < sizeof(HOST_SECRETS) / sizeof(HOST_SECRETS[0]); i++) {
+		snprintf(from, sizeof(from), "%s/secrets.d/%s", top->dir, HOST_SECRETS[i]);
+		snprintf(to, sizeof(to), "%s/secrets.d/%s", hc->dir, HOST_SECRETS[i]);
+		if (file_copy(from, to, 0600, err) != 0)
+			return pgr_err_prefix(err, "secret %s", HOST_SECRETS[i]);
+	}
 	return 0;
 }
 

@@ -15,6 +15,12 @@
  *   secrets.d/patroni_api              "patroni:PASSWORD", Patroni's restapi.authentication
  *   secrets.d/pgbouncer_admin          PgBouncer's admin user "pgbouncer_admin" (admin_users; in its
  *                                      auth_file as a SCRAM secret only); every [pooler]'s admin_user/secret
+ *
+ * Across hosts (`cluster create --hosts N`, secure unless --insecure): the CLI's directory DIR holds the CA
+ * (pki/ca.crt, ca.key: the CA's key never leaves it), pgrefresh's client certificate and every secret;
+ * each host's directory DIR/hosts/hN holds only its own: pki/ca.crt (a copy), server.crt/key (SAN = the
+ * host's address), pgrefresh.crt/key and patroni.crt/key (its agent's and its Patroni's, to etcd), and
+ * secrets.d/ etcd_patroni, etcd_pgrefresh, patroni_api, pgbouncer_admin (no etcd_root).
  * Every secret file is 0600, every secret random (32 hex digits); none is ever on a command line: etcd
  * gets its TLS files by path, Patroni its passwords in its 0600 patroni.yml, pgrefresh reads them by name
  * (conf_security.h).
@@ -53,6 +59,21 @@ bool local_secure_on(const cluster_conf *conf);
  * secrets under conf->dir; then sets conf->security and makes conf->etcd https. conf->etcd must be set.
  */
 int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Across hosts: the CA, pgrefresh's client certificate and every secret in conf->dir (the CLI's); then
+ * conf->security set and every etcd endpoint https.
+ */
+int local_secure_prepare_hosts(cluster_conf *conf, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Host conf hc (a copy of top with its own dir): its security keys pointed at its own pki/ and secrets.d/,
+ * its etcd endpoints https, when top is secure; nothing otherwise. Fails when the paths do not fit. */
+int local_secure_host_conf(const cluster_conf *top, cluster_conf *hc, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Host hc's files when top is secure: the CA's certificate, its certificates for address signed by top's CA,
+ * the secrets its processes need (see the layout above). Nothing when top is not secure. */
+int local_secure_host_files(const cluster_conf *top, const cluster_conf *hc, const char *address, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 /* "https" when conf is secure, else "http": the scheme of etcd's URLs. */
 const char *local_secure_scheme(const cluster_conf *conf);

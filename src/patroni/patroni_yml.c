@@ -12,13 +12,26 @@
 #include "util/proc.h"
 #include "util/yaml.h"
 
-/* host:port of the first etcd endpoint, as Patroni's etcd3.hosts wants it */
+/* host:port of every etcd endpoint, in conf's order (a host's own member first), comma-separated, as
+ * Patroni's etcd3.hosts takes them: a Patroni cut off from its own member reaches the others */
 static void etcd_hostport(const cluster_conf *conf, char *buf, size_t len)
 {
-	const char *s = strstr(conf->etcd, "://");
+	const char *ep = conf->etcd;
+	size_t used = 0;
 
-	snprintf(buf, len, "%s", s ? s + 3 : conf->etcd);
-	buf[strcspn(buf, ",/")] = '\0';
+	buf[0] = '\0';
+	while (*ep != '\0' && used + 1 < len) {
+		const char *s = strstr(ep, "://");
+		size_t n;
+
+		if (s != NULL && s < ep + strcspn(ep, ","))
+			ep = s + 3;
+		n = strcspn(ep, ",/");
+		used += (size_t)snprintf(buf + used, len - used, "%s%.*s", used ? "," : "", (int)n, ep);
+		ep += strcspn(ep, ",");
+		if (*ep == ',')
+			ep++;
+	}
 }
 
 /* Patroni runs as the servers' user: the file is theirs (when pgrefresh runs as root). */
@@ -79,7 +92,7 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		       const patroni_tags *tags, char **out, size_t *out_len, pgr_err *err)
 {
 	static const patroni_tags no_tags;
-	char tag_line[200], hosts_hba[200] = "";
+	char tag_line[200], hba[300];
 	struct patroni_values *v;
 	local_secure_patroni *sec;
 	char *yml;
@@ -103,9 +116,14 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 	snprintf(tag_line, sizeof(tag_line), "%s%s%s%s", tags->replicatefrom[0] ? "replicatefrom: " : "",
 		 tags->replicatefrom[0] ? v->replicatefrom : "", tags->replicatefrom[0] && tags->nosync ? ", " : "",
 		 tags->nosync ? "nosync: true" : "");
-	if (conf->hosts_net[0]) /* several hosts: their block (cluster/hosts.h), the CLI's address in it too */
-		snprintf(hosts_hba, sizeof(hosts_hba), "    - host replication replicator %s scram-sha-256\n"
-			 "    - host all all %s scram-sha-256\n", conf->hosts_net, conf->hosts_net);
+	if (conf->hosts_net[0]) /* several hosts: their block only (cluster/hosts.h), the CLI's address in it too;
+				 * no trust: the socket to the postgres user alone, by peer */
+		snprintf(hba, sizeof(hba), "    - local all %s peer\n    - host replication replicator %s scram-sha-256\n"
+			 "    - host all all %s scram-sha-256\n", conf->superuser, conf->hosts_net, conf->hosts_net);
+	else
+		snprintf(hba, sizeof(hba), "    - local all all trust\n"
+			 "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
+			 "    - host all all 127.0.0.1/32 scram-sha-256\n");
 	yml = malloc(cap);
 	if (yml == NULL) {
 		free(sec);
@@ -152,13 +170,10 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		     "    rewind: {username: rewinder, password: %s}\n"
 		     "  parameters: {unix_socket_directories: %s, logging_collector: 'on', log_directory: log}\n"
 		     "  pg_hba:\n"
-		     "    - local all all trust\n"
-		     "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
-		     "    - host all all 127.0.0.1/32 scram-sha-256\n"
 		     "%s"
 		     "tags: {%s}\n",
 		     v->scope, v->name, v->api, v->api, sec->restapi, v->etcd, sec->etcd3, sec->ctl, conf->unit_count >= 3 ? "true" : "false", v->pg, v->pg,
-		     v->data, v->bin, v->pgpass, v->superuser, v->su_pw, v->repl_pw, v->rewind_pw, v->sockets, hosts_hba, tag_line);
+		     v->data, v->bin, v->pgpass, v->superuser, v->su_pw, v->repl_pw, v->rewind_pw, v->sockets, hba, tag_line);
 	explicit_bzero(sec, sizeof(*sec));
 	free(sec);
 	free(v);

@@ -369,6 +369,9 @@ void status_build_checked(const cluster_conf *conf, const unit_record *records, 
 
 	memset(view, 0, sizeof(*view));
 	snprintf(view->cluster, sizeof(view->cluster), "%s", conf->name);
+	if (conf->hosts_net[0] && conf->security.etcd_ca[0] == '\0') /* across hosts, made with --insecure */
+		snprintf(view->security, sizeof(view->security),
+			 "insecure (made with --insecure): no TLS, no etcd users, Patroni's REST API open");
 	snprintf(view->coordinator, sizeof(view->coordinator), "%s", coordinator ? coordinator : "");
 	view->pgbouncer_count = conf->pgbouncer_count;
 	for (int i = 0; i < conf->pgbouncer_count && i < CONF_MAX_PGBOUNCERS; i++) {
@@ -518,6 +521,8 @@ int status_render_table(const status_view *view, char **out, pgr_err *err)
 		 strcmp(view->refresh.state, "idle") == 0 ? view->message : view->refresh.message);
 	if (strcmp(view->refresh.state, "idle") != 0 && view->refresh.cause[0])
 		text_add(&t, "%-8s %s\n", "Cause", view->refresh.cause);
+	if (view->security[0])
+		text_add(&t, "%-8s %s\n", "Security", view->security);
 	for (int i = 0; i < view->unit_count; i++) /* units on several hosts: a Host column */
 		show_host = show_host || strcmp(view->units[i].host, "127.0.0.1") != 0;
 	text_add(&t, "\n%-6s %s%-13s %-8s %-11s %-7s %s%s\n", "Unit", show_host ? "Host            " : "", "Role",
@@ -586,6 +591,8 @@ int status_render_json(const status_view *view, char **out, pgr_err *err)
 	json_object_set_new(root, "version", view->version[0] ? json_string(view->version) : json_null());
 	json_object_set_new(root, "coordinator", view->coordinator[0] ? json_string(view->coordinator) : json_null());
 	json_object_set_new(root, "message", json_string(view->message));
+	if (view->security[0])
+		json_object_set_new(root, "security", json_string(view->security));
 	json_object_set_new(root, "pgbouncer", bouncers);
 	json_object_set_new(root, "refresh", refresh);
 	json_object_set_new(root, "units", units);

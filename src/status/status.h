@@ -55,6 +55,7 @@ typedef struct status_view {
 	status_unit units[CONF_MAX_UNITS];
 	int unit_count;
 	char message[240]; /* the cluster line's message */
+	char security[120]; /* "" (nothing to say), else a line on how the cluster's links are secured */
 } status_view;
 
 /*

@@ -13,6 +13,7 @@
 #  9. cluster stop and start: as it was.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_refresh.sh"
+. "$(dirname "$0")/lib_secure.sh"
 
 secret_of() { head -n 1 "$C/secrets.d/$1"; }
 etcd_url() { sed -n 's/^etcd = //p' "$C/pgrefresh.conf" | cut -d, -f1; }
@@ -122,40 +123,12 @@ assert_load_clean "$T/load" 10000
 assert_ids_on_all "$T/load/ids.txt"
 
 step "no secret on any command line, in any log, in status, status JSON or config"
-SECRETS=()
-for f in "$C"/secrets.d/*; do
-	s=$(secret_of "$(basename "$f")")
-	SECRETS+=("${s#patroni:}")
-done
-while read -r value; do
-	SECRETS+=("$value")
-done < <(sed -n 's/^[a-z_]*_password *= *//p' "$C/secrets")
-[ "${#SECRETS[@]}" -ge 6 ] || fail "found only ${#SECRETS[@]} secrets to look for"
-pgr_ok status --dir "$C"
-STATUS_OUT=$OUT
-pgr_ok status --dir "$C" --format json
-STATUS_OUT+=$OUT
-pgr_ok config --dir "$C"
-STATUS_OUT+=$OUT
-CMDLINES=$(for p in /proc/[0-9]*; do tr '\0' ' ' <"$p/cmdline" 2>/dev/null; echo; done)
-LOGS=$(find "$C" -type f \( -name '*.log' -o -path '*/data/log/*' \) | sort)
-[ "$(echo "$LOGS" | wc -l)" -ge 8 ] || fail "found too few logs: $LOGS"
-for s in "${SECRETS[@]}"; do
-	[ "${#s}" -ge 16 ] || fail "a secret shorter than 16 characters: the search would mean little"
-	[[ "$CMDLINES" != *"$s"* ]] || fail "a secret is on a command line"
-	[[ "$STATUS_OUT" != *"$s"* ]] || fail "a secret is in status or config output"
-	while read -r log; do
-		! grep -qF -- "$s" "$log" || fail "a secret is in $log"
-	done <<<"$LOGS"
-done
-ok "${#SECRETS[@]} secrets: none in $(echo "$CMDLINES" | wc -l) command lines, $(echo "$LOGS" | wc -l) logs, status or config"
+SHOWN=$(shown_by "$C") || fail "status, config or cluster env failed"
+assert_secrets_hidden "$C" 8 "$SHOWN"
 
 step "a wrong or missing credential of pgrefresh: an error naming it, nothing changed"
 BEFORE=$(pgr_run config --dir "$C"; printf '%s' "$OUT")
-cp -p "$C/secrets.d/etcd_pgrefresh" "$T/etcd_pgrefresh.kept"
-printf 'wrong-password\n' >"$C/secrets.d/etcd_pgrefresh"
-pgr_run config set --dir "$C" pause-after-unit-refresh=all
-cp -p "$T/etcd_pgrefresh.kept" "$C/secrets.d/etcd_pgrefresh"
+with_wrong_secret "$C" etcd_pgrefresh wrong-password config set --dir "$C" pause-after-unit-refresh=all
 assert_user_error "config set with a wrong etcd password"
 assert_contains "$ERR" "etcd refused pgrefresh's credentials (user pgrefresh)" "the error"
 chmod 644 "$C/secrets.d/etcd_pgrefresh"
@@ -170,11 +143,8 @@ assert_user_error "config set without pgrefresh's client key"
 assert_contains "$ERR" "etcd_key $C/pki/pgrefresh.key unreadable" "the error"
 AFTER=$(pgr_run config --dir "$C"; printf '%s' "$OUT")
 assert_eq "$AFTER" "$BEFORE" "the settings after the refused commands"
-cp -p "$C/secrets.d/patroni_api" "$T/patroni_api.kept"
-printf 'patroni:wrong-password\n' >"$C/secrets.d/patroni_api"
 PRIMARY=$(units_with_role primary)
-pgr_run switchover --dir "$C"
-cp -p "$T/patroni_api.kept" "$C/secrets.d/patroni_api"
+with_wrong_secret "$C" patroni_api patroni:wrong-password switchover --dir "$C"
 assert_user_error "switchover with a wrong Patroni password"
 assert_contains "$ERR" "refused pgrefresh's credentials (HTTP 401): check secret patroni_api" "the error"
 wait_healthy 60

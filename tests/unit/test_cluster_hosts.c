@@ -191,11 +191,82 @@ static void test_patroni_hba(void **state)
 	free(yml);
 	snprintf(conf->hosts_net, sizeof(conf->hosts_net), "198.18.0.16/28");
 	assert_int_equal(patroni_yml_render(conf, &secrets, &conf->units[0], NULL, &yml, &len, &err), 0);
-	assert_non_null(strstr(yml, "    - host replication replicator 198.18.0.16/28 scram-sha-256\n"
-				    "    - host all all 198.18.0.16/28 scram-sha-256\n"));
+	assert_non_null(strstr(yml, "  pg_hba:\n    - local all postgres peer\n"
+				    "    - host replication replicator 198.18.0.16/28 scram-sha-256\n"
+				    "    - host all all 198.18.0.16/28 scram-sha-256\ntags:"));
+	assert_null(strstr(yml, "trust")); /* never trust across hosts */
+	assert_null(strstr(yml, "127.0.0.1"));
 	assert_non_null(strstr(yml, "listen: \"198.18.0.18:5432\""));
 	free(yml);
 	test_free(conf);
+}
+
+/* Patroni's etcd3.hosts: every endpoint of the conf, in its order (a host's own member first), no scheme. */
+static void test_patroni_etcd_hosts(void **state)
+{
+	static const struct {
+		const char *etcd, *hosts;
+	} cases[] = {
+		{ "http://127.0.0.1:2379", "etcd3: {hosts: \"127.0.0.1:2379\"}" },
+		{ "https://198.18.0.19:2379,https://198.18.0.18:2379,https://198.18.0.20:2379",
+		  "etcd3: {hosts: \"198.18.0.19:2379,198.18.0.18:2379,198.18.0.20:2379\"" },
+		{ "http://198.18.0.18:2379/,198.18.0.19:2379", "etcd3: {hosts: \"198.18.0.18:2379,198.18.0.19:2379\"}" },
+	};
+	static const char text[] = "[cluster]\nname = pg\netcd = http://198.18.0.18:2379\ncatalog = /c\n"
+				   "[unit pg/0]\nhost = 198.18.0.18\npg_port = 5432\napi_port = 8008\n";
+	cluster_secrets secrets = { "su", "repl", "rew" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cluster_conf *conf = test_calloc(1, sizeof(*conf));
+		pgr_err err = { 0 };
+		char *yml = NULL;
+		size_t len = 0;
+
+		assert_int_equal(conf_parse(text, "f.conf", conf, &err), 0);
+		snprintf(conf->dir, sizeof(conf->dir), "/d");
+		snprintf(conf->etcd, sizeof(conf->etcd), "%s", cases[i].etcd);
+		assert_int_equal(patroni_yml_render(conf, &secrets, &conf->units[0], NULL, &yml, &len, &err), 0);
+		if (strstr(yml, cases[i].hosts) == NULL)
+			fail_msg("case %zu: no %s in:\n%s", i, cases[i].hosts, yml);
+		free(yml);
+		test_free(conf);
+	}
+}
+
+/* status says so when a cluster of hosts was made with --insecure (table and JSON); nothing otherwise. */
+static void test_status_insecure(void **state)
+{
+	static const struct {
+		const char *hosts_net, *etcd_ca;
+		bool said;
+	} cases[] = {
+		{ "198.18.0.16/28", "", true },
+		{ "198.18.0.16/28", "/d/pki/ca.crt", false },
+		{ "", "", false }, /* loopback: plain unless --secure, as always */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cluster_conf *conf = test_calloc(1, sizeof(*conf));
+		status_view *view = test_calloc(1, sizeof(*view));
+		pgr_err err = { 0 };
+		char *table = NULL, *json = NULL;
+
+		snprintf(conf->name, sizeof(conf->name), "pg");
+		snprintf(conf->hosts_net, sizeof(conf->hosts_net), "%s", cases[i].hosts_net);
+		snprintf(conf->security.etcd_ca, sizeof(conf->security.etcd_ca), "%s", cases[i].etcd_ca);
+		status_build(conf, NULL, NULL, NULL, "", NULL, 0, view);
+		assert_int_equal(status_render_table(view, &table, &err), 0);
+		assert_int_equal(status_render_json(view, &json, &err), 0);
+		if ((strstr(table, "\nSecurity insecure (made with --insecure)") != NULL) != cases[i].said ||
+		    (strstr(json, "\"security\": \"insecure (made with --insecure)") != NULL) != cases[i].said)
+			fail_msg("case %zu: table\n%s\njson\n%s", i, table, json);
+		free(table);
+		free(json);
+		test_free(view);
+		test_free(conf);
+	}
 }
 
 /* status's table: a Host column when units are on several hosts; on 127.0.0.1 the table as it was. */
@@ -242,6 +313,8 @@ int main(void)
 		cmocka_unit_test(test_conf_hosts_keys),
 		cmocka_unit_test(test_conf_hosts_bad),
 		cmocka_unit_test(test_patroni_hba),
+		cmocka_unit_test(test_patroni_etcd_hosts),
+		cmocka_unit_test(test_status_insecure),
 		cmocka_unit_test(test_status_host_column),
 	};
 

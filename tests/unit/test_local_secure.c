@@ -155,11 +155,87 @@ static void test_secure_cluster(void **state)
 	assert_int_equal(nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* Across hosts: the CA's key and etcd's root password stay in the CLI's directory; each host gets the CA's
+ * certificate, its own certificates (its address in the server's SAN, not another host's) and the secrets
+ * its processes need, 0600; its conf points at its own files, every etcd endpoint https. */
+static void test_hosts(void **state)
+{
+	static const char *const absent_top[] = { "pki/server.crt", "pki/patroni.crt" };
+	static const char *const absent_host[] = { "pki/ca.key", "secrets.d/etcd_root" };
+	static const char *const host_secrets[] = { "etcd_patroni", "etcd_pgrefresh", "patroni_api", "pgbouncer_admin" };
+	char dir[64] = "/tmp/pgr-test-hosts-XXXXXX", path[PATH_MAX + 64], ca[PATH_MAX + 16], hca[PATH_MAX + 32];
+	char a[128], b[128];
+	cluster_conf *top = test_calloc(1, sizeof(*top)), *hc = test_calloc(1, sizeof(*hc));
+	local_secure_etcd_args args;
+	struct stat st;
+	pgr_err err = { 0 };
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	conf_make(top, dir);
+	snprintf(top->etcd, sizeof(top->etcd), "http://198.18.0.18:2379,http://198.18.0.19:2379");
+	/* a plain cluster of hosts (--insecure): nothing made, nothing pointed */
+	*hc = *top;
+	snprintf(hc->dir, sizeof(hc->dir), "%s/hosts/h1", dir);
+	assert_int_equal(local_secure_host_conf(top, hc, &err), 0);
+	assert_false(local_secure_on(hc));
+	assert_int_equal(local_secure_host_files(top, hc, "198.18.0.19", &err), 0);
+	assert_int_equal(stat(hc->dir, &st), -1);
+
+	if (local_secure_prepare_hosts(top, &err) != 0)
+		fail_msg("prepare_hosts: %s", err.msg);
+	assert_true(local_secure_on(top));
+	assert_string_equal(top->etcd, "https://198.18.0.18:2379,https://198.18.0.19:2379");
+	snprintf(ca, sizeof(ca), "%s/pki/ca.crt", dir);
+	if (pki_cert_verify(ca, top->security.etcd_cert, NULL, &err) != 0)
+		fail_msg("the CLI's certificate: %s", err.msg);
+	for (size_t i = 0; i < COUNT(absent_top); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, absent_top[i]);
+		assert_int_equal(stat(path, &st), -1);
+	}
+
+	*hc = *top;
+	snprintf(hc->dir, sizeof(hc->dir), "%s/hosts/h1", dir);
+	snprintf(hc->etcd, sizeof(hc->etcd), "http://198.18.0.19:2379,http://198.18.0.18:2379");
+	assert_int_equal(local_secure_host_conf(top, hc, &err), 0);
+	assert_string_equal(hc->etcd, "https://198.18.0.19:2379,https://198.18.0.18:2379");
+	snprintf(hca, sizeof(hca), "%s/pki/ca.crt", hc->dir);
+	assert_string_equal(hc->security.etcd_ca, hca);
+	assert_string_equal(hc->security.patroni_ca, hca);
+	snprintf(path, sizeof(path), "%s/pki/pgrefresh.key", hc->dir);
+	assert_string_equal(hc->security.etcd_key, path);
+	if (local_secure_host_files(top, hc, "198.18.0.19", &err) != 0)
+		fail_msg("host_files: %s", err.msg);
+	snprintf(path, sizeof(path), "%s/pki/server.crt", hc->dir);
+	if (pki_cert_verify(hca, path, "198.18.0.19", &err) != 0)
+		fail_msg("the host's server certificate: %s", err.msg);
+	assert_int_equal(pki_cert_verify(ca, path, "198.18.0.18", &err), -1); /* another host's address */
+	for (size_t i = 0; i < COUNT(absent_host); i++) {
+		snprintf(path, sizeof(path), "%s/%s", hc->dir, absent_host[i]);
+		assert_int_equal(stat(path, &st), -1);
+	}
+	for (size_t i = 0; i < COUNT(host_secrets); i++) {
+		snprintf(path, sizeof(path), "%s/secrets.d/%s", hc->dir, host_secrets[i]);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		assert_int_equal(conf_secret_read(dir, host_secrets[i], a, sizeof(a), &err), 0);
+		assert_int_equal(conf_secret_read(hc->dir, host_secrets[i], b, sizeof(b), &err), 0);
+		assert_string_equal(a, b);
+	}
+	local_secure_etcd_args_for(hc, &args);
+	snprintf(path, sizeof(path), "--cert-file=%s/pki/server.crt", hc->dir);
+	assert_string_equal(args.arg[0], path);
+	assert_int_equal(nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+	test_free(hc);
+	test_free(top);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_cluster),
 		cmocka_unit_test(test_secure_cluster),
+		cmocka_unit_test(test_hosts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
