@@ -18,6 +18,8 @@ static const setting_def defs[] = {
 	  "how long the switchover waits, without pausing PgBouncer, for clients holding a transaction open on the primary" },
 	{ "switchover-terminate-clients", "true|false", "false", true,
 	  "after switchover-wait-seconds, end those clients' sessions (pg_terminate_backend) instead of halting the refresh" },
+	{ "require-backup-within-hours", "hours", "0", true,
+	  "a full backup (pgBackRest) at most this old, and WAL archiving on, or the check `backup` fails; 0: not required" },
 };
 
 int settings_count(void)
@@ -121,6 +123,13 @@ int settings_apply(refresh_settings *s, const char *name, const char *value, pgr
 		s->switchover_terminate_clients = strcmp(value, "true") == 0;
 		return 0;
 	}
+	if (strcmp(name, "require-backup-within-hours") == 0) {
+		if (parse_int(value, 0, 87600, &v) != 0)
+			return pgr_err_set(err, "bad value \"%s\" for require-backup-within-hours (expected 0 to 87600 hours, 0: "
+					   "not required)", value);
+		s->require_backup_hours = (int)v;
+		return 0;
+	}
 	return pgr_err_set(err, "unknown setting \"%s\"", name);
 }
 
@@ -138,6 +147,8 @@ void settings_value_text(const refresh_settings *s, const char *name, char *buf,
 		snprintf(buf, len, "%d", s->switchover_wait_s);
 	else if (strcmp(name, "switchover-terminate-clients") == 0)
 		snprintf(buf, len, "%s", s->switchover_terminate_clients ? "true" : "false");
+	else if (strcmp(name, "require-backup-within-hours") == 0)
+		snprintf(buf, len, "%d", s->require_backup_hours);
 	else
 		snprintf(buf, len, "%s", "");
 }

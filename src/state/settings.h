@@ -21,6 +21,7 @@ typedef struct refresh_settings {
 	bool auto_rollback;
 	int switchover_wait_s;          /* how long the switchover waits for clients that hold transactions open */
 	bool switchover_terminate_clients; /* after that wait: end their sessions (true) or halt (false) */
+	int require_backup_hours;       /* 0: a backup is reported, not required (refresh/backup_check.h) */
 } refresh_settings;
 
 /* One row of the settings table. */
