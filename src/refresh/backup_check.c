@@ -184,12 +184,11 @@ void backup_judge_backup(const backup_info *info, const char *why_missing, int r
 		if (info == NULL)
 			snprintf(why, sizeof(why), "%s", why_missing);
 		else
-			snprintf(why, sizeof(why), "pgBackRest stanza %s: %s (code %d)", info->stanza, info->status_message,
-				 info->status_code);
+			snprintf(why, sizeof(why), "pgBackRest stanza %s: %s", info->stanza, info->status_message);
 		if (require_hours > 0)
 			checks_add(report, "backup", CHECK_BACKUP, CHECK_FAIL,
-				   "no full backup to look at (%s), and require-backup-within-hours=%d: configure the stanza, "
-				   "then `%s`", why, require_hours, take_cmd);
+				   "no full backup (%s), require-backup-within-hours=%d: take one with `%s`", why, require_hours,
+				   take_cmd);
 		else
 			checks_add(report, "backup", CHECK_BACKUP, CHECK_PASS, "no backup to report: %s (information)", why);
 		return;
