@@ -184,10 +184,10 @@ void backup_judge_backup(const backup_info *info, const char *why_missing, int r
 		if (info == NULL)
 			snprintf(why, sizeof(why), "%s", why_missing);
 		else
-			snprintf(why, sizeof(why), "pgBackRest stanza %s: %s", info->stanza, info->status_message);
+			snprintf(why, sizeof(why), "stanza %s: %s", info->stanza, info->status_message);
 		if (require_hours > 0)
 			checks_add(report, "backup", CHECK_BACKUP, CHECK_FAIL,
-				   "no full backup (%s), require-backup-within-hours=%d: take one with `%s`", why, require_hours,
+				   "no full backup (%s), require-backup-within-hours=%d: take one: `%s`", why, require_hours,
 				   take_cmd);
 		else
 			checks_add(report, "backup", CHECK_BACKUP, CHECK_PASS, "no backup to report: %s (information)", why);
@@ -201,8 +201,8 @@ void backup_judge_backup(const backup_info *info, const char *why_missing, int r
 	if (info->full_count == 0) {
 		if (require_hours > 0)
 			checks_add(report, "backup", CHECK_BACKUP, CHECK_FAIL,
-				   "stanza %s has no full backup (limit %d h, require-backup-within-hours): take one with `%s`",
-				   info->stanza, require_hours, take_cmd);
+				   "stanza %s has no full backup, require-backup-within-hours=%d: take one: `%s`", info->stanza,
+				   require_hours, take_cmd);
 		else
 			checks_add(report, "backup", CHECK_BACKUP, CHECK_PASS, "stanza %s has no full backup yet (%s)",
 				   info->stanza, limit);
@@ -211,13 +211,12 @@ void backup_judge_backup(const backup_info *info, const char *why_missing, int r
 	backup_age_text(now - info->last_full_stop, age, sizeof(age));
 	if (require_hours > 0 && now - info->last_full_stop > (int64_t)require_hours * 3600)
 		checks_add(report, "backup", CHECK_BACKUP, CHECK_FAIL,
-			   "the last full backup of stanza %s (%s) is %s old, over the limit of %d h "
-			   "(require-backup-within-hours): take one with `%s`",
-			   info->stanza, info->last_full_label, age, require_hours, take_cmd);
+			   "last full backup %s is %s old, over require-backup-within-hours=%d: take one: `%s`",
+			   info->last_full_label, age, require_hours, take_cmd);
 	else
 		checks_add(report, "backup", CHECK_BACKUP, CHECK_PASS,
-			   "the last full backup of stanza %s (%s) is %s old (%s); %d full backup(s)", info->stanza,
-			   info->last_full_label, age, limit, info->full_count);
+			   "last full backup %s (stanza %s) is %s old (%s); %d full backup(s)", info->last_full_label,
+			   info->stanza, age, limit, info->full_count);
 }
 
 /* ---- against the running cluster ---- */

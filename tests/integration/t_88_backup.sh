@@ -60,7 +60,7 @@ ok "wal-archiving: $N_SAID segment(s), between pg_stat_archiver's $N_BEFORE and 
 [ "$N_SAID" != "$N_AFTER" ] || assert_contains "$ARCH" "the last ($WAL_AFTER)" "the last archived segment"
 BK=$(check_detail "$CHECK" backup)
 assert_eq "$(check_verdict "$CHECK" backup)" "pass backup" "backup verdict and group"
-assert_contains "$BK" "the last full backup of stanza pg ($LABEL) is " "backup detail names pgBackRest's label"
+assert_contains "$BK" "last full backup $LABEL (stanza pg) is " "backup detail names pgBackRest's label"
 AGE_S=$(($(date +%s) - STOP))
 if [ "$AGE_S" -lt 60 ]; then
 	assert_match "$BK" " is [0-9]+ s old \(no limit set\)" "the age, in seconds"
@@ -72,7 +72,7 @@ else
 fi
 pgr_ok pre-refresh-check --dir "$C"
 assert_match "$OUT" "ok +wal-archiving +archive_mode is on" "tabular wal-archiving"
-assert_match "$OUT" "ok +backup +the last full backup" "tabular backup"
+assert_match "$OUT" "ok +backup +last full backup $LABEL" "tabular backup"
 
 step "require-backup-within-hours: malformed values refused; 1 h passes with this backup"
 for bad in abc -1 1.5 87601; do
@@ -85,7 +85,7 @@ pgr_ok config --dir "$C" require-backup-within-hours
 assert_eq "$OUT" 1 "config require-backup-within-hours"
 pgr_run pre-refresh-check --dir "$C" --format json
 [ "$RC" = 0 ] || fail "pre-refresh-check exited $RC with a backup within the limit: $OUT $ERR"
-assert_contains "$(check_detail "$OUT" backup)" "($LABEL) is " "backup"
+assert_contains "$(check_detail "$OUT" backup)" "$LABEL (stanza pg) is " "backup"
 assert_contains "$(check_detail "$OUT" backup)" "old (limit 1 h)" "backup within the limit"
 
 step "the stanza deleted (pgbackrest stop, stanza-delete, start): pre-refresh-check and refresh fail on check backup"
@@ -97,8 +97,7 @@ MSG=$(json_get "$(pgbackrest_c --output=json info)" "d[0]['status']['message']")
 pgr_run pre-refresh-check --dir "$C"
 assert_user_error "pre-refresh-check without a backup"
 assert_rc 3 "exit"
-assert_contains "$OUT" "backup: no full backup (pgBackRest stanza pg: $MSG)" "the problem, in pgBackRest's words"
-assert_contains "$OUT" "require-backup-within-hours=1" "the limit"
+assert_contains "$OUT" "backup: no full backup (stanza pg: $MSG), require-backup-within-hours=1: take one: \`" "the problem, in pgBackRest's words"
 assert_contains "$OUT" "pgbackrest --config=$C/pgbackrest/pgbackrest.conf --stanza=pg backup --type=full" "the command to take one"
 STARTS=$(postmaster_starts)
 set_pause first

@@ -276,19 +276,19 @@ static const struct {
 	const char *detail_has;
 	bool names_command;
 } backup_cases[] = {
-	{ NOW - 3600, 1, 0, false, true, 0, CHECK_PASS, "is 1 h 0 min old (no limit set)", false },
+	{ NOW - 3600, 1, 0, false, true, 0, CHECK_PASS, "last full backup 20261129-221000F (stanza pg) is 1 h 0 min old (no limit set)", false },
 	{ NOW - 3600, 1, 0, false, true, 24, CHECK_PASS, "is 1 h 0 min old (limit 24 h)", false },
 	{ NOW - 24 * 3600, 1, 0, false, true, 24, CHECK_PASS, "is 1 d 0 h old (limit 24 h)", false },
-	{ NOW - 24 * 3600 - 1, 2, 0, false, true, 24, CHECK_FAIL, "is 1 d 0 h old, over the limit of 24 h", true },
-	{ NOW - 3 * 3600 - 120, 1, 0, false, true, 1, CHECK_FAIL, "is 3 h 2 min old, over the limit of 1 h", true },
+	{ NOW - 24 * 3600 - 1, 2, 0, false, true, 24, CHECK_FAIL, "last full backup 20261129-221000F is 1 d 0 h old, over require-backup-within-hours=24: take one: `", true },
+	{ NOW - 3 * 3600 - 120, 1, 0, false, true, 1, CHECK_FAIL, "is 3 h 2 min old, over require-backup-within-hours=1", true },
 	{ NOW - 90 * 86400, 1, 0, false, true, 0, CHECK_PASS, "is 90 d 0 h old (no limit set)", false },
 	{ 0, 0, 2, false, true, 0, CHECK_PASS, "has no full backup yet (no limit set)", false },
-	{ 0, 0, 2, false, true, 24, CHECK_FAIL, "has no full backup (limit 24 h", true },
-	{ 0, 0, 0, false, true, 24, CHECK_FAIL, "has no full backup (limit 24 h", true }, /* only diff/incr left */
+	{ 0, 0, 2, false, true, 24, CHECK_FAIL, "stanza pg has no full backup, require-backup-within-hours=24: take one: `", true },
+	{ 0, 0, 0, false, true, 24, CHECK_FAIL, "stanza pg has no full backup, require-backup-within-hours=24: take one: `", true }, /* only diff/incr left */
 	{ NOW - 60, 1, 0, true, true, 0, CHECK_FAIL, "backup of stanza pg is running", false },
-	{ 0, 0, 1, false, true, 0, CHECK_PASS, "pgBackRest stanza pg: missing stanza path (information)", false },
-	{ 0, 0, 1, false, true, 24, CHECK_FAIL, "no full backup (pgBackRest stanza pg: missing stanza path), require-backup-within-hours=24: take one", true },
-	{ 0, 0, 3, false, true, 24, CHECK_FAIL, "(pgBackRest stanza pg: missing stanza data)", true },
+	{ 0, 0, 1, false, true, 0, CHECK_PASS, "no backup to report: stanza pg: missing stanza path (information)", false },
+	{ 0, 0, 1, false, true, 24, CHECK_FAIL, "no full backup (stanza pg: missing stanza path), require-backup-within-hours=24: take one: `", true },
+	{ 0, 0, 3, false, true, 24, CHECK_FAIL, "(stanza pg: missing stanza data)", true },
 	{ 0, 0, 0, false, false, 0, CHECK_PASS, "no backup to report: pgBackRest is not installed", false },
 	{ 0, 0, 0, false, false, 12, CHECK_FAIL, "no full backup (pgBackRest is not installed), require-backup-within-hours=12", true },
 };
