@@ -43,6 +43,7 @@ static const cli_option_def create_options[] = {
 	{ "secure", NULL, "a CA, TLS and passwords on every link: etcd (users), Patroni's REST API, PgBouncer, PostgreSQL" },
 	{ "hosts", "N", "3 to 5 network-namespace hosts (root), each with an etcd member, a unit and a PgBouncer" },
 	{ "insecure", NULL, "with --hosts: no TLS and no etcd/Patroni/PgBouncer-admin passwords (secure is the default there)" },
+	{ "backup", NULL, "pgBackRest configured (repository in DIR/pgbackrest, WAL archived), a first full backup" },
 	{ NULL, NULL, NULL },
 };
 
@@ -82,6 +83,7 @@ static const cli_option_def force_options[] = {
 	{ "check-compatibility", "true|false", "false: skip higher-minor and blocklist checks (never a change of major)" },
 	{ "run-pre-refresh-checks", "true|false", "false: skip the health checks (units running, streaming, lag)" },
 	{ "check-workload", "true|false", "false: skip the target's presence, runnability and extensions on each unit" },
+	{ "check-backup", "true|false", "false: skip the backup checks (WAL archiving, require-backup-within-hours)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -181,7 +183,8 @@ static const cli_command commands[] = {
 	{ { "resume-refresh" }, cmd_resume_refresh, "resume-refresh [--check-health-of-refreshed-units=false]",
 	  "continue a paused (or failed) refresh", true, resume_options, "pgrefresh resume-refresh", NULL },
 	{ { "force-refresh-start" }, cmd_force_refresh_start,
-	  "force-refresh-start [--check-compatibility=false] [--run-pre-refresh-checks=false] [--check-workload=false]",
+	  "force-refresh-start [--check-compatibility=false] [--run-pre-refresh-checks=false] [--check-workload=false] "
+	  "[--check-backup=false]",
 	  "start an incompatible refresh, skipping the named checks", true, force_options,
 	  "pgrefresh force-refresh-start --check-workload=false", "At least one check must be false." },
 	{ { "rollback" }, cmd_rollback, "rollback", "refresh back to the original version", true, no_options,

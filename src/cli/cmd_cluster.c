@@ -11,6 +11,7 @@
 #include "cluster/hosts.h"
 #include "cluster/local.h"
 #include "cluster/local_secure.h"
+#include "cluster/local_backup.h"
 #include "etcd/etcd.h"
 #include "state/store.h"
 #include "util/exitcodes.h"
@@ -101,11 +102,13 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	bool secure = cli_take_flag(&argc, argv, "--secure");
 	bool insecure = cli_take_flag(&argc, argv, "--insecure");
 	const char *hosts = cli_take_option(&argc, argv, "--hosts");
+	bool backup = cli_take_flag(&argc, argv, "--backup");
 
 	if (cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
 	memset(&opts, 0, sizeof(opts));
 	opts.secure = secure;
+	opts.backup = backup;
 	if (ctx->dir[0] == '\0') {
 		pgr_err_set(&ctx->err, "cluster create needs --dir DIR");
 		pgr_err_hint(&ctx->err, "e.g. `pgrefresh cluster create --dir /tmp/pg --units 3 --version 15.18`");
@@ -133,6 +136,11 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (hosts != NULL) /* across hosts TLS and passwords are the default; --insecure opts out */
 		opts.secure = !insecure;
+	if (hosts != NULL && backup) { /* the repository is in DIR, which the hosts' processes do not reach */
+		pgr_err_set(&ctx->err, "--backup with --hosts is not supported yet: the pgBackRest repository is made for a cluster on 127.0.0.1");
+		pgr_err_hint(&ctx->err, "use `pgrefresh cluster create --backup` (on 127.0.0.1) or `--hosts N` without --backup");
+		return PGR_EXIT_USAGE;
+	}
 	if (version == NULL) {
 		pgr_err_set(&ctx->err, "cluster create needs --version V");
 		pgr_err_hint(&ctx->err, "see the versions you have with `pgrefresh versions`");
@@ -172,6 +180,18 @@ int cmd_cluster_create(cli_ctx *ctx, int argc, char **argv)
 	for (int i = 0; i < conf.pgbouncer_count; i++)
 		printf("%s%s:%d", i ? ", " : "", conf.pgbouncers[i].host, conf.pgbouncers[i].port);
 	printf("\n");
+	if (opts.backup) {
+		char label[64];
+		pgr_err berr;
+
+		fprintf(stderr, "taking the first full backup with pgBackRest ...\n");
+		if (local_backup_first(&conf, label, sizeof(label), &berr) == 0)
+			printf("backup: stanza %s in %s/pgbackrest, WAL archived, full backup %s taken\n", conf.name, conf.dir,
+			       label);
+		else
+			printf("backup: stanza %s configured in %s/pgbackrest, but %s\nnext: %s\n", conf.name, conf.dir,
+			       berr.msg, berr.hint);
+	}
 	printf("next: `pgrefresh status --dir %s`\n", conf.dir);
 	return PGR_EXIT_OK;
 }

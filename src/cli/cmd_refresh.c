@@ -541,7 +541,8 @@ static int await_checks(cli_ctx *ctx, refresh_cli *rc, const char *what)
 					return PGR_EXIT_HALTED;
 				}
 				pgr_err_hint(&ctx->err, "nothing changed; `pgrefresh rollback` cancels it, or `pgrefresh force-refresh-start %s` skips the check",
-					     strstr(rec->reason, "compatibility") ? "--check-compatibility=false"
+					     strncmp(rec->reason, "backup check", 12) == 0 ? "--check-backup=false"
+					     : strstr(rec->reason, "compatibility") ? "--check-compatibility=false"
 					     : strstr(rec->reason, "workload") ? "--check-workload=false"
 										: "--run-pre-refresh-checks=false");
 				return PGR_EXIT_HALTED;
@@ -894,17 +895,19 @@ out:
 int cmd_force_refresh_start(cli_ctx *ctx, int argc, char **argv)
 {
 	refresh_cli rc;
-	bool compat = true, pre = true, workload = true;
+	bool compat = true, pre = true, workload = true, backup = true;
 	const char *c = cli_take_option(&argc, argv, "--check-compatibility");
 	const char *p = cli_take_option(&argc, argv, "--run-pre-refresh-checks");
 	const char *w = cli_take_option(&argc, argv, "--check-workload");
+	const char *b = cli_take_option(&argc, argv, "--check-backup");
 	int code;
 
 	if (parse_bool_option(ctx, "--check-compatibility", c, &compat) != 0 ||
 	    parse_bool_option(ctx, "--run-pre-refresh-checks", p, &pre) != 0 ||
-	    parse_bool_option(ctx, "--check-workload", w, &workload) != 0 || cli_no_more_options(ctx, argc, argv) != 0)
+	    parse_bool_option(ctx, "--check-workload", w, &workload) != 0 ||
+	    parse_bool_option(ctx, "--check-backup", b, &backup) != 0 || cli_no_more_options(ctx, argc, argv) != 0)
 		return PGR_EXIT_USAGE;
-	if (compat && pre && workload) {
+	if (compat && pre && workload && backup) {
 		pgr_err_set(&ctx->err, "force-refresh-start needs at least one check set to false");
 		pgr_err_hint(&ctx->err, "e.g. `pgrefresh force-refresh-start --check-compatibility=false`");
 		return PGR_EXIT_USAGE;
@@ -924,9 +927,11 @@ int cmd_force_refresh_start(cli_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "skipping the pre-refresh checks (health, backups)\n");
 	if (!workload)
 		fprintf(stderr, "skipping the workload checks (present and runnable on every unit, extensions)\n");
+	if (!backup)
+		fprintf(stderr, "skipping the backup checks (WAL archiving, the last full backup's age)\n");
 	{
 		fsm_intent ask = { .ask = ASK_FORCE, .check_health = true, .skip_compatibility = !compat,
-				   .skip_prechecks = !pre, .skip_workload = !workload };
+				   .skip_prechecks = !pre, .skip_workload = !workload, .skip_backup = !backup };
 
 		code = ask_coordinator(ctx, &rc, &ask);
 		if (code != PGR_EXIT_OK)

@@ -292,6 +292,13 @@ int conf_parse(const char *text, const char *origin, cluster_conf *conf, pgr_err
 			} else if (strcmp(key, "superuser") == 0) {
 				if ((rc = set_value(conf->superuser, sizeof(conf->superuser), value, origin, lineno, key, err)) != 0)
 					break;
+			} else if (strcmp(key, "pgbackrest_config") == 0 || strcmp(key, "pgbackrest_stanza") == 0) {
+				bool cfg = key[11] == 'c';
+
+				if ((rc = set_value(cfg ? conf->pgbackrest_config : conf->pgbackrest_stanza,
+						    cfg ? sizeof(conf->pgbackrest_config) : sizeof(conf->pgbackrest_stanza), value,
+						    origin, lineno, key, err)) != 0)
+					break;
 			} else if (conf_security_key(key)) {
 				if ((rc = conf_security_set(&conf->security, key, value, origin, lineno, err)) != 0)
 					break;
@@ -424,6 +431,10 @@ int conf_format(const cluster_conf *conf, char *buf, size_t buflen, pgr_err *err
 		EMIT("hosts_net = %s\n", conf->hosts_net);
 	if (conf->hosts_bridge[0])
 		EMIT("hosts_bridge = %s\n", conf->hosts_bridge);
+	if (conf->pgbackrest_config[0] && !strpbrk(conf->pgbackrest_config, "\r\n"))
+		EMIT("pgbackrest_config = %s\n", conf->pgbackrest_config);
+	if (conf->pgbackrest_stanza[0] && !strpbrk(conf->pgbackrest_stanza, "\r\n"))
+		EMIT("pgbackrest_stanza = %s\n", conf->pgbackrest_stanza);
 	if (conf_security_format(&conf->security, buf + used, buflen - used, &n, err) != 0)
 		return -1;
 	used += (size_t)n;

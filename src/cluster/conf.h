@@ -15,6 +15,9 @@
  *   hosts_net = 198.18.0.16/28     (a cluster across network-namespace hosts: their addresses' block)
  *   hosts_bridge = pgr-1a2b3c4d    (its bridge: in the CLI's file only, whose units live in
  *                                   DIR/hosts/hN; a host's own file, DIR/hosts/hN/pgrefresh.conf, has none)
+ *   pgbackrest_config = DIR/pgbackrest/pgbackrest.conf  (pgBackRest's config for this cluster; absent:
+ *                                   its own default, /etc/pgbackrest.conf; refresh/backup_check.h)
+ *   pgbackrest_stanza = pg         (the cluster's stanza there; absent: the cluster's name)
  *   [unit pg/0]
  *   host = 127.0.0.1
  *   pg_port = 5440
@@ -113,6 +116,8 @@ typedef struct cluster_conf {
 	conf_unit units[CONF_MAX_UNITS];
 	int unit_count;
 	conf_security security;
+	char pgbackrest_config[PATH_MAX]; /* "" or pgBackRest's config file (cluster create --backup) */
+	char pgbackrest_stanza[64];       /* "" or the stanza, when it is not the cluster's name */
 } cluster_conf;
 
 /* Passwords of the cluster's roles, DIR/secrets. */

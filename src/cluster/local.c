@@ -19,6 +19,7 @@
 #include "cluster/conf_security.h"
 #include "cluster/health.h"
 #include "cluster/local_secure.h"
+#include "cluster/local_backup.h"
 #include "cluster/hosts.h"
 #include "patroni/patroni.h"
 #include "patroni/patroni_yml.h"
@@ -1124,6 +1125,8 @@ int local_cluster_create(const local_create_opts *opts, const char *self_exe, cl
 		goto fail;
 	if (opts->secure && local_secure_prepare(conf, "127.0.0.1", err) != 0)
 		goto fail;
+	if (opts->backup && local_backup_prepare(conf, err) != 0)
+		goto fail;
 	for (int i = 0; i < conf->unit_count; i++) {
 		if (local_unit_prepare(conf, &conf->units[i], opts->version, err) != 0)
 			goto fail;
@@ -1192,7 +1195,7 @@ int local_dir_check_empty(const char *dir, pgr_err *err)
 /* What `cluster create` makes in DIR, by name: nothing else there is ever removed. pgrefresh.conf goes last,
  * so that a destroy that stopped half-way can be run again. */
 static const char *const made_names[] = { "units", "etcd", "libexec", "secrets", "pgpass", "pki", "secrets.d",
-					  "pgrefresh.conf" };
+					  "pgbackrest", "pgrefresh.conf" };
 
 static int remove_made(const cluster_conf *conf, pgr_err *err)
 {

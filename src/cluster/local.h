@@ -31,6 +31,7 @@ typedef struct local_create_opts {
 	char catalog[PATH_MAX];
 	long timeout_ms;
 	bool secure; /* TLS and passwords on every link (cluster/local_secure.h) */
+	bool backup; /* pgBackRest configured, WAL archived (cluster/local_backup.h); the first backup: the caller's */
 } local_create_opts;
 
 /* Creates DIR and starts the cluster; healthy when it returns 0. On failure nothing is left but the logs

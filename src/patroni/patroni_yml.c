@@ -6,6 +6,7 @@
 
 #include "adopt/adopt.h"
 #include "cluster/conf_security.h"
+#include "cluster/local_backup.h"
 #include "cluster/local_secure.h"
 #include "patroni/patroni.h"
 #include "util/fileutil.h"
@@ -92,7 +93,7 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		       const patroni_tags *tags, char **out, size_t *out_len, pgr_err *err)
 {
 	static const patroni_tags no_tags;
-	char tag_line[200], hba[300];
+	char tag_line[200], hba[300], archive[3 * PATH_MAX + 160] = "";
 	struct patroni_values *v;
 	local_secure_patroni *sec;
 	char *yml;
@@ -124,6 +125,19 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		snprintf(hba, sizeof(hba), "    - local all all trust\n"
 			 "    - host replication replicator 127.0.0.1/32 scram-sha-256\n"
 			 "    - host all all 127.0.0.1/32 scram-sha-256\n");
+	{
+		/* cluster create --backup: WAL archived with pgBackRest (cluster/local_backup.h) */
+		char cmd[3 * PATH_MAX + 96], quoted[sizeof(archive) - 40];
+
+		local_backup_archive_command(conf, unit, cmd, sizeof(cmd));
+		if (cmd[0] && yaml_quote("the archive_command", cmd, quoted, sizeof(quoted), err) != 0) {
+			free(sec);
+			free(v);
+			return -1;
+		}
+		if (cmd[0])
+			snprintf(archive, sizeof(archive), ",\n               archive_mode: 'on', archive_command: %s", quoted);
+	}
 	yml = malloc(cap);
 	if (yml == NULL) {
 		free(sec);
@@ -168,12 +182,12 @@ int patroni_yml_render(const cluster_conf *conf, const cluster_secrets *secrets,
 		     "    superuser: {username: %s, password: %s}\n"
 		     "    replication: {username: replicator, password: %s}\n"
 		     "    rewind: {username: rewinder, password: %s}\n"
-		     "  parameters: {unix_socket_directories: %s, logging_collector: 'on', log_directory: log}\n"
+		     "  parameters: {unix_socket_directories: %s, logging_collector: 'on', log_directory: log%s}\n"
 		     "  pg_hba:\n"
 		     "%s"
 		     "tags: {%s}\n",
 		     v->scope, v->name, v->api, v->api, sec->restapi, v->etcd, sec->etcd3, sec->ctl, conf->unit_count >= 3 ? "true" : "false", v->pg, v->pg,
-		     v->data, v->bin, v->pgpass, v->superuser, v->su_pw, v->repl_pw, v->rewind_pw, v->sockets, hba, tag_line);
+		     v->data, v->bin, v->pgpass, v->superuser, v->su_pw, v->repl_pw, v->rewind_pw, v->sockets, archive, hba, tag_line);
 	explicit_bzero(sec, sizeof(*sec));
 	free(sec);
 	free(v);

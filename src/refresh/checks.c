@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "refresh/backup_check.h"
 #include "cluster/conf_security.h"
 #include "cluster/health.h"
 #include "patroni/patroni.h"
@@ -21,6 +22,8 @@ const char *check_group_name(check_group g)
 		return "pre-refresh";
 	case CHECK_COMPAT:
 		return "compatibility";
+	case CHECK_BACKUP:
+		return "backup";
 	default:
 		return "workload";
 	}
@@ -33,6 +36,8 @@ const char *check_group_flag(check_group g)
 		return "--run-pre-refresh-checks=false";
 	case CHECK_COMPAT:
 		return "--check-compatibility=false";
+	case CHECK_BACKUP:
+		return "--check-backup=false";
 	default:
 		return "--check-workload=false";
 	}
@@ -438,8 +443,15 @@ void checks_run(const cluster_conf *conf, const refresh_settings *settings, cons
 	char path[PATH_MAX + 32];
 	char *blocklist = NULL;
 	pgr_err err;
+	bool backups = !req->skip_backup && !req->rollback;
+	bool first_ok = false;
+	char conninfo[1024];
+	archiver_sample first;
 
 	memset(report, 0, sizeof(*report));
+	/* archiving: a first sample of pg_stat_archiver now, the second after the health checks' window */
+	if (backups && primary_conninfo(conf, records, have, "postgres", conninfo, sizeof(conninfo)) == 0)
+		first_ok = backup_archiver_sample(conninfo, &first, &err) == 0;
 	if (req->skip_pre || req->rollback) {
 		checks_add(report, "units-healthy", CHECK_PRE, CHECK_SKIPPED, "%s",
 			   req->rollback ? "rollback: pre-refresh checks skipped" : "skipped (--run-pre-refresh-checks=false)");
@@ -447,6 +459,14 @@ void checks_run(const cluster_conf *conf, const refresh_settings *settings, cons
 		check_health(conf, settings, report);
 		check_backup(conf, records, have, report);
 	}
+	if (backups)
+		backup_check_run(conf, settings->require_backup_hours,
+				 primary_conninfo(conf, records, have, "postgres", conninfo, sizeof(conninfo)) == 0 ? conninfo
+														  : NULL,
+				 first_ok ? &first : NULL, report);
+	else
+		checks_add(report, "backup", CHECK_BACKUP, CHECK_SKIPPED, "%s",
+			   req->rollback ? "rollback: backup checks skipped" : "skipped (--check-backup=false)");
 	snprintf(path, sizeof(path), "%s/blocklist", conf->catalog);
 	if (path_exists(path) && file_read_all(path, &blocklist, NULL, &err) != 0)
 		blocklist = NULL;

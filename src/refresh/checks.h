@@ -3,6 +3,7 @@
  *   pre-refresh (health):  units-healthy, no-backup-running
  *   compatibility:         same-major, higher-version, not-blocklisted
  *   workload:              present-on-every-unit, runnable, extensions-present
+ *   backup:                wal-archiving, backup (refresh/backup_check.h)
  * The version decisions are pure (checks_versions), and so are the workload's (checks_workload_judge):
  * they judge from what each unit's agent reported of its own host (state/unit_record.h: its catalog,
  * whether each entry runs there, its extensions), never from this host's files. The rest read the
@@ -19,9 +20,9 @@
 #include "state/settings.h"
 #include "util/err.h"
 
-#define CHECKS_MAX 16
+#define CHECKS_MAX 20
 
-typedef enum check_group { CHECK_PRE = 0, CHECK_COMPAT, CHECK_WORKLOAD } check_group;
+typedef enum check_group { CHECK_PRE = 0, CHECK_COMPAT, CHECK_WORKLOAD, CHECK_BACKUP } check_group;
 typedef enum check_verdict { CHECK_PASS = 0, CHECK_FAIL, CHECK_SKIPPED } check_verdict;
 
 typedef struct check_result {
@@ -44,6 +45,7 @@ typedef struct check_request {
 	bool skip_pre;
 	bool skip_compat;
 	bool skip_workload;
+	bool skip_backup;
 } check_request;
 
 const char *check_group_name(check_group g);

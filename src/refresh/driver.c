@@ -408,6 +408,7 @@ static void run_checks(refresh_driver *d, const store_snapshot *snap, refresh_ob
 	req.skip_pre = rec->skip_prechecks;
 	req.skip_compat = rec->skip_compatibility;
 	req.skip_workload = rec->skip_workload;
+	req.skip_backup = rec->skip_backup;
 	checks_run(d->conf, &snap->settings, &req, snap->records, snap->have, &report);
 	for (int i = 0; i < report.count; i++)
 		if (report.results[i].verdict == CHECK_SKIPPED)

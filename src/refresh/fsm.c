@@ -280,6 +280,7 @@ static void forced(refresh_record *next, const fsm_ctx *c)
 	next->skip_compatibility = c->obs->intent.skip_compatibility;
 	next->skip_prechecks = c->obs->intent.skip_prechecks;
 	next->skip_workload = c->obs->intent.skip_workload;
+	next->skip_backup = c->obs->intent.skip_backup;
 }
 
 /* A plan's inputs from what the units report (role, the version they are linked to). */
@@ -521,9 +522,9 @@ static refresh_event asked(const refresh_record *rec, const refresh_obs *obs, ch
 		snprintf(cause, causelen, "rolled back by the user (the refresh was %s)", refresh_state_name(rec->state));
 		return EV_ROLLBACK;
 	case ASK_FORCE:
-		snprintf(cause, causelen, "force-refresh-start:%s%s%s", in->skip_compatibility ? " --check-compatibility=false" : "",
+		snprintf(cause, causelen, "force-refresh-start:%s%s%s%s", in->skip_compatibility ? " --check-compatibility=false" : "",
 			 in->skip_prechecks ? " --run-pre-refresh-checks=false" : "",
-			 in->skip_workload ? " --check-workload=false" : "");
+			 in->skip_workload ? " --check-workload=false" : "", in->skip_backup ? " --check-backup=false" : "");
 		return EV_FORCED;
 	case ASK_RESUME:
 		snprintf(cause, causelen, "resume-refresh%s", in->check_health ? "" : " --check-health-of-refreshed-units=false");

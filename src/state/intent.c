@@ -41,6 +41,8 @@ int intent_to_json(const refresh_intent *in, char **json, pgr_err *err)
 				in->ask.skip_prechecks, "skip_workload", in->ask.skip_workload, "answer",
 				answer_names[in->answer], "result", in->result);
 
+	if (obj != NULL && in->ask.skip_backup)
+		json_object_set_new(obj, "skip_backup", json_true());
 	if (obj != NULL && in->ask.ask == ASK_REFRESH) {
 		json_object_set_new(obj, "id", json_integer(in->ask.id));
 		json_object_set_new(obj, "from", json_string(in->ask.from));
@@ -120,6 +122,7 @@ int intent_parse(const char *json, refresh_intent *in, pgr_err *err)
 	in->ask.skip_compatibility = json_is_true(json_object_get(obj, "skip_compatibility"));
 	in->ask.skip_prechecks = json_is_true(json_object_get(obj, "skip_prechecks"));
 	in->ask.skip_workload = json_is_true(json_object_get(obj, "skip_workload"));
+	in->ask.skip_backup = json_is_true(json_object_get(obj, "skip_backup"));
 	in->ask.id = (int)json_integer_value(json_object_get(obj, "id"));
 	result = json_string_value(json_object_get(obj, "from"));
 	snprintf(in->ask.from, sizeof(in->ask.from), "%s", result ? result : "");

@@ -40,6 +40,7 @@ typedef struct fsm_intent {
 	char token[64];     /* the intent's token: recorded, so that a retaken intent is known */
 	bool check_health;  /* resume: --check-health-of-refreshed-units (default true) */
 	bool skip_compatibility, skip_prechecks, skip_workload; /* force */
+	bool skip_backup;                                       /* force --check-backup=false ("skip_backup") */
 	int id;                 /* refresh: the new refresh's id */
 	char from[16], to[16];  /* refresh: the version every unit runs, the target */
 	intent_setting settings[INTENT_MAX_SETTINGS]; /* config set: in the order asked */

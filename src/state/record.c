@@ -239,6 +239,7 @@ int record_to_json(const refresh_record *rec, char **json, pgr_err *err)
 	json_object_set_new(obj, "skip_compatibility", json_boolean(rec->skip_compatibility));
 	json_object_set_new(obj, "skip_prechecks", json_boolean(rec->skip_prechecks));
 	json_object_set_new(obj, "skip_workload", json_boolean(rec->skip_workload));
+	json_object_set_new(obj, "skip_backup", json_boolean(rec->skip_backup));
 	json_object_set_new(obj, "switchover_from", json_string(rec->switchover_from));
 	json_object_set_new(obj, "switchover_to", json_string(rec->switchover_to));
 	json_object_set_new(obj, "failed_unit", json_string(rec->failed_unit));
@@ -296,6 +297,7 @@ int record_parse(const char *json, refresh_record *rec, pgr_err *err)
 	rec->skip_compatibility = json_is_true(json_object_get(obj, "skip_compatibility"));
 	rec->skip_prechecks = json_is_true(json_object_get(obj, "skip_prechecks"));
 	rec->skip_workload = json_is_true(json_object_get(obj, "skip_workload"));
+	rec->skip_backup = json_is_true(json_object_get(obj, "skip_backup"));
 	str_field(obj, "switchover_from", rec->switchover_from, sizeof(rec->switchover_from));
 	str_field(obj, "switchover_to", rec->switchover_to, sizeof(rec->switchover_to));
 	str_field(obj, "failed_unit", rec->failed_unit, sizeof(rec->failed_unit));

@@ -77,6 +77,7 @@ typedef struct refresh_record {
 	bool skip_compatibility; /* force-refresh-start flags */
 	bool skip_prechecks;
 	bool skip_workload;
+	bool skip_backup;
 	char switchover_from[32]; /* Patroni member names */
 	char switchover_to[32];
 	char failed_unit[32];

@@ -21,6 +21,8 @@ static const setting_def defs[] = {
 	{ "max-parallel-units", "units", "1", true,
 	  "replicas refreshed at once, in batches (1 to 32); the sync standby and the primary always go alone, and a batch "
 	  "leaves a streaming standby up for every sync standby (at least one); read before each batch" },
+	{ "require-backup-within-hours", "hours", "0", true,
+	  "a full backup (pgBackRest) at most this old, and WAL archiving on, or the check `backup` fails; 0: not required" },
 };
 
 int settings_count(void)
@@ -131,6 +133,13 @@ int settings_apply(refresh_settings *s, const char *name, const char *value, pgr
 		s->max_parallel_units = (int)v;
 		return 0;
 	}
+	if (strcmp(name, "require-backup-within-hours") == 0) {
+		if (parse_int(value, 0, 87600, &v) != 0)
+			return pgr_err_set(err, "bad value \"%s\" for require-backup-within-hours (expected 0 to 87600 hours, 0: "
+					   "not required)", value);
+		s->require_backup_hours = (int)v;
+		return 0;
+	}
 	return pgr_err_set(err, "unknown setting \"%s\"", name);
 }
 
@@ -150,6 +159,8 @@ void settings_value_text(const refresh_settings *s, const char *name, char *buf,
 		snprintf(buf, len, "%s", s->switchover_terminate_clients ? "true" : "false");
 	else if (strcmp(name, "max-parallel-units") == 0)
 		snprintf(buf, len, "%d", s->max_parallel_units);
+	else if (strcmp(name, "require-backup-within-hours") == 0)
+		snprintf(buf, len, "%d", s->require_backup_hours);
 	else
 		snprintf(buf, len, "%s", "");
 }

@@ -22,6 +22,7 @@ typedef struct refresh_settings {
 	int switchover_wait_s;          /* how long the switchover waits for clients that hold transactions open */
 	bool switchover_terminate_clients; /* after that wait: end their sessions (true) or halt (false) */
 	int max_parallel_units; /* replicas refreshed at once, in batches (refresh/plan.h bounds each batch) */
+	int require_backup_hours;       /* 0: a backup is reported, not required (refresh/backup_check.h) */
 } refresh_settings;
 
 #define SETTINGS_MAX_PARALLEL_UNITS 32 /* RECORD_MAX_UNITS: no plan has more units */

@@ -149,7 +149,8 @@ void status_refresh_message(const refresh_record *rec, const char *next_unit, ch
 		break;
 	case RS_INCOMPATIBLE:
 		snprintf(buf, len, "Nothing changed: %s. Cancel: `pgrefresh rollback`; or skip it: `pgrefresh force-refresh-start %s`",
-			 rec->reason, strstr(rec->reason, "compatibility") ? "--check-compatibility=false"
+			 rec->reason, strncmp(rec->reason, "backup check", 12) == 0 ? "--check-backup=false"
+				      : strstr(rec->reason, "compatibility") ? "--check-compatibility=false"
 				      : strstr(rec->reason, "workload") ? "--check-workload=false"
 									: "--run-pre-refresh-checks=false");
 		break;

@@ -323,6 +323,16 @@ static void test_format_round_trip(void **state)
 	assert_int_equal(conf_parse(buf, "formatted", &b, &err), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
 
+	/* pgBackRest's config and stanza (cluster create --backup, or set by hand) come back as they were */
+	snprintf(a.pgbackrest_config, sizeof(a.pgbackrest_config), "/srv/pg dir/pgbackrest/pgbackrest.conf");
+	snprintf(a.pgbackrest_stanza, sizeof(a.pgbackrest_stanza), "main");
+	assert_int_equal(conf_format(&a, buf, sizeof(buf), &err), 0);
+	assert_int_equal(conf_parse(buf, "formatted", &b, &err), 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_string_equal(b.pgbackrest_config, "/srv/pg dir/pgbackrest/pgbackrest.conf");
+	assert_string_equal(b.pgbackrest_stanza, "main");
+	a.pgbackrest_config[0] = a.pgbackrest_stanza[0] = '\0';
+
 	/* too small a buffer is an error, not an overflow */
 	assert_int_equal(conf_format(&a, buf, 40, &err), -1);
 	assert_non_null(strstr(err.msg, "too large"));
@@ -657,6 +667,8 @@ static void test_patroni_yml_quoting(void **state)
 		snprintf(conf.units[0].host, sizeof(conf.units[0].host), "127.0.0.1");
 		conf.units[0].pg_port = 5440;
 		conf.units[0].api_port = 8010;
+		if (i % 2 == 0) /* cluster create --backup: WAL archived with pgBackRest */
+			snprintf(conf.pgbackrest_config, sizeof(conf.pgbackrest_config), "%s/pgbackrest/pgbackrest.conf", conf.dir);
 		snprintf(secrets.superuser_password, sizeof(secrets.superuser_password), "s'3\"cr#t");
 		snprintf(secrets.replication_password, sizeof(secrets.replication_password), "r");
 		snprintf(secrets.rewind_password, sizeof(secrets.rewind_password), "w");
@@ -683,6 +695,42 @@ static void test_patroni_yml_quoting(void **state)
 		assert_int_equal(yml_value(yml, "tags: {replicatefrom: ", got, sizeof(got)), 0);
 		assert_string_equal(got, "pg-1");
 		assert_non_null(strstr(yml, ", nosync: true}\n"));
+		if (i % 2 == 0) {
+			char shell[1400];
+
+			/* the command /bin/sh runs: every path one quoted word (a ' in it as '\'') */
+			assert_int_equal(yml_value(yml, "archive_command: ", got, sizeof(got)), 0);
+			assert_non_null(strstr(yml, "archive_mode: 'on'"));
+			snprintf(shell, sizeof(shell), "printf '%%s\\n' %s", got);
+			{
+				char *cut = strstr(shell, " archive-push %p");
+
+				assert_non_null(cut);
+				*cut = '\0';
+			}
+			{
+				FILE *p = popen(shell, "r");
+				char line[700], expect[3][700];
+				int n = 0;
+
+				assert_non_null(p);
+				snprintf(expect[0], sizeof(expect[0]), "--config=%s/pgbackrest/pgbackrest.conf", conf.dir);
+				snprintf(expect[1], sizeof(expect[1]), "--stanza=pg");
+				snprintf(expect[2], sizeof(expect[2]), "--pg1-path=%s/units/pg-0/data", conf.dir);
+				assert_non_null(fgets(line, sizeof(line), p)); /* the program */
+				assert_string_equal(line, "/usr/bin/pgbackrest\n");
+				while (fgets(line, sizeof(line), p) != NULL && n < 3) {
+					line[strcspn(line, "\n")] = '\0';
+					assert_string_equal(line, expect[n]);
+					n++;
+				}
+				assert_int_equal(n, 3);
+				assert_int_equal(pclose(p), 0);
+			}
+		} else {
+			assert_null(strstr(yml, "archive_mode"));
+			assert_null(strstr(yml, "archive_command"));
+		}
 		/* no value is written single-quoted or bare where it could break: no raw path outside quotes */
 		assert_null(strstr(yml, ": /tmp"));
 		assert_null(strstr(yml, ": '/tmp"));

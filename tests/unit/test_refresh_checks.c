@@ -271,6 +271,7 @@ static const struct {
 	{ CHECK_PRE, "pre-refresh", "--run-pre-refresh-checks=false" },
 	{ CHECK_COMPAT, "compatibility", "--check-compatibility=false" },
 	{ CHECK_WORKLOAD, "workload", "--check-workload=false" },
+	{ CHECK_BACKUP, "backup", "--check-backup=false" },
 };
 
 static void test_group_names(void **state)

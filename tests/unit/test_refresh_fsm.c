@@ -992,6 +992,7 @@ static void test_intent_json(void **state)
 		a.ask.skip_compatibility = round[i].skip_compat;
 		a.ask.skip_prechecks = round[i].skip_pre;
 		a.ask.skip_workload = round[i].skip_workload;
+		a.ask.skip_backup = round[i].ask == ASK_FORCE && i % 2 == 1; /* force --check-backup=false */
 		snprintf(a.ask.token, sizeof(a.ask.token), "host-%zu-1700000000000", i);
 		if (round[i].ask == ASK_REFRESH) {
 			a.ask.id = 66;
@@ -1011,6 +1012,7 @@ static void test_intent_json(void **state)
 		assert_int_equal(b.ask.skip_compatibility, a.ask.skip_compatibility);
 		assert_int_equal(b.ask.skip_prechecks, a.ask.skip_prechecks);
 		assert_int_equal(b.ask.skip_workload, a.ask.skip_workload);
+		assert_int_equal(b.ask.skip_backup, a.ask.skip_backup);
 		assert_int_equal(b.ask.id, a.ask.id);
 		assert_string_equal(b.ask.from, a.ask.from);
 		assert_string_equal(b.ask.to, a.ask.to);
@@ -1296,6 +1298,7 @@ static void test_record_json_round_trip(void **state)
 	a.skip_compatibility = true;
 	a.skip_prechecks = true;
 	a.skip_workload = true;
+	a.skip_backup = true;
 	snprintf(a.switchover_from, sizeof(a.switchover_from), "pg-0");
 	snprintf(a.switchover_to, sizeof(a.switchover_to), "pg-1");
 	snprintf(a.failed_unit, sizeof(a.failed_unit), "pg/1");
@@ -1326,7 +1329,7 @@ static void test_record_json_round_trip(void **state)
 	}
 	assert_int_equal(b.current, 1);
 	assert_true(b.first_pause_done && b.skip_health_check && b.skip_compatibility &&
-		    b.skip_prechecks && b.skip_workload);
+		    b.skip_prechecks && b.skip_workload && b.skip_backup);
 	assert_string_equal(b.switchover_from, "pg-0");
 	assert_string_equal(b.switchover_to, "pg-1");
 	assert_string_equal(b.failed_unit, "pg/1");

@@ -29,8 +29,9 @@ static void test_defaults(void **state)
 	assert_int_equal(s.switchover_wait_s, 60);
 	assert_false(s.switchover_terminate_clients);
 	assert_int_equal(s.max_parallel_units, 1);
+	assert_int_equal(s.require_backup_hours, 0); /* a backup is reported, not required */
 	/* the table's default text is what the defaults produce */
-	assert_int_equal(settings_count(), 7);
+	assert_int_equal(settings_count(), 8);
 	for (int i = 0; i < settings_count(); i++) {
 		const setting_def *d = settings_def(i);
 
@@ -109,6 +110,17 @@ static const struct {
 	{ "switchover-terminate-clients", "True", 0, NULL },
 	{ "switchover-terminate-clients", "", 0, NULL },
 	{ "switchover_terminate_clients", "true", 0, NULL },
+	{ "require-backup-within-hours", "24", 1, "24" },
+	{ "require-backup-within-hours", "1", 1, "1" },
+	{ "require-backup-within-hours", "0", 1, "0" },
+	{ "require-backup-within-hours", "87600", 1, "87600" },
+	{ "require-backup-within-hours", "87601", 0, NULL },
+	{ "require-backup-within-hours", "-1", 0, NULL },
+	{ "require-backup-within-hours", "1.5", 0, NULL },
+	{ "require-backup-within-hours", "24h", 0, NULL },
+	{ "require-backup-within-hours", "", 0, NULL },
+	{ "require-backup-within-hours", "yes", 0, NULL },
+	{ "require_backup_within_hours", "24", 0, NULL },
 	{ "pause", "all", 0, NULL },
 	{ "Pause-After-Unit-Refresh", "all", 0, NULL },
 	{ "", "x", 0, NULL },
@@ -183,6 +195,7 @@ static void test_json_round_trip(void **state)
 		{ "auto-rollback", "true" },
 		{ "switchover-wait-seconds", "15" },
 		{ "switchover-terminate-clients", "true" },
+		{ "require-backup-within-hours", "48" },
 	};
 	refresh_settings a, b, d;
 	char *json = NULL;
@@ -201,6 +214,7 @@ static void test_json_round_trip(void **state)
 	assert_true(b.auto_rollback);
 	assert_int_equal(b.switchover_wait_s, 15);
 	assert_true(b.switchover_terminate_clients);
+	assert_int_equal(b.require_backup_hours, 48);
 	free(json);
 
 	/* the defaults round-trip too; an empty object gives the defaults */
