@@ -387,9 +387,12 @@ int adopt_yml_security(const adopt_patroni_conf *pc, conf_security *sec, pgr_err
 		if (ca[0] == '\0')
 			return pgr_err_set(err, "restapi.certfile is set but no CA is named to verify it: set ctl.cacert "
 						"(or restapi.cafile) to the CA that signed it");
-		if (strcmp(pc->api_verify_client, "required") == 0)
-			return pgr_err_set(err, "restapi.verify_client is required: pgrefresh has no client certificate "
-						"for Patroni's REST API; set it to optional");
+		/* Patroni then wants a client certificate on every unsafe request (restart, switchover, reload) */
+		if (strcmp(pc->api_verify_client, "required") == 0 || strcmp(pc->api_verify_client, "optional") == 0)
+			return pgr_err_set(err, "restapi.verify_client is %s: Patroni then wants a client certificate for "
+						"a restart or a switchover, and pgrefresh has none for it; remove "
+						"verify_client",
+					   pc->api_verify_client);
 		snprintf(sec->patroni_ca, sizeof(sec->patroni_ca), "%s", ca);
 	}
 	if ((pc->api_user[0] != '\0') != (pc->api_password[0] != '\0'))

@@ -63,7 +63,8 @@ int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync,
  * etcd_user and the secret ADOPT_SECRET_ETCD from its username/password; patroni_ca from ctl.cacert, else
  * restapi.cafile; the secret ADOPT_SECRET_API ("user:password") from restapi.authentication. Refuses (-1,
  * err names the key and what to do) a REST API pgrefresh cannot speak to: https with no CA named, a
- * password over plain http, verify_client required (pgrefresh has no client certificate for Patroni).
+ * password over plain http, verify_client
+ * optional or required (Patroni then wants a client certificate on unsafe requests; pgrefresh has none).
  * Pure: no file is read.
  */
 #define ADOPT_SECRET_ETCD "etcd_patroni"

@@ -242,8 +242,7 @@ static void test_security(void **state)
 		       "  username: patroni, password: sec}\n",
 		  "/p/eca.crt", "/p/c.crt", "/p/c.key", "patroni", "etcd_patroni", "/p/ca.crt", "patroni_api", NULL },
 		/* etcd (v2 section), https with a CA only; ctl.cacert wins over restapi.cafile */
-		{ HEAD "restapi: {connect_address: 'h:1', certfile: /p/api.pem, cafile: /p/client-ca.crt,\n"
-		       "  verify_client: optional}\n"
+		{ HEAD "restapi: {connect_address: 'h:1', certfile: /p/api.pem, cafile: /p/client-ca.crt}\n"
 		       "ctl: {cacert: /p/ctl-ca.crt, certfile: /p/ctl.crt, keyfile: /p/ctl.key}\n"
 		       "etcd: {host: 'e:1', protocol: https, cacert: /p/eca.crt}\n",
 		  "/p/eca.crt", "", "", "", "", "/p/ctl-ca.crt", "", NULL },
@@ -259,6 +258,9 @@ static void test_security(void **state)
 		{ HEAD "restapi: {connect_address: 'h:1', certfile: /p/a, cafile: /p/ca, verify_client: required}\n"
 		       "etcd3: {hosts: 'e:1'}\n",
 		  NULL, NULL, NULL, NULL, NULL, NULL, NULL, "verify_client is required" },
+		{ HEAD "restapi: {connect_address: 'h:1', certfile: /p/a, cafile: /p/ca, verify_client: optional}\n"
+		       "etcd3: {hosts: 'e:1'}\n",
+		  NULL, NULL, NULL, NULL, NULL, NULL, NULL, "verify_client is optional" },
 		{ HEAD "restapi: {connect_address: 'h:1', authentication: {username: u, password: p}}\n"
 		       "etcd3: {hosts: 'e:1'}\n",
 		  NULL, NULL, NULL, NULL, NULL, NULL, NULL, "restapi.authentication over plain http" },
