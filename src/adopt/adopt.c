@@ -222,21 +222,31 @@ static int cluster_units(const adopt_patroni_conf *pc, const char *name, const p
 	return 0;
 }
 
-/* Whether the agent's user (postgres, when we are root) can read path: as that user, not by mode bits. */
-static bool agent_can_read(const proc_user *user, const char *path)
+/*
+ * Whether the agent's user (postgres, when we are root) can read path: as that user, not by mode bits. An
+ * agent systemd runs (User=postgres) has postgres's supplementary groups (ssl-cert, for Debian's keys); one
+ * pgrefresh starts has none.
+ */
+static bool agent_can_read(const proc_user *user, bool with_groups, const char *path)
 {
-	char *argv[] = { "/usr/bin/test", "-r", (char *)path, NULL };
-	char out[64];
+	char uid[32], gid[32], out[64];
+	char *plain[] = { "/usr/bin/test", "-r", (char *)path, NULL };
+	char *grouped[] = { "/usr/bin/setpriv", "--reuid", uid, "--regid", gid, "--init-groups", "/usr/bin/test", "-r",
+			    (char *)path, NULL };
 	int status = -1;
 	pgr_err ignored;
 
 	if (!user->switch_user)
 		return access(path, R_OK) == 0;
-	return proc_run(argv, user, 10000, out, sizeof(out), &status, &ignored) == 0 && status == 0;
+	snprintf(uid, sizeof(uid), "%u", (unsigned)user->uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)user->gid);
+	if (with_groups)
+		return proc_run(grouped, NULL, 10000, out, sizeof(out), &status, &ignored) == 0 && status == 0;
+	return proc_run(plain, user, 10000, out, sizeof(out), &status, &ignored) == 0 && status == 0;
 }
 
 /* Every TLS file the translated keys name must be readable by the agent: a refusal naming the first not. */
-static int check_files_readable(const conf_security *sec, const char *config, pgr_err *err)
+static int check_files_readable(const conf_security *sec, bool with_groups, const char *config, pgr_err *err)
 {
 	const char *files[ADOPT_SECURITY_FILES], *keys[ADOPT_SECURITY_FILES];
 	proc_user user;
@@ -245,7 +255,7 @@ static int check_files_readable(const conf_security *sec, const char *config, pg
 		return PGR_EXIT_ERROR;
 	adopt_security_files(sec, files, keys);
 	for (int i = 0; i < ADOPT_SECURITY_FILES; i++)
-		if (files[i][0] != '\0' && !agent_can_read(&user, files[i]))
+		if (files[i][0] != '\0' && !agent_can_read(&user, with_groups, files[i]))
 			return refuse(err, PGR_EXIT_REFUSED,
 				      "let the agent's user read it (chgrp postgres FILE; chmod g+r FILE), then pgrefresh adopt "
 				      "again",
@@ -334,6 +344,7 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 	conf_security sec;
 	patroni_client pcl;
 	bool pid1, installed;
+	adopt_agent_how how;
 	char instance[64];
 	int rc, self;
 
@@ -348,9 +359,6 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 		rc = PGR_EXIT_REFUSED;
 		goto out;
 	}
-	rc = check_files_readable(&sec, o->config, err);
-	if (rc != PGR_EXIT_OK)
-		goto out;
 	memset(&pcl, 0, sizeof(pcl));
 	snprintf(pcl.ca_file, sizeof(pcl.ca_file), "%s", sec.patroni_ca);
 	if (o->dir[0] != '\0')
@@ -358,6 +366,11 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 	else
 		snprintf(confdir, sizeof(confdir), "%s/%s", ADOPT_DEFAULT_CONF_ROOT, pc.scope);
 	/* already adopted: by this conf dir, or bin_dir already a link of pgrefresh's */
+	adopt_agent_facts(&pid1, &installed);
+	how = adopt_agent_decide(pid1, installed, confdir, ADOPT_DEFAULT_CONF_ROOT, instance, sizeof(instance));
+	rc = check_files_readable(&sec, how == ADOPT_AGENT_SYSTEMD, o->config, err);
+	if (rc != PGR_EXIT_OK)
+		goto out;
 	snprintf(udir, sizeof(udir), "%s/units/%s", confdir, pc.name);
 	path_join(path, sizeof(path), udir, ADOPTED_FILE);
 	if (access(path, F_OK) == 0 || strstr(pc.bin_dir, "/units/") != NULL) {
@@ -605,9 +618,7 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 		goto out;
 	}
 	/* 4. the agent: systemd's pgrefresh-agent@INSTANCE where systemd runs this host, else started here */
-	adopt_agent_facts(&pid1, &installed);
-	if (adopt_agent_decide(pid1, installed, confdir, ADOPT_DEFAULT_CONF_ROOT, instance, sizeof(instance)) ==
-	    ADOPT_AGENT_SYSTEMD) {
+	if (how == ADOPT_AGENT_SYSTEMD) {
 		snprintf(st.agent, sizeof(st.agent), "systemd:%s", instance);
 		path_join(path, sizeof(path), udir, ADOPTED_FILE);
 		if (state_write(path, &st, err) != 0 || adopt_agent_systemctl("enable", instance, err) != 0) {
