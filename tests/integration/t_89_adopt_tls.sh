@@ -33,7 +33,7 @@ no_password_in() { # WHAT TEXT
 				fail "a password on the command line of pid $(basename "$(dirname "$f")"): $(tr '\0' ' ' <"$f")"
 			fi
 		done
-		f=$(find "$T" -name '*.log' -type f -exec grep -lF -- "$pw" {} + 2>/dev/null | head -n 1)
+		f=$(find "$T" -name '*.log' -type f -exec grep -lF -- "$pw" {} + 2>/dev/null | head -n 1 || true)
 		[ -z "$f" ] || fail "a password in the log $f"
 	done
 	ok "no password in $1, in any log or on any command line"
