@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "adopt/adopt_agent.h"
 #include "adopt/adopt_yml.h"
 #include "catalog/catalog.h"
 #include "cluster/conf_security.h"
@@ -17,6 +18,7 @@
 #include "state/unit_record.h"
 #include "util/exitcodes.h"
 #include "util/fileutil.h"
+#include "util/http.h"
 #include "util/proc.h"
 
 #define BACKUP_SUFFIX ".pgrefresh-orig"
@@ -28,6 +30,7 @@ typedef struct adopted_state {
 	char backup[PATH_MAX + 32];
 	char bin_dir[PATH_MAX]; /* the original */
 	char version[CATALOG_VERSION_LEN];
+	char agent[32]; /* "systemd:INSTANCE" when pgrefresh-agent@INSTANCE runs it, else "" (pgrefresh) */
 } adopted_state;
 
 /* A refusal: err's message and hint; returns code. */
@@ -53,8 +56,8 @@ static void path_join(char *buf, size_t len, const char *a, const char *b)
 static int state_write(const char *path, const adopted_state *s, pgr_err *err)
 {
 	char buf[PATH_MAX * 3 + 256];
-	int n = snprintf(buf, sizeof(buf), "config = %s\nbackup = %s\nbin_dir = %s\nversion = %s\n", s->config, s->backup,
-			 s->bin_dir, s->version);
+	int n = snprintf(buf, sizeof(buf), "config = %s\nbackup = %s\nbin_dir = %s\nversion = %s\nagent = %s\n", s->config,
+			 s->backup, s->bin_dir, s->version, s->agent[0] ? s->agent : "pgrefresh");
 
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return pgr_err_set(err, "%s: too long", path);
@@ -83,6 +86,8 @@ static int state_read(const char *path, adopted_state *s, pgr_err *err)
 			snprintf(s->bin_dir, sizeof(s->bin_dir), "%s", eq + 3);
 		else if (strcmp(line, "version") == 0)
 			snprintf(s->version, sizeof(s->version), "%s", eq + 3);
+		else if (strcmp(line, "agent") == 0 && strncmp(eq + 3, "systemd:", 8) == 0)
+			snprintf(s->agent, sizeof(s->agent), "%s", eq + 3);
 	}
 	free(data);
 	if (s->config[0] == '\0' || s->backup[0] == '\0' || s->bin_dir[0] == '\0')
@@ -217,6 +222,110 @@ static int cluster_units(const adopt_patroni_conf *pc, const char *name, const p
 	return 0;
 }
 
+/*
+ * Whether the agent's user (postgres, when we are root) can read path: as that user, not by mode bits. An
+ * agent systemd runs (User=postgres) has postgres's supplementary groups (ssl-cert, for Debian's keys); one
+ * pgrefresh starts has none.
+ */
+static bool agent_can_read(const proc_user *user, bool with_groups, const char *path)
+{
+	char uid[32], gid[32], out[64];
+	char *plain[] = { "/usr/bin/test", "-r", (char *)path, NULL };
+	char *grouped[] = { "/usr/bin/setpriv", "--reuid", uid, "--regid", gid, "--init-groups", "/usr/bin/test", "-r",
+			    (char *)path, NULL };
+	int status = -1;
+	pgr_err ignored;
+
+	if (!user->switch_user)
+		return access(path, R_OK) == 0;
+	snprintf(uid, sizeof(uid), "%u", (unsigned)user->uid);
+	snprintf(gid, sizeof(gid), "%u", (unsigned)user->gid);
+	if (with_groups)
+		return proc_run(grouped, NULL, 10000, out, sizeof(out), &status, &ignored) == 0 && status == 0;
+	return proc_run(plain, user, 10000, out, sizeof(out), &status, &ignored) == 0 && status == 0;
+}
+
+/* Every TLS file the translated keys name must be readable by the agent: a refusal naming the first not. */
+static int check_files_readable(const conf_security *sec, bool with_groups, const char *config, pgr_err *err)
+{
+	const char *files[ADOPT_SECURITY_FILES], *keys[ADOPT_SECURITY_FILES];
+	proc_user user;
+
+	if (proc_user_for_servers(&user, err) != 0)
+		return PGR_EXIT_ERROR;
+	adopt_security_files(sec, files, keys);
+	for (int i = 0; i < ADOPT_SECURITY_FILES; i++)
+		if (files[i][0] != '\0' && !agent_can_read(&user, with_groups, files[i]))
+			return refuse(err, PGR_EXIT_REFUSED,
+				      "let the agent's user read it (chgrp postgres FILE; chmod g+r FILE), then pgrefresh adopt "
+				      "again",
+				      "%s names %s %s, which pgrefresh's agent (user %s) cannot read", config, keys[i], files[i],
+				      user.name);
+	return PGR_EXIT_OK;
+}
+
+/* Writes secret name of dir (dir/secrets.d/name, 0600): value and a line break. */
+static int secret_write(const char *dir, const char *name, const char *value, pgr_err *err)
+{
+	char path[PATH_MAX + 96], buf[300];
+	int n, rc;
+
+	snprintf(path, sizeof(path), "%s/secrets.d", dir);
+	if (dir_make_all(path, 0700, err) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/secrets.d/%s", dir, name);
+	n = snprintf(buf, sizeof(buf), "%s\n", value);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return pgr_err_set(err, "secret %s: too long", name);
+	rc = file_write_durable(path, buf, (size_t)n, 0600, err);
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
+/* The Patroni client's secret: "user:password", as patroni_auth_secret holds it. */
+static int api_secret_write(const char *dir, const adopt_patroni_conf *pc, const conf_security *sec, pgr_err *err)
+{
+	char cred[200];
+	int rc;
+
+	snprintf(cred, sizeof(cred), "%s:%s", pc->api_user, pc->api_password);
+	rc = secret_write(dir, sec->patroni_auth_secret, cred, err);
+	explicit_bzero(cred, sizeof(cred));
+	return rc;
+}
+
+/*
+ * Whether Patroni takes the config's restapi.authentication: PATCH /config with an empty body, which
+ * Patroni checks the credentials of first and then refuses as empty (400) without changing anything.
+ */
+static int check_api_password(const adopt_patroni_conf *pc, const conf_security *sec, const char *api_url,
+			      const char *config, pgr_err *err)
+{
+	char url[256];
+	http_opts opts = { 0 };
+	http_reply reply;
+	long status;
+
+	if (pc->api_user[0] == '\0')
+		return PGR_EXIT_OK;
+	snprintf(url, sizeof(url), "%s/config", api_url);
+	opts.ca_file = sec->patroni_ca;
+	opts.basic_user = pc->api_user;
+	opts.basic_password = pc->api_password;
+	if (http_request_opts("PATCH", url, "{}", 5000, &opts, &reply, err) != 0) {
+		pgr_err_hint(err, "check restapi and ctl.cacert in %s, then pgrefresh adopt again", config);
+		return PGR_EXIT_UNREACHABLE;
+	}
+	status = reply.status;
+	http_reply_free(&reply);
+	if (status == 401 || status == 403)
+		return refuse(err, PGR_EXIT_REFUSED,
+			      "put the password Patroni runs with in restapi.authentication, then pgrefresh adopt again",
+			      "%s: Patroni refuses restapi.authentication (user %s, HTTP %ld): a wrong password", config,
+			      pc->api_user, status);
+	return PGR_EXIT_OK;
+}
+
 int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 {
 	adopt_patroni_conf pc;
@@ -232,24 +341,36 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 	adopted_state st;
 	pg_version bin_version;
 	proc_user user;
+	conf_security sec;
+	patroni_client pcl;
+	bool pid1, installed;
+	adopt_agent_how how;
+	char instance[64];
 	int rc, self;
 
+	memset(&etcd, 0, sizeof(etcd));
 	rc = read_patroni_config(o->config, &text, &pc, err);
 	if (rc != PGR_EXIT_OK)
 		goto out;
-	if (pc.api_tls || pc.api_user[0] != '\0' || strcmp(pc.etcd_protocol, "http") != 0) {
-		rc = refuse(err, PGR_EXIT_REFUSED,
-			    "adopt takes Patroni REST APIs and etcd over plain http for now: set patroni_ca, "
-			    "patroni_auth_secret and etcd_* in pgrefresh.conf by hand (README)",
-			    "%s: a REST API with TLS or authentication, or etcd over %s, is not adopted yet", o->config,
-			    pc.etcd_protocol);
+	/* TLS and passwords: what Patroni uses, translated into pgrefresh.conf's keys and the conf dir's secrets */
+	if (adopt_yml_security(&pc, &sec, err) != 0) {
+		pgr_err_prefix(err, "%s", o->config);
+		pgr_err_hint(err, "fix it in %s, then pgrefresh adopt again", o->config);
+		rc = PGR_EXIT_REFUSED;
 		goto out;
 	}
+	memset(&pcl, 0, sizeof(pcl));
+	snprintf(pcl.ca_file, sizeof(pcl.ca_file), "%s", sec.patroni_ca);
 	if (o->dir[0] != '\0')
 		snprintf(confdir, sizeof(confdir), "%s", o->dir);
 	else
 		snprintf(confdir, sizeof(confdir), "%s/%s", ADOPT_DEFAULT_CONF_ROOT, pc.scope);
 	/* already adopted: by this conf dir, or bin_dir already a link of pgrefresh's */
+	adopt_agent_facts(&pid1, &installed);
+	how = adopt_agent_decide(pid1, installed, confdir, ADOPT_DEFAULT_CONF_ROOT, instance, sizeof(instance));
+	rc = check_files_readable(&sec, how == ADOPT_AGENT_SYSTEMD, o->config, err);
+	if (rc != PGR_EXIT_OK)
+		goto out;
 	snprintf(udir, sizeof(udir), "%s/units/%s", confdir, pc.name);
 	path_join(path, sizeof(path), udir, ADOPTED_FILE);
 	if (access(path, F_OK) == 0 || strstr(pc.bin_dir, "/units/") != NULL) {
@@ -257,29 +378,63 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 			    "%s is already adopted (bin_dir %s)", pc.name, pc.bin_dir);
 		goto out;
 	}
-	snprintf(api_url, sizeof(api_url), "http://%s", pc.api_connect);
-	if (patroni_get_node(NULL, api_url, 5000, &node, err) != 0) {
+	snprintf(api_url, sizeof(api_url), "%s://%s", pc.api_tls ? "https" : "http", pc.api_connect);
+	if (patroni_get_node(&pcl, api_url, 5000, &node, err) != 0) {
+		if (http_err_tls(err)) {
+			pgr_err_prefix(err, "Patroni of %s at %s", pc.name, api_url);
+			pgr_err_hint(err, "check restapi.certfile and ctl.cacert (or restapi.cafile) in %s", o->config);
+			rc = PGR_EXIT_REFUSED;
+			goto out;
+		}
 		pgr_err_prefix(err, "Patroni of %s is not running (its REST API %s does not answer)", pc.name, api_url);
 		pgr_err_hint(err, "start it (systemctl start patroni@%s), then pgrefresh adopt again", pc.scope);
 		rc = PGR_EXIT_UNREACHABLE;
 		goto out;
 	}
-	snprintf(etcd_url, sizeof(etcd_url), "http://%s", pc.etcd_hosts);
+	rc = check_api_password(&pc, &sec, api_url, o->config, err);
+	if (rc != PGR_EXIT_OK)
+		goto out;
+	snprintf(etcd_url, sizeof(etcd_url), "%s://%s", pc.etcd_protocol, pc.etcd_hosts);
 	for (char *c = etcd_url; (c = strchr(c, ',')) != NULL; c++) {
 		/* "h:p,h:p" -> "http://h:p,http://h:p" */
 		char rest[600];
 
 		snprintf(rest, sizeof(rest), "%s", c + 1);
-		snprintf(c + 1, sizeof(etcd_url) - (size_t)(c + 1 - etcd_url), "http://%s", rest);
+		snprintf(c + 1, sizeof(etcd_url) - (size_t)(c + 1 - etcd_url), "%s://%s", pc.etcd_protocol, rest);
 	}
-	if (etcd_client_init(&etcd, etcd_url, err) != 0 || etcd_health(&etcd, err) != 0) {
+	if (etcd_client_init(&etcd, etcd_url, err) != 0 ||
+	    etcd_client_set_tls(&etcd, sec.etcd_ca, sec.etcd_cert, sec.etcd_key, err) != 0 || etcd_health(&etcd, err) != 0) {
+		if (http_err_tls(err)) {
+			pgr_err_prefix(err, "etcd at %s", etcd_url);
+			pgr_err_hint(err, "check etcd3's cacert, cert and key in %s", o->config);
+			rc = PGR_EXIT_REFUSED;
+			goto out;
+		}
 		pgr_err_prefix(err, "etcd at %s cannot be reached", etcd_url);
 		pgr_err_hint(err, "start etcd (systemctl start etcd), or fix etcd3.hosts in %s; then pgrefresh adopt again",
 			     o->config);
 		rc = PGR_EXIT_UNREACHABLE;
 		goto out;
 	}
-	if (patroni_get_cluster(NULL, api_url, 5000, &cl, err) != 0) {
+	if (pc.etcd_user[0] != '\0') {
+		/* the password, tried now: a read where pgrefresh keeps its keys */
+		etcd_kv kv;
+		bool found = false;
+
+		memset(&kv, 0, sizeof(kv));
+		if (etcd_client_set_auth(&etcd, pc.etcd_user, pc.etcd_password, err) != 0 ||
+		    etcd_get(&etcd, "/pgrefresh/", &kv, &found, err) != 0) {
+			pgr_err_prefix(err, "%s: etcd3.username/password (user %s)", o->config, pc.etcd_user);
+			pgr_err_hint(err, "put the password Patroni uses in etcd3.password, and let user %s read and write "
+					  "/pgrefresh/ (etcdctl role grant-permission); then pgrefresh adopt again",
+				     pc.etcd_user);
+			rc = PGR_EXIT_REFUSED;
+			goto out;
+		}
+		if (found)
+			etcd_kv_free(&kv);
+	}
+	if (patroni_get_cluster(&pcl, api_url, 5000, &cl, err) != 0) {
 		rc = PGR_EXIT_UNREACHABLE;
 		goto out;
 	}
@@ -294,7 +449,7 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 		patroni_node other;
 		char v[CATALOG_VERSION_LEN];
 
-		if (patroni_get_node(NULL, cl.members[i].api_url, 5000, &other, err) != 0) {
+		if (patroni_get_node(&pcl, cl.members[i].api_url, 5000, &other, err) != 0) {
 			pgr_err_prefix(err, "member %s", cl.members[i].name);
 			pgr_err_hint(err, "bring every member up (patronictl list), then pgrefresh adopt again");
 			rc = PGR_EXIT_UNREACHABLE;
@@ -341,6 +496,7 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 	else
 		catalog_default_dir(conf->catalog, sizeof(conf->catalog));
 	snprintf(conf->superuser, sizeof(conf->superuser), "%s", pc.superuser);
+	conf->security = sec;
 	conf->local = false;
 	if (o->pgbouncer[0] != '\0') {
 		conf_pooler *p = conf_pooler_add(conf);
@@ -398,6 +554,7 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 	snprintf(st.backup, sizeof(st.backup), "%s%s", o->config, BACKUP_SUFFIX);
 	snprintf(st.bin_dir, sizeof(st.bin_dir), "%s", pc.bin_dir);
 	snprintf(st.version, sizeof(st.version), "%s", running);
+	st.agent[0] = '\0';
 	if (access(st.backup, F_OK) == 0) {
 		rc = refuse(err, PGR_EXIT_REFUSED, "move it away if it is stale, then pgrefresh adopt again",
 			    "%s exists: a backup from an earlier adopt", st.backup);
@@ -413,6 +570,9 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 		snprintf(path, sizeof(path), "%s/libexec", confdir);
 		if (dir_make_all(udir, 0755, err) != 0 || dir_make_all(path, 0755, err) != 0 || conf_save(conf, err) != 0 ||
 		    secrets_save(confdir, &secrets, err) != 0 ||
+		    (sec.etcd_password_secret[0] != '\0' &&
+		     secret_write(confdir, sec.etcd_password_secret, pc.etcd_password, err) != 0) ||
+		    (sec.patroni_auth_secret[0] != '\0' && api_secret_write(confdir, &pc, &sec, err) != 0) ||
 		    file_write_durable(unitfile, line, (size_t)n, 0644, err) != 0 ||
 		    symlink_replace(entry.bin, link, err) != 0) {
 			rc = PGR_EXIT_ERROR;
@@ -450,24 +610,36 @@ int adopt_run(const adopt_opts *o, FILE *out, pgr_err *err)
 		goto out;
 	}
 	fprintf(out, "%s: bin_dir %s -> %s (backup %s)\n", o->config, pc.bin_dir, link, st.backup);
-	if (patroni_reload(NULL, api_url, 5000, err) != 0) {
+	conf_patroni_client(conf, &pcl);
+	if (patroni_reload(&pcl, api_url, 5000, err) != 0) {
 		pgr_err_prefix(err, "the config is written, but Patroni did not reload it");
 		pgr_err_hint(err, "reload it (systemctl reload patroni@%s)", pc.scope);
 		rc = PGR_EXIT_ERROR;
 		goto out;
 	}
-	/* 4. the agent (on a host with systemd, its service runs it: pgrefresh-agent@<instance>) */
-	if (local_agent_start(conf, &conf->units[self], err) != 0) {
+	/* 4. the agent: systemd's pgrefresh-agent@INSTANCE where systemd runs this host, else started here */
+	if (how == ADOPT_AGENT_SYSTEMD) {
+		snprintf(st.agent, sizeof(st.agent), "systemd:%s", instance);
+		path_join(path, sizeof(path), udir, ADOPTED_FILE);
+		if (state_write(path, &st, err) != 0 || adopt_agent_systemctl("enable", instance, err) != 0) {
+			pgr_err_hint(err, "journalctl -u pgrefresh-agent@%s", instance);
+			rc = PGR_EXIT_ERROR;
+			goto out;
+		}
+	} else if (local_agent_start(conf, &conf->units[self], err) != 0) {
 		rc = PGR_EXIT_ERROR;
 		goto out;
 	}
-	fprintf(out, "adopted %s (%s): its agent runs; pgrefresh status --dir %s\n", conf->units[self].name, pc.name,
-		confdir);
+	fprintf(out, "adopted %s (%s): its agent runs%s%s; pgrefresh status --dir %s\n", conf->units[self].name,
+		pc.name, st.agent[0] ? " as pgrefresh-agent@" : "", st.agent[0] ? instance : "", confdir);
 	fprintf(out, "next: Patroni reads bin_dir only when it starts: restart it with PostgreSQL kept running, "
 		     "`patronictl -c %s pause; systemctl restart patroni@%s; patronictl -c %s resume`\n",
 		o->config, pc.scope, o->config);
 	rc = PGR_EXIT_OK;
 out:
+	explicit_bzero(&pc, sizeof(pc));
+	if (text != NULL)
+		explicit_bzero(text, strlen(text));
 	free(text);
 	free(edited);
 	free(conf);
@@ -547,9 +719,13 @@ int unadopt_run(const char *dir, adopt_bin_choice choice, FILE *out, pgr_err *er
 		}
 		snprintf(bin_dir, sizeof(bin_dir), "%s", entry.bin);
 	}
-	/* 1. the agent: stopped (a systemd service is stopped by its unit) */
-	if (local_agent_stop(&conf, unit, 30000, err) != 0)
+	/* 1. the agent: stopped (systemd's pgrefresh-agent@INSTANCE disabled and stopped, when it ran it) */
+	if (strncmp(st.agent, "systemd:", 8) == 0) {
+		if (adopt_agent_systemctl("disable", st.agent + 8, err) != 0)
+			return PGR_EXIT_ERROR;
+	} else if (local_agent_stop(&conf, unit, 30000, err) != 0) {
 		return PGR_EXIT_ERROR;
+	}
 	/* 2. the config from the backup, bin_dir as chosen; Patroni reloads it */
 	{
 		size_t len;
@@ -563,7 +739,7 @@ int unadopt_run(const char *dir, adopt_bin_choice choice, FILE *out, pgr_err *er
 	}
 	if (rewrite_keeping_owner(st.config, edited ? edited : text, err) != 0)
 		goto out;
-	if (patroni_reload(NULL, api_url, 5000, err) != 0) {
+	if (patroni_reload(&pc, api_url, 5000, err) != 0) {
 		pgr_err_prefix(err, "the config is back, but Patroni did not reload it");
 		pgr_err_hint(err, "reload it (systemctl reload patroni@INSTANCE), then pgrefresh unadopt --dir %s again",
 			     conf.dir);
@@ -603,6 +779,17 @@ int unadopt_run(const char *dir, adopt_bin_choice choice, FILE *out, pgr_err *er
 			snprintf(p2, sizeof(p2), "%s/%s", conf.dir, made[i]);
 			(void)unlink(p2);
 		}
+		/* the secrets adopt translated from the Patroni config */
+		if (conf.security.etcd_password_secret[0] != '\0') {
+			snprintf(p2, sizeof(p2), "%s/secrets.d/%s", conf.dir, conf.security.etcd_password_secret);
+			(void)unlink(p2);
+		}
+		if (conf.security.patroni_auth_secret[0] != '\0') {
+			snprintf(p2, sizeof(p2), "%s/secrets.d/%s", conf.dir, conf.security.patroni_auth_secret);
+			(void)unlink(p2);
+		}
+		snprintf(p2, sizeof(p2), "%s/secrets.d", conf.dir);
+		(void)rmdir(p2);
 		(void)rmdir(conf.dir);
 	}
 	fprintf(out, "unadopted %s: its config names %s; the catalog keeps its versions\n", unit->name, bin_dir);

@@ -9,12 +9,15 @@
  *   CONFDIR/pgrefresh.conf        the cluster (every member Patroni lists), its etcd, the catalog,
  *                                 local = false (the host's service manager runs Patroni), the poolers
  *   CONFDIR/secrets               the superuser's password from the Patroni config (0600)
+ *   CONFDIR/secrets.d/            the REST API's and etcd's passwords from it (0600; adopt_yml_security
+ *                                 names them and the TLS keys pgrefresh.conf gets)
  *   CONFDIR/unit                  this host's unit ("15_main/0"): what `agent --dir CONFDIR` runs
  *   CONFDIR/libexec/pgrefresh     the agent's binary
  *   CONFDIR/units/<member>/bin    the unit's link into the catalog, where bin_dir now points
  *   CONFDIR/units/<member>/adopted  what unadopt needs: the config, its backup, the original bin_dir
  * then points bin_dir at the link (the config kept as <config>.pgrefresh-orig, the new one written
- * durably), has Patroni reload it, and starts the unit's agent.
+ * durably), has Patroni reload it, and starts the unit's agent (systemd's pgrefresh-agent@INSTANCE where
+ * adopt_agent_decide says so). Passwords and TLS files are tried first: a refusal changes nothing.
  *
  * unadopt: stops the agent, puts the config back from the backup (bin_dir the original, or the catalog's
  * copy of the version the unit runs now), has Patroni reload it, removes the unit's record from etcd and

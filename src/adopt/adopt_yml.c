@@ -180,9 +180,32 @@ int adopt_yml_read(const char *text, const char *origin, adopt_patroni_conf *out
 		     scalar_copy(map_get(doc, etcd, "username"), "etcd username", out->etcd_user, sizeof(out->etcd_user),
 				 err) ||
 		     scalar_copy(map_get(doc, etcd, "password"), "etcd password", out->etcd_password,
-				 sizeof(out->etcd_password), err);
+				 sizeof(out->etcd_password), err) ||
+		     scalar_copy(map_get(doc, etcd, "cacert"), "etcd cacert", out->etcd_cacert, sizeof(out->etcd_cacert),
+				 err) ||
+		     scalar_copy(map_get(doc, etcd, "cert"), "etcd cert", out->etcd_cert, sizeof(out->etcd_cert), err) ||
+		     scalar_copy(map_get(doc, etcd, "key"), "etcd key", out->etcd_key, sizeof(out->etcd_key), err);
 	}
-	out->api_tls = path_get(doc, "restapi", "certfile", NULL) != NULL;
+	if (rc == 0)
+		rc = scalar_copy(path_get(doc, "restapi", "cafile", NULL), "restapi.cafile", out->api_cafile,
+				 sizeof(out->api_cafile), err) ||
+		     scalar_copy(path_get(doc, "restapi", "verify_client", NULL), "restapi.verify_client",
+				 out->api_verify_client, sizeof(out->api_verify_client), err) ||
+		     scalar_copy(path_get(doc, "ctl", "cacert", NULL), "ctl.cacert", out->ctl_cacert,
+				 sizeof(out->ctl_cacert), err) ||
+		     scalar_copy(path_get(doc, "ctl", "certfile", NULL), "ctl.certfile", out->ctl_certfile,
+				 sizeof(out->ctl_certfile), err) ||
+		     scalar_copy(path_get(doc, "ctl", "keyfile", NULL), "ctl.keyfile", out->ctl_keyfile,
+				 sizeof(out->ctl_keyfile), err);
+	{
+		char certfile[256];
+
+		/* a certfile of null or "" is no certfile: Patroni serves http */
+		if (rc == 0)
+			rc = scalar_copy(path_get(doc, "restapi", "certfile", NULL), "restapi.certfile", certfile,
+					 sizeof(certfile), err);
+		out->api_tls = rc == 0 && certfile[0] != '\0';
+	}
 	yaml_document_delete(doc);
 	if (rc != 0)
 		return pgr_err_prefix(err, "%s", origin);
@@ -397,6 +420,67 @@ int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync,
 	}
 too_long:
 	return pgr_err_set(err, "the tags are too long");
+}
+
+int adopt_yml_security(const adopt_patroni_conf *pc, conf_security *sec, pgr_err *err)
+{
+	const char *ca = pc->ctl_cacert[0] != '\0' ? pc->ctl_cacert : pc->api_cafile;
+
+	memset(sec, 0, sizeof(*sec));
+	if (strcmp(pc->etcd_protocol, "https") == 0) {
+		if ((pc->etcd_cert[0] != '\0') != (pc->etcd_key[0] != '\0'))
+			return pgr_err_set(err, "etcd %s is set without etcd %s: Patroni's etcd client needs both",
+					   pc->etcd_cert[0] ? "cert" : "key", pc->etcd_cert[0] ? "key" : "cert");
+		snprintf(sec->etcd_ca, sizeof(sec->etcd_ca), "%s", pc->etcd_cacert);
+		snprintf(sec->etcd_cert, sizeof(sec->etcd_cert), "%s", pc->etcd_cert);
+		snprintf(sec->etcd_key, sizeof(sec->etcd_key), "%s", pc->etcd_key);
+	} else if (strcmp(pc->etcd_protocol, "http") != 0) {
+		return pgr_err_set(err, "etcd protocol \"%s\": Patroni takes http or https", pc->etcd_protocol);
+	}
+	if ((pc->etcd_user[0] != '\0') != (pc->etcd_password[0] != '\0'))
+		return pgr_err_set(err, "etcd %s is set without etcd %s", pc->etcd_user[0] ? "username" : "password",
+				   pc->etcd_user[0] ? "password" : "username");
+	if (pc->etcd_user[0] != '\0') {
+		snprintf(sec->etcd_user, sizeof(sec->etcd_user), "%s", pc->etcd_user);
+		snprintf(sec->etcd_password_secret, sizeof(sec->etcd_password_secret), "%s", ADOPT_SECRET_ETCD);
+	}
+	if (pc->api_tls) {
+		if (ca[0] == '\0')
+			return pgr_err_set(err, "restapi.certfile is set but no CA is named to verify it: set ctl.cacert "
+						"(or restapi.cafile) to the CA that signed it");
+		/* Patroni then wants a client certificate on every unsafe request (restart, switchover, reload) */
+		if (strcmp(pc->api_verify_client, "required") == 0 || strcmp(pc->api_verify_client, "optional") == 0)
+			return pgr_err_set(err, "restapi.verify_client is %s: Patroni then wants a client certificate for "
+						"a restart or a switchover, and pgrefresh has none for it; remove "
+						"verify_client",
+					   pc->api_verify_client);
+		snprintf(sec->patroni_ca, sizeof(sec->patroni_ca), "%s", ca);
+	}
+	if ((pc->api_user[0] != '\0') != (pc->api_password[0] != '\0'))
+		return pgr_err_set(err, "restapi.authentication has a %s but no %s", pc->api_user[0] ? "username" : "password",
+				   pc->api_user[0] ? "password" : "username");
+	if (pc->api_user[0] != '\0') {
+		if (!pc->api_tls)
+			return pgr_err_set(err, "restapi.authentication over plain http: pgrefresh sends no password in "
+						"clear; give the REST API a certfile (and ctl.cacert)");
+		if (strchr(pc->api_user, ':') != NULL)
+			return pgr_err_set(err, "restapi.authentication.username holds a ':'");
+		snprintf(sec->patroni_auth_secret, sizeof(sec->patroni_auth_secret), "%s", ADOPT_SECRET_API);
+	}
+	return 0;
+}
+
+void adopt_security_files(const conf_security *sec, const char *files[ADOPT_SECURITY_FILES],
+			  const char *keys[ADOPT_SECURITY_FILES])
+{
+	files[0] = sec->etcd_ca;
+	keys[0] = "etcd3.cacert";
+	files[1] = sec->etcd_cert;
+	keys[1] = "etcd3.cert";
+	files[2] = sec->etcd_key;
+	keys[2] = "etcd3.key";
+	files[3] = sec->patroni_ca;
+	keys[3] = "ctl.cacert (or restapi.cafile)";
 }
 
 int adopt_split_hostport(const char *hp, char *host, size_t hostlen, int *port)

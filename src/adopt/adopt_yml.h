@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cluster/conf.h"
 #include "util/err.h"
 
 /* What adopt reads from a Patroni config; "" where the file has nothing. */
@@ -22,10 +23,18 @@ typedef struct adopt_patroni_conf {
 	char api_user[64];      /* restapi.authentication */
 	char api_password[128];
 	bool api_tls;           /* restapi.certfile set: https */
+	char api_cafile[256];   /* restapi.cafile: the CA of the clients' certificates (often also the server's) */
+	char api_verify_client[16]; /* restapi.verify_client: "" (none), "optional", "required" */
+	char ctl_cacert[256];   /* ctl.cacert: the CA patronictl verifies the REST API with */
+	char ctl_certfile[256]; /* ctl.certfile/keyfile: patronictl's client certificate */
+	char ctl_keyfile[256];
 	char etcd_hosts[512];   /* etcd3 (else etcd): hosts or host, "h:p,h:p" (a list joined) */
 	char etcd_protocol[16]; /* etcd3.protocol: "http" (default) or "https" */
 	char etcd_user[64];     /* etcd3.username */
 	char etcd_password[128];
+	char etcd_cacert[256];  /* etcd3.cacert, .cert, .key */
+	char etcd_cert[256];
+	char etcd_key[256];
 	char pg_connect[128];   /* postgresql.connect_address */
 	char data_dir[PATH_MAX];
 	char bin_dir[PATH_MAX];
@@ -48,6 +57,25 @@ int adopt_yml_set_bin_dir(const char *text, const char *bin_dir, char **out, pgr
  */
 int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync, char **out, pgr_err *err)
 	__attribute__((warn_unused_result));
+/*
+ * What adopt writes into pgrefresh.conf's security keys (cluster/conf_security.h) for a Patroni config, with
+ * the names `cluster create --secure` gives: etcd_ca/etcd_cert/etcd_key from etcd3's cacert/cert/key;
+ * etcd_user and the secret ADOPT_SECRET_ETCD from its username/password; patroni_ca from ctl.cacert, else
+ * restapi.cafile; the secret ADOPT_SECRET_API ("user:password") from restapi.authentication. Refuses (-1,
+ * err names the key and what to do) a REST API pgrefresh cannot speak to: https with no CA named, a
+ * password over plain http, verify_client
+ * optional or required (Patroni then wants a client certificate on unsafe requests; pgrefresh has none).
+ * Pure: no file is read.
+ */
+#define ADOPT_SECRET_ETCD "etcd_patroni"
+#define ADOPT_SECRET_API "patroni_api"
+int adopt_yml_security(const adopt_patroni_conf *pc, conf_security *sec, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* The files a security conf names (etcd_ca, etcd_cert, etcd_key, patroni_ca), "" where unset, in that order. */
+#define ADOPT_SECURITY_FILES 4
+void adopt_security_files(const conf_security *sec, const char *files[ADOPT_SECURITY_FILES],
+			  const char *keys[ADOPT_SECURITY_FILES]);
+
 /* host and port of "host:port" (the last ':'); -1 when there is no port. */
 int adopt_split_hostport(const char *hp, char *host, size_t hostlen, int *port);
 

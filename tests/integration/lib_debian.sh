@@ -1,7 +1,7 @@
 # lib_debian.sh — a Patroni cluster set up the way a Debian user sets one up, with files pgrefresh did
 # not write: the test bed of `pgrefresh adopt` (t_87_adopt.sh). Sourced after lib.sh.
 #
-#   debian_bed VERSION [N]   in $T/deb (default N = 3 members):
+#   debian_bed VERSION [N] [tls]   in $T/deb (default N = 3 members):
 #     - "Debian's installation" of VERSION: $T/deb/root/usr/lib/postgresql/15 and usr/share/postgresql/15,
 #       copied from the dist's unpacked Debian packages (the machine's own postgresql-15 is one version, and
 #       an apt upgrade of it is what the user fears); BED_BIN_DIR is its bin;
@@ -13,8 +13,14 @@
 #       bootstrap (it writes /etc/postgresql), and the tuning such a user makes (a superuser password,
 #       synchronous_mode, loop_wait 2);
 #     - Patroni run directly as postgres (systemd is not PID 1 here), pids in $T/deb/*.pid;
-#     - the user's PgBouncer in front, BED_PGB_PORT, its ini $T/deb/pgbouncer/pgbouncer.ini.
-#   Sets BED_CONFIG[i], BED_PG_PORT[i], BED_API_PORT[i], BED_MEMBER[i], BED_SUPERPW.
+#     - the user's PgBouncer in front, BED_PGB_PORT, its ini $T/deb/pgbouncer/pgbouncer.ini;
+#     - with tls: the user's own CA (openssl, $T/deb/pki: BED_CA) and one certificate for 127.0.0.1; etcd
+#       serving https with authentication on (users root and patroni, the latter readwrite on every key);
+#       each Patroni's REST API over https with restapi.authentication, ctl.cacert naming the CA, and its
+#       etcd3 section with protocol https, cacert, username and password. The passwords are drawn per run
+#       (BED_API_PW, BED_ETCD_PW, BED_ROOT_PW) and never put on a command line: curl reads them from
+#       $T/deb/curlrc (bed_curl), etcdctl from stdin and its environment.
+#   Sets BED_CONFIG[i], BED_PG_PORT[i], BED_API_PORT[i], BED_MEMBER[i], BED_SUPERPW, BED_SCHEME.
 #   debian_bed_stop          stops what debian_bed started, by pid (lib.sh's cleanup reaps the rest).
 #   bed_restart_patroni      every Patroni restarted in maintenance mode (PostgreSQL keeps running): how bin_dir
 #                            takes effect (Patroni 3.0.2 reads it only at its start).
@@ -22,6 +28,8 @@
 
 BED=
 BED_SUPERPW=bed-super-pw
+BED_TLS=0
+BED_SCHEME=http
 declare -a BED_CONFIG BED_PG_PORT BED_API_PORT BED_MEMBER
 
 # a port free on 127.0.0.1 and not handed out before by this bed; below Linux's ephemeral range (32768 on),
@@ -57,7 +65,30 @@ bed_spawn() {
 	printf '%s %s\n' "$pid" "$(proc_starttime "$pid")" >"$BED/$name.runuser.pid"
 }
 
-bed_api() { curl -s --max-time 3 "http://127.0.0.1:$1$2"; }
+# curl with the bed's CA and REST credentials (from a file: nothing on the command line)
+bed_curl() { curl -s -K "$BED/curlrc" "$@"; }
+bed_api() { bed_curl --max-time 3 "$BED_SCHEME://127.0.0.1:$1$2"; }
+
+# etcdctl, before etcd asks for credentials
+bed_etcdctl() {
+	ETCDCTL_API=3 etcdctl --endpoints "https://$BED_ETCD" --cacert "$BED_CA" "$@"
+}
+
+# the user's CA and a certificate for 127.0.0.1 (server and client), in $BED/pki, Patroni's and etcd's to read
+bed_pki() {
+	local d=$BED/pki
+	mkdir -p "$d"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/ca.key" \
+		-out "$d/ca.crt" -days 2 -subj "/CN=the user's CA" 2>"$d/openssl.log" || fail "openssl: the CA"
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/server.key" \
+		-out "$d/server.csr" -subj "/CN=127.0.0.1" 2>>"$d/openssl.log" || fail "openssl: the request"
+	printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' >"$d/ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+		-extfile "$d/ext" -out "$d/server.crt" 2>>"$d/openssl.log" || fail "openssl: the certificate"
+	chown -R postgres: "$d"
+	chmod 0600 "$d"/*.key
+	BED_CA=$d/ca.crt
+}
 
 bed_leader() {
 	bed_api "${BED_API_PORT[0]}" /cluster | python3 -c '
@@ -96,9 +127,21 @@ sys.exit(0 if ok else 1)' "$1"
 }
 
 debian_bed() {
-	local version=$1 n=${2:-3} i tree etcd_port etcd_peer tmpl=/etc/patroni/config.yml.in
+	local version=$1 n=${2:-3} i tree etcd_port etcd_peer tmpl=/etc/patroni/config.yml.in etcd_tls=()
 	BED=$T/deb
 	mkdir -p "$BED/root/usr/lib/postgresql" "$BED/root/usr/share/postgresql" "$BED/patroni"
+	: >"$BED/curlrc"
+	chmod 0600 "$BED/curlrc"
+	if [ "${3:-}" = tls ]; then
+		BED_TLS=1
+		BED_SCHEME=https
+		BED_API_PW=$(openssl rand -hex 12)
+		BED_ETCD_PW=$(openssl rand -hex 12)
+		BED_ROOT_PW=$(openssl rand -hex 12)
+		bed_pki
+		printf 'cacert = "%s"\nuser = "patroni:%s"\n' "$BED_CA" "$BED_API_PW" >"$BED/curlrc"
+		etcd_tls=(--cert-file "$BED/pki/server.crt" --key-file "$BED/pki/server.key")
+	fi
 	tree=$(version_path "$version")
 	[ -d "$tree/usr/lib/postgresql/15" ] || fail "$version is not a Debian tree in $DIST"
 	[ -r "$tmpl" ] || fail "Debian's Patroni template $tmpl is missing (the patroni package)"
@@ -111,11 +154,21 @@ debian_bed() {
 	BED_ETCD=127.0.0.1:$etcd_port
 	mkdir -p "$BED/etcd"
 	chown postgres: "$BED" "$BED/etcd" "$BED/patroni"
-	bed_spawn etcd etcd --name e0 --data-dir "$BED/etcd/data" --logger=zap \
-		--listen-client-urls "http://$BED_ETCD" --advertise-client-urls "http://$BED_ETCD" \
+	bed_spawn etcd etcd --name e0 --data-dir "$BED/etcd/data" --logger=zap "${etcd_tls[@]}" \
+		--listen-client-urls "$BED_SCHEME://$BED_ETCD" --advertise-client-urls "$BED_SCHEME://$BED_ETCD" \
 		--listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
 		--initial-cluster "e0=http://127.0.0.1:$etcd_peer" --initial-cluster-state new
-	wait_until 20 curl -sf "http://$BED_ETCD/health" || fail "the bed's etcd did not start"
+	wait_until 20 bed_curl -f "$BED_SCHEME://$BED_ETCD/health" || fail "the bed's etcd did not start"
+	if [ "$BED_TLS" = 1 ]; then
+		# the user's etcd authentication: root, and a user for Patroni (passwords on stdin)
+		printf '%s\n' "$BED_ROOT_PW" | bed_etcdctl user add root --interactive=false >/dev/null &&
+			bed_etcdctl user grant-role root root >/dev/null &&
+			printf '%s\n' "$BED_ETCD_PW" | bed_etcdctl user add patroni --interactive=false >/dev/null &&
+			bed_etcdctl role add patroni >/dev/null &&
+			bed_etcdctl role grant-permission patroni --prefix=true readwrite / >/dev/null &&
+			bed_etcdctl user grant-role patroni patroni >/dev/null &&
+			bed_etcdctl auth enable >/dev/null || fail "could not turn on the bed's etcd authentication"
+	fi
 
 	for ((i = 0; i < n; i++)); do
 		BED_MEMBER[$i]=node$i
@@ -139,7 +192,7 @@ debian_bed() {
 			# what one machine with three members needs, and the user's own tuning
 			python3 -c '
 import re, sys
-bed, i, bindir, pw = sys.argv[1:]
+bed, i, bindir, pw, tls, ca, api_pw, etcd_pw = sys.argv[1:]
 t = sys.stdin.read()
 t = re.sub(r"\n  method: pg_createcluster\n  pg_createcluster:\n    command: [^\n]*\n", "\n", t)
 t = re.sub(r"  create_replica_method:\n    - pg_clonecluster\n  pg_clonecluster:\n    command: [^\n]*\n", "", t)
@@ -154,7 +207,17 @@ t = t.replace("      username: \"postgres\"\n      password:\n", "      username
 t = t.replace("/var/run/postgresql/", "%s/node%s/run" % (bed, i))
 t = t.replace("/var/log/postgresql", "%s/node%s/log" % (bed, i))
 t = t.replace("      parameters:\n#        wal_level", "      parameters:\n        wal_keep_size: 256MB\n#        wal_level")
-sys.stdout.write(t)' "$BED" "$i" "$BED_BIN_DIR" "$BED_SUPERPW" >"${BED_CONFIG[$i]}"
+if tls == "1":
+    crt, key = ca.replace("ca.crt", "server.crt"), ca.replace("ca.crt", "server.key")
+    t = re.sub(r"(\netcd3:\n  hosts: [^\n]*\n)", lambda m: m.group(1) +
+               "  protocol: https\n  cacert: %s\n  username: patroni\n  password: \"%s\"\n" % (ca, etcd_pw), t)
+    t = re.sub(r"#  certfile: [^\n]*\n#  keyfile: [^\n]*\n#  authentication:\n#    username: [^\n]*\n#    password: [^\n]*\n",
+               "  certfile: %s\n  keyfile: %s\n  authentication:\n    username: patroni\n    password: \"%s\"\n"
+               % (crt, key, api_pw), t)
+    t = re.sub(r"# ctl:\n(#   [^\n]*\n)*", "ctl:\n  cacert: %s\n" % ca, t)
+    assert "protocol: https" in t and "  keyfile: " in t and "\nctl:\n" in t, "the template changed"
+sys.stdout.write(t)' "$BED" "$i" "$BED_BIN_DIR" "$BED_SUPERPW" "$BED_TLS" "${BED_CA:-}" "${BED_API_PW:-}" \
+				"${BED_ETCD_PW:-}" >"${BED_CONFIG[$i]}" || fail "could not render the bed's config"
 		grep -q '/etc/' "${BED_CONFIG[$i]}" && grep -n '^[^#]*/etc/' "${BED_CONFIG[$i]}" &&
 			fail "the bed's config still names /etc"
 		chown postgres: "${BED_CONFIG[$i]}"
@@ -199,7 +262,7 @@ bed_paused() { bed_api "${BED_API_PORT[0]}" /cluster | grep -q '"pause": *true';
 # without stopping PostgreSQL (maintenance mode: patronictl pause; systemctl restart patroni@...; resume).
 bed_restart_patroni() {
 	local i pid st
-	curl -sf --max-time 5 -XPATCH -d '{"pause": true}' "http://127.0.0.1:${BED_API_PORT[0]}/config" >/dev/null ||
+	bed_curl -f --max-time 5 -XPATCH -d '{"pause": true}' "$BED_SCHEME://127.0.0.1:${BED_API_PORT[0]}/config" >/dev/null ||
 		fail "could not pause the bed's cluster"
 	wait_until 20 bed_paused || fail "the bed's cluster did not pause"
 	for i in "${!BED_MEMBER[@]}"; do
@@ -207,10 +270,10 @@ bed_restart_patroni() {
 		kill -TERM "$pid"
 		wait_pids_gone 30 "$pid" || fail "Patroni of node$i did not stop"
 		bed_spawn "patroni-$i" patroni "${BED_CONFIG[$i]}"
-		wait_until 30 curl -sf --max-time 2 "http://127.0.0.1:${BED_API_PORT[$i]}/patroni" ||
+		wait_until 30 bed_curl -f --max-time 2 "$BED_SCHEME://127.0.0.1:${BED_API_PORT[$i]}/patroni" ||
 			fail "Patroni of node$i did not come back"
 	done
-	curl -sf --max-time 5 -XPATCH -d '{"pause": false}' "http://127.0.0.1:${BED_API_PORT[0]}/config" >/dev/null ||
+	bed_curl -f --max-time 5 -XPATCH -d '{"pause": false}' "$BED_SCHEME://127.0.0.1:${BED_API_PORT[0]}/config" >/dev/null ||
 		fail "could not resume the bed's cluster"
 	wait_until 20 eval "! bed_paused" || fail "the bed's cluster did not resume"
 	wait_until 60 bed_healthy "${#BED_MEMBER[@]}" || fail "not healthy after Patroni's restart"

@@ -291,12 +291,127 @@ static void test_split_hostport(void **state)
 	}
 }
 
+/* The TLS and passwords of a Patroni config, in each place Patroni takes them, into pgrefresh's keys. */
+#define HEAD "scope: pg\nname: a\npostgresql: {data_dir: /d, bin_dir: /b}\n"
+static void test_security(void **state)
+{
+	static const struct {
+		const char *yml;
+		/* expected: etcd_ca, etcd_cert, etcd_key, etcd_user, etcd secret, patroni_ca, api secret; or error */
+		const char *ca, *cert, *key, *user, *esecret, *pca, *asecret, *error;
+	} cases[] = {
+		/* plain: nothing */
+		{ HEAD "restapi: {connect_address: 'h:1'}\netcd3: {hosts: 'e:1'}\n", "", "", "", "", "", "", "", NULL },
+		/* etcd3 over https with a client certificate and a password; REST over https with authentication */
+		{ HEAD "restapi: {connect_address: 'h:1', certfile: /p/api.crt, keyfile: /p/api.key, cafile: /p/ca.crt,\n"
+		       "  authentication: {username: pat, password: 'a:b'}}\n"
+		       "etcd3: {hosts: 'e:1', protocol: https, cacert: /p/eca.crt, cert: /p/c.crt, key: /p/c.key,\n"
+		       "  username: patroni, password: sec}\n",
+		  "/p/eca.crt", "/p/c.crt", "/p/c.key", "patroni", "etcd_patroni", "/p/ca.crt", "patroni_api", NULL },
+		/* etcd (v2 section), https with a CA only; ctl.cacert wins over restapi.cafile */
+		{ HEAD "restapi: {connect_address: 'h:1', certfile: /p/api.pem, cafile: /p/client-ca.crt}\n"
+		       "ctl: {cacert: /p/ctl-ca.crt, certfile: /p/ctl.crt, keyfile: /p/ctl.key}\n"
+		       "etcd: {host: 'e:1', protocol: https, cacert: /p/eca.crt}\n",
+		  "/p/eca.crt", "", "", "", "", "/p/ctl-ca.crt", "", NULL },
+		/* a certfile of null: plain http, and cacert of a plain-http etcd is not used */
+		{ HEAD "restapi: {connect_address: 'h:1', certfile: null}\netcd3: {hosts: 'e:1', cacert: /p/x}\n", "", "",
+		  "", "", "", "", "", NULL },
+		/* etcd password over http: pgrefresh sends it as Patroni does */
+		{ HEAD "restapi: {connect_address: 'h:1'}\netcd3: {hosts: 'e:1', username: u, password: p}\n", "", "", "",
+		  "u", "etcd_patroni", "", "", NULL },
+		/* refusals, each naming the key */
+		{ HEAD "restapi: {connect_address: 'h:1', certfile: /p/api.pem}\netcd3: {hosts: 'e:1'}\n", NULL, NULL,
+		  NULL, NULL, NULL, NULL, NULL, "no CA is named" },
+		{ HEAD "restapi: {connect_address: 'h:1', certfile: /p/a, cafile: /p/ca, verify_client: required}\n"
+		       "etcd3: {hosts: 'e:1'}\n",
+		  NULL, NULL, NULL, NULL, NULL, NULL, NULL, "verify_client is required" },
+		{ HEAD "restapi: {connect_address: 'h:1', certfile: /p/a, cafile: /p/ca, verify_client: optional}\n"
+		       "etcd3: {hosts: 'e:1'}\n",
+		  NULL, NULL, NULL, NULL, NULL, NULL, NULL, "verify_client is optional" },
+		{ HEAD "restapi: {connect_address: 'h:1', authentication: {username: u, password: p}}\n"
+		       "etcd3: {hosts: 'e:1'}\n",
+		  NULL, NULL, NULL, NULL, NULL, NULL, NULL, "restapi.authentication over plain http" },
+		{ HEAD "restapi: {connect_address: 'h:1', certfile: /a, cafile: /c, authentication: {username: u}}\n"
+		       "etcd3: {hosts: 'e:1'}\n",
+		  NULL, NULL, NULL, NULL, NULL, NULL, NULL, "has a username but no password" },
+		{ HEAD "restapi: {connect_address: 'h:1'}\netcd3: {hosts: 'e:1', username: u}\n", NULL, NULL, NULL, NULL,
+		  NULL, NULL, NULL, "etcd username is set without etcd password" },
+		{ HEAD "restapi: {connect_address: 'h:1'}\netcd3: {hosts: 'e:1', protocol: https, cert: /c}\n", NULL,
+		  NULL, NULL, NULL, NULL, NULL, NULL, "etcd cert is set without etcd key" },
+		{ HEAD "restapi: {connect_address: 'h:1'}\netcd3: {hosts: 'e:1', protocol: ftp}\n", NULL, NULL, NULL,
+		  NULL, NULL, NULL, NULL, "etcd protocol \"ftp\"" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		adopt_patroni_conf c;
+		conf_security sec;
+		pgr_err err;
+		int rc;
+
+		pgr_err_clear(&err);
+		if (adopt_yml_read(cases[i].yml, "f.yml", &c, &err) != 0)
+			fail_msg("case %zu: %s", i, err.msg);
+		rc = adopt_yml_security(&c, &sec, &err);
+		if (cases[i].error != NULL) {
+			assert_int_not_equal(rc, 0);
+			if (strstr(err.msg, cases[i].error) == NULL)
+				fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].error);
+			/* the error never holds a password */
+			assert_null(strstr(err.msg, "password: p"));
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("case %zu: %s", i, err.msg);
+		assert_string_equal(sec.etcd_ca, cases[i].ca);
+		assert_string_equal(sec.etcd_cert, cases[i].cert);
+		assert_string_equal(sec.etcd_key, cases[i].key);
+		assert_string_equal(sec.etcd_user, cases[i].user);
+		assert_string_equal(sec.etcd_password_secret, cases[i].esecret);
+		assert_string_equal(sec.patroni_ca, cases[i].pca);
+		assert_string_equal(sec.patroni_auth_secret, cases[i].asecret);
+	}
+}
+
+/* What the parser reads of each TLS/auth place, as written. */
+static void test_read_tls_fields(void **state)
+{
+	adopt_patroni_conf c;
+	pgr_err err;
+
+	(void)state;
+	pgr_err_clear(&err);
+	assert_int_equal(adopt_yml_read(HEAD "restapi:\n  connect_address: h:1\n  certfile: /p/api.crt\n"
+					      "  keyfile: /p/api.key\n  cafile: /p/ca.crt\n  verify_client: optional\n"
+					      "  authentication:\n    username: pat\n    password: \"s:e c\"\n"
+					      "ctl:\n  cacert: /p/ctl.crt\n  certfile: /p/c.crt\n  keyfile: /p/c.key\n"
+					      "etcd3:\n  hosts: [e:1]\n  protocol: https\n  cacert: /p/e.crt\n"
+					      "  cert: /p/ec.crt\n  key: /p/ec.key\n  username: u\n  password: 'pw'\n",
+					 "f.yml", &c, &err),
+			 0);
+	assert_true(c.api_tls);
+	assert_string_equal(c.api_cafile, "/p/ca.crt");
+	assert_string_equal(c.api_verify_client, "optional");
+	assert_string_equal(c.api_user, "pat");
+	assert_string_equal(c.api_password, "s:e c");
+	assert_string_equal(c.ctl_cacert, "/p/ctl.crt");
+	assert_string_equal(c.ctl_certfile, "/p/c.crt");
+	assert_string_equal(c.ctl_keyfile, "/p/c.key");
+	assert_string_equal(c.etcd_protocol, "https");
+	assert_string_equal(c.etcd_cacert, "/p/e.crt");
+	assert_string_equal(c.etcd_cert, "/p/ec.crt");
+	assert_string_equal(c.etcd_key, "/p/ec.key");
+	assert_string_equal(c.etcd_user, "u");
+	assert_string_equal(c.etcd_password, "pw");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read_debian),   cmocka_unit_test(test_read_variants),
 		cmocka_unit_test(test_set_bin_dir),   cmocka_unit_test(test_set_tags),
 		cmocka_unit_test(test_split_hostport), cmocka_unit_test(test_fuzz_fixtures),
+		cmocka_unit_test(test_security),      cmocka_unit_test(test_read_tls_fields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
