@@ -19,39 +19,22 @@ if [ "$(id -u)" != 0 ] || ! [ -x /usr/sbin/ip ]; then
 	exit 0
 fi
 
-PARTITION_TAG=
-# On any exit: destroy the cluster (its logs kept first for a bad cell: destroy removes them), then
-# whatever of its network is left, by name; lib.sh's cleanup follows with the cell's exit status.
-partition_cleanup() {
-	local rc=$? ns link
-	set +eE
-	if [ -n "${C:-}" ] && [ -f "$C/pgrefresh.conf" ]; then
-		if [ $rc != 0 ] && [ -n "${PGR_FAULT_KEEP:-}" ]; then
-			mkdir -p "$PGR_FAULT_KEEP" && (cd "$C" && find . -name '*.log' -exec cp --parents {} "$PGR_FAULT_KEEP/" \;)
-		fi
-		"$PGR" cluster destroy --dir "$C" >/dev/null 2>&1 || echo "# cleanup: cluster destroy failed" >&2
-	fi
-	if [ -n "$PARTITION_TAG" ]; then
-		for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -F "pgr-$PARTITION_TAG-"); do
-			ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null
-			ip netns delete "$ns" && echo "# cleanup: removed namespace $ns" >&2
-		done
-		for link in $(ip -br link | awk '{print $1}' | sed 's/@.*//' | grep -F "$PARTITION_TAG"); do
-			ip link delete "$link" 2>/dev/null && echo "# cleanup: removed link $link" >&2
-		done
-	fi
-	return $rc
-}
-trap 'partition_cleanup; lib_cleanup' EXIT
+# On any exit: destroy the cluster (its logs copied for lib.sh to print first when the cell failed), then
+# whatever of its network is left, by name (TAG: the bridge's); lib.sh's cleanup follows with the cell's
+# exit status. t_95_hosts's cleanup, taken from it rather than written twice.
+TAG=
+eval "$(sed -n '/^t95_cleanup() {/,/^}/p' "$ROOT/tests/integration/t_95_hosts.sh")"
+[ "$(type -t t95_cleanup)" = function ] || fail "no t95_cleanup in tests/integration/t_95_hosts.sh"
+trap 't95_cleanup; lib_cleanup' EXIT
 
 # create_cluster N VERSION: the cluster across N hosts (lib.sh's, with --hosts)
 create_cluster() {
 	pgr_run cluster create --hosts "$1" --dir "$T/c" --version "$2"
 	adopt_kept_logs
 	C=$T/c
-	[ -f "$C/pgrefresh.conf" ] && PARTITION_TAG=$(sed -n 's/^hosts_bridge = pgr-//p' "$C/pgrefresh.conf" | head -n 1)
+	[ -f "$C/pgrefresh.conf" ] && TAG=$(sed -n 's/^hosts_bridge = pgr-//p' "$C/pgrefresh.conf" | head -n 1)
 	[ "$RC" = 0 ] || fail "cluster create --hosts $1 --version $2 exited $RC: $ERR"
-	ok "cluster across $1 hosts on $2 created (bridge pgr-$PARTITION_TAG)"
+	ok "cluster across $1 hosts on $2 created (bridge pgr-$TAG)"
 }
 
 # variant_judge: at most one coordinator acting at any time; sets VARIANT_BAD when not
