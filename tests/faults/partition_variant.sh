@@ -39,6 +39,11 @@ create_cluster() {
 
 # variant_judge: at most one coordinator acting at any time; sets VARIANT_BAD when not
 variant_judge() {
+	local logs
+	if [ -n "${PGR_FAULT_KEEP:-}" ]; then # every case's logs, good or bad: beside keep/<case>, logs/<case>
+		logs=${PGR_FAULT_KEEP%/keep/*}/logs/${PGR_FAULT_KEEP##*/}
+		rm -rf "$logs" && mkdir -p "$logs" && (cd "$C" && find . -name '*.log' -exec cp --parents {} "$logs/" \;) || true
+	fi
 	"$PY" "$FL" coordinators "$C" >"$W/coordinators.json" 2>"$W/coordinators.err" ||
 		{ note "the coordinators' logs could not be judged: $(head -c 300 "$W/coordinators.err")"; VARIANT_BAD=ERROR; return; }
 	echo "# coordinators: $(cat "$W/coordinators.json")"
