@@ -191,7 +191,7 @@ faults: build/asan/pgrefresh build/pgrefresh
 # CI: the matrix's slice: one cell of each fault seen passing (about 3 minutes)
 faults-slice: build/asan/pgrefresh build/pgrefresh
 	tests/faults/matrix --slice
-	tests/faults/partition --slice # one partition case across hosts (tests/faults/partition)
+	tests/faults/partition --slice # then one partition case across hosts, about 60 s (tests/faults/partition)
 
 clean:
 	rm -rf build
