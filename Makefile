@@ -188,11 +188,12 @@ fuzz-short: fuzz-build
 -include $(FUZZOBJ:.o=.d)
 # the fault matrix: kill -9 of each process at each step of a refresh, under a writer (tests/faults/)
 faults: build/asan/pgrefresh build/pgrefresh
-	tests/faults/matrix
+	tests/faults/matrix; rc=$$?; tests/faults/partition && exit $$rc # then the partition table (across hosts)
 
 # CI: the matrix's slice: one cell of each fault seen passing (about 3 minutes)
 faults-slice: build/asan/pgrefresh build/pgrefresh
 	tests/faults/matrix --slice
+	tests/faults/partition --slice # then one partition case across hosts, about 60 s (tests/faults/partition)
 
 clean:
 	rm -rf build

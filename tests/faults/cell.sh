@@ -36,6 +36,8 @@ PY=/usr/bin/python3 # Debian's: it has psycopg2
 FL=$ROOT/tests/faults/faultlib.py
 W=$T/faults
 mkdir -p "$W"
+# a variant of the cell (tests/faults/partition: across hosts) redefines in its file what differs
+[ -n "${PGR_FAULT_VARIANT:-}" ] && . "$PGR_FAULT_VARIANT"
 CELL_START=$SECONDS
 ACTIONS=()
 NOTES=()
@@ -288,11 +290,15 @@ fi
 note "writer $(json_get "$(cat "$W/writer.json" 2>/dev/null || echo '{}')" "'%s acked, %s failed, longest gap %s ms' % (d.get('acked'), d.get('failed'), d.get('longest_gap_ms'))")"
 [ -n "$OUTCOME" ] && note "outcome $OUTCOME"
 
+VARIANT_BAD=
+[ "$(type -t variant_judge)" = function ] && variant_judge
 if [ "$OVERLAPS" != 0 ]; then
 	note "overlaps: $(json_get "$(cat "$W/sampler.json" 2>/dev/null || echo '{}')" "d.get('first_overlaps')")"
 	verdict "2 WRITERS"
 elif [ "$LOST" != 0 ]; then
 	verdict "LOST $LOST"
+elif [ -n "$VARIANT_BAD" ]; then
+	verdict "$VARIANT_BAD"
 elif [ "$END" = stuck ] || [ $HEALTHY = false ] || [ $ON_ONE = false ] || [ "$UNREACH" != "[]" ]; then
 	verdict stuck
 elif [ $NOHINT = 1 ]; then
