@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/text.h"
 #include <time.h>
 
 #include "util/log.h"
@@ -61,7 +63,7 @@ int state_lock_parse(const char *json, state_lock *lock, pgr_err *err)
 		goto out;
 	}
 	snprintf(lock->operation, sizeof(lock->operation), "%s", json_string_value(op));
-	snprintf(lock->owner, sizeof(lock->owner), "%s", json_string_value(owner));
+	(void)text_copy(lock->owner, sizeof(lock->owner), json_string_value(owner));
 	lock->since_ms = since ? (int64_t)json_integer_value(since) : 0;
 	rc = 0;
 out:

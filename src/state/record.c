@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 static const char *const step_names[] = { "pending", "refreshing", "done", "failed", "skipped" };
 
 static const char *const state_names[RS_COUNT] = { "checking", "incompatible", "unit", "paused", "switchover", "failed",
@@ -263,7 +265,7 @@ static void str_field(json_t *obj, const char *key, char *out, size_t len)
 {
 	json_t *v = json_object_get(obj, key);
 
-	snprintf(out, len, "%s", json_is_string(v) ? json_string_value(v) : "");
+	(void)text_copy(out, len, json_is_string(v) ? json_string_value(v) : "");
 }
 
 int record_parse(const char *json, refresh_record *rec, pgr_err *err)

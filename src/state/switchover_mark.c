@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 #define MARK_CAS_TRIES 4 /* the mark changed between its read and its swap this many times: give up */
 
 void switchover_mark_format(const switchover_mark *mark, char *out, size_t outlen)
@@ -68,9 +70,9 @@ void switchover_mark_parse(const char *value, switchover_mark *mark)
 		mark->lease = (int64_t)json_integer_value(v);
 	mark->pgbouncer_paused = json_is_true(json_object_get(o, "pgbouncer_paused"));
 	v = json_object_get(o, "from");
-	snprintf(mark->from, sizeof(mark->from), "%s", json_is_string(v) ? json_string_value(v) : "");
+	(void)text_copy(mark->from, sizeof(mark->from), json_is_string(v) ? json_string_value(v) : "");
 	v = json_object_get(o, "to");
-	snprintf(mark->to, sizeof(mark->to), "%s", json_is_string(v) ? json_string_value(v) : "");
+	(void)text_copy(mark->to, sizeof(mark->to), json_is_string(v) ? json_string_value(v) : "");
 	mark->attempt = int_field(o, "attempt", INT64_MIN, INT64_MAX);
 	mark->cascaded = json_is_true(json_object_get(o, "cascaded"));
 	mark->waiting_since_ms = int_field(o, "waiting_since_ms", 0, INT64_MAX);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 #define ASK_TRIES 4 /* compare-and-swap rounds before unit_intent_ask gives up (another writer each time) */
 
 void unit_intent_key(const char *prefix, const char *member, char *buf, size_t len)
@@ -106,7 +108,7 @@ int unit_intent_parse(const char *json, unit_intent *intent, pgr_err *err)
 		snprintf(intent->tags.replicatefrom, sizeof(intent->tags.replicatefrom), "%s", json_string_value(rf));
 	intent->tags.nosync = json_is_true(nosync);
 	snprintf(intent->token, sizeof(intent->token), "%s", json_string_value(token));
-	snprintf(intent->by, sizeof(intent->by), "%s", by ? json_string_value(by) : "");
+	(void)text_copy(intent->by, sizeof(intent->by), by ? json_string_value(by) : "");
 	intent->at_revision = at ? (int64_t)json_integer_value(at) : 0;
 	rc = 0;
 out:

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/text.h"
+
 void unit_record_version_string(int server_version, char *buf, size_t len)
 {
 	if (server_version <= 0)
@@ -139,7 +141,7 @@ static void get_str(json_t *obj, const char *key, char *out, size_t len)
 {
 	json_t *v = json_object_get(obj, key);
 
-	snprintf(out, len, "%s", json_is_string(v) ? json_string_value(v) : "");
+	(void)text_copy(out, len, json_is_string(v) ? json_string_value(v) : "");
 }
 
 /* One entry's facts; false when it is not one (skipped, never guessed at). */
