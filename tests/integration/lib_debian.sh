@@ -1,5 +1,5 @@
 # lib_debian.sh — a Patroni cluster set up the way a Debian user sets one up, with files pgrefresh did
-# not write: the test bed of `pgrefresh adopt` (t_87_adopt.sh). Sourced after lib.sh.
+# not write: the test bed of `pgrefresh adopt` (t_87_adopt.sh, t_89_adopt_tls.sh). Sourced after lib.sh.
 #
 #   debian_bed VERSION [N] [tls]   in $T/deb (default N = 3 members):
 #     - "Debian's installation" of VERSION: $T/deb/root/usr/lib/postgresql/15 and usr/share/postgresql/15,
@@ -25,8 +25,23 @@
 #   bed_restart_patroni      every Patroni restarted in maintenance mode (PostgreSQL keeps running): how bin_dir
 #                            takes effect (Patroni 3.0.2 reads it only at its start).
 #   bed_leader               the member Patroni names leader; bed_versions: each member's server_version.
+#
+# The bed adopted (t_87, t_89; these need lib_refresh.sh too):
+#   bed_confdir I            where member I is adopted: $T/etc/pgrefresh/15-main-I (BED_ETC the parent)
+#   bed_vnum V               15.18 -> 150018, as Patroni says it
+#   bed_sums                 the members' Patroni configs' sha256 sums, on one line
+#   bed_env                  exports libpq's variables of the user's clients: through their PgBouncer
+#   psql_bed SQL             SQL through the user's PgBouncer; psql_member I SQL: on member I directly
+#   bed_adopt I              `pgrefresh adopt` of member I into bed_confdir I, with the user's PgBouncer
+#   bed_assert_unchanged WHAT SUMS   nothing of pgrefresh's written (BED_ETC absent), the configs' sums SUMS
+#   bed_adopted_ready DIR    every adopted unit reports active (60 s), then pre-refresh-check passes
+#   bed_refresh_under_writer DIR
+#                            the writer (bench/loadclient) through the user's PgBouncer into a new `ledger`
+#                            while DIR's cluster refreshes to $HIGH (pause none): 0 failed, every
+#                            acknowledged id on every member, every member on $HIGH
 
 BED=
+BED_ETC=
 BED_SUPERPW=bed-super-pw
 BED_TLS=0
 BED_SCHEME=http
@@ -129,6 +144,7 @@ sys.exit(0 if ok else 1)' "$1"
 debian_bed() {
 	local version=$1 n=${2:-3} i tree etcd_port etcd_peer tmpl=/etc/patroni/config.yml.in etcd_tls=()
 	BED=$T/deb
+	BED_ETC=$T/etc/pgrefresh
 	mkdir -p "$BED/root/usr/lib/postgresql" "$BED/root/usr/share/postgresql" "$BED/patroni"
 	: >"$BED/curlrc"
 	chmod 0600 "$BED/curlrc"
@@ -291,4 +307,64 @@ debian_bed_stop() {
 			wait_pids_gone 60 "$pid" || kill -KILL "$pid" 2>/dev/null || true
 		fi
 	done
+}
+
+# ---- the bed adopted -------------------------------------------------------------------------------------
+bed_confdir() { printf '%s/15-main-%s\n' "$BED_ETC" "$1"; }
+bed_vnum() { printf '%d\n' $(( ${1%%.*} * 10000 + ${1#*.} )); }
+bed_sums() { sha256sum "${BED_CONFIG[@]}" | awk '{print $1}' | paste -sd,; }
+bed_env() {
+	export PGHOST=127.0.0.1 PGPORT=$BED_PGB_PORT PGUSER=postgres PGDATABASE=postgres PGPASSWORD=$BED_SUPERPW
+}
+psql_bed() { (bed_env && "$PSQL" -X -A -t -v ON_ERROR_STOP=1 -c "$1"); }
+psql_member() { (bed_env && PGPORT=${BED_PG_PORT[$1]} && "$PSQL" -X -A -t -v ON_ERROR_STOP=1 -c "$2"); }
+bed_member_has_ids() { # I FILE
+	[ "$(psql_member "$1" "select count(*) from ledger where id in ($(paste -sd, "$2"))")" = "$(wc -l <"$2")" ]
+}
+bed_adopt() { # I
+	pgr_ok adopt --config "${BED_CONFIG[$1]}" --dir "$(bed_confdir "$1")" --pgbouncer "127.0.0.1:$BED_PGB_PORT" \
+		--pgbouncer-config "$BED/pgbouncer/pgbouncer.ini"
+}
+bed_assert_unchanged() { # WHAT SUMS
+	[ ! -e "$BED_ETC" ] || fail "$1 wrote $BED_ETC"
+	assert_eq "$(bed_sums)" "$2" "the Patroni configs are untouched"
+}
+bed_all_active() { # DIR
+	local s
+	s=$(status_json "$1") || return 1
+	[ "$(json_get "$s" "sorted(u['state'] for u in d['units'])")" = '["active", "active", "active"]' ]
+}
+
+bed_adopted_ready() { # DIR
+	wait_until 60 bed_all_active "$1" || fail "the adopted units do not all report: $(status_json "$1")"
+	ok "status: $(json_get "$(status_json "$1")" "[(u['name'], u['role'], u['version']) for u in d['units']]")"
+	pgr_ok pre-refresh-check --dir "$1"
+	ok "pre-refresh-check: $(head -n 1 <<<"$OUT")"
+}
+
+bed_refresh_under_writer() { # DIR
+	local i t0 lc=$T/loadclient all=""
+	psql_bed "create table ledger(id bigint primary key, client int not null, at timestamptz not null)" >/dev/null
+	cc -std=c11 -Wall -Wextra -Werror -O2 $(pkg-config --cflags libpq) "$ROOT/bench/loadclient.c" -o "$lc" \
+		$(pkg-config --libs libpq) -lpthread || fail "could not build bench/loadclient.c"
+	mkdir -p "$T/load"
+	(bed_env && exec "$lc" --out "$T/load" --clients 4 --rate 200 --id-base 1000000 --stop-file "$T/load/stop" \
+		>"$T/load/stdout" 2>"$T/load/stderr") &
+	LOAD_PID=$!
+	HOLDERS+=("$LOAD_PID")
+	pgr_ok config set pause-after-unit-refresh=none --dir "$1"
+	t0=$SECONDS
+	pgr_ok refresh --version "$HIGH" --dir "$1"
+	pgr_run wait idle --timeout 150 --dir "$1"
+	[ "$RC" = 0 ] || fail "the refresh did not complete (wait exited $RC): $(status_json "$1")"
+	ok "refreshed in $((SECONDS - t0)) s"
+	stop_load "$T/load"
+	assert_load_clean "$T/load" 5000
+	cp "$T/load/ids.txt" "$T/acked"
+	for i in "${!BED_MEMBER[@]}"; do
+		wait_until 20 bed_member_has_ids "$i" "$T/acked" || fail "node$i lacks acknowledged ids"
+		all+="${all:+ }node$i=$(bed_vnum "$HIGH")"
+	done
+	ok "all $(wc -l <"$T/acked") acknowledged ids on every member"
+	assert_eq "$(bed_versions)" "$all" "every member runs $HIGH"
 }
