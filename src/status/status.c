@@ -57,14 +57,9 @@ void status_agent_down_message(presence_verdict verdict, status_host_seen seen, 
 			 refreshing ? "the refresh waits for it and resumes" : "its agent reports again");
 		return;
 	}
-	if (verdict == PRESENCE_NEVER) {
-		snprintf(buf, len, "No report from its agent yet%s. Start it: `pgrefresh cluster start`",
-			 seen == STATUS_HOST_ANSWERS ? " (its host answers)" : "");
-		return;
-	}
-	if (seen == STATUS_HOST_ANSWERS)
-		snprintf(buf, len, "Agent not reporting; its host answers (last report %s). Start it: `pgrefresh cluster start`",
-			 last[0] ? last : "unknown");
+	/* its host answers (or was not asked): the agent is gone, start it (words t_20 and the fault cells read) */
+	if (verdict == PRESENCE_NEVER)
+		snprintf(buf, len, "No report from its agent yet. Start it: `pgrefresh cluster start`");
 	else
 		snprintf(buf, len, "Agent not reporting (its lease expired; last report %s). Start it: `pgrefresh cluster start`",
 			 last[0] ? last : "unknown");

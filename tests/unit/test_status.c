@@ -579,14 +579,14 @@ static void test_agent_down_message(void **state)
 		{ PRESENCE_NEVER, STATUS_HOST_SILENT, "", "10.0.0.7", "", false,
 		  "Host 10.0.0.7 does not answer: check its network", "cluster start" },
 		{ PRESENCE_GONE, STATUS_HOST_ANSWERS, "h1", "198.18.0.3", "01:02:03 UTC", true,
-		  "Agent not reporting; its host answers (last report 01:02:03 UTC). Start it: `pgrefresh cluster start`",
+		  "Agent not reporting (its lease expired; last report 01:02:03 UTC). Start it: `pgrefresh cluster start`",
 		  "does not answer" },
 		{ PRESENCE_GONE, STATUS_HOST_UNKNOWN, "", "127.0.0.1", "01:02:03 UTC", false,
 		  "Agent not reporting (its lease expired; last report 01:02:03 UTC). Start it: `pgrefresh cluster start`",
 		  "host" },
 		{ PRESENCE_GONE, STATUS_HOST_UNKNOWN, "", "127.0.0.1", "", false, "last report unknown", "does not answer" },
 		{ PRESENCE_NEVER, STATUS_HOST_ANSWERS, "h0", "198.18.0.2", "", false,
-		  "No report from its agent yet (its host answers). Start it: `pgrefresh cluster start`", "does not answer" },
+		  "No report from its agent yet. Start it: `pgrefresh cluster start`", "does not answer" },
 		{ PRESENCE_NEVER, STATUS_HOST_UNKNOWN, "", "127.0.0.1", "", false,
 		  "No report from its agent yet. Start it: `pgrefresh cluster start`", "host" },
 	};
@@ -630,7 +630,7 @@ static void test_host_silent_in_view(void **state)
 	assert_non_null(strstr(v.refresh.message, "The switchover from pg/0 waits for its host, which does not answer"));
 	assert_null(strstr(v.refresh.message, "cluster start"));
 	assert_string_equal(v.units[1].state, "down");
-	assert_non_null(strstr(v.units[1].message, "its host answers"));
+	assert_non_null(strstr(v.units[1].message, "Agent not reporting (its lease expired"));
 	assert_non_null(strstr(v.units[1].message, "`pgrefresh cluster start`"));
 	/* paused: nothing moves on, so the refresh does not wait for the host */
 	rec.state = RS_PAUSED;
