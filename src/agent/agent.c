@@ -187,6 +187,22 @@ static void ensure_patroni(agent_ctx *ctx)
 		log_warn("Patroni was not running: restarted it (pid %d)", (int)pid);
 }
 
+/*
+ * Lease lease is gone (expired, or etcd no longer knows it): forget it, and with it the coordinator role,
+ * unless another thread already did. ensure_lease then grants a new one.
+ */
+static void lease_lost(agent_ctx *ctx, int64_t lease)
+{
+	pthread_mutex_lock(&ctx->lock);
+	if (ctx->lease == lease) {
+		ctx->lease = 0;
+		if (ctx->coordinator)
+			log_warn("no longer coordinator (lease expired)");
+		ctx->coordinator = false;
+	}
+	pthread_mutex_unlock(&ctx->lock);
+}
+
 /* The main loop: get a lease when there is none (the keeper keeps it alive). */
 static void ensure_lease(agent_ctx *ctx)
 {
@@ -229,8 +245,24 @@ static void ensure_presence(agent_ctx *ctx)
 	p.pid = (int)getpid();
 	p.ttl_s = AGENT_LEASE_TTL_S;
 	if (presence_put(&ctx->etcd, ctx->prefix, ctx->unit->member, &p, lease, &err) != 0) {
-		etcd_failed(ctx, LOG_LEVEL_WARN, "could not write the presence key", &err);
-		return;
+		if (!state_lease_err_gone(&err)) {
+			etcd_failed(ctx, LOG_LEVEL_WARN, "could not write the presence key", &err);
+			return;
+		}
+		/* cut off longer than its TTL (a partition): the lease is gone, a new one at once, not a retry */
+		etcd_answered(ctx);
+		log_warn("lease %lld expired (etcd no longer knows it): getting a new one", (long long)lease);
+		lease_lost(ctx, lease);
+		ensure_lease(ctx);
+		pthread_mutex_lock(&ctx->lock);
+		lease = ctx->lease;
+		pthread_mutex_unlock(&ctx->lock);
+		if (lease == 0)
+			return;
+		if (presence_put(&ctx->etcd, ctx->prefix, ctx->unit->member, &p, lease, &err) != 0) {
+			etcd_failed(ctx, LOG_LEVEL_WARN, "could not write the presence key", &err);
+			return;
+		}
 	}
 	ctx->presence_lease = lease;
 	ctx->presence_put_ms = now;
@@ -286,14 +318,7 @@ static void *keeper_main(void *arg)
 			} else if (!alive) {
 				etcd_answered(ctx);
 				log_warn("lease %lld expired", (long long)lease);
-				pthread_mutex_lock(&ctx->lock);
-				if (ctx->lease == lease) {
-					ctx->lease = 0;
-					if (ctx->coordinator)
-						log_warn("no longer coordinator (lease expired)");
-					ctx->coordinator = false;
-				}
-				pthread_mutex_unlock(&ctx->lock);
+				lease_lost(ctx, lease);
 			} else {
 				etcd_answered(ctx);
 			}
@@ -666,6 +691,8 @@ static void elect(agent_ctx *ctx)
 	}
 	if (store_claim_coordinator(&ctx->etcd, &ctx->scope, ctx->unit->name, lease, &mine, &err) != 0) {
 		etcd_failed(ctx, LOG_LEVEL_DEBUG, "coordinator election", &err);
+		if (state_lease_err_gone(&err))
+			lease_lost(ctx, lease); /* the next loop's ensure_lease grants a new one */
 		return;
 	}
 	if (mine) {

@@ -11,6 +11,7 @@
 #include "cluster/conf_security.h"
 #include "cluster/unit_file.h"
 #include "etcd/etcd.h"
+#include "patroni/patroni.h"
 #include "state/record.h"
 #include "state/store.h"
 #include "status/status.h"
@@ -33,6 +34,34 @@ static int64_t wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+/*
+ * What the CLI sees of the host of unit cu, whose agent does not report: its Patroni REST API, then the
+ * etcd member on its host (an endpoint of the cluster's etcd at the unit's address), 1 s each. Any answer
+ * (an error too) means the host is there; none, that it is out of reach.
+ */
+static status_host_seen probe_unit_host(const cluster_conf *conf, const etcd_client *client, const conf_unit *cu)
+{
+	patroni_client pc;
+	char url[200], at[80];
+	etcd_client member = *client;
+	bool healthy = false;
+	pgr_err err;
+
+	conf_unit_patroni(conf, cu, &pc, url, sizeof(url));
+	if (patroni_health(&pc, url, 1000, &healthy, &err) == 0)
+		return STATUS_HOST_ANSWERS;
+	snprintf(at, sizeof(at), "//%s:", cu->host);
+	member.endpoint_count = 0;
+	member.timeout_ms = 1000;
+	for (int i = 0; i < client->endpoint_count; i++)
+		if (strstr(client->endpoints[i], at) != NULL)
+			snprintf(member.endpoints[member.endpoint_count++], sizeof(member.endpoints[0]), "%s",
+				 client->endpoints[i]);
+	if (member.endpoint_count > 0 && (etcd_health(&member, &err) == 0 || !etcd_err_unreachable(&err)))
+		return STATUS_HOST_ANSWERS;
+	return STATUS_HOST_SILENT;
+}
+
 /* Reads the agents' reports, the coordinator and the refresh from etcd and builds the view; *corrupt_refresh
  * says whether the refresh record did not parse (ctx->err then says so, with the repair command). Returns 0, -1, or
  * the exit code etcd's failure calls for (etcd_err_explain). */
@@ -41,6 +70,7 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, 
 	etcd_client client;
 	store_snapshot *snap = calloc(1, sizeof(*snap));
 	status_corrupt corrupt;
+	status_host_seen seen[CONF_MAX_UNITS];
 	state_scope scope;
 
 	if (snap == NULL)
@@ -63,8 +93,10 @@ static int read_view(cli_ctx *ctx, const cluster_conf *conf, status_view *view, 
 	store_key(&scope, "refresh", corrupt.refresh_key, sizeof(corrupt.refresh_key));
 	snprintf(corrupt.refresh_why, sizeof(corrupt.refresh_why), "%s", snap->refresh_corrupt_why);
 	memcpy(corrupt.unit, snap->unit_corrupt, sizeof(corrupt.unit));
-	status_build_checked(conf, snap->records, snap->have, snap->alive, &corrupt, snap->coordinator,
-			     snap->have_refresh ? &snap->refresh : NULL, wall_ms(), view);
+	for (int i = 0; i < conf->unit_count; i++)
+		seen[i] = snap->alive[i] ? STATUS_HOST_UNKNOWN : probe_unit_host(conf, &client, &conf->units[i]);
+	status_build_observed(conf, snap->records, snap->have, snap->alive, &corrupt, seen, snap->coordinator,
+			      snap->have_refresh ? &snap->refresh : NULL, wall_ms(), view);
 	if (snap->have_switchover)
 		status_note_switchover_wait(view, snap->have_refresh ? &snap->refresh : NULL, &snap->switchover, wall_ms());
 	*corrupt_refresh = snap->refresh_corrupt;

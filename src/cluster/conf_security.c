@@ -122,11 +122,6 @@ int conf_security_format(const conf_security *sec, char *buf, size_t buflen, int
 	return 0;
 }
 
-int conf_secret_read(const char *dir, const char *name, char *out, size_t outlen, pgr_err *err)
-{
-	return secret_read(dir, name, out, outlen, err);
-}
-
 /* A TLS file named by key must be readable now: a clear error before any request. */
 static int check_readable(const char *key, const char *path, pgr_err *err)
 {

@@ -30,10 +30,6 @@ int conf_security_check(const conf_security *sec, const char *origin, pgr_err *e
 int conf_security_format(const conf_security *sec, char *buf, size_t buflen, int *written, pgr_err *err)
 	__attribute__((warn_unused_result));
 
-/* secret_read (util/secret.h), kept under this name for the cluster layer's callers; new code: secret_read. */
-int conf_secret_read(const char *dir, const char *name, char *out, size_t outlen, pgr_err *err)
-	__attribute__((warn_unused_result));
-
 /* The cluster's etcd client: endpoints, TLS files (checked readable) and authentication from conf. */
 int conf_etcd_client(const cluster_conf *conf, etcd_client *client, pgr_err *err) __attribute__((warn_unused_result));
 

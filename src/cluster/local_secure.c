@@ -12,6 +12,7 @@
 #include "cluster/pki.h"
 #include "util/fileutil.h"
 #include "util/http.h"
+#include "util/secret.h"
 #include "util/yaml.h"
 
 #define CERT_DAYS 3650
@@ -333,7 +334,7 @@ static int user_ensure(struct etcd_admin *a, const cluster_conf *conf, const cha
 	char password[128];
 	int rc;
 
-	if (conf_secret_read(conf->dir, secret, password, sizeof(password), err) != 0)
+	if (secret_read(conf->dir, secret, password, sizeof(password), err) != 0)
 		return -1;
 	rc = admin_post(a, "/v3/auth/user/add", json_pack("{s:s, s:s}", "name", user, "password", password),
 			"already exists", NULL, err);
@@ -367,7 +368,7 @@ int local_secure_etcd_auth(const cluster_conf *conf, pgr_err *err)
 	a.opts.ca_file = conf->security.etcd_ca;
 	a.opts.cert_file = conf->security.etcd_cert;
 	a.opts.key_file = conf->security.etcd_key;
-	if (conf_secret_read(conf->dir, SECRET_ROOT, root, sizeof(root), err) != 0)
+	if (secret_read(conf->dir, SECRET_ROOT, root, sizeof(root), err) != 0)
 		return -1;
 	/* authentication already on (root authenticates): made before, nothing to do */
 	rc = admin_post(&a, "/v3/auth/authenticate", json_pack("{s:s, s:s}", "name", "root", "password", root),
@@ -431,9 +432,9 @@ int local_secure_patroni_yml(const cluster_conf *conf, local_secure_patroni *out
 	    quoted_path(conf, "patroni.crt", pcrt, sizeof(pcrt), err) != 0 ||
 	    quoted_path(conf, "patroni.key", pkey, sizeof(pkey), err) != 0)
 		return -1;
-	if (conf_secret_read(conf->dir, SECRET_PATRONI, etcd_pw, sizeof(etcd_pw), err) != 0)
+	if (secret_read(conf->dir, SECRET_PATRONI, etcd_pw, sizeof(etcd_pw), err) != 0)
 		return -1;
-	if (conf_secret_read(conf->dir, SECRET_API, api, sizeof(api), err) != 0)
+	if (secret_read(conf->dir, SECRET_API, api, sizeof(api), err) != 0)
 		goto out;
 	colon = strchr(api, ':');
 	if (colon == NULL || strncmp(api, API_USER ":", strlen(API_USER) + 1) != 0) {
@@ -469,7 +470,7 @@ int local_secure_pgbouncer_users(const cluster_conf *conf, char *buf, size_t len
 	buf[0] = '\0';
 	if (!local_secure_on(conf))
 		return 0;
-	if (conf_secret_read(conf->dir, SECRET_BOUNCER, password, sizeof(password), err) != 0)
+	if (secret_read(conf->dir, SECRET_BOUNCER, password, sizeof(password), err) != 0)
 		return -1;
 	rc = pki_scram_secret(password, NULL, 0, 4096, secret, sizeof(secret), err);
 	explicit_bzero(password, sizeof(password));

@@ -1,5 +1,10 @@
 #include "state/lease.h"
 
+#include <string.h>
+
+/* etcd's ErrGRPCLeaseNotFound, as its JSON gateway answers it (gRPC code 5, HTTP 404) */
+#define LEASE_NOT_FOUND_TEXT "requested lease not found"
+
 int state_lease_grant(const etcd_client *etcd, int ttl_s, int64_t *lease, pgr_err *err)
 {
 	*lease = 0;
@@ -35,4 +40,9 @@ int state_lease_alive(const etcd_client *etcd, int64_t lease, bool *alive, pgr_e
 		return -1;
 	*alive = ttl > 0;
 	return 0;
+}
+
+bool state_lease_err_gone(const pgr_err *err)
+{
+	return err != NULL && strstr(err->msg, LEASE_NOT_FOUND_TEXT) != NULL;
 }

@@ -20,6 +20,12 @@ int state_lease_grant(const etcd_client *etcd, int ttl_s, int64_t *lease, pgr_er
 int state_lease_renew(const etcd_client *etcd, int64_t lease, bool *alive, pgr_err *err) __attribute__((warn_unused_result));
 /* Ends the caller's own lease: every key bound to it goes at once (a lease already gone: done). */
 int state_lease_revoke(const etcd_client *etcd, int64_t lease, pgr_err *err) __attribute__((warn_unused_result));
+/*
+ * Pure: whether err is etcd's answer to a request that named a lease it no longer knows ("requested lease
+ * not found": expired while the caller was cut off, or revoked). Retrying with that lease is futile: the
+ * caller grants a new one at once.
+ */
+bool state_lease_err_gone(const pgr_err *err);
 /* Whether another process's lease still lives, without extending it (0, an expired or unknown lease: false). */
 int state_lease_alive(const etcd_client *etcd, int64_t lease, bool *alive, pgr_err *err) __attribute__((warn_unused_result));
 

@@ -42,10 +42,51 @@ static void agent_clock_text(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "unknown");
 }
 
-static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, bool alive, bool corrupt,
-		       const char *prefix, status_unit *u)
+void status_agent_down_message(presence_verdict verdict, status_host_seen seen, const char *host_name,
+			       const char *addr, const char *last, bool refreshing, char *buf, size_t len)
 {
-	char last[32];
+	char host[96];
+
+	if (seen == STATUS_HOST_SILENT) {
+		/* its agent may well be alive: out of reach, nothing to start; the lease's expiry is the only sign */
+		if (host_name[0])
+			snprintf(host, sizeof(host), "Host %s (%s)", host_name, addr);
+		else
+			snprintf(host, sizeof(host), "Host %s", addr);
+		snprintf(buf, len, "%s does not answer: check its network; %s when it is back", host,
+			 refreshing ? "the refresh waits for it and resumes" : "its agent reports again");
+		return;
+	}
+	/* its host answers (or was not asked): the agent is gone, start it (words t_20 and the fault cells read) */
+	if (verdict == PRESENCE_NEVER)
+		snprintf(buf, len, "No report from its agent yet. Start it: `pgrefresh cluster start`");
+	else
+		snprintf(buf, len, "Agent not reporting (its lease expired; last report %s). Start it: `pgrefresh cluster start`",
+			 last[0] ? last : "unknown");
+}
+
+/* The name of a unit's host: "hN" in a cluster of namespace hosts (cluster/hosts.h), else "" (its address says). */
+static void unit_host_name(const cluster_conf *conf, const conf_unit *cu, char *buf, size_t len)
+{
+	if (conf->hosts_net[0])
+		snprintf(buf, len, "h%d", cu->number);
+	else
+		snprintf(buf, len, "%s", "");
+}
+
+/* A refresh that moves on by itself, and so waits for a unit out of reach (not paused, failed or done). */
+static bool refresh_moving(const refresh_record *refresh)
+{
+	return refresh != NULL &&
+	       (refresh->state == RS_CHECKING || refresh->state == RS_UNIT || refresh->state == RS_SWITCHOVER);
+}
+
+static void build_unit(const cluster_conf *conf, const conf_unit *cu, const unit_record *rec, bool have, bool alive,
+		       bool corrupt, status_host_seen seen, const refresh_record *refresh, const char *prefix,
+		       status_unit *u)
+{
+	char last[32], host_name[16];
+	presence_verdict verdict;
 
 	memset(u, 0, sizeof(*u));
 	snprintf(u->name, sizeof(u->name), "%s", cu->name);
@@ -61,22 +102,19 @@ static void build_unit(const conf_unit *cu, const unit_record *rec, bool have, b
 			 prefix, cu->member);
 		return;
 	}
-	switch (presence_judge(have, alive)) {
-	case PRESENCE_NEVER:
-		snprintf(u->state, sizeof(u->state), "down");
-		snprintf(u->message, sizeof(u->message), "No report from its agent yet. Start it: `pgrefresh cluster start`");
-		return;
-	case PRESENCE_GONE:
+	verdict = presence_judge(have, alive);
+	if (verdict != PRESENCE_REPORTING) {
 		/* its lease expired: etcd says so, no clock is compared; its last report's time is its own clock's */
-		snprintf(u->version, sizeof(u->version), "%s", rec->server_version);
+		last[0] = '\0';
+		if (verdict == PRESENCE_GONE) {
+			snprintf(u->version, sizeof(u->version), "%s", rec->server_version);
+			agent_clock_text(rec->heartbeat_ms, last, sizeof(last));
+		}
 		snprintf(u->state, sizeof(u->state), "down");
-		agent_clock_text(rec->heartbeat_ms, last, sizeof(last));
-		snprintf(u->message, sizeof(u->message),
-			 "Agent not reporting (its lease expired; last report %s). Start it: `pgrefresh cluster start`",
-			 last);
+		unit_host_name(conf, cu, host_name, sizeof(host_name));
+		status_agent_down_message(verdict, seen, host_name, cu->host, last, refresh_moving(refresh), u->message,
+					  sizeof(u->message));
 		return;
-	case PRESENCE_REPORTING:
-		break;
 	}
 	if (!have) {
 		/* alive, but no record yet: its first report is on its way */
@@ -209,7 +247,7 @@ void status_refresh_message(const refresh_record *rec, const char *next_unit, ch
 }
 
 /* Fills the refresh part of the view and the units' refresh states. */
-static void build_refresh(const refresh_record *rec, status_view *view, int64_t now_ms)
+static void build_refresh(const refresh_record *rec, const status_host_seen *seen, status_view *view, int64_t now_ms)
 {
 	status_refresh *r = &view->refresh;
 	int64_t spent = 0;
@@ -313,6 +351,14 @@ static void build_refresh(const refresh_record *rec, status_view *view, int64_t 
 			member[strcspn(member, "/")] = '-';
 			if (strcmp(member, rec->switchover_from) != 0)
 				continue;
+			if (strcmp(view->units[u].state, "down") == 0 && seen != NULL && seen[u] == STATUS_HOST_SILENT) {
+				/* out of reach: nothing to start; its message names the host */
+				snprintf(r->message, sizeof(r->message),
+					 "The switchover from %s waits for its host, which does not answer (nothing is "
+					 "paused): check its network",
+					 view->units[u].name);
+				continue;
+			}
 			if (strcmp(view->units[u].state, "down") == 0) {
 				/* only its agent relinks it and takes part: the switchover waits for it, say what to run */
 				char was[sizeof(view->units[u].message)];
@@ -363,6 +409,13 @@ void status_build_checked(const cluster_conf *conf, const unit_record *records, 
 			  const bool *alive, const status_corrupt *corrupt, const char *coordinator, const refresh_record *refresh,
 			  int64_t now_ms, status_view *view)
 {
+	status_build_observed(conf, records, have_record, alive, corrupt, NULL, coordinator, refresh, now_ms, view);
+}
+
+void status_build_observed(const cluster_conf *conf, const unit_record *records, const bool *have_record,
+			   const bool *alive, const status_corrupt *corrupt, const status_host_seen *seen,
+			   const char *coordinator, const refresh_record *refresh, int64_t now_ms, status_view *view)
+{
 	char prefix[128];
 	int active = 0;
 	const char *first_problem = NULL;
@@ -386,8 +439,8 @@ void status_build_checked(const cluster_conf *conf, const unit_record *records, 
 	for (int i = 0; i < conf->unit_count; i++) {
 		status_unit *u = &view->units[i];
 
-		build_unit(&conf->units[i], &records[i], have_record[i], alive[i], corrupt != NULL && corrupt->unit[i],
-			   prefix, u);
+		build_unit(conf, &conf->units[i], &records[i], have_record[i], alive[i], corrupt != NULL && corrupt->unit[i],
+			   seen != NULL ? seen[i] : STATUS_HOST_UNKNOWN, refresh, prefix, u);
 		if (strcmp(u->state, "active") == 0 && u->message[0] == '\0')
 			active++;
 		else if (first_problem == NULL) {
@@ -413,7 +466,7 @@ void status_build_checked(const cluster_conf *conf, const unit_record *records, 
 			 "The refresh record at %s is corrupt (%s). Repair: `pgrefresh repair-refresh-record`",
 			 corrupt->refresh_key, corrupt->refresh_why);
 	} else if (refresh != NULL && refresh->state != RS_DONE) {
-		build_refresh(refresh, view, now_ms);
+		build_refresh(refresh, seen, view, now_ms);
 	}
 	/* the cluster line describes the refresh whenever there is one */
 	if (strcmp(view->refresh.state, "idle") != 0)

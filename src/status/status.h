@@ -12,6 +12,7 @@
 #include "state/unit_record.h"
 #include "cluster/conf.h"
 #include "cluster/switchover.h"
+#include "state/presence.h"
 #include "state/record.h"
 #include "util/err.h"
 
@@ -71,6 +72,25 @@ typedef struct status_corrupt {
 } status_corrupt;
 
 /*
+ * What the CLI saw of the host of a unit whose agent does not report (its presence key gone or never
+ * written): the CLI asks that unit's Patroni REST API and the etcd member on its host, nothing more.
+ */
+typedef enum status_host_seen {
+	STATUS_HOST_UNKNOWN = 0, /* not asked (its agent reports, or nothing to ask) */
+	STATUS_HOST_ANSWERS,     /* its Patroni or its etcd member answered: the host is there, the agent is not */
+	STATUS_HOST_SILENT,      /* neither answered: the host is out of reach (its link or the host is down) */
+} status_host_seen;
+
+/*
+ * Pure: the message of a unit whose agent does not report (verdict PRESENCE_GONE or PRESENCE_NEVER), from
+ * what was seen of its host. host_name is the host's name ("h1"; "" for none), addr its address, last the
+ * agent's last report time as text ("" when none), refreshing whether a refresh is on its way (it waits
+ * for the unit). A silent host: check its network, nothing to start; otherwise: start the agent.
+ */
+void status_agent_down_message(presence_verdict verdict, status_host_seen seen, const char *host_name,
+			       const char *addr, const char *last, bool refreshing, char *buf, size_t len);
+
+/*
  * Builds the view: conf gives the units expected; records[i] is the last report of unit i of conf
  * (have_record[i] false when none); alive[i] whether unit i's agent's presence key exists (its lease
  * lives: state/presence.h), the only judge of whether it reports; coordinator is the coordinator key's
@@ -83,6 +103,10 @@ void status_build(const cluster_conf *conf, const unit_record *records, const bo
 void status_build_checked(const cluster_conf *conf, const unit_record *records, const bool *have_record,
 			  const bool *alive, const status_corrupt *corrupt, const char *coordinator, const refresh_record *refresh,
 			  int64_t now_ms, status_view *view);
+/* The same, with what was seen of the hosts of the units whose agents do not report (NULL: nothing seen). */
+void status_build_observed(const cluster_conf *conf, const unit_record *records, const bool *have_record,
+			   const bool *alive, const status_corrupt *corrupt, const status_host_seen *seen,
+			   const char *coordinator, const refresh_record *refresh, int64_t now_ms, status_view *view);
 /*
  * A switchover that waits for clients holding transactions open (its mark names them): the refresh's
  * message (or, with no refresh, the cluster's) says who and until when. Pure.

@@ -21,6 +21,7 @@
 #include "cluster/conf_security.h"
 #include "cluster/local_secure.h"
 #include "cluster/pki.h"
+#include "util/secret.h"
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -104,12 +105,12 @@ static void test_secure_cluster(void **state)
 		assert_int_equal(st.st_mode & 07777, 0600);
 	}
 	for (size_t i = 0; i < COUNT(secrets); i++) {
-		if (conf_secret_read(dir, secrets[i], value, sizeof(value), &err) != 0)
+		if (secret_read(dir, secrets[i], value, sizeof(value), &err) != 0)
 			fail_msg("secret %s: %s", secrets[i], err.msg);
 		assert_int_equal(strlen(value), 32);
 		assert_int_equal(strspn(value, "0123456789abcdef"), 32);
 	}
-	assert_int_equal(conf_secret_read(dir, "patroni_api", value, sizeof(value), &err), 0);
+	assert_int_equal(secret_read(dir, "patroni_api", value, sizeof(value), &err), 0);
 	assert_int_equal(strncmp(value, "patroni:", 8), 0);
 	assert_int_equal(strlen(value), 8 + 32);
 	/* every pooler's admin console is pgbouncer_admin's, by its secret */
@@ -128,12 +129,12 @@ static void test_secure_cluster(void **state)
 	assert_string_equal(args.arg[7], "--peer-client-cert-auth");
 
 	assert_int_equal(local_secure_patroni_yml(&conf, &yml, &err), 0);
-	assert_int_equal(conf_secret_read(dir, "patroni_api", value, sizeof(value), &err), 0);
+	assert_int_equal(secret_read(dir, "patroni_api", value, sizeof(value), &err), 0);
 	snprintf(expect, sizeof(expect), "authentication: {username: patroni, password: \"%s\"}", value + 8);
 	assert_non_null(strstr(yml.restapi, expect));
 	snprintf(expect, sizeof(expect), ", certfile: \"%s/pki/server.crt\", keyfile: \"%s/pki/server.key\"", dir, dir);
 	assert_non_null(strstr(yml.restapi, expect));
-	assert_int_equal(conf_secret_read(dir, "etcd_patroni", value, sizeof(value), &err), 0);
+	assert_int_equal(secret_read(dir, "etcd_patroni", value, sizeof(value), &err), 0);
 	snprintf(expect, sizeof(expect), ", username: patroni, password: \"%s\"", value);
 	assert_non_null(strstr(yml.etcd3, expect));
 	snprintf(expect, sizeof(expect), "cert: \"%s/pki/patroni.crt\", key: \"%s/pki/patroni.key\"", dir, dir);
@@ -144,7 +145,7 @@ static void test_secure_cluster(void **state)
 
 	assert_int_equal(local_secure_pgbouncer_users(&conf, users, sizeof(users), &err), 0);
 	assert_int_equal(strncmp(users, "\"pgbouncer_admin\" \"SCRAM-SHA-256$4096:", 38), 0);
-	assert_int_equal(conf_secret_read(dir, "pgbouncer_admin", value, sizeof(value), &err), 0);
+	assert_int_equal(secret_read(dir, "pgbouncer_admin", value, sizeof(value), &err), 0);
 	assert_null(strstr(users, value)); /* the secret, never the password */
 	assert_int_equal(users[strlen(users) - 1], '\n');
 	/* a secret others may read is refused, naming it */
@@ -218,8 +219,8 @@ static void test_hosts(void **state)
 		snprintf(path, sizeof(path), "%s/secrets.d/%s", hc->dir, host_secrets[i]);
 		assert_int_equal(stat(path, &st), 0);
 		assert_int_equal(st.st_mode & 07777, 0600);
-		assert_int_equal(conf_secret_read(dir, host_secrets[i], a, sizeof(a), &err), 0);
-		assert_int_equal(conf_secret_read(hc->dir, host_secrets[i], b, sizeof(b), &err), 0);
+		assert_int_equal(secret_read(dir, host_secrets[i], a, sizeof(a), &err), 0);
+		assert_int_equal(secret_read(hc->dir, host_secrets[i], b, sizeof(b), &err), 0);
 		assert_string_equal(a, b);
 	}
 	local_secure_etcd_args_for(hc, &args);

@@ -556,6 +556,91 @@ static void test_switchover_waits_for_down_agent(void **state)
 	assert_non_null(strstr(v.refresh.message, "Switching the primary over from pg-0"));
 }
 
+/*
+ * A unit whose agent does not report: what the CLI saw of its host decides the message. A host that does
+ * not answer (a partition: its link down) is out of reach, nothing to start; a host that answers has lost
+ * its agent: start it. One case a line.
+ */
+static void test_agent_down_message(void **state)
+{
+	static const struct {
+		presence_verdict verdict;
+		status_host_seen seen;
+		const char *host_name, *addr, *last;
+		bool refreshing;
+		const char *has, *has_not;
+	} down_cases[] = {
+		{ PRESENCE_GONE, STATUS_HOST_SILENT, "h1", "198.18.0.3", "01:02:03 UTC", true,
+		  "Host h1 (198.18.0.3) does not answer: check its network; the refresh waits for it and resumes when it is back",
+		  "cluster start" },
+		{ PRESENCE_GONE, STATUS_HOST_SILENT, "h2", "198.18.0.4", "01:02:03 UTC", false,
+		  "Host h2 (198.18.0.4) does not answer: check its network; its agent reports again when it is back",
+		  "cluster start" },
+		{ PRESENCE_NEVER, STATUS_HOST_SILENT, "", "10.0.0.7", "", false,
+		  "Host 10.0.0.7 does not answer: check its network", "cluster start" },
+		{ PRESENCE_GONE, STATUS_HOST_ANSWERS, "h1", "198.18.0.3", "01:02:03 UTC", true,
+		  "Agent not reporting (its lease expired; last report 01:02:03 UTC). Start it: `pgrefresh cluster start`",
+		  "does not answer" },
+		{ PRESENCE_GONE, STATUS_HOST_UNKNOWN, "", "127.0.0.1", "01:02:03 UTC", false,
+		  "Agent not reporting (its lease expired; last report 01:02:03 UTC). Start it: `pgrefresh cluster start`",
+		  "host" },
+		{ PRESENCE_GONE, STATUS_HOST_UNKNOWN, "", "127.0.0.1", "", false, "last report unknown", "does not answer" },
+		{ PRESENCE_NEVER, STATUS_HOST_ANSWERS, "h0", "198.18.0.2", "", false,
+		  "No report from its agent yet. Start it: `pgrefresh cluster start`", "does not answer" },
+		{ PRESENCE_NEVER, STATUS_HOST_UNKNOWN, "", "127.0.0.1", "", false,
+		  "No report from its agent yet. Start it: `pgrefresh cluster start`", "host" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(down_cases) / sizeof(down_cases[0]); i++) {
+		char msg[160];
+
+		status_agent_down_message(down_cases[i].verdict, down_cases[i].seen, down_cases[i].host_name, down_cases[i].addr, down_cases[i].last,
+					  down_cases[i].refreshing, msg, sizeof(msg));
+		if (strstr(msg, down_cases[i].has) == NULL || strstr(msg, down_cases[i].has_not) != NULL || strlen(msg) >= 120)
+			fail_msg("case %zu: \"%s\" (wanted \"%s\", not \"%s\", under 120 characters)", i, msg, down_cases[i].has,
+				 down_cases[i].has_not);
+	}
+}
+
+/*
+ * The same through the view: a cluster of namespace hosts, pg/0's host cut off in the switchover, pg/1's
+ * agent dead on a host that answers: each its own words; the refresh's line names the host, not a command.
+ */
+static void test_host_silent_in_view(void **state)
+{
+	cluster_conf conf;
+	unit_record recs[3];
+	bool have[3] = { true, true, true }, alive[3] = { false, false, true };
+	status_host_seen seen[3] = { STATUS_HOST_SILENT, STATUS_HOST_ANSWERS, STATUS_HOST_UNKNOWN };
+	refresh_record rec;
+	status_view v;
+
+	(void)state;
+	make_conf(&conf, 3);
+	snprintf(conf.hosts_net, sizeof(conf.hosts_net), "198.18.0.0/28");
+	for (int i = 0; i < 3; i++)
+		snprintf(conf.units[i].host, sizeof(conf.units[i].host), "198.18.0.%d", i + 2);
+	make_refresh(&rec, recs, RS_SWITCHOVER);
+	snprintf(rec.switchover_from, sizeof(rec.switchover_from), "pg-0");
+	status_build_observed(&conf, recs, have, alive, NULL, seen, "pg/2", &rec, NOW, &v);
+	assert_string_equal(v.units[0].state, "down");
+	assert_string_equal(v.units[0].message, "Host h0 (198.18.0.2) does not answer: check its network; the refresh "
+						"waits for it and resumes when it is back");
+	assert_non_null(strstr(v.refresh.message, "The switchover from pg/0 waits for its host, which does not answer"));
+	assert_null(strstr(v.refresh.message, "cluster start"));
+	assert_string_equal(v.units[1].state, "down");
+	assert_non_null(strstr(v.units[1].message, "Agent not reporting (its lease expired"));
+	assert_non_null(strstr(v.units[1].message, "`pgrefresh cluster start`"));
+	/* paused: nothing moves on, so the refresh does not wait for the host */
+	rec.state = RS_PAUSED;
+	status_build_observed(&conf, recs, have, alive, NULL, seen, "pg/2", &rec, NOW, &v);
+	assert_non_null(strstr(v.units[0].message, "its agent reports again when it is back"));
+	/* nothing seen (NULL): the words of before */
+	status_build_checked(&conf, recs, have, alive, NULL, "pg/2", &rec, NOW, &v);
+	assert_non_null(strstr(v.units[0].message, "Agent not reporting (its lease expired; last report"));
+}
+
 /* A failed refresh whose reason is long (an etcd error quoted in it): the commands are never cut off. */
 static void test_failed_long_reason_keeps_commands(void **state)
 {
@@ -780,6 +865,8 @@ int main(void)
 		cmocka_unit_test(test_version_during_switchover),
 		cmocka_unit_test(test_switchover_waits_for_down_agent),
 		cmocka_unit_test(test_failed_long_reason_keeps_commands),
+		cmocka_unit_test(test_agent_down_message),
+		cmocka_unit_test(test_host_silent_in_view),
 		cmocka_unit_test(test_corrupt_refresh),
 		cmocka_unit_test(test_batches_shown),
 	};
