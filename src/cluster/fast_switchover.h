@@ -1,0 +1,118 @@
+/*
+ * fast_switchover.h — the fast switchover (setting switchover=fast, docs/fast-switchover.md): the same
+ * switchover as Patroni's, its steps taken by pgrefresh while Patroni is in maintenance mode, without
+ * Patroni's fixed sleeps. This module holds what is pure: the steps as a table (who takes each, what it
+ * ensures), the decision a coordinator takes when it finds a fast switchover that its owner left at a
+ * recorded step (go on, abort, halt), and the readings the decisions rest on (LSNs, pg_controldata).
+ * The safety argument each row keeps is in docs/fast-switchover.md.
+ */
+#ifndef PGR_CLUSTER_FAST_SWITCHOVER_H
+#define PGR_CLUSTER_FAST_SWITCHOVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+/* The steps, in the order they are taken (the step recorded is the one about to be taken). */
+typedef enum fast_step {
+	FAST_CHECKPOINT = 0,   /* CHECKPOINT on the old primary, before the pause */
+	FAST_PAUSE_POOLER,     /* every PgBouncer paused, bounded */
+	FAST_MAINTENANCE_ON,   /* Patroni's maintenance mode for the cluster, seen by every member */
+	FAST_STOP_OLD,         /* the old primary stopped (fast) by its own agent */
+	FAST_CHECK_CANDIDATE,  /* the candidate replayed past the old primary's shutdown checkpoint */
+	FAST_SYNC_OVERRIDE,    /* the candidate's agent: synchronous_standby_names '*' before promotion */
+	FAST_PROMOTE,          /* the candidate promoted by its own agent */
+	FAST_MAINTENANCE_OFF,  /* the candidate holds the leader key; maintenance mode ended */
+	FAST_SYNC_STANDBY,     /* a sync standby under Patroni's own setting; the override removed */
+	FAST_REPOINT_RESUME,   /* every PgBouncer repointed at the candidate and resumed */
+	FAST_DONE,
+	FAST_STEP_COUNT
+} fast_step;
+
+/* Who takes a step: the coordinator itself, or one unit's own agent through its unit intent. */
+typedef enum fast_actor {
+	FAST_BY_COORDINATOR = 0,
+	FAST_BY_OLD_AGENT,       /* the old primary's agent */
+	FAST_BY_CANDIDATE_AGENT, /* the candidate's agent */
+} fast_actor;
+
+/* One row of the table. */
+typedef struct fast_step_def {
+	fast_step step;
+	const char *name;    /* as recorded in the switchover mark and shown by status */
+	fast_actor who;
+	const char *ensures; /* what holds once it was taken (docs/fast-switchover.md) */
+} fast_step_def;
+
+/* The row of a step (NULL out of range), and a step by its name (-1: none). Pure. */
+const fast_step_def *fast_switchover_step_def(fast_step step);
+int fast_switchover_step_parse(const char *name, fast_step *step) __attribute__((warn_unused_result));
+
+/* Whether the switchover can still be undone from a recorded step: only before the promotion was asked. */
+bool fast_switchover_can_abort(fast_step recorded);
+
+/* What a unit's PostgreSQL was seen doing (SQL: it answers, pg_is_in_recovery()). */
+typedef enum fast_pg {
+	FAST_PG_UNKNOWN = 0, /* not read (etcd or the network failed): tells nothing */
+	FAST_PG_PRIMARY,     /* answers, not in recovery: accepts writes */
+	FAST_PG_STANDBY,     /* answers, in recovery */
+	FAST_PG_DOWN,        /* refuses connections */
+} fast_pg;
+
+/* How the old primary's PostgreSQL last stopped, as its agent read pg_controldata. */
+typedef enum fast_shutdown {
+	FAST_SHUTDOWN_UNKNOWN = 0, /* not reported (its agent is down, or did not stop it) */
+	FAST_SHUTDOWN_CLEAN,       /* "shut down": its shutdown checkpoint was written */
+	FAST_SHUTDOWN_CRASHED,     /* "in production" while not running: it crashed */
+} fast_shutdown;
+
+/* What the next coordinator reads before it decides about a fast switchover left by a dead owner. */
+typedef struct fast_observed {
+	fast_step recorded;       /* the step recorded in the mark */
+	fast_pg old_pg, cand_pg;  /* the old primary's PostgreSQL, the candidate's */
+	fast_shutdown old_shutdown;
+	bool cand_has_old_end;    /* the candidate replayed past the old primary's shutdown checkpoint */
+} fast_observed;
+
+typedef enum fast_action {
+	FAST_GO_ON = 0, /* take the steps again from `from` (each is idempotent) */
+	FAST_ABORT,     /* undo: the old primary started again by its agent, maintenance off, PgBouncer resumed */
+	FAST_HALT,      /* stop here, maintenance mode left on, PgBouncer left as it is: status says why */
+} fast_action;
+
+typedef struct fast_recovery {
+	fast_action action;
+	fast_step from;  /* FAST_GO_ON: the step to take first */
+	const char *why; /* one line, for the log and status */
+} fast_recovery;
+
+/* The decision (docs/fast-switchover.md, "A kill -9 between any two steps"). Pure. */
+void fast_switchover_recover(const fast_observed *obs, fast_recovery *out);
+
+/* "16/B374D848" -> its LSN. -1 (err names it) when the text is not one. Pure. */
+int fast_switchover_lsn_parse(const char *text, uint64_t *lsn, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Whether a standby has the old primary's last record, its shutdown checkpoint starting at checkpoint_lsn:
+ * its replay LSN (the end of the last record replayed; records are replayed whole, and only once flushed)
+ * is past the checkpoint's start. Pure.
+ */
+bool fast_switchover_has_checkpoint(uint64_t checkpoint_lsn, uint64_t replay_lsn);
+
+/* What pg_controldata says of a stopped PostgreSQL (run with LC_ALL=C: its labels are translated). */
+typedef struct fast_controldata {
+	char state[32];          /* "Database cluster state": "shut down", "in production", ... */
+	uint64_t checkpoint_lsn; /* "Latest checkpoint location" */
+	uint32_t timeline;       /* "Latest checkpoint's TimeLineID" */
+} fast_controldata;
+
+/* Parses pg_controldata's output; -1 (err names the line missing or wrong) when a field is not there. Pure. */
+int fast_switchover_controldata_parse(const char *text, fast_controldata *out, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/* The shutdown a controldata state means for a PostgreSQL known not to run. Pure. */
+fast_shutdown fast_switchover_shutdown_of(const char *state);
+
+#endif
