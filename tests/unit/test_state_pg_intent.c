@@ -1,7 +1,7 @@
 /*
  * test_state_pg_intent.c — what the fast switchover asks of a unit's PostgreSQL and its agent's answer
  * (state/pg_intent.h), as stored in etcd: they round-trip, and what is not one is refused naming the field.
- * Against a live etcd: tests/integration/t_63_fast_switchover.sh.
+ * The override the candidate's agent sets (agent/pg_action.h). Against a live etcd: t_63_fast_switchover.sh.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/pg_action.h"
 #include "state/pg_intent.h"
 
 static void test_actions(void **state)
@@ -146,6 +147,35 @@ static void test_answer(void **state)
 	assert_non_null(strstr(err.msg, "\"token\""));
 }
 
+/* The override the candidate's agent sets: exactly the standby named, nothing else reaches the SQL. */
+static void test_sync_names(void **state)
+{
+	static const struct {
+		const char *standby, *names;
+	} cases[] = {
+		{ "pg-2", "FIRST 1 (\"pg-2\")" },
+		{ "pg_1.a", "FIRST 1 (\"pg_1.a\")" },
+		{ "", NULL },
+		{ "pg'2", NULL },
+		{ "pg\"2", NULL },
+		{ "pg 2", NULL },
+		{ "*", NULL },
+	};
+	char buf[96];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = agent_pg_sync_names(cases[i].standby, buf, sizeof(buf));
+
+		if (cases[i].names == NULL)
+			assert_int_equal(rc, -1);
+		else {
+			assert_int_equal(rc, 0);
+			assert_string_equal(buf, cases[i].names);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +183,7 @@ int main(void)
 		cmocka_unit_test(test_intent_round_trip),
 		cmocka_unit_test(test_intent_refused),
 		cmocka_unit_test(test_answer),
+		cmocka_unit_test(test_sync_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
