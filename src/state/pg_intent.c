@@ -310,3 +310,93 @@ int pg_answer_put(const etcd_client *etcd, const char *prefix, const char *membe
 	free(json);
 	return rc;
 }
+
+int fast_progress_to_json(const fast_progress *p, char **json, pgr_err *err)
+{
+	*json = NULL;
+	if (!word_ok(p->from, sizeof(p->from)) || !word_ok(p->to, sizeof(p->to)) || !word_ok(p->step, sizeof(p->step)) ||
+	    !word_ok(p->token, sizeof(p->token)))
+		return pgr_err_set(err, "fast switchover progress: from, to, step and token must be words");
+	if (!line_ok(p->standby, sizeof(p->standby)) || !line_ok(p->checkpoint_lsn, sizeof(p->checkpoint_lsn)))
+		return pgr_err_set(err, "fast switchover progress: standby or checkpoint_lsn holds a control character");
+	return dump(json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "lease", (json_int_t)p->lease, "from", p->from,
+			      "to", p->to, "step", p->step, "token", p->token, "standby", p->standby, "checkpoint_lsn",
+			      p->checkpoint_lsn, "timeline", (json_int_t)p->timeline),
+		    json, "fast switchover progress", err);
+}
+
+int fast_progress_parse(const char *json, fast_progress *p, pgr_err *err)
+{
+	json_error_t jerr;
+	json_t *o = json_loads(json ? json : "", 0, &jerr);
+	json_t *lease, *tli;
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	if (!json_is_object(o)) {
+		pgr_err_set(err, "fast switchover progress: not a JSON object: %s", o == NULL ? jerr.text : "another JSON value");
+		goto out;
+	}
+	lease = json_object_get(o, "lease");
+	tli = json_object_get(o, "timeline");
+	if (!json_is_integer(lease) || json_integer_value(lease) < 0) {
+		pgr_err_set(err, "fast switchover progress: \"lease\" is not a lease");
+		goto out;
+	}
+	if (opt_string(o, "from", p->from, sizeof(p->from)) != 0 || opt_string(o, "to", p->to, sizeof(p->to)) != 0 ||
+	    opt_string(o, "step", p->step, sizeof(p->step)) != 0 || opt_string(o, "token", p->token, sizeof(p->token)) != 0 ||
+	    opt_string(o, "standby", p->standby, sizeof(p->standby)) != 0 ||
+	    opt_string(o, "checkpoint_lsn", p->checkpoint_lsn, sizeof(p->checkpoint_lsn)) != 0 || p->from[0] == '\0' ||
+	    p->to[0] == '\0' || p->step[0] == '\0' || p->token[0] == '\0') {
+		pgr_err_set(err, "fast switchover progress: \"from\", \"to\", \"step\" or \"token\" is missing or not a "
+			    "one-line string");
+		goto out;
+	}
+	if (tli != NULL && (!json_is_integer(tli) || json_integer_value(tli) < 0 || json_integer_value(tli) > UINT32_MAX)) {
+		pgr_err_set(err, "fast switchover progress: \"timeline\" is not a timeline");
+		goto out;
+	}
+	p->lease = (int64_t)json_integer_value(lease);
+	p->timeline = tli ? (uint32_t)json_integer_value(tli) : 0;
+	rc = 0;
+out:
+	json_decref(o);
+	return rc;
+}
+
+int fast_progress_read(const etcd_client *etcd, const char *prefix, fast_progress *p, bool *found, pgr_err *err)
+{
+	char key[256];
+	etcd_kv kv;
+	int rc = 0;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(key, sizeof(key), "%s%s", prefix, FAST_PROGRESS_LEAF);
+	if (etcd_get(etcd, key, &kv, found, err) != 0)
+		return -1;
+	if (*found && (rc = fast_progress_parse(kv.value, p, err)) != 0)
+		pgr_err_prefix(err, "%s", key);
+	etcd_kv_free(&kv);
+	return rc;
+}
+
+int fast_progress_put(const etcd_client *etcd, const char *prefix, const fast_progress *p, pgr_err *err)
+{
+	char key[256], *json = NULL;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s%s", prefix, FAST_PROGRESS_LEAF);
+	if (fast_progress_to_json(p, &json, err) != 0)
+		return -1;
+	rc = etcd_put(etcd, key, json, 0, err);
+	free(json);
+	return rc;
+}
+
+int fast_progress_remove(const etcd_client *etcd, const char *prefix, pgr_err *err)
+{
+	char key[256];
+
+	snprintf(key, sizeof(key), "%s%s", prefix, FAST_PROGRESS_LEAF);
+	return etcd_delete(etcd, key, false, err);
+}

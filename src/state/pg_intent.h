@@ -11,6 +11,10 @@
  *       <prefix>pg-answers/<member>  {"token": "pg/2:1764...", "ok": true, "error": "", "state": "shut down",
  *                                     "checkpoint_lsn": "0/1511A68", "timeline": 1}
  * The answer's state/checkpoint/timeline: pg_controldata's, after a stop ("" / 0 otherwise).
+ *       <prefix>switchover-fast      the fast switchover's progress, written by the owner of the switchover
+ *                                    mark (state/switchover_mark.h) before each step it takes:
+ *                                    {"lease": 7587, "from": "pg-0", "to": "pg-1", "step": "promote",
+ *                                     "token": "...", "standby": "pg-2", "checkpoint_lsn": "0/1511A68", "timeline": 1}
  */
 #ifndef PGR_STATE_PG_INTENT_H
 #define PGR_STATE_PG_INTENT_H
@@ -80,5 +84,29 @@ int pg_intent_ask(const etcd_client *etcd, const char *prefix, const char *membe
 /* The unit's own agent: its answer (unconditional: nobody else writes that key). */
 int pg_answer_put(const etcd_client *etcd, const char *prefix, const char *member, const pg_answer *answer,
 		  pgr_err *err) __attribute__((warn_unused_result));
+
+#define FAST_PROGRESS_LEAF "switchover-fast"
+
+/* The fast switchover's progress (cluster/fast_switchover.h names its steps). */
+typedef struct fast_progress {
+	int64_t lease;           /* the owner's (the switchover mark's) */
+	char from[64], to[64];   /* Patroni members: the old primary, the candidate */
+	char step[32];           /* the step about to be taken */
+	char token[64];          /* the base of the tokens of its pg intents */
+	char standby[64];        /* the standby named by the candidate's synchronous_standby_names override */
+	char checkpoint_lsn[24]; /* the old primary's shutdown checkpoint, once stopped ("" before) */
+	uint32_t timeline;
+} fast_progress;
+
+/* The JSON (heap string, free with free()), and back. Pure. */
+int fast_progress_to_json(const fast_progress *p, char **json, pgr_err *err) __attribute__((warn_unused_result));
+int fast_progress_parse(const char *json, fast_progress *p, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Reads, writes (its owner only), removes the progress (*found false: none). */
+int fast_progress_read(const etcd_client *etcd, const char *prefix, fast_progress *p, bool *found, pgr_err *err)
+	__attribute__((warn_unused_result));
+int fast_progress_put(const etcd_client *etcd, const char *prefix, const fast_progress *p, pgr_err *err)
+	__attribute__((warn_unused_result));
+int fast_progress_remove(const etcd_client *etcd, const char *prefix, pgr_err *err) __attribute__((warn_unused_result));
 
 #endif

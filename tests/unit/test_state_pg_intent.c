@@ -176,6 +176,45 @@ static void test_sync_names(void **state)
 	}
 }
 
+static void test_progress(void **state)
+{
+	fast_progress in = { .lease = 7587, .timeline = 2 }, out;
+	pgr_err err;
+	char *json = NULL;
+
+	(void)state;
+	snprintf(in.from, sizeof(in.from), "pg-0");
+	snprintf(in.to, sizeof(in.to), "pg-1");
+	snprintf(in.step, sizeof(in.step), "promote");
+	snprintf(in.token, sizeof(in.token), "fast:17");
+	snprintf(in.standby, sizeof(in.standby), "pg-2");
+	snprintf(in.checkpoint_lsn, sizeof(in.checkpoint_lsn), "0/1511A68");
+	assert_int_equal(fast_progress_to_json(&in, &json, &err), 0);
+	assert_int_equal(fast_progress_parse(json, &out, &err), 0);
+	free(json);
+	assert_true(out.lease == 7587);
+	assert_string_equal(out.from, "pg-0");
+	assert_string_equal(out.to, "pg-1");
+	assert_string_equal(out.step, "promote");
+	assert_string_equal(out.token, "fast:17");
+	assert_string_equal(out.standby, "pg-2");
+	assert_string_equal(out.checkpoint_lsn, "0/1511A68");
+	assert_int_equal(out.timeline, 2);
+	/* refused, naming the field */
+	assert_int_equal(fast_progress_parse("{\"from\":\"a\",\"to\":\"b\",\"step\":\"s\",\"token\":\"t\"}", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "\"lease\""));
+	assert_int_equal(fast_progress_parse("{\"lease\":1,\"to\":\"b\",\"step\":\"s\",\"token\":\"t\"}", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "\"from\""));
+	assert_int_equal(fast_progress_parse("{\"lease\":1,\"from\":\"a\",\"to\":\"b\",\"step\":\"s\",\"token\":\"t\","
+					     "\"timeline\":\"1\"}",
+					     &out, &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "timeline"));
+	in.step[0] = '\0';
+	assert_int_equal(fast_progress_to_json(&in, &json, &err), -1);
+	assert_null(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_intent_refused),
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_sync_names),
+		cmocka_unit_test(test_progress),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
