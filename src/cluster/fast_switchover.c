@@ -7,6 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster/conf_security.h"
+#include "patroni/patroni.h"
+#include "pg/pgsql.h"
+#include "state/pg_intent.h"
+#include "util/log.h"
+#include "util/proc.h"
+
 /* The table: docs/fast-switchover.md, "The steps". In step order (checked by the unit tests). */
 static const fast_step_def steps[] = {
 	{ FAST_CHECKPOINT, "checkpoint", FAST_BY_COORDINATOR,
@@ -203,4 +210,368 @@ fast_shutdown fast_switchover_shutdown_of(const char *state)
 		return FAST_SHUTDOWN_CRASHED;
 	/* "shut down in recovery", "in archive recovery": it was not the primary */
 	return FAST_SHUTDOWN_UNKNOWN;
+}
+
+/* ---- the coordinator's side: the steps taken on real processes ---- */
+
+#define MAINTENANCE_BOUND_MS 5000 /* every member reports the pause */
+#define STOP_BOUND_MS 70000       /* the old primary's agent stops it (pg_ctl stop -t 60) and answers */
+#define CHECK_BOUND_MS 5000       /* the candidate replays the shutdown checkpoint */
+#define AGENT_BOUND_MS 10000      /* an agent answers an override */
+#define PROMOTE_BOUND_MS 40000    /* the candidate's agent promotes it (pg_promote waits 30 s) */
+#define KEY_BOUND_MS 15000        /* the candidate takes the leader key */
+#define SYNC_BOUND_MS 15000       /* a standby in sync on the candidate */
+#define FINISH_BOUND_MS 15000     /* Patroni names the sync standby, after the resume */
+#define POLL_MS 10
+
+typedef struct fast_run {
+	const cluster_conf *conf;
+	const etcd_client *etcd;
+	char prefix[128];
+	const conf_unit *old, *cand;
+	fast_progress progress;
+	char cand_conninfo[1024];
+	patroni_client pc;
+	char cand_url[200], old_url[200];
+} fast_run;
+
+static int record(fast_run *r, fast_step step, pgr_err *err)
+{
+	snprintf(r->progress.step, sizeof(r->progress.step), "%s", steps[step].name);
+	log_info("fast switchover %s -> %s: %s", r->old->name, r->cand->name, steps[step].name);
+	if (fast_progress_put(r->etcd, r->prefix, &r->progress, err) != 0)
+		return pgr_err_prefix(err, "cannot record the fast switchover's step %s", steps[step].name);
+	return 0;
+}
+
+/* Asks member's agent for action, waits (bounded) for its answer to this ask; -1: failed or not answered. */
+static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const char *standby, long long bound_ms,
+		     pg_answer *answer, pgr_err *err)
+{
+	char token[64], by[128];
+	long long deadline = proc_now_ms() + bound_ms;
+
+	snprintf(token, sizeof(token), "%.40s:%s", r->progress.token, pg_action_name(action));
+	snprintf(by, sizeof(by), "fast switchover %s -> %s", r->old->member, r->cand->member);
+	if (pg_intent_ask(r->etcd, r->prefix, unit->member, action, standby, token, by, err) != 0)
+		return -1;
+	for (;;) {
+		bool found = false;
+		pgr_err rerr;
+
+		if (pg_answer_read(r->etcd, r->prefix, unit->member, answer, &found, &rerr) == 0 && found &&
+		    strcmp(answer->token, token) == 0) {
+			if (answer->ok)
+				return 0;
+			return pgr_err_set(err, "%s's agent could not %s: %s", unit->name, pg_action_name(action),
+					   answer->error);
+		}
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%s's agent did not answer %s within %lld s (is it running?)", unit->name,
+					   pg_action_name(action), bound_ms / 1000);
+		proc_sleep_ms(POLL_MS);
+	}
+}
+
+/* Whether every member of the cluster says it is paused (the candidate's /cluster, then each /patroni). */
+static bool all_paused(fast_run *r)
+{
+	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+	patroni_node *node = calloc(1, sizeof(*node));
+	bool paused = cluster != NULL && node != NULL;
+	pgr_err err;
+
+	if (paused && (patroni_get_cluster(&r->pc, r->cand_url, 1000, cluster, &err) != 0 || !cluster->paused))
+		paused = false;
+	for (int i = 0; paused && i < r->conf->unit_count; i++) {
+		char url[200];
+		patroni_client pc;
+
+		conf_unit_patroni(r->conf, &r->conf->units[i], &pc, url, sizeof(url));
+		if (patroni_get_node(&pc, url, 1000, node, &err) != 0 || !node->paused)
+			paused = false;
+	}
+	free(cluster);
+	free(node);
+	return paused;
+}
+
+/* The leader key's holder, as the candidate's Patroni sees it ("" none or unknown). */
+static void leader_now(fast_run *r, char *buf, size_t len)
+{
+	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+	pgr_err err;
+
+	buf[0] = '\0';
+	if (cluster != NULL && patroni_get_cluster(&r->pc, r->cand_url, 1000, cluster, &err) == 0) {
+		const patroni_member *lead = patroni_cluster_leader(cluster);
+
+		if (lead != NULL)
+			snprintf(buf, len, "%s", lead->name);
+	}
+	free(cluster);
+}
+
+static int maintenance(fast_run *r, bool on, pgr_err *err)
+{
+	return patroni_patch_config(&r->pc, r->cand_url, on ? "{\"pause\": true}" : "{\"pause\": null}", 5000, err);
+}
+
+/* The other standby that streams from the candidate (the cascade): the override names it. */
+static int pick_standby(fast_run *r, char *buf, size_t len, pgr_err *err)
+{
+	for (int i = 0; i < r->conf->unit_count; i++) {
+		const conf_unit *u = &r->conf->units[i];
+		char sql[256], out[16];
+		pgr_err qerr;
+
+		if (u == r->old || u == r->cand)
+			continue;
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM pg_stat_replication WHERE application_name = '%s' AND state = 'streaming'",
+			 u->member);
+		if (pg_query_text_timeout(r->cand_conninfo, sql, 2000, out, sizeof(out), &qerr) == 0 && strcmp(out, "1") == 0) {
+			snprintf(buf, len, "%s", u->member);
+			return 0;
+		}
+	}
+	return pgr_err_set(err, "no other standby streams from %s: the fast switchover needs one to be its synchronous "
+				"standby at once (switchover=patroni does without)",
+			   r->cand->name);
+}
+
+/* Before the promotion was asked: the stop withdrawn, the override reset, maintenance mode ended. */
+static void abort_run(fast_run *r, fast_outcome *out)
+{
+	pg_answer answer;
+	pgr_err err;
+
+	*out = FAST_OUT_ABORTED;
+	if (ask_agent(r, r->old, PG_ACTION_NONE, "", AGENT_BOUND_MS, &answer, &err) != 0)
+		log_warn("fast switchover abort: %s", err.msg);
+	if (ask_agent(r, r->cand, PG_ACTION_SYNC_RESET, "", AGENT_BOUND_MS, &answer, &err) != 0)
+		log_warn("fast switchover abort: %s", err.msg);
+	if (maintenance(r, false, &err) != 0)
+		log_error("fast switchover abort: could not end Patroni's maintenance mode (%s): run `patronictl resume`",
+			  err.msg);
+	if (fast_progress_remove(r->etcd, r->prefix, &err) != 0)
+		log_warn("fast switchover abort: %s", err.msg);
+}
+
+static int wait_replayed(fast_run *r, uint64_t checkpoint, pgr_err *err)
+{
+	long long deadline = proc_now_ms() + CHECK_BOUND_MS;
+	char out[32] = "";
+
+	for (;;) {
+		uint64_t replay = 0;
+		pgr_err qerr;
+
+		if (pg_query_text_timeout(r->cand_conninfo, "SELECT pg_last_wal_replay_lsn()", 2000, out, sizeof(out),
+					  &qerr) == 0 &&
+		    fast_switchover_lsn_parse(out, &replay, &qerr) == 0 && fast_switchover_has_checkpoint(checkpoint, replay))
+			return 0;
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%s did not replay %s's shutdown checkpoint at %s within %d s (replayed: %s)",
+					   r->cand->name, r->old->name, r->progress.checkpoint_lsn, CHECK_BOUND_MS / 1000,
+					   out[0] ? out : "unknown");
+		proc_sleep_ms(POLL_MS);
+	}
+}
+
+int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			   const conf_unit *old, const conf_unit *cand, long long *promote_ms, fast_outcome *out,
+			   pgr_err *err)
+{
+	fast_run r = { .conf = conf, .etcd = etcd, .old = old, .cand = cand };
+	cluster_secrets secrets;
+	pg_answer answer;
+	long long t_stop, deadline;
+	uint64_t checkpoint = 0;
+	char lead[64];
+
+	*out = FAST_OUT_ABORTED;
+	*promote_ms = 0;
+	if (etcd == NULL || owner_lease == 0)
+		return pgr_err_set(err, "the fast switchover needs etcd and a lease (its steps are recorded there)");
+	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	pg_conninfo(r.cand_conninfo, sizeof(r.cand_conninfo), cand->host, cand->pg_port, conf->superuser,
+		    secrets.superuser_password, "postgres", 2);
+	conf_unit_patroni(conf, cand, &r.pc, r.cand_url, sizeof(r.cand_url));
+	conf_unit_api_url(conf, old, r.old_url, sizeof(r.old_url));
+	r.progress.lease = owner_lease;
+	snprintf(r.progress.from, sizeof(r.progress.from), "%s", old->member);
+	snprintf(r.progress.to, sizeof(r.progress.to), "%s", cand->member);
+	snprintf(r.progress.token, sizeof(r.progress.token), "fast:%" PRId64 ":%lld", owner_lease, proc_now_ms());
+	if (pick_standby(&r, r.progress.standby, sizeof(r.progress.standby), err) != 0)
+		return -1; /* nothing done yet */
+
+	/* maintenance mode: Patroni promotes, demotes and restarts nobody from here (P1, P2) */
+	if (record(&r, FAST_MAINTENANCE_ON, err) != 0)
+		return -1;
+	if (maintenance(&r, true, err) != 0) {
+		abort_run(&r, out);
+		return pgr_err_prefix(err, "could not put Patroni in maintenance mode; nothing changed");
+	}
+	deadline = proc_now_ms() + MAINTENANCE_BOUND_MS;
+	while (!all_paused(&r)) {
+		if (proc_now_ms() > deadline) {
+			abort_run(&r, out);
+			return pgr_err_set(err, "not every Patroni member reported maintenance mode within %d s; nothing "
+						"changed",
+					   MAINTENANCE_BOUND_MS / 1000);
+		}
+		proc_sleep_ms(POLL_MS);
+	}
+
+	/* the old primary stopped by its own agent: its shutdown checkpoint is its last record */
+	if (record(&r, FAST_STOP_OLD, err) != 0) {
+		abort_run(&r, out);
+		return -1;
+	}
+	t_stop = proc_now_ms();
+	if (ask_agent(&r, old, PG_ACTION_STOP, "", STOP_BOUND_MS, &answer, err) != 0) {
+		abort_run(&r, out);
+		return pgr_err_prefix(err, "the old primary was not stopped; Patroni takes it from here");
+	}
+	if (fast_switchover_shutdown_of(answer.state) != FAST_SHUTDOWN_CLEAN ||
+	    fast_switchover_lsn_parse(answer.checkpoint_lsn, &checkpoint, err) != 0) {
+		pgr_err_set(err, "%s stopped as '%s', not cleanly: its last records may be missing on %s", old->name,
+			    answer.state, cand->name);
+		abort_run(&r, out);
+		return -1;
+	}
+	snprintf(r.progress.checkpoint_lsn, sizeof(r.progress.checkpoint_lsn), "%s", answer.checkpoint_lsn);
+	r.progress.timeline = answer.timeline;
+
+	/* the candidate has every record the old primary wrote (P6: not left to Patroni 3.0.2) */
+	if (record(&r, FAST_CHECK_CANDIDATE, err) != 0 || wait_replayed(&r, checkpoint, err) != 0) {
+		abort_run(&r, out);
+		return -1;
+	}
+
+	/* no commit answered on the candidate without its standby, from its promotion on */
+	if (record(&r, FAST_SYNC_OVERRIDE, err) != 0 ||
+	    ask_agent(&r, cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, AGENT_BOUND_MS, &answer, err) != 0) {
+		abort_run(&r, out);
+		return -1;
+	}
+
+	/* the promotion: from here on never undone */
+	if (record(&r, FAST_PROMOTE, err) != 0) {
+		abort_run(&r, out);
+		return -1;
+	}
+	if (ask_agent(&r, cand, PG_ACTION_PROMOTE, "", PROMOTE_BOUND_MS, &answer, err) != 0) {
+		*out = FAST_OUT_HALTED;
+		return pgr_err_prefix(err, "the promotion of %s is not confirmed; Patroni left in maintenance mode",
+				      cand->name);
+	}
+	*promote_ms = proc_now_ms() - t_stop;
+
+	/* the candidate takes the free leader key (P2, P3), then Patroni resumes: the old one rejoins (P4) */
+	*out = FAST_OUT_HALTED;
+	if (record(&r, FAST_MAINTENANCE_OFF, err) != 0)
+		return -1;
+	deadline = proc_now_ms() + KEY_BOUND_MS;
+	for (int round = 0;; round++) {
+		leader_now(&r, lead, sizeof(lead));
+		if (strcmp(lead, cand->member) == 0)
+			break;
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%s accepts writes but did not take the leader key within %d s (held by %s); "
+						"Patroni left in maintenance mode",
+					   cand->name, KEY_BOUND_MS / 1000, lead[0] ? lead : "nobody");
+		if (round % 10 == 0) {
+			/* a PATCH /config wakes that member's loop: the old one drops the key, the candidate takes it */
+			patroni_client opc;
+			char ourl[200];
+			pgr_err ignored;
+
+			conf_unit_patroni(conf, old, &opc, ourl, sizeof(ourl));
+			(void)!patroni_patch_config(&opc, ourl, "{\"pause\": true}", 2000, &ignored);
+			(void)!patroni_patch_config(&r.pc, r.cand_url, "{\"pause\": true}", 2000, &ignored);
+		}
+		proc_sleep_ms(POLL_MS);
+	}
+	if (maintenance(&r, false, err) != 0)
+		return pgr_err_prefix(err, "%s leads, but Patroni's maintenance mode could not be ended", cand->name);
+
+	/* a standby in sync before any client is let through */
+	if (record(&r, FAST_SYNC_STANDBY, err) != 0)
+		return -1;
+	deadline = proc_now_ms() + SYNC_BOUND_MS;
+	for (;;) {
+		char o[16];
+		pgr_err qerr;
+
+		if (pg_query_text_timeout(r.cand_conninfo,
+					  "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync' AND "
+					  "state = 'streaming'",
+					  2000, o, sizeof(o), &qerr) == 0 &&
+		    strcmp(o, "0") != 0)
+			break;
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%s leads but has no synchronous standby after %d s: PgBouncer is not resumed "
+						"towards it",
+					   cand->name, SYNC_BOUND_MS / 1000);
+		proc_sleep_ms(POLL_MS);
+	}
+	if (record(&r, FAST_REPOINT_RESUME, err) != 0)
+		return -1;
+	*out = FAST_OUT_PROMOTED;
+	return 0;
+}
+
+void fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand)
+{
+	fast_run r = { .conf = conf, .etcd = etcd, .cand = cand };
+	pg_answer answer;
+	bool found = false;
+	long long deadline = proc_now_ms() + FINISH_BOUND_MS;
+	pgr_err err;
+
+	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
+	if (fast_progress_read(etcd, r.prefix, &r.progress, &found, &err) != 0 || !found) {
+		if (!found)
+			return;
+		log_warn("fast switchover: %s", err.msg);
+		return;
+	}
+	r.old = conf_find_unit(conf, r.progress.from);
+	if (r.old == NULL)
+		r.old = cand;
+	conf_unit_patroni(conf, cand, &r.pc, r.cand_url, sizeof(r.cand_url));
+	/* Patroni names a sync standby only one that pg_stat_replication shows in sync: the override's, until reset */
+	for (;;) {
+		patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+		bool named = false;
+
+		if (cluster != NULL && patroni_get_cluster(&r.pc, r.cand_url, 1000, cluster, &err) == 0) {
+			const patroni_member *sync = patroni_cluster_sync_standby(cluster);
+			const patroni_member *lead = patroni_cluster_leader(cluster);
+
+			named = sync != NULL && lead != NULL && strcmp(lead->name, cand->member) == 0;
+		}
+		free(cluster);
+		if (named)
+			break;
+		if (proc_now_ms() > deadline) {
+			log_warn("fast switchover: Patroni named no sync standby of %s within %d s; the override is reset all "
+				 "the same",
+				 cand->name, FINISH_BOUND_MS / 1000);
+			break;
+		}
+		proc_sleep_ms(100);
+	}
+	if (record(&r, FAST_DONE, &err) != 0)
+		log_warn("%s", err.msg);
+	if (ask_agent(&r, cand, PG_ACTION_SYNC_RESET, "", AGENT_BOUND_MS, &answer, &err) != 0)
+		log_warn("fast switchover: %s; %s keeps synchronous_standby_names naming %s (ALTER SYSTEM RESET "
+			 "synchronous_standby_names there)",
+			 err.msg, cand->name, r.progress.standby);
+	else if (fast_progress_remove(etcd, r.prefix, &err) != 0)
+		log_warn("fast switchover: %s", err.msg);
 }

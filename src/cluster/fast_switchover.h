@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/conf.h"
+#include "etcd/etcd.h"
 #include "util/err.h"
 
 /* The steps, in the order they are taken (the step recorded is the one about to be taken). */
@@ -114,5 +116,31 @@ int fast_switchover_controldata_parse(const char *text, fast_controldata *out, p
 
 /* The shutdown a controldata state means for a PostgreSQL known not to run. Pure. */
 fast_shutdown fast_switchover_shutdown_of(const char *state);
+
+/* How fast_switchover_paused ended. */
+typedef enum fast_outcome {
+	FAST_OUT_PROMOTED = 0, /* the candidate accepts writes, holds the leader key, has a sync standby; Patroni
+				* resumed: repoint PgBouncer at it, RESUME, then fast_switchover_finish */
+	FAST_OUT_ABORTED,      /* nobody promoted; the stop withdrawn, maintenance mode ended; err says why */
+	FAST_OUT_HALTED,       /* the promotion was asked but is not confirmed: maintenance mode left on; err says why */
+} fast_outcome;
+
+/*
+ * The fast switchover's steps from maintenance-on to sync-standby, PgBouncer already paused by the caller
+ * (cluster/switchover.c, which also cascaded the other standbys from the candidate): each step recorded
+ * in etcd (state/pg_intent.h's progress, owner_lease's) before it is taken; the old primary's stop and the
+ * candidate's override and promotion asked of their own agents (pg intents). *promote_ms: from the stop
+ * asked to the candidate accepting writes. Returns 0 when promoted, -1 otherwise (*out says which).
+ */
+int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			   const conf_unit *old, const conf_unit *cand, long long *promote_ms, fast_outcome *out,
+			   pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * After PgBouncer was resumed towards the candidate: once Patroni names the override's standby as the sync
+ * standby (bounded), the candidate's override is reset (Patroni's own synchronous_standby_names in force
+ * again); the progress removed. Logs what it could not do.
+ */
+void fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand);
 
 #endif
