@@ -379,6 +379,37 @@ static int wait_replayed(fast_run *r, uint64_t checkpoint, pgr_err *err)
 	}
 }
 
+/* The candidate, promoted, takes the free leader key (P2, P3: the loops woken), then maintenance mode ends. */
+static int take_key(fast_run *r, pgr_err *err)
+{
+	long long deadline = proc_now_ms() + KEY_BOUND_MS;
+	char lead[64];
+
+	for (int round = 0;; round++) {
+		leader_now(r, lead, sizeof(lead));
+		if (strcmp(lead, r->cand->member) == 0)
+			break;
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%s accepts writes but did not take the leader key within %d s (held by %s); "
+						"Patroni left in maintenance mode",
+					   r->cand->name, KEY_BOUND_MS / 1000, lead[0] ? lead : "nobody");
+		if (round % 10 == 0) {
+			/* a PATCH /config wakes that member's loop: the old one drops the key, the candidate takes it */
+			patroni_client opc;
+			char ourl[200];
+			pgr_err ignored;
+
+			conf_unit_patroni(r->conf, r->old, &opc, ourl, sizeof(ourl));
+			(void)!patroni_patch_config(&opc, ourl, "{\"pause\": true}", 2000, &ignored);
+			(void)!patroni_patch_config(&r->pc, r->cand_url, "{\"pause\": true}", 2000, &ignored);
+		}
+		proc_sleep_ms(POLL_MS);
+	}
+	if (maintenance(r, false, err) != 0)
+		return pgr_err_prefix(err, "%s leads, but Patroni's maintenance mode could not be ended", r->cand->name);
+	return 0;
+}
+
 int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
 			   const conf_unit *old, const conf_unit *cand, long long *promote_ms, fast_outcome *out,
 			   pgr_err *err)
@@ -388,7 +419,6 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 	pg_answer answer;
 	long long t_stop, deadline;
 	uint64_t checkpoint = 0;
-	char lead[64];
 
 	*out = FAST_OUT_ABORTED;
 	*promote_ms = 0;
@@ -475,29 +505,8 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 	*out = FAST_OUT_HALTED;
 	if (record(&r, FAST_MAINTENANCE_OFF, err) != 0)
 		return -1;
-	deadline = proc_now_ms() + KEY_BOUND_MS;
-	for (int round = 0;; round++) {
-		leader_now(&r, lead, sizeof(lead));
-		if (strcmp(lead, cand->member) == 0)
-			break;
-		if (proc_now_ms() > deadline)
-			return pgr_err_set(err, "%s accepts writes but did not take the leader key within %d s (held by %s); "
-						"Patroni left in maintenance mode",
-					   cand->name, KEY_BOUND_MS / 1000, lead[0] ? lead : "nobody");
-		if (round % 10 == 0) {
-			/* a PATCH /config wakes that member's loop: the old one drops the key, the candidate takes it */
-			patroni_client opc;
-			char ourl[200];
-			pgr_err ignored;
-
-			conf_unit_patroni(conf, old, &opc, ourl, sizeof(ourl));
-			(void)!patroni_patch_config(&opc, ourl, "{\"pause\": true}", 2000, &ignored);
-			(void)!patroni_patch_config(&r.pc, r.cand_url, "{\"pause\": true}", 2000, &ignored);
-		}
-		proc_sleep_ms(POLL_MS);
-	}
-	if (maintenance(&r, false, err) != 0)
-		return pgr_err_prefix(err, "%s leads, but Patroni's maintenance mode could not be ended", cand->name);
+	if (take_key(&r, err) != 0)
+		return -1;
 
 	/* a standby in sync before any client is let through */
 	if (record(&r, FAST_SYNC_STANDBY, err) != 0)
@@ -574,4 +583,103 @@ void fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, c
 			 err.msg, cand->name, r.progress.standby);
 	else if (fast_progress_remove(etcd, r.prefix, &err) != 0)
 		log_warn("fast switchover: %s", err.msg);
+}
+
+/* What a unit's PostgreSQL does now, asked straight (connection refused: down). */
+static fast_pg observe_pg(const cluster_conf *conf, const conf_unit *u)
+{
+	cluster_secrets secrets;
+	char conninfo[1024], out[16];
+	pgr_err err;
+
+	if (secrets_load(conf->dir, &secrets, &err) != 0)
+		return FAST_PG_UNKNOWN;
+	pg_conninfo(conninfo, sizeof(conninfo), u->host, u->pg_port, conf->superuser, secrets.superuser_password,
+		    "postgres", 2);
+	if (pg_query_text_timeout(conninfo, "SELECT pg_is_in_recovery()", 2000, out, sizeof(out), &err) != 0)
+		return strstr(err.msg, "Connection refused") != NULL || strstr(err.msg, "No such file") != NULL
+			       ? FAST_PG_DOWN
+			       : FAST_PG_UNKNOWN;
+	return strcmp(out, "f") == 0 ? FAST_PG_PRIMARY : FAST_PG_STANDBY;
+}
+
+void fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *etcd)
+{
+	fast_run r = { .conf = conf, .etcd = etcd };
+	fast_observed obs = { 0 };
+	fast_recovery dec;
+	fast_outcome out;
+	cluster_secrets secrets;
+	pg_answer answer;
+	bool found = false;
+	uint64_t checkpoint = 0;
+	pgr_err err;
+
+	if (etcd == NULL)
+		return;
+	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
+	if (fast_progress_read(etcd, r.prefix, &r.progress, &found, &err) != 0) {
+		log_warn("fast switchover left by a process that is gone: %s", err.msg);
+		return;
+	}
+	if (!found)
+		return;
+	r.old = conf_find_unit(conf, r.progress.from);
+	r.cand = conf_find_unit(conf, r.progress.to);
+	if (r.old == NULL || r.cand == NULL || fast_switchover_step_parse(r.progress.step, &obs.recorded) != 0 ||
+	    secrets_load(conf->dir, &secrets, &err) != 0) {
+		log_error("fast switchover left by a process that is gone: its progress names %s -> %s at step %s, which "
+			  "this cluster does not have; left as it is",
+			  r.progress.from, r.progress.to, r.progress.step);
+		return;
+	}
+	pg_conninfo(r.cand_conninfo, sizeof(r.cand_conninfo), r.cand->host, r.cand->pg_port, conf->superuser,
+		    secrets.superuser_password, "postgres", 2);
+	conf_unit_patroni(conf, r.cand, &r.pc, r.cand_url, sizeof(r.cand_url));
+	conf_unit_api_url(conf, r.old, r.old_url, sizeof(r.old_url));
+
+	obs.old_pg = observe_pg(conf, r.old);
+	obs.cand_pg = observe_pg(conf, r.cand);
+	if (pg_answer_read(etcd, r.prefix, r.old->member, &answer, &found, &err) == 0 && found && answer.ok &&
+	    strncmp(answer.token, r.progress.token, strlen(r.progress.token)) == 0 && answer.state[0] != '\0') {
+		obs.old_shutdown = fast_switchover_shutdown_of(answer.state);
+		if (fast_switchover_lsn_parse(answer.checkpoint_lsn, &checkpoint, &err) == 0) {
+			snprintf(r.progress.checkpoint_lsn, sizeof(r.progress.checkpoint_lsn), "%s", answer.checkpoint_lsn);
+			obs.cand_has_old_end = obs.cand_pg == FAST_PG_STANDBY && wait_replayed(&r, checkpoint, &err) == 0;
+		}
+	}
+	fast_switchover_recover(&obs, &dec);
+	log_warn("a fast switchover %s -> %s was left at its step %s by a process that is gone: %s: %s", r.old->name,
+		 r.cand->name, r.progress.step,
+		 dec.action == FAST_GO_ON ? "going on" : dec.action == FAST_ABORT ? "undoing it" : "halting", dec.why);
+	if (dec.action == FAST_HALT) {
+		log_error("fast switchover %s -> %s halted: %s; Patroni is left in maintenance mode. When a unit runs as "
+			  "primary again: `patronictl resume`, then `pgrefresh resume-refresh`",
+			  r.old->name, r.cand->name, dec.why);
+		return;
+	}
+	if (dec.action == FAST_ABORT) {
+		abort_run(&r, &out);
+		return;
+	}
+	if (dec.from <= FAST_PROMOTE) {
+		if ((dec.from <= FAST_SYNC_OVERRIDE &&
+		     (record(&r, FAST_SYNC_OVERRIDE, &err) != 0 ||
+		      ask_agent(&r, r.cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, AGENT_BOUND_MS, &answer, &err) != 0))) {
+			log_warn("fast switchover: %s; undoing it", err.msg);
+			abort_run(&r, &out);
+			return;
+		}
+		if (record(&r, FAST_PROMOTE, &err) != 0 ||
+		    ask_agent(&r, r.cand, PG_ACTION_PROMOTE, "", PROMOTE_BOUND_MS, &answer, &err) != 0) {
+			log_error("fast switchover %s -> %s halted: %s; Patroni is left in maintenance mode", r.old->name,
+				  r.cand->name, err.msg);
+			return;
+		}
+	}
+	if (dec.from <= FAST_MAINTENANCE_OFF && (record(&r, FAST_MAINTENANCE_OFF, &err) != 0 || take_key(&r, &err) != 0)) {
+		log_error("fast switchover %s -> %s halted: %s", r.old->name, r.cand->name, err.msg);
+		return;
+	}
+	fast_switchover_finish(conf, etcd, r.cand);
 }

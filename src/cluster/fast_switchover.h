@@ -143,4 +143,13 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
  */
 void fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand);
 
+/*
+ * A fast switchover whose owner is gone (its progress left in etcd): what both units do now is read, and
+ * fast_switchover_recover decides: go on (promote if not yet, the leader key, maintenance mode ended, the
+ * override reset), undo (abort: the stop withdrawn, maintenance mode ended, Patroni takes it from there), or
+ * halt (maintenance mode left on, said in the log with what to run). Called by whoever cleans up after a dead
+ * switchover (switchover_clean_up_after), before PgBouncer is resumed.
+ */
+void fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *etcd);
+
 #endif

@@ -814,6 +814,7 @@ static void cascade_unanswered(const cluster_conf *conf, const etcd_client *etcd
 
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd)
 {
+	fast_switchover_recover_after(conf, etcd); /* switchover=fast: its own steps first (none: nothing) */
 	cascade_from(conf, etcd, "", "", false, NULL, 0);
 	withdraw_repoint(conf, etcd);
 	resume_all(conf);
