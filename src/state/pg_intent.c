@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ASK_TRIES 4
+#include "state/replace.h"
 
 static const char *const action_names[PG_ACTION_COUNT] = {
 	[PG_ACTION_NONE] = "none",
@@ -260,41 +260,27 @@ int pg_answer_read(const etcd_client *etcd, const char *prefix, const char *memb
 	return read_key(etcd, prefix, PG_ANSWER_LEAF, member, out, parse_answer, found, &rev, err);
 }
 
+static int intent_value(int64_t at_revision, void *arg, char **json, pgr_err *err)
+{
+	pg_intent *want = arg;
+
+	want->at_revision = at_revision;
+	return pg_intent_to_json(want, json, err);
+}
+
 int pg_intent_ask(const etcd_client *etcd, const char *prefix, const char *member, pg_action action,
 		  const char *standby, const char *token, const char *by, pgr_err *err)
 {
 	char key[256];
+	pg_intent want;
 
 	pg_intent_key(prefix, PG_INTENT_LEAF, member, key, sizeof(key));
-	for (int tries = 0; tries < ASK_TRIES; tries++) {
-		pg_intent want;
-		etcd_kv now, current;
-		bool found = false, swapped = false;
-		char *json = NULL;
-		int rc;
-
-		/* the revision only: a value that is not an intent is replaced, not parsed */
-		if (etcd_get(etcd, key, &now, &found, err) != 0)
-			return -1;
-		memset(&want, 0, sizeof(want));
-		want.action = action;
-		snprintf(want.standby, sizeof(want.standby), "%s", standby != NULL ? standby : "");
-		snprintf(want.token, sizeof(want.token), "%s", token);
-		snprintf(want.by, sizeof(want.by), "%s", by);
-		want.at_revision = found ? now.mod_revision : 0;
-		etcd_kv_free(&now);
-		if (pg_intent_to_json(&want, &json, err) != 0)
-			return -1;
-		memset(&current, 0, sizeof(current));
-		rc = etcd_put_if(etcd, key, json, want.at_revision, 0, &swapped, &current, err);
-		free(json);
-		etcd_kv_free(&current);
-		if (rc != 0)
-			return -1;
-		if (swapped)
-			return 0;
-	}
-	return pgr_err_set(err, "%s: another writer changed it %d times in a row; not written", key, ASK_TRIES);
+	memset(&want, 0, sizeof(want));
+	want.action = action;
+	snprintf(want.standby, sizeof(want.standby), "%s", standby != NULL ? standby : "");
+	snprintf(want.token, sizeof(want.token), "%s", token);
+	snprintf(want.by, sizeof(want.by), "%s", by);
+	return state_replace_put(etcd, key, intent_value, &want, err);
 }
 
 int pg_answer_put(const etcd_client *etcd, const char *prefix, const char *member, const pg_answer *answer,
