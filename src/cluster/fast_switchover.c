@@ -29,12 +29,13 @@ static const fast_step_def steps[] = {
 	{ FAST_SYNC_OVERRIDE, "sync-override", FAST_BY_CANDIDATE_AGENT,
 	  "synchronous_standby_names '*' on the candidate: once promoted it answers no commit without a standby" },
 	{ FAST_PROMOTE, "promote", FAST_BY_CANDIDATE_AGENT, "the candidate promoted: the one unit accepting writes" },
-	{ FAST_MAINTENANCE_OFF, "maintenance-off", FAST_BY_COORDINATOR,
-	  "the candidate holds the leader key, then maintenance mode ended: the old primary rejoins as its replica" },
-	{ FAST_SYNC_STANDBY, "sync-standby", FAST_BY_CANDIDATE_AGENT,
-	  "a standby in sync under Patroni's own synchronous_standby_names; the override removed" },
+	{ FAST_SYNC_STANDBY, "sync-standby", FAST_BY_COORDINATOR,
+	  "a standby streams in sync from the candidate (the override's) before any client is let through" },
 	{ FAST_REPOINT_RESUME, "repoint-resume", FAST_BY_COORDINATOR,
-	  "every PgBouncer leads to the candidate and is resumed; the mark removed" },
+	  "every PgBouncer leads to the candidate and is resumed (Patroni still in maintenance mode)" },
+	{ FAST_MAINTENANCE_OFF, "maintenance-off", FAST_BY_COORDINATOR,
+	  "the candidate holds the leader key, then maintenance mode ended: the old primary rejoins as its replica; "
+	  "the override reset once Patroni names the sync standby" },
 	{ FAST_DONE, "done", FAST_BY_COORDINATOR, "the candidate leads" },
 };
 
@@ -219,7 +220,7 @@ fast_shutdown fast_switchover_shutdown_of(const char *state)
 #define CHECK_BOUND_MS 5000       /* the candidate replays the shutdown checkpoint */
 #define AGENT_BOUND_MS 10000      /* an agent answers an override */
 #define PROMOTE_BOUND_MS 40000    /* the candidate's agent promotes it (pg_promote waits 30 s) */
-#define KEY_BOUND_MS 15000        /* the candidate takes the leader key */
+#define KEY_BOUND_MS 30000        /* the candidate takes the leader key (the old one drops it within loop_wait) */
 #define SYNC_BOUND_MS 15000       /* a standby in sync on the candidate */
 #define FINISH_BOUND_MS 15000     /* Patroni names the sync standby, after the resume */
 #define POLL_MS 10
@@ -393,14 +394,12 @@ static int take_key(fast_run *r, pgr_err *err)
 			return pgr_err_set(err, "%s accepts writes but did not take the leader key within %d s (held by %s); "
 						"Patroni left in maintenance mode",
 					   r->cand->name, KEY_BOUND_MS / 1000, lead[0] ? lead : "nobody");
-		if (round % 10 == 0) {
-			/* a PATCH /config wakes that member's loop: the old one drops the key, the candidate takes it */
-			patroni_client opc;
-			char ourl[200];
+		if (round % 20 == 0) {
+			/* the candidate's loop, woken (a PATCH /config), takes the key once it is free. Not the old
+			 * member's: a /config change makes it reload, which retries against its stopped PostgreSQL for
+			 * seconds; it drops the key at its next loop (P2) */
 			pgr_err ignored;
 
-			conf_unit_patroni(r->conf, r->old, &opc, ourl, sizeof(ourl));
-			(void)!patroni_patch_config(&opc, ourl, "{\"pause\": true}", 2000, &ignored);
 			(void)!patroni_patch_config(&r->pc, r->cand_url, "{\"pause\": true}", 2000, &ignored);
 		}
 		proc_sleep_ms(POLL_MS);
@@ -501,13 +500,7 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 	}
 	*promote_ms = proc_now_ms() - t_stop;
 
-	/* the candidate takes the free leader key (P2, P3), then Patroni resumes: the old one rejoins (P4) */
 	*out = FAST_OUT_HALTED;
-	if (record(&r, FAST_MAINTENANCE_OFF, err) != 0)
-		return -1;
-	if (take_key(&r, err) != 0)
-		return -1;
-
 	/* a standby in sync before any client is let through */
 	if (record(&r, FAST_SYNC_STANDBY, err) != 0)
 		return -1;
@@ -534,31 +527,33 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 	return 0;
 }
 
-void fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand)
+int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand, pgr_err *err)
 {
 	fast_run r = { .conf = conf, .etcd = etcd, .cand = cand };
 	pg_answer answer;
 	bool found = false;
-	long long deadline = proc_now_ms() + FINISH_BOUND_MS;
-	pgr_err err;
+	long long deadline;
+	pgr_err werr;
 
 	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
-	if (fast_progress_read(etcd, r.prefix, &r.progress, &found, &err) != 0 || !found) {
-		if (!found)
-			return;
-		log_warn("fast switchover: %s", err.msg);
-		return;
-	}
+	if (fast_progress_read(etcd, r.prefix, &r.progress, &found, err) != 0)
+		return -1;
+	if (!found)
+		return 0;
 	r.old = conf_find_unit(conf, r.progress.from);
 	if (r.old == NULL)
 		r.old = cand;
 	conf_unit_patroni(conf, cand, &r.pc, r.cand_url, sizeof(r.cand_url));
+	/* the candidate takes the free leader key (P2, P3), then Patroni resumes: the old one rejoins (P4) */
+	if (record(&r, FAST_MAINTENANCE_OFF, err) != 0 || take_key(&r, err) != 0)
+		return -1;
 	/* Patroni names a sync standby only one that pg_stat_replication shows in sync: the override's, until reset */
+	deadline = proc_now_ms() + FINISH_BOUND_MS;
 	for (;;) {
 		patroni_cluster *cluster = calloc(1, sizeof(*cluster));
 		bool named = false;
 
-		if (cluster != NULL && patroni_get_cluster(&r.pc, r.cand_url, 1000, cluster, &err) == 0) {
+		if (cluster != NULL && patroni_get_cluster(&r.pc, r.cand_url, 1000, cluster, &werr) == 0) {
 			const patroni_member *sync = patroni_cluster_sync_standby(cluster);
 			const patroni_member *lead = patroni_cluster_leader(cluster);
 
@@ -575,14 +570,15 @@ void fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, c
 		}
 		proc_sleep_ms(100);
 	}
-	if (record(&r, FAST_DONE, &err) != 0)
-		log_warn("%s", err.msg);
-	if (ask_agent(&r, cand, PG_ACTION_SYNC_RESET, "", AGENT_BOUND_MS, &answer, &err) != 0)
+	if (record(&r, FAST_DONE, &werr) != 0)
+		log_warn("%s", werr.msg);
+	if (ask_agent(&r, cand, PG_ACTION_SYNC_RESET, "", AGENT_BOUND_MS, &answer, &werr) != 0)
 		log_warn("fast switchover: %s; %s keeps synchronous_standby_names naming %s (ALTER SYSTEM RESET "
 			 "synchronous_standby_names there)",
-			 err.msg, cand->name, r.progress.standby);
-	else if (fast_progress_remove(etcd, r.prefix, &err) != 0)
-		log_warn("fast switchover: %s", err.msg);
+			 werr.msg, cand->name, r.progress.standby);
+	else if (fast_progress_remove(etcd, r.prefix, &werr) != 0)
+		log_warn("fast switchover: %s", werr.msg);
+	return 0;
 }
 
 /* What a unit's PostgreSQL does now, asked straight (connection refused: down). */
@@ -677,9 +673,7 @@ void fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *
 			return;
 		}
 	}
-	if (dec.from <= FAST_MAINTENANCE_OFF && (record(&r, FAST_MAINTENANCE_OFF, &err) != 0 || take_key(&r, &err) != 0)) {
+	/* PgBouncer is resumed by the caller (it leads to the running leader); the key, maintenance mode, the reset */
+	if (fast_switchover_finish(conf, etcd, r.cand, &err) != 0)
 		log_error("fast switchover %s -> %s halted: %s", r.old->name, r.cand->name, err.msg);
-		return;
-	}
-	fast_switchover_finish(conf, etcd, r.cand);
 }

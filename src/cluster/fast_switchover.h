@@ -26,9 +26,9 @@ typedef enum fast_step {
 	FAST_CHECK_CANDIDATE,  /* the candidate replayed past the old primary's shutdown checkpoint */
 	FAST_SYNC_OVERRIDE,    /* the candidate's agent: synchronous_standby_names '*' before promotion */
 	FAST_PROMOTE,          /* the candidate promoted by its own agent */
-	FAST_MAINTENANCE_OFF,  /* the candidate holds the leader key; maintenance mode ended */
-	FAST_SYNC_STANDBY,     /* a sync standby under Patroni's own setting; the override removed */
+	FAST_SYNC_STANDBY,     /* a standby in sync on the candidate (the override's) */
 	FAST_REPOINT_RESUME,   /* every PgBouncer repointed at the candidate and resumed */
+	FAST_MAINTENANCE_OFF,  /* the candidate holds the leader key; maintenance mode ended; the override reset */
 	FAST_DONE,
 	FAST_STEP_COUNT
 } fast_step;
@@ -119,8 +119,8 @@ fast_shutdown fast_switchover_shutdown_of(const char *state);
 
 /* How fast_switchover_paused ended. */
 typedef enum fast_outcome {
-	FAST_OUT_PROMOTED = 0, /* the candidate accepts writes, holds the leader key, has a sync standby; Patroni
-				* resumed: repoint PgBouncer at it, RESUME, then fast_switchover_finish */
+	FAST_OUT_PROMOTED = 0, /* the candidate accepts writes and has a sync standby (Patroni still in maintenance
+				* mode): repoint PgBouncer at it, RESUME, then fast_switchover_finish */
 	FAST_OUT_ABORTED,      /* nobody promoted; the stop withdrawn, maintenance mode ended; err says why */
 	FAST_OUT_HALTED,       /* the promotion was asked but is not confirmed: maintenance mode left on; err says why */
 } fast_outcome;
@@ -137,11 +137,14 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 			   pgr_err *err) __attribute__((warn_unused_result));
 
 /*
- * After PgBouncer was resumed towards the candidate: once Patroni names the override's standby as the sync
- * standby (bounded), the candidate's override is reset (Patroni's own synchronous_standby_names in force
- * again); the progress removed. Logs what it could not do.
+ * After PgBouncer was resumed towards the candidate: the candidate takes the leader key (the old primary's
+ * Patroni drops it at its next loop), maintenance mode ends; once Patroni names the override's standby as
+ * the sync standby (bounded), the candidate's override is reset (Patroni's own synchronous_standby_names
+ * in force again); the progress removed. -1 (err says why) when the key did not move or maintenance mode
+ * could not be ended: Patroni is left in maintenance mode, the progress kept for the next coordinator.
  */
-void fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand);
+int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 /*
  * A fast switchover whose owner is gone (its progress left in etcd): what both units do now is read, and

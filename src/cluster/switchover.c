@@ -1252,7 +1252,9 @@ static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *e
 	}
 	resume_marked(conf, etcd, mark);
 	timing->paused_ms = proc_now_ms() - t0;
-	fast_switchover_finish(conf, etcd, cand);
+	/* clients run again; Patroni follows: the leader key, maintenance mode ended, the override reset */
+	if (fast_switchover_finish(conf, etcd, cand, err) != 0)
+		return pgr_err_prefix(err, "%s leads and PgBouncer was resumed towards it, but", cand->name);
 	timing->total_ms = proc_now_ms() - t0;
 	return 0;
 }

@@ -47,9 +47,11 @@ static void test_table_rules(void **state)
 	assert_true(FAST_STOP_OLD < FAST_CHECK_CANDIDATE);
 	assert_true(FAST_CHECK_CANDIDATE < FAST_SYNC_OVERRIDE);
 	assert_true(FAST_SYNC_OVERRIDE < FAST_PROMOTE);
-	assert_true(FAST_PROMOTE < FAST_MAINTENANCE_OFF);
-	assert_true(FAST_MAINTENANCE_OFF < FAST_SYNC_STANDBY);
+	assert_true(FAST_PROMOTE < FAST_SYNC_STANDBY);
 	assert_true(FAST_SYNC_STANDBY < FAST_REPOINT_RESUME);
+	/* Patroni leaves maintenance mode only once the candidate holds the key: after clients run again */
+	assert_true(FAST_REPOINT_RESUME < FAST_MAINTENANCE_OFF);
+	assert_true(FAST_MAINTENANCE_OFF < FAST_DONE);
 	/* an agent acts only on its own unit: the stop is the old primary's, the promotion the candidate's */
 	assert_int_equal(fast_switchover_step_def(FAST_STOP_OLD)->who, FAST_BY_OLD_AGENT);
 	assert_int_equal(fast_switchover_step_def(FAST_PROMOTE)->who, FAST_BY_CANDIDATE_AGENT);
@@ -112,6 +114,7 @@ static void test_recover(void **state)
 		{ FAST_MAINTENANCE_OFF, D, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
 		{ FAST_MAINTENANCE_OFF, S, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
 		{ FAST_MAINTENANCE_OFF, D, S, CLEAN, true, FAST_HALT, 0 },
+		{ FAST_SYNC_STANDBY, D, P, CLEAN, true, FAST_GO_ON, FAST_SYNC_STANDBY },
 		{ FAST_SYNC_STANDBY, S, P, CLEAN, true, FAST_GO_ON, FAST_SYNC_STANDBY },
 		{ FAST_REPOINT_RESUME, S, P, CLEAN, true, FAST_GO_ON, FAST_REPOINT_RESUME },
 		{ FAST_REPOINT_RESUME, P, P, CLEAN, true, FAST_HALT, 0 },
