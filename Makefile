@@ -27,7 +27,7 @@ ITSRC   := $(wildcard tests/integration/test_*.c)
 ITBIN   := $(ITSRC:tests/integration/%.c=build/asan/itests/%)
 
 .PHONY: all asan unit valgrind integration check demo deps versions clean lint bench bench-short
-.PHONY: faults faults-slice
+.PHONY: faults faults-slice faults-fast
 all: build/pgrefresh
 
 build/pgrefresh: $(OBJ)
@@ -191,6 +191,10 @@ faults: build/asan/pgrefresh build/pgrefresh
 	tests/faults/matrix; rc=$$?; tests/faults/partition && exit $$rc # then the partition table (across hosts)
 
 # CI: the matrix's slice: one cell of each fault seen passing (about 3 minutes)
+# the fast switchover's cells (switchover=fast, docs/fast-switchover.md): a kill at each of its steps
+faults-fast: build/asan/pgrefresh build/pgrefresh
+	tests/faults/matrix --faults coordinator,agent,postmaster,primary --steps fast-stop,fast-promote,fast-key
+
 faults-slice: build/asan/pgrefresh build/pgrefresh
 	tests/faults/matrix --slice
 	tests/faults/partition --slice # then one partition case across hosts, about 60 s (tests/faults/partition)

@@ -16,7 +16,8 @@
  * asks every 5 ms `pg_is_in_recovery()` and `synchronous_standby_names`: a unit that accepts writes
  * while no synchronous standby is required (the setting empty) acknowledges commits that live on
  * that one node only. The acknowledged commits answered while some unit was in that state (as last
- * sampled) are counted: single_node_acks, with the time spent so (no_sync_required_ms).
+ * sampled) are counted: single_node_acks, with the time spent so (no_sync_required_ms); and the moments
+ * two units accepted writes at once, as last sampled: two_writable, two_writable_ms.
  *
  * Usage: loadclient --out DIR [--clients 4] [--rate TPS (0: as fast as possible; default 200)]
  *                   [--stop-file PATH] [--duration S] [--id-base N] [--connect-timeout S]
@@ -307,6 +308,41 @@ static void *watch_main(void *arg)
 }
 
 /*
+ * Moments two units accepted writes at once, as last sampled (every WATCH_EVERY_MS): for each pair of
+ * units, the overlaps of their intervals in state 1 or 2 within [from, to]; how many, and how long in all.
+ */
+static void two_writable(watch_state *watches, int nwatch, int64_t from, int64_t to, size_t *count, int64_t *ns)
+{
+	*count = 0;
+	*ns = 0;
+	for (int i = 0; i < nwatch; i++)
+		for (int j = i + 1; j < nwatch; j++)
+			for (size_t a = 0; a < watches[i].n; a++) {
+				int64_t a0, a1;
+
+				if (watches[i].samples[a].state < 1)
+					continue;
+				a0 = watches[i].samples[a].mono_ns;
+				a1 = a + 1 < watches[i].n ? watches[i].samples[a + 1].mono_ns : to;
+				for (size_t b = 0; b < watches[j].n; b++) {
+					int64_t b0 = watches[j].samples[b].mono_ns, lo, hi;
+					int64_t b1 = b + 1 < watches[j].n ? watches[j].samples[b + 1].mono_ns : to;
+
+					if (watches[j].samples[b].state < 1)
+						continue;
+					lo = a0 > b0 ? a0 : b0;
+					lo = lo > from ? lo : from;
+					hi = a1 < b1 ? a1 : b1;
+					hi = hi < to ? hi : to;
+					if (hi > lo) {
+						(*count)++;
+						*ns += hi - lo;
+					}
+				}
+			}
+}
+
+/*
  * Acks answered while some unit was (as last sampled) a primary with no synchronous standby
  * required, and how long that lasted within [from, to]. acks sorted by time.
  */
@@ -429,6 +465,8 @@ int main(int argc, char **argv)
 	int nwatch = 0;
 	size_t single_acks = 0;
 	int64_t unsafe_ns = 0;
+	size_t two_count = 0; /* two_writable() */
+	int64_t two_ns = 0;
 	struct sigaction sa;
 	int64_t start_mono, start_wall, end_mono, end_wall;
 	ack *all;
@@ -566,6 +604,7 @@ int main(int argc, char **argv)
 
 	if (nwatch > 0) {
 		single_node(all, total, watches, nwatch, start_mono, end_mono, &single_acks, &unsafe_ns);
+		two_writable(watches, nwatch, start_mono, end_mono, &two_count, &two_ns);
 		f = open_out("sync.tsv");
 		for (int i = 0; i < nwatch; i++) {
 			for (size_t k = 0; k < watches[i].n; k++)
@@ -613,6 +652,8 @@ int main(int argc, char **argv)
 		if (nwatch > 0)
 			fprintf(f, "\"watched_units\": %d, \"single_node_acks\": %zu, \"no_sync_required_ms\": %.1f, ",
 				nwatch, single_acks, (double)unsafe_ns / 1e6);
+		if (nwatch > 0)
+			fprintf(f, "\"two_writable\": %zu, \"two_writable_ms\": %.1f, ", two_count, (double)two_ns / 1e6);
 		fprintf(f, "\"start_wall_ms\": %lld, \"end_wall_ms\": %lld}\n", (long long)(start_wall / 1000000),
 			(long long)(end_wall / 1000000));
 		if (pass == 0)

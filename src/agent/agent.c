@@ -18,6 +18,7 @@
 #include "cluster/switchover.h"
 #include "etcd/etcd.h"
 #include "metrics/publisher.h"
+#include "agent/pg_action.h"
 #include "patroni/patroni.h"
 #include "pg/pgbouncer.h"
 #include "pooler/pooler.h"
@@ -89,6 +90,7 @@ typedef struct agent_ctx {
 	bool intents_fast;   /* under lock: the refresh switches over, or is at this unit: poll its intent fast */
 	agent_tags tags;     /* this unit's Patroni tags: its own steps and its unit intent (agent/tags.h) */
 	bool intents_stop;   /* under lock: the intent poller ends */
+	agent_pg pg;         /* the intent poller's only: the fast switchover's asks of this PostgreSQL (agent/pg_action.h) */
 	int64_t refresh_seen_rev; /* mod_revision of the refresh record at the last tick (0: none) */
 	int64_t presence_lease;     /* the lease the presence key was last written under (0: not yet) */
 	long long presence_put_ms;  /* when (monotonic) */
@@ -422,6 +424,15 @@ static void *intents_main(void *arg)
 			last_error[0] = '\0';
 			if (changed)
 				publish_intent_applied(ctx);
+		}
+		if (fast || marked) {
+			bool acted = false;
+
+			/* asked only while a switchover is marked: read then, fast */
+			if (agent_pg_take_intent(&ctx->pg, &ctx->etcd, ctx->prefix, &ctx->conf, ctx->unit, &acted, &err) != 0)
+				etcd_failed(ctx, LOG_LEVEL_WARN, "cannot take this unit's pg intent", &err);
+			if (acted)
+				continue; /* the next step is usually asked at once: no pause */
 		}
 		period = fast || marked ? INTENT_POLL_FAST_MS : INTENT_POLL_SLOW_MS;
 		for (long long slept = 0; slept < period; slept += INTENT_POLL_FAST_MS) {

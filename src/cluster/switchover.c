@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cluster/conf_security.h"
+#include "cluster/fast_switchover.h"
 #include "patroni/patroni.h"
 #include "pg/activity.h"
 #include "pg/pgsql.h"
@@ -813,6 +814,7 @@ static void cascade_unanswered(const cluster_conf *conf, const etcd_client *etcd
 
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd)
 {
+	fast_switchover_recover_after(conf, etcd); /* switchover=fast: its own steps first (none: nothing) */
 	cascade_from(conf, etcd, "", "", false, NULL, 0);
 	withdraw_repoint(conf, etcd);
 	resume_all(conf);
@@ -903,6 +905,10 @@ static void finish(const cluster_conf *conf, const etcd_client *etcd, const swit
 static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
 			     const conf_unit *old, const conf_unit *cand, long long t0, switchover_timing *timing,
 			     pgr_err *err);
+
+static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
+				  const conf_unit *old, const conf_unit *cand, long long t0, switchover_timing *timing,
+				  pgr_err *err);
 
 static switchover_result step(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
 			      const char *leader, const char *candidate, const switchover_policy *policy,
@@ -1066,9 +1072,10 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 	}
 	timing->pause_ms = proc_now_ms() - t0;
 
-	/* 5. paused: Patroni switches over, PgBouncer follows and is resumed */
+	/* 5. paused: Patroni switches over (switchover=fast: pgrefresh's own steps), PgBouncer follows, resumed */
 	{
-		int rc = switchover_paused(conf, etcd, &mark, old, cand, t0, timing, err);
+		int rc = policy->fast ? switchover_paused_fast(conf, etcd, &mark, old, cand, t0, timing, err)
+				      : switchover_paused(conf, etcd, &mark, old, cand, t0, timing, err);
 
 		finish(conf, etcd, &mark, leader, candidate);
 		return rc == 0 ? SWITCHOVER_DONE : SWITCHOVER_FAILED;
@@ -1109,6 +1116,7 @@ static void read_policy(const cluster_conf *conf, const etcd_client *etcd, switc
 	}
 	policy->wait_s = settings.switchover_wait_s;
 	policy->terminate_clients = settings.switchover_terminate_clients;
+	policy->fast = settings.switchover_fast;
 }
 
 int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
@@ -1218,6 +1226,35 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 		r = patroni_request_result(&req, true);
 	if (r != 0)
 		log_warn("Patroni's answer to the switchover was not 200, though %s accepts writes", candidate);
+	timing->total_ms = proc_now_ms() - t0;
+	return 0;
+}
+
+/* switchover=fast (docs/fast-switchover.md): the steps in Patroni's maintenance mode, then as above: repoint,
+ * resume. PgBouncer is resumed on every path; towards the candidate only once it has a sync standby. */
+static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
+				  const conf_unit *old, const conf_unit *cand, long long t0, switchover_timing *timing,
+				  pgr_err *err)
+{
+	fast_outcome outcome;
+	long long promote_ms = 0;
+
+	if (fast_switchover_paused(conf, etcd, mark->lease, old, cand, &promote_ms, &outcome, err) != 0) {
+		resume_marked(conf, etcd, mark);
+		if (outcome == FAST_OUT_ABORTED)
+			return pgr_err_prefix(err, "fast switchover to %s undone, PgBouncer resumed", cand->name);
+		return pgr_err_prefix(err, "fast switchover to %s halted, PgBouncer resumed", cand->name);
+	}
+	timing->promote_ms = promote_ms;
+	if (repoint_all(conf, etcd, cand, err) != 0) {
+		resume_marked(conf, etcd, mark);
+		return pgr_err_prefix(err, "%s leads, but the poolers could not be repointed at it", cand->name);
+	}
+	resume_marked(conf, etcd, mark);
+	timing->paused_ms = proc_now_ms() - t0;
+	/* clients run again; Patroni follows: the leader key, maintenance mode ended, the override reset */
+	if (fast_switchover_finish(conf, etcd, cand, err) != 0)
+		return pgr_err_prefix(err, "%s leads and PgBouncer was resumed towards it, but", cand->name);
 	timing->total_ms = proc_now_ms() - t0;
 	return 0;
 }

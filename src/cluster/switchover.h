@@ -27,6 +27,8 @@ typedef struct switchover_policy {
 	int wait_s;             /* switchover-wait-seconds: wait for them this long, without pausing PgBouncer */
 	bool terminate_clients; /* switchover-terminate-clients: then end their sessions rather than halt */
 	int64_t attempt;        /* non-zero: calls with the same attempt continue one switchover (its wait) */
+	bool fast;              /* switchover=fast: pgrefresh's own steps in Patroni's maintenance mode
+				 * (cluster/fast_switchover.h) instead of Patroni's POST /switchover */
 } switchover_policy;
 
 /* switchover_step's named results. */

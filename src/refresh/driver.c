@@ -465,6 +465,7 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 		/* one attempt per entry into the state: clients holding transactions are waited for across ticks */
 		switchover_policy policy = { .wait_s = snap->settings.switchover_wait_s,
 					     .terminate_clients = snap->settings.switchover_terminate_clients,
+					     .fast = snap->settings.switchover_fast,
 					     .attempt = rec->state_since_ms };
 		switchover_result sr = switchover_step(d->conf, d->etcd, d->lease, rec->switchover_from,
 						       d->conf->units[cand].member, &policy, &timing, &err);

@@ -23,6 +23,9 @@ static const setting_def defs[] = {
 	  "leaves a streaming standby up for every sync standby (at least one); read before each batch" },
 	{ "require-backup-within-hours", "hours", "0", true,
 	  "a full backup (pgBackRest) at most this old, and WAL archiving on, or the check `backup` fails; 0: not required" },
+	{ "switchover", "fast|patroni", "patroni", true,
+	  "how the primary's role moves: Patroni's POST /switchover (patroni), or pgrefresh's own steps while Patroni is "
+	  "in maintenance mode (fast, opt-in: docs/fast-switchover.md); read at each switchover" },
 };
 
 int settings_count(void)
@@ -140,6 +143,12 @@ int settings_apply(refresh_settings *s, const char *name, const char *value, pgr
 		s->require_backup_hours = (int)v;
 		return 0;
 	}
+	if (strcmp(name, "switchover") == 0) {
+		if (strcmp(value, "fast") != 0 && strcmp(value, "patroni") != 0)
+			return pgr_err_set(err, "bad value \"%s\" for switchover (expected fast or patroni)", value);
+		s->switchover_fast = strcmp(value, "fast") == 0;
+		return 0;
+	}
 	return pgr_err_set(err, "unknown setting \"%s\"", name);
 }
 
@@ -161,6 +170,8 @@ void settings_value_text(const refresh_settings *s, const char *name, char *buf,
 		snprintf(buf, len, "%d", s->max_parallel_units);
 	else if (strcmp(name, "require-backup-within-hours") == 0)
 		snprintf(buf, len, "%d", s->require_backup_hours);
+	else if (strcmp(name, "switchover") == 0)
+		snprintf(buf, len, "%s", s->switchover_fast ? "fast" : "patroni");
 	else
 		snprintf(buf, len, "%s", "");
 }

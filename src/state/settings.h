@@ -23,6 +23,7 @@ typedef struct refresh_settings {
 	bool switchover_terminate_clients; /* after that wait: end their sessions (true) or halt (false) */
 	int max_parallel_units; /* replicas refreshed at once, in batches (refresh/plan.h bounds each batch) */
 	int require_backup_hours;       /* 0: a backup is reported, not required (refresh/backup_check.h) */
+	bool switchover_fast;           /* switchover=fast: cluster/fast_switchover.h; else Patroni's own */
 } refresh_settings;
 
 #define SETTINGS_MAX_PARALLEL_UNITS 32 /* RECORD_MAX_UNITS: no plan has more units */

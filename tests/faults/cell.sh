@@ -93,6 +93,7 @@ need_versions "$LOW" "$HIGH"
 create_cluster 3 "$LOW"
 wait_healthy 30
 if [ "$AT" = paused ]; then set_pause first; else set_pause none; fi
+case $AT in fast-*) pgr_ok config --dir "$C" set switchover=fast ;; esac # the fast switchover's own steps
 psql_bouncer "create table faults_w(id bigint primary key)" >/dev/null
 STOP=$W/stop
 (

@@ -39,6 +39,9 @@ Run with Debian's /usr/bin/python3: it has psycopg2 (Patroni's own dependency).
                       clients not yet resumed)
         old-primary   the record is at the unit planned as primary (after the switchover: the old
                       primary's own step)
+        fast-stop     switchover=fast (the cell sets it for these steps): its progress at
+        fast-promote  /pgrefresh/<cluster>/switchover-fast names the step stop-old, promote,
+        fast-key      maintenance-off (docs/fast-switchover.md)
       FAULTs, and whom they hit (the "refreshing unit" is the record's current unit; in the switchover,
       the old primary; before the first unit or while paused, the next unit of the plan):
         coordinator   the agent that holds the coordinator key
@@ -260,7 +263,8 @@ LOG_MARKS = {
     "stand-aside": "standing aside before the restart",
 }
 STEPS = ["checking", "relink", "stand-aside", "restart", "gate", "paused", "cascade", "sw-before", "sw-after",
-         "old-primary"]
+         "old-primary", "fast-stop", "fast-promote", "fast-key"]
+FAST_STEPS = {"fast-stop": "stop-old", "fast-promote": "promote", "fast-key": "maintenance-off"}
 FAULTS = ["coordinator", "agent", "postmaster", "primary", "etcd", "etcd20"]
 
 
@@ -358,7 +362,7 @@ def fire(step, fault, cdir, target, report, timeout):
     logs = Logs(cdir, conf)
     t0 = now_ms()
     deadline = t0 + timeout * 1000
-    rec = mark = None
+    rec = mark = fast = None
     seen = {}  # log mark -> unit that logged it
     next_etcd = 0
     reached = False
@@ -376,6 +380,9 @@ def fire(step, fault, cdir, target, report, timeout):
                 rec = json.loads(raw) if raw else None
                 raw = etcd.get(prefix + "switchover")
                 mark = json.loads(raw) if raw else None
+                if step in FAST_STEPS:
+                    raw = etcd.get(prefix + "switchover-fast")
+                    fast = json.loads(raw) if raw else None
             except (OSError, ValueError):
                 pass
         state = rec.get("state") if rec else None
@@ -405,6 +412,8 @@ def fire(step, fault, cdir, target, report, timeout):
                             reached = not cur.fetchone()[0]
                 except psycopg2.Error:
                     cand_conn = None
+        elif step in FAST_STEPS:
+            reached = fast is not None and fast.get("step") == FAST_STEPS[step]
         elif step == "old-primary":
             units = (rec or {}).get("units") or []
             cur = (rec or {}).get("current", -1)

@@ -30,8 +30,9 @@ static void test_defaults(void **state)
 	assert_false(s.switchover_terminate_clients);
 	assert_int_equal(s.max_parallel_units, 1);
 	assert_int_equal(s.require_backup_hours, 0); /* a backup is reported, not required */
+	assert_false(s.switchover_fast);             /* opt-in: Patroni's own switchover by default */
 	/* the table's default text is what the defaults produce */
-	assert_int_equal(settings_count(), 8);
+	assert_int_equal(settings_count(), 9);
 	for (int i = 0; i < settings_count(); i++) {
 		const setting_def *d = settings_def(i);
 
@@ -121,6 +122,11 @@ static const struct {
 	{ "require-backup-within-hours", "", 0, NULL },
 	{ "require-backup-within-hours", "yes", 0, NULL },
 	{ "require_backup_within_hours", "24", 0, NULL },
+	{ "switchover", "fast", 1, "fast" },
+	{ "switchover", "patroni", 1, "patroni" },
+	{ "switchover", "Fast", 0, NULL },
+	{ "switchover", "", 0, NULL },
+	{ "switchover", "immediate", 0, NULL },
 	{ "pause", "all", 0, NULL },
 	{ "Pause-After-Unit-Refresh", "all", 0, NULL },
 	{ "", "x", 0, NULL },
@@ -196,6 +202,7 @@ static void test_json_round_trip(void **state)
 		{ "switchover-wait-seconds", "15" },
 		{ "switchover-terminate-clients", "true" },
 		{ "require-backup-within-hours", "48" },
+		{ "switchover", "fast" },
 	};
 	refresh_settings a, b, d;
 	char *json = NULL;
@@ -213,6 +220,7 @@ static void test_json_round_trip(void **state)
 	assert_int_equal(b.health_timeout_s, 600);
 	assert_true(b.auto_rollback);
 	assert_int_equal(b.switchover_wait_s, 15);
+	assert_true(b.switchover_fast);
 	assert_true(b.switchover_terminate_clients);
 	assert_int_equal(b.require_backup_hours, 48);
 	free(json);

@@ -1,0 +1,192 @@
+#include "agent/pg_action.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cluster/fast_switchover.h"
+#include "pg/pgsql.h"
+#include "util/log.h"
+#include "util/proc.h"
+
+#define STOP_TIMEOUT_S 60       /* pg_ctl stop -t: a fast shutdown that takes longer has failed */
+#define CONTROLDATA_TIMEOUT_MS 10000
+#define SQL_TIMEOUT_MS 10000
+#define PROMOTE_WAIT_S 30       /* pg_promote(true, ...) */
+
+int agent_pg_sync_names(const char *standby, char *buf, size_t len)
+{
+	if (standby[0] == '\0')
+		return -1;
+	for (const unsigned char *c = (const unsigned char *)standby; *c != '\0'; c++)
+		if (!isalnum(*c) && *c != '_' && *c != '.' && *c != '-')
+			return -1;
+	snprintf(buf, len, "FIRST 1 (\"%s\")", standby);
+	return 0;
+}
+
+static int conninfo_of(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len, pgr_err *err)
+{
+	cluster_secrets secrets;
+
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	pg_conninfo(buf, len, unit->host, unit->pg_port, conf->superuser, secrets.superuser_password, "postgres", 2);
+	return 0;
+}
+
+/* pg_controldata of the unit's data directory, parsed into the answer. */
+static int read_controldata(const cluster_conf *conf, const conf_unit *unit, const proc_user *as, pg_answer *a,
+			    pgr_err *err)
+{
+	char bin[PATH_MAX], data[PATH_MAX], out[8192];
+	fast_controldata cd;
+	int status = 0;
+
+	conf_unit_path(conf, unit, "bin/pg_controldata", bin, sizeof(bin));
+	conf_unit_path(conf, unit, "data", data, sizeof(data));
+	{
+		char *const argv[] = { "/usr/bin/env", "LC_ALL=C", bin, "-D", data, NULL };
+
+		if (proc_run(argv, as, CONTROLDATA_TIMEOUT_MS, out, sizeof(out), &status, err) != 0)
+			return pgr_err_prefix(err, "pg_controldata");
+	}
+	if (status != 0)
+		return pgr_err_set(err, "pg_controldata exited %d: %.200s", status, out);
+	if (fast_switchover_controldata_parse(out, &cd, err) != 0)
+		return -1;
+	snprintf(a->state, sizeof(a->state), "%s", cd.state);
+	snprintf(a->checkpoint_lsn, sizeof(a->checkpoint_lsn), "%X/%X", (unsigned)(cd.checkpoint_lsn >> 32),
+		 (unsigned)(cd.checkpoint_lsn & 0xffffffffu));
+	a->timeline = cd.timeline;
+	return 0;
+}
+
+/* Stopped, fast; then what pg_controldata says. A PostgreSQL not running is stopped already. */
+static int ensure_stopped(const cluster_conf *conf, const conf_unit *unit, pg_answer *a, pgr_err *err)
+{
+	char bin[PATH_MAX], data[PATH_MAX], pidfile[PATH_MAX], timeout[16], out[2048];
+	proc_user as;
+	int status = 0;
+
+	if (proc_user_for_servers(&as, err) != 0)
+		return -1;
+	conf_unit_path(conf, unit, "bin/pg_ctl", bin, sizeof(bin));
+	conf_unit_path(conf, unit, "data", data, sizeof(data));
+	conf_unit_path(conf, unit, "data/postmaster.pid", pidfile, sizeof(pidfile));
+	snprintf(timeout, sizeof(timeout), "%d", STOP_TIMEOUT_S);
+	if (access(pidfile, F_OK) == 0) {
+		char *const argv[] = { bin, "stop", "-D", data, "-m", "fast", "-w", "-t", timeout, NULL };
+
+		if (proc_run(argv, &as, (STOP_TIMEOUT_S + 5) * 1000L, out, sizeof(out), &status, err) != 0)
+			return pgr_err_prefix(err, "pg_ctl stop");
+		/* exit 1 with no postmaster.pid left: it was stopping already, or stopped between */
+		if (status != 0 && access(pidfile, F_OK) == 0)
+			return pgr_err_set(err, "pg_ctl stop -m fast exited %d: %.200s", status, out);
+	}
+	return read_controldata(conf, unit, &as, a, err);
+}
+
+static int ensure_promoted(const char *conninfo, pgr_err *err)
+{
+	char out[16], sql[64];
+
+	if (pg_query_text_timeout(conninfo, "SELECT pg_is_in_recovery()", SQL_TIMEOUT_MS, out, sizeof(out), err) != 0)
+		return -1;
+	if (strcmp(out, "f") == 0)
+		return 0;
+	snprintf(sql, sizeof(sql), "SELECT pg_promote(true, %d)", PROMOTE_WAIT_S);
+	if (pg_query_text_timeout(conninfo, sql, (PROMOTE_WAIT_S + 5) * 1000L, out, sizeof(out), err) != 0)
+		return -1;
+	if (strcmp(out, "t") != 0)
+		return pgr_err_set(err, "pg_promote() did not finish within %d s", PROMOTE_WAIT_S);
+	return 0;
+}
+
+static int set_sync_names(const char *conninfo, const char *names, pgr_err *err)
+{
+	char sql[200];
+
+	if (names == NULL)
+		snprintf(sql, sizeof(sql), "ALTER SYSTEM RESET synchronous_standby_names");
+	else
+		snprintf(sql, sizeof(sql), "ALTER SYSTEM SET synchronous_standby_names = '%s'", names);
+	if (pg_exec_timeout(conninfo, sql, SQL_TIMEOUT_MS, err) != 0)
+		return -1;
+	return pg_exec_timeout(conninfo, "SELECT pg_reload_conf()", SQL_TIMEOUT_MS, err);
+}
+
+/* Ensures intent on the unit's PostgreSQL; the outcome into *a (ok, error, and after a stop its controldata). */
+static void ensure(const pg_intent *intent, const cluster_conf *conf, const conf_unit *unit, pg_answer *a)
+{
+	char conninfo[1024], names[96];
+	pgr_err err;
+	int rc = 0;
+
+	pgr_err_clear(&err);
+	switch (intent->action) {
+	case PG_ACTION_NONE:
+		break;
+	case PG_ACTION_STOP:
+		rc = ensure_stopped(conf, unit, a, &err);
+		break;
+	case PG_ACTION_SYNC_OVERRIDE:
+		if (agent_pg_sync_names(intent->standby, names, sizeof(names)) != 0)
+			rc = pgr_err_set(&err, "not a standby name: '%.60s'", intent->standby);
+		else if ((rc = conninfo_of(conf, unit, conninfo, sizeof(conninfo), &err)) == 0)
+			rc = set_sync_names(conninfo, names, &err);
+		break;
+	case PG_ACTION_PROMOTE:
+		if ((rc = conninfo_of(conf, unit, conninfo, sizeof(conninfo), &err)) == 0)
+			rc = ensure_promoted(conninfo, &err);
+		break;
+	case PG_ACTION_SYNC_RESET:
+		if ((rc = conninfo_of(conf, unit, conninfo, sizeof(conninfo), &err)) == 0)
+			rc = set_sync_names(conninfo, NULL, &err);
+		break;
+	default:
+		rc = pgr_err_set(&err, "unknown action %d", (int)intent->action);
+		break;
+	}
+	a->ok = rc == 0;
+	if (rc != 0)
+		snprintf(a->error, sizeof(a->error), "%s", err.msg);
+}
+
+int agent_pg_take_intent(agent_pg *p, const etcd_client *etcd, const char *prefix, const cluster_conf *conf,
+			 const conf_unit *unit, bool *acted, pgr_err *err)
+{
+	pg_intent intent;
+	pg_answer answer;
+	bool found = false;
+	long long t0;
+
+	*acted = false;
+	if (!p->seeded) {
+		if (pg_answer_read(etcd, prefix, unit->member, &answer, &found, err) != 0)
+			return -1;
+		snprintf(p->answered, sizeof(p->answered), "%s", found ? answer.token : "");
+		p->seeded = true;
+	}
+	if (pg_intent_read(etcd, prefix, unit->member, &intent, &found, err) != 0)
+		return -1;
+	if (!found || strcmp(intent.token, p->answered) == 0)
+		return 0;
+	memset(&answer, 0, sizeof(answer));
+	snprintf(answer.token, sizeof(answer.token), "%s", intent.token);
+	t0 = proc_now_ms();
+	ensure(&intent, conf, unit, &answer);
+	if (answer.ok)
+		log_info("%s: %s ensured for intent %s (asked by %s) in %lld ms%s%s", unit->name,
+			 pg_action_name(intent.action), intent.token, intent.by, proc_now_ms() - t0,
+			 answer.state[0] != '\0' ? ": " : "", answer.state);
+	else
+		log_warn("%s: %s failed for intent %s (asked by %s): %s", unit->name, pg_action_name(intent.action),
+			 intent.token, intent.by, answer.error);
+	if (pg_answer_put(etcd, prefix, unit->member, &answer, err) != 0)
+		return -1; /* not answered: ensured again, harmlessly, at the next poll */
+	snprintf(p->answered, sizeof(p->answered), "%s", intent.token);
+	*acted = true;
+	return 0;
+}

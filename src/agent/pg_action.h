@@ -1,0 +1,36 @@
+/*
+ * pg_action.h — the agent's side of state/pg_intent.h: what the fast switchover (docs/fast-switchover.md)
+ * asks of this unit's own PostgreSQL, ensured here and answered in etcd. Stop (pg_ctl stop -m fast, then
+ * LC_ALL=C pg_controldata: its state and shutdown checkpoint go into the answer), promote (pg_promote,
+ * waited for), a synchronous_standby_names override naming one standby (ALTER SYSTEM, reload) and its
+ * reset. Each is ensured: asked twice, or read again after the agent restarted, it changes nothing more.
+ * Run by the agent's intent poller thread only (one caller: no lock).
+ */
+#ifndef PGR_AGENT_PG_ACTION_H
+#define PGR_AGENT_PG_ACTION_H
+
+#include <stdbool.h>
+
+#include "cluster/conf.h"
+#include "etcd/etcd.h"
+#include "state/pg_intent.h"
+#include "util/err.h"
+
+typedef struct agent_pg {
+	bool seeded;        /* answered was read from the unit's last answer in etcd */
+	char answered[64];  /* the token of the last intent answered */
+} agent_pg;
+
+/*
+ * Reads this unit's pg intent (prefix: /pgrefresh/<cluster>/) and, when its token is not the one last
+ * answered, ensures it and writes the answer. *acted: an answer was written. -1 when etcd cannot be read or
+ * written (the intent is taken again at the next poll); a failed action is an answer (ok false), not -1.
+ */
+int agent_pg_take_intent(agent_pg *p, const etcd_client *etcd, const char *prefix, const cluster_conf *conf,
+			 const conf_unit *unit, bool *acted, pgr_err *err) __attribute__((warn_unused_result));
+
+/* synchronous_standby_names naming exactly that standby ("FIRST 1 (\"pg-2\")"); -1 for a name that is not
+ * [A-Za-z0-9_.-]+ (nothing else is put in the SQL). Pure. */
+int agent_pg_sync_names(const char *standby, char *buf, size_t len) __attribute__((warn_unused_result));
+
+#endif

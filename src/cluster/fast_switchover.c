@@ -1,0 +1,679 @@
+#include "cluster/fast_switchover.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/conf_security.h"
+#include "patroni/patroni.h"
+#include "pg/pgsql.h"
+#include "state/pg_intent.h"
+#include "util/log.h"
+#include "util/proc.h"
+
+/* The table: docs/fast-switchover.md, "The steps". In step order (checked by the unit tests). */
+static const fast_step_def steps[] = {
+	{ FAST_CHECKPOINT, "checkpoint", FAST_BY_COORDINATOR,
+	  "CHECKPOINT taken on the old primary before the pause: its shutdown checkpoint writes little" },
+	{ FAST_PAUSE_POOLER, "pause-pooler", FAST_BY_COORDINATOR,
+	  "every PgBouncer paused (bounded, undone on timeout): no client sends anything" },
+	{ FAST_MAINTENANCE_ON, "maintenance-on", FAST_BY_COORDINATOR,
+	  "Patroni in maintenance mode, seen by every member: it promotes and demotes nobody" },
+	{ FAST_STOP_OLD, "stop-old", FAST_BY_OLD_AGENT,
+	  "the old primary stopped (fast): its shutdown checkpoint written and sent; pg_controldata reported" },
+	{ FAST_CHECK_CANDIDATE, "check-candidate", FAST_BY_COORDINATOR,
+	  "the candidate replayed past the old primary's shutdown checkpoint: it has every record the old one wrote" },
+	{ FAST_SYNC_OVERRIDE, "sync-override", FAST_BY_CANDIDATE_AGENT,
+	  "synchronous_standby_names '*' on the candidate: once promoted it answers no commit without a standby" },
+	{ FAST_PROMOTE, "promote", FAST_BY_CANDIDATE_AGENT, "the candidate promoted: the one unit accepting writes" },
+	{ FAST_SYNC_STANDBY, "sync-standby", FAST_BY_COORDINATOR,
+	  "a standby streams in sync from the candidate (the override's) before any client is let through" },
+	{ FAST_REPOINT_RESUME, "repoint-resume", FAST_BY_COORDINATOR,
+	  "every PgBouncer leads to the candidate and is resumed (Patroni still in maintenance mode)" },
+	{ FAST_MAINTENANCE_OFF, "maintenance-off", FAST_BY_COORDINATOR,
+	  "the candidate holds the leader key, then maintenance mode ended: the old primary rejoins as its replica; "
+	  "the override reset once Patroni names the sync standby" },
+	{ FAST_DONE, "done", FAST_BY_COORDINATOR, "the candidate leads" },
+};
+
+_Static_assert(sizeof(steps) / sizeof(steps[0]) == FAST_STEP_COUNT, "one row per step");
+
+const fast_step_def *fast_switchover_step_def(fast_step step)
+{
+	if ((int)step < 0 || step >= FAST_STEP_COUNT)
+		return NULL;
+	return &steps[step];
+}
+
+int fast_switchover_step_parse(const char *name, fast_step *step)
+{
+	for (int i = 0; i < FAST_STEP_COUNT; i++)
+		if (strcmp(steps[i].name, name) == 0) {
+			*step = steps[i].step;
+			return 0;
+		}
+	return -1;
+}
+
+bool fast_switchover_can_abort(fast_step recorded)
+{
+	/* the promotion is asked only once FAST_PROMOTE was recorded: before that, nobody was promoted */
+	return recorded < FAST_PROMOTE;
+}
+
+static void decide(fast_recovery *out, fast_action action, fast_step from, const char *why)
+{
+	out->action = action;
+	out->from = from;
+	out->why = why;
+}
+
+void fast_switchover_recover(const fast_observed *obs, fast_recovery *out)
+{
+	fast_step rec = obs->recorded;
+
+	if (obs->old_pg == FAST_PG_PRIMARY && obs->cand_pg == FAST_PG_PRIMARY) {
+		decide(out, FAST_HALT, rec, "both the old primary and the candidate accept writes");
+		return;
+	}
+	if (obs->cand_pg == FAST_PG_PRIMARY) {
+		if (fast_switchover_can_abort(rec))
+			decide(out, FAST_HALT, rec, "the candidate accepts writes, but its promotion was never asked: "
+						    "something else promoted it");
+		else
+			decide(out, FAST_GO_ON, rec, "the candidate was promoted: the switchover goes on");
+		return;
+	}
+	if (!fast_switchover_can_abort(rec)) {
+		/* the promotion may have been asked: never undone; the old primary must not be started */
+		if (obs->old_pg == FAST_PG_PRIMARY)
+			decide(out, FAST_HALT, rec, "the old primary accepts writes again after the promotion was asked");
+		else if (rec == FAST_PROMOTE && obs->cand_pg == FAST_PG_STANDBY)
+			decide(out, FAST_GO_ON, FAST_PROMOTE, "the candidate is not promoted yet: asked again");
+		else if (rec == FAST_PROMOTE)
+			decide(out, FAST_HALT, rec, "the candidate does not run after its promotion was asked; "
+						    "maintenance mode left on");
+		else
+			decide(out, FAST_HALT, rec, "the candidate no longer accepts writes after its promotion");
+		return;
+	}
+	if (rec < FAST_STOP_OLD) {
+		decide(out, FAST_ABORT, rec, "the old primary was not asked to stop: nothing changed");
+		return;
+	}
+	if (obs->old_pg != FAST_PG_DOWN) {
+		decide(out, FAST_ABORT, rec, "the old primary was not seen stopped: its stop is withdrawn");
+		return;
+	}
+	if (obs->old_shutdown != FAST_SHUTDOWN_CLEAN) {
+		decide(out, FAST_ABORT, rec, obs->old_shutdown == FAST_SHUTDOWN_CRASHED
+						     ? "the old primary crashed instead of stopping: Patroni takes it from here"
+						     : "how the old primary stopped is not known: Patroni takes it from here");
+		return;
+	}
+	if (obs->cand_pg != FAST_PG_STANDBY || !obs->cand_has_old_end) {
+		decide(out, FAST_ABORT, rec, obs->cand_pg != FAST_PG_STANDBY
+						     ? "the candidate does not run as a standby: Patroni takes it from here"
+						     : "the candidate lacks the old primary's shutdown checkpoint: Patroni "
+						       "takes it from here");
+		return;
+	}
+	decide(out, FAST_GO_ON, rec > FAST_CHECK_CANDIDATE ? rec : FAST_CHECK_CANDIDATE,
+	       "the old primary stopped cleanly and the candidate has its last record: the switchover goes on");
+}
+
+int fast_switchover_lsn_parse(const char *text, uint64_t *lsn, pgr_err *err)
+{
+	unsigned long long hi, lo;
+	const char *p = text, *slash;
+	char *end;
+
+	slash = strchr(text, '/');
+	if (slash == NULL || slash == text || slash - text > 8 || strlen(slash + 1) == 0 || strlen(slash + 1) > 8)
+		return pgr_err_set(err, "not an LSN: '%.40s'", text);
+	for (const char *c = p; *c != '\0'; c++)
+		if (c != slash && !isxdigit((unsigned char)*c))
+			return pgr_err_set(err, "not an LSN: '%.40s'", text);
+	errno = 0;
+	hi = strtoull(text, &end, 16);
+	if (errno != 0 || end != slash)
+		return pgr_err_set(err, "not an LSN: '%.40s'", text);
+	lo = strtoull(slash + 1, &end, 16);
+	if (errno != 0 || *end != '\0')
+		return pgr_err_set(err, "not an LSN: '%.40s'", text);
+	*lsn = ((uint64_t)hi << 32) | (uint64_t)lo;
+	return 0;
+}
+
+bool fast_switchover_has_checkpoint(uint64_t checkpoint_lsn, uint64_t replay_lsn)
+{
+	return replay_lsn > checkpoint_lsn;
+}
+
+/* The value after "label:" on a line of its own (leading blanks skipped, trailing ones cut); NULL: none. */
+static const char *field(const char *text, const char *label, char *buf, size_t len)
+{
+	size_t n = strlen(label);
+
+	for (const char *line = text; line != NULL && *line != '\0';) {
+		const char *eol = strchr(line, '\n');
+		size_t linelen = eol != NULL ? (size_t)(eol - line) : strlen(line);
+
+		if (linelen > n && strncmp(line, label, n) == 0 && line[n] == ':') {
+			const char *v = line + n + 1, *e = line + linelen;
+
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+				e--;
+			snprintf(buf, len, "%.*s", (int)(e - v), v);
+			return buf;
+		}
+		line = eol != NULL ? eol + 1 : NULL;
+	}
+	return NULL;
+}
+
+int fast_switchover_controldata_parse(const char *text, fast_controldata *out, pgr_err *err)
+{
+	char v[64];
+	char *end;
+	unsigned long tli;
+
+	memset(out, 0, sizeof(*out));
+	if (field(text, "Database cluster state", v, sizeof(v)) == NULL || v[0] == '\0')
+		return pgr_err_set(err, "pg_controldata: no 'Database cluster state' line");
+	snprintf(out->state, sizeof(out->state), "%s", v);
+	if (field(text, "Latest checkpoint location", v, sizeof(v)) == NULL)
+		return pgr_err_set(err, "pg_controldata: no 'Latest checkpoint location' line");
+	if (fast_switchover_lsn_parse(v, &out->checkpoint_lsn, err) != 0)
+		return pgr_err_prefix(err, "pg_controldata: Latest checkpoint location");
+	if (field(text, "Latest checkpoint's TimeLineID", v, sizeof(v)) == NULL)
+		return pgr_err_set(err, "pg_controldata: no 'Latest checkpoint's TimeLineID' line");
+	errno = 0;
+	tli = strtoul(v, &end, 10);
+	if (!isdigit((unsigned char)v[0]) || errno != 0 || *end != '\0' || tli == 0 || tli > UINT32_MAX)
+		return pgr_err_set(err, "pg_controldata: Latest checkpoint's TimeLineID is not a timeline: '%.20s'", v);
+	out->timeline = (uint32_t)tli;
+	return 0;
+}
+
+fast_shutdown fast_switchover_shutdown_of(const char *state)
+{
+	if (strcmp(state, "shut down") == 0)
+		return FAST_SHUTDOWN_CLEAN;
+	/* a postmaster that is not running but says so died in the middle: crash recovery is due */
+	if (strcmp(state, "in production") == 0 || strcmp(state, "shutting down") == 0 ||
+	    strcmp(state, "in crash recovery") == 0)
+		return FAST_SHUTDOWN_CRASHED;
+	/* "shut down in recovery", "in archive recovery": it was not the primary */
+	return FAST_SHUTDOWN_UNKNOWN;
+}
+
+/* ---- the coordinator's side: the steps taken on real processes ---- */
+
+#define MAINTENANCE_BOUND_MS 5000 /* every member reports the pause */
+#define STOP_BOUND_MS 70000       /* the old primary's agent stops it (pg_ctl stop -t 60) and answers */
+#define CHECK_BOUND_MS 5000       /* the candidate replays the shutdown checkpoint */
+#define AGENT_BOUND_MS 10000      /* an agent answers an override */
+#define PROMOTE_BOUND_MS 40000    /* the candidate's agent promotes it (pg_promote waits 30 s) */
+#define KEY_BOUND_MS 30000        /* the candidate takes the leader key (the old one drops it within loop_wait) */
+#define SYNC_BOUND_MS 15000       /* a standby in sync on the candidate */
+#define FINISH_BOUND_MS 15000     /* Patroni names the sync standby, after the resume */
+#define POLL_MS 10
+
+typedef struct fast_run {
+	const cluster_conf *conf;
+	const etcd_client *etcd;
+	char prefix[128];
+	const conf_unit *old, *cand;
+	fast_progress progress;
+	char cand_conninfo[1024];
+	patroni_client pc;
+	char cand_url[200], old_url[200];
+} fast_run;
+
+static int record(fast_run *r, fast_step step, pgr_err *err)
+{
+	snprintf(r->progress.step, sizeof(r->progress.step), "%s", steps[step].name);
+	log_info("fast switchover %s -> %s: %s", r->old->name, r->cand->name, steps[step].name);
+	if (fast_progress_put(r->etcd, r->prefix, &r->progress, err) != 0)
+		return pgr_err_prefix(err, "cannot record the fast switchover's step %s", steps[step].name);
+	return 0;
+}
+
+/* Asks member's agent for action, waits (bounded) for its answer to this ask; -1: failed or not answered. */
+static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const char *standby, long long bound_ms,
+		     pg_answer *answer, pgr_err *err)
+{
+	char token[64], by[128];
+	long long deadline = proc_now_ms() + bound_ms;
+
+	snprintf(token, sizeof(token), "%.40s:%s", r->progress.token, pg_action_name(action));
+	snprintf(by, sizeof(by), "fast switchover %s -> %s", r->old->member, r->cand->member);
+	if (pg_intent_ask(r->etcd, r->prefix, unit->member, action, standby, token, by, err) != 0)
+		return -1;
+	for (;;) {
+		bool found = false;
+		pgr_err rerr;
+
+		if (pg_answer_read(r->etcd, r->prefix, unit->member, answer, &found, &rerr) == 0 && found &&
+		    strcmp(answer->token, token) == 0) {
+			if (answer->ok)
+				return 0;
+			return pgr_err_set(err, "%s's agent could not %s: %s", unit->name, pg_action_name(action),
+					   answer->error);
+		}
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%s's agent did not answer %s within %lld s (is it running?)", unit->name,
+					   pg_action_name(action), bound_ms / 1000);
+		proc_sleep_ms(POLL_MS);
+	}
+}
+
+/* Whether every member of the cluster says it is paused (the candidate's /cluster, then each /patroni). */
+static bool all_paused(fast_run *r)
+{
+	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+	patroni_node *node = calloc(1, sizeof(*node));
+	bool paused = cluster != NULL && node != NULL;
+	pgr_err err;
+
+	if (paused && (patroni_get_cluster(&r->pc, r->cand_url, 1000, cluster, &err) != 0 || !cluster->paused))
+		paused = false;
+	for (int i = 0; paused && i < r->conf->unit_count; i++) {
+		char url[200];
+		patroni_client pc;
+
+		conf_unit_patroni(r->conf, &r->conf->units[i], &pc, url, sizeof(url));
+		if (patroni_get_node(&pc, url, 1000, node, &err) != 0 || !node->paused)
+			paused = false;
+	}
+	free(cluster);
+	free(node);
+	return paused;
+}
+
+/* The leader key's holder, as the candidate's Patroni sees it ("" none or unknown). */
+static void leader_now(fast_run *r, char *buf, size_t len)
+{
+	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+	pgr_err err;
+
+	buf[0] = '\0';
+	if (cluster != NULL && patroni_get_cluster(&r->pc, r->cand_url, 1000, cluster, &err) == 0) {
+		const patroni_member *lead = patroni_cluster_leader(cluster);
+
+		if (lead != NULL)
+			snprintf(buf, len, "%s", lead->name);
+	}
+	free(cluster);
+}
+
+static int maintenance(fast_run *r, bool on, pgr_err *err)
+{
+	return patroni_patch_config(&r->pc, r->cand_url, on ? "{\"pause\": true}" : "{\"pause\": null}", 5000, err);
+}
+
+/* The other standby that streams from the candidate (the cascade): the override names it. */
+static int pick_standby(fast_run *r, char *buf, size_t len, pgr_err *err)
+{
+	for (int i = 0; i < r->conf->unit_count; i++) {
+		const conf_unit *u = &r->conf->units[i];
+		char sql[256], out[16];
+		pgr_err qerr;
+
+		if (u == r->old || u == r->cand)
+			continue;
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM pg_stat_replication WHERE application_name = '%s' AND state = 'streaming'",
+			 u->member);
+		if (pg_query_text_timeout(r->cand_conninfo, sql, 2000, out, sizeof(out), &qerr) == 0 && strcmp(out, "1") == 0) {
+			snprintf(buf, len, "%s", u->member);
+			return 0;
+		}
+	}
+	return pgr_err_set(err, "no other standby streams from %s: the fast switchover needs one to be its synchronous "
+				"standby at once (switchover=patroni does without)",
+			   r->cand->name);
+}
+
+/* Before the promotion was asked: the stop withdrawn, the override reset, maintenance mode ended. */
+static void abort_run(fast_run *r, fast_outcome *out)
+{
+	pg_answer answer;
+	pgr_err err;
+
+	*out = FAST_OUT_ABORTED;
+	if (ask_agent(r, r->old, PG_ACTION_NONE, "", AGENT_BOUND_MS, &answer, &err) != 0)
+		log_warn("fast switchover abort: %s", err.msg);
+	if (ask_agent(r, r->cand, PG_ACTION_SYNC_RESET, "", AGENT_BOUND_MS, &answer, &err) != 0)
+		log_warn("fast switchover abort: %s", err.msg);
+	if (maintenance(r, false, &err) != 0)
+		log_error("fast switchover abort: could not end Patroni's maintenance mode (%s): run `patronictl resume`",
+			  err.msg);
+	if (fast_progress_remove(r->etcd, r->prefix, &err) != 0)
+		log_warn("fast switchover abort: %s", err.msg);
+}
+
+static int wait_replayed(fast_run *r, uint64_t checkpoint, pgr_err *err)
+{
+	long long deadline = proc_now_ms() + CHECK_BOUND_MS;
+	char out[32] = "";
+
+	for (;;) {
+		uint64_t replay = 0;
+		pgr_err qerr;
+
+		if (pg_query_text_timeout(r->cand_conninfo, "SELECT pg_last_wal_replay_lsn()", 2000, out, sizeof(out),
+					  &qerr) == 0 &&
+		    fast_switchover_lsn_parse(out, &replay, &qerr) == 0 && fast_switchover_has_checkpoint(checkpoint, replay))
+			return 0;
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%s did not replay %s's shutdown checkpoint at %s within %d s (replayed: %s)",
+					   r->cand->name, r->old->name, r->progress.checkpoint_lsn, CHECK_BOUND_MS / 1000,
+					   out[0] ? out : "unknown");
+		proc_sleep_ms(POLL_MS);
+	}
+}
+
+/* The candidate, promoted, takes the free leader key (P2, P3: the loops woken), then maintenance mode ends. */
+static int take_key(fast_run *r, pgr_err *err)
+{
+	long long deadline = proc_now_ms() + KEY_BOUND_MS;
+	char lead[64];
+
+	for (int round = 0;; round++) {
+		leader_now(r, lead, sizeof(lead));
+		if (strcmp(lead, r->cand->member) == 0)
+			break;
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%s accepts writes but did not take the leader key within %d s (held by %s); "
+						"Patroni left in maintenance mode",
+					   r->cand->name, KEY_BOUND_MS / 1000, lead[0] ? lead : "nobody");
+		if (round % 20 == 0) {
+			/* the candidate's loop, woken (a PATCH /config), takes the key once it is free. Not the old
+			 * member's: a /config change makes it reload, which retries against its stopped PostgreSQL for
+			 * seconds; it drops the key at its next loop (P2) */
+			pgr_err ignored;
+
+			(void)!patroni_patch_config(&r->pc, r->cand_url, "{\"pause\": true}", 2000, &ignored);
+		}
+		proc_sleep_ms(POLL_MS);
+	}
+	if (maintenance(r, false, err) != 0)
+		return pgr_err_prefix(err, "%s leads, but Patroni's maintenance mode could not be ended", r->cand->name);
+	return 0;
+}
+
+int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			   const conf_unit *old, const conf_unit *cand, long long *promote_ms, fast_outcome *out,
+			   pgr_err *err)
+{
+	fast_run r = { .conf = conf, .etcd = etcd, .old = old, .cand = cand };
+	cluster_secrets secrets;
+	pg_answer answer;
+	long long t_stop, deadline;
+	uint64_t checkpoint = 0;
+
+	*out = FAST_OUT_ABORTED;
+	*promote_ms = 0;
+	if (etcd == NULL || owner_lease == 0)
+		return pgr_err_set(err, "the fast switchover needs etcd and a lease (its steps are recorded there)");
+	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	pg_conninfo(r.cand_conninfo, sizeof(r.cand_conninfo), cand->host, cand->pg_port, conf->superuser,
+		    secrets.superuser_password, "postgres", 2);
+	conf_unit_patroni(conf, cand, &r.pc, r.cand_url, sizeof(r.cand_url));
+	conf_unit_api_url(conf, old, r.old_url, sizeof(r.old_url));
+	r.progress.lease = owner_lease;
+	snprintf(r.progress.from, sizeof(r.progress.from), "%s", old->member);
+	snprintf(r.progress.to, sizeof(r.progress.to), "%s", cand->member);
+	snprintf(r.progress.token, sizeof(r.progress.token), "fast:%" PRId64 ":%lld", owner_lease, proc_now_ms());
+	if (pick_standby(&r, r.progress.standby, sizeof(r.progress.standby), err) != 0)
+		return -1; /* nothing done yet */
+
+	/* maintenance mode: Patroni promotes, demotes and restarts nobody from here (P1, P2) */
+	if (record(&r, FAST_MAINTENANCE_ON, err) != 0)
+		return -1;
+	if (maintenance(&r, true, err) != 0) {
+		abort_run(&r, out);
+		return pgr_err_prefix(err, "could not put Patroni in maintenance mode; nothing changed");
+	}
+	deadline = proc_now_ms() + MAINTENANCE_BOUND_MS;
+	while (!all_paused(&r)) {
+		if (proc_now_ms() > deadline) {
+			abort_run(&r, out);
+			return pgr_err_set(err, "not every Patroni member reported maintenance mode within %d s; nothing "
+						"changed",
+					   MAINTENANCE_BOUND_MS / 1000);
+		}
+		proc_sleep_ms(POLL_MS);
+	}
+
+	/* the old primary stopped by its own agent: its shutdown checkpoint is its last record */
+	if (record(&r, FAST_STOP_OLD, err) != 0) {
+		abort_run(&r, out);
+		return -1;
+	}
+	t_stop = proc_now_ms();
+	if (ask_agent(&r, old, PG_ACTION_STOP, "", STOP_BOUND_MS, &answer, err) != 0) {
+		abort_run(&r, out);
+		return pgr_err_prefix(err, "the old primary was not stopped; Patroni takes it from here");
+	}
+	if (fast_switchover_shutdown_of(answer.state) != FAST_SHUTDOWN_CLEAN ||
+	    fast_switchover_lsn_parse(answer.checkpoint_lsn, &checkpoint, err) != 0) {
+		pgr_err_set(err, "%s stopped as '%s', not cleanly: its last records may be missing on %s", old->name,
+			    answer.state, cand->name);
+		abort_run(&r, out);
+		return -1;
+	}
+	snprintf(r.progress.checkpoint_lsn, sizeof(r.progress.checkpoint_lsn), "%s", answer.checkpoint_lsn);
+	r.progress.timeline = answer.timeline;
+
+	/* the candidate has every record the old primary wrote (P6: not left to Patroni 3.0.2) */
+	if (record(&r, FAST_CHECK_CANDIDATE, err) != 0 || wait_replayed(&r, checkpoint, err) != 0) {
+		abort_run(&r, out);
+		return -1;
+	}
+
+	/* no commit answered on the candidate without its standby, from its promotion on */
+	if (record(&r, FAST_SYNC_OVERRIDE, err) != 0 ||
+	    ask_agent(&r, cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, AGENT_BOUND_MS, &answer, err) != 0) {
+		abort_run(&r, out);
+		return -1;
+	}
+
+	/* the promotion: from here on never undone */
+	if (record(&r, FAST_PROMOTE, err) != 0) {
+		abort_run(&r, out);
+		return -1;
+	}
+	if (ask_agent(&r, cand, PG_ACTION_PROMOTE, "", PROMOTE_BOUND_MS, &answer, err) != 0) {
+		*out = FAST_OUT_HALTED;
+		return pgr_err_prefix(err, "the promotion of %s is not confirmed; Patroni left in maintenance mode",
+				      cand->name);
+	}
+	*promote_ms = proc_now_ms() - t_stop;
+
+	*out = FAST_OUT_HALTED;
+	/* a standby in sync before any client is let through */
+	if (record(&r, FAST_SYNC_STANDBY, err) != 0)
+		return -1;
+	deadline = proc_now_ms() + SYNC_BOUND_MS;
+	for (;;) {
+		char o[16];
+		pgr_err qerr;
+
+		if (pg_query_text_timeout(r.cand_conninfo,
+					  "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync' AND "
+					  "state = 'streaming'",
+					  2000, o, sizeof(o), &qerr) == 0 &&
+		    strcmp(o, "0") != 0)
+			break;
+		if (proc_now_ms() > deadline)
+			return pgr_err_set(err, "%s leads but has no synchronous standby after %d s: PgBouncer is not resumed "
+						"towards it",
+					   cand->name, SYNC_BOUND_MS / 1000);
+		proc_sleep_ms(POLL_MS);
+	}
+	if (record(&r, FAST_REPOINT_RESUME, err) != 0)
+		return -1;
+	*out = FAST_OUT_PROMOTED;
+	return 0;
+}
+
+int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand, pgr_err *err)
+{
+	fast_run r = { .conf = conf, .etcd = etcd, .cand = cand };
+	pg_answer answer;
+	bool found = false;
+	long long deadline;
+	pgr_err werr;
+
+	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
+	if (fast_progress_read(etcd, r.prefix, &r.progress, &found, err) != 0)
+		return -1;
+	if (!found)
+		return 0;
+	r.old = conf_find_unit(conf, r.progress.from);
+	if (r.old == NULL)
+		r.old = cand;
+	conf_unit_patroni(conf, cand, &r.pc, r.cand_url, sizeof(r.cand_url));
+	/* the candidate takes the free leader key (P2, P3), then Patroni resumes: the old one rejoins (P4) */
+	if (record(&r, FAST_MAINTENANCE_OFF, err) != 0 || take_key(&r, err) != 0)
+		return -1;
+	/* Patroni names a sync standby only one that pg_stat_replication shows in sync: the override's, until reset */
+	deadline = proc_now_ms() + FINISH_BOUND_MS;
+	for (;;) {
+		patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+		bool named = false;
+
+		if (cluster != NULL && patroni_get_cluster(&r.pc, r.cand_url, 1000, cluster, &werr) == 0) {
+			const patroni_member *sync = patroni_cluster_sync_standby(cluster);
+			const patroni_member *lead = patroni_cluster_leader(cluster);
+
+			named = sync != NULL && lead != NULL && strcmp(lead->name, cand->member) == 0;
+		}
+		free(cluster);
+		if (named)
+			break;
+		if (proc_now_ms() > deadline) {
+			log_warn("fast switchover: Patroni named no sync standby of %s within %d s; the override is reset all "
+				 "the same",
+				 cand->name, FINISH_BOUND_MS / 1000);
+			break;
+		}
+		proc_sleep_ms(100);
+	}
+	if (record(&r, FAST_DONE, &werr) != 0)
+		log_warn("%s", werr.msg);
+	if (ask_agent(&r, cand, PG_ACTION_SYNC_RESET, "", AGENT_BOUND_MS, &answer, &werr) != 0)
+		log_warn("fast switchover: %s; %s keeps synchronous_standby_names naming %s (ALTER SYSTEM RESET "
+			 "synchronous_standby_names there)",
+			 werr.msg, cand->name, r.progress.standby);
+	else if (fast_progress_remove(etcd, r.prefix, &werr) != 0)
+		log_warn("fast switchover: %s", werr.msg);
+	return 0;
+}
+
+/* What a unit's PostgreSQL does now, asked straight (connection refused: down). */
+static fast_pg observe_pg(const cluster_conf *conf, const conf_unit *u)
+{
+	cluster_secrets secrets;
+	char conninfo[1024], out[16];
+	pgr_err err;
+
+	if (secrets_load(conf->dir, &secrets, &err) != 0)
+		return FAST_PG_UNKNOWN;
+	pg_conninfo(conninfo, sizeof(conninfo), u->host, u->pg_port, conf->superuser, secrets.superuser_password,
+		    "postgres", 2);
+	if (pg_query_text_timeout(conninfo, "SELECT pg_is_in_recovery()", 2000, out, sizeof(out), &err) != 0)
+		return strstr(err.msg, "Connection refused") != NULL || strstr(err.msg, "No such file") != NULL
+			       ? FAST_PG_DOWN
+			       : FAST_PG_UNKNOWN;
+	return strcmp(out, "f") == 0 ? FAST_PG_PRIMARY : FAST_PG_STANDBY;
+}
+
+void fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *etcd)
+{
+	fast_run r = { .conf = conf, .etcd = etcd };
+	fast_observed obs = { 0 };
+	fast_recovery dec;
+	fast_outcome out;
+	cluster_secrets secrets;
+	pg_answer answer;
+	bool found = false;
+	uint64_t checkpoint = 0;
+	pgr_err err;
+
+	if (etcd == NULL)
+		return;
+	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
+	if (fast_progress_read(etcd, r.prefix, &r.progress, &found, &err) != 0) {
+		log_warn("fast switchover left by a process that is gone: %s", err.msg);
+		return;
+	}
+	if (!found)
+		return;
+	r.old = conf_find_unit(conf, r.progress.from);
+	r.cand = conf_find_unit(conf, r.progress.to);
+	if (r.old == NULL || r.cand == NULL || fast_switchover_step_parse(r.progress.step, &obs.recorded) != 0 ||
+	    secrets_load(conf->dir, &secrets, &err) != 0) {
+		log_error("fast switchover left by a process that is gone: its progress names %s -> %s at step %s, which "
+			  "this cluster does not have; left as it is",
+			  r.progress.from, r.progress.to, r.progress.step);
+		return;
+	}
+	pg_conninfo(r.cand_conninfo, sizeof(r.cand_conninfo), r.cand->host, r.cand->pg_port, conf->superuser,
+		    secrets.superuser_password, "postgres", 2);
+	conf_unit_patroni(conf, r.cand, &r.pc, r.cand_url, sizeof(r.cand_url));
+	conf_unit_api_url(conf, r.old, r.old_url, sizeof(r.old_url));
+
+	obs.old_pg = observe_pg(conf, r.old);
+	obs.cand_pg = observe_pg(conf, r.cand);
+	if (pg_answer_read(etcd, r.prefix, r.old->member, &answer, &found, &err) == 0 && found && answer.ok &&
+	    strncmp(answer.token, r.progress.token, strlen(r.progress.token)) == 0 && answer.state[0] != '\0') {
+		obs.old_shutdown = fast_switchover_shutdown_of(answer.state);
+		if (fast_switchover_lsn_parse(answer.checkpoint_lsn, &checkpoint, &err) == 0) {
+			snprintf(r.progress.checkpoint_lsn, sizeof(r.progress.checkpoint_lsn), "%s", answer.checkpoint_lsn);
+			obs.cand_has_old_end = obs.cand_pg == FAST_PG_STANDBY && wait_replayed(&r, checkpoint, &err) == 0;
+		}
+	}
+	fast_switchover_recover(&obs, &dec);
+	log_warn("a fast switchover %s -> %s was left at its step %s by a process that is gone: %s: %s", r.old->name,
+		 r.cand->name, r.progress.step,
+		 dec.action == FAST_GO_ON ? "going on" : dec.action == FAST_ABORT ? "undoing it" : "halting", dec.why);
+	if (dec.action == FAST_HALT) {
+		log_error("fast switchover %s -> %s halted: %s; Patroni is left in maintenance mode. When a unit runs as "
+			  "primary again: `patronictl resume`, then `pgrefresh resume-refresh`",
+			  r.old->name, r.cand->name, dec.why);
+		return;
+	}
+	if (dec.action == FAST_ABORT) {
+		abort_run(&r, &out);
+		return;
+	}
+	if (dec.from <= FAST_PROMOTE) {
+		if ((dec.from <= FAST_SYNC_OVERRIDE &&
+		     (record(&r, FAST_SYNC_OVERRIDE, &err) != 0 ||
+		      ask_agent(&r, r.cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, AGENT_BOUND_MS, &answer, &err) != 0))) {
+			log_warn("fast switchover: %s; undoing it", err.msg);
+			abort_run(&r, &out);
+			return;
+		}
+		if (record(&r, FAST_PROMOTE, &err) != 0 ||
+		    ask_agent(&r, r.cand, PG_ACTION_PROMOTE, "", PROMOTE_BOUND_MS, &answer, &err) != 0) {
+			log_error("fast switchover %s -> %s halted: %s; Patroni is left in maintenance mode", r.old->name,
+				  r.cand->name, err.msg);
+			return;
+		}
+	}
+	/* PgBouncer is resumed by the caller (it leads to the running leader); the key, maintenance mode, the reset */
+	if (fast_switchover_finish(conf, etcd, r.cand, &err) != 0)
+		log_error("fast switchover %s -> %s halted: %s", r.old->name, r.cand->name, err.msg);
+}

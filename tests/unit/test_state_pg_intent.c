@@ -1,0 +1,230 @@
+/*
+ * test_state_pg_intent.c — what the fast switchover asks of a unit's PostgreSQL and its agent's answer
+ * (state/pg_intent.h), as stored in etcd: they round-trip, and what is not one is refused naming the field.
+ * The override the candidate's agent sets (agent/pg_action.h). Against a live etcd: t_63_fast_switchover.sh.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/pg_action.h"
+#include "state/pg_intent.h"
+
+static void test_actions(void **state)
+{
+	(void)state;
+	for (int i = 0; i < PG_ACTION_COUNT; i++) {
+		pg_action back;
+
+		assert_int_equal(pg_action_parse(pg_action_name((pg_action)i), &back), 0);
+		assert_int_equal(back, i);
+	}
+	assert_string_equal(pg_action_name(PG_ACTION_STOP), "stop");
+	assert_string_equal(pg_action_name(PG_ACTION_COUNT), "?");
+	{
+		pg_action a;
+
+		assert_int_equal(pg_action_parse("Stop", &a), -1);
+		assert_int_equal(pg_action_parse("", &a), -1);
+	}
+}
+
+static void test_intent_round_trip(void **state)
+{
+	static const struct {
+		pg_action action;
+		const char *standby, *token, *by;
+		int64_t at;
+	} cases[] = {
+		{ PG_ACTION_STOP, "", "pg/2:1764428400123", "coordinator pg/2", 0 },
+		{ PG_ACTION_SYNC_OVERRIDE, "pg-2", "t1", "", 41 },
+		{ PG_ACTION_PROMOTE, "", "t2", "coordinator \"pg/0\"", INT64_MAX },
+		{ PG_ACTION_SYNC_RESET, "", "t3", "x", 1 },
+		{ PG_ACTION_NONE, "", "t4", "x", 1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pg_intent in = { .action = cases[i].action, .at_revision = cases[i].at }, out;
+		pgr_err err;
+		char *json = NULL;
+
+		snprintf(in.standby, sizeof(in.standby), "%s", cases[i].standby);
+		snprintf(in.token, sizeof(in.token), "%s", cases[i].token);
+		snprintf(in.by, sizeof(in.by), "%s", cases[i].by);
+		assert_int_equal(pg_intent_to_json(&in, &json, &err), 0);
+		assert_int_equal(pg_intent_parse(json, &out, &err), 0);
+		free(json);
+		assert_int_equal(out.action, in.action);
+		assert_string_equal(out.standby, in.standby);
+		assert_string_equal(out.token, in.token);
+		assert_string_equal(out.by, in.by);
+		assert_true(out.at_revision == in.at_revision);
+	}
+}
+
+static void test_intent_refused(void **state)
+{
+	static const struct {
+		const char *json, *says;
+	} cases[] = {
+		{ "", "not a JSON object" },
+		{ "[1]", "not a JSON object" },
+		{ "{\"action\":\"restart\",\"token\":\"t\"}", "\"action\"" },
+		{ "{\"action\":7,\"token\":\"t\"}", "\"action\"" },
+		{ "{\"action\":\"stop\"}", "\"token\"" },
+		{ "{\"action\":\"stop\",\"token\":\"a b\"}", "\"token\"" },
+		{ "{\"action\":\"stop\",\"token\":\"\"}", "\"token\"" },
+		{ "{\"action\":\"sync-override\",\"token\":\"t\"}", "\"standby\" is missing" },
+		{ "{\"action\":\"sync-override\",\"standby\":\"\",\"token\":\"t\"}", "\"standby\" is missing" },
+		{ "{\"action\":\"stop\",\"standby\":\"a\\nb\",\"token\":\"t\"}", "\"standby\"" },
+		{ "{\"action\":\"stop\",\"token\":\"t\",\"by\":5}", "\"by\"" },
+		{ "{\"action\":\"stop\",\"token\":\"t\",\"at_revision\":-1}", "\"at_revision\"" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		pg_intent out;
+		pgr_err err;
+
+		if (pg_intent_parse(cases[i].json, &out, &err) != -1 || strstr(err.msg, cases[i].says) == NULL)
+			fail_msg("'%s': want refused with '%s', got '%s'", cases[i].json, cases[i].says, err.msg);
+	}
+	{
+		pg_intent in = { .action = PG_ACTION_SYNC_OVERRIDE };
+		pgr_err err;
+		char *json = NULL;
+
+		snprintf(in.token, sizeof(in.token), "t");
+		assert_int_equal(pg_intent_to_json(&in, &json, &err), -1);
+		assert_null(json);
+		in.action = PG_ACTION_STOP;
+		in.token[0] = '\0';
+		assert_int_equal(pg_intent_to_json(&in, &json, &err), -1);
+		assert_null(json);
+	}
+}
+
+static void test_answer(void **state)
+{
+	pg_answer in = { .ok = true, .timeline = 3 }, out;
+	pgr_err err;
+	char *json = NULL;
+
+	(void)state;
+	snprintf(in.token, sizeof(in.token), "pg/2:17");
+	snprintf(in.state, sizeof(in.state), "shut down");
+	snprintf(in.checkpoint_lsn, sizeof(in.checkpoint_lsn), "0/1511A68");
+	assert_int_equal(pg_answer_to_json(&in, &json, &err), 0);
+	assert_int_equal(pg_answer_parse(json, &out, &err), 0);
+	free(json);
+	assert_string_equal(out.token, in.token);
+	assert_true(out.ok);
+	assert_string_equal(out.error, "");
+	assert_string_equal(out.state, "shut down");
+	assert_string_equal(out.checkpoint_lsn, "0/1511A68");
+	assert_int_equal(out.timeline, 3);
+
+	assert_int_equal(pg_answer_parse("{\"token\":\"t\",\"ok\":false,\"error\":\"pg_ctl: server does not shut down\"}",
+					 &out, &err),
+			 0);
+	assert_false(out.ok);
+	assert_string_equal(out.error, "pg_ctl: server does not shut down");
+	assert_int_equal(out.timeline, 0);
+	assert_int_equal(pg_answer_parse("{\"token\":\"t\"}", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "\"ok\""));
+	assert_int_equal(pg_answer_parse("{\"token\":\"t\",\"ok\":true,\"timeline\":-2}", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "timeline"));
+	assert_int_equal(pg_answer_parse("{\"token\":\"t\",\"ok\":true,\"state\":3}", &out, &err), -1);
+	assert_int_equal(pg_answer_parse("{\"ok\":true}", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "\"token\""));
+}
+
+/* The override the candidate's agent sets: exactly the standby named, nothing else reaches the SQL. */
+static void test_sync_names(void **state)
+{
+	static const struct {
+		const char *standby, *names;
+	} cases[] = {
+		{ "pg-2", "FIRST 1 (\"pg-2\")" },
+		{ "pg_1.a", "FIRST 1 (\"pg_1.a\")" },
+		{ "", NULL },
+		{ "pg'2", NULL },
+		{ "pg\"2", NULL },
+		{ "pg 2", NULL },
+		{ "*", NULL },
+	};
+	char buf[96];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = agent_pg_sync_names(cases[i].standby, buf, sizeof(buf));
+
+		if (cases[i].names == NULL)
+			assert_int_equal(rc, -1);
+		else {
+			assert_int_equal(rc, 0);
+			assert_string_equal(buf, cases[i].names);
+		}
+	}
+}
+
+static void test_progress(void **state)
+{
+	fast_progress in = { .lease = 7587, .timeline = 2 }, out;
+	pgr_err err;
+	char *json = NULL;
+
+	(void)state;
+	snprintf(in.from, sizeof(in.from), "pg-0");
+	snprintf(in.to, sizeof(in.to), "pg-1");
+	snprintf(in.step, sizeof(in.step), "promote");
+	snprintf(in.token, sizeof(in.token), "fast:17");
+	snprintf(in.standby, sizeof(in.standby), "pg-2");
+	snprintf(in.checkpoint_lsn, sizeof(in.checkpoint_lsn), "0/1511A68");
+	assert_int_equal(fast_progress_to_json(&in, &json, &err), 0);
+	assert_int_equal(fast_progress_parse(json, &out, &err), 0);
+	free(json);
+	assert_true(out.lease == 7587);
+	assert_string_equal(out.from, "pg-0");
+	assert_string_equal(out.to, "pg-1");
+	assert_string_equal(out.step, "promote");
+	assert_string_equal(out.token, "fast:17");
+	assert_string_equal(out.standby, "pg-2");
+	assert_string_equal(out.checkpoint_lsn, "0/1511A68");
+	assert_int_equal(out.timeline, 2);
+	/* refused, naming the field */
+	assert_int_equal(fast_progress_parse("{\"from\":\"a\",\"to\":\"b\",\"step\":\"s\",\"token\":\"t\"}", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "\"lease\""));
+	assert_int_equal(fast_progress_parse("{\"lease\":1,\"to\":\"b\",\"step\":\"s\",\"token\":\"t\"}", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "\"from\""));
+	assert_int_equal(fast_progress_parse("{\"lease\":1,\"from\":\"a\",\"to\":\"b\",\"step\":\"s\",\"token\":\"t\","
+					     "\"timeline\":\"1\"}",
+					     &out, &err),
+			 -1);
+	assert_non_null(strstr(err.msg, "timeline"));
+	in.step[0] = '\0';
+	assert_int_equal(fast_progress_to_json(&in, &json, &err), -1);
+	assert_null(json);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_actions),
+		cmocka_unit_test(test_intent_round_trip),
+		cmocka_unit_test(test_intent_refused),
+		cmocka_unit_test(test_answer),
+		cmocka_unit_test(test_sync_names),
+		cmocka_unit_test(test_progress),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
