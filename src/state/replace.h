@@ -1,7 +1,7 @@
 /*
  * replace.h — "ask by replacing": a key whose value names the revision it replaced (at_revision) is
  * written by compare-and-swap over whatever is there now, read again and retried when another writer came
- * between. Used by state/pg_intent.h; unit_intent_ask has the same loop (to move onto this one).
+ * between. Used by state/pg_intent.h and state/unit_intent.h.
  */
 #ifndef PGR_STATE_REPLACE_H
 #define PGR_STATE_REPLACE_H

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "state/replace.h"
 #include "util/text.h"
 
-#define ASK_TRIES 4 /* compare-and-swap rounds before unit_intent_ask gives up (another writer each time) */
 
 void unit_intent_key(const char *prefix, const char *member, char *buf, size_t len)
 {
@@ -143,38 +143,24 @@ int unit_intent_read(const etcd_client *etcd, const char *prefix, const char *me
 	return rc;
 }
 
+static int intent_value(int64_t at_revision, void *arg, char **json, pgr_err *err)
+{
+	unit_intent *want = arg;
+
+	want->at_revision = at_revision;
+	return unit_intent_to_json(want, json, err);
+}
+
 int unit_intent_ask(const etcd_client *etcd, const char *prefix, const char *member, const unit_intent_tags *tags,
 		    const char *token, const char *by, pgr_err *err)
 {
 	char key[256];
+	unit_intent want;
 
 	unit_intent_key(prefix, member, key, sizeof(key));
-	for (int tries = 0; tries < ASK_TRIES; tries++) {
-		unit_intent want;
-		etcd_kv now, current;
-		bool found = false, swapped = false;
-		char *json = NULL;
-		int rc;
-
-		/* the revision only: a value that is not an intent is replaced, not parsed */
-		if (etcd_get(etcd, key, &now, &found, err) != 0)
-			return -1;
-		memset(&want, 0, sizeof(want));
-		want.tags = *tags;
-		snprintf(want.token, sizeof(want.token), "%s", token);
-		snprintf(want.by, sizeof(want.by), "%s", by);
-		want.at_revision = found ? now.mod_revision : 0;
-		etcd_kv_free(&now);
-		if (unit_intent_to_json(&want, &json, err) != 0)
-			return -1;
-		memset(&current, 0, sizeof(current));
-		rc = etcd_put_if(etcd, key, json, want.at_revision, 0, &swapped, &current, err);
-		free(json);
-		etcd_kv_free(&current);
-		if (rc != 0)
-			return -1;
-		if (swapped)
-			return 0;
-	}
-	return pgr_err_set(err, "%s: another writer changed it %d times in a row; not written", key, ASK_TRIES);
+	memset(&want, 0, sizeof(want));
+	want.tags = *tags;
+	snprintf(want.token, sizeof(want.token), "%s", token);
+	snprintf(want.by, sizeof(want.by), "%s", by);
+	return state_replace_put(etcd, key, intent_value, &want, err); /* a value that is not an intent is replaced */
 }
