@@ -13,59 +13,17 @@
 #     only, never trust; no secret on any command line, in any log, in status or config; PostgreSQL not
 #     root; a wrong pgrefresh etcd password in the CLI's secrets: one line naming it, nothing changed;
 #     another CA in the CLI's place: the hosts' certificates refused, naming the CA file;
-#     add-unit and remove-unit refused with one line;
+#     remove-unit of a host that runs an etcd member refused with one line (add-unit and remove-unit:
+#     t_96_hosts_units);
 #  5. destroy leaves no namespace, bridge, veth or process;
 #  6. `--insecure` opts out: plain http, no certificates, and status and cluster env say so.
 # Root only (namespaces): elsewhere it says so in one line and is skipped.
-if [ "$(id -u)" != 0 ] || ! [ -x /usr/sbin/ip ]; then
-	echo "# SKIP t_95_hosts: needs root and iproute2 to make network namespaces"
-	exit 0
-fi
+. "$(dirname "$0")/lib_hosts.sh"
+hosts_skip_unless_root t_95_hosts
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_refresh.sh"
 . "$(dirname "$0")/lib_secure.sh"
-
-# Straight to a unit's PostgreSQL at its host's address (lib.sh's goes to 127.0.0.1).
-psql_unit() { # UNIT SQL [DIR]
-	local host port
-	host=$(unit_field "$1" host "${3:-$C}") || return 1
-	port=$(unit_field "$1" port "${3:-$C}") || return 1
-	(
-		eval "$("$PGR" cluster env --dir "${3:-$C}")"
-		"$PSQL" -X -A -t -v ON_ERROR_STOP=1 -h "$host" -p "$port" -c "$2"
-	)
-}
-
-conf_value() { sed -n "s/^$1 = //p" "$C/pgrefresh.conf" | head -n 1; }
-TAG=
-# Whatever of ours is still there: namespaces, links (bridge, veths) named after the tag.
-leftovers() {
-	[ -n "$TAG" ] || return 0
-	ip netns list | awk '{print $1}' | grep -F "pgr-$TAG-" || true
-	ip -br link | awk '{print $1}' | grep -F "$TAG" || true
-}
-# On any exit: destroy the cluster if it is still there, then remove what is left by name; lib.sh's
-# cleanup follows (with the scenario's exit status).
-t95_cleanup() {
-	local rc=$?
-	set +eE
-	if [ $rc != 0 ] && [ -n "${C:-}" ] && [ -d "$C" ]; then # the logs, for lib.sh to print: destroy removes them
-		mkdir -p "$T/hosts-logs" && (cd "$C" && find . -name '*.log' -exec cp --parents {} "$T/hosts-logs/" \;)
-	fi
-	if [ -n "${C:-}" ] && [ -f "$C/pgrefresh.conf" ]; then
-		"$PGR" cluster destroy --dir "$C" >/dev/null 2>&1 || echo "# cleanup: cluster destroy failed" >&2
-	fi
-	local ns link
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -F "pgr-$TAG-"); do
-		[ -n "$TAG" ] && ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null
-		[ -n "$TAG" ] && ip netns delete "$ns" && echo "# cleanup: removed namespace $ns" >&2
-	done
-	for link in $(ip -br link | awk '{print $1}' | sed 's/@.*//' | grep -F "${TAG:-no-tag}"); do
-		ip link delete "$link" 2>/dev/null && echo "# cleanup: removed link $link" >&2
-	done
-	return $rc
-}
-trap 't95_cleanup; lib_cleanup' EXIT
+trap 'hosts_cleanup; lib_cleanup' EXIT
 
 step "cluster create --hosts 3 on $LOW"
 need_versions "$LOW" "$HIGH"
@@ -218,12 +176,12 @@ assert_user_error "status with another CA"
 assert_contains "$ERR" "server certificate not trusted by CA file $C/pki/ca.crt" "the error"
 pgr_ok status --dir "$C"
 
-step "add-unit and remove-unit on a cluster of hosts: refused, one line and a hint"
-pgr_run add-unit --dir "$C"
-assert_user_error "add-unit on hosts"
+step "remove-unit of a host that runs an etcd member: refused, one line and a hint"
 pgr_run remove-unit --dir "$C" pg/2
-assert_user_error "remove-unit on hosts"
-assert_eq "$(json_get "$(status_json)" "len(d['units'])")" 3 "units after the refused commands"
+assert_user_error "remove-unit of an etcd member's host"
+assert_rc 6 "remove-unit of an etcd member's host"
+assert_contains "$ERR" "runs a member of the cluster's etcd" "the error"
+assert_eq "$(json_get "$(status_json)" "len(d['units'])")" 3 "units after the refused command"
 pgr_run cluster create --hosts 3 --secure --insecure --dir "$T/never" --version "$LOW"
 assert_user_error "cluster create --secure --insecure"
 [ ! -e "$T/never" ] || fail "a refused create made $T/never"
@@ -238,7 +196,7 @@ for p in $ALL; do
 	pid_alive "$p" && fail "pid $p still runs after destroy: $(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-120)"
 done
 ok "none of the $(wc -w <<<"$ALL") processes of the hosts runs"
-LEFT=$(leftovers)
+LEFT=$(hosts_leftovers)
 [ -z "$LEFT" ] || fail "left after destroy: $LEFT"
 ok "no namespace, bridge or veth named after $TAG"
 [ ! -e "$C" ] || fail "$C still there: $(ls -A "$C")"
@@ -257,6 +215,6 @@ assert_contains "$OUT" "Security insecure (made with --insecure): no TLS" "statu
 assert_contains "$(json_get "$(status_json)" "d['security']")" "insecure" "status --format json's security"
 assert_contains "$("$PGR" cluster env --dir "$C")" "# cluster pg is insecure (made with --insecure)" "cluster env"
 pgr_ok cluster destroy --dir "$C"
-LEFT=$(leftovers)
+LEFT=$(hosts_leftovers)
 [ -z "$LEFT" ] && [ ! -e "$C" ] || fail "left after destroy: $LEFT $(ls -A "$C" 2>/dev/null)"
 ok "destroyed: nothing left"
