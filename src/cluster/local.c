@@ -707,7 +707,7 @@ static int host_conf(const cluster_conf *top, int i, cluster_conf *hc, pgr_err *
 	if (hosts_etcd_own_first(top->etcd, top->units[i].host, hc->etcd, sizeof(hc->etcd)) != 0)
 		return pgr_err_set(err, "host h%d: etcd endpoints too long", h);
 	/* secure (the default): its own certificates and secrets, https */
-	if (local_secure_host_conf(top, hc, err) != 0)
+	if (local_secure_host_conf(top, h, hc, err) != 0)
 		return pgr_err_prefix(err, "host h%d", h);
 	return 0;
 }
@@ -1350,6 +1350,8 @@ int local_hosts_unit_add(cluster_conf *conf, const char *self_exe, const char *v
 		return -1;
 	if (conf_save(conf, err) != 0 || hosts_conf_rewrite(conf, idx, err) != 0)
 		return -1;
+	if (local_secure_etcd_auth(conf, err) != 0) /* its own etcd users */
+		return -1;
 	if (local_agent_start(conf, u, err) != 0 || hosts_pgbouncer_start(conf, err) != 0)
 		return -1;
 	return 0;
@@ -1363,6 +1365,8 @@ int local_hosts_unit_remove(cluster_conf *conf, int idx, pgr_err *err)
 
 	if (conf_hosts_net(conf, &net, err) != 0)
 		return -1;
+	if (local_secure_etcd_host_users_drop(conf, gone.number, err) != 0) /* its secrets let nothing in from now */
+		return pgr_err_prefix(err, "host h%d", gone.number);
 	for (int i = 0; i < conf->pgbouncer_count; i++) {
 		if (strcmp(conf->pgbouncers[i].host, gone.host) != 0)
 			continue;

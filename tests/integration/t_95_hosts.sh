@@ -9,7 +9,9 @@
 #  4. secure by default (issue 10 §2): a certificate per host (its address its SAN, signed by the CA
 #     whose key stays in the CLI's DIR/pki), each host's keys and secrets 0600 and the service user's in
 #     its own directory; etcd's client and peer links TLS with users; Patroni's REST API https with
-#     authentication, verified by the CLI; PgBouncer's admin console by SCRAM; pg_hba the hosts' /28
+#     authentication, verified by the CLI; each host's Patroni and agent their own etcd users
+#     (patroni-hN, pgrefresh-hN), whose passwords only that host has: another host's refused;
+#     PgBouncer's admin console by SCRAM; pg_hba the hosts' /28
 #     only, never trust; no secret on any command line, in any log, in status or config; PostgreSQL not
 #     root; a wrong pgrefresh etcd password in the CLI's secrets: one line naming it, nothing changed;
 #     another CA in the CLI's place: the hosts' certificates refused, naming the CA file;
@@ -129,6 +131,34 @@ PRIMARY=$(units_with_role primary)
 CODE=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA" -X POST "https://${ADDRS[2]}:8008/switchover" \
 	-d "{\"leader\":\"$(tr / - <<<"$PRIMARY")\"}")
 assert_eq "$CODE" 401 "Patroni's /switchover without credentials"
+
+step "each host's Patroni and agent have etcd users of their own: another host's password is refused"
+etcd_auth() { # USER SECRET-FILE: etcd's answer to USER authenticating with that file's password (by stdin)
+	printf '{"name":"%s","password":"%s"}' "$1" "$(head -n 1 "$2")" |
+		ETCD_CURL -X POST "https://${ADDRS[0]}:2379/v3/auth/authenticate" -d @-
+}
+[ ! -e "$C/secrets.d/etcd_patroni" ] || fail "the CLI's directory holds a Patroni etcd password"
+for i in 0 1 2; do
+	h=$C/hosts/h$i
+	grep -qx "etcd_user = pgrefresh-h$i" "$h/pgrefresh.conf" || fail "h$i's agent is not etcd user pgrefresh-h$i"
+	grep -q "username: \"patroni-h$i\"" "$h/units/pg-$i/patroni.yml" || fail "h$i's Patroni is not etcd user patroni-h$i"
+	j=$(((i + 1) % 3))
+	for s in etcd_patroni etcd_pgrefresh; do
+		! cmp -s "$h/secrets.d/$s" "$C/hosts/h$j/secrets.d/$s" || fail "h$i and h$j share their $s password"
+	done
+	assert_contains "$(etcd_auth "pgrefresh-h$i" "$h/secrets.d/etcd_pgrefresh")" '"token"' "pgrefresh-h$i with its own password"
+	assert_contains "$(etcd_auth "pgrefresh-h$j" "$h/secrets.d/etcd_pgrefresh")" "authentication failed" \
+		"pgrefresh-h$j with h$i's password"
+	assert_contains "$(etcd_auth "patroni-h$j" "$h/secrets.d/etcd_patroni")" "authentication failed" \
+		"patroni-h$j with h$i's password"
+	assert_contains "$(etcd_auth pgrefresh "$h/secrets.d/etcd_pgrefresh")" "authentication failed" \
+		"the CLI's user pgrefresh with h$i's password"
+done
+R=$(etcd_auth "patroni-h0" "$C/hosts/h0/secrets.d/etcd_patroni" | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+PUT=$(printf '{"key":"%s","value":"eA=="}' "$(printf /pgrefresh/pg/x | base64)" |
+	ETCD_CURL -H "Authorization: $R" -X POST "https://${ADDRS[0]}:2379/v3/kv/put" -d @-)
+assert_contains "$PUT" "permission denied" "Patroni's user patroni-h0 writing under /pgrefresh/"
+ok "3 hosts: each its own etcd users and passwords; grants as before (Patroni's user limited to /service/)"
 
 step "PgBouncer's admin console by SCRAM; PostgreSQL: pg_hba the hosts' /28, no trust; wrong passwords refused"
 grep -q '^"pgbouncer_admin" "SCRAM-SHA-256\$4096:' "$C/hosts/h1/pgbouncer/userlist.txt" || fail "h1's userlist.txt has no SCRAM secret for pgbouncer_admin"

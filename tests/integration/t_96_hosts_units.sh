@@ -2,13 +2,14 @@
 # add-unit and remove-unit on a cluster of 3 network-namespace hosts (issue 10's leftovers):
 #  1. add-unit makes a 4th host: its namespace, its veth on the cluster's bridge, the block's next
 #     address; its own directory with its own certificate (its address, from the CA that stays in the
-#     CLI's DIR) and secrets, no CA key, no etcd root password; Patroni, agent and PgBouncer on it, no
+#     CLI's DIR) and secrets, its own etcd users, no CA key, no etcd root password; Patroni, agent and PgBouncer on it, no
 #     etcd member (a client of the 3 members); it streams and has the rows written before it existed;
 #     status shows it with its address; every host's pgrefresh.conf lists it;
 #  2. a refresh covers it (the coordinator, on another host, plans with it);
 #  3. remove-unit of a host that runs an etcd member, and of the primary: refused;
 #  4. remove-unit of the 4th: nothing of it left (its processes, namespace, veth on the bridge,
-#     directory, its unit and PgBouncer in every pgrefresh.conf), the cluster healthy on 3.
+#     directory, its unit and PgBouncer in every pgrefresh.conf, its etcd users: its password refused), the
+#     cluster healthy on 3.
 # Root only (namespaces): elsewhere it says so in one line and is skipped.
 . "$(dirname "$0")/lib_hosts.sh"
 hosts_skip_unless_root t_96_hosts_units
@@ -16,6 +17,11 @@ hosts_skip_unless_root t_96_hosts_units
 . "$(dirname "$0")/lib_refresh.sh"
 trap 'hosts_cleanup; lib_cleanup' EXIT
 
+etcd_auth() { # USER SECRET-FILE: etcd's answer to USER authenticating with that file's password (by stdin)
+	printf '{"name":"%s","password":"%s"}' "$1" "$(head -n 1 "$2")" |
+		curl -s --max-time 5 --cacert "$C/pki/ca.crt" --cert "$C/pki/pgrefresh.crt" --key "$C/pki/pgrefresh.key" \
+			-X POST "$(conf_value etcd | cut -d, -f1)/v3/auth/authenticate" -d @-
+}
 bridge_ports() { ip -br link show master "pgr-$TAG" | awk '{print $1}' | sed 's/@.*//' | sort | tr '\n' ' '; }
 
 step "cluster create --hosts 3 on $LOW, a row"
@@ -55,7 +61,11 @@ grep -q "^etcd = https://${ADDR2%.*}\.[0-9]*:2379,https://.*,https://[^,]*$" "$H
 for i in 0 1 2; do
 	grep -q '^\[unit pg/3\]' "$C/hosts/h$i/pgrefresh.conf" || fail "h$i's pgrefresh.conf does not list pg/3"
 done
-ok "h3 ($ADDR3): its certificate, secrets 0600 $SERVICE_USER's, the 3 etcd members; every host lists pg/3"
+grep -qx "etcd_user = pgrefresh-h3" "$H/pgrefresh.conf" || fail "h3's agent is not etcd user pgrefresh-h3"
+assert_contains "$(etcd_auth pgrefresh-h3 "$H/secrets.d/etcd_pgrefresh")" '"token"' "pgrefresh-h3 with its own password"
+assert_contains "$(etcd_auth pgrefresh-h0 "$H/secrets.d/etcd_pgrefresh")" "authentication failed" "pgrefresh-h0 with h3's password"
+cp -p "$H/secrets.d/etcd_pgrefresh" "$T/h3.etcd_pgrefresh" # for after its removal
+ok "h3 ($ADDR3): its certificate, its own etcd users, secrets 0600 $SERVICE_USER's, the 3 etcd members; every host lists pg/3"
 wait_until 30 psql_unit_eq pg/3 "select v from t96 where id = 1" "before add-unit" || fail "pg/3 lacks the row"
 PRIMARY=$(units_with_role primary)
 assert_eq "$(psql_unit "$PRIMARY" "select count(*) from pg_stat_replication where application_name = 'pg-3' and state = 'streaming'")" 1 \
@@ -106,7 +116,8 @@ assert_eq "$(bridge_ports | wc -w)" 3 "ports on bridge pgr-$TAG"
 for f in "$C/pgrefresh.conf" "$C"/hosts/h*/pgrefresh.conf; do
 	! grep -q "pg/3\|$ADDR3" "$f" || fail "${f#$C/} still names pg/3 or $ADDR3"
 done
-ok "nothing of h3 left: processes, namespace, veth, directory, conf entries"
+assert_contains "$(etcd_auth pgrefresh-h3 "$T/h3.etcd_pgrefresh")" "authentication failed" "pgrefresh-h3 after its host's removal"
+ok "nothing of h3 left: processes, namespace, veth, directory, conf entries, etcd users"
 wait_healthy 60
 assert_eq "$(json_get "$(status_json)" "' '.join(u['name'] for u in d['units'])")" "pg/0 pg/1 pg/2" "units"
 
