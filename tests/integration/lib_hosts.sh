@@ -2,6 +2,8 @@
 # after lib.sh. The scenario sets C (the cluster's directory) and TAG (its hosts' tag) once it has them.
 #
 #   hosts_skip_unless_root NAME     a scenario that cannot make namespaces says so in one line and exits 0
+#   hosts_create DIR N [OPTION...]  `cluster create --hosts N` at $LOW in DIR; sets C and TAG, fails the
+#                                   scenario when create fails
 #   psql_unit UNIT SQL [DIR]        straight to a unit's PostgreSQL at its host's address
 #   conf_value KEY                  KEY's value in the CLI's pgrefresh.conf ($C)
 #   hosts_leftovers                 whatever of ours is still there: namespaces, links named after TAG
@@ -13,6 +15,16 @@ hosts_skip_unless_root() { # NAME
 		echo "# SKIP $1: needs root and iproute2 to make network namespaces"
 		exit 0
 	fi
+}
+
+hosts_create() { # DIR N [OPTION...]
+	local dir=$1 n=$2
+	shift 2
+	pgr_run cluster create --hosts "$n" "$@" --dir "$dir" --version "$LOW"
+	adopt_kept_logs
+	C=$dir
+	TAG=$(conf_value hosts_bridge | sed 's/^pgr-//')
+	[ "$RC" = 0 ] || fail "cluster create --hosts $n $* exited $RC: $ERR"
 }
 
 psql_unit() { # UNIT SQL [DIR]

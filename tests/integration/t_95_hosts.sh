@@ -29,11 +29,7 @@ trap 'hosts_cleanup; lib_cleanup' EXIT
 
 step "cluster create --hosts 3 on $LOW"
 need_versions "$LOW" "$HIGH"
-pgr_run cluster create --hosts 3 --dir "$T/c" --version "$LOW"
-adopt_kept_logs
-C=$T/c
-TAG=$(conf_value hosts_bridge | sed 's/^pgr-//')
-[ "$RC" = 0 ] || fail "cluster create --hosts 3 exited $RC: $ERR"
+hosts_create "$T/c" 3
 ok "created: $(head -n 1 <<<"$OUT")"
 wait_healthy 60
 
@@ -233,11 +229,7 @@ ok "no namespace, bridge or veth named after $TAG"
 ok "$C removed"
 
 step "cluster create --hosts 3 --insecure: the opt-out, plain http, and status and cluster env say so"
-C=$T/plain
-pgr_run cluster create --hosts 3 --insecure --dir "$C" --version "$LOW"
-adopt_kept_logs
-TAG=$(conf_value hosts_bridge | sed 's/^pgr-//')
-[ "$RC" = 0 ] || fail "cluster create --hosts 3 --insecure exited $RC: $ERR"
+hosts_create "$T/plain" 3 --insecure
 assert_match "$(conf_value etcd)" '^http://198\.18\.0\.' "the CLI's etcd endpoints"
 [ ! -e "$C/pki" ] && [ ! -e "$C/hosts/h0/pki" ] || fail "an insecure cluster has certificates"
 pgr_ok status --dir "$C"

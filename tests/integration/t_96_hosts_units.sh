@@ -26,11 +26,7 @@ bridge_ports() { ip -br link show master "pgr-$TAG" | awk '{print $1}' | sed 's/
 
 step "cluster create --hosts 3 on $LOW, a row"
 need_versions "$LOW" "$HIGH"
-pgr_run cluster create --hosts 3 --dir "$T/c" --version "$LOW"
-adopt_kept_logs
-C=$T/c
-TAG=$(conf_value hosts_bridge | sed 's/^pgr-//')
-[ "$RC" = 0 ] || fail "cluster create --hosts 3 exited $RC: $ERR"
+hosts_create "$T/c" 3
 wait_healthy 60
 psql_bouncer "create table t96(id int primary key, v text); insert into t96 values (1, 'before add-unit')" >/dev/null
 assert_eq "$(bridge_ports | wc -w)" 3 "ports on bridge pgr-$TAG"
