@@ -1,21 +1,16 @@
 # lib_hosts.sh — scenarios on a cluster of network-namespace hosts (`cluster create --hosts N`). Sourced
-# after lib.sh. The scenario sets C (the cluster's directory) and TAG (its hosts' tag) once it has them.
+# after lib.sh (its psql_unit replaces lib.sh's). C is the cluster's directory, TAG its hosts' tag (from
+# its bridge's name: hosts_create sets both).
 #
-#   hosts_skip_unless_root NAME     a scenario that cannot make namespaces says so in one line and exits 0
 #   hosts_create DIR N [OPTION...]  `cluster create --hosts N` at $LOW in DIR; sets C and TAG, fails the
 #                                   scenario when create fails
-#   psql_unit UNIT SQL [DIR]        straight to a unit's PostgreSQL at its host's address
+#   psql_unit UNIT SQL [DIR]        straight to a unit's PostgreSQL at its host's address (lib.sh's goes
+#                                   to 127.0.0.1)
 #   conf_value KEY                  KEY's value in the CLI's pgrefresh.conf ($C)
 #   hosts_leftovers                 whatever of ours is still there: namespaces, links named after TAG
 #   hosts_cleanup                   (the EXIT trap, before lib_cleanup) destroy the cluster if it is there,
 #                                   then remove by name what is left; keeps the logs of a failed run
-
-hosts_skip_unless_root() { # NAME
-	if [ "$(id -u)" != 0 ] || ! [ -x /usr/sbin/ip ]; then
-		echo "# SKIP $1: needs root and iproute2 to make network namespaces"
-		exit 0
-	fi
-}
+#                                   (tests/faults/partition_variant.sh takes it from here too)
 
 hosts_create() { # DIR N [OPTION...]
 	local dir=$1 n=$2
