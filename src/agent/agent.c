@@ -963,10 +963,17 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	agent_tags_destroy(&ctx.tags);
 	if (agent_reexec_requested) {
 		char *const again[] = { "pgrefresh", "agent", "--dir", (char *)dir, "--unit", (char *)unit_name, NULL };
+		char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
+		/* its own path (the process keeps its name), or the running image when that file is gone */
+		if (n > 0)
+			exe[n] = '\0';
+		if (n <= 0 || access(exe, X_OK) != 0)
+			snprintf(exe, sizeof(exe), "/proc/self/exe");
 		log_info("SIGHUP: reading pgrefresh.conf again (the agent execs itself; Patroni runs on)");
-		execv("/proc/self/exe", again);
-		return pgr_err_set(err, "could not exec the agent again: %s", strerror(errno));
+		execv(exe, again);
+		return pgr_err_set(err, "could not exec the agent again (%s): %s", exe, strerror(errno));
 	}
 	return 0;
 }

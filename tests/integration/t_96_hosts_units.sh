@@ -71,8 +71,8 @@ assert_eq "$(psql_unit "$PRIMARY" "select count(*) from pg_stat_replication wher
 	"pg/3 streaming from the primary $PRIMARY"
 H3PIDS=$(ip netns pids "$NS" | tr '\n' ' ')
 comms=$(for p in $H3PIDS; do cat "/proc/$p/comm" 2>/dev/null; done | sort -u | tr '\n' ' ')
-for want in pgbouncer pgrefresh patroni postgres; do
-	[[ " $comms" == *" $want"* ]] || fail "$NS runs no $want (it runs: $comms)"
+for want in pgbouncer pgrefresh patroni postgres; do # whole names: an agent after SIGHUP is still pgrefresh
+	[[ " $comms" == *" $want "* ]] || fail "$NS runs no $want (it runs: $comms)"
 done
 [[ " $comms" != *" etcd "* ]] || fail "$NS runs an etcd member"
 for p in $H3PIDS; do
