@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -49,6 +50,17 @@ static volatile sig_atomic_t agent_stop_requested;
 static void on_stop_signal(int sig)
 {
 	(void)sig;
+	agent_stop_requested = 1;
+}
+
+/* SIGHUP: pgrefresh.conf changed (add-unit, remove-unit): the agent stops its loop and execs itself again,
+ * its Patroni left running (the new image adopts it by its pidfile). */
+static volatile sig_atomic_t agent_reexec_requested;
+
+static void on_reload_signal(int sig)
+{
+	(void)sig;
+	agent_reexec_requested = 1;
 	agent_stop_requested = 1;
 }
 
@@ -897,6 +909,8 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	sa.sa_handler = on_stop_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_reload_signal;
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	log_info("agent started (pid %d)", (int)getpid());
 	agent_tags_init(&ctx.tags);
@@ -935,7 +949,7 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 		pthread_join(intents, NULL);
 	if (prc == 0)
 		pthread_join(poolers, NULL);
-	if (conf_agent_runs_patroni(&ctx.conf)) {
+	if (conf_agent_runs_patroni(&ctx.conf) && !agent_reexec_requested) {
 		shutdown_unit(&ctx);
 	} else if (ctx.lease != 0) {
 		pgr_err ignored;
@@ -947,5 +961,19 @@ int agent_run(const char *dir, const char *unit_name, pgr_err *err)
 	metrics_publisher_stop(&ctx.metrics);
 	pthread_mutex_destroy(&ctx.lock);
 	agent_tags_destroy(&ctx.tags);
+	if (agent_reexec_requested) {
+		char *const again[] = { "pgrefresh", "agent", "--dir", (char *)dir, "--unit", (char *)unit_name, NULL };
+		char exe[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		/* its own path (the process keeps its name), or the running image when that file is gone */
+		if (n > 0)
+			exe[n] = '\0';
+		if (n <= 0 || access(exe, X_OK) != 0)
+			snprintf(exe, sizeof(exe), "/proc/self/exe");
+		log_info("SIGHUP: reading pgrefresh.conf again (the agent execs itself; Patroni runs on)");
+		execv(exe, again);
+		return pgr_err_set(err, "could not exec the agent again (%s): %s", exe, strerror(errno));
+	}
 	return 0;
 }

@@ -164,9 +164,10 @@ static const cli_command commands[] = {
 	{ { "status" }, cmd_status, "status [--format tabular|json] [--watch]", "the cluster and its units", true,
 	  status_options, "pgrefresh status --dir /tmp/pg --format json", NULL },
 	{ { "add-unit" }, cmd_add_unit, "add-unit", "add a replica", true, no_options, "pgrefresh add-unit --dir /tmp/pg",
-	  "Refused while a refresh is in progress." },
+	  "Refused while a refresh is in progress. On a cluster of hosts, the unit gets a host of its own." },
 	{ { "remove-unit" }, cmd_remove_unit, "remove-unit UNIT", "remove a unit", true, no_options,
-	  "pgrefresh remove-unit pg/3 --dir /tmp/pg", "Refused while a refresh is in progress, and for the primary." },
+	  "pgrefresh remove-unit pg/3 --dir /tmp/pg", "Refused while a refresh is in progress, and for the primary. "
+	  "On a cluster of hosts its host goes too; a host with an etcd member is refused." },
 	{ { "switchover" }, cmd_switchover, "switchover [--to UNIT]", "move the primary role (through Patroni)", true,
 	  switchover_options, "pgrefresh switchover --to pg/1",
 	  "PgBouncer is paused around it: clients wait instead of failing. Refused while a refresh is in progress." },

@@ -70,6 +70,39 @@ static int primary_version(const cluster_conf *conf, const patroni_member *leade
 	return version[0] ? 0 : -1;
 }
 
+/* What add-unit makes on failure, or remove-unit, undone on host unit idx: its agent, Patroni and PostgreSQL
+ * stopped; then its PgBouncer, namespace, veth and directory, and conf without it (cluster/local.h). */
+static int host_unit_drop(cluster_conf *conf, int idx, pgr_err *err)
+{
+	if (local_agent_stop(conf, &conf->units[idx], 90000, err) != 0 ||
+	    local_unit_stop_leftovers(conf, &conf->units[idx], err) != 0)
+		return -1;
+	return local_hosts_unit_remove(conf, idx, err);
+}
+
+/* add-unit on a cluster of hosts: the new unit (conf's last, named) on a host of its own. */
+static int add_host_unit(cli_ctx *ctx, cluster_conf *conf, const conf_unit *primary, const char *version)
+{
+	conf_unit *unit = &conf->units[conf->unit_count];
+	pgr_err cleanup;
+
+	conf->unit_count++;
+	fprintf(stderr, "adding unit %s on host h%d, on %s (copied from the primary %s) ...\n", unit->name, unit->number,
+		version, primary->name);
+	if (local_hosts_unit_add(conf, ctx->self_exe, version, primary, &ctx->err) != 0 ||
+	    local_wait_healthy(conf, UNIT_OP_TIMEOUT_MS, &ctx->err) != 0) {
+		if (host_unit_drop(conf, conf->unit_count - 1, &cleanup) != 0)
+			fprintf(stderr, "pgrefresh: warning: %s\n", cleanup.msg);
+		pgr_err_prefix(&ctx->err, "could not add %s", unit->name);
+		pgr_err_hint(&ctx->err, "the cluster is as it was; see `pgrefresh status`");
+		return PGR_EXIT_ERROR;
+	}
+	local_agents_reload(conf); /* every agent reads pgrefresh.conf again: the coordinator plans with the new unit */
+	printf("added %s on host h%d (%s:%d), streaming from the primary\n", unit->name, unit->number, unit->host,
+	       unit->pg_port);
+	return PGR_EXIT_OK;
+}
+
 static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 {
 	cluster_conf conf, saved;
@@ -86,9 +119,9 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		return PGR_EXIT_USAGE;
 	if (conf_load(ctx->dir, &conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
-	if (!conf.local || conf.hosts_bridge[0]) { /* not on a cluster of hosts (yet) */
-		pgr_err_set(&ctx->err, "add-unit works on local clusters; on hosts, start an agent beside the new Patroni");
-		pgr_err_hint(&ctx->err, "a cluster of hosts keeps its hosts: make a bigger one with `pgrefresh cluster create --hosts N`");
+	if (!conf.local) {
+		pgr_err_set(&ctx->err, "add-unit works on clusters pgrefresh made; on your hosts, start an agent beside the new Patroni");
+		pgr_err_hint(&ctx->err, "take the new Patroni under pgrefresh with `pgrefresh adopt` on its host");
 		return PGR_EXIT_ERROR;
 	}
 	if (conf.unit_count >= CONF_MAX_UNITS) {
@@ -130,6 +163,8 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	unit->number = number;
 	snprintf(unit->name, sizeof(unit->name), "%s/%d", conf.name, number);
 	snprintf(unit->member, sizeof(unit->member), "%s-%d", conf.name, number);
+	if (conf.hosts_bridge[0])
+		return add_host_unit(ctx, &conf, leader_unit, version);
 	snprintf(unit->host, sizeof(unit->host), "127.0.0.1");
 	cursor = 5440 + number;
 	if (local_port_next_free(&cursor, taken, ntaken, &unit->pg_port, &ctx->err) != 0)
@@ -165,6 +200,7 @@ static int add_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "the cluster is as it was; see `pgrefresh status`");
 		return PGR_EXIT_ERROR;
 	}
+	local_agents_reload(&saved); /* the other agents read pgrefresh.conf again: the coordinator plans with it */
 	printf("added %s (%s:%d), streaming from the primary\n", unit->name, unit->host, unit->pg_port);
 	return PGR_EXIT_OK;
 }
@@ -216,6 +252,8 @@ static int wait_member_gone(cli_ctx *ctx, const cluster_conf *conf, const char *
 	return -1;
 }
 
+static int remove_unit_finish(cli_ctx *ctx, const cluster_conf *conf, const conf_unit *removed);
+
 static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 {
 	cluster_conf conf;
@@ -223,7 +261,6 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	const patroni_member *leader;
 	const conf_unit *unit;
 	conf_unit removed;
-	etcd_client etcd;
 	char udir[PATH_MAX];
 	int idx;
 
@@ -242,10 +279,16 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 		pgr_err_hint(&ctx->err, "see the units with `pgrefresh status`");
 		return PGR_EXIT_USAGE;
 	}
-	if (!conf.local || conf.hosts_bridge[0]) { /* not on a cluster of hosts (yet) */
-		pgr_err_set(&ctx->err, "remove-unit works on local clusters");
-		pgr_err_hint(&ctx->err, "a cluster of hosts keeps its hosts: see them with `pgrefresh status`");
+	if (!conf.local) {
+		pgr_err_set(&ctx->err, "remove-unit works on clusters pgrefresh made");
+		pgr_err_hint(&ctx->err, "on your hosts: `pgrefresh unadopt` on the unit's host, then stop its Patroni");
 		return PGR_EXIT_ERROR;
+	}
+	if (local_hosts_unit_runs_etcd(&conf, unit)) { /* etcd keeps the members create made */
+		pgr_err_set(&ctx->err, "%s's host runs a member of the cluster's etcd: remove-unit removes hosts add-unit made",
+			    unit->name);
+		pgr_err_hint(&ctx->err, "remove a unit added with `pgrefresh add-unit`; see them with `pgrefresh status`");
+		return PGR_EXIT_REFUSED;
 	}
 	if (conf.unit_count == 1) {
 		pgr_err_set(&ctx->err, "%s is the last unit of cluster %s", unit->name, conf.name);
@@ -264,6 +307,12 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	removed = *unit;
 	idx = (int)(unit - conf.units);
 	fprintf(stderr, "removing unit %s ...\n", removed.name);
+	if (conf.hosts_bridge[0]) { /* its host goes with it: PgBouncer, namespace, veth, directory */
+		if (host_unit_drop(&conf, idx, &ctx->err) != 0)
+			return PGR_EXIT_ERROR;
+		local_agents_reload(&conf);
+		return remove_unit_finish(ctx, &conf, &removed);
+	}
 	if (local_agent_stop(&conf, &removed, 90000, &ctx->err) != 0 ||
 	    local_unit_stop_leftovers(&conf, &removed, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
@@ -271,26 +320,35 @@ static int remove_unit_locked(cli_ctx *ctx, int argc, char **argv)
 	conf.unit_count--;
 	if (conf_save(&conf, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
-	if (conf_etcd_client(&conf, &etcd, &ctx->err) == 0) {
-		pgr_err warn;
-		state_scope scope;
-
-		conf_state_scope(&conf, &scope);
-		if (unit_record_delete(&etcd, &scope, removed.member, &warn) != 0)
-			fprintf(stderr, "pgrefresh: warning: %s\n", warn.msg);
-	}
 	conf_unit_dir(&conf, &removed, udir, sizeof(udir));
 	if (dir_remove_all(udir, &ctx->err) != 0)
 		return PGR_EXIT_ERROR;
+	local_agents_reload(&conf);
+	return remove_unit_finish(ctx, &conf, &removed);
+}
+
+/* The end of remove-unit, once the unit is stopped and out of conf: its record, Patroni's view, health. */
+static int remove_unit_finish(cli_ctx *ctx, const cluster_conf *conf, const conf_unit *removed)
+{
+	etcd_client etcd;
+
+	if (conf_etcd_client(conf, &etcd, &ctx->err) == 0) {
+		pgr_err warn;
+		state_scope scope;
+
+		conf_state_scope(conf, &scope);
+		if (unit_record_delete(&etcd, &scope, removed->member, &warn) != 0)
+			fprintf(stderr, "pgrefresh: warning: %s\n", warn.msg);
+	}
 	/* Patroni's member key is Patroni's (design.md, "Who writes what"): it lives on Patroni's own lease and
 	 * goes when that expires, Patroni stopped; pgrefresh waits for it instead of deleting it */
-	if (wait_member_gone(ctx, &conf, removed.member) != 0)
+	if (wait_member_gone(ctx, conf, removed->member) != 0)
 		return PGR_EXIT_TIMEOUT;
-	if (local_wait_healthy(&conf, UNIT_OP_TIMEOUT_MS, &ctx->err) != 0) {
-		pgr_err_prefix(&ctx->err, "%s removed, but", removed.name);
+	if (local_wait_healthy(conf, UNIT_OP_TIMEOUT_MS, &ctx->err) != 0) {
+		pgr_err_prefix(&ctx->err, "%s removed, but", removed->name);
 		return PGR_EXIT_ERROR;
 	}
-	printf("removed %s\n", removed.name);
+	printf("removed %s\n", removed->name);
 	return PGR_EXIT_OK;
 }
 

@@ -37,6 +37,7 @@ void hosts_net_init(hosts_net *net, const char *tag, int block, int count)
 	snprintf(net->bridge, sizeof(net->bridge), "pgr-%.8s", tag);
 	net->block = block;
 	net->count = count;
+	net->mask = count > 0 ? (1u << count) - 1u : 0u;
 }
 
 int hosts_pick_block(const uint32_t *used, int used_count)
@@ -104,6 +105,45 @@ void hosts_veth_name(const hosts_net *net, int i, char *buf, size_t len)
 void hosts_dir(const char *cluster_dir, int i, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/hosts/h%d", cluster_dir, i);
+}
+
+bool hosts_etcd_has(const char *etcd, const char *host)
+{
+	char needle[80];
+
+	snprintf(needle, sizeof(needle), "//%s:", host);
+	return strstr(etcd, needle) != NULL;
+}
+
+int hosts_etcd_own_first(const char *etcd, const char *host, char *out, size_t len)
+{
+	char needle[80];
+	size_t used = 0;
+
+	snprintf(needle, sizeof(needle), "//%s:", host);
+	if (len == 0)
+		return -1;
+	out[0] = '\0';
+	for (int pass = 0; pass < 2; pass++) {
+		const char *ep = etcd;
+
+		while (*ep != '\0') {
+			size_t n = strcspn(ep, ",");
+			bool own = memmem(ep, n, needle, strlen(needle)) != NULL;
+
+			if (n > 0 && own == (pass == 0)) {
+				int w = snprintf(out + used, len - used, "%s%.*s", used ? "," : "", (int)n, ep);
+
+				if (w < 0 || (size_t)w >= len - used)
+					return -1;
+				used += (size_t)w;
+			}
+			ep += n;
+			if (*ep == ',')
+				ep++;
+		}
+	}
+	return 0;
 }
 
 int hosts_check_root(pgr_err *err)
@@ -180,7 +220,7 @@ bool hosts_netns_exists(const hosts_net *net, int i)
 	return path_exists(path);
 }
 
-static int host_up(const hosts_net *net, int i, pgr_err *err)
+int hosts_host_up(const hosts_net *net, int i, pgr_err *err)
 {
 	char ns[32], veth[32], addr[40], cidr[40];
 
@@ -216,33 +256,39 @@ int hosts_up(const hosts_net *net, pgr_err *err)
 	if (ip_run(err, "addr", "replace", cidr, "dev", net->bridge, NULL, NULL, NULL, NULL, NULL) != 0 ||
 	    ip_run(err, "link", "set", net->bridge, "up", NULL, NULL, NULL, NULL, NULL, NULL) != 0)
 		return -1;
-	for (int i = 0; i < net->count; i++)
-		if (host_up(net, i, err) != 0)
+	for (int i = 0; i < HOSTS_SLOTS; i++)
+		if ((net->mask & (1u << i)) != 0 && hosts_host_up(net, i, err) != 0)
 			return pgr_err_prefix(err, "host h%d", i);
 	return 0;
+}
+
+int hosts_host_down(const hosts_net *net, int i, pgr_err *err)
+{
+	char ns[32], veth[32];
+	int rc = 0;
+
+	hosts_netns_name(net, i, ns, sizeof(ns));
+	hosts_veth_name(net, i, veth, sizeof(veth));
+	if (hosts_netns_exists(net, i) && ip_run(err, "netns", "delete", ns, NULL, NULL, NULL, NULL, NULL, NULL, NULL) != 0)
+		rc = -1;
+	/* the veth goes with its peer in the namespace, a moment later; one left behind (a namespace
+	 * removed by hand) is removed here */
+	for (int waited = 0; waited < 2000 && if_nametoindex(veth) != 0; waited += 50)
+		proc_sleep_ms(50);
+	if (if_nametoindex(veth) != 0 && ip_run(err, "link", "delete", veth, NULL, NULL, NULL, NULL, NULL, NULL, NULL) != 0 &&
+	    if_nametoindex(veth) != 0)
+		rc = -1;
+	return rc;
 }
 
 int hosts_down(const hosts_net *net, pgr_err *err)
 {
 	int rc = 0;
 
-	for (int i = 0; i < net->count; i++) {
-		char ns[32], veth[32];
-
-		hosts_netns_name(net, i, ns, sizeof(ns));
-		hosts_veth_name(net, i, veth, sizeof(veth));
-		if (hosts_netns_exists(net, i) &&
-		    ip_run(err, "netns", "delete", ns, NULL, NULL, NULL, NULL, NULL, NULL, NULL) != 0)
+	/* every slot: a host removed from pgrefresh.conf half-way is removed here too */
+	for (int i = 0; i < HOSTS_SLOTS; i++)
+		if (hosts_host_down(net, i, err) != 0)
 			rc = -1;
-		/* the veth goes with its peer in the namespace, a moment later; one left behind (a namespace
-		 * removed by hand) is removed here */
-		for (int waited = 0; waited < 2000 && if_nametoindex(veth) != 0; waited += 50)
-			proc_sleep_ms(50);
-		if (if_nametoindex(veth) != 0 &&
-		    ip_run(err, "link", "delete", veth, NULL, NULL, NULL, NULL, NULL, NULL, NULL) != 0 &&
-		    if_nametoindex(veth) != 0)
-			rc = -1;
-	}
 	if (if_nametoindex(net->bridge) != 0 &&
 	    ip_run(err, "link", "delete", net->bridge, "type", "bridge", NULL, NULL, NULL, NULL, NULL) != 0)
 		rc = -1;

@@ -150,13 +150,22 @@ int local_unit_prepare(const cluster_conf *conf, const conf_unit *unit, const ch
 	return owner_fix(udir, err);
 }
 
+/* Across hosts: the number N of the host hN where pooler i runs (the unit's with its address). */
+static int pooler_host(const cluster_conf *conf, int i)
+{
+	for (int k = 0; k < conf->unit_count; k++)
+		if (i < conf->pgbouncer_count && strcmp(conf->units[k].host, conf->pgbouncers[i].host) == 0)
+			return conf->units[k].number;
+	return i;
+}
+
 /* The directory of PgBouncer number i of a local cluster (DIR/pgbouncer, DIR/pgbouncer-1, ...), or a file in it. */
 static void bouncer_path(const cluster_conf *conf, int i, const char *leaf, char *buf, size_t len)
 {
 	char dir[64];
 
-	if (conf->hosts_bridge[0]) /* PgBouncer N on host hN */
-		snprintf(dir, sizeof(dir), "hosts/h%d/pgbouncer", i);
+	if (conf->hosts_bridge[0]) /* a PgBouncer on each host: hosts/hN/pgbouncer */
+		snprintf(dir, sizeof(dir), "hosts/h%d/pgbouncer", pooler_host(conf, i));
 	else if (i == 0)
 		snprintf(dir, sizeof(dir), "pgbouncer");
 	else
@@ -194,27 +203,33 @@ static int write_pgbouncer_ini(const cluster_conf *conf, int i, const char *host
 	return file_write_durable(path, buf, strlen(buf), 0644, err);
 }
 
-static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets *secrets, pgr_err *err)
+/* PgBouncer i's directory, pgbouncer.ini (leading to host:port) and auth_file. */
+static int write_pgbouncer_one(const cluster_conf *conf, const cluster_secrets *secrets, int i, const char *host,
+			       int port, pgr_err *err)
 {
 	char pdir[PATH_MAX], path[PATH_MAX + 32], buf[1024];
-	int n;
+	int n, rc;
 
-	for (int i = 0; i < conf->pgbouncer_count; i++) {
-		bouncer_path(conf, i, "", pdir, sizeof(pdir));
-		if (dir_make_all(pdir, 0750, err) != 0)
+	bouncer_path(conf, i, "", pdir, sizeof(pdir));
+	if (dir_make_all(pdir, 0750, err) != 0 || write_pgbouncer_ini(conf, i, host, port, err) != 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "\"%s\" \"%s\"\n", conf->superuser, secrets->superuser_password);
+	if (local_secure_pgbouncer_users(conf, buf + n, sizeof(buf) - (size_t)n, err) != 0)
+		return -1;
+	n += (int)strlen(buf + n);
+	snprintf(path, sizeof(path), "%s/userlist.txt", pdir);
+	rc = file_write_durable(path, buf, (size_t)n, 0600, err);
+	explicit_bzero(buf, sizeof(buf));
+	if (rc != 0)
+		return -1;
+	return owner_fix(pdir, err);
+}
+
+static int write_pgbouncer_files(const cluster_conf *conf, const cluster_secrets *secrets, pgr_err *err)
+{
+	for (int i = 0; i < conf->pgbouncer_count; i++)
+		if (write_pgbouncer_one(conf, secrets, i, conf->units[0].host, conf->units[0].pg_port, err) != 0)
 			return -1;
-		if (write_pgbouncer_ini(conf, i, conf->units[0].host, conf->units[0].pg_port, err) != 0)
-			return -1;
-		n = snprintf(buf, sizeof(buf), "\"%s\" \"%s\"\n", conf->superuser, secrets->superuser_password);
-		if (local_secure_pgbouncer_users(conf, buf + n, sizeof(buf) - (size_t)n, err) != 0)
-			return -1;
-		n += (int)strlen(buf + n);
-		snprintf(path, sizeof(path), "%s/userlist.txt", pdir);
-		if (file_write_durable(path, buf, (size_t)n, 0600, err) != 0)
-			return -1;
-		if (owner_fix(pdir, err) != 0)
-			return -1;
-	}
 	return 0;
 }
 
@@ -657,8 +672,22 @@ static int conf_hosts_net(const cluster_conf *conf, hosts_net *net, pgr_err *err
 	if (strncmp(conf->hosts_bridge, "pgr-", 4) != 0 || strlen(conf->hosts_bridge) != 12 || block < 0)
 		return pgr_err_set(err, "%s/pgrefresh.conf: hosts_bridge %s / hosts_net %s are not pgrefresh's", conf->dir,
 				   conf->hosts_bridge, conf->hosts_net);
-	hosts_net_init(net, conf->hosts_bridge + 4, block, conf->unit_count);
+	hosts_net_init(net, conf->hosts_bridge + 4, block, 0);
+	for (int i = 0; i < conf->unit_count; i++) {
+		if (conf->units[i].number < 0 || conf->units[i].number >= HOSTS_SLOTS)
+			return pgr_err_set(err, "%s/pgrefresh.conf: unit %s has no host slot (0 to %d)", conf->dir,
+					   conf->units[i].name, HOSTS_SLOTS - 1);
+		net->mask |= 1u << conf->units[i].number;
+	}
+	net->count = conf->unit_count;
 	return 0;
+}
+
+/* Whether the host at address host runs a member of the cluster's etcd: create's hosts do; a host add-unit
+ * made is a client of theirs. */
+static bool host_runs_etcd(const cluster_conf *conf, const char *host)
+{
+	return hosts_etcd_has(conf->etcd, host);
 }
 
 /*
@@ -669,20 +698,17 @@ static int conf_hosts_net(const cluster_conf *conf, hosts_net *net, pgr_err *err
  */
 static int host_conf(const cluster_conf *top, int i, cluster_conf *hc, pgr_err *err)
 {
-	size_t used;
+	int h = top->units[i].number; /* unit N on host hN */
 
 	*hc = *top;
-	hosts_dir(top->dir, i, hc->dir, sizeof(hc->dir));
+	hosts_dir(top->dir, h, hc->dir, sizeof(hc->dir));
 	hc->hosts_bridge[0] = '\0';
 	snprintf(hc->catalog, sizeof(hc->catalog), "%s/catalog", hc->dir);
-	used = (size_t)snprintf(hc->etcd, sizeof(hc->etcd), "http://%s:%d", top->units[i].host, HOST_ETCD_PORT);
-	for (int j = 0; j < top->unit_count && used < sizeof(hc->etcd); j++)
-		if (j != i)
-			used += (size_t)snprintf(hc->etcd + used, sizeof(hc->etcd) - used, ",http://%s:%d",
-						 top->units[j].host, HOST_ETCD_PORT);
+	if (hosts_etcd_own_first(top->etcd, top->units[i].host, hc->etcd, sizeof(hc->etcd)) != 0)
+		return pgr_err_set(err, "host h%d: etcd endpoints too long", h);
 	/* secure (the default): its own certificates and secrets, https */
-	if (local_secure_host_conf(top, hc, err) != 0)
-		return pgr_err_prefix(err, "host h%d", i);
+	if (local_secure_host_conf(top, h, hc, err) != 0)
+		return pgr_err_prefix(err, "host h%d", h);
 	return 0;
 }
 
@@ -729,7 +755,7 @@ static int host_files(const cluster_conf *top, int i, const cluster_secrets *sec
 
 	if (hc == NULL)
 		return pgr_err_set(err, "out of memory");
-	hosts_dir(top->dir, i, link, sizeof(link) - 16);
+	hosts_dir(top->dir, top->units[i].number, link, sizeof(link) - 16);
 	strncat(link, "/catalog", sizeof(link) - strlen(link) - 1);
 	if (host_conf(top, i, hc, err) == 0 && dir_make_all(hc->dir, 0755, err) == 0 &&
 	    secrets_save(hc->dir, secrets, err) == 0 && local_secure_host_files(top, hc, top->units[i].host, err) == 0 &&
@@ -794,9 +820,12 @@ static int hosts_etcd_start(const cluster_conf *conf, pgr_err *err)
 	long long deadline;
 
 	for (int i = 0; i < conf->unit_count; i++)
-		used += (size_t)snprintf(initial + used, sizeof(initial) - used, "%s%s-etcd-h%d=%s://%s:%d", i ? "," : "",
-					 conf->name, i, local_secure_scheme(conf), conf->units[i].host, HOST_ETCD_PEER_PORT);
+		if (host_runs_etcd(conf, conf->units[i].host))
+			used += (size_t)snprintf(initial + used, sizeof(initial) - used, "%s%s-etcd-h%d=%s://%s:%d",
+						 used ? "," : "", conf->name, conf->units[i].number, local_secure_scheme(conf),
+						 conf->units[i].host, HOST_ETCD_PEER_PORT);
 	for (int i = 0; i < conf->unit_count; i++) {
+		int h = conf->units[i].number;
 		char edir[PATH_MAX], data[PATH_MAX + 16], log[PATH_MAX + 16], pid[PATH_MAX + 16], name[64];
 		char client_url[100], peer_url[100];
 		char *argv[40] = { ETCD_BIN, "--name", name, "--data-dir", data, "--logger=zap",
@@ -804,9 +833,12 @@ static int hosts_etcd_start(const cluster_conf *conf, pgr_err *err)
 				 "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
 				 "--initial-cluster", initial, "--initial-cluster-state", "new", NULL };
 		local_secure_etcd_args tls; /* host i's own certificate (paths only) */
-		cluster_conf *hc = malloc(sizeof(*hc));
+		cluster_conf *hc;
 		int argc = 18;
 
+		if (!host_runs_etcd(conf, conf->units[i].host))
+			continue;
+		hc = malloc(sizeof(*hc));
 		if (hc == NULL)
 			return pgr_err_set(err, "out of memory");
 		if (host_conf(conf, i, hc, err) != 0) {
@@ -818,21 +850,21 @@ static int hosts_etcd_start(const cluster_conf *conf, pgr_err *err)
 		for (int k = 0; k < tls.count; k++)
 			argv[argc++] = tls.arg[k];
 
-		host_etcd_path(conf, i, "", edir, sizeof(edir));
-		host_etcd_path(conf, i, "etcd.pid", pid, sizeof(pid));
+		host_etcd_path(conf, h, "", edir, sizeof(edir));
+		host_etcd_path(conf, h, "etcd.pid", pid, sizeof(pid));
 		if (proc_pidfile_alive(pid, NULL))
 			continue;
 		if (dir_make_all(edir, 0750, err) != 0 || owner_fix(edir, err) != 0)
 			return -1;
-		host_etcd_path(conf, i, "data", data, sizeof(data));
-		host_etcd_path(conf, i, "etcd.log", log, sizeof(log));
-		snprintf(name, sizeof(name), "%s-etcd-h%d", conf->name, i);
+		host_etcd_path(conf, h, "data", data, sizeof(data));
+		host_etcd_path(conf, h, "etcd.log", log, sizeof(log));
+		snprintf(name, sizeof(name), "%s-etcd-h%d", conf->name, h);
 		snprintf(client_url, sizeof(client_url), "%s://%s:%d", local_secure_scheme(conf), conf->units[i].host,
 			 HOST_ETCD_PORT);
 		snprintf(peer_url, sizeof(peer_url), "%s://%s:%d", local_secure_scheme(conf), conf->units[i].host,
 			 HOST_ETCD_PEER_PORT);
-		if (spawn_on_host(conf, i, argv, log, pid, err) != 0)
-			return pgr_err_prefix(err, "could not start etcd on host h%d", i);
+		if (spawn_on_host(conf, h, argv, log, pid, err) != 0)
+			return pgr_err_prefix(err, "could not start etcd on host h%d", h);
 	}
 	if (local_secure_etcd_bootstrap_client(conf, &client, err) != 0) /* TLS, no user yet */
 		return -1;
@@ -843,11 +875,12 @@ static int hosts_etcd_start(const cluster_conf *conf, pgr_err *err)
 			return 0;
 		for (int i = 0; i < conf->unit_count; i++) {
 			char pid[PATH_MAX + 16];
+			int h = conf->units[i].number;
 
-			host_etcd_path(conf, i, "etcd.pid", pid, sizeof(pid));
-			if (!proc_pidfile_alive(pid, NULL))
-				return pgr_err_set(err, "etcd exited at start on host h%d; see %s/hosts/h%d/etcd/etcd.log", i,
-						   conf->dir, i);
+			host_etcd_path(conf, h, "etcd.pid", pid, sizeof(pid));
+			if (host_runs_etcd(conf, conf->units[i].host) && !proc_pidfile_alive(pid, NULL))
+				return pgr_err_set(err, "etcd exited at start on host h%d; see %s/hosts/h%d/etcd/etcd.log", h,
+						   conf->dir, h);
 		}
 		if (proc_now_ms() > deadline)
 			return pgr_err_prefix(err, "etcd not healthy after 30 s");
@@ -862,7 +895,7 @@ static int hosts_etcd_stop(const cluster_conf *conf, pgr_err *err)
 	for (int i = 0; i < conf->unit_count; i++) {
 		char pid[PATH_MAX + 16];
 
-		host_etcd_path(conf, i, "etcd.pid", pid, sizeof(pid));
+		host_etcd_path(conf, conf->units[i].number, "etcd.pid", pid, sizeof(pid));
 		if (proc_stop_pidfile(pid, SIGTERM, 20000, err) != 0)
 			rc = -1;
 	}
@@ -899,8 +932,8 @@ static int hosts_pgbouncer_start(const cluster_conf *conf, pgr_err *err)
 		bouncer_path(conf, i, "pgbouncer.pid", pid, sizeof(pid));
 		if (proc_pidfile_alive(pid, NULL))
 			continue;
-		if (spawn_on_host(conf, i, argv, log, pid, err) != 0)
-			return pgr_err_prefix(err, "could not start PgBouncer on host h%d", i);
+		if (spawn_on_host(conf, pooler_host(conf, i), argv, log, pid, err) != 0)
+			return pgr_err_prefix(err, "could not start PgBouncer on host h%d", pooler_host(conf, i));
 		while (!tcp_answers(p->host, p->port)) {
 			if (!proc_pidfile_alive(pid, NULL))
 				return pgr_err_set(err, "PgBouncer exited at start; see %s", log);
@@ -1001,7 +1034,7 @@ static int hosts_create(const local_create_opts *opts, const char *self_exe, clu
 	for (int i = 0; i < conf->unit_count; i++) {
 		char dir[PATH_MAX];
 
-		hosts_dir(conf->dir, i, dir, sizeof(dir));
+		hosts_dir(conf->dir, conf->units[i].number, dir, sizeof(dir));
 		if (user.switch_user && path_chown_all(dir, user.uid, user.gid, err) != 0)
 			return -1;
 	}
@@ -1231,4 +1264,141 @@ int local_cluster_destroy(const cluster_conf *conf, bool *dir_kept, pgr_err *err
 		*dir_kept = true; /* it holds files pgrefresh did not make */
 	}
 	return 0;
+}
+
+/* ---- add-unit and remove-unit across hosts ---- */
+
+bool local_hosts_unit_runs_etcd(const cluster_conf *conf, const conf_unit *unit)
+{
+	return conf->hosts_bridge[0] && host_runs_etcd(conf, unit->host);
+}
+
+/* Every host's pgrefresh.conf but skip's (-1: none) rewritten from conf: the units and poolers they list. */
+static int hosts_conf_rewrite(const cluster_conf *conf, int skip, pgr_err *err)
+{
+	cluster_conf *hc = malloc(sizeof(*hc));
+	int rc = 0;
+
+	if (hc == NULL)
+		return pgr_err_set(err, "out of memory");
+	for (int i = 0; i < conf->unit_count && rc == 0; i++) {
+		char path[PATH_MAX + 32];
+
+		if (i == skip)
+			continue;
+		rc = host_conf(conf, i, hc, err);
+		if (rc == 0)
+			rc = conf_save(hc, err);
+		snprintf(path, sizeof(path), "%s/pgrefresh.conf", hc->dir);
+		if (rc == 0)
+			rc = owner_fix(path, err);
+	}
+	free(hc);
+	return rc;
+}
+
+int local_hosts_unit_add(cluster_conf *conf, const char *self_exe, const char *version, const conf_unit *primary,
+			 pgr_err *err)
+{
+	int idx = conf->unit_count - 1;
+	conf_unit *u = &conf->units[idx];
+	conf_pooler *p = NULL;
+	cluster_secrets secrets;
+	cluster_conf *hc;
+	hosts_net net;
+	proc_user user;
+	char dir[PATH_MAX];
+	int rc;
+
+	if (u->number < 0 || u->number >= HOSTS_SLOTS)
+		return pgr_err_set(err, "the cluster's block %s has no address left for host h%d (%d hosts at most)",
+				   conf->hosts_net, u->number, HOSTS_SLOTS);
+	if (conf_hosts_net(conf, &net, err) != 0)
+		return -1;
+	hosts_addr(&net, u->number, u->host, sizeof(u->host));
+	u->pg_port = HOST_PG_PORT;
+	u->api_port = HOST_API_PORT;
+	if (conf->pgbouncer_count > 0 && conf->pgbouncer_count < CONF_MAX_PGBOUNCERS) { /* its own PgBouncer */
+		const conf_pooler first = conf->pgbouncers[0];
+
+		p = conf_pooler_add(conf);
+		snprintf(p->host, sizeof(p->host), "%s", u->host);
+		p->port = HOST_PGBOUNCER_PORT;
+		snprintf(p->admin_user, sizeof(p->admin_user), "%s", first.admin_user);
+		snprintf(p->secret, sizeof(p->secret), "%s", first.secret);
+		snprintf(p->config_host, sizeof(p->config_host), "%s", u->host);
+		snprintf(p->config, sizeof(p->config), "%s/hosts/h%d/pgbouncer/pgbouncer.ini", conf->dir, u->number);
+	}
+	hosts_dir(conf->dir, u->number, dir, sizeof(dir));
+	if (path_exists(dir))
+		return pgr_err_set(err, "%s exists already (a host removed half-way?)", dir);
+	if (hosts_host_up(&net, u->number, err) != 0)
+		return pgr_err_prefix(err, "host h%d", u->number);
+	if (secrets_load(conf->dir, &secrets, err) != 0 || host_files(conf, idx, &secrets, version, err) != 0)
+		return pgr_err_prefix(err, "host h%d", u->number);
+	rc = p == NULL ? 0 : write_pgbouncer_one(conf, &secrets, conf->pgbouncer_count - 1, primary->host,
+						      primary->pg_port, err);
+	explicit_bzero(&secrets, sizeof(secrets));
+	if (rc != 0 || proc_user_for_servers(&user, err) != 0)
+		return -1;
+	hc = malloc(sizeof(*hc));
+	if (hc == NULL)
+		return pgr_err_set(err, "out of memory");
+	rc = host_conf(conf, idx, hc, err) == 0 ? install_agent_binary(hc, self_exe, err) : -1;
+	free(hc);
+	if (rc != 0 || (user.switch_user && path_chown_all(dir, user.uid, user.gid, err) != 0))
+		return -1;
+	if (conf_save(conf, err) != 0 || hosts_conf_rewrite(conf, idx, err) != 0)
+		return -1;
+	if (local_secure_etcd_auth(conf, err) != 0) /* its own etcd users */
+		return -1;
+	if (local_agent_start(conf, u, err) != 0 || hosts_pgbouncer_start(conf, err) != 0)
+		return -1;
+	return 0;
+}
+
+int local_hosts_unit_remove(cluster_conf *conf, int idx, pgr_err *err)
+{
+	conf_unit gone = conf->units[idx];
+	char dir[PATH_MAX], pid[PATH_MAX + 32];
+	hosts_net net;
+
+	if (conf_hosts_net(conf, &net, err) != 0)
+		return -1;
+	if (local_secure_etcd_host_users_drop(conf, gone.number, err) != 0) /* its secrets let nothing in from now */
+		return pgr_err_prefix(err, "host h%d", gone.number);
+	for (int i = 0; i < conf->pgbouncer_count; i++) {
+		if (strcmp(conf->pgbouncers[i].host, gone.host) != 0)
+			continue;
+		bouncer_path(conf, i, "pgbouncer.pid", pid, sizeof(pid));
+		if (proc_stop_pidfile(pid, SIGINT, 10000, err) != 0)
+			return -1;
+		memmove(&conf->pgbouncers[i], &conf->pgbouncers[i + 1],
+			(size_t)(conf->pgbouncer_count - i - 1) * sizeof(conf->pgbouncers[0]));
+		conf->pgbouncer_count--;
+		memset(&conf->pgbouncers[conf->pgbouncer_count], 0, sizeof(conf->pgbouncers[0]));
+		break;
+	}
+	memmove(&conf->units[idx], &conf->units[idx + 1], (size_t)(conf->unit_count - idx - 1) * sizeof(conf->units[0]));
+	conf->unit_count--;
+	memset(&conf->units[conf->unit_count], 0, sizeof(conf->units[0]));
+	if (conf_save(conf, err) != 0 || hosts_conf_rewrite(conf, -1, err) != 0)
+		return -1;
+	if (hosts_host_down(&net, gone.number, err) != 0)
+		return pgr_err_prefix(err, "host h%d", gone.number);
+	hosts_dir(conf->dir, gone.number, dir, sizeof(dir));
+	return dir_remove_all(dir, err);
+}
+
+void local_agents_reload(const cluster_conf *conf)
+{
+	for (int i = 0; i < conf->unit_count; i++) {
+		char path[PATH_MAX + 32];
+		pid_t pid;
+
+		conf_unit_path(conf, &conf->units[i], "agent.pid", path, sizeof(path));
+		if (proc_pidfile_alive(path, &pid) && kill(pid, SIGHUP) != 0)
+			log_warn("could not signal the agent of %s (pid %d): %s", conf->units[i].name, (int)pid,
+				 strerror(errno));
+	}
 }

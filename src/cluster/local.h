@@ -59,6 +59,23 @@ int local_agent_stop(const cluster_conf *conf, const conf_unit *unit, long timeo
 int local_unit_stop_leftovers(const cluster_conf *conf, const conf_unit *unit, pgr_err *err)
 	__attribute__((warn_unused_result));
 
+/*
+ * Across hosts (cluster create --hosts N): add-unit's part. The new unit is conf->units[conf->unit_count - 1],
+ * its number N, name and member set by the caller: it is given host hN (a namespace, its veth on the bridge,
+ * the block's address N), a directory with its own files only (pgrefresh.conf, secrets, its certificates from
+ * the CA, which stays in DIR), Patroni's config, and a PgBouncer leading to primary when the poolers have
+ * room; conf is saved, every other host's pgrefresh.conf rewritten, its agent and PgBouncer started.
+ */
+int local_hosts_unit_add(cluster_conf *conf, const char *self_exe, const char *version, const conf_unit *primary,
+			 pgr_err *err) __attribute__((warn_unused_result));
+/* remove-unit's part, once unit idx's agent and Patroni are stopped: its PgBouncer stopped, the unit and its
+ * pooler out of conf (saved, every host's pgrefresh.conf rewritten), its namespace, veth and directory gone. */
+int local_hosts_unit_remove(cluster_conf *conf, int idx, pgr_err *err) __attribute__((warn_unused_result));
+/* Whether unit's host runs a member of the cluster's etcd (create's hosts; add-unit's do not). */
+bool local_hosts_unit_runs_etcd(const cluster_conf *conf, const conf_unit *unit);
+/* SIGHUP to every running agent of conf: each reads pgrefresh.conf again (it execs itself; Patroni runs on). */
+void local_agents_reload(const cluster_conf *conf);
+
 /* Waits until every configured unit is healthy (one primary, a sync standby, replicas streaming). */
 int local_wait_healthy(const cluster_conf *conf, long timeout_ms, pgr_err *err) __attribute__((warn_unused_result));
 

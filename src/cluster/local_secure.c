@@ -23,6 +23,8 @@
 #define SECRET_BOUNCER "pgbouncer_admin"
 #define BOUNCER_ADMIN "pgbouncer_admin"
 #define API_USER "patroni"
+#define PATRONI_USER "patroni"     /* etcd users (a host's: "-hN" appended) */
+#define PGREFRESH_USER "pgrefresh"
 
 static void pki_path(const cluster_conf *conf, const char *leaf, char *buf, size_t len)
 {
@@ -68,8 +70,12 @@ static const struct {
 #define CERT_PGREFRESH 1
 #define CERT_PATRONI 2
 
-/* The secrets every host's processes need (etcd_root and the CA's key stay with the CLI). */
-static const char *const HOST_SECRETS[] = { SECRET_PATRONI, SECRET_PGREFRESH, SECRET_API, SECRET_BOUNCER };
+/* The secrets every host shares, copied from the CLI's (the REST API's and the poolers' admin console: the
+ * coordinator, on any host, restarts any unit's Patroni and pauses every PgBouncer). etcd_root and the CA's
+ * key stay with the CLI; each host's etcd passwords (its Patroni's, its agent's) are its own. */
+static const char *const HOST_SECRETS[] = { SECRET_API, SECRET_BOUNCER };
+/* A host's own etcd users: PATRONI_USER-hN and PGREFRESH_USER-hN, passwords in its secrets.d only. */
+static const char *const HOST_OWN_SECRETS[] = { SECRET_PATRONI, SECRET_PGREFRESH };
 
 /* DIR/pki (0755) and DIR/secrets.d (0700). */
 static int dirs_make(const char *dir, pgr_err *err)
@@ -100,10 +106,11 @@ static int cert_issue(const cluster_conf *ca_conf, const cluster_conf *to, size_
 	return 0;
 }
 
-/* The CA (pki/ca.crt, ca.key) and every secret, in conf->dir. */
-static int ca_and_secrets_make(const cluster_conf *conf, pgr_err *err)
+/* The CA (pki/ca.crt, ca.key) and every secret, in conf->dir (across hosts, no Patroni's: each host has its own). */
+static int ca_and_secrets_make(const cluster_conf *conf, bool hosts, pgr_err *err)
 {
-	static const char *const secrets[] = { SECRET_ROOT, SECRET_PATRONI, SECRET_PGREFRESH, SECRET_BOUNCER };
+	static const char *const secrets[] = { SECRET_ROOT, SECRET_PGREFRESH, SECRET_BOUNCER, SECRET_PATRONI };
+	size_t nsecrets = sizeof(secrets) / sizeof(secrets[0]) - (hosts ? 1 : 0);
 	char ca[PATH_MAX + 32], cakey[PATH_MAX + 32], cn[96];
 
 	if (dirs_make(conf->dir, err) != 0)
@@ -113,7 +120,7 @@ static int ca_and_secrets_make(const cluster_conf *conf, pgr_err *err)
 	snprintf(cn, sizeof(cn), "pgrefresh CA of cluster %s", conf->name);
 	if (pki_ca_create(ca, cakey, cn, CERT_DAYS, err) != 0)
 		return pgr_err_prefix(err, "the cluster's CA");
-	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+	for (size_t i = 0; i < nsecrets; i++)
 		if (secret_make(conf, secrets[i], "", err) != 0)
 			return -1;
 	return secret_make(conf, SECRET_API, API_USER ":", err);
@@ -172,7 +179,7 @@ int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err)
 
 	if (colon == NULL)
 		return pgr_err_set(err, "etcd endpoint %s has no port", conf->etcd);
-	if (ca_and_secrets_make(conf, err) != 0)
+	if (ca_and_secrets_make(conf, false, err) != 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(CERTS) / sizeof(CERTS[0]); i++)
 		if (cert_issue(conf, conf, i, address, err) != 0)
@@ -184,16 +191,39 @@ int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err)
 
 int local_secure_prepare_hosts(cluster_conf *conf, pgr_err *err)
 {
-	if (ca_and_secrets_make(conf, err) != 0 || cert_issue(conf, conf, CERT_PGREFRESH, NULL, err) != 0)
+	if (ca_and_secrets_make(conf, true, err) != 0 || cert_issue(conf, conf, CERT_PGREFRESH, NULL, err) != 0)
 		return -1;
 	return security_point(conf, err);
 }
 
-int local_secure_host_conf(const cluster_conf *top, cluster_conf *hc, pgr_err *err)
+void local_secure_host_users(int host, char *patroni, size_t plen, char *pgrefresh, size_t rlen)
 {
+	snprintf(patroni, plen, "%s-h%d", PATRONI_USER, host);
+	snprintf(pgrefresh, rlen, "%s-h%d", PGREFRESH_USER, host);
+}
+
+int local_secure_host_conf(const cluster_conf *top, int host, cluster_conf *hc, pgr_err *err)
+{
+	char patroni[64];
+
 	if (!local_secure_on(top))
 		return 0;
-	return security_point(hc, err);
+	if (security_point(hc, err) != 0)
+		return -1;
+	local_secure_host_users(host, patroni, sizeof(patroni), hc->security.etcd_user, sizeof(hc->security.etcd_user));
+	return 0;
+}
+
+/* The etcd user Patroni of conf's directory authenticates as: "patroni", or a host's own "patroni-hN" (its
+ * agent's user is "pgrefresh-hN": the same suffix). */
+static void patroni_user_of(const cluster_conf *conf, char *buf, size_t len)
+{
+	const char *user = conf->security.etcd_user;
+
+	if (strncmp(user, PGREFRESH_USER, strlen(PGREFRESH_USER)) == 0)
+		snprintf(buf, len, "%s%s", PATRONI_USER, user + strlen(PGREFRESH_USER));
+	else
+		snprintf(buf, len, "%s", PATRONI_USER);
 }
 
 /* Copies a file durably with mode (the CA's certificate, a secret). */
@@ -232,6 +262,9 @@ int local_secure_host_files(const cluster_conf *top, const cluster_conf *hc, con
 		if (file_copy(from, to, 0600, err) != 0)
 			return pgr_err_prefix(err, "secret %s", HOST_SECRETS[i]);
 	}
+	for (size_t i = 0; i < sizeof(HOST_OWN_SECRETS) / sizeof(HOST_OWN_SECRETS[0]); i++)
+		if (secret_make(hc, HOST_OWN_SECRETS[i], "", err) != 0)
+			return pgr_err_prefix(err, "secret %s", HOST_OWN_SECRETS[i]);
 	return 0;
 }
 
@@ -322,67 +355,123 @@ static json_t *prefix_perm(const char *type, const char *prefix)
 	return json_pack("{s:s, s:s, s:s}", "permType", type, "key", k64, "range_end", e64);
 }
 
-struct grant {
-	const char *role;
-	const char *type;
-	char prefix[96];
-};
+/* Ensures role with its permissions (granting one it has again changes nothing). */
+static int role_ensure(struct etcd_admin *a, const char *role, const char *const perms[][2], size_t nperms, pgr_err *err)
+{
+	if (admin_post(a, "/v3/auth/role/add", json_pack("{s:s}", "name", role), "already exists", NULL, err) < 0)
+		return -1;
+	for (size_t i = 0; i < nperms; i++)
+		if (admin_post(a, "/v3/auth/role/grant",
+			       json_pack("{s:s, s:o}", "name", role, "perm", prefix_perm(perms[i][0], perms[i][1])), NULL,
+			       NULL, err) < 0)
+			return -1;
+	return 0;
+}
 
-static int user_ensure(struct etcd_admin *a, const cluster_conf *conf, const char *user, const char *secret,
-		       const struct grant *grants, size_t ngrants, pgr_err *err)
+/* Ensures user (its password: the secret named secret in dir's secrets.d) with role. */
+static int user_ensure(struct etcd_admin *a, const char *dir, const char *user, const char *secret, const char *role,
+		       pgr_err *err)
 {
 	char password[128];
 	int rc;
 
-	if (secret_read(conf->dir, secret, password, sizeof(password), err) != 0)
+	if (secret_read(dir, secret, password, sizeof(password), err) != 0)
 		return -1;
 	rc = admin_post(a, "/v3/auth/user/add", json_pack("{s:s, s:s}", "name", user, "password", password),
 			"already exists", NULL, err);
 	explicit_bzero(password, sizeof(password));
-	if (rc < 0 ||
-	    admin_post(a, "/v3/auth/role/add", json_pack("{s:s}", "name", user), "already exists", NULL, err) < 0)
+	if (rc < 0 || admin_post(a, "/v3/auth/user/grant", json_pack("{s:s, s:s}", "user", user, "role", role), "already",
+				 NULL, err) < 0)
+		return pgr_err_prefix(err, "etcd user %s", user);
+	return 0;
+}
+
+/* The users of conf: pgrefresh's (the CLI's, and on loopback every agent's) and Patroni's on loopback; across
+ * hosts, each host's own two (its directory's secrets). Roles: Patroni's read-write on its namespace /service/;
+ * pgrefresh's read-write on /pgrefresh/ and read on /service/ (Patroni's keys are Patroni's; leases need no
+ * grant). */
+static int users_ensure(struct etcd_admin *a, const cluster_conf *conf, pgr_err *err)
+{
+	static const char *const patroni_perms[][2] = { { "READWRITE", "/service/" } };
+	static const char *const pgrefresh_perms[][2] = { { "READWRITE", "/pgrefresh/" }, { "READ", "/service/" } };
+
+	if (role_ensure(a, PATRONI_USER, patroni_perms, 1, err) != 0 ||
+	    role_ensure(a, PGREFRESH_USER, pgrefresh_perms, 2, err) != 0 ||
+	    user_ensure(a, conf->dir, PGREFRESH_USER, SECRET_PGREFRESH, PGREFRESH_USER, err) != 0)
 		return -1;
-	for (size_t i = 0; i < ngrants; i++)
-		if (admin_post(a, "/v3/auth/role/grant",
-			       json_pack("{s:s, s:o}", "name", grants[i].role, "perm", prefix_perm(grants[i].type, grants[i].prefix)),
-			       NULL, NULL, err) < 0)
+	if (!conf->hosts_bridge[0])
+		return user_ensure(a, conf->dir, PATRONI_USER, SECRET_PATRONI, PATRONI_USER, err);
+	for (int i = 0; i < conf->unit_count; i++) {
+		char hdir[PATH_MAX + 32], patroni[64], pgrefresh[64];
+		int h = conf->units[i].number;
+
+		snprintf(hdir, sizeof(hdir), "%s/hosts/h%d", conf->dir, h);
+		local_secure_host_users(h, patroni, sizeof(patroni), pgrefresh, sizeof(pgrefresh));
+		if (user_ensure(a, hdir, patroni, SECRET_PATRONI, PATRONI_USER, err) != 0 ||
+		    user_ensure(a, hdir, pgrefresh, SECRET_PGREFRESH, PGREFRESH_USER, err) != 0)
 			return -1;
-	if (admin_post(a, "/v3/auth/user/grant", json_pack("{s:s, s:s}", "user", user, "role", user), "already", NULL,
-		       err) < 0)
+	}
+	return 0;
+}
+
+/* a: the first etcd endpoint of conf with pgrefresh's client certificate; *enabled: etcd's authentication is
+ * on, and a carries root's token. 0, or -1 with the cause in err. */
+static int admin_open(struct etcd_admin *a, const cluster_conf *conf, bool *enabled, pgr_err *err)
+{
+	char root[128];
+	http_reply reply;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	*enabled = false;
+	snprintf(a->url, sizeof(a->url), "%s", conf->etcd);
+	a->url[strcspn(a->url, ",")] = '\0';
+	a->opts.ca_file = conf->security.etcd_ca;
+	a->opts.cert_file = conf->security.etcd_cert;
+	a->opts.key_file = conf->security.etcd_key;
+	if (secret_read(conf->dir, SECRET_ROOT, root, sizeof(root), err) != 0)
 		return -1;
+	rc = admin_post(a, "/v3/auth/authenticate", json_pack("{s:s, s:s}", "name", "root", "password", root),
+			"authentication is not enabled", &reply, err);
+	explicit_bzero(root, sizeof(root));
+	if (rc < 0)
+		return pgr_err_prefix(err, "etcd's root user (secret %s)", SECRET_ROOT);
+	if (rc == 0) {
+		json_t *doc = json_loads(reply.body ? reply.body : "", 0, NULL);
+		const char *token = json_string_value(json_object_get(doc, "token"));
+
+		if (token != NULL)
+			snprintf(a->header, sizeof(a->header), "Authorization: %s", token);
+		json_decref(doc);
+		http_reply_free(&reply);
+		if (a->header[0] == '\0')
+			return pgr_err_set(err, "etcd's root user: no token in etcd's answer");
+		a->opts.auth_header = a->header;
+		*enabled = true;
+	} else {
+		http_reply_free(&reply);
+	}
 	return 0;
 }
 
 int local_secure_etcd_auth(const cluster_conf *conf, pgr_err *err)
 {
 	struct etcd_admin a;
+	bool enabled;
 	char root[128];
-	http_reply reply;
 	int rc;
 
 	if (!local_secure_on(conf))
 		return 0;
-	memset(&a, 0, sizeof(a));
-	snprintf(a.url, sizeof(a.url), "%s", conf->etcd);
-	a.url[strcspn(a.url, ",")] = '\0';
-	a.opts.ca_file = conf->security.etcd_ca;
-	a.opts.cert_file = conf->security.etcd_cert;
-	a.opts.key_file = conf->security.etcd_key;
+	if (admin_open(&a, conf, &enabled, err) != 0)
+		return -1;
+	if (enabled) { /* made before: a host added since has its users made now */
+		rc = users_ensure(&a, conf, err);
+		explicit_bzero(a.header, sizeof(a.header));
+		return rc != 0 ? pgr_err_prefix(err, "etcd's users") : 0;
+	}
 	if (secret_read(conf->dir, SECRET_ROOT, root, sizeof(root), err) != 0)
 		return -1;
-	/* authentication already on (root authenticates): made before, nothing to do */
-	rc = admin_post(&a, "/v3/auth/authenticate", json_pack("{s:s, s:s}", "name", "root", "password", root),
-			"authentication is not enabled", &reply, err);
-	if (rc >= 0)
-		http_reply_free(&reply);
-	if (rc == 0) {
-		explicit_bzero(root, sizeof(root));
-		return 0;
-	}
-	if (rc < 0) {
-		explicit_bzero(root, sizeof(root));
-		return pgr_err_prefix(err, "etcd's root user (secret %s)", SECRET_ROOT);
-	}
 	rc = admin_post(&a, "/v3/auth/user/add", json_pack("{s:s, s:s}", "name", "root", "password", root),
 			"already exists", NULL, err);
 	explicit_bzero(root, sizeof(root));
@@ -391,19 +480,31 @@ int local_secure_etcd_auth(const cluster_conf *conf, pgr_err *err)
 	    admin_post(&a, "/v3/auth/user/grant", json_pack("{s:s, s:s}", "user", "root", "role", "root"), "already",
 		       NULL, err) < 0)
 		return pgr_err_prefix(err, "etcd's root user");
-	{
-		struct grant patroni[] = { { "patroni", "READWRITE", "/service/" } };
-		/* /service/ read only: Patroni's keys are Patroni's (remove-unit lets a member's key expire) */
-		struct grant pgrefresh[] = { { "pgrefresh", "READWRITE", "" }, { "pgrefresh", "READ", "/service/" } };
-
-		snprintf(pgrefresh[0].prefix, sizeof(pgrefresh[0].prefix), "/pgrefresh/");
-		if (user_ensure(&a, conf, "patroni", SECRET_PATRONI, patroni, 1, err) != 0 ||
-		    user_ensure(&a, conf, "pgrefresh", SECRET_PGREFRESH, pgrefresh, 2, err) != 0)
-			return pgr_err_prefix(err, "etcd's users");
-	}
+	if (users_ensure(&a, conf, err) != 0)
+		return pgr_err_prefix(err, "etcd's users");
 	if (admin_post(&a, "/v3/auth/enable", json_object(), NULL, NULL, err) < 0)
 		return pgr_err_prefix(err, "etcd's authentication");
 	return 0;
+}
+
+int local_secure_etcd_host_users_drop(const cluster_conf *conf, int host, pgr_err *err)
+{
+	struct etcd_admin a;
+	char users[2][64];
+	bool enabled;
+	int rc = 0;
+
+	if (!local_secure_on(conf))
+		return 0;
+	if (admin_open(&a, conf, &enabled, err) != 0)
+		return -1;
+	local_secure_host_users(host, users[0], sizeof(users[0]), users[1], sizeof(users[1]));
+	for (int i = 0; i < 2 && rc == 0; i++)
+		if (admin_post(&a, "/v3/auth/user/delete", json_pack("{s:s}", "name", users[i]), "user name not found", NULL,
+			       err) < 0)
+			rc = pgr_err_prefix(err, "etcd user %s", users[i]);
+	explicit_bzero(a.header, sizeof(a.header));
+	return rc;
 }
 
 /* ---- Patroni ---- */
@@ -420,7 +521,7 @@ int local_secure_patroni_yml(const cluster_conf *conf, local_secure_patroni *out
 {
 	char ca[PATH_MAX * 2 + 16], crt[PATH_MAX * 2 + 16], key[PATH_MAX * 2 + 16], pcrt[PATH_MAX * 2 + 16],
 		pkey[PATH_MAX * 2 + 16];
-	char etcd_pw[128], api[200], q_etcd_pw[300], q_api_pw[300];
+	char etcd_pw[128], api[200], q_etcd_pw[300], q_api_pw[300], user[64], q_user[160];
 	const char *colon;
 	int rc = -1;
 
@@ -447,8 +548,11 @@ int local_secure_patroni_yml(const cluster_conf *conf, local_secure_patroni *out
 	snprintf(out->restapi, sizeof(out->restapi),
 		 ", certfile: %s, keyfile: %s, authentication: {username: %s, password: %s}", crt, key, API_USER,
 		 q_api_pw);
+	patroni_user_of(conf, user, sizeof(user));
+	if (yaml_quote("the etcd user", user, q_user, sizeof(q_user), err) != 0)
+		goto out;
 	snprintf(out->etcd3, sizeof(out->etcd3),
-		 ", protocol: https, cacert: %s, cert: %s, key: %s, username: patroni, password: %s", ca, pcrt, pkey,
+		 ", protocol: https, cacert: %s, cert: %s, key: %s, username: %s, password: %s", ca, pcrt, pkey, q_user,
 		 q_etcd_pw);
 	snprintf(out->ctl, sizeof(out->ctl), "ctl: {cacert: %s}\n", ca);
 	rc = 0;

@@ -20,7 +20,9 @@
  * (pki/ca.crt, ca.key: the CA's key never leaves it), pgrefresh's client certificate and every secret;
  * each host's directory DIR/hosts/hN holds only its own: pki/ca.crt (a copy), server.crt/key (SAN = the
  * host's address), pgrefresh.crt/key and patroni.crt/key (its agent's and its Patroni's, to etcd), and
- * secrets.d/ etcd_patroni, etcd_pgrefresh, patroni_api, pgbouncer_admin (no etcd_root).
+ * secrets.d/ etcd_patroni, etcd_pgrefresh (the passwords of its own etcd users patroni-hN and pgrefresh-hN,
+ * made for it: no other host has them), patroni_api, pgbouncer_admin (shared: the coordinator, on any host,
+ * speaks to every Patroni and PgBouncer), no etcd_root. The CLI's DIR has no etcd_patroni across hosts.
  * Every secret file is 0600, every secret random (32 hex digits); none is ever on a command line: etcd
  * gets its TLS files by path, Patroni its passwords in its 0600 patroni.yml, pgrefresh reads them by name
  * (conf_security.h).
@@ -66,12 +68,18 @@ int local_secure_prepare(cluster_conf *conf, const char *address, pgr_err *err) 
  */
 int local_secure_prepare_hosts(cluster_conf *conf, pgr_err *err) __attribute__((warn_unused_result));
 
-/* Host conf hc (a copy of top with its own dir): its security keys pointed at its own pki/ and secrets.d/,
- * its etcd endpoints https, when top is secure; nothing otherwise. Fails when the paths do not fit. */
-int local_secure_host_conf(const cluster_conf *top, cluster_conf *hc, pgr_err *err) __attribute__((warn_unused_result));
+/* Host hN's own etcd users: its Patroni's ("patroni-hN") and its agent's ("pgrefresh-hN"). */
+void local_secure_host_users(int host, char *patroni, size_t plen, char *pgrefresh, size_t rlen);
+
+/* Host conf hc of host hN (a copy of top with its own dir): its security keys pointed at its own pki/ and
+ * secrets.d/, its own etcd user, its etcd endpoints https, when top is secure; nothing otherwise. Fails when
+ * the paths do not fit. */
+int local_secure_host_conf(const cluster_conf *top, int host, cluster_conf *hc, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 /* Host hc's files when top is secure: the CA's certificate, its certificates for address signed by top's CA,
- * the secrets its processes need (see the layout above). Nothing when top is not secure. */
+ * the secrets its processes share with the others (patroni_api, pgbouncer_admin) and its own new etcd
+ * passwords (see the layout above). Nothing when top is not secure. */
 int local_secure_host_files(const cluster_conf *top, const cluster_conf *hc, const char *address, pgr_err *err)
 	__attribute__((warn_unused_result));
 
@@ -90,10 +98,14 @@ int local_secure_etcd_bootstrap_client(const cluster_conf *conf, etcd_client *cl
 
 /*
  * Ensures etcd's users, roles and authentication (see the layout above), once etcd answers; idempotent:
- * when authentication is already on (root can authenticate) there is nothing to do. No-op when conf is not
- * secure.
+ * when authentication is already on (root can authenticate), only the users missing are added (a host
+ * add-unit made). No-op when conf is not secure.
  */
 int local_secure_etcd_auth(const cluster_conf *conf, pgr_err *err) __attribute__((warn_unused_result));
+
+/* Removes host hN's etcd users (remove-unit): its secrets no longer let anything in. No-op when not secure. */
+int local_secure_etcd_host_users_drop(const cluster_conf *conf, int host, pgr_err *err)
+	__attribute__((warn_unused_result));
 
 /* The secure parts of a unit's patroni.yml (reads the secrets etcd_patroni and patroni_api). */
 int local_secure_patroni_yml(const cluster_conf *conf, local_secure_patroni *out, pgr_err *err)

@@ -21,11 +21,11 @@ fi
 
 # On any exit: destroy the cluster (its logs copied for lib.sh to print first when the cell failed), then
 # whatever of its network is left, by name (TAG: the bridge's); lib.sh's cleanup follows with the cell's
-# exit status. t_95_hosts's cleanup, taken from it rather than written twice.
+# exit status. The hosts scenarios' cleanup, taken from their lib rather than written twice.
 TAG=
-eval "$(sed -n '/^t95_cleanup() {/,/^}/p' "$ROOT/tests/integration/t_95_hosts.sh")"
-[ "$(type -t t95_cleanup)" = function ] || fail "no t95_cleanup in tests/integration/t_95_hosts.sh"
-trap 't95_cleanup; lib_cleanup' EXIT
+eval "$(sed -n '/^hosts_cleanup() {/,/^}/p' "$ROOT/tests/integration/lib_hosts.sh")"
+[ "$(type -t hosts_cleanup)" = function ] || fail "no hosts_cleanup in tests/integration/lib_hosts.sh"
+trap 'hosts_cleanup; lib_cleanup' EXIT
 
 # create_cluster N VERSION: the cluster across N hosts (lib.sh's, with --hosts)
 create_cluster() {

@@ -1,8 +1,9 @@
 # lib_secure.sh — the secrets of a cluster pgrefresh made secure (`cluster create --secure`, `--hosts N`),
 # and the check that none of them shows anywhere. Sourced after lib.sh.
 #
-#   secrets_of DIR                          every secret of DIR: DIR/secrets.d/* (Patroni's "patroni:" user
-#                                           left out) and the passwords of DIR/secrets, one a line
+#   secrets_of DIR                          every secret of DIR: DIR/secrets.d/* and, across hosts, each
+#                                           host's DIR/hosts/hN/secrets.d/* (Patroni's "patroni:" user left
+#                                           out) and the passwords of DIR/secrets, one a line
 #   shown_by DIR                            what status (table and JSON), config and cluster env print; fails
 #                                           when one of them fails
 #   with_wrong_secret DIR NAME VALUE ARGS...  pgr_run ARGS with DIR's secret NAME holding VALUE, then the
@@ -13,10 +14,11 @@
 
 secrets_of() { # DIR
 	local f s
-	for f in "$1"/secrets.d/*; do
+	for f in "$1"/secrets.d/* "$1"/hosts/h*/secrets.d/*; do
+		[ -f "$f" ] || continue
 		s=$(head -n 1 "$f")
 		printf '%s\n' "${s#patroni:}"
-	done
+	done | sort -u
 	sed -n 's/^[a-z_]*_password *= *//p' "$1/secrets"
 }
 

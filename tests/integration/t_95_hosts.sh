@@ -9,11 +9,14 @@
 #  4. secure by default (issue 10 §2): a certificate per host (its address its SAN, signed by the CA
 #     whose key stays in the CLI's DIR/pki), each host's keys and secrets 0600 and the service user's in
 #     its own directory; etcd's client and peer links TLS with users; Patroni's REST API https with
-#     authentication, verified by the CLI; PgBouncer's admin console by SCRAM; pg_hba the hosts' /28
+#     authentication, verified by the CLI; each host's Patroni and agent their own etcd users
+#     (patroni-hN, pgrefresh-hN), whose passwords only that host has: another host's refused;
+#     PgBouncer's admin console by SCRAM; pg_hba the hosts' /28
 #     only, never trust; no secret on any command line, in any log, in status or config; PostgreSQL not
 #     root; a wrong pgrefresh etcd password in the CLI's secrets: one line naming it, nothing changed;
 #     another CA in the CLI's place: the hosts' certificates refused, naming the CA file;
-#     add-unit and remove-unit refused with one line;
+#     remove-unit of a host that runs an etcd member refused with one line (add-unit and remove-unit:
+#     t_96_hosts_units);
 #  5. destroy leaves no namespace, bridge, veth or process;
 #  6. `--insecure` opts out: plain http, no certificates, and status and cluster env say so.
 # Root only (namespaces): elsewhere it says so in one line and is skipped.
@@ -24,56 +27,12 @@ fi
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_refresh.sh"
 . "$(dirname "$0")/lib_secure.sh"
-
-# Straight to a unit's PostgreSQL at its host's address (lib.sh's goes to 127.0.0.1).
-psql_unit() { # UNIT SQL [DIR]
-	local host port
-	host=$(unit_field "$1" host "${3:-$C}") || return 1
-	port=$(unit_field "$1" port "${3:-$C}") || return 1
-	(
-		eval "$("$PGR" cluster env --dir "${3:-$C}")"
-		"$PSQL" -X -A -t -v ON_ERROR_STOP=1 -h "$host" -p "$port" -c "$2"
-	)
-}
-
-conf_value() { sed -n "s/^$1 = //p" "$C/pgrefresh.conf" | head -n 1; }
-TAG=
-# Whatever of ours is still there: namespaces, links (bridge, veths) named after the tag.
-leftovers() {
-	[ -n "$TAG" ] || return 0
-	ip netns list | awk '{print $1}' | grep -F "pgr-$TAG-" || true
-	ip -br link | awk '{print $1}' | grep -F "$TAG" || true
-}
-# On any exit: destroy the cluster if it is still there, then remove what is left by name; lib.sh's
-# cleanup follows (with the scenario's exit status).
-t95_cleanup() {
-	local rc=$?
-	set +eE
-	if [ $rc != 0 ] && [ -n "${C:-}" ] && [ -d "$C" ]; then # the logs, for lib.sh to print: destroy removes them
-		mkdir -p "$T/hosts-logs" && (cd "$C" && find . -name '*.log' -exec cp --parents {} "$T/hosts-logs/" \;)
-	fi
-	if [ -n "${C:-}" ] && [ -f "$C/pgrefresh.conf" ]; then
-		"$PGR" cluster destroy --dir "$C" >/dev/null 2>&1 || echo "# cleanup: cluster destroy failed" >&2
-	fi
-	local ns link
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -F "pgr-$TAG-"); do
-		[ -n "$TAG" ] && ip netns pids "$ns" | xargs -r kill -KILL 2>/dev/null
-		[ -n "$TAG" ] && ip netns delete "$ns" && echo "# cleanup: removed namespace $ns" >&2
-	done
-	for link in $(ip -br link | awk '{print $1}' | sed 's/@.*//' | grep -F "${TAG:-no-tag}"); do
-		ip link delete "$link" 2>/dev/null && echo "# cleanup: removed link $link" >&2
-	done
-	return $rc
-}
-trap 't95_cleanup; lib_cleanup' EXIT
+. "$(dirname "$0")/lib_hosts.sh"
+trap 'hosts_cleanup; lib_cleanup' EXIT
 
 step "cluster create --hosts 3 on $LOW"
 need_versions "$LOW" "$HIGH"
-pgr_run cluster create --hosts 3 --dir "$T/c" --version "$LOW"
-adopt_kept_logs
-C=$T/c
-TAG=$(conf_value hosts_bridge | sed 's/^pgr-//')
-[ "$RC" = 0 ] || fail "cluster create --hosts 3 exited $RC: $ERR"
+hosts_create "$T/c" 3
 ok "created: $(head -n 1 <<<"$OUT")"
 wait_healthy 60
 
@@ -172,6 +131,34 @@ CODE=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$CA" -X POS
 	-d "{\"leader\":\"$(tr / - <<<"$PRIMARY")\"}")
 assert_eq "$CODE" 401 "Patroni's /switchover without credentials"
 
+step "each host's Patroni and agent have etcd users of their own: another host's password is refused"
+etcd_auth() { # USER SECRET-FILE: etcd's answer to USER authenticating with that file's password (by stdin)
+	printf '{"name":"%s","password":"%s"}' "$1" "$(head -n 1 "$2")" |
+		ETCD_CURL -X POST "https://${ADDRS[0]}:2379/v3/auth/authenticate" -d @-
+}
+[ ! -e "$C/secrets.d/etcd_patroni" ] || fail "the CLI's directory holds a Patroni etcd password"
+for i in 0 1 2; do
+	h=$C/hosts/h$i
+	grep -qx "etcd_user = pgrefresh-h$i" "$h/pgrefresh.conf" || fail "h$i's agent is not etcd user pgrefresh-h$i"
+	grep -q "username: \"patroni-h$i\"" "$h/units/pg-$i/patroni.yml" || fail "h$i's Patroni is not etcd user patroni-h$i"
+	j=$(((i + 1) % 3))
+	for s in etcd_patroni etcd_pgrefresh; do
+		! cmp -s "$h/secrets.d/$s" "$C/hosts/h$j/secrets.d/$s" || fail "h$i and h$j share their $s password"
+	done
+	assert_contains "$(etcd_auth "pgrefresh-h$i" "$h/secrets.d/etcd_pgrefresh")" '"token"' "pgrefresh-h$i with its own password"
+	assert_contains "$(etcd_auth "pgrefresh-h$j" "$h/secrets.d/etcd_pgrefresh")" "authentication failed" \
+		"pgrefresh-h$j with h$i's password"
+	assert_contains "$(etcd_auth "patroni-h$j" "$h/secrets.d/etcd_patroni")" "authentication failed" \
+		"patroni-h$j with h$i's password"
+	assert_contains "$(etcd_auth pgrefresh "$h/secrets.d/etcd_pgrefresh")" "authentication failed" \
+		"the CLI's user pgrefresh with h$i's password"
+done
+R=$(etcd_auth "patroni-h0" "$C/hosts/h0/secrets.d/etcd_patroni" | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+PUT=$(printf '{"key":"%s","value":"eA=="}' "$(printf /pgrefresh/pg/x | base64)" |
+	ETCD_CURL -H "Authorization: $R" -X POST "https://${ADDRS[0]}:2379/v3/kv/put" -d @-)
+assert_contains "$PUT" "permission denied" "Patroni's user patroni-h0 writing under /pgrefresh/"
+ok "3 hosts: each its own etcd users and passwords; grants as before (Patroni's user limited to /service/)"
+
 step "PgBouncer's admin console by SCRAM; PostgreSQL: pg_hba the hosts' /28, no trust; wrong passwords refused"
 grep -q '^"pgbouncer_admin" "SCRAM-SHA-256\$4096:' "$C/hosts/h1/pgbouncer/userlist.txt" || fail "h1's userlist.txt has no SCRAM secret for pgbouncer_admin"
 printf '*:*:*:pgbouncer_admin:wrong\n' >"$T/wrong.pgpass" && chmod 600 "$T/wrong.pgpass"
@@ -218,12 +205,12 @@ assert_user_error "status with another CA"
 assert_contains "$ERR" "server certificate not trusted by CA file $C/pki/ca.crt" "the error"
 pgr_ok status --dir "$C"
 
-step "add-unit and remove-unit on a cluster of hosts: refused, one line and a hint"
-pgr_run add-unit --dir "$C"
-assert_user_error "add-unit on hosts"
+step "remove-unit of a host that runs an etcd member: refused, one line and a hint"
 pgr_run remove-unit --dir "$C" pg/2
-assert_user_error "remove-unit on hosts"
-assert_eq "$(json_get "$(status_json)" "len(d['units'])")" 3 "units after the refused commands"
+assert_user_error "remove-unit of an etcd member's host"
+assert_rc 6 "remove-unit of an etcd member's host"
+assert_contains "$ERR" "runs a member of the cluster's etcd" "the error"
+assert_eq "$(json_get "$(status_json)" "len(d['units'])")" 3 "units after the refused command"
 pgr_run cluster create --hosts 3 --secure --insecure --dir "$T/never" --version "$LOW"
 assert_user_error "cluster create --secure --insecure"
 [ ! -e "$T/never" ] || fail "a refused create made $T/never"
@@ -238,18 +225,14 @@ for p in $ALL; do
 	pid_alive "$p" && fail "pid $p still runs after destroy: $(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-120)"
 done
 ok "none of the $(wc -w <<<"$ALL") processes of the hosts runs"
-LEFT=$(leftovers)
+LEFT=$(hosts_leftovers)
 [ -z "$LEFT" ] || fail "left after destroy: $LEFT"
 ok "no namespace, bridge or veth named after $TAG"
 [ ! -e "$C" ] || fail "$C still there: $(ls -A "$C")"
 ok "$C removed"
 
 step "cluster create --hosts 3 --insecure: the opt-out, plain http, and status and cluster env say so"
-C=$T/plain
-pgr_run cluster create --hosts 3 --insecure --dir "$C" --version "$LOW"
-adopt_kept_logs
-TAG=$(conf_value hosts_bridge | sed 's/^pgr-//')
-[ "$RC" = 0 ] || fail "cluster create --hosts 3 --insecure exited $RC: $ERR"
+hosts_create "$T/plain" 3 --insecure
 assert_match "$(conf_value etcd)" '^http://198\.18\.0\.' "the CLI's etcd endpoints"
 [ ! -e "$C/pki" ] && [ ! -e "$C/hosts/h0/pki" ] || fail "an insecure cluster has certificates"
 pgr_ok status --dir "$C"
@@ -257,6 +240,6 @@ assert_contains "$OUT" "Security insecure (made with --insecure): no TLS" "statu
 assert_contains "$(json_get "$(status_json)" "d['security']")" "insecure" "status --format json's security"
 assert_contains "$("$PGR" cluster env --dir "$C")" "# cluster pg is insecure (made with --insecure)" "cluster env"
 pgr_ok cluster destroy --dir "$C"
-LEFT=$(leftovers)
+LEFT=$(hosts_leftovers)
 [ -z "$LEFT" ] && [ ! -e "$C" ] || fail "left after destroy: $LEFT $(ls -A "$C" 2>/dev/null)"
 ok "destroyed: nothing left"

@@ -99,6 +99,58 @@ static void test_addresses_and_names(void **state)
 	assert_int_equal(hosts_block_of_cidr(""), -1);
 }
 
+/* A host's etcd endpoints: its own member first, when it runs one (create's hosts; add-unit's do not). */
+static void test_etcd_own_first(void **state)
+{
+	static const struct {
+		const char *etcd, *host, *out;
+		bool has;
+	} cases[] = {
+		{ "https://198.18.0.2:2379,https://198.18.0.3:2379,https://198.18.0.4:2379", "198.18.0.3",
+		  "https://198.18.0.3:2379,https://198.18.0.2:2379,https://198.18.0.4:2379", true },
+		{ "https://198.18.0.2:2379,https://198.18.0.3:2379,https://198.18.0.4:2379", "198.18.0.2",
+		  "https://198.18.0.2:2379,https://198.18.0.3:2379,https://198.18.0.4:2379", true },
+		/* a 4th host (add-unit): no member of its own, the others in their order */
+		{ "https://198.18.0.2:2379,https://198.18.0.3:2379,https://198.18.0.4:2379", "198.18.0.5",
+		  "https://198.18.0.2:2379,https://198.18.0.3:2379,https://198.18.0.4:2379", false },
+		/* .2 is not .21's prefix */
+		{ "http://198.18.0.21:2379,http://198.18.0.2:2379", "198.18.0.2", "http://198.18.0.2:2379,http://198.18.0.21:2379",
+		  true },
+		{ "http://198.18.0.21:2379", "198.18.0.2", "http://198.18.0.21:2379", false },
+		{ "", "198.18.0.2", "", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[256];
+
+		assert_int_equal(hosts_etcd_own_first(cases[i].etcd, cases[i].host, out, sizeof(out)), 0);
+		if (strcmp(out, cases[i].out) != 0)
+			fail_msg("case %zu: \"%s\", expected \"%s\"", i, out, cases[i].out);
+		if (hosts_etcd_has(cases[i].etcd, cases[i].host) != cases[i].has)
+			fail_msg("case %zu: has %d", i, !cases[i].has);
+	}
+	{
+		char small[20];
+
+		assert_int_equal(hosts_etcd_own_first(cases[0].etcd, "198.18.0.3", small, sizeof(small)), -1);
+	}
+}
+
+/* The hosts there are: create's h0 .. h(N-1); remove-unit and add-unit change the mask, not the count. */
+static void test_net_mask(void **state)
+{
+	hosts_net net;
+
+	(void)state;
+	hosts_net_init(&net, "0123abcd", 1, 3);
+	assert_int_equal(net.mask, 0x7u);
+	hosts_net_init(&net, "0123abcd", 1, 0);
+	assert_int_equal(net.mask, 0u);
+	hosts_net_init(&net, "0123abcd", 1, HOSTS_SLOTS);
+	assert_int_equal(net.mask, (1u << HOSTS_SLOTS) - 1u);
+}
+
 /* The tag: 8 hex digits, the same for the same directory, different for another. */
 static void test_tag(void **state)
 {
@@ -310,6 +362,8 @@ int main(void)
 		cmocka_unit_test(test_pick_block_full),
 		cmocka_unit_test(test_addresses_and_names),
 		cmocka_unit_test(test_tag),
+		cmocka_unit_test(test_etcd_own_first),
+		cmocka_unit_test(test_net_mask),
 		cmocka_unit_test(test_conf_hosts_keys),
 		cmocka_unit_test(test_conf_hosts_bad),
 		cmocka_unit_test(test_patroni_hba),

@@ -135,7 +135,7 @@ static void test_secure_cluster(void **state)
 	snprintf(expect, sizeof(expect), ", certfile: \"%s/pki/server.crt\", keyfile: \"%s/pki/server.key\"", dir, dir);
 	assert_non_null(strstr(yml.restapi, expect));
 	assert_int_equal(secret_read(dir, "etcd_patroni", value, sizeof(value), &err), 0);
-	snprintf(expect, sizeof(expect), ", username: patroni, password: \"%s\"", value);
+	snprintf(expect, sizeof(expect), ", username: \"patroni\", password: \"%s\"", value);
 	assert_non_null(strstr(yml.etcd3, expect));
 	snprintf(expect, sizeof(expect), "cert: \"%s/pki/patroni.crt\", key: \"%s/pki/patroni.key\"", dir, dir);
 	assert_non_null(strstr(yml.etcd3, expect));
@@ -157,13 +157,16 @@ static void test_secure_cluster(void **state)
 }
 
 /* Across hosts: the CA's key and etcd's root password stay in the CLI's directory; each host gets the CA's
- * certificate, its own certificates (its address in the server's SAN, not another host's) and the secrets
- * its processes need, 0600; its conf points at its own files, every etcd endpoint https. */
+ * certificate, its own certificates (its address in the server's SAN, not another host's), the secrets its
+ * processes share with the others and its own etcd passwords (its users patroni-hN, pgrefresh-hN), 0600;
+ * its conf points at its own files and user, every etcd endpoint https. */
 static void test_hosts(void **state)
 {
-	static const char *const absent_top[] = { "pki/server.crt", "pki/patroni.crt" };
+	static const char *const absent_top[] = { "pki/server.crt", "pki/patroni.crt", "secrets.d/etcd_patroni" };
 	static const char *const absent_host[] = { "pki/ca.key", "secrets.d/etcd_root" };
-	static const char *const host_secrets[] = { "etcd_patroni", "etcd_pgrefresh", "patroni_api", "pgbouncer_admin" };
+	static const char *const host_secrets[] = { "patroni_api", "pgbouncer_admin" };
+	static const char *const own_secrets[] = { "etcd_patroni", "etcd_pgrefresh" };
+	local_secure_patroni yml;
 	char dir[64] = "/tmp/pgr-test-hosts-XXXXXX", path[PATH_MAX + 64], ca[PATH_MAX + 16], hca[PATH_MAX + 32];
 	char a[128], b[128];
 	cluster_conf *top = test_calloc(1, sizeof(*top)), *hc = test_calloc(1, sizeof(*hc));
@@ -178,7 +181,7 @@ static void test_hosts(void **state)
 	/* a plain cluster of hosts (--insecure): nothing made, nothing pointed */
 	*hc = *top;
 	snprintf(hc->dir, sizeof(hc->dir), "%s/hosts/h1", dir);
-	assert_int_equal(local_secure_host_conf(top, hc, &err), 0);
+	assert_int_equal(local_secure_host_conf(top, 1, hc, &err), 0);
 	assert_false(local_secure_on(hc));
 	assert_int_equal(local_secure_host_files(top, hc, "198.18.0.19", &err), 0);
 	assert_int_equal(stat(hc->dir, &st), -1);
@@ -198,8 +201,10 @@ static void test_hosts(void **state)
 	*hc = *top;
 	snprintf(hc->dir, sizeof(hc->dir), "%s/hosts/h1", dir);
 	snprintf(hc->etcd, sizeof(hc->etcd), "http://198.18.0.19:2379,http://198.18.0.18:2379");
-	assert_int_equal(local_secure_host_conf(top, hc, &err), 0);
+	assert_int_equal(local_secure_host_conf(top, 1, hc, &err), 0);
 	assert_string_equal(hc->etcd, "https://198.18.0.19:2379,https://198.18.0.18:2379");
+	assert_string_equal(hc->security.etcd_user, "pgrefresh-h1");
+	assert_string_equal(hc->security.etcd_password_secret, "etcd_pgrefresh");
 	snprintf(hca, sizeof(hca), "%s/pki/ca.crt", hc->dir);
 	assert_string_equal(hc->security.etcd_ca, hca);
 	assert_string_equal(hc->security.patroni_ca, hca);
@@ -223,6 +228,36 @@ static void test_hosts(void **state)
 		assert_int_equal(secret_read(hc->dir, host_secrets[i], b, sizeof(b), &err), 0);
 		assert_string_equal(a, b);
 	}
+	for (size_t i = 0; i < COUNT(own_secrets); i++) { /* its own: made for it, no other has them */
+		char h2[PATH_MAX + 16];
+
+		snprintf(path, sizeof(path), "%s/secrets.d/%s", hc->dir, own_secrets[i]);
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0600);
+		assert_int_equal(secret_read(hc->dir, own_secrets[i], b, sizeof(b), &err), 0);
+		assert_int_equal(strlen(b), 32);
+		if (secret_read(dir, own_secrets[i], a, sizeof(a), &err) == 0)
+			assert_string_not_equal(a, b);
+		/* a second host's */
+		snprintf(h2, sizeof(h2), "%s/hosts/h2", dir);
+		if (i == 0) {
+			cluster_conf *other = test_calloc(1, sizeof(*other));
+
+			*other = *top;
+			snprintf(other->dir, sizeof(other->dir), "%s", h2);
+			assert_int_equal(local_secure_host_conf(top, 2, other, &err), 0);
+			assert_string_equal(other->security.etcd_user, "pgrefresh-h2");
+			if (local_secure_host_files(top, other, "198.18.0.20", &err) != 0)
+				fail_msg("host_files h2: %s", err.msg);
+			test_free(other);
+		}
+		assert_int_equal(secret_read(h2, own_secrets[i], a, sizeof(a), &err), 0);
+		assert_string_not_equal(a, b);
+	}
+	/* its Patroni authenticates to etcd as its own user */
+	if (local_secure_patroni_yml(hc, &yml, &err) != 0)
+		fail_msg("patroni_yml: %s", err.msg);
+	assert_non_null(strstr(yml.etcd3, "username: \"patroni-h1\", password: "));
 	local_secure_etcd_args_for(hc, &args);
 	snprintf(path, sizeof(path), "--cert-file=%s/pki/server.crt", hc->dir);
 	assert_string_equal(args.arg[0], path);
