@@ -308,6 +308,23 @@ static int unit_index(const cluster_conf *conf, const char *member)
  */
 #define WAKE_EVERY_MS 250
 
+bool refresh_wake_wanted(const cluster_conf *conf, const store_snapshot *snap, int i)
+{
+	const refresh_record *rec = &snap->refresh;
+
+	if (refresh_unit_in_batch(rec, conf->units[i].name) ||
+	    (snap->have[i] && strcmp(snap->records[i].role, "primary") == 0))
+		return true;
+	/* the standby a unit of the batch cascades from: its loop makes the replication slot the unit's
+	 * restarted PostgreSQL streams through (until then the walreceiver is refused: "slot does not exist") */
+	for (int j = 0; j < conf->unit_count; j++)
+		if (j != i && snap->have[j] && snap->records[j].tag_replicatefrom[0] != '\0' &&
+		    strcmp(snap->records[j].tag_replicatefrom, conf->units[i].member) == 0 &&
+		    refresh_unit_in_batch(rec, conf->units[j].name))
+			return true;
+	return false;
+}
+
 static void wake_patroni(refresh_driver *d, const store_snapshot *snap)
 {
 	const refresh_record *rec = &snap->refresh;
@@ -319,13 +336,10 @@ static void wake_patroni(refresh_driver *d, const store_snapshot *snap)
 		return;
 	d->last_wake_ms = wall_ms();
 	conf_patroni_client(d->conf, &pc);
-	/* the units refreshed (the batch), and whatever reports itself primary (two may, for a moment, around a
-	 * switchover) */
 	for (int i = 0; i < d->conf->unit_count; i++) {
 		char url[200];
 
-		if (!refresh_unit_in_batch(rec, d->conf->units[i].name) &&
-		    !(snap->have[i] && strcmp(snap->records[i].role, "primary") == 0))
+		if (!refresh_wake_wanted(d->conf, snap, i))
 			continue;
 		conf_unit_api_url(d->conf, &d->conf->units[i], url, sizeof(url));
 		/* loop_wait as it is now, read each time: the wake must never change it */

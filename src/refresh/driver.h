@@ -77,6 +77,10 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 /* Whether the record asks unit ("pg/1") to be refreshed now: a unit of the batch being refreshed, or in
  * failed one of a halted batch that finishes its step. Pure. */
 bool refresh_unit_in_batch(const refresh_record *rec, const char *unit);
+/* Whether the coordinator wakes the Patroni loop of conf's unit i while a unit is refreshed: a unit of the
+ * batch, whatever reports itself primary (two may, for a moment, around a switchover), and the standby a
+ * unit of the batch cascades from (its replicatefrom tag). Pure. */
+bool refresh_wake_wanted(const cluster_conf *conf, const store_snapshot *snap, int i);
 
 /* Inputs of a plan, from the agents' reports (version: what each unit is linked to). */
 void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, plan_input_unit *units, int *count);
