@@ -641,17 +641,17 @@ static void report(agent_ctx *ctx, unit_record *out)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
-/* Reads the refresh record and does this unit's part of it. */
-static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
+/* Reads the refresh record and does this unit's part of it. Returns whether that changed the unit. */
+static bool take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 {
-	bool found = false, parsed = false, marked = false, fast = false;
+	bool found = false, parsed = false, marked = false, fast = false, acted;
 	int64_t rev = 0;
 	refresh_record refresh;
 	pgr_err err;
 
 	if (store_read_refresh(&ctx->etcd, &ctx->scope, &found, &rev, &refresh, &parsed, &err) != 0) {
 		etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the refresh record", &err);
-		return;
+		return false;
 	}
 	ctx->refresh_active = found;
 	ctx->refresh_seen_rev = rev;
@@ -662,14 +662,15 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 
 		if (switchover_mark_read(&ctx->etcd, ctx->prefix, &mark, &marked, NULL, &err) != 0) {
 			etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the switchover mark", &err);
-			return;
+			return false;
 		}
 	}
-	refresh_unit_tick(&ctx->conf, ctx->unit, parsed ? &refresh : NULL, marked, rec, &ctx->unit_state);
+	acted = refresh_unit_tick(&ctx->conf, ctx->unit, parsed ? &refresh : NULL, marked, rec, &ctx->unit_state);
 	fast = parsed && refresh.state == RS_SWITCHOVER;
 	pthread_mutex_lock(&ctx->lock);
 	ctx->intents_fast = fast || marked || ctx->unit_state.step != US_IDLE;
 	pthread_mutex_unlock(&ctx->lock);
+	return acted;
 }
 
 static void set_coordinator(agent_ctx *ctx, bool value)
@@ -849,7 +850,11 @@ static void agent_loop(agent_ctx *ctx)
 		if (unit_host_shared(ctx)) /* a pooler on its host; alone on its host: poolers_main */
 			pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
-		take_part_in_refresh(ctx, &rec);
+		if (take_part_in_refresh(ctx, &rec)) {
+			/* the unit changed (relinked, restart begun): reported now, for the coordinator's next look */
+			loop_progress(ctx, AGENT_STEP_BOUND_MS);
+			report(ctx, &rec);
+		}
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		elect(ctx);
 		follow_leader_poolers(ctx);
