@@ -37,6 +37,9 @@
 #define AGENT_TICK_MS 1000
 #define WAKE_POLL_MS 100 /* between ticks: is there a reason to tick now (see tick_now)? */
 #define AGENT_REFRESH_TICK_MS 200 /* while a refresh is in progress: each step is seen within this */
+#define AGENT_BUSY_TICK_MS 100 /* while the refresh moves (checks, a unit, the switchover) and this unit has a step
+				* under way, or this agent coordinates it: each hand-off (a step done, reported, seen
+				* by the coordinator) waits on two ticks */
 #define PATRONI_BIN "/usr/bin/patroni"
 #define ETCD_DOWN_LOG_INTERVAL_MS 30000 /* while etcd is unreachable: one line this often */
 #define INTENT_POLL_FAST_MS 50  /* this unit's intent, while a switchover (marked, or the refresh's) or its own
@@ -99,6 +102,7 @@ typedef struct agent_ctx {
 	long long progress_bound_ms;
 	log_throttle etcd_down; /* "etcd unreachable" lines, from both threads */
 	bool refresh_active; /* a refresh record exists: tick faster */
+	bool refresh_moving; /* and it moves (not paused, failed or done): the refresh's own agents tick faster still */
 	bool intents_fast;   /* under lock: the refresh switches over, or is at this unit: poll its intent fast */
 	agent_tags tags;     /* this unit's Patroni tags: its own steps and its unit intent (agent/tags.h) */
 	bool intents_stop;   /* under lock: the intent poller ends */
@@ -653,19 +657,21 @@ static void report(agent_ctx *ctx, unit_record *out)
 	pthread_mutex_unlock(&ctx->lock);
 }
 
-/* Reads the refresh record and does this unit's part of it. */
-static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
+/* Reads the refresh record and does this unit's part of it. Returns whether that changed the unit. */
+static bool take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 {
-	bool found = false, parsed = false, marked = false, fast = false;
+	bool found = false, parsed = false, marked = false, fast = false, acted;
 	int64_t rev = 0;
 	refresh_record refresh;
 	pgr_err err;
 
 	if (store_read_refresh(&ctx->etcd, &ctx->scope, &found, &rev, &refresh, &parsed, &err) != 0) {
 		etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the refresh record", &err);
-		return;
+		return false;
 	}
 	ctx->refresh_active = found;
+	ctx->refresh_moving = parsed && (refresh.state == RS_CHECKING || refresh.state == RS_UNIT ||
+					 refresh.state == RS_SWITCHOVER);
 	ctx->refresh_seen_rev = rev;
 	metrics_publisher_note_refresh(&ctx->metrics, found, parsed ? &refresh : NULL);
 	if (rec->tag_replicatefrom[0] != '\0') {
@@ -674,14 +680,15 @@ static void take_part_in_refresh(agent_ctx *ctx, const unit_record *rec)
 
 		if (switchover_mark_read(&ctx->etcd, ctx->prefix, &mark, &marked, NULL, &err) != 0) {
 			etcd_failed(ctx, LOG_LEVEL_DEBUG, "cannot read the switchover mark", &err);
-			return;
+			return false;
 		}
 	}
-	refresh_unit_tick(&ctx->conf, ctx->unit, parsed ? &refresh : NULL, marked, rec, &ctx->unit_state);
+	acted = refresh_unit_tick(&ctx->conf, ctx->unit, parsed ? &refresh : NULL, marked, rec, &ctx->unit_state);
 	fast = parsed && refresh.state == RS_SWITCHOVER;
 	pthread_mutex_lock(&ctx->lock);
 	ctx->intents_fast = fast || marked || ctx->unit_state.step != US_IDLE;
 	pthread_mutex_unlock(&ctx->lock);
+	return acted;
 }
 
 static void set_coordinator(agent_ctx *ctx, bool value)
@@ -843,6 +850,13 @@ static bool tick_now(agent_ctx *ctx)
 	return rev != ctx->refresh_seen_rev;
 }
 
+long agent_tick_ms(bool refresh_active, bool refresh_moving, bool step_under_way, bool coordinator)
+{
+	if (refresh_moving && (step_under_way || coordinator))
+		return AGENT_BUSY_TICK_MS;
+	return refresh_active ? AGENT_REFRESH_TICK_MS : AGENT_TICK_MS;
+}
+
 /* The main loop, until a stop signal. */
 static void agent_loop(agent_ctx *ctx)
 {
@@ -861,7 +875,11 @@ static void agent_loop(agent_ctx *ctx)
 		if (unit_host_shared(ctx)) /* a pooler on its host; alone on its host: poolers_main */
 			pooler_apply_tick(&ctx->etcd, &ctx->conf, ctx->unit, &agent_stop_requested);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
-		take_part_in_refresh(ctx, &rec);
+		if (take_part_in_refresh(ctx, &rec)) {
+			/* the unit changed (relinked, restart begun): reported now, for the coordinator's next look */
+			loop_progress(ctx, AGENT_STEP_BOUND_MS);
+			report(ctx, &rec);
+		}
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		elect(ctx);
 		follow_leader_poolers(ctx);
@@ -875,7 +893,8 @@ static void agent_loop(agent_ctx *ctx)
 		metrics_publisher_tick(&ctx->metrics, &ctx->etcd, &ctx->scope, ctx->conf.name, &rec, is_coordinator(ctx));
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		spent = proc_now_ms() - started;
-		for (long long left = (ctx->refresh_active ? AGENT_REFRESH_TICK_MS : AGENT_TICK_MS) - spent;
+		for (long long left = agent_tick_ms(ctx->refresh_active, ctx->refresh_moving,
+						    ctx->unit_state.step != US_IDLE, is_coordinator(ctx)) - spent;
 		     left > 0 && !agent_stop_requested && !tick_now(ctx); left -= WAKE_POLL_MS)
 			proc_sleep_ms(left < WAKE_POLL_MS ? (long)left : WAKE_POLL_MS);
 	}

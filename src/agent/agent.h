@@ -39,6 +39,13 @@ typedef enum agent_keeper_action {
 agent_keeper_action agent_keeper_decide(long long now_ms, long long progress_ms, long long progress_bound_ms,
 					bool has_report, long long last_report_ms, long long tick_ms);
 
+/*
+ * The main loop's period (ms): 1 s without a refresh record, 0.2 s with one, 0.1 s while the refresh moves
+ * (checks, a unit, the switchover) for the agents that take part: a unit with a step under way
+ * (step_under_way), and the coordinator. Pure.
+ */
+long agent_tick_ms(bool refresh_active, bool refresh_moving, bool step_under_way, bool coordinator);
+
 /* Runs until stopped by a signal. dir: the cluster directory; unit: "pg/1". */
 int agent_run(const char *dir, const char *unit, pgr_err *err) __attribute__((warn_unused_result));
 

@@ -145,9 +145,11 @@ bool refresh_unit_in_batch(const refresh_record *rec, const char *unit)
 	return i >= 0 && rec->units[i].step == STEP_REFRESHING && (rec->state == RS_UNIT || rec->state == RS_FAILED);
 }
 
-void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
+bool refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
 		       bool switchover_marked, const unit_record *me, refresh_unit_state *state)
 {
+	bool acted = false;
+
 	unit_view view = { .me = me, .switchover_owns_tags = switchover_marked };
 	unit_record relinked; /* me, once this tick relinked it */
 	patroni_tags intent = { .nosync = false };
@@ -191,12 +193,13 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 			snprintf(dest, sizeof(dest), "%s/%s/bin", conf->catalog, view.target);
 			if (!path_is_dir(dest)) {
 				log_error("cannot relink to %s: %s is missing", view.target, dest);
-				return;
+				return acted;
 			}
 			if (symlink_replace(dest, link, &err) != 0) {
 				log_error("cannot relink to %s: %s", view.target, err.msg);
-				return;
+				return acted;
 			}
+			acted = true;
 			log_info("relinked bin to %s (was %s)", view.target,
 				 me->linked_version[0] ? me->linked_version : "nothing");
 			/* decide again on what the unit is now */
@@ -211,24 +214,25 @@ void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 				 guess[0] ? ", replicatefrom " : "", guess);
 			write_tags(conf, unit, guess, true, state);
 			state->aside_since_ms = wall_ms();
-			return;
+			return true;
 		case UNIT_RESTART:
 			if (view.aside_ms >= UNIT_RELEASE_WAIT_MS && strcmp(me->role, "sync-standby") == 0)
 				log_warn("the primary did not release this sync standby within %d ms: restarting anyway",
 					 UNIT_RELEASE_WAIT_MS);
 			start_restart(conf, unit, view.target, me, state);
-			return;
+			return true;
 		case UNIT_UNTAG:
 			log_info("Patroni tags back to normal (replicatefrom %s, nosync off)",
 				 unit_step_kept_replicatefrom(&view)[0] ? unit_step_kept_replicatefrom(&view) : "none");
 			write_tags(conf, unit, unit_step_kept_replicatefrom(&view), false, state);
-			return;
+			return true;
 		case UNIT_IDLE:
 		case UNIT_WAIT_RELEASE:
 		case UNIT_WAIT_RESTART:
-			return;
+			return acted;
 		}
 	}
+	return acted;
 }
 
 void refresh_unit_state_save(const refresh_unit_state *state, unit_record *rec)
@@ -308,6 +312,23 @@ static int unit_index(const cluster_conf *conf, const char *member)
  */
 #define WAKE_EVERY_MS 250
 
+bool refresh_wake_wanted(const cluster_conf *conf, const store_snapshot *snap, int i)
+{
+	const refresh_record *rec = &snap->refresh;
+
+	if (refresh_unit_in_batch(rec, conf->units[i].name) ||
+	    (snap->have[i] && strcmp(snap->records[i].role, "primary") == 0))
+		return true;
+	/* the standby a unit of the batch cascades from: its loop makes the replication slot the unit's
+	 * restarted PostgreSQL streams through (until then the walreceiver is refused: "slot does not exist") */
+	for (int j = 0; j < conf->unit_count; j++)
+		if (j != i && snap->have[j] && snap->records[j].tag_replicatefrom[0] != '\0' &&
+		    strcmp(snap->records[j].tag_replicatefrom, conf->units[i].member) == 0 &&
+		    refresh_unit_in_batch(rec, conf->units[j].name))
+			return true;
+	return false;
+}
+
 static void wake_patroni(refresh_driver *d, const store_snapshot *snap)
 {
 	const refresh_record *rec = &snap->refresh;
@@ -319,13 +340,10 @@ static void wake_patroni(refresh_driver *d, const store_snapshot *snap)
 		return;
 	d->last_wake_ms = wall_ms();
 	conf_patroni_client(d->conf, &pc);
-	/* the units refreshed (the batch), and whatever reports itself primary (two may, for a moment, around a
-	 * switchover) */
 	for (int i = 0; i < d->conf->unit_count; i++) {
 		char url[200];
 
-		if (!refresh_unit_in_batch(rec, d->conf->units[i].name) &&
-		    !(snap->have[i] && strcmp(snap->records[i].role, "primary") == 0))
+		if (!refresh_wake_wanted(d->conf, snap, i))
 			continue;
 		conf_unit_api_url(d->conf, &d->conf->units[i], url, sizeof(url));
 		/* loop_wait as it is now, read each time: the wake must never change it */

@@ -71,12 +71,18 @@ void refresh_unit_state_load(const etcd_client *etcd, const cluster_conf *conf, 
  * The unit's part (the steps are decided in unit_step.h): relink, stand aside if it is the sync
  * standby, restart, put tags back. rec may be NULL (no refresh); switchover_marked: a switchover mark is
  * in etcd (its cascade owns the replicatefrom tags); me: what the agent just observed of its unit.
+ * Returns whether it changed the unit (relinked, wrote tags, began a restart): then the agent reports
+ * again at once, so that the coordinator sees the step without waiting a tick.
  */
-void refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
+bool refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const refresh_record *rec,
 		       bool switchover_marked, const unit_record *me, refresh_unit_state *state);
 /* Whether the record asks unit ("pg/1") to be refreshed now: a unit of the batch being refreshed, or in
  * failed one of a halted batch that finishes its step. Pure. */
 bool refresh_unit_in_batch(const refresh_record *rec, const char *unit);
+/* Whether the coordinator wakes the Patroni loop of conf's unit i while a unit is refreshed: a unit of the
+ * batch, whatever reports itself primary (two may, for a moment, around a switchover), and the standby a
+ * unit of the batch cascades from (its replicatefrom tag). Pure. */
+bool refresh_wake_wanted(const cluster_conf *conf, const store_snapshot *snap, int i);
 
 /* Inputs of a plan, from the agents' reports (version: what each unit is linked to). */
 void refresh_plan_inputs(const cluster_conf *conf, const store_snapshot *snap, plan_input_unit *units, int *count);

@@ -60,6 +60,31 @@ struct event {
 	long long want_down_ms;
 };
 
+/* The main loop's period: one case a line (record exists, refresh moves, unit step, coordinator -> ms). */
+static void test_tick_period(void **state)
+{
+	static const struct {
+		bool active, moving, step, coordinator;
+		long expect;
+	} cases[] = {
+		{ false, false, false, false, 1000 }, /* no refresh: the slow tick */
+		{ false, false, false, true, 1000 },  /* the coordinator of nothing */
+		{ true, false, false, false, 200 },   /* a refresh paused, failed or done */
+		{ true, false, true, true, 200 },     /* paused for the user, a step left over: not the fast tick */
+		{ true, true, false, false, 200 },    /* the refresh moves, this unit takes no part yet */
+		{ true, true, true, false, 100 },     /* this unit's step is under way */
+		{ true, true, false, true, 100 },     /* the coordinator of a moving refresh */
+		{ true, true, true, true, 100 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (agent_tick_ms(cases[i].active, cases[i].moving, cases[i].step, cases[i].coordinator) != cases[i].expect)
+			fail_msg("case %zu: %ld ms, expected %ld", i,
+				 agent_tick_ms(cases[i].active, cases[i].moving, cases[i].step, cases[i].coordinator),
+				 cases[i].expect);
+}
+
 static void run_script(const struct event *ev, size_t n, long long interval_ms)
 {
 	log_throttle t = { .interval_ms = interval_ms };
@@ -143,6 +168,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keeper_decide),
+		cmocka_unit_test(test_tick_period),
 		cmocka_unit_test(test_throttle_outage),
 		cmocka_unit_test(test_throttle_interval_zero),
 		cmocka_unit_test(test_etcd_unreachable),

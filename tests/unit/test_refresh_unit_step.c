@@ -475,6 +475,75 @@ static void test_intent_reported(void **state)
 	}
 }
 
+/*
+ * Whose Patroni loop the coordinator wakes while a unit is refreshed (refresh_wake_wanted): one case a
+ * line over three units pg/0 (member pg-0), pg/1, pg/2: the record's batch, who reports primary, and who
+ * cascades from whom (replicatefrom); the units expected woken, as "012" flags.
+ */
+typedef struct wake_case {
+	const char *name;
+	refresh_state state;
+	int batch;                 /* the unit refreshed (-1: none) */
+	const char *roles[3];
+	const char *replicatefrom[3];
+	bool have[3];
+	const char *expect;        /* '1' at i: unit i woken */
+} wake_case;
+
+static const wake_case wake_cases[] = {
+	/* name                                        state       batch roles                                      replicatefrom        have                 expect */
+	{ "replica refreshed: it and the primary", RS_UNIT, 2, { "primary", "sync-standby", "replica" }, { "", "", "" }, { true, true, true }, "101" },
+	{ "sync standby cascading from pg-2: pg-2 too", RS_UNIT, 1, { "primary", "sync-standby", "replica" }, { "", "pg-2", "" }, { true, true, true }, "111" },
+	{ "upstream of a unit not refreshed: not woken", RS_UNIT, 2, { "replica", "replica", "replica" }, { "pg-1", "", "" }, { true, true, true }, "001" },
+	{ "replica cascading from pg-1: pg-1 too", RS_UNIT, 2, { "primary", "sync-standby", "replica" }, { "", "", "pg-1" }, { true, true, true }, "111" },
+	{ "the batch unit's upstream is the primary", RS_UNIT, 2, { "primary", "sync-standby", "replica" }, { "", "", "pg-0" }, { true, true, true }, "101" },
+	{ "upstream's record missing: still woken", RS_UNIT, 1, { "primary", "sync-standby", "replica" }, { "", "pg-2", "" }, { true, true, false }, "111" },
+	{ "batch unit's record missing: its tag unknown", RS_UNIT, 1, { "primary", "sync-standby", "replica" }, { "", "pg-2", "" }, { true, false, true }, "110" },
+	{ "paused: the refreshed unit is not woken", RS_PAUSED, 1, { "primary", "sync-standby", "replica" }, { "", "pg-2", "" }, { true, true, true }, "100" },
+	{ "two primaries for a moment: both", RS_UNIT, 0, { "primary", "primary", "replica" }, { "", "", "" }, { true, true, true }, "110" },
+};
+
+static void test_wake_wanted(void **state)
+{
+	(void)state;
+	cluster_conf *conf = calloc(1, sizeof(*conf));
+	store_snapshot *snap = calloc(1, sizeof(*snap));
+
+	assert_non_null(conf);
+	assert_non_null(snap);
+	for (size_t c = 0; c < sizeof(wake_cases) / sizeof(wake_cases[0]); c++) {
+		const wake_case *w = &wake_cases[c];
+
+		memset(conf, 0, sizeof(*conf));
+		memset(snap, 0, sizeof(*snap));
+		conf->unit_count = 3;
+		snap->have_refresh = true;
+		snap->refresh.state = w->state;
+		snap->refresh.unit_count = 3;
+		snap->refresh.current = w->batch;
+		for (int i = 0; i < 3; i++) {
+			snprintf(conf->units[i].name, sizeof(conf->units[i].name), "pg/%d", i);
+			snprintf(conf->units[i].member, sizeof(conf->units[i].member), "pg-%d", i);
+			snprintf(snap->refresh.units[i].unit, sizeof(snap->refresh.units[i].unit), "pg/%d", i);
+			snprintf(snap->refresh.units[i].member, sizeof(snap->refresh.units[i].member), "pg-%d", i);
+			snap->refresh.units[i].step = i == w->batch ? STEP_REFRESHING : STEP_PENDING;
+			snap->have[i] = w->have[i];
+			snprintf(snap->records[i].role, sizeof(snap->records[i].role), "%s", w->roles[i]);
+			snprintf(snap->records[i].tag_replicatefrom, sizeof(snap->records[i].tag_replicatefrom), "%s",
+				 w->replicatefrom[i]);
+		}
+		for (int i = 0; i < 3; i++) {
+			bool want = w->expect[i] == '1';
+
+			if (refresh_wake_wanted(conf, snap, i) != want)
+				fail_msg("%s: unit pg/%d woken %s, expected %s", w->name, i, want ? "no" : "yes",
+					 want ? "yes" : "no");
+		}
+	}
+	free(conf);
+	free(snap);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +556,7 @@ int main(void)
 		cmocka_unit_test(test_step_persisted),
 		cmocka_unit_test(test_intent_reported),
 		cmocka_unit_test(test_intent_nosync),
+		cmocka_unit_test(test_wake_wanted),
 	};
 
 	log_setup(LOG_LEVEL_QUIET, "test", 0);
