@@ -142,17 +142,21 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
  * the sync standby (bounded), the candidate's override is reset (Patroni's own synchronous_standby_names
  * in force again); the progress removed. -1 (err says why) when the key did not move or maintenance mode
  * could not be ended: Patroni is left in maintenance mode, the progress kept for the next coordinator.
+ * owner_lease holds the owner key (state/pg_intent.h): each step recorded is conditioned on it; the claim is
+ * given up when it returns.
  */
-int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand, pgr_err *err)
-	__attribute__((warn_unused_result));
+int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand,
+			   int64_t owner_lease, pgr_err *err) __attribute__((warn_unused_result));
 
 /*
  * A fast switchover whose owner is gone (its progress left in etcd): what both units do now is read, and
  * fast_switchover_recover decides: go on (promote if not yet, the leader key, maintenance mode ended, the
  * override reset), undo (abort: the stop withdrawn, maintenance mode ended, Patroni takes it from there), or
  * halt (maintenance mode left on, said in the log with what to run). Called by whoever cleans up after a dead
- * switchover (switchover_clean_up_after), before PgBouncer is resumed.
+ * switchover (switchover_clean_up_after), before PgBouncer is resumed. It takes the steps under a lease of its
+ * own, claiming the owner key (state/pg_intent.h): false when it could not (another live process holds it, or
+ * etcd failed): the clean-up is left for a later call; true when there was nothing to do or it was done.
  */
-void fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *etcd);
+bool fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *etcd);
 
 #endif

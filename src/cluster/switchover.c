@@ -814,7 +814,8 @@ static void cascade_unanswered(const cluster_conf *conf, const etcd_client *etcd
 
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd)
 {
-	fast_switchover_recover_after(conf, etcd); /* switchover=fast: its own steps first (none: nothing) */
+	if (!fast_switchover_recover_after(conf, etcd)) /* switchover=fast: its own steps first (none: nothing) */
+		return; /* another live process takes them, or etcd failed: the next tick cleans up */
 	cascade_from(conf, etcd, "", "", false, NULL, 0);
 	withdraw_repoint(conf, etcd);
 	resume_all(conf);
@@ -1253,7 +1254,7 @@ static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *e
 	resume_marked(conf, etcd, mark);
 	timing->paused_ms = proc_now_ms() - t0;
 	/* clients run again; Patroni follows: the leader key, maintenance mode ended, the override reset */
-	if (fast_switchover_finish(conf, etcd, cand, err) != 0)
+	if (fast_switchover_finish(conf, etcd, cand, mark->lease, err) != 0)
 		return pgr_err_prefix(err, "%s leads and PgBouncer was resumed towards it, but", cand->name);
 	timing->total_ms = proc_now_ms() - t0;
 	return 0;

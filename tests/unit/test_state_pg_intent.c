@@ -1,7 +1,9 @@
 /*
  * test_state_pg_intent.c — what the fast switchover asks of a unit's PostgreSQL and its agent's answer
  * (state/pg_intent.h), as stored in etcd: they round-trip, and what is not one is refused naming the field.
- * The override the candidate's agent sets (agent/pg_action.h). Against a live etcd: t_63_fast_switchover.sh.
+ * The override the candidate's agent sets (agent/pg_action.h). The condition of every write of the progress
+ * (its owner's lease still binds the owner key), as the transaction sent to etcd. Against a live etcd:
+ * t_63_fast_switchover.sh.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "agent/pg_action.h"
+#include "etcd/etcd_parse.h"
 #include "state/pg_intent.h"
 
 static void test_actions(void **state)
@@ -215,6 +218,72 @@ static void test_progress(void **state)
 	assert_null(json);
 }
 
+/* Every write of the progress is one transaction whose only compare is the owner key's lease; lease 0 writes nothing. */
+static void test_progress_condition(void **state)
+{
+	static const char *const prefix = "/pgrefresh/pg/";
+	static const struct {
+		int64_t lease;
+		fast_progress_op op;
+		const char *json;
+		int rc;
+		int nops;
+		etcd_op_type first, second;
+		const char *first_leaf, *second_leaf;
+	} cases[] = {
+		{ 7587, FAST_PROGRESS_PUT, "{\"step\":\"promote\"}", 0, 1, ETCD_OP_PUT, 0, FAST_PROGRESS_LEAF, NULL },
+		{ 7587, FAST_PROGRESS_REMOVE, NULL, 0, 2, ETCD_OP_DELETE, ETCD_OP_DELETE, FAST_PROGRESS_LEAF, FAST_OWNER_LEAF },
+		{ 1, FAST_PROGRESS_RELEASE, NULL, 0, 1, ETCD_OP_DELETE, 0, FAST_OWNER_LEAF, NULL },
+		{ INT64_MAX, FAST_PROGRESS_PUT, "{}", 0, 1, ETCD_OP_PUT, 0, FAST_PROGRESS_LEAF, NULL },
+		{ 0, FAST_PROGRESS_PUT, "{}", -1, 0, 0, 0, NULL, NULL },     /* no lease: no write */
+		{ 0, FAST_PROGRESS_REMOVE, NULL, -1, 0, 0, 0, NULL, NULL },
+		{ 0, FAST_PROGRESS_RELEASE, NULL, -1, 0, 0, 0, NULL, NULL },
+		{ 7587, FAST_PROGRESS_PUT, NULL, -1, 0, 0, 0, NULL, NULL }, /* a put without a value */
+		{ 7587, (fast_progress_op)9, NULL, -1, 0, 0, 0, NULL, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fast_progress_txn txn;
+		char owner[256], want[256], lease_field[64], *body = NULL, *owner_b64;
+		pgr_err err;
+
+		assert_int_equal(fast_progress_txn_build(prefix, cases[i].lease, cases[i].op, cases[i].json, &txn, &err),
+				 cases[i].rc);
+		if (cases[i].rc != 0) {
+			assert_int_equal(txn.nops, 0);
+			continue;
+		}
+		snprintf(owner, sizeof(owner), "%s%s", prefix, FAST_OWNER_LEAF);
+		assert_string_equal(txn.cmp.key, owner);
+		assert_int_equal(txn.cmp.target, ETCD_CMP_LEASE);
+		assert_true(txn.cmp.revision == cases[i].lease);
+		assert_int_equal(txn.nops, cases[i].nops);
+		assert_int_equal(txn.ops[0].type, cases[i].first);
+		snprintf(want, sizeof(want), "%s%s", prefix, cases[i].first_leaf);
+		assert_string_equal(txn.ops[0].key, want);
+		assert_true(txn.ops[0].lease == 0); /* the progress outlives its owner */
+		if (cases[i].first == ETCD_OP_PUT)
+			assert_string_equal(txn.ops[0].value, cases[i].json);
+		if (cases[i].nops > 1) {
+			assert_int_equal(txn.ops[1].type, cases[i].second);
+			snprintf(want, sizeof(want), "%s%s", prefix, cases[i].second_leaf);
+			assert_string_equal(txn.ops[1].key, want);
+		}
+		/* as etcd receives it: the compare is the owner key's lease, EQUAL to the writer's */
+		assert_int_equal(etcd_build_txn(&txn.cmp, 1, txn.ops, txn.nops, NULL, 0, &body, &err), 0);
+		owner_b64 = etcd_b64_encode(owner, strlen(owner));
+		assert_non_null(owner_b64);
+		assert_non_null(strstr(body, owner_b64));
+		snprintf(lease_field, sizeof(lease_field), "\"lease\":\"%lld\"", (long long)cases[i].lease);
+		assert_non_null(strstr(body, lease_field));
+		assert_non_null(strstr(body, "\"target\":\"LEASE\""));
+		assert_non_null(strstr(body, "\"result\":\"EQUAL\""));
+		free(owner_b64);
+		free(body);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_sync_names),
 		cmocka_unit_test(test_progress),
+		cmocka_unit_test(test_progress_condition),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
