@@ -1,12 +1,16 @@
 #include "agent/pg_action.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "adopt/adopt.h"
+#include "adopt/adopt_yml.h"
 #include "cluster/fast_switchover.h"
 #include "pg/pgsql.h"
+#include "util/fileutil.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -24,6 +28,48 @@ int agent_pg_sync_names(const char *standby, char *buf, size_t len)
 			return -1;
 	snprintf(buf, len, "FIRST 1 (\"%s\")", standby);
 	return 0;
+}
+
+int agent_pg_data_dir_parse(const char *yml, const char *origin, char *buf, size_t len, pgr_err *err)
+{
+	adopt_patroni_conf *pc = calloc(1, sizeof(*pc));
+	int rc = -1;
+
+	buf[0] = '\0';
+	if (pc == NULL)
+		return pgr_err_set(err, "out of memory");
+	if (adopt_yml_read(yml, origin, pc, err) != 0)
+		goto out;
+	if (pc->data_dir[0] != '/')
+		pgr_err_set(err, "%s: postgresql.data_dir '%.200s' is not an absolute path", origin, pc->data_dir);
+	else if (strlen(pc->data_dir) >= len)
+		pgr_err_set(err, "%s: postgresql.data_dir is too long", origin);
+	else {
+		snprintf(buf, len, "%s", pc->data_dir);
+		rc = 0;
+	}
+out:
+	free(pc);
+	return rc;
+}
+
+int agent_pg_data_dir(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len, pgr_err *err)
+{
+	char path[PATH_MAX];
+	char *text = NULL;
+	bool adopted = false;
+	int rc;
+
+	buf[0] = '\0';
+	if (adopt_unit_patroni_config(conf, unit, path, sizeof(path), &adopted, err) != 0)
+		return -1;
+	if (!adopted)
+		conf_unit_path(conf, unit, "patroni.yml", path, sizeof(path));
+	if (file_read_all(path, &text, NULL, err) != 0)
+		return pgr_err_prefix(err, "the data directory of %s", unit->name);
+	rc = agent_pg_data_dir_parse(text, path, buf, len, err);
+	free(text);
+	return rc;
 }
 
 static int conninfo_of(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len, pgr_err *err)
@@ -45,7 +91,8 @@ static int read_controldata(const cluster_conf *conf, const conf_unit *unit, con
 	int status = 0;
 
 	conf_unit_path(conf, unit, "bin/pg_controldata", bin, sizeof(bin));
-	conf_unit_path(conf, unit, "data", data, sizeof(data));
+	if (agent_pg_data_dir(conf, unit, data, sizeof(data), err) != 0)
+		return -1;
 	{
 		char *const argv[] = { "/usr/bin/env", "LC_ALL=C", bin, "-D", data, NULL };
 
@@ -73,8 +120,10 @@ static int ensure_stopped(const cluster_conf *conf, const conf_unit *unit, pg_an
 	if (proc_user_for_servers(&as, err) != 0)
 		return -1;
 	conf_unit_path(conf, unit, "bin/pg_ctl", bin, sizeof(bin));
-	conf_unit_path(conf, unit, "data", data, sizeof(data));
-	conf_unit_path(conf, unit, "data/postmaster.pid", pidfile, sizeof(pidfile));
+	if (agent_pg_data_dir(conf, unit, data, sizeof(data), err) != 0)
+		return -1;
+	if ((size_t)snprintf(pidfile, sizeof(pidfile), "%s/postmaster.pid", data) >= sizeof(pidfile))
+		return pgr_err_set(err, "%s/postmaster.pid: the path is too long", data);
 	snprintf(timeout, sizeof(timeout), "%d", STOP_TIMEOUT_S);
 	if (access(pidfile, F_OK) == 0) {
 		char *const argv[] = { bin, "stop", "-D", data, "-m", "fast", "-w", "-t", timeout, NULL };
