@@ -733,8 +733,20 @@ static void test_fast_progress_needs_the_owner_lease(void **state)
 	assert_false(written);
 	OK(fast_progress_end(&lv->client, P, next, FAST_PROGRESS_REMOVE, &done, &err));
 	assert_false(done);
-	/* the owner's lease expires: its writes write nothing, the progress stays for the next one */
+	/* the owner's lease expires and etcd, revoking it, removes the owner key: its writes write nothing, the
+	 * progress stays for the next one */
 	wait_expired(lv, old);
+	{
+		bool ofound = true;
+
+		for (long long t0 = proc_now_ms(); ofound && proc_now_ms() - t0 < 10000; proc_sleep_ms(100)) {
+			etcd_kv kv;
+
+			OK(etcd_get(&lv->client, P FAST_OWNER_LEAF, &kv, &ofound, &err));
+			etcd_kv_free(&kv);
+		}
+		assert_false(ofound);
+	}
 	p.lease = old;
 	OK(fast_progress_put(&lv->client, P, &p, &written, &err));
 	assert_false(written);
