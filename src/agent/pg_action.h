@@ -31,6 +31,16 @@ int agent_pg_take_intent(agent_pg *p, const etcd_client *etcd, const char *prefi
 			 const conf_unit *unit, bool *acted, pgr_err *err) __attribute__((warn_unused_result));
 
 /*
+ * Waits up to period_ms for a pg intent this agent has not answered yet, reading its key every
+ * AGENT_PG_POLL_MS: true as soon as there is one (take it with agent_pg_take_intent), false at the end of
+ * the period or when etcd cannot be read. For the intent poller while a switchover is marked: an ask is
+ * seen within AGENT_PG_POLL_MS instead of the poller's period.
+ */
+#define AGENT_PG_POLL_MS 10
+bool agent_pg_intent_waiting(agent_pg *p, const etcd_client *etcd, const char *prefix, const conf_unit *unit,
+			     long period_ms);
+
+/*
  * The data directory of the unit's PostgreSQL, as its Patroni reads it (postgresql.data_dir): from the user's
  * config for an adopted unit (adopt/adopt.h: Debian's keeps /var/lib/postgresql/15/main), else from
  * DIR/units/<member>/patroni.yml (pgrefresh's: DIR/units/<member>/data). -1 naming the file when it has none.

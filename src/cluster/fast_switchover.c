@@ -265,17 +265,24 @@ static void end_claim(fast_run *r, fast_progress_op op)
 		log_warn("fast switchover %s -> %s: %s", r->progress.from, r->progress.to, err.msg);
 }
 
-/* Asks member's agent for action, waits (bounded) for its answer to this ask; -1: failed or not answered. */
-static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const char *standby, long long bound_ms,
-		     pg_answer *answer, pgr_err *err)
+/* Asks member's agent for action (its intent written; the token: the progress's and the action's). */
+static int ask(fast_run *r, const conf_unit *unit, pg_action action, const char *standby, pgr_err *err)
 {
 	char token[64], by[128];
-	long long deadline = proc_now_ms() + bound_ms;
 
 	snprintf(token, sizeof(token), "%.40s:%s", r->progress.token, pg_action_name(action));
 	snprintf(by, sizeof(by), "fast switchover %s -> %s", r->old->member, r->cand->member);
-	if (pg_intent_ask(r->etcd, r->prefix, unit->member, action, standby, token, by, err) != 0)
-		return -1;
+	return pg_intent_ask(r->etcd, r->prefix, unit->member, action, standby, token, by, err);
+}
+
+/* Waits (bounded) for member's agent's answer to the ask of action; -1: failed or not answered. */
+static int await_answer(fast_run *r, const conf_unit *unit, pg_action action, long long bound_ms, pg_answer *answer,
+			pgr_err *err)
+{
+	char token[64];
+	long long deadline = proc_now_ms() + bound_ms;
+
+	snprintf(token, sizeof(token), "%.40s:%s", r->progress.token, pg_action_name(action));
 	for (;;) {
 		bool found = false;
 		pgr_err rerr;
@@ -292,6 +299,15 @@ static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const
 					   pg_action_name(action), bound_ms / 1000);
 		proc_sleep_ms(POLL_MS);
 	}
+}
+
+/* Asks member's agent for action, waits (bounded) for its answer to this ask; -1: failed or not answered. */
+static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const char *standby, long long bound_ms,
+		     pg_answer *answer, pgr_err *err)
+{
+	if (ask(r, unit, action, standby, err) != 0)
+		return -1;
+	return await_answer(r, unit, action, bound_ms, answer, err);
 }
 
 /* Whether every member of the cluster says it is paused (the candidate's /cluster, then each /patroni). */
@@ -478,6 +494,14 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 			end_claim(&r, FAST_PROGRESS_REMOVE); /* nothing done */
 		return -1;
 	}
+	/*
+	 * the candidate's override asked now, answered while Patroni pauses and the old primary stops (awaited at
+	 * sync-override): on a standby synchronous_standby_names does nothing, and every abort from here resets it
+	 */
+	if (ask(&r, cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, err) != 0) {
+		abort_run(&r, out);
+		return -1;
+	}
 	if (maintenance(&r, true, err) != 0) {
 		abort_run(&r, out);
 		return pgr_err_prefix(err, "could not put Patroni in maintenance mode; nothing changed");
@@ -519,9 +543,9 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 		return -1;
 	}
 
-	/* no commit answered on the candidate without its standby, from its promotion on */
+	/* no commit answered on the candidate without its standby, from its promotion on (asked at maintenance-on) */
 	if (record(&r, FAST_SYNC_OVERRIDE, err) != 0 ||
-	    ask_agent(&r, cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, AGENT_BOUND_MS, &answer, err) != 0) {
+	    await_answer(&r, cand, PG_ACTION_SYNC_OVERRIDE, AGENT_BOUND_MS, &answer, err) != 0) {
 		abort_run(&r, out);
 		return -1;
 	}
