@@ -18,10 +18,10 @@
 static const fast_step_def steps[] = {
 	{ FAST_CHECKPOINT, "checkpoint", FAST_BY_COORDINATOR,
 	  "CHECKPOINT taken on the old primary before the pause: its shutdown checkpoint writes little" },
-	{ FAST_PAUSE_POOLER, "pause-pooler", FAST_BY_COORDINATOR,
-	  "every PgBouncer paused (bounded, undone on timeout): no client sends anything" },
 	{ FAST_MAINTENANCE_ON, "maintenance-on", FAST_BY_COORDINATOR,
-	  "Patroni in maintenance mode, seen by every member: it promotes and demotes nobody" },
+	  "Patroni in maintenance mode, seen by every member, before the pause: it promotes and demotes nobody" },
+	{ FAST_PAUSE_POOLER, "pause-pooler", FAST_BY_COORDINATOR,
+	  "every PgBouncer paused (bounded, undone on timeout, and maintenance mode with it): no client sends anything" },
 	{ FAST_STOP_OLD, "stop-old", FAST_BY_OLD_AGENT,
 	  "the old primary stopped (fast): its shutdown checkpoint written and sent; pg_controldata reported" },
 	{ FAST_CHECK_CANDIDATE, "check-candidate", FAST_BY_COORDINATOR,
@@ -451,20 +451,46 @@ static int take_key(fast_run *r, pgr_err *err)
 	return 0;
 }
 
-int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
-			   const conf_unit *old, const conf_unit *cand, long long *promote_ms, fast_outcome *out,
-			   pgr_err *err)
+/* The run of a switchover prepared by owner_lease (its progress read back): -1 when it is not there or not its. */
+static int run_of(fast_run *r, const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+		  const conf_unit *old, const conf_unit *cand, pgr_err *err)
+{
+	cluster_secrets secrets;
+	bool found = false;
+
+	memset(r, 0, sizeof(*r));
+	r->conf = conf;
+	r->etcd = etcd;
+	r->old = old;
+	r->cand = cand;
+	if (etcd == NULL || owner_lease == 0)
+		return pgr_err_set(err, "the fast switchover needs etcd and a lease (its steps are recorded there)");
+	conf_etcd_prefix(conf, r->prefix, sizeof(r->prefix));
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	pg_conninfo(r->cand_conninfo, sizeof(r->cand_conninfo), cand->host, cand->pg_port, conf->superuser,
+		    secrets.superuser_password, "postgres", 2);
+	conf_unit_patroni(conf, cand, &r->pc, r->cand_url, sizeof(r->cand_url));
+	conf_unit_api_url(conf, old, r->old_url, sizeof(r->old_url));
+	if (fast_progress_read(etcd, r->prefix, &r->progress, &found, err) != 0)
+		return -1;
+	if (!found || r->progress.lease != owner_lease || strcmp(r->progress.from, old->member) != 0 ||
+	    strcmp(r->progress.to, cand->member) != 0)
+		return pgr_err_set(err, "the fast switchover %s -> %s was not prepared by this process (lease %" PRId64 ")",
+				   old->name, cand->name, owner_lease);
+	return 0;
+}
+
+int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			    const conf_unit *old, const conf_unit *cand, pgr_err *err)
 {
 	fast_run r = { .conf = conf, .etcd = etcd, .old = old, .cand = cand };
 	cluster_secrets secrets;
-	pg_answer answer;
-	long long t_stop, deadline;
-	uint64_t checkpoint = 0;
+	fast_outcome out;
+	long long deadline;
 	bool mine = false;
 	int64_t holder = 0;
 
-	*out = FAST_OUT_ABORTED;
-	*promote_ms = 0;
 	if (etcd == NULL || owner_lease == 0)
 		return pgr_err_set(err, "the fast switchover needs etcd and a lease (its steps are recorded there)");
 	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
@@ -488,34 +514,67 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 					"changed",
 				   holder);
 
-	/* maintenance mode: Patroni promotes, demotes and restarts nobody from here (P1, P2) */
+	/*
+	 * maintenance mode, clients still running: Patroni promotes, demotes and restarts nobody from here (P1, P2);
+	 * ended again if PgBouncer's PAUSE does not follow
+	 */
 	if (record(&r, FAST_MAINTENANCE_ON, err) != 0) {
 		if (!r.lost)
 			end_claim(&r, FAST_PROGRESS_REMOVE); /* nothing done */
 		return -1;
 	}
 	/*
-	 * the candidate's override asked now, answered while Patroni pauses and the old primary stops (awaited at
-	 * sync-override): on a standby synchronous_standby_names does nothing, and every abort from here resets it
+	 * the candidate's override asked now, answered while Patroni pauses (awaited at sync-override): on a standby
+	 * synchronous_standby_names does nothing, and every abort from here resets it
 	 */
 	if (ask(&r, cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, err) != 0) {
-		abort_run(&r, out);
+		abort_run(&r, &out);
 		return -1;
 	}
 	if (maintenance(&r, true, err) != 0) {
-		abort_run(&r, out);
+		abort_run(&r, &out);
 		return pgr_err_prefix(err, "could not put Patroni in maintenance mode; nothing changed");
 	}
 	deadline = proc_now_ms() + MAINTENANCE_BOUND_MS;
 	while (!all_paused(&r)) {
 		if (proc_now_ms() > deadline) {
-			abort_run(&r, out);
+			abort_run(&r, &out);
 			return pgr_err_set(err, "not every Patroni member reported maintenance mode within %d s; nothing "
 						"changed",
 					   MAINTENANCE_BOUND_MS / 1000);
 		}
 		proc_sleep_ms(POLL_MS);
 	}
+	return 0;
+}
+
+void fast_switchover_unprepare(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			       const conf_unit *old, const conf_unit *cand)
+{
+	fast_run r;
+	fast_outcome out;
+	pgr_err err;
+
+	if (run_of(&r, conf, etcd, owner_lease, old, cand, &err) != 0) {
+		log_warn("fast switchover %s -> %s not undone: %s", old->name, cand->name, err.msg);
+		return;
+	}
+	abort_run(&r, &out);
+}
+
+int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			   const conf_unit *old, const conf_unit *cand, long long *promote_ms, fast_outcome *out,
+			   pgr_err *err)
+{
+	fast_run r;
+	pg_answer answer;
+	long long t_stop, deadline;
+	uint64_t checkpoint = 0;
+
+	*out = FAST_OUT_ABORTED;
+	*promote_ms = 0;
+	if (run_of(&r, conf, etcd, owner_lease, old, cand, err) != 0)
+		return -1; /* not prepared: nothing of it to undo */
 
 	/* the old primary stopped by its own agent: its shutdown checkpoint is its last record */
 	if (record(&r, FAST_STOP_OLD, err) != 0) {

@@ -1027,6 +1027,13 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
 		log_warn("CHECKPOINT before the switchover: %s", qerr.msg);
 
+	/* switchover=fast: Patroni's maintenance mode before the PAUSE, clients still running (docs/fast-switchover.md) */
+	if (policy->fast && fast_switchover_prepare(conf, etcd, mark.lease, old, cand, err) != 0) {
+		finish(conf, etcd, &mark, leader, candidate);
+		pgr_err_prefix(err, "fast switchover to %s not started", cand->name);
+		return SWITCHOVER_FAILED;
+	}
+
 	/* 4. PAUSE, bounded: a transaction that began since still holds it; then undone at once, tried again */
 	t0 = proc_now_ms();
 	if (mark.lease != 0) {
@@ -1034,6 +1041,8 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 		note_mark(conf, etcd, &mark);
 	}
 	if (pause_all(conf, &timed_out, err) != 0) {
+		if (policy->fast) /* no pause, no fast switchover: Patroni out of maintenance mode again */
+			fast_switchover_unprepare(conf, etcd, mark.lease, old, cand);
 		mark.pgbouncer_paused = false;
 		if (!timed_out) {
 			finish(conf, etcd, &mark, leader, candidate);
