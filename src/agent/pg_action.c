@@ -130,6 +130,25 @@ static pid_t postmaster_pid(const char *pidfile)
 	return (pid_t)pid;
 }
 
+bool agent_pg_postmaster_gone(pid_t pid)
+{
+	char path[64], *text = NULL, *paren;
+	bool gone = false;
+	pgr_err err;
+
+	if (pid <= 0)
+		return false;
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (file_read_all(path, &text, NULL, &err) != 0)
+		return access(path, F_OK) != 0;
+	paren = strrchr(text, ')');
+	gone = paren != NULL && (paren[1] == ' ') && (paren[2] == 'Z' || paren[2] == 'X');
+	free(text);
+	return gone;
+}
+
 /* Stopped, fast; then what pg_controldata says. A PostgreSQL not running is stopped already. */
 static int ensure_stopped(const cluster_conf *conf, const conf_unit *unit, pg_answer *a, pgr_err *err)
 {
@@ -158,7 +177,7 @@ static int ensure_stopped(const cluster_conf *conf, const conf_unit *unit, pg_an
 			return pgr_err_set(err, "pg_ctl stop -m fast exited %d: %.200s", status, out);
 		deadline = proc_now_ms() + STOP_TIMEOUT_S * 1000LL;
 		/* as pg_ctl's own wait: done when the pidfile is gone, or its postmaster died without removing it */
-		while (access(pidfile, F_OK) == 0 && !(pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)) {
+		while (access(pidfile, F_OK) == 0 && !agent_pg_postmaster_gone(pid)) {
 			if (proc_now_ms() > deadline)
 				return pgr_err_set(err, "PostgreSQL did not stop within %d s of pg_ctl stop -m fast (%s remains)",
 						   STOP_TIMEOUT_S, pidfile);

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
@@ -50,6 +51,12 @@ int agent_pg_data_dir(const cluster_conf *conf, const conf_unit *unit, char *buf
 /* postgresql.data_dir of a Patroni config's text (origin names it in errors): an absolute path. Pure. */
 int agent_pg_data_dir_parse(const char *yml, const char *origin, char *buf, size_t len, pgr_err *err)
 	__attribute__((warn_unused_result));
+
+/*
+ * Whether the postmaster pid is gone: no such process, or a zombie (killed, not yet reaped by its parent,
+ * Patroni: kill(pid, 0) still succeeds on it). pid 0 (unknown): not known gone. The stop's wait ends then.
+ */
+bool agent_pg_postmaster_gone(pid_t pid);
 
 /* synchronous_standby_names naming exactly that standby ("FIRST 1 (\"pg-2\")"); -1 for a name that is not
  * [A-Za-z0-9_.-]+ (nothing else is put in the SQL). Pure. */

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "agent/pg_action.h"
@@ -403,6 +405,30 @@ static void test_data_dir_of_unit(void **state)
 	assert_int_equal(dir_remove_all(dir, &err), 0);
 }
 
+/* The stop's wait ends when the postmaster is gone: exited and reaped, or a zombie its parent has not reaped yet */
+static void test_postmaster_gone(void **state)
+{
+	pid_t kid;
+	int status;
+
+	(void)state;
+	assert_false(agent_pg_postmaster_gone(0));
+	assert_false(agent_pg_postmaster_gone(getpid()));
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	assert_false(agent_pg_postmaster_gone(kid)); /* running */
+	assert_int_equal(kill(kid, SIGKILL), 0);
+	for (int i = 0; i < 200 && !agent_pg_postmaster_gone(kid); i++)
+		usleep(5000);
+	assert_true(agent_pg_postmaster_gone(kid)); /* killed, not reaped: a zombie */
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	assert_true(agent_pg_postmaster_gone(kid)); /* reaped: no such process */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -415,6 +441,7 @@ int main(void)
 		cmocka_unit_test(test_progress_condition),
 		cmocka_unit_test(test_data_dir_parse),
 		cmocka_unit_test(test_data_dir_of_unit),
+		cmocka_unit_test(test_postmaster_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
