@@ -826,3 +826,23 @@ int adopt_unit_write_tags(const cluster_conf *conf, const conf_unit *unit, const
 	free(edited);
 	return rc == 0 ? 0 : pgr_err_prefix(err, "the tags of %s in %s", unit->name, st.config);
 }
+
+int adopt_unit_patroni_config(const cluster_conf *conf, const conf_unit *unit, char *path, size_t len, bool *adopted,
+			      pgr_err *err)
+{
+	char file[PATH_MAX + 96];
+	adopted_state st;
+
+	*adopted = false;
+	path[0] = '\0';
+	conf_unit_path(conf, unit, ADOPTED_FILE, file, sizeof(file));
+	if (access(file, F_OK) != 0)
+		return 0;
+	*adopted = true;
+	if (state_read(file, &st, err) != 0)
+		return -1;
+	if (strlen(st.config) >= len)
+		return pgr_err_set(err, "%s: the config's path is too long", file);
+	snprintf(path, len, "%s", st.config);
+	return 0;
+}

@@ -66,5 +66,9 @@ int unadopt_run(const char *dir, adopt_bin_choice choice, FILE *out, pgr_err *er
  */
 int adopt_unit_write_tags(const cluster_conf *conf, const conf_unit *unit, const patroni_tags *tags, bool *adopted,
 			  pgr_err *err) __attribute__((warn_unused_result));
+/* For the unit's agent: the Patroni config of an adopted unit (the user's, which Patroni reads) into path, and
+ * *adopted; a unit that is not adopted: *adopted false, path "". 0, or -1 with err. */
+int adopt_unit_patroni_config(const cluster_conf *conf, const conf_unit *unit, char *path, size_t len, bool *adopted,
+			      pgr_err *err) __attribute__((warn_unused_result));
 
 #endif

@@ -449,6 +449,9 @@ static void *intents_main(void *arg)
 				etcd_failed(ctx, LOG_LEVEL_WARN, "cannot take this unit's pg intent", &err);
 			if (acted)
 				continue; /* the next step is usually asked at once: no pause */
+			/* instead of the pause below: the pg intent read every AGENT_PG_POLL_MS, taken once asked */
+			(void)agent_pg_intent_waiting(&ctx->pg, &ctx->etcd, ctx->prefix, ctx->unit, INTENT_POLL_FAST_MS);
+			continue;
 		}
 		period = fast || marked ? INTENT_POLL_FAST_MS : INTENT_POLL_SLOW_MS;
 		for (long long slept = 0; slept < period; slept += INTENT_POLL_FAST_MS) {

@@ -1,19 +1,26 @@
 #include "agent/pg_action.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "adopt/adopt.h"
+#include "adopt/adopt_yml.h"
 #include "cluster/fast_switchover.h"
 #include "pg/pgsql.h"
+#include "util/fileutil.h"
 #include "util/log.h"
 #include "util/proc.h"
 
 #define STOP_TIMEOUT_S 60       /* pg_ctl stop -t: a fast shutdown that takes longer has failed */
 #define CONTROLDATA_TIMEOUT_MS 10000
 #define SQL_TIMEOUT_MS 10000
-#define PROMOTE_WAIT_S 30       /* pg_promote(true, ...) */
+#define PROMOTE_WAIT_S 30       /* the promotion, waited for */
+#define STOP_POLL_MS 2          /* the stopping postmaster's pidfile, looked for */
 
 int agent_pg_sync_names(const char *standby, char *buf, size_t len)
 {
@@ -24,6 +31,48 @@ int agent_pg_sync_names(const char *standby, char *buf, size_t len)
 			return -1;
 	snprintf(buf, len, "FIRST 1 (\"%s\")", standby);
 	return 0;
+}
+
+int agent_pg_data_dir_parse(const char *yml, const char *origin, char *buf, size_t len, pgr_err *err)
+{
+	adopt_patroni_conf *pc = calloc(1, sizeof(*pc));
+	int rc = -1;
+
+	buf[0] = '\0';
+	if (pc == NULL)
+		return pgr_err_set(err, "out of memory");
+	if (adopt_yml_read(yml, origin, pc, err) != 0)
+		goto out;
+	if (pc->data_dir[0] != '/')
+		pgr_err_set(err, "%s: postgresql.data_dir '%.200s' is not an absolute path", origin, pc->data_dir);
+	else if (strlen(pc->data_dir) >= len)
+		pgr_err_set(err, "%s: postgresql.data_dir is too long", origin);
+	else {
+		snprintf(buf, len, "%s", pc->data_dir);
+		rc = 0;
+	}
+out:
+	free(pc);
+	return rc;
+}
+
+int agent_pg_data_dir(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len, pgr_err *err)
+{
+	char path[PATH_MAX];
+	char *text = NULL;
+	bool adopted = false;
+	int rc;
+
+	buf[0] = '\0';
+	if (adopt_unit_patroni_config(conf, unit, path, sizeof(path), &adopted, err) != 0)
+		return -1;
+	if (!adopted)
+		conf_unit_path(conf, unit, "patroni.yml", path, sizeof(path));
+	if (file_read_all(path, &text, NULL, err) != 0)
+		return pgr_err_prefix(err, "the data directory of %s", unit->name);
+	rc = agent_pg_data_dir_parse(text, path, buf, len, err);
+	free(text);
+	return rc;
 }
 
 static int conninfo_of(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len, pgr_err *err)
@@ -45,7 +94,8 @@ static int read_controldata(const cluster_conf *conf, const conf_unit *unit, con
 	int status = 0;
 
 	conf_unit_path(conf, unit, "bin/pg_controldata", bin, sizeof(bin));
-	conf_unit_path(conf, unit, "data", data, sizeof(data));
+	if (agent_pg_data_dir(conf, unit, data, sizeof(data), err) != 0)
+		return -1;
 	{
 		char *const argv[] = { "/usr/bin/env", "LC_ALL=C", bin, "-D", data, NULL };
 
@@ -63,45 +113,98 @@ static int read_controldata(const cluster_conf *conf, const conf_unit *unit, con
 	return 0;
 }
 
+/* The postmaster's pid, the first line of its postmaster.pid (0: none readable). */
+static pid_t postmaster_pid(const char *pidfile)
+{
+	char *text = NULL, *end;
+	long pid;
+	pgr_err err;
+
+	if (file_read_all(pidfile, &text, NULL, &err) != 0)
+		return 0;
+	errno = 0;
+	pid = strtol(text, &end, 10);
+	if (errno != 0 || end == text || pid <= 0 || (*end != '\n' && *end != '\0'))
+		pid = 0;
+	free(text);
+	return (pid_t)pid;
+}
+
+bool agent_pg_postmaster_gone(pid_t pid)
+{
+	char path[64], *text = NULL, *paren;
+	bool gone = false;
+	pgr_err err;
+
+	if (pid <= 0)
+		return false;
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (file_read_all(path, &text, NULL, &err) != 0)
+		return access(path, F_OK) != 0;
+	paren = strrchr(text, ')');
+	gone = paren != NULL && (paren[1] == ' ') && (paren[2] == 'Z' || paren[2] == 'X');
+	free(text);
+	return gone;
+}
+
 /* Stopped, fast; then what pg_controldata says. A PostgreSQL not running is stopped already. */
 static int ensure_stopped(const cluster_conf *conf, const conf_unit *unit, pg_answer *a, pgr_err *err)
 {
-	char bin[PATH_MAX], data[PATH_MAX], pidfile[PATH_MAX], timeout[16], out[2048];
+	char bin[PATH_MAX], data[PATH_MAX], pidfile[PATH_MAX], out[2048];
 	proc_user as;
 	int status = 0;
 
 	if (proc_user_for_servers(&as, err) != 0)
 		return -1;
 	conf_unit_path(conf, unit, "bin/pg_ctl", bin, sizeof(bin));
-	conf_unit_path(conf, unit, "data", data, sizeof(data));
-	conf_unit_path(conf, unit, "data/postmaster.pid", pidfile, sizeof(pidfile));
-	snprintf(timeout, sizeof(timeout), "%d", STOP_TIMEOUT_S);
+	if (agent_pg_data_dir(conf, unit, data, sizeof(data), err) != 0)
+		return -1;
+	if ((size_t)snprintf(pidfile, sizeof(pidfile), "%s/postmaster.pid", data) >= sizeof(pidfile))
+		return pgr_err_set(err, "%s/postmaster.pid: the path is too long", data);
 	if (access(pidfile, F_OK) == 0) {
-		char *const argv[] = { bin, "stop", "-D", data, "-m", "fast", "-w", "-t", timeout, NULL };
+		/* -W: pg_ctl's own wait polls every 100 ms; the postmaster removes its pidfile as its last act */
+		char *const argv[] = { bin, "stop", "-D", data, "-m", "fast", "-W", NULL };
+		long long deadline;
+		pid_t pid;
 
-		if (proc_run(argv, &as, (STOP_TIMEOUT_S + 5) * 1000L, out, sizeof(out), &status, err) != 0)
+		pid = postmaster_pid(pidfile);
+		if (proc_run(argv, &as, 10000, out, sizeof(out), &status, err) != 0)
 			return pgr_err_prefix(err, "pg_ctl stop");
 		/* exit 1 with no postmaster.pid left: it was stopping already, or stopped between */
 		if (status != 0 && access(pidfile, F_OK) == 0)
 			return pgr_err_set(err, "pg_ctl stop -m fast exited %d: %.200s", status, out);
+		deadline = proc_now_ms() + STOP_TIMEOUT_S * 1000LL;
+		/* as pg_ctl's own wait: done when the pidfile is gone, or its postmaster died without removing it */
+		while (access(pidfile, F_OK) == 0 && !agent_pg_postmaster_gone(pid)) {
+			if (proc_now_ms() > deadline)
+				return pgr_err_set(err, "PostgreSQL did not stop within %d s of pg_ctl stop -m fast (%s remains)",
+						   STOP_TIMEOUT_S, pidfile);
+			proc_sleep_ms(STOP_POLL_MS);
+		}
 	}
 	return read_controldata(conf, unit, &as, a, err);
 }
 
+/*
+ * Promoted, waited for: pg_promote(false) signals it, then the session itself watches pg_is_in_recovery()
+ * every 2 ms (pg_promote(true) polls every 100 ms). Already promoted: nothing done. Bounded by
+ * statement_timeout.
+ */
 static int ensure_promoted(const char *conninfo, pgr_err *err)
 {
-	char out[16], sql[64];
+	char sql[512];
 
-	if (pg_query_text_timeout(conninfo, "SELECT pg_is_in_recovery()", SQL_TIMEOUT_MS, out, sizeof(out), err) != 0)
-		return -1;
-	if (strcmp(out, "f") == 0)
-		return 0;
-	snprintf(sql, sizeof(sql), "SELECT pg_promote(true, %d)", PROMOTE_WAIT_S);
-	if (pg_query_text_timeout(conninfo, sql, (PROMOTE_WAIT_S + 5) * 1000L, out, sizeof(out), err) != 0)
-		return -1;
-	if (strcmp(out, "t") != 0)
-		return pgr_err_set(err, "pg_promote() did not finish within %d s", PROMOTE_WAIT_S);
-	return 0;
+	snprintf(sql, sizeof(sql),
+		 "SET statement_timeout = '%ds'; "
+		 "DO $$ BEGIN "
+		 "IF pg_is_in_recovery() THEN "
+		 "IF NOT pg_promote(false) THEN RAISE EXCEPTION 'pg_promote() could not signal the postmaster'; END IF; "
+		 "WHILE pg_is_in_recovery() LOOP PERFORM pg_sleep(0.002); END LOOP; "
+		 "END IF; END $$",
+		 PROMOTE_WAIT_S);
+	return pg_exec_timeout(conninfo, sql, (PROMOTE_WAIT_S + 5) * 1000L, err);
 }
 
 static int set_sync_names(const char *conninfo, const char *names, pgr_err *err)
@@ -152,6 +255,26 @@ static void ensure(const pg_intent *intent, const cluster_conf *conf, const conf
 	a->ok = rc == 0;
 	if (rc != 0)
 		snprintf(a->error, sizeof(a->error), "%s", err.msg);
+}
+
+bool agent_pg_intent_waiting(agent_pg *p, const etcd_client *etcd, const char *prefix, const conf_unit *unit,
+			     long period_ms)
+{
+	long long deadline = proc_now_ms() + period_ms;
+
+	for (;;) {
+		pg_intent intent;
+		bool found = false;
+		pgr_err err;
+
+		if (pg_intent_read(etcd, prefix, unit->member, &intent, &found, &err) != 0)
+			return false; /* said by agent_pg_take_intent at the next poll */
+		if (found && (!p->seeded || strcmp(intent.token, p->answered) != 0))
+			return true;
+		if (proc_now_ms() + AGENT_PG_POLL_MS > deadline)
+			return false;
+		proc_sleep_ms(AGENT_PG_POLL_MS);
+	}
 }
 
 int agent_pg_take_intent(agent_pg *p, const etcd_client *etcd, const char *prefix, const cluster_conf *conf,

@@ -10,6 +10,8 @@
 #define PGR_AGENT_PG_ACTION_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
 
 #include "cluster/conf.h"
 #include "etcd/etcd.h"
@@ -28,6 +30,33 @@ typedef struct agent_pg {
  */
 int agent_pg_take_intent(agent_pg *p, const etcd_client *etcd, const char *prefix, const cluster_conf *conf,
 			 const conf_unit *unit, bool *acted, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Waits up to period_ms for a pg intent this agent has not answered yet, reading its key every
+ * AGENT_PG_POLL_MS: true as soon as there is one (take it with agent_pg_take_intent), false at the end of
+ * the period or when etcd cannot be read. For the intent poller while a switchover is marked: an ask is
+ * seen within AGENT_PG_POLL_MS instead of the poller's period.
+ */
+#define AGENT_PG_POLL_MS 10
+bool agent_pg_intent_waiting(agent_pg *p, const etcd_client *etcd, const char *prefix, const conf_unit *unit,
+			     long period_ms);
+
+/*
+ * The data directory of the unit's PostgreSQL, as its Patroni reads it (postgresql.data_dir): from the user's
+ * config for an adopted unit (adopt/adopt.h: Debian's keeps /var/lib/postgresql/15/main), else from
+ * DIR/units/<member>/patroni.yml (pgrefresh's: DIR/units/<member>/data). -1 naming the file when it has none.
+ */
+int agent_pg_data_dir(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len, pgr_err *err)
+	__attribute__((warn_unused_result));
+/* postgresql.data_dir of a Patroni config's text (origin names it in errors): an absolute path. Pure. */
+int agent_pg_data_dir_parse(const char *yml, const char *origin, char *buf, size_t len, pgr_err *err)
+	__attribute__((warn_unused_result));
+
+/*
+ * Whether the postmaster pid is gone: no such process, or a zombie (killed, not yet reaped by its parent,
+ * Patroni: kill(pid, 0) still succeeds on it). pid 0 (unknown): not known gone. The stop's wait ends then.
+ */
+bool agent_pg_postmaster_gone(pid_t pid);
 
 /* synchronous_standby_names naming exactly that standby ("FIRST 1 (\"pg-2\")"); -1 for a name that is not
  * [A-Za-z0-9_.-]+ (nothing else is put in the SQL). Pure. */

@@ -18,10 +18,10 @@
 static const fast_step_def steps[] = {
 	{ FAST_CHECKPOINT, "checkpoint", FAST_BY_COORDINATOR,
 	  "CHECKPOINT taken on the old primary before the pause: its shutdown checkpoint writes little" },
-	{ FAST_PAUSE_POOLER, "pause-pooler", FAST_BY_COORDINATOR,
-	  "every PgBouncer paused (bounded, undone on timeout): no client sends anything" },
 	{ FAST_MAINTENANCE_ON, "maintenance-on", FAST_BY_COORDINATOR,
-	  "Patroni in maintenance mode, seen by every member: it promotes and demotes nobody" },
+	  "Patroni in maintenance mode, seen by every member, before the pause: it promotes and demotes nobody" },
+	{ FAST_PAUSE_POOLER, "pause-pooler", FAST_BY_COORDINATOR,
+	  "every PgBouncer paused (bounded, undone on timeout, and maintenance mode with it): no client sends anything" },
 	{ FAST_STOP_OLD, "stop-old", FAST_BY_OLD_AGENT,
 	  "the old primary stopped (fast): its shutdown checkpoint written and sent; pg_controldata reported" },
 	{ FAST_CHECK_CANDIDATE, "check-candidate", FAST_BY_COORDINATOR,
@@ -234,28 +234,55 @@ typedef struct fast_run {
 	char cand_conninfo[1024];
 	patroni_client pc;
 	char cand_url[200], old_url[200];
+	bool lost; /* a write of the progress found the owner key not ours: this process takes no further step */
 } fast_run;
 
+/* Records the step about to be taken, conditioned on r->progress.lease holding the owner key. */
 static int record(fast_run *r, fast_step step, pgr_err *err)
 {
+	bool written = false;
+
 	snprintf(r->progress.step, sizeof(r->progress.step), "%s", steps[step].name);
 	log_info("fast switchover %s -> %s: %s", r->old->name, r->cand->name, steps[step].name);
-	if (fast_progress_put(r->etcd, r->prefix, &r->progress, err) != 0)
+	if (fast_progress_put(r->etcd, r->prefix, &r->progress, &written, err) != 0)
 		return pgr_err_prefix(err, "cannot record the fast switchover's step %s", steps[step].name);
+	if (!written) {
+		r->lost = true;
+		return pgr_err_set(err, "the fast switchover's step %s was not recorded: lease %" PRId64 " no longer holds "
+					"%s%s (its owner lost its lease, or another process took over); no further step taken",
+				   steps[step].name, r->progress.lease, r->prefix, FAST_OWNER_LEAF);
+	}
 	return 0;
 }
 
-/* Asks member's agent for action, waits (bounded) for its answer to this ask; -1: failed or not answered. */
-static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const char *standby, long long bound_ms,
-		     pg_answer *answer, pgr_err *err)
+/* The claim given up (op FAST_PROGRESS_RELEASE: the progress kept for the next coordinator; _REMOVE: ended). */
+static void end_claim(fast_run *r, fast_progress_op op)
+{
+	bool done = false;
+	pgr_err err;
+
+	if (fast_progress_end(r->etcd, r->prefix, r->progress.lease, op, &done, &err) != 0)
+		log_warn("fast switchover %s -> %s: %s", r->progress.from, r->progress.to, err.msg);
+}
+
+/* Asks member's agent for action (its intent written; the token: the progress's and the action's). */
+static int ask(fast_run *r, const conf_unit *unit, pg_action action, const char *standby, pgr_err *err)
 {
 	char token[64], by[128];
-	long long deadline = proc_now_ms() + bound_ms;
 
 	snprintf(token, sizeof(token), "%.40s:%s", r->progress.token, pg_action_name(action));
 	snprintf(by, sizeof(by), "fast switchover %s -> %s", r->old->member, r->cand->member);
-	if (pg_intent_ask(r->etcd, r->prefix, unit->member, action, standby, token, by, err) != 0)
-		return -1;
+	return pg_intent_ask(r->etcd, r->prefix, unit->member, action, standby, token, by, err);
+}
+
+/* Waits (bounded) for member's agent's answer to the ask of action; -1: failed or not answered. */
+static int await_answer(fast_run *r, const conf_unit *unit, pg_action action, long long bound_ms, pg_answer *answer,
+			pgr_err *err)
+{
+	char token[64];
+	long long deadline = proc_now_ms() + bound_ms;
+
+	snprintf(token, sizeof(token), "%.40s:%s", r->progress.token, pg_action_name(action));
 	for (;;) {
 		bool found = false;
 		pgr_err rerr;
@@ -272,6 +299,15 @@ static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const
 					   pg_action_name(action), bound_ms / 1000);
 		proc_sleep_ms(POLL_MS);
 	}
+}
+
+/* Asks member's agent for action, waits (bounded) for its answer to this ask; -1: failed or not answered. */
+static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const char *standby, long long bound_ms,
+		     pg_answer *answer, pgr_err *err)
+{
+	if (ask(r, unit, action, standby, err) != 0)
+		return -1;
+	return await_answer(r, unit, action, bound_ms, answer, err);
 }
 
 /* Whether every member of the cluster says it is paused (the candidate's /cluster, then each /patroni). */
@@ -347,6 +383,13 @@ static void abort_run(fast_run *r, fast_outcome *out)
 	pg_answer answer;
 	pgr_err err;
 
+	if (r->lost) {
+		/* another process holds the switchover now (or nobody, until the next coordinator): it decides */
+		*out = FAST_OUT_HALTED;
+		log_warn("fast switchover %s -> %s: not undone by this process, which no longer owns it", r->progress.from,
+			 r->progress.to);
+		return;
+	}
 	*out = FAST_OUT_ABORTED;
 	if (ask_agent(r, r->old, PG_ACTION_NONE, "", AGENT_BOUND_MS, &answer, &err) != 0)
 		log_warn("fast switchover abort: %s", err.msg);
@@ -355,8 +398,7 @@ static void abort_run(fast_run *r, fast_outcome *out)
 	if (maintenance(r, false, &err) != 0)
 		log_error("fast switchover abort: could not end Patroni's maintenance mode (%s): run `patronictl resume`",
 			  err.msg);
-	if (fast_progress_remove(r->etcd, r->prefix, &err) != 0)
-		log_warn("fast switchover abort: %s", err.msg);
+	end_claim(r, FAST_PROGRESS_REMOVE);
 }
 
 static int wait_replayed(fast_run *r, uint64_t checkpoint, pgr_err *err)
@@ -409,18 +451,46 @@ static int take_key(fast_run *r, pgr_err *err)
 	return 0;
 }
 
-int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
-			   const conf_unit *old, const conf_unit *cand, long long *promote_ms, fast_outcome *out,
-			   pgr_err *err)
+/* The run of a switchover prepared by owner_lease (its progress read back): -1 when it is not there or not its. */
+static int run_of(fast_run *r, const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+		  const conf_unit *old, const conf_unit *cand, pgr_err *err)
+{
+	cluster_secrets secrets;
+	bool found = false;
+
+	memset(r, 0, sizeof(*r));
+	r->conf = conf;
+	r->etcd = etcd;
+	r->old = old;
+	r->cand = cand;
+	if (etcd == NULL || owner_lease == 0)
+		return pgr_err_set(err, "the fast switchover needs etcd and a lease (its steps are recorded there)");
+	conf_etcd_prefix(conf, r->prefix, sizeof(r->prefix));
+	if (secrets_load(conf->dir, &secrets, err) != 0)
+		return -1;
+	pg_conninfo(r->cand_conninfo, sizeof(r->cand_conninfo), cand->host, cand->pg_port, conf->superuser,
+		    secrets.superuser_password, "postgres", 2);
+	conf_unit_patroni(conf, cand, &r->pc, r->cand_url, sizeof(r->cand_url));
+	conf_unit_api_url(conf, old, r->old_url, sizeof(r->old_url));
+	if (fast_progress_read(etcd, r->prefix, &r->progress, &found, err) != 0)
+		return -1;
+	if (!found || r->progress.lease != owner_lease || strcmp(r->progress.from, old->member) != 0 ||
+	    strcmp(r->progress.to, cand->member) != 0)
+		return pgr_err_set(err, "the fast switchover %s -> %s was not prepared by this process (lease %" PRId64 ")",
+				   old->name, cand->name, owner_lease);
+	return 0;
+}
+
+int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			    const conf_unit *old, const conf_unit *cand, pgr_err *err)
 {
 	fast_run r = { .conf = conf, .etcd = etcd, .old = old, .cand = cand };
 	cluster_secrets secrets;
-	pg_answer answer;
-	long long t_stop, deadline;
-	uint64_t checkpoint = 0;
+	fast_outcome out;
+	long long deadline;
+	bool mine = false;
+	int64_t holder = 0;
 
-	*out = FAST_OUT_ABORTED;
-	*promote_ms = 0;
 	if (etcd == NULL || owner_lease == 0)
 		return pgr_err_set(err, "the fast switchover needs etcd and a lease (its steps are recorded there)");
 	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
@@ -436,24 +506,75 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 	snprintf(r.progress.token, sizeof(r.progress.token), "fast:%" PRId64 ":%lld", owner_lease, proc_now_ms());
 	if (pick_standby(&r, r.progress.standby, sizeof(r.progress.standby), err) != 0)
 		return -1; /* nothing done yet */
-
-	/* maintenance mode: Patroni promotes, demotes and restarts nobody from here (P1, P2) */
-	if (record(&r, FAST_MAINTENANCE_ON, err) != 0)
+	/* the owner key: every record of a step from here on is conditioned on owner_lease holding it */
+	if (fast_progress_claim(etcd, r.prefix, owner_lease, &mine, &holder, err) != 0)
 		return -1;
+	if (!mine)
+		return pgr_err_set(err, "another process (lease %" PRId64 ") is taking a fast switchover's steps; nothing "
+					"changed",
+				   holder);
+
+	/*
+	 * maintenance mode, clients still running: Patroni promotes, demotes and restarts nobody from here (P1, P2);
+	 * ended again if PgBouncer's PAUSE does not follow
+	 */
+	if (record(&r, FAST_MAINTENANCE_ON, err) != 0) {
+		if (!r.lost)
+			end_claim(&r, FAST_PROGRESS_REMOVE); /* nothing done */
+		return -1;
+	}
+	/*
+	 * the candidate's override asked now, answered while Patroni pauses (awaited at sync-override): on a standby
+	 * synchronous_standby_names does nothing, and every abort from here resets it
+	 */
+	if (ask(&r, cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, err) != 0) {
+		abort_run(&r, &out);
+		return -1;
+	}
 	if (maintenance(&r, true, err) != 0) {
-		abort_run(&r, out);
+		abort_run(&r, &out);
 		return pgr_err_prefix(err, "could not put Patroni in maintenance mode; nothing changed");
 	}
 	deadline = proc_now_ms() + MAINTENANCE_BOUND_MS;
 	while (!all_paused(&r)) {
 		if (proc_now_ms() > deadline) {
-			abort_run(&r, out);
+			abort_run(&r, &out);
 			return pgr_err_set(err, "not every Patroni member reported maintenance mode within %d s; nothing "
 						"changed",
 					   MAINTENANCE_BOUND_MS / 1000);
 		}
 		proc_sleep_ms(POLL_MS);
 	}
+	return 0;
+}
+
+void fast_switchover_unprepare(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			       const conf_unit *old, const conf_unit *cand)
+{
+	fast_run r;
+	fast_outcome out;
+	pgr_err err;
+
+	if (run_of(&r, conf, etcd, owner_lease, old, cand, &err) != 0) {
+		log_warn("fast switchover %s -> %s not undone: %s", old->name, cand->name, err.msg);
+		return;
+	}
+	abort_run(&r, &out);
+}
+
+int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			   const conf_unit *old, const conf_unit *cand, long long *promote_ms, fast_outcome *out,
+			   pgr_err *err)
+{
+	fast_run r;
+	pg_answer answer;
+	long long t_stop, deadline;
+	uint64_t checkpoint = 0;
+
+	*out = FAST_OUT_ABORTED;
+	*promote_ms = 0;
+	if (run_of(&r, conf, etcd, owner_lease, old, cand, err) != 0)
+		return -1; /* not prepared: nothing of it to undo */
 
 	/* the old primary stopped by its own agent: its shutdown checkpoint is its last record */
 	if (record(&r, FAST_STOP_OLD, err) != 0) {
@@ -481,9 +602,9 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 		return -1;
 	}
 
-	/* no commit answered on the candidate without its standby, from its promotion on */
+	/* no commit answered on the candidate without its standby, from its promotion on (asked at maintenance-on) */
 	if (record(&r, FAST_SYNC_OVERRIDE, err) != 0 ||
-	    ask_agent(&r, cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, AGENT_BOUND_MS, &answer, err) != 0) {
+	    await_answer(&r, cand, PG_ACTION_SYNC_OVERRIDE, AGENT_BOUND_MS, &answer, err) != 0) {
 		abort_run(&r, out);
 		return -1;
 	}
@@ -495,6 +616,7 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 	}
 	if (ask_agent(&r, cand, PG_ACTION_PROMOTE, "", PROMOTE_BOUND_MS, &answer, err) != 0) {
 		*out = FAST_OUT_HALTED;
+		end_claim(&r, FAST_PROGRESS_RELEASE);
 		return pgr_err_prefix(err, "the promotion of %s is not confirmed; Patroni left in maintenance mode",
 				      cand->name);
 	}
@@ -502,8 +624,10 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 
 	*out = FAST_OUT_HALTED;
 	/* a standby in sync before any client is let through */
-	if (record(&r, FAST_SYNC_STANDBY, err) != 0)
+	if (record(&r, FAST_SYNC_STANDBY, err) != 0) {
+		end_claim(&r, FAST_PROGRESS_RELEASE);
 		return -1;
+	}
 	deadline = proc_now_ms() + SYNC_BOUND_MS;
 	for (;;) {
 		char o[16];
@@ -515,19 +639,24 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
 					  2000, o, sizeof(o), &qerr) == 0 &&
 		    strcmp(o, "0") != 0)
 			break;
-		if (proc_now_ms() > deadline)
+		if (proc_now_ms() > deadline) {
+			end_claim(&r, FAST_PROGRESS_RELEASE);
 			return pgr_err_set(err, "%s leads but has no synchronous standby after %d s: PgBouncer is not resumed "
 						"towards it",
 					   cand->name, SYNC_BOUND_MS / 1000);
+		}
 		proc_sleep_ms(POLL_MS);
 	}
-	if (record(&r, FAST_REPOINT_RESUME, err) != 0)
+	if (record(&r, FAST_REPOINT_RESUME, err) != 0) {
+		end_claim(&r, FAST_PROGRESS_RELEASE);
 		return -1;
+	}
 	*out = FAST_OUT_PROMOTED;
 	return 0;
 }
 
-int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand, pgr_err *err)
+int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand,
+			   int64_t owner_lease, pgr_err *err)
 {
 	fast_run r = { .conf = conf, .etcd = etcd, .cand = cand };
 	pg_answer answer;
@@ -540,13 +669,16 @@ int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, co
 		return -1;
 	if (!found)
 		return 0;
+	r.progress.lease = owner_lease; /* it holds the owner key: fast_switchover_paused's claim, or the recovery's */
 	r.old = conf_find_unit(conf, r.progress.from);
 	if (r.old == NULL)
 		r.old = cand;
 	conf_unit_patroni(conf, cand, &r.pc, r.cand_url, sizeof(r.cand_url));
 	/* the candidate takes the free leader key (P2, P3), then Patroni resumes: the old one rejoins (P4) */
-	if (record(&r, FAST_MAINTENANCE_OFF, err) != 0 || take_key(&r, err) != 0)
+	if (record(&r, FAST_MAINTENANCE_OFF, err) != 0 || take_key(&r, err) != 0) {
+		end_claim(&r, FAST_PROGRESS_RELEASE);
 		return -1;
+	}
 	/* Patroni names a sync standby only one that pg_stat_replication shows in sync: the override's, until reset */
 	deadline = proc_now_ms() + FINISH_BOUND_MS;
 	for (;;) {
@@ -570,14 +702,18 @@ int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, co
 		}
 		proc_sleep_ms(100);
 	}
-	if (record(&r, FAST_DONE, &werr) != 0)
+	if (record(&r, FAST_DONE, &werr) != 0) {
 		log_warn("%s", werr.msg);
-	if (ask_agent(&r, cand, PG_ACTION_SYNC_RESET, "", AGENT_BOUND_MS, &answer, &werr) != 0)
+		if (r.lost)
+			return 0; /* the candidate leads; whoever owns the switchover now resets the override */
+	}
+	if (ask_agent(&r, cand, PG_ACTION_SYNC_RESET, "", AGENT_BOUND_MS, &answer, &werr) != 0) {
 		log_warn("fast switchover: %s; %s keeps synchronous_standby_names naming %s (ALTER SYSTEM RESET "
 			 "synchronous_standby_names there)",
 			 werr.msg, cand->name, r.progress.standby);
-	else if (fast_progress_remove(etcd, r.prefix, &werr) != 0)
-		log_warn("fast switchover: %s", werr.msg);
+		end_claim(&r, FAST_PROGRESS_RELEASE);
+	} else
+		end_claim(&r, FAST_PROGRESS_REMOVE);
 	return 0;
 }
 
@@ -599,81 +735,120 @@ static fast_pg observe_pg(const cluster_conf *conf, const conf_unit *u)
 	return strcmp(out, "f") == 0 ? FAST_PG_PRIMARY : FAST_PG_STANDBY;
 }
 
-void fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *etcd)
+#define RECOVER_LEASE_TTL_S 5 /* the recovering process's own lease on the owner key (kept alive by a thread) */
+
+/* The recovery proper, the owner key held by r->progress.lease. */
+static void recover_owned(fast_run *r)
 {
-	fast_run r = { .conf = conf, .etcd = etcd };
+	const cluster_conf *conf = r->conf;
 	fast_observed obs = { 0 };
 	fast_recovery dec;
 	fast_outcome out;
-	cluster_secrets secrets;
 	pg_answer answer;
 	bool found = false;
 	uint64_t checkpoint = 0;
 	pgr_err err;
 
-	if (etcd == NULL)
+	if (fast_switchover_step_parse(r->progress.step, &obs.recorded) != 0) {
+		log_error("fast switchover left by a process that is gone: its progress names step %s, which is not one; "
+			  "left as it is",
+			  r->progress.step);
+		end_claim(r, FAST_PROGRESS_RELEASE);
 		return;
+	}
+	obs.old_pg = observe_pg(conf, r->old);
+	obs.cand_pg = observe_pg(conf, r->cand);
+	if (pg_answer_read(r->etcd, r->prefix, r->old->member, &answer, &found, &err) == 0 && found && answer.ok &&
+	    strncmp(answer.token, r->progress.token, strlen(r->progress.token)) == 0 && answer.state[0] != '\0') {
+		obs.old_shutdown = fast_switchover_shutdown_of(answer.state);
+		if (fast_switchover_lsn_parse(answer.checkpoint_lsn, &checkpoint, &err) == 0) {
+			snprintf(r->progress.checkpoint_lsn, sizeof(r->progress.checkpoint_lsn), "%s", answer.checkpoint_lsn);
+			obs.cand_has_old_end = obs.cand_pg == FAST_PG_STANDBY && wait_replayed(r, checkpoint, &err) == 0;
+		}
+	}
+	fast_switchover_recover(&obs, &dec);
+	log_warn("a fast switchover %s -> %s was left at its step %s by a process that is gone: %s: %s", r->old->name,
+		 r->cand->name, r->progress.step,
+		 dec.action == FAST_GO_ON ? "going on" : dec.action == FAST_ABORT ? "undoing it" : "halting", dec.why);
+	if (dec.action == FAST_HALT) {
+		log_error("fast switchover %s -> %s halted: %s; Patroni is left in maintenance mode. When a unit runs as "
+			  "primary again: `patronictl resume`, then `pgrefresh resume-refresh`",
+			  r->old->name, r->cand->name, dec.why);
+		end_claim(r, FAST_PROGRESS_RELEASE);
+		return;
+	}
+	if (dec.action == FAST_ABORT) {
+		abort_run(r, &out);
+		return;
+	}
+	if (dec.from <= FAST_PROMOTE) {
+		if ((dec.from <= FAST_SYNC_OVERRIDE &&
+		     (record(r, FAST_SYNC_OVERRIDE, &err) != 0 ||
+		      ask_agent(r, r->cand, PG_ACTION_SYNC_OVERRIDE, r->progress.standby, AGENT_BOUND_MS, &answer, &err) != 0))) {
+			log_warn("fast switchover: %s; undoing it", err.msg);
+			abort_run(r, &out);
+			return;
+		}
+		if (record(r, FAST_PROMOTE, &err) != 0 ||
+		    ask_agent(r, r->cand, PG_ACTION_PROMOTE, "", PROMOTE_BOUND_MS, &answer, &err) != 0) {
+			log_error("fast switchover %s -> %s halted: %s; Patroni is left in maintenance mode", r->old->name,
+				  r->cand->name, err.msg);
+			end_claim(r, FAST_PROGRESS_RELEASE);
+			return;
+		}
+	}
+	/* PgBouncer is resumed by the caller (it leads to the running leader); the key, maintenance mode, the reset */
+	if (fast_switchover_finish(conf, r->etcd, r->cand, r->progress.lease, &err) != 0)
+		log_error("fast switchover %s -> %s halted: %s", r->old->name, r->cand->name, err.msg);
+}
+
+bool fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *etcd)
+{
+	fast_run r = { .conf = conf, .etcd = etcd };
+	etcd_lease_keeper keeper;
+	cluster_secrets secrets;
+	bool found = false, mine = false;
+	int64_t holder = 0;
+	pgr_err err;
+
+	if (etcd == NULL)
+		return true;
 	conf_etcd_prefix(conf, r.prefix, sizeof(r.prefix));
 	if (fast_progress_read(etcd, r.prefix, &r.progress, &found, &err) != 0) {
 		log_warn("fast switchover left by a process that is gone: %s", err.msg);
-		return;
+		return false;
 	}
 	if (!found)
-		return;
+		return true;
 	r.old = conf_find_unit(conf, r.progress.from);
 	r.cand = conf_find_unit(conf, r.progress.to);
-	if (r.old == NULL || r.cand == NULL || fast_switchover_step_parse(r.progress.step, &obs.recorded) != 0 ||
-	    secrets_load(conf->dir, &secrets, &err) != 0) {
+	if (r.old == NULL || r.cand == NULL || secrets_load(conf->dir, &secrets, &err) != 0) {
 		log_error("fast switchover left by a process that is gone: its progress names %s -> %s at step %s, which "
 			  "this cluster does not have; left as it is",
 			  r.progress.from, r.progress.to, r.progress.step);
-		return;
+		return true;
 	}
 	pg_conninfo(r.cand_conninfo, sizeof(r.cand_conninfo), r.cand->host, r.cand->pg_port, conf->superuser,
 		    secrets.superuser_password, "postgres", 2);
 	conf_unit_patroni(conf, r.cand, &r.pc, r.cand_url, sizeof(r.cand_url));
 	conf_unit_api_url(conf, r.old, r.old_url, sizeof(r.old_url));
-
-	obs.old_pg = observe_pg(conf, r.old);
-	obs.cand_pg = observe_pg(conf, r.cand);
-	if (pg_answer_read(etcd, r.prefix, r.old->member, &answer, &found, &err) == 0 && found && answer.ok &&
-	    strncmp(answer.token, r.progress.token, strlen(r.progress.token)) == 0 && answer.state[0] != '\0') {
-		obs.old_shutdown = fast_switchover_shutdown_of(answer.state);
-		if (fast_switchover_lsn_parse(answer.checkpoint_lsn, &checkpoint, &err) == 0) {
-			snprintf(r.progress.checkpoint_lsn, sizeof(r.progress.checkpoint_lsn), "%s", answer.checkpoint_lsn);
-			obs.cand_has_old_end = obs.cand_pg == FAST_PG_STANDBY && wait_replayed(&r, checkpoint, &err) == 0;
-		}
+	/* its own lease on the owner key for as long as it takes the steps: if it dies, the next one can */
+	if (etcd_lease_keeper_start(&keeper, etcd, RECOVER_LEASE_TTL_S, &err) != 0) {
+		log_warn("fast switchover %s -> %s left by a process that is gone: %s; tried again later", r.old->name,
+			 r.cand->name, err.msg);
+		return false;
 	}
-	fast_switchover_recover(&obs, &dec);
-	log_warn("a fast switchover %s -> %s was left at its step %s by a process that is gone: %s: %s", r.old->name,
-		 r.cand->name, r.progress.step,
-		 dec.action == FAST_GO_ON ? "going on" : dec.action == FAST_ABORT ? "undoing it" : "halting", dec.why);
-	if (dec.action == FAST_HALT) {
-		log_error("fast switchover %s -> %s halted: %s; Patroni is left in maintenance mode. When a unit runs as "
-			  "primary again: `patronictl resume`, then `pgrefresh resume-refresh`",
-			  r.old->name, r.cand->name, dec.why);
-		return;
+	if (fast_progress_claim(etcd, r.prefix, keeper.lease, &mine, &holder, &err) != 0 || !mine) {
+		if (!mine && holder != 0)
+			log_info("fast switchover %s -> %s: another process (lease %" PRId64 ") is taking its steps",
+				 r.old->name, r.cand->name, holder);
+		else
+			log_warn("fast switchover %s -> %s: %s; tried again later", r.old->name, r.cand->name, err.msg);
+		etcd_lease_keeper_stop(&keeper);
+		return false;
 	}
-	if (dec.action == FAST_ABORT) {
-		abort_run(&r, &out);
-		return;
-	}
-	if (dec.from <= FAST_PROMOTE) {
-		if ((dec.from <= FAST_SYNC_OVERRIDE &&
-		     (record(&r, FAST_SYNC_OVERRIDE, &err) != 0 ||
-		      ask_agent(&r, r.cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, AGENT_BOUND_MS, &answer, &err) != 0))) {
-			log_warn("fast switchover: %s; undoing it", err.msg);
-			abort_run(&r, &out);
-			return;
-		}
-		if (record(&r, FAST_PROMOTE, &err) != 0 ||
-		    ask_agent(&r, r.cand, PG_ACTION_PROMOTE, "", PROMOTE_BOUND_MS, &answer, &err) != 0) {
-			log_error("fast switchover %s -> %s halted: %s; Patroni is left in maintenance mode", r.old->name,
-				  r.cand->name, err.msg);
-			return;
-		}
-	}
-	/* PgBouncer is resumed by the caller (it leads to the running leader); the key, maintenance mode, the reset */
-	if (fast_switchover_finish(conf, etcd, r.cand, &err) != 0)
-		log_error("fast switchover %s -> %s halted: %s", r.old->name, r.cand->name, err.msg);
+	r.progress.lease = keeper.lease;
+	recover_owned(&r);
+	etcd_lease_keeper_stop(&keeper); /* the owner key goes with the lease, whatever was left */
+	return true;
 }

@@ -20,8 +20,8 @@
 /* The steps, in the order they are taken (the step recorded is the one about to be taken). */
 typedef enum fast_step {
 	FAST_CHECKPOINT = 0,   /* CHECKPOINT on the old primary, before the pause */
+	FAST_MAINTENANCE_ON,   /* Patroni's maintenance mode for the cluster, seen by every member (clients still run) */
 	FAST_PAUSE_POOLER,     /* every PgBouncer paused, bounded */
-	FAST_MAINTENANCE_ON,   /* Patroni's maintenance mode for the cluster, seen by every member */
 	FAST_STOP_OLD,         /* the old primary stopped (fast) by its own agent */
 	FAST_CHECK_CANDIDATE,  /* the candidate replayed past the old primary's shutdown checkpoint */
 	FAST_SYNC_OVERRIDE,    /* the candidate's agent: synchronous_standby_names '*' before promotion */
@@ -126,7 +126,22 @@ typedef enum fast_outcome {
 } fast_outcome;
 
 /*
- * The fast switchover's steps from maintenance-on to sync-standby, PgBouncer already paused by the caller
+ * Before PgBouncer is paused, clients still running: the owner key claimed (owner_lease), the candidate's
+ * synchronous standby picked (the cascaded one), maintenance-on recorded, the candidate's override asked, Patroni
+ * put in maintenance mode and seen so by every member. -1 (err says why): nothing left changed. Once it
+ * returned 0, the caller pauses PgBouncer and calls fast_switchover_paused, or, when the PAUSE does not happen,
+ * fast_switchover_unprepare.
+ */
+int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			    const conf_unit *old, const conf_unit *cand, pgr_err *err) __attribute__((warn_unused_result));
+
+/* What fast_switchover_prepare did, undone: the override reset, maintenance mode ended, the progress removed. */
+void fast_switchover_unprepare(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
+			       const conf_unit *old, const conf_unit *cand);
+
+/*
+ * The fast switchover's steps from stop-old to sync-standby, after fast_switchover_prepare, PgBouncer already
+ * paused by the caller
  * (cluster/switchover.c, which also cascaded the other standbys from the candidate): each step recorded
  * in etcd (state/pg_intent.h's progress, owner_lease's) before it is taken; the old primary's stop and the
  * candidate's override and promotion asked of their own agents (pg intents). *promote_ms: from the stop
@@ -142,17 +157,21 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
  * the sync standby (bounded), the candidate's override is reset (Patroni's own synchronous_standby_names
  * in force again); the progress removed. -1 (err says why) when the key did not move or maintenance mode
  * could not be ended: Patroni is left in maintenance mode, the progress kept for the next coordinator.
+ * owner_lease holds the owner key (state/pg_intent.h): each step recorded is conditioned on it; the claim is
+ * given up when it returns.
  */
-int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand, pgr_err *err)
-	__attribute__((warn_unused_result));
+int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, const conf_unit *cand,
+			   int64_t owner_lease, pgr_err *err) __attribute__((warn_unused_result));
 
 /*
  * A fast switchover whose owner is gone (its progress left in etcd): what both units do now is read, and
  * fast_switchover_recover decides: go on (promote if not yet, the leader key, maintenance mode ended, the
  * override reset), undo (abort: the stop withdrawn, maintenance mode ended, Patroni takes it from there), or
  * halt (maintenance mode left on, said in the log with what to run). Called by whoever cleans up after a dead
- * switchover (switchover_clean_up_after), before PgBouncer is resumed.
+ * switchover (switchover_clean_up_after), before PgBouncer is resumed. It takes the steps under a lease of its
+ * own, claiming the owner key (state/pg_intent.h): false when it could not (another live process holds it, or
+ * etcd failed): the clean-up is left for a later call; true when there was nothing to do or it was done.
  */
-void fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *etcd);
+bool fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *etcd);
 
 #endif

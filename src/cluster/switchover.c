@@ -814,7 +814,8 @@ static void cascade_unanswered(const cluster_conf *conf, const etcd_client *etcd
 
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd)
 {
-	fast_switchover_recover_after(conf, etcd); /* switchover=fast: its own steps first (none: nothing) */
+	if (!fast_switchover_recover_after(conf, etcd)) /* switchover=fast: its own steps first (none: nothing) */
+		return; /* another live process takes them, or etcd failed: the next tick cleans up */
 	cascade_from(conf, etcd, "", "", false, NULL, 0);
 	withdraw_repoint(conf, etcd);
 	resume_all(conf);
@@ -1026,6 +1027,13 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
 		log_warn("CHECKPOINT before the switchover: %s", qerr.msg);
 
+	/* switchover=fast: Patroni's maintenance mode before the PAUSE, clients still running (docs/fast-switchover.md) */
+	if (policy->fast && fast_switchover_prepare(conf, etcd, mark.lease, old, cand, err) != 0) {
+		finish(conf, etcd, &mark, leader, candidate);
+		pgr_err_prefix(err, "fast switchover to %s not started", cand->name);
+		return SWITCHOVER_FAILED;
+	}
+
 	/* 4. PAUSE, bounded: a transaction that began since still holds it; then undone at once, tried again */
 	t0 = proc_now_ms();
 	if (mark.lease != 0) {
@@ -1033,6 +1041,8 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 		note_mark(conf, etcd, &mark);
 	}
 	if (pause_all(conf, &timed_out, err) != 0) {
+		if (policy->fast) /* no pause, no fast switchover: Patroni out of maintenance mode again */
+			fast_switchover_unprepare(conf, etcd, mark.lease, old, cand);
 		mark.pgbouncer_paused = false;
 		if (!timed_out) {
 			finish(conf, etcd, &mark, leader, candidate);
@@ -1253,7 +1263,7 @@ static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *e
 	resume_marked(conf, etcd, mark);
 	timing->paused_ms = proc_now_ms() - t0;
 	/* clients run again; Patroni follows: the leader key, maintenance mode ended, the override reset */
-	if (fast_switchover_finish(conf, etcd, cand, err) != 0)
+	if (fast_switchover_finish(conf, etcd, cand, mark->lease, err) != 0)
 		return pgr_err_prefix(err, "%s leads and PgBouncer was resumed towards it, but", cand->name);
 	timing->total_ms = proc_now_ms() - t0;
 	return 0;

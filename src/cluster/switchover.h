@@ -97,7 +97,9 @@ cascade_wait switchover_cascade_judge(bool answered, bool presence_read, bool al
 
 /*
  * After the owner of a switchover died: no standby cascades any more (each unit asked through its intent), every
- * PgBouncer resumed, the mark removed. PgBouncer should lead to the running leader first.
+ * PgBouncer resumed, the mark removed. PgBouncer should lead to the running leader first. A fast switchover's
+ * steps are recovered first (fast_switchover_recover_after); while another live process takes them (or etcd
+ * fails), nothing else is done: the next call cleans up.
  */
 void switchover_clean_up_after(const cluster_conf *conf, const etcd_client *etcd);
 

@@ -1,5 +1,6 @@
 #include "state/pg_intent.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -366,23 +367,101 @@ int fast_progress_read(const etcd_client *etcd, const char *prefix, fast_progres
 	return rc;
 }
 
-int fast_progress_put(const etcd_client *etcd, const char *prefix, const fast_progress *p, pgr_err *err)
+int fast_progress_txn_build(const char *prefix, int64_t lease, fast_progress_op op, const char *json,
+			    fast_progress_txn *txn, pgr_err *err)
 {
-	char key[256], *json = NULL;
+	memset(txn, 0, sizeof(*txn));
+	if (lease == 0)
+		return pgr_err_set(err, "%s%s: written only by the holder of a lease", prefix, FAST_PROGRESS_LEAF);
+	if (op == FAST_PROGRESS_PUT && json == NULL)
+		return pgr_err_set(err, "%s%s: no value to write", prefix, FAST_PROGRESS_LEAF);
+	snprintf(txn->owner_key, sizeof(txn->owner_key), "%s%s", prefix, FAST_OWNER_LEAF);
+	snprintf(txn->key, sizeof(txn->key), "%s%s", prefix, FAST_PROGRESS_LEAF);
+	txn->cmp = (etcd_cmp){ txn->owner_key, ETCD_CMP_LEASE, lease };
+	switch (op) {
+	case FAST_PROGRESS_PUT:
+		txn->ops[txn->nops++] = (etcd_op){ ETCD_OP_PUT, txn->key, json, 0 };
+		break;
+	case FAST_PROGRESS_REMOVE:
+		txn->ops[txn->nops++] = (etcd_op){ ETCD_OP_DELETE, txn->key, NULL, 0 };
+		txn->ops[txn->nops++] = (etcd_op){ ETCD_OP_DELETE, txn->owner_key, NULL, 0 };
+		break;
+	case FAST_PROGRESS_RELEASE:
+		txn->ops[txn->nops++] = (etcd_op){ ETCD_OP_DELETE, txn->owner_key, NULL, 0 };
+		break;
+	default:
+		return pgr_err_set(err, "%s%s: not a write (%d)", prefix, FAST_PROGRESS_LEAF, (int)op);
+	}
+	return 0;
+}
+
+int fast_progress_claim(const etcd_client *etcd, const char *prefix, int64_t lease, bool *mine, int64_t *holder,
+			pgr_err *err)
+{
+	char key[256], value[64];
+	etcd_cmp cmp;
+	etcd_op put, get;
+	etcd_kvs now = { 0 };
+	bool created = false;
+
+	*mine = false;
+	if (holder != NULL)
+		*holder = 0;
+	if (lease == 0)
+		return pgr_err_set(err, "%s%s: claimed only by the holder of a lease", prefix, FAST_OWNER_LEAF);
+	snprintf(key, sizeof(key), "%s%s", prefix, FAST_OWNER_LEAF);
+	snprintf(value, sizeof(value), "{\"lease\": %" PRId64 "}", lease);
+	cmp = (etcd_cmp){ key, ETCD_CMP_CREATE, 0 };
+	put = (etcd_op){ ETCD_OP_PUT, key, value, lease };
+	get = (etcd_op){ ETCD_OP_GET, key, NULL, 0 };
+	if (etcd_txn(etcd, &cmp, 1, &put, 1, &get, 1, &created, &now, err) != 0)
+		return pgr_err_prefix(err, "%s: cannot claim it", key);
+	if (created)
+		*mine = true;
+	else if (now.count > 0) {
+		*mine = now.items[0].lease == lease;
+		if (holder != NULL)
+			*holder = now.items[0].lease;
+	}
+	etcd_kvs_free(&now);
+	return 0;
+}
+
+static int progress_txn(const etcd_client *etcd, const char *prefix, int64_t lease, fast_progress_op op,
+			const char *json, bool *done, pgr_err *err)
+{
+	fast_progress_txn txn;
+	etcd_kvs none = { 0 };
 	int rc;
 
-	snprintf(key, sizeof(key), "%s%s", prefix, FAST_PROGRESS_LEAF);
+	*done = false;
+	if (fast_progress_txn_build(prefix, lease, op, json, &txn, err) != 0)
+		return -1;
+	rc = etcd_txn(etcd, &txn.cmp, 1, txn.ops, txn.nops, NULL, 0, done, &none, err);
+	etcd_kvs_free(&none);
+	if (rc != 0)
+		return pgr_err_prefix(err, "%s", txn.key);
+	return 0;
+}
+
+int fast_progress_put(const etcd_client *etcd, const char *prefix, const fast_progress *p, bool *written, pgr_err *err)
+{
+	char *json = NULL;
+	int rc;
+
+	*written = false;
 	if (fast_progress_to_json(p, &json, err) != 0)
 		return -1;
-	rc = etcd_put(etcd, key, json, 0, err);
+	rc = progress_txn(etcd, prefix, p->lease, FAST_PROGRESS_PUT, json, written, err);
 	free(json);
 	return rc;
 }
 
-int fast_progress_remove(const etcd_client *etcd, const char *prefix, pgr_err *err)
+int fast_progress_end(const etcd_client *etcd, const char *prefix, int64_t lease, fast_progress_op op, bool *done,
+		      pgr_err *err)
 {
-	char key[256];
-
-	snprintf(key, sizeof(key), "%s%s", prefix, FAST_PROGRESS_LEAF);
-	return etcd_delete(etcd, key, false, err);
+	*done = false;
+	if (op == FAST_PROGRESS_PUT)
+		return pgr_err_set(err, "fast_progress_end: a put is fast_progress_put");
+	return progress_txn(etcd, prefix, lease, op, NULL, done, err);
 }

@@ -11,10 +11,12 @@
  *       <prefix>pg-answers/<member>  {"token": "pg/2:1764...", "ok": true, "error": "", "state": "shut down",
  *                                     "checkpoint_lsn": "0/1511A68", "timeline": 1}
  * The answer's state/checkpoint/timeline: pg_controldata's, after a stop ("" / 0 otherwise).
- *       <prefix>switchover-fast      the fast switchover's progress, written by the owner of the switchover
- *                                    mark (state/switchover_mark.h) before each step it takes:
+ *       <prefix>switchover-fast      the fast switchover's progress, written by its owner before each step it
+ *                                    takes (the switchover mark's owner, state/switchover_mark.h, or the
+ *                                    coordinator that recovers after it), conditioned on the owner key:
  *                                    {"lease": 7587, "from": "pg-0", "to": "pg-1", "step": "promote",
  *                                     "token": "...", "standby": "pg-2", "checkpoint_lsn": "0/1511A68", "timeline": 1}
+ *       <prefix>switchover-fast-owner  bound to the owner's lease while it takes the steps: {"lease": 7587}
  */
 #ifndef PGR_STATE_PG_INTENT_H
 #define PGR_STATE_PG_INTENT_H
@@ -86,10 +88,11 @@ int pg_answer_put(const etcd_client *etcd, const char *prefix, const char *membe
 		  pgr_err *err) __attribute__((warn_unused_result));
 
 #define FAST_PROGRESS_LEAF "switchover-fast"
+#define FAST_OWNER_LEAF "switchover-fast-owner"
 
 /* The fast switchover's progress (cluster/fast_switchover.h names its steps). */
 typedef struct fast_progress {
-	int64_t lease;           /* the owner's (the switchover mark's) */
+	int64_t lease;           /* its owner's: the lease that binds the owner key while it takes the steps */
 	char from[64], to[64];   /* Patroni members: the old primary, the candidate */
 	char step[32];           /* the step about to be taken */
 	char token[64];          /* the base of the tokens of its pg intents */
@@ -102,11 +105,48 @@ typedef struct fast_progress {
 int fast_progress_to_json(const fast_progress *p, char **json, pgr_err *err) __attribute__((warn_unused_result));
 int fast_progress_parse(const char *json, fast_progress *p, pgr_err *err) __attribute__((warn_unused_result));
 
-/* Reads, writes (its owner only), removes the progress (*found false: none). */
+/*
+ * Who may write the progress: the owner key (<prefix>switchover-fast-owner), bound to the lease of the
+ * process taking the steps now. It is claimed (created) only where there is none: the previous owner's
+ * lease expired (etcd removed the key) or it gave the claim up. Every write of the progress is one
+ * transaction conditioned on the owner key still being bound to the writer's lease, so an owner that lost
+ * its lease (or never claimed) writes nothing. The progress itself is bound to no lease: it outlives its
+ * owner, for whoever comes next.
+ */
+typedef enum fast_progress_op {
+	FAST_PROGRESS_PUT = 0, /* the progress written */
+	FAST_PROGRESS_REMOVE,  /* the progress and the owner key removed (the switchover ended or was undone) */
+	FAST_PROGRESS_RELEASE, /* the owner key removed, the progress kept (left for the next coordinator) */
+} fast_progress_op;
+
+/* One conditioned write: its compare and its operations, keys held here (etcd_txn's arguments). */
+typedef struct fast_progress_txn {
+	char owner_key[256], key[256];
+	etcd_cmp cmp; /* the owner key's lease EQUAL the writer's */
+	etcd_op ops[2];
+	int nops;
+} fast_progress_txn;
+
+/* Builds op's transaction for a writer holding lease (not 0: refused); json: the value for PUT. Pure. */
+int fast_progress_txn_build(const char *prefix, int64_t lease, fast_progress_op op, const char *json,
+			    fast_progress_txn *txn, pgr_err *err) __attribute__((warn_unused_result));
+
+/*
+ * Claims the owner key for lease (not 0): *mine true when it was created now, or was lease's already;
+ * false when another lease (*holder, if not NULL) holds it: that process lives and takes the steps. A lease
+ * that expired cannot claim: -1 ("requested lease not found").
+ */
+int fast_progress_claim(const etcd_client *etcd, const char *prefix, int64_t lease, bool *mine, int64_t *holder,
+			pgr_err *err) __attribute__((warn_unused_result));
+
+/* Reads the progress (*found false: none). */
 int fast_progress_read(const etcd_client *etcd, const char *prefix, fast_progress *p, bool *found, pgr_err *err)
 	__attribute__((warn_unused_result));
-int fast_progress_put(const etcd_client *etcd, const char *prefix, const fast_progress *p, pgr_err *err)
+/* Writes p, conditioned on p->lease holding the owner key: *written false (nothing written) when it does not. */
+int fast_progress_put(const etcd_client *etcd, const char *prefix, const fast_progress *p, bool *written, pgr_err *err)
 	__attribute__((warn_unused_result));
-int fast_progress_remove(const etcd_client *etcd, const char *prefix, pgr_err *err) __attribute__((warn_unused_result));
+/* FAST_PROGRESS_REMOVE or _RELEASE, conditioned as fast_progress_put: *done false when lease holds no claim. */
+int fast_progress_end(const etcd_client *etcd, const char *prefix, int64_t lease, fast_progress_op op, bool *done,
+		      pgr_err *err) __attribute__((warn_unused_result));
 
 #endif

@@ -5,7 +5,7 @@
 #     writes, 0 acknowledged ids missing on any unit, 0 moments with two writable units;
 #  2. each switchover took the fast path's steps (logged), the old primary rejoined as a replica, Patroni
 #     is out of maintenance mode, no synchronous_standby_names override is left on the new primary, the
-#     progress key and the pg intents' work are done.
+#     progress key and its owner key are gone, the pg intents' work is done.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_refresh.sh"
 
@@ -70,6 +70,7 @@ for n in 1 2; do
 	assert_eq "$(paused_in_patroni "$TO")" False "Patroni's maintenance mode after switchover $n"
 	assert_eq "$(auto_conf_override "$TO")" "" "the override left in $TO's postgresql.auto.conf"
 	assert_eq "$(etcd_value /pgrefresh/pg/switchover-fast)" "" "the fast switchover's progress key"
+	assert_eq "$(etcd_value /pgrefresh/pg/switchover-fast-owner)" "" "the fast switchover's owner key"
 	ok "$FROM rejoined as a replica; maintenance mode ended; no override, no progress left"
 	sleep 1
 done

@@ -25,6 +25,7 @@
 #include "etcd/etcd.h"
 #include "state/history.h"
 #include "state/lock.h"
+#include "state/pg_intent.h"
 #include "state/intent.h"
 #include "state/store.h"
 #include "state/switchover_mark.h"
@@ -688,6 +689,105 @@ static void test_refresh_writes_need_the_lease(void **state)
 	END(lv);
 }
 
+/*
+ * The fast switchover's progress (state/pg_intent.h): written only while its writer's lease binds the owner
+ * key. A second claimer is refused while the owner lives; once the owner's lease expired, its writes write
+ * nothing and the next one claims and writes; a released claim keeps the progress, a removal takes both.
+ */
+static void test_fast_progress_needs_the_owner_lease(void **state)
+{
+	struct live *lv = *state;
+	int64_t old = 0, next = 0, holder = 0;
+	fast_progress p, read;
+	bool mine = false, written = false, found = false, done = false;
+	pgr_err err;
+
+	BEGIN(lv);
+	OK(etcd_delete(&lv->client, P, true, &err));
+	OK(etcd_lease_grant(&lv->client, 2, &old, &err));
+	OK(etcd_lease_grant(&lv->client, 30, &next, &err));
+	memset(&p, 0, sizeof(p));
+	snprintf(p.from, sizeof(p.from), "pg-0");
+	snprintf(p.to, sizeof(p.to), "pg-1");
+	snprintf(p.step, sizeof(p.step), "stop-old");
+	snprintf(p.token, sizeof(p.token), "fast:1");
+	/* no claim: nothing written */
+	p.lease = old;
+	OK(fast_progress_put(&lv->client, P, &p, &written, &err));
+	assert_false(written);
+	OK(fast_progress_read(&lv->client, P, &read, &found, &err));
+	assert_false(found);
+	/* the owner claims and writes; another is refused, naming it, and its writes write nothing */
+	OK(fast_progress_claim(&lv->client, P, old, &mine, &holder, &err));
+	assert_true(mine);
+	OK(fast_progress_claim(&lv->client, P, old, &mine, &holder, &err)); /* again: still its own */
+	assert_true(mine);
+	OK(fast_progress_put(&lv->client, P, &p, &written, &err));
+	assert_true(written);
+	OK(fast_progress_claim(&lv->client, P, next, &mine, &holder, &err));
+	assert_false(mine);
+	assert_true(holder == old);
+	p.lease = next;
+	snprintf(p.step, sizeof(p.step), "promote");
+	OK(fast_progress_put(&lv->client, P, &p, &written, &err));
+	assert_false(written);
+	OK(fast_progress_end(&lv->client, P, next, FAST_PROGRESS_REMOVE, &done, &err));
+	assert_false(done);
+	/* the owner's lease expires and etcd, revoking it, removes the owner key: its writes write nothing, the
+	 * progress stays for the next one */
+	wait_expired(lv, old);
+	{
+		bool ofound = true;
+
+		for (long long t0 = proc_now_ms(); ofound && proc_now_ms() - t0 < 10000; proc_sleep_ms(100)) {
+			etcd_kv kv;
+
+			OK(etcd_get(&lv->client, P FAST_OWNER_LEAF, &kv, &ofound, &err));
+			etcd_kv_free(&kv);
+		}
+		assert_false(ofound);
+	}
+	p.lease = old;
+	OK(fast_progress_put(&lv->client, P, &p, &written, &err));
+	assert_false(written);
+	OK(fast_progress_read(&lv->client, P, &read, &found, &err));
+	assert_true(found);
+	assert_string_equal(read.step, "stop-old");
+	assert_true(read.lease == old);
+	assert_int_not_equal(fast_progress_claim(&lv->client, P, old, &mine, &holder, &err), 0); /* a dead lease */
+	assert_false(mine);
+	/* the next one claims and writes; it releases the claim (the progress kept), claims again, removes both */
+	OK(fast_progress_claim(&lv->client, P, next, &mine, &holder, &err));
+	assert_true(mine);
+	p.lease = next;
+	OK(fast_progress_put(&lv->client, P, &p, &written, &err));
+	assert_true(written);
+	OK(fast_progress_end(&lv->client, P, next, FAST_PROGRESS_RELEASE, &done, &err));
+	assert_true(done);
+	OK(fast_progress_put(&lv->client, P, &p, &written, &err));
+	assert_false(written);
+	OK(fast_progress_read(&lv->client, P, &read, &found, &err));
+	assert_true(found);
+	assert_string_equal(read.step, "promote");
+	OK(fast_progress_claim(&lv->client, P, next, &mine, &holder, &err));
+	assert_true(mine);
+	OK(fast_progress_end(&lv->client, P, next, FAST_PROGRESS_REMOVE, &done, &err));
+	assert_true(done);
+	OK(fast_progress_read(&lv->client, P, &read, &found, &err));
+	assert_false(found);
+	{
+		etcd_kv kv;
+		bool ofound = true;
+
+		OK(etcd_get(&lv->client, P FAST_OWNER_LEAF, &kv, &ofound, &err));
+		assert_false(ofound);
+		etcd_kv_free(&kv);
+	}
+	OK(etcd_lease_revoke(&lv->client, next, &err));
+	OK(etcd_delete(&lv->client, P, true, &err));
+	END(lv);
+}
+
 /* Writes a pending config-set intent asking name=value; returns its revision. */
 static int64_t put_settings_intent(struct live *lv, const char *token, const char *name, const char *value)
 {
@@ -866,6 +966,7 @@ int main(void)
 		cmocka_unit_test(test_switchover_mark_cas),
 		cmocka_unit_test(test_switchover_mark_race),
 		cmocka_unit_test(test_refresh_writes_need_the_lease),
+		cmocka_unit_test(test_fast_progress_needs_the_owner_lease),
 		cmocka_unit_test(test_settings_intent),
 		cmocka_unit_test(test_unit_record_and_settings),
 	};

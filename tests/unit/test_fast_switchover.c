@@ -39,11 +39,11 @@ static void test_table_rules(void **state)
 	fast_step s;
 
 	(void)state;
-	/* the argument's order: checkpoint before the pause, maintenance mode before the stop, the stop and the
+	/* the argument's order: checkpoint and maintenance mode before the pause, the pause before the stop, the stop and the
 	 * check before the override, the override before the promotion, the sync standby before the resume */
-	assert_true(FAST_CHECKPOINT < FAST_PAUSE_POOLER);
-	assert_true(FAST_PAUSE_POOLER < FAST_MAINTENANCE_ON);
-	assert_true(FAST_MAINTENANCE_ON < FAST_STOP_OLD);
+	assert_true(FAST_CHECKPOINT < FAST_MAINTENANCE_ON);
+	assert_true(FAST_MAINTENANCE_ON < FAST_PAUSE_POOLER); /* Patroni paused while clients still run */
+	assert_true(FAST_PAUSE_POOLER < FAST_STOP_OLD);
 	assert_true(FAST_STOP_OLD < FAST_CHECK_CANDIDATE);
 	assert_true(FAST_CHECK_CANDIDATE < FAST_SYNC_OVERRIDE);
 	assert_true(FAST_SYNC_OVERRIDE < FAST_PROMOTE);

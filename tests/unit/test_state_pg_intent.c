@@ -1,7 +1,11 @@
 /*
  * test_state_pg_intent.c — what the fast switchover asks of a unit's PostgreSQL and its agent's answer
  * (state/pg_intent.h), as stored in etcd: they round-trip, and what is not one is refused naming the field.
- * The override the candidate's agent sets (agent/pg_action.h). Against a live etcd: t_63_fast_switchover.sh.
+ * The override the candidate's agent sets (agent/pg_action.h). The condition of every write of the progress
+ * (its owner's lease still binds the owner key), as the transaction sent to etcd. The data directory the
+ * agent stops and reads (postgresql.data_dir of the unit's Patroni config: the user's when adopted, else
+ * pgrefresh's patroni.yml). Against a live etcd:
+ * t_63_fast_switchover.sh.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "agent/pg_action.h"
+#include "etcd/etcd_parse.h"
+#include "patroni/patroni_yml.h"
 #include "state/pg_intent.h"
+#include "util/fileutil.h"
 
 static void test_actions(void **state)
 {
@@ -215,6 +225,210 @@ static void test_progress(void **state)
 	assert_null(json);
 }
 
+/* Every write of the progress is one transaction whose only compare is the owner key's lease; lease 0 writes nothing. */
+static void test_progress_condition(void **state)
+{
+	static const char *const prefix = "/pgrefresh/pg/";
+	static const struct {
+		int64_t lease;
+		fast_progress_op op;
+		const char *json;
+		int rc;
+		int nops;
+		etcd_op_type first, second;
+		const char *first_leaf, *second_leaf;
+	} cases[] = {
+		{ 7587, FAST_PROGRESS_PUT, "{\"step\":\"promote\"}", 0, 1, ETCD_OP_PUT, 0, FAST_PROGRESS_LEAF, NULL },
+		{ 7587, FAST_PROGRESS_REMOVE, NULL, 0, 2, ETCD_OP_DELETE, ETCD_OP_DELETE, FAST_PROGRESS_LEAF, FAST_OWNER_LEAF },
+		{ 1, FAST_PROGRESS_RELEASE, NULL, 0, 1, ETCD_OP_DELETE, 0, FAST_OWNER_LEAF, NULL },
+		{ INT64_MAX, FAST_PROGRESS_PUT, "{}", 0, 1, ETCD_OP_PUT, 0, FAST_PROGRESS_LEAF, NULL },
+		{ 0, FAST_PROGRESS_PUT, "{}", -1, 0, 0, 0, NULL, NULL },     /* no lease: no write */
+		{ 0, FAST_PROGRESS_REMOVE, NULL, -1, 0, 0, 0, NULL, NULL },
+		{ 0, FAST_PROGRESS_RELEASE, NULL, -1, 0, 0, 0, NULL, NULL },
+		{ 7587, FAST_PROGRESS_PUT, NULL, -1, 0, 0, 0, NULL, NULL }, /* a put without a value */
+		{ 7587, (fast_progress_op)9, NULL, -1, 0, 0, 0, NULL, NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fast_progress_txn txn;
+		char owner[256], want[256], lease_field[64], *body = NULL, *owner_b64;
+		pgr_err err;
+
+		assert_int_equal(fast_progress_txn_build(prefix, cases[i].lease, cases[i].op, cases[i].json, &txn, &err),
+				 cases[i].rc);
+		if (cases[i].rc != 0) {
+			assert_int_equal(txn.nops, 0);
+			continue;
+		}
+		snprintf(owner, sizeof(owner), "%s%s", prefix, FAST_OWNER_LEAF);
+		assert_string_equal(txn.cmp.key, owner);
+		assert_int_equal(txn.cmp.target, ETCD_CMP_LEASE);
+		assert_true(txn.cmp.revision == cases[i].lease);
+		assert_int_equal(txn.nops, cases[i].nops);
+		assert_int_equal(txn.ops[0].type, cases[i].first);
+		snprintf(want, sizeof(want), "%s%s", prefix, cases[i].first_leaf);
+		assert_string_equal(txn.ops[0].key, want);
+		assert_true(txn.ops[0].lease == 0); /* the progress outlives its owner */
+		if (cases[i].first == ETCD_OP_PUT)
+			assert_string_equal(txn.ops[0].value, cases[i].json);
+		if (cases[i].nops > 1) {
+			assert_int_equal(txn.ops[1].type, cases[i].second);
+			snprintf(want, sizeof(want), "%s%s", prefix, cases[i].second_leaf);
+			assert_string_equal(txn.ops[1].key, want);
+		}
+		/* as etcd receives it: the compare is the owner key's lease, EQUAL to the writer's */
+		assert_int_equal(etcd_build_txn(&txn.cmp, 1, txn.ops, txn.nops, NULL, 0, &body, &err), 0);
+		owner_b64 = etcd_b64_encode(owner, strlen(owner));
+		assert_non_null(owner_b64);
+		assert_non_null(strstr(body, owner_b64));
+		snprintf(lease_field, sizeof(lease_field), "\"lease\":\"%lld\"", (long long)cases[i].lease);
+		assert_non_null(strstr(body, lease_field));
+		assert_non_null(strstr(body, "\"target\":\"LEASE\""));
+		assert_non_null(strstr(body, "\"result\":\"EQUAL\""));
+		free(owner_b64);
+		free(body);
+	}
+}
+
+/* the shape of Debian's /etc/patroni/15-main.yml (pg_createconfig_patroni), the data directory as it puts it */
+#define DEBIAN_YML(data_dir)                                                                                  \
+	"scope: \"15-main\"\nnamespace: \"/postgresql-common/\"\nname: db1\netcd3:\n  hosts: 127.0.0.1:2379\n" \
+	"restapi:\n  listen: 10.0.0.5:8008\n  connect_address: 10.0.0.5:8008\npostgresql:\n"                   \
+	"  listen: \"*:5432\"\n  connect_address: 10.0.0.5:5432\n" data_dir                                    \
+	"  bin_dir: /etc/pgrefresh/15-main/units/db1/bin\n  config_dir: /etc/postgresql/15/main\n"
+
+static void test_data_dir_parse(void **state)
+{
+	static const struct {
+		const char *yml;
+		const char *want; /* NULL: refused, with this in the error: */
+		const char *error;
+	} cases[] = {
+		{ DEBIAN_YML("  data_dir: /var/lib/postgresql/15/main\n"), "/var/lib/postgresql/15/main", NULL },
+		{ DEBIAN_YML("  data_dir: \"/srv/pg data/15: main\"\n"), "/srv/pg data/15: main", NULL },
+		{ DEBIAN_YML("  data_dir: '/var/lib/postgresql/15/main/'\n"), "/var/lib/postgresql/15/main/", NULL },
+		{ DEBIAN_YML("  data_dir: 15/main\n"), NULL, "not an absolute path" },
+		{ DEBIAN_YML(""), NULL, "no postgresql.data_dir" },
+		{ DEBIAN_YML("  data_dir: [a, b]\n"), NULL, "postgresql.data_dir" },
+		{ "postgresql: [\n", NULL, "15-main.yml" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char dir[256];
+		pgr_err err;
+
+		pgr_err_clear(&err);
+		if (cases[i].want != NULL) {
+			assert_int_equal(agent_pg_data_dir_parse(cases[i].yml, "15-main.yml", dir, sizeof(dir), &err), 0);
+			assert_string_equal(dir, cases[i].want);
+		} else {
+			assert_int_equal(agent_pg_data_dir_parse(cases[i].yml, "15-main.yml", dir, sizeof(dir), &err), -1);
+			assert_non_null(strstr(err.msg, cases[i].error));
+			assert_string_equal(dir, "");
+		}
+	}
+	{
+		char small[8];
+		pgr_err err;
+
+		assert_int_equal(agent_pg_data_dir_parse(cases[0].yml, "15-main.yml", small, sizeof(small), &err), -1);
+		assert_non_null(strstr(err.msg, "too long"));
+	}
+}
+
+/* The agent's unit: pgrefresh's own patroni.yml (rendered as the cluster writes it), then an adopted unit's config */
+static void test_data_dir_of_unit(void **state)
+{
+	char dir[] = "/tmp/pgr-test-datadir-XXXXXX", path[512], yml[512], want[512], got[512], *text = NULL;
+	cluster_conf conf;
+	cluster_secrets secrets;
+	conf_unit *unit;
+	size_t len = 0;
+	pgr_err err;
+	const char *debian = DEBIAN_YML("  data_dir: /var/lib/postgresql/15/main\n");
+
+	(void)state;
+	pgr_err_clear(&err);
+	assert_non_null(mkdtemp(dir));
+	memset(&conf, 0, sizeof(conf));
+	memset(&secrets, 0, sizeof(secrets));
+	snprintf(conf.dir, sizeof(conf.dir), "%s", dir);
+	snprintf(conf.name, sizeof(conf.name), "pg");
+	snprintf(conf.etcd, sizeof(conf.etcd), "http://127.0.0.1:2379");
+	snprintf(conf.superuser, sizeof(conf.superuser), "postgres");
+	snprintf(conf.catalog, sizeof(conf.catalog), "%s/catalog", dir);
+	conf.local = true;
+	unit = &conf.units[0];
+	snprintf(unit->name, sizeof(unit->name), "pg/0");
+	snprintf(unit->member, sizeof(unit->member), "pg-0");
+	snprintf(unit->host, sizeof(unit->host), "127.0.0.1");
+	unit->pg_port = 5440;
+	unit->api_port = 8010;
+	conf.unit_count = 1;
+	snprintf(secrets.superuser_password, sizeof(secrets.superuser_password), "su");
+	snprintf(secrets.replication_password, sizeof(secrets.replication_password), "rep");
+	snprintf(secrets.rewind_password, sizeof(secrets.rewind_password), "rew");
+
+	/* no config at all: refused, naming the file */
+	assert_int_equal(agent_pg_data_dir(&conf, unit, got, sizeof(got), &err), -1);
+	assert_non_null(strstr(err.msg, "patroni.yml"));
+	/* a unit pgrefresh made: its patroni.yml says DIR/units/pg-0/data */
+	snprintf(path, sizeof(path), "%s/units/pg-0", dir);
+	assert_int_equal(dir_make_all(path, 0755, &err), 0);
+	assert_int_equal(patroni_yml_render(&conf, &secrets, unit, NULL, &text, &len, &err), 0);
+	snprintf(yml, sizeof(yml), "%s/units/pg-0/patroni.yml", dir);
+	assert_int_equal(file_write_durable(yml, text, len, 0600, &err), 0);
+	free(text);
+	assert_int_equal(agent_pg_data_dir(&conf, unit, got, sizeof(got), &err), 0);
+	snprintf(want, sizeof(want), "%s/units/pg-0/data", dir);
+	assert_string_equal(got, want);
+	/* adopted: the user's config, which the adopted file names, wins over any patroni.yml beside it */
+	snprintf(yml, sizeof(yml), "%s/15-main.yml", dir);
+	assert_int_equal(file_write_durable(yml, debian, strlen(debian), 0640, &err), 0);
+	snprintf(path, sizeof(path), "config = %s\nbackup = %s.pgrefresh-orig\nbin_dir = /usr/lib/postgresql/15/bin\n"
+				     "version = 15.18\n",
+		 yml, yml);
+	{
+		char adopted[512];
+
+		snprintf(adopted, sizeof(adopted), "%s/units/pg-0/adopted", dir);
+		assert_int_equal(file_write_durable(adopted, path, strlen(path), 0644, &err), 0);
+	}
+	assert_int_equal(agent_pg_data_dir(&conf, unit, got, sizeof(got), &err), 0);
+	assert_string_equal(got, "/var/lib/postgresql/15/main");
+	/* the user's config gone: refused, naming it (never a guess at units/<member>/data) */
+	assert_int_equal(unlink(yml), 0);
+	assert_int_equal(agent_pg_data_dir(&conf, unit, got, sizeof(got), &err), -1);
+	assert_non_null(strstr(err.msg, "15-main.yml"));
+	assert_int_equal(dir_remove_all(dir, &err), 0);
+}
+
+/* The stop's wait ends when the postmaster is gone: exited and reaped, or a zombie its parent has not reaped yet */
+static void test_postmaster_gone(void **state)
+{
+	pid_t kid;
+	int status;
+
+	(void)state;
+	assert_false(agent_pg_postmaster_gone(0));
+	assert_false(agent_pg_postmaster_gone(getpid()));
+	kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		pause();
+		_exit(0);
+	}
+	assert_false(agent_pg_postmaster_gone(kid)); /* running */
+	assert_int_equal(kill(kid, SIGKILL), 0);
+	for (int i = 0; i < 200 && !agent_pg_postmaster_gone(kid); i++)
+		usleep(5000);
+	assert_true(agent_pg_postmaster_gone(kid)); /* killed, not reaped: a zombie */
+	assert_int_equal(waitpid(kid, &status, 0), kid);
+	assert_true(agent_pg_postmaster_gone(kid)); /* reaped: no such process */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +438,10 @@ int main(void)
 		cmocka_unit_test(test_answer),
 		cmocka_unit_test(test_sync_names),
 		cmocka_unit_test(test_progress),
+		cmocka_unit_test(test_progress_condition),
+		cmocka_unit_test(test_data_dir_parse),
+		cmocka_unit_test(test_data_dir_of_unit),
+		cmocka_unit_test(test_postmaster_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
