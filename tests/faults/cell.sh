@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/faults/cell.sh FAULT STEP — one cell of the fault matrix (tests/faults/matrix runs them all).
 #
-# A 3-unit cluster on LOW, a writer through PgBouncer (unique ids, each acknowledged one recorded) and
+# A 3-unit cluster on LOW (4 units for the STEP `batch`, max-parallel-units=2: the two replicas are one
+# batch, the smallest cluster with a batch of two), a writer through PgBouncer (unique ids, each acknowledged one recorded) and
 # a sampler asking every unit pg_is_in_recovery() every 20 ms; a refresh to HIGH (pause-after-unit-
 # refresh=none; =first for the STEP `paused`); the moment the refresh reaches STEP, FAULT is fired
 # (kill -9; see faultlib.py for the steps, the faults and whom they hit). Then, as a user would:
@@ -88,10 +89,22 @@ verdict() { # VERDICT: writes the result and ends the cell
 	esac
 }
 
-step "a 3-unit cluster on $LOW; a writer through PgBouncer and a sampler of every unit"
+UNITS=3
+[ "$AT" = batch ] && UNITS=4 # a batch of two replicas; the sync standby stays up while it restarts
+step "a $UNITS-unit cluster on $LOW; a writer through PgBouncer and a sampler of every unit"
 need_versions "$LOW" "$HIGH"
-create_cluster 3 "$LOW"
+create_cluster $UNITS "$LOW"
 wait_healthy 30
+if [ "$AT" = batch ]; then
+	pgr_ok config --dir "$C" set max-parallel-units=2
+	# the plan must have a batch of two (the two replicas), else the cell tests nothing of a batch
+	first_batch_of_two() {
+		pgr_run refresh --dir "$C" --version "$HIGH" --dry-run --format json
+		[ "$RC" = 0 ] && [ "$(json_get "$OUT" "sum(1 for s in d['plan'] if s['batch'] == 1)")" = 2 ]
+	}
+	wait_until 30 first_batch_of_two || fail "no batch of two in the plan: $OUT $ERR"
+	ok "plan: $(json_get "$OUT" "' | '.join('%s %s batch %d' % (s['unit'], s.get('role', ''), s['batch']) for s in d['plan'])")"
+fi
 if [ "$AT" = paused ]; then set_pause first; else set_pause none; fi
 case $AT in fast-*) pgr_ok config --dir "$C" set switchover=fast ;; esac # the fast switchover's own steps
 psql_bouncer "create table faults_w(id bigint primary key)" >/dev/null

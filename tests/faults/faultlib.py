@@ -39,13 +39,18 @@ Run with Debian's /usr/bin/python3: it has psycopg2 (Patroni's own dependency).
                       clients not yet resumed)
         old-primary   the record is at the unit planned as primary (after the switchover: the old
                       primary's own step)
+        batch         max-parallel-units >= 2 (the cell sets it, on 4 units: two replicas a batch): two
+                      units of one batch of the record, both refreshing, each of whose agents logged
+                      "restarting PostgreSQL through Patroni to run TARGET" and not yet "Patroni restarted
+                      PostgreSQL" (both restarting at once); the victim of agent and postmaster is the
+                      first of them in the plan
         fast-stop     switchover=fast (the cell sets it for these steps): its progress at
         fast-promote  /pgrefresh/<cluster>/switchover-fast names the step stop-old, promote,
         fast-key      maintenance-off (docs/fast-switchover.md)
       FAULTs, and whom they hit (the "refreshing unit" is the record's current unit; in the switchover,
       the old primary; before the first unit or while paused, the next unit of the plan):
         coordinator   the agent that holds the coordinator key
-        agent         the refreshing unit's agent
+        agent         the refreshing unit's agent (batch: a unit of the batch, restarting)
         postmaster    the refreshing unit's postmaster (if it is down at that moment, restarting, the
                       next one to appear within 5 s; the report says so)
         primary       the postmaster of the unit that accepts writes (the Patroni leader if none does)
@@ -56,7 +61,8 @@ Run with Debian's /usr/bin/python3: it has psycopg2 (Patroni's own dependency).
       For every unit: how many ids of OUT/acked its table lacks. Prints JSON {"pg/0": 0, ...}.
 
   faultlib.py selftest
-      The overlap detection, table-driven, on made-up samples.
+      The overlap detection, table-driven, on made-up samples; the batch step's detection on made-up
+      records.
 """
 
 import base64
@@ -263,7 +269,7 @@ LOG_MARKS = {
     "stand-aside": "standing aside before the restart",
 }
 STEPS = ["checking", "relink", "stand-aside", "restart", "gate", "paused", "cascade", "sw-before", "sw-after",
-         "old-primary", "fast-stop", "fast-promote", "fast-key"]
+         "old-primary", "batch", "fast-stop", "fast-promote", "fast-key"]
 FAST_STEPS = {"fast-stop": "stop-old", "fast-promote": "promote", "fast-key": "maintenance-off"}
 FAULTS = ["coordinator", "agent", "postmaster", "primary", "etcd", "etcd20"]
 
@@ -326,6 +332,20 @@ def refreshing_unit(rec):
     return None
 
 
+def restarting_batch(rec, restarting):
+    """The units of one batch of rec, refreshing, whose agents are restarting PostgreSQL (in plan order; the
+    batch with the most of them), [] when none."""
+    best = []
+    by_batch = {}
+    for u in (rec or {}).get("units") or []:
+        if u.get("step") == "refreshing" and u.get("unit") in restarting:
+            by_batch.setdefault(u.get("batch", -1), []).append(u["unit"])
+    for units in by_batch.values():
+        if len(units) > len(best):
+            best = units
+    return best
+
+
 def writable_units(conf):
     out = []
     for u in conf["units"]:
@@ -364,6 +384,8 @@ def fire(step, fault, cdir, target, report, timeout):
     deadline = t0 + timeout * 1000
     rec = mark = fast = None
     seen = {}  # log mark -> unit that logged it
+    restarting = set()  # units whose agent logged its restart to target, not yet its end
+    batch = []
     next_etcd = 0
     reached = False
     cand_conn = None
@@ -373,6 +395,10 @@ def fire(step, fault, cdir, target, report, timeout):
             for s, text in LOG_MARKS.items():
                 if text.format(target=target) in line and s not in seen:
                     seen[s] = unit
+            if "restarting PostgreSQL through Patroni to run %s " % target in line:
+                restarting.add(unit)
+            elif LOG_MARKS["gate"] in line:
+                restarting.discard(unit)
         if now_ms() >= next_etcd:
             next_etcd = now_ms() + 10
             try:
@@ -412,6 +438,9 @@ def fire(step, fault, cdir, target, report, timeout):
                             reached = not cur.fetchone()[0]
                 except psycopg2.Error:
                     cand_conn = None
+        elif step == "batch":
+            batch = restarting_batch(rec, restarting)
+            reached = state == "unit" and len(batch) >= 2
         elif step in FAST_STEPS:
             reached = fast is not None and fast.get("step") == FAST_STEPS[step]
         elif step == "old-primary":
@@ -422,7 +451,7 @@ def fire(step, fault, cdir, target, report, timeout):
         if reached:
             break
         time.sleep(0.005)
-    out = {"step": step, "fault": fault, "reached": reached, "after_ms": round(now_ms() - t0),
+    out = {"step": step, "fault": fault, "reached": reached, "after_ms": round(now_ms() - t0), "batch": batch,
            "record_state": (rec or {}).get("state"), "record_done": sum(
                1 for u in (rec or {}).get("units", []) if u.get("step") in ("done", "skipped"))}
     if not reached:
@@ -443,16 +472,16 @@ def fire(step, fault, cdir, target, report, timeout):
             pid = pidfile_pid(os.path.join(cdir, "units", u["member"], "agent.pid"))
         what = "coordinator's agent"
     elif fault == "agent":
-        victim_unit = refreshing_unit(rec)
+        victim_unit = batch[0] if batch else refreshing_unit(rec)
         u = unit_of(conf, victim_unit or "")
         if u is not None:
             victim_unit = u["name"]
             pid = pidfile_pid(os.path.join(cdir, "units", u["member"], "agent.pid"))
-        what = "refreshing unit's agent"
+        what = "refreshing unit's agent" + (" (batch %s)" % " ".join(batch) if batch else "")
     elif fault in ("postmaster", "primary"):
         if fault == "postmaster":
-            victim_unit = refreshing_unit(rec)
-            what = "refreshing unit's postmaster"
+            victim_unit = batch[0] if batch else refreshing_unit(rec)
+            what = "refreshing unit's postmaster" + (" (batch %s)" % " ".join(batch) if batch else "")
         else:
             w = writable_units(conf)
             if step == "sw-after" and cand_unit in w:
@@ -517,6 +546,24 @@ def selftest():
     for name, per_unit, want in cases:
         got = len(overlaps(per_unit))
         print("%s - overlaps: %s (%d, expected %d)" % ("ok" if got == want else "not ok", name, got, want))
+        bad += got != want
+    # the batch step: (record units as (unit, batch, step), units restarting, expected batch)
+    def rec(*units):
+        return {"state": "unit", "units": [{"unit": u, "batch": b, "step": st} for u, b, st in units]}
+    batch_cases = [
+        ("two of one batch restarting", rec(("pg/3", 0, "refreshing"), ("pg/2", 0, "refreshing"),
+                                            ("pg/1", 1, "pending")), {"pg/3", "pg/2"}, ["pg/3", "pg/2"]),
+        ("one of the batch restarting, the other not yet", rec(("pg/3", 0, "refreshing"),
+                                                                 ("pg/2", 0, "refreshing")), {"pg/3"}, ["pg/3"]),
+        ("one done, one restarting: not two", rec(("pg/3", 0, "done"), ("pg/2", 0, "refreshing")),
+         {"pg/3", "pg/2"}, ["pg/2"]),
+        ("restarting in two batches, one each", rec(("pg/3", 0, "refreshing"), ("pg/1", 1, "refreshing")),
+         {"pg/3", "pg/1"}, ["pg/3"]),
+        ("no record", None, {"pg/3", "pg/2"}, []),
+    ]
+    for name, r, restarting, want in batch_cases:
+        got = restarting_batch(r, restarting)
+        print("%s - batch: %s (%s, expected %s)" % ("ok" if got == want else "not ok", name, got, want))
         bad += got != want
     return 1 if bad else 0
 
