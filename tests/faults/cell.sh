@@ -109,18 +109,7 @@ if [ "$AT" = paused ]; then set_pause first; else set_pause none; fi
 case $AT in fast-*) pgr_ok config --dir "$C" set switchover=fast ;; esac # the fast switchover's own steps
 psql_bouncer "create table faults_w(id bigint primary key)" >/dev/null
 STOP=$W/stop
-(
-	eval "$("$PGR" cluster env --dir "$C")"
-	exec "$PY" "$FL" sampler "$C" "$W" "$STOP"
-) >"$W/sampler.out" 2>"$W/sampler.err" &
-SAMPLER=$!
-HOLDERS+=("$SAMPLER")
-(
-	eval "$("$PGR" cluster env --dir "$C")"
-	exec "$PY" "$FL" writer "$W" "$STOP"
-) >"$W/writer.out" 2>"$W/writer.err" &
-WRITER=$!
-HOLDERS+=("$WRITER")
+start_writer_and_sampler "$W" "$STOP" # faultlib.py's writer and sampler (SAMPLER, WRITER)
 acked_over() { [ "$(wc -l <"$W/acked" 2>/dev/null || echo 0)" -gt "$1" ]; }
 wait_until 20 acked_over 20 || fail "the writer acknowledged nothing: $(cat "$W/writer.err")"
 ok "writer and sampler running ($(wc -l <"$W/acked") ids acknowledged so far)"

@@ -233,3 +233,21 @@ write_answers() { # TABLE
 		exec timeout 3 "$PSQL" -X -q -v ON_ERROR_STOP=1 -c "insert into $1 default values"
 	) >/dev/null 2>&1
 }
+
+# faultlib.py's writer (unique ids through PgBouncer, each acknowledged one in W/acked) and sampler (every
+# unit's pg_is_in_recovery() every 20 ms) on cluster $C until the file STOP exists; their pids in WRITER and
+# SAMPLER, both in HOLDERS (stopped by lib.sh at the end). Needs PY (Debian's python3) and FL (faultlib.py).
+start_writer_and_sampler() { # W STOP
+	(
+		eval "$("$PGR" cluster env --dir "$C")"
+		exec "$PY" "$FL" sampler "$C" "$1" "$2"
+	) >"$1/sampler.out" 2>"$1/sampler.err" &
+	SAMPLER=$!
+	HOLDERS+=("$SAMPLER")
+	(
+		eval "$("$PGR" cluster env --dir "$C")"
+		exec "$PY" "$FL" writer "$1" "$2"
+	) >"$1/writer.out" 2>"$1/writer.err" &
+	WRITER=$!
+	HOLDERS+=("$WRITER")
+}

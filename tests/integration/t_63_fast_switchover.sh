@@ -36,18 +36,7 @@ pgr_ok config --dir "$C" set switchover=fast
 pgr_ok config --dir "$C" switchover
 assert_eq "$OUT" fast "switchover setting"
 psql_bouncer "create table faults_w(id bigint primary key)" >/dev/null
-(
-	eval "$("$PGR" cluster env --dir "$C")"
-	exec "$PY" "$FL" sampler "$C" "$W" "$STOP"
-) >"$W/sampler.out" 2>"$W/sampler.err" &
-SAMPLER=$!
-HOLDERS+=("$SAMPLER")
-(
-	eval "$("$PGR" cluster env --dir "$C")"
-	exec "$PY" "$FL" writer "$W" "$STOP"
-) >"$W/writer.out" 2>"$W/writer.err" &
-WRITER=$!
-HOLDERS+=("$WRITER")
+start_writer_and_sampler "$W" "$STOP" # faultlib.py's writer and sampler (SAMPLER, WRITER)
 wait_until 20 acked_over 20 || fail "the writer acknowledged nothing: $(cat "$W/writer.err")"
 ok "writer and sampler running"
 
