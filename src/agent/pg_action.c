@@ -113,23 +113,6 @@ static int read_controldata(const cluster_conf *conf, const conf_unit *unit, con
 	return 0;
 }
 
-/* The postmaster's pid, the first line of its postmaster.pid (0: none readable). */
-static pid_t postmaster_pid(const char *pidfile)
-{
-	char *text = NULL, *end;
-	long pid;
-	pgr_err err;
-
-	if (file_read_all(pidfile, &text, NULL, &err) != 0)
-		return 0;
-	errno = 0;
-	pid = strtol(text, &end, 10);
-	if (errno != 0 || end == text || pid <= 0 || (*end != '\n' && *end != '\0'))
-		pid = 0;
-	free(text);
-	return (pid_t)pid;
-}
-
 bool agent_pg_postmaster_gone(pid_t pid)
 {
 	char path[64], *text = NULL, *paren;
@@ -167,9 +150,10 @@ static int ensure_stopped(const cluster_conf *conf, const conf_unit *unit, pg_an
 		/* -W: pg_ctl's own wait polls every 100 ms; the postmaster removes its pidfile as its last act */
 		char *const argv[] = { bin, "stop", "-D", data, "-m", "fast", "-W", NULL };
 		long long deadline;
-		pid_t pid;
+		pid_t pid = 0;
 
-		pid = postmaster_pid(pidfile);
+		if (proc_pidfile_read(pidfile, &pid, NULL) != 0) /* its first line: the postmaster's pid */
+			pid = 0;
 		if (proc_run(argv, &as, 10000, out, sizeof(out), &status, err) != 0)
 			return pgr_err_prefix(err, "pg_ctl stop");
 		/* exit 1 with no postmaster.pid left: it was stopping already, or stopped between */
