@@ -168,6 +168,9 @@ bool refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 	view.restart_running = state->restart_child > 0;
 	view.restart_recent = view.target != NULL && strcmp(state->last_restart_target, view.target) == 0 &&
 			      wall_ms() - state->last_restart_ms < RESTART_GUARD_MS;
+	if (!view.restart_wanted)
+		state->cascade_after[0] = '\0'; /* the cascade after standing aside is only for this unit's own turn */
+	view.cascade_after = state->cascade_after;
 	if (!view.restart_wanted || strcmp(me->server_version, view.target) == 0 || view.restart_running ||
 	    view.restart_recent)
 		state->aside_since_ms = 0; /* standing aside is only ever for the restart to come */
@@ -208,11 +211,13 @@ bool refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 			view.me = &relinked;
 			continue;
 		case UNIT_STAND_ASIDE:
+			/* nosync only: its upstream stays the primary while it is the sync standby (unit_step.h) */
 			next_sync_guess(conf, unit, guess, sizeof(guess));
-			log_info("sync standby: standing aside before the restart (nosync%s%s), so the primary gives the "
-				 "sync role to another standby first",
-				 guess[0] ? ", replicatefrom " : "", guess);
-			write_tags(conf, unit, guess, true, state);
+			log_info("sync standby: standing aside before the restart (nosync), so the primary gives the sync "
+				 "role to another standby first%s%s",
+				 guess[0] ? "; cascading from it once restarted: " : "", guess);
+			write_tags(conf, unit, me->tag_replicatefrom, true, state);
+			snprintf(state->cascade_after, sizeof(state->cascade_after), "%s", guess);
 			state->aside_since_ms = wall_ms();
 			return true;
 		case UNIT_RESTART:

@@ -51,6 +51,7 @@ typedef struct refresh_unit_state {
 	char last_restart_target[32]; /* the version that restart was for */
 	pid_t restart_child; /* the child process waiting on Patroni's POST /restart */
 	int64_t aside_since_ms;  /* when this sync standby stood aside for its restart (0: it did not) */
+	char cascade_after[64];  /* stood aside: the member to cascade from once it runs the target ("" none) */
 	agent_tags *tags;        /* the agent's writer of its own tags (shared with its intent poller); not owned */
 	unit_state step;         /* where the unit was at its last tick (unit_step.h), reported in its record */
 	char step_target[32];    /* the version the record asked of it then */

@@ -13,8 +13,11 @@ const char *unit_step_kept_replicatefrom(const unit_view *v)
 {
 	if (v->intent_replicatefrom != NULL && v->intent_replicatefrom[0] != '\0')
 		return v->intent_replicatefrom;
-	if (v->switchover_owns_tags || (v->target != NULL && v->restart_wanted))
+	if (v->switchover_owns_tags || (v->target != NULL && v->restart_wanted)) {
+		if (v->restart_wanted && v->cascade_after != NULL && v->cascade_after[0] != '\0')
+			return v->cascade_after; /* a sync standby that stood aside: the cascade comes with its untag */
 		return v->me->tag_replicatefrom;
+	}
 	return "";
 }
 
@@ -84,14 +87,14 @@ static const unit_transition table[] = {
 	{ US_LINKED, UNIT_IDLE, US_LINKED,
 	  "linked ahead of a restart that is not its own (the switchover's), or Patroni starts it from the new link" },
 	{ US_LINKED, UNIT_UNTAG, US_LINKED, "linked ahead of the switchover: drop the tags the refresh no longer needs" },
-	{ US_LINKED, UNIT_STAND_ASIDE, US_ASIDE, "the sync standby tags itself nosync (+ replicatefrom) before its restart" },
+	{ US_LINKED, UNIT_STAND_ASIDE, US_ASIDE, "the sync standby tags itself nosync before its restart (its upstream unchanged while it is sync)" },
 	{ US_LINKED, UNIT_RESTART, US_RESTARTING, "restart PostgreSQL through Patroni onto the target" },
 	{ US_ASIDE, UNIT_IDLE, US_ASIDE, "stood aside; Patroni starts a stopped PostgreSQL itself" },
 	{ US_ASIDE, UNIT_WAIT_RELEASE, US_ASIDE, "wait until the primary gives the sync role to another standby" },
 	{ US_ASIDE, UNIT_RESTART, US_RESTARTING, "released (or waited long enough): restart onto the target" },
 	{ US_RESTARTING, UNIT_WAIT_RESTART, US_RESTARTING, "Patroni restarts it; the new version shows shortly" },
 	{ US_ON_TARGET, UNIT_IDLE, US_ON_TARGET, "runs the target: the coordinator gates it" },
-	{ US_ON_TARGET, UNIT_UNTAG, US_ON_TARGET, "runs the target: nosync goes, the cascade stays while needed" },
+	{ US_ON_TARGET, UNIT_UNTAG, US_ON_TARGET, "runs the target: nosync goes, the cascade comes (or stays) while needed" },
 };
 
 #define UNIT_ROWS ((int)(sizeof(table) / sizeof(table[0])))

@@ -3,11 +3,14 @@
  * of the unit and what the unit reports (its unit_record). The agent performs the step (driver.c,
  * refresh_unit_tick) and asks again next tick; every step is safe to repeat after a crash.
  *
- * The synchronous standby stands aside before its restart: it tags itself nosync (and replicatefrom the
- * standby expected to take its role, so it comes back already cascading from the next primary), waits
- * until the primary has given the sync role to another standby (Patroni's own wait for that polls every
- * 2 s), and only then restarts. The tags go when they are no longer needed: nosync once it runs the
- * target; replicatefrom when the refresh no longer needs it (the switchover's cascade takes over).
+ * The synchronous standby stands aside before its restart: it tags itself nosync, waits until the
+ * primary has given the sync role to another standby (Patroni's own wait for that polls every 2 s), and
+ * only then restarts. Its upstream does not change while it is the sync standby: a replicatefrom tag
+ * makes Patroni point its walreceiver elsewhere at once, and the primary's commits would wait on a sync
+ * standby that no longer streams from it (measured: a 0.5 s zero-commit window) until Patroni moved the
+ * role. Once it runs the target, nosync goes and, in the same write, replicatefrom the standby expected
+ * to have taken its role (cascade_after), so that it already cascades from the next primary; the
+ * cascade goes when the refresh no longer needs it (the switchover's cascade takes over).
  *
  * The unit's steps are a table too, the agent's own: where the unit is (unit_step_state(), derived from
  * what it reports and what the record asks, so that it survives the agent's restart) and the action
@@ -31,7 +34,7 @@
 typedef enum unit_action {
 	UNIT_IDLE,         /* nothing asked of this unit, or nothing left to do */
 	UNIT_RELINK,       /* point the unit's bin link at the target */
-	UNIT_STAND_ASIDE,  /* a sync standby about to restart: tag nosync (+ replicatefrom) and reload Patroni */
+	UNIT_STAND_ASIDE,  /* a sync standby about to restart: tag nosync (upstream unchanged) and reload Patroni */
 	UNIT_WAIT_RELEASE, /* stood aside: wait until the primary gives the sync role to another standby */
 	UNIT_RESTART,      /* restart PostgreSQL through Patroni onto the target */
 	UNIT_WAIT_RESTART, /* a restart is under way or was just answered */
@@ -49,6 +52,8 @@ typedef struct unit_view {
 	bool restart_recent;   /* a restart for this target answered a moment ago (the version may lag) */
 	int64_t aside_ms;      /* how long ago this unit stood aside; -1 if it did not */
 	bool tags_written_recently; /* tags were written a moment ago: Patroni may not show them yet */
+	const char *cascade_after; /* stood aside as the sync standby: the standby to cascade from once it runs the
+				    * target (the one expected to take its role; "" or NULL: none) */
 } unit_view;
 
 unit_action unit_step_decide(const unit_view *v);
@@ -83,8 +88,9 @@ unit_action unit_step_next(const unit_view *v, const unit_transition **row);
 /* Prints the unit's table (text, or a Graphviz digraph). */
 void unit_step_print(FILE *out, bool graphviz);
 
-/* The replicatefrom tag UNIT_UNTAG keeps ("" or the current one): the one its unit intent asks for; else
- * the current one while the refresh restarts this unit or a switchover owns the tags. */
+/* The replicatefrom tag UNIT_UNTAG keeps ("" or the current one): the one its unit intent asks for; else,
+ * while the refresh restarts this unit, its cascade_after if any; else the current one while the refresh
+ * restarts this unit or a switchover owns the tags. */
 const char *unit_step_kept_replicatefrom(const unit_view *v);
 
 const char *unit_action_name(unit_action a);

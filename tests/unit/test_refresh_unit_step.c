@@ -35,37 +35,45 @@ typedef struct step_case {
 	int64_t aside_ms;
 	unit_action expect;
 	const char *kept; /* unit_step_kept_replicatefrom, or NULL not to check */
+	const char *cascade_after; /* stood aside: the standby to cascade from once on the target (NULL: none) */
 } step_case;
 
 static const step_case cases[] = {
 	/* name                                   role            runs  linked state      nosync rf      target restart swo   intent running recent written aside  expect */
-	{ "no refresh, nothing set", "replica", OLD, OLD, "running", false, "", NULL, false, false, "", false, false, false, -1, UNIT_IDLE, "" },
-	{ "replica's turn: relink first", "replica", OLD, OLD, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RELINK, NULL },
-	{ "replica relinked: restart", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RESTART, NULL },
-	{ "restart under way", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", true, false, false, -1, UNIT_WAIT_RESTART, NULL },
-	{ "restart just answered, old version shown", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, true, false, -1, UNIT_WAIT_RESTART, NULL },
-	{ "runs the target: done", "replica", NEW, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "" },
-	{ "stopped: Patroni starts it", "replica", "", NEW, "stopped", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, NULL },
-	{ "sync standby: stand aside first", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL },
-	{ "sync standby aside: wait for release", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, 300, UNIT_WAIT_RELEASE, "pg-1" },
-	{ "aside, Patroni shows no tag yet", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, true, 100, UNIT_WAIT_RELEASE, NULL },
-	{ "released: restart", "replica", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, 900, UNIT_RESTART, "pg-1" },
-	{ "never released: restart anyway", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, UNIT_RELEASE_WAIT_MS, UNIT_RESTART, NULL },
-	{ "tag seen before the agent knew (restarted agent)", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, -1, UNIT_WAIT_RELEASE, NULL },
-	{ "cascade asked by intent, Patroni does not show it: written again", "replica", NEW, NEW, "running", false, "", NULL, false, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1" },
-	{ "restarted onto the target: nosync goes, cascade stays", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_UNTAG, "pg-1" },
-	{ "tags just written: let Patroni show them", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, -1, UNIT_IDLE, NULL },
-	{ "cascade kept while the refresh is at the unit", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "pg-1" },
-	{ "switchover owns the cascade", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, true, "", false, false, false, -1, UNIT_IDLE, "pg-1" },
-	{ "old primary relinks before the switchover", "primary", OLD, OLD, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_RELINK, NULL },
-	{ "old primary relinked: no restart of its own", "primary", OLD, NEW, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_IDLE, NULL },
-	{ "paused after the unit: cascade undone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "" },
-	{ "another unit's turn: leftover nosync undone", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "" },
-	{ "cascade asked by intent: kept once the switchover mark is gone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "pg-1", false, false, false, -1, UNIT_IDLE, "pg-1" },
-	{ "intent cleared the cascade: dropped", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "" },
-	{ "intent cascade while the refresh restarts the unit", "replica", NEW, NEW, "running", false, "pg-2", NEW, true, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1" },
-	{ "sync standby stands aside whatever the cluster", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL },
-	{ "leftover tag while a restart child runs", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", true, false, false, -1, UNIT_IDLE, NULL },
+	{ "no refresh, nothing set", "replica", OLD, OLD, "running", false, "", NULL, false, false, "", false, false, false, -1, UNIT_IDLE, "", NULL },
+	{ "replica's turn: relink first", "replica", OLD, OLD, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RELINK, NULL, NULL },
+	{ "replica relinked: restart", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RESTART, NULL, NULL },
+	{ "restart under way", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", true, false, false, -1, UNIT_WAIT_RESTART, NULL, NULL },
+	{ "restart just answered, old version shown", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, true, false, -1, UNIT_WAIT_RESTART, NULL, NULL },
+	{ "runs the target: done", "replica", NEW, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "", NULL },
+	{ "stopped: Patroni starts it", "replica", "", NEW, "stopped", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, NULL, NULL },
+	{ "sync standby: stand aside first", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL, NULL },
+	{ "sync standby aside: wait for release", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, 300, UNIT_WAIT_RELEASE, "pg-1", NULL },
+	{ "aside, Patroni shows no tag yet", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, true, 100, UNIT_WAIT_RELEASE, NULL, NULL },
+	{ "released: restart", "replica", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, 900, UNIT_RESTART, "pg-1", NULL },
+	{ "never released: restart anyway", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, UNIT_RELEASE_WAIT_MS, UNIT_RESTART, NULL, NULL },
+	{ "tag seen before the agent knew (restarted agent)", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, -1, UNIT_WAIT_RELEASE, NULL, NULL },
+	{ "cascade asked by intent, Patroni does not show it: written again", "replica", NEW, NEW, "running", false, "", NULL, false, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1", NULL },
+	{ "restarted onto the target: nosync goes, cascade stays", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_UNTAG, "pg-1", NULL },
+	{ "tags just written: let Patroni show them", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, -1, UNIT_IDLE, NULL, NULL },
+	{ "cascade kept while the refresh is at the unit", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "pg-1", NULL },
+	{ "switchover owns the cascade", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, true, "", false, false, false, -1, UNIT_IDLE, "pg-1", NULL },
+	{ "old primary relinks before the switchover", "primary", OLD, OLD, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_RELINK, NULL, NULL },
+	{ "old primary relinked: no restart of its own", "primary", OLD, NEW, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_IDLE, NULL, NULL },
+	{ "paused after the unit: cascade undone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "", NULL },
+	{ "another unit's turn: leftover nosync undone", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "", NULL },
+	{ "cascade asked by intent: kept once the switchover mark is gone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "pg-1", false, false, false, -1, UNIT_IDLE, "pg-1", NULL },
+	{ "intent cleared the cascade: dropped", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "", NULL },
+	{ "intent cascade while the refresh restarts the unit", "replica", NEW, NEW, "running", false, "pg-2", NEW, true, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1", NULL },
+	{ "sync standby stands aside whatever the cluster", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL, NULL },
+	{ "leftover tag while a restart child runs", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", true, false, false, -1, UNIT_IDLE, NULL, NULL },
+	/* a sync standby's upstream does not change while it is sync: the cascade comes with its untag */
+	{ "aside, cascade to come: upstream unchanged while waiting", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, 300, UNIT_WAIT_RELEASE, "pg-1", "pg-1" },
+	{ "aside and released, cascade to come: restart first", "replica", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, 900, UNIT_RESTART, "pg-1", "pg-1" },
+	{ "restarted after standing aside: nosync goes, the cascade comes", "replica", NEW, NEW, "running", true, "", NEW, true, false, "", false, false, false, -1, UNIT_UNTAG, "pg-1", "pg-1" },
+	{ "cascade after standing aside, written: nothing more", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "pg-1", "pg-1" },
+	{ "cascade to come, but the intent asks another", "replica", NEW, NEW, "running", true, "", NEW, true, false, "pg-2", false, false, false, -1, UNIT_UNTAG, "pg-2", "pg-1" },
+	{ "cascade to come, switchover owns the tags, unit's turn over", "replica", NEW, NEW, "running", false, "", NULL, false, true, "", false, false, false, -1, UNIT_IDLE, "", "pg-1" },
 };
 
 static void fill(const step_case *c, unit_record *me, unit_view *v)
@@ -89,6 +97,7 @@ static void fill(const step_case *c, unit_record *me, unit_view *v)
 	v->restart_recent = c->restart_recent;
 	v->tags_written_recently = c->written_recently;
 	v->aside_ms = c->aside_ms;
+	v->cascade_after = c->cascade_after;
 }
 
 static void test_cases(void **state)
@@ -133,10 +142,11 @@ static void test_sync_standby_walk(void **state)
 			break;
 		case UNIT_STAND_ASIDE:
 			v.aside_ms = 0;
-			me.tag_nosync = true;
-			snprintf(me.tag_replicatefrom, sizeof(me.tag_replicatefrom), "pg-1");
+			me.tag_nosync = true; /* its upstream unchanged: the cascade comes after its restart */
+			v.cascade_after = "pg-1";
 			break;
 		case UNIT_WAIT_RELEASE:
+			assert_string_equal(me.tag_replicatefrom, "");
 			snprintf(me.role, sizeof(me.role), "replica"); /* the primary gave the role to pg-1 */
 			break;
 		case UNIT_RESTART:
@@ -147,7 +157,9 @@ static void test_sync_standby_walk(void **state)
 			snprintf(me.server_version, sizeof(me.server_version), NEW);
 			break;
 		case UNIT_UNTAG:
+			assert_string_equal(me.server_version, NEW);
 			me.tag_nosync = false;
+			snprintf(me.tag_replicatefrom, sizeof(me.tag_replicatefrom), "%s", unit_step_kept_replicatefrom(&v));
 			break;
 		default:
 			break;
@@ -157,6 +169,7 @@ static void test_sync_standby_walk(void **state)
 	assert_string_equal(me.tag_replicatefrom, "pg-1");
 	v.target = NULL;
 	v.restart_wanted = false;
+	v.cascade_after = ""; /* the agent forgets it once the unit's turn is over */
 	v.switchover_owns_tags = true;
 	assert_int_equal(unit_step_decide(&v), UNIT_IDLE);
 	v.switchover_owns_tags = false;
@@ -185,7 +198,7 @@ static void test_invariants(void **state)
 				for (int li = 0; li < 3; li++)
 					for (int st = 0; st < 3; st++)
 						for (int rf = 0; rf < 2; rf++)
-							for (int as = 0; as < 4; as++) {
+							for (int as = 0; as < 8; as++) {
 								step_case c = {
 									.name = "combo",
 									.role = roles[ro],
@@ -201,7 +214,8 @@ static void test_invariants(void **state)
 									.restart_running = bits & 32,
 									.restart_recent = bits & 64,
 									.written_recently = bits & 128,
-									.aside_ms = asides[as],
+									.aside_ms = asides[as % 4],
+									.cascade_after = as >= 4 ? "pg-3" : "",
 								};
 								unit_record me;
 								unit_view v;
@@ -230,6 +244,10 @@ static void test_invariants(void **state)
 									assert_false(v.restart_wanted && strcmp(me.server_version, NEW) != 0 &&
 										     strcmp(me.linked_version, NEW) == 0);
 								}
+								/* the cascade after standing aside: only once it runs the target */
+								if (a == UNIT_UNTAG && c.intent_rf[0] == '\0' &&
+								    strcmp(unit_step_kept_replicatefrom(&v), "pg-3") == 0)
+									assert_string_equal(me.server_version, NEW);
 								if (a == UNIT_STAND_ASIDE) {
 									assert_false(me.tag_nosync);
 									assert_string_equal(me.role, "sync-standby");
