@@ -310,8 +310,9 @@ static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const
 	return await_answer(r, unit, action, bound_ms, answer, err);
 }
 
-/* Whether every member of the cluster says it is paused (the candidate's /cluster, then each /patroni). */
-static bool all_paused(fast_run *r)
+/* Whether every member of the cluster says it is paused (the candidate's /cluster, then each /patroni). wake: a
+ * member that does not say so yet is sent the pause again, which wakes its loop (its next loop_wait otherwise). */
+static bool all_paused(fast_run *r, bool wake)
 {
 	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
 	patroni_node *node = calloc(1, sizeof(*node));
@@ -325,8 +326,11 @@ static bool all_paused(fast_run *r)
 		patroni_client pc;
 
 		conf_unit_patroni(r->conf, &r->conf->units[i], &pc, url, sizeof(url));
-		if (patroni_get_node(&pc, url, 1000, node, &err) != 0 || !node->paused)
+		if (patroni_get_node(&pc, url, 1000, node, &err) != 0 || !node->paused) {
 			paused = false;
+			if (wake)
+				(void)!patroni_patch_config(&pc, url, "{\"pause\": true}", 1000, &err);
+		}
 	}
 	free(cluster);
 	free(node);
@@ -536,7 +540,7 @@ int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, i
 		return pgr_err_prefix(err, "could not put Patroni in maintenance mode; nothing changed");
 	}
 	deadline = proc_now_ms() + MAINTENANCE_BOUND_MS;
-	while (!all_paused(&r)) {
+	for (int round = 0; !all_paused(&r, round % 10 == 0); round++) {
 		if (proc_now_ms() > deadline) {
 			abort_run(&r, &out);
 			return pgr_err_set(err, "not every Patroni member reported maintenance mode within %d s; nothing "
