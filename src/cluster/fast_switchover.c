@@ -310,6 +310,18 @@ static int ask_agent(fast_run *r, const conf_unit *unit, pg_action action, const
 	return await_answer(r, unit, action, bound_ms, answer, err);
 }
 
+/* Sends a member's Patroni a PATCH /config with body: one that changes nothing (the pause as it is) only wakes its
+ * loop, which otherwise comes at loop_wait. Best effort. */
+static void wake_member(fast_run *r, const conf_unit *u, const char *body)
+{
+	char url[200];
+	patroni_client pc;
+	pgr_err ignored;
+
+	conf_unit_patroni(r->conf, u, &pc, url, sizeof(url));
+	(void)!patroni_patch_config(&pc, url, body, 1000, &ignored);
+}
+
 /* Whether every member of the cluster says it is paused (the candidate's /cluster, then each /patroni). wake: a
  * member that does not say so yet is sent the pause again, which wakes its loop (its next loop_wait otherwise). */
 static bool all_paused(fast_run *r, bool wake)
@@ -329,7 +341,7 @@ static bool all_paused(fast_run *r, bool wake)
 		if (patroni_get_node(&pc, url, 1000, node, &err) != 0 || !node->paused) {
 			paused = false;
 			if (wake)
-				(void)!patroni_patch_config(&pc, url, "{\"pause\": true}", 1000, &err);
+				wake_member(r, &r->conf->units[i], "{\"pause\": true}");
 		}
 	}
 	free(cluster);
@@ -441,17 +453,24 @@ static int take_key(fast_run *r, pgr_err *err)
 						"Patroni left in maintenance mode",
 					   r->cand->name, KEY_BOUND_MS / 1000, lead[0] ? lead : "nobody");
 		if (round % 20 == 0) {
-			/* the candidate's loop, woken (a PATCH /config), takes the key once it is free. Not the old
-			 * member's: a /config change makes it reload, which retries against its stopped PostgreSQL for
-			 * seconds; it drops the key at its next loop (P2) */
+			/* the candidate's loop, woken (a PATCH /config), takes the key once it is free; the old member's,
+			 * woken, drops it (P2: paused, its PostgreSQL stopped). The pause asked again changes nothing in
+			 * the configuration (a change would make the old member reload against its stopped PostgreSQL,
+			 * for seconds): it only wakes the loop, which otherwise comes at loop_wait */
 			pgr_err ignored;
 
 			(void)!patroni_patch_config(&r->pc, r->cand_url, "{\"pause\": true}", 2000, &ignored);
+			if (r->old != NULL && strcmp(r->old->member, r->cand->member) != 0)
+				wake_member(r, r->old, "{\"pause\": true}");
 		}
 		proc_sleep_ms(POLL_MS);
 	}
 	if (maintenance(r, false, err) != 0)
 		return pgr_err_prefix(err, "%s leads, but Patroni's maintenance mode could not be ended", r->cand->name);
+	/* the other members' loops see the pause gone at once: the old primary starts as a replica (P4) */
+	for (int i = 0; i < r->conf->unit_count; i++)
+		if (strcmp(r->conf->units[i].member, r->cand->member) != 0)
+			wake_member(r, &r->conf->units[i], "{\"pause\": null}");
 	return 0;
 }
 

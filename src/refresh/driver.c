@@ -465,6 +465,29 @@ static void run_checks(refresh_driver *d, const store_snapshot *snap, refresh_ob
 			 check_group_name(bad->group), bad->name, bad->detail);
 }
 
+/*
+ * The standby whose flush the primary's commits wait for now (its pg_stat_replication, through its Patroni's GET
+ * /patroni): the unit index of the one streaming standby in sync, -1 if none or several. Patroni writes it into
+ * /sync only after it has slept 2 s (process_sync_replication); the fast switchover needs no more than this,
+ * for it checks that its candidate replayed the old primary's shutdown checkpoint before it promotes it.
+ */
+static int sync_standby_now(const cluster_conf *conf, const patroni_client *pc, const char *primary_url)
+{
+	patroni_node *node = calloc(1, sizeof(*node));
+	int found = -1, count = 0;
+	pgr_err err;
+
+	if (node != NULL && patroni_get_node(pc, primary_url, 2000, node, &err) == 0)
+		for (int r = 0; r < node->replication_count; r++)
+			if (strcmp(node->replication[r].sync_state, "sync") == 0 &&
+			    strcmp(node->replication[r].state, "streaming") == 0) {
+				found = unit_index(conf, node->replication[r].application_name);
+				count++;
+			}
+	free(node);
+	return count == 1 ? found : -1;
+}
+
 /* The switchover before the primary: returns 0 when done or not yet possible, -1 with error when failed. */
 static int switchover(refresh_driver *d, const store_snapshot *snap, char *error, size_t errlen)
 {
@@ -497,8 +520,10 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 	}
 	sync = patroni_cluster_sync_standby(&cluster);
 	cand = sync ? unit_index(d->conf, sync->name) : -1;
+	if (cand < 0 && snap->settings.switchover_fast)
+		cand = sync_standby_now(d->conf, &pc, url); /* /sync not written yet: the primary's own view */
 	if (cand < 0 || !snap->have[cand] || strcmp(snap->records[cand].server_version, rec->to) != 0 ||
-	    strcmp(sync->state, "running") != 0) {
+	    strcmp(sync ? sync->state : snap->records[cand].patroni_state, "running") != 0) {
 		if (waiting_too_long) {
 			snprintf(error, errlen, "no sync standby running %s to switch over to", rec->to);
 			return -1;
