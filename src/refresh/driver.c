@@ -99,23 +99,6 @@ static void write_tags(const cluster_conf *conf, const conf_unit *unit, const ch
 		log_warn("cannot set Patroni tags: %s", err.msg);
 }
 
-/* Whether the unit's PostgreSQL answers SQL on target now (asked straight, within 300 ms). */
-static bool answers_on(const cluster_conf *conf, const conf_unit *unit, const char *target)
-{
-	cluster_secrets secrets;
-	char conninfo[1024], num[16], version[32];
-	pgr_err err;
-
-	if (secrets_load(conf->dir, &secrets, &err) != 0)
-		return false;
-	pg_conninfo(conninfo, sizeof(conninfo), unit->host, unit->pg_port, conf->superuser, secrets.superuser_password,
-		    "postgres", 1);
-	if (pg_query_text_timeout(conninfo, "SHOW server_version_num", 300, num, sizeof(num), &err) != 0)
-		return false;
-	unit_record_version_string(atoi(num), version, sizeof(version));
-	return strcmp(version, target) == 0;
-}
-
 static void start_restart(const cluster_conf *conf, const conf_unit *unit, const char *target, const unit_record *me,
 			  refresh_unit_state *state)
 {
@@ -188,11 +171,6 @@ bool refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 	if (!view.restart_wanted)
 		state->cascade_after[0] = '\0'; /* the cascade after standing aside is only for this unit's own turn */
 	view.cascade_after = state->cascade_after;
-	/* tags to put back after its restart (nosync, the cascade): once its PostgreSQL runs the target, not once
-	 * Patroni's restart answers (up to a second later), so that Patroni's reload of them overlaps that wait */
-	view.target_seen_running = state->restart_child > 0 && view.restart_wanted &&
-				   strcmp(me->server_version, view.target) != 0 &&
-				   (me->tag_nosync || state->cascade_after[0] != '\0') && answers_on(conf, unit, view.target);
 	if (!view.restart_wanted || strcmp(me->server_version, view.target) == 0 || view.restart_running ||
 	    view.restart_recent)
 		state->aside_since_ms = 0; /* standing aside is only ever for the restart to come */

@@ -4,15 +4,9 @@
 
 #include "util/log.h"
 
-/* The unit runs the target: Patroni says so, or (its restart not answered yet) PostgreSQL itself did. */
-static bool runs_target(const unit_view *v)
-{
-	return v->target != NULL && (strcmp(v->me->server_version, v->target) == 0 || v->target_seen_running);
-}
-
 static bool restart_pending(const unit_view *v)
 {
-	return v->target != NULL && v->restart_wanted && !runs_target(v);
+	return v->target != NULL && v->restart_wanted && strcmp(v->me->server_version, v->target) != 0;
 }
 
 const char *unit_step_kept_replicatefrom(const unit_view *v)
@@ -36,7 +30,8 @@ unit_action unit_step_decide(const unit_view *v)
 		return UNIT_RELINK;
 	/* a restart whose answer Patroni still holds back (its once-a-second start poll) while the target
 	 * already runs: the tags go now, so that Patroni's reload of them overlaps that wait */
-	bool restart_landed = !v->restart_running || (v->restart_wanted && runs_target(v));
+	bool restart_landed = !v->restart_running ||
+			      (v->target != NULL && v->restart_wanted && strcmp(me->server_version, v->target) == 0);
 
 	if (restart_landed && !restart_pending(v) && !v->tags_written_recently &&
 	    ((me->tag_nosync && !v->intent_nosync) || strcmp(me->tag_replicatefrom, unit_step_kept_replicatefrom(v)) != 0))
@@ -79,7 +74,7 @@ unit_state unit_step_state(const unit_view *v)
 		return US_IDLE;
 	if (strcmp(me->linked_version, v->target) != 0)
 		return US_LINK_OLD;
-	if (runs_target(v))
+	if (strcmp(me->server_version, v->target) == 0)
 		return US_ON_TARGET;
 	if (!v->restart_wanted)
 		return US_LINKED; /* ahead of its restart: the old primary before the switchover */

@@ -54,8 +54,6 @@ typedef struct unit_view {
 	bool tags_written_recently; /* tags were written a moment ago: Patroni may not show them yet */
 	const char *cascade_after; /* stood aside as the sync standby: the standby to cascade from once it runs the
 				    * target (the one expected to take its role; "" or NULL: none) */
-	bool target_seen_running; /* its restart not answered yet (Patroni polls the start once a second), its
-				   * PostgreSQL already answered SQL on the target version */
 } unit_view;
 
 unit_action unit_step_decide(const unit_view *v);

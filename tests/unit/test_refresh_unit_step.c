@@ -36,50 +36,46 @@ typedef struct step_case {
 	unit_action expect;
 	const char *kept; /* unit_step_kept_replicatefrom, or NULL not to check */
 	const char *cascade_after; /* stood aside: the standby to cascade from once on the target (NULL: none) */
-	bool seen_running; /* its PostgreSQL answered on the target before Patroni's restart did */
 } step_case;
 
 static const step_case cases[] = {
 	/* name                                   role            runs  linked state      nosync rf      target restart swo   intent running recent written aside  expect */
-	{ "no refresh, nothing set", "replica", OLD, OLD, "running", false, "", NULL, false, false, "", false, false, false, -1, UNIT_IDLE, "", NULL, false },
-	{ "replica's turn: relink first", "replica", OLD, OLD, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RELINK, NULL, NULL, false },
-	{ "replica relinked: restart", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RESTART, NULL, NULL, false },
-	{ "restart under way", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", true, false, false, -1, UNIT_WAIT_RESTART, NULL, NULL, false },
-	{ "restart just answered, old version shown", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, true, false, -1, UNIT_WAIT_RESTART, NULL, NULL, false },
-	{ "runs the target: done", "replica", NEW, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "", NULL, false },
-	{ "stopped: Patroni starts it", "replica", "", NEW, "stopped", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, NULL, NULL, false },
-	{ "sync standby: stand aside first", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL, NULL, false },
-	{ "sync standby aside: wait for release", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, 300, UNIT_WAIT_RELEASE, "pg-1", NULL, false },
-	{ "aside, Patroni shows no tag yet", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, true, 100, UNIT_WAIT_RELEASE, NULL, NULL, false },
-	{ "released: restart", "replica", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, 900, UNIT_RESTART, "pg-1", NULL, false },
-	{ "never released: restart anyway", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, UNIT_RELEASE_WAIT_MS, UNIT_RESTART, NULL, NULL, false },
-	{ "tag seen before the agent knew (restarted agent)", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, -1, UNIT_WAIT_RELEASE, NULL, NULL, false },
-	{ "cascade asked by intent, Patroni does not show it: written again", "replica", NEW, NEW, "running", false, "", NULL, false, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1", NULL, false },
-	{ "restarted onto the target: nosync goes, cascade stays", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_UNTAG, "pg-1", NULL, false },
-	{ "tags just written: let Patroni show them", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, -1, UNIT_IDLE, NULL, NULL, false },
-	{ "cascade kept while the refresh is at the unit", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "pg-1", NULL, false },
-	{ "switchover owns the cascade", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, true, "", false, false, false, -1, UNIT_IDLE, "pg-1", NULL, false },
-	{ "old primary relinks before the switchover", "primary", OLD, OLD, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_RELINK, NULL, NULL, false },
-	{ "old primary relinked: no restart of its own", "primary", OLD, NEW, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_IDLE, NULL, NULL, false },
-	{ "paused after the unit: cascade undone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "", NULL, false },
-	{ "another unit's turn: leftover nosync undone", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "", NULL, false },
-	{ "cascade asked by intent: kept once the switchover mark is gone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "pg-1", false, false, false, -1, UNIT_IDLE, "pg-1", NULL, false },
-	{ "intent cleared the cascade: dropped", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "", NULL, false },
-	{ "intent cascade while the refresh restarts the unit", "replica", NEW, NEW, "running", false, "pg-2", NEW, true, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1", NULL, false },
-	{ "sync standby stands aside whatever the cluster", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL, NULL, false },
-	{ "leftover tag while a restart child runs", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", true, false, false, -1, UNIT_IDLE, NULL, NULL, false },
+	{ "no refresh, nothing set", "replica", OLD, OLD, "running", false, "", NULL, false, false, "", false, false, false, -1, UNIT_IDLE, "", NULL },
+	{ "replica's turn: relink first", "replica", OLD, OLD, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RELINK, NULL, NULL },
+	{ "replica relinked: restart", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_RESTART, NULL, NULL },
+	{ "restart under way", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", true, false, false, -1, UNIT_WAIT_RESTART, NULL, NULL },
+	{ "restart just answered, old version shown", "replica", OLD, NEW, "running", false, "", NEW, true, false, "", false, true, false, -1, UNIT_WAIT_RESTART, NULL, NULL },
+	{ "runs the target: done", "replica", NEW, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "", NULL },
+	{ "stopped: Patroni starts it", "replica", "", NEW, "stopped", false, "", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, NULL, NULL },
+	{ "sync standby: stand aside first", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL, NULL },
+	{ "sync standby aside: wait for release", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, 300, UNIT_WAIT_RELEASE, "pg-1", NULL },
+	{ "aside, Patroni shows no tag yet", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, true, 100, UNIT_WAIT_RELEASE, NULL, NULL },
+	{ "released: restart", "replica", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, 900, UNIT_RESTART, "pg-1", NULL },
+	{ "never released: restart anyway", "sync-standby", OLD, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, UNIT_RELEASE_WAIT_MS, UNIT_RESTART, NULL, NULL },
+	{ "tag seen before the agent knew (restarted agent)", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, -1, UNIT_WAIT_RELEASE, NULL, NULL },
+	{ "cascade asked by intent, Patroni does not show it: written again", "replica", NEW, NEW, "running", false, "", NULL, false, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1", NULL },
+	{ "restarted onto the target: nosync goes, cascade stays", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_UNTAG, "pg-1", NULL },
+	{ "tags just written: let Patroni show them", "replica", NEW, NEW, "running", true, "pg-1", NEW, true, false, "", false, false, true, -1, UNIT_IDLE, NULL, NULL },
+	{ "cascade kept while the refresh is at the unit", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "pg-1", NULL },
+	{ "switchover owns the cascade", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, true, "", false, false, false, -1, UNIT_IDLE, "pg-1", NULL },
+	{ "old primary relinks before the switchover", "primary", OLD, OLD, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_RELINK, NULL, NULL },
+	{ "old primary relinked: no restart of its own", "primary", OLD, NEW, "running", false, "", NEW, false, true, "", false, false, false, -1, UNIT_IDLE, NULL, NULL },
+	{ "paused after the unit: cascade undone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "", NULL },
+	{ "another unit's turn: leftover nosync undone", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "", NULL },
+	{ "cascade asked by intent: kept once the switchover mark is gone", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "pg-1", false, false, false, -1, UNIT_IDLE, "pg-1", NULL },
+	{ "intent cleared the cascade: dropped", "replica", NEW, NEW, "running", false, "pg-1", NULL, false, false, "", false, false, false, -1, UNIT_UNTAG, "", NULL },
+	{ "intent cascade while the refresh restarts the unit", "replica", NEW, NEW, "running", false, "pg-2", NEW, true, false, "pg-1", false, false, false, -1, UNIT_UNTAG, "pg-1", NULL },
+	{ "sync standby stands aside whatever the cluster", "sync-standby", OLD, NEW, "running", false, "", NEW, true, false, "", false, false, false, -1, UNIT_STAND_ASIDE, NULL, NULL },
+	{ "leftover tag while a restart child runs", "replica", NEW, NEW, "running", true, "", NULL, false, false, "", true, false, false, -1, UNIT_IDLE, NULL, NULL },
 	/* a sync standby's upstream does not change while it is sync: the cascade comes with its untag */
-	{ "aside, cascade to come: upstream unchanged while waiting", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, 300, UNIT_WAIT_RELEASE, "pg-1", "pg-1", false },
-	{ "aside and released, cascade to come: restart first", "replica", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, 900, UNIT_RESTART, "pg-1", "pg-1", false },
-	{ "restarted after standing aside: nosync goes, the cascade comes", "replica", NEW, NEW, "running", true, "", NEW, true, false, "", false, false, false, -1, UNIT_UNTAG, "pg-1", "pg-1", false },
-	{ "cascade after standing aside, written: nothing more", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "pg-1", "pg-1", false },
-	{ "cascade to come, but the intent asks another", "replica", NEW, NEW, "running", true, "", NEW, true, false, "pg-2", false, false, false, -1, UNIT_UNTAG, "pg-2", "pg-1", false },
-	{ "the target runs, Patroni's restart not answered yet: tags go at once", "replica", NEW, NEW, "running", true, "", NEW, true, false, "", true, false, false, -1, UNIT_UNTAG, "pg-1", "pg-1", false },
-	{ "Patroni still restarting, PostgreSQL answers on the target: tags go", "replica", "", NEW, "restarting", true, "", NEW, true, false, "", true, false, false, -1, UNIT_UNTAG, "pg-1", "pg-1", true },
-	{ "Patroni still restarting, tags just written: nothing more", "replica", "", NEW, "restarting", false, "pg-1", NEW, true, false, "", true, false, true, -1, UNIT_IDLE, "pg-1", "pg-1", true },
-	{ "Patroni still restarting, PostgreSQL not up yet: wait", "replica", "", NEW, "restarting", true, "", NEW, true, false, "", true, false, false, -1, UNIT_WAIT_RESTART, NULL, "pg-1", false },
-	{ "restart not answered, old version still runs: tags stay", "replica", OLD, NEW, "running", true, "", NEW, true, false, "", true, false, false, -1, UNIT_WAIT_RESTART, NULL, "pg-1", false },
-	{ "cascade to come, switchover owns the tags, unit's turn over", "replica", NEW, NEW, "running", false, "", NULL, false, true, "", false, false, false, -1, UNIT_IDLE, "", "pg-1", false },
+	{ "aside, cascade to come: upstream unchanged while waiting", "sync-standby", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, 300, UNIT_WAIT_RELEASE, "pg-1", "pg-1" },
+	{ "aside and released, cascade to come: restart first", "replica", OLD, NEW, "running", true, "", NEW, true, false, "", false, false, false, 900, UNIT_RESTART, "pg-1", "pg-1" },
+	{ "restarted after standing aside: nosync goes, the cascade comes", "replica", NEW, NEW, "running", true, "", NEW, true, false, "", false, false, false, -1, UNIT_UNTAG, "pg-1", "pg-1" },
+	{ "cascade after standing aside, written: nothing more", "replica", NEW, NEW, "running", false, "pg-1", NEW, true, false, "", false, false, false, -1, UNIT_IDLE, "pg-1", "pg-1" },
+	{ "cascade to come, but the intent asks another", "replica", NEW, NEW, "running", true, "", NEW, true, false, "pg-2", false, false, false, -1, UNIT_UNTAG, "pg-2", "pg-1" },
+	{ "the target runs, Patroni's restart not answered yet: tags go at once", "replica", NEW, NEW, "running", true, "", NEW, true, false, "", true, false, false, -1, UNIT_UNTAG, "pg-1", "pg-1" },
+	{ "restart not answered, old version still runs: tags stay", "replica", OLD, NEW, "running", true, "", NEW, true, false, "", true, false, false, -1, UNIT_WAIT_RESTART, NULL, "pg-1" },
+	{ "cascade to come, switchover owns the tags, unit's turn over", "replica", NEW, NEW, "running", false, "", NULL, false, true, "", false, false, false, -1, UNIT_IDLE, "", "pg-1" },
 };
 
 static void fill(const step_case *c, unit_record *me, unit_view *v)
@@ -104,7 +100,6 @@ static void fill(const step_case *c, unit_record *me, unit_view *v)
 	v->tags_written_recently = c->written_recently;
 	v->aside_ms = c->aside_ms;
 	v->cascade_after = c->cascade_after;
-	v->target_seen_running = c->seen_running;
 }
 
 static void test_cases(void **state)
@@ -199,7 +194,7 @@ static void test_invariants(void **state)
 	(void)state;
 	(void)unit_step_table(&nrows);
 	assert_true(nrows <= 64);
-	for (int bits = 0; bits < (1 << 9); bits++)
+	for (int bits = 0; bits < (1 << 8); bits++)
 		for (int ro = 0; ro < 4; ro++)
 			for (int ru = 0; ru < 3; ru++)
 				for (int li = 0; li < 3; li++)
@@ -221,7 +216,6 @@ static void test_invariants(void **state)
 									.restart_running = bits & 32,
 									.restart_recent = bits & 64,
 									.written_recently = bits & 128,
-									.seen_running = bits & 256,
 									.aside_ms = asides[as % 4],
 									.cascade_after = as >= 4 ? "pg-3" : "",
 								};
@@ -252,17 +246,14 @@ static void test_invariants(void **state)
 									/* during Patroni's restart only once the target runs */
 									if (v.restart_running)
 										assert_true(v.restart_wanted &&
-											    (strcmp(me.server_version, NEW) == 0 ||
-											     v.target_seen_running));
+											    strcmp(me.server_version, NEW) == 0);
 									assert_false(v.restart_wanted && strcmp(me.server_version, NEW) != 0 &&
-										     !v.target_seen_running &&
 										     strcmp(me.linked_version, NEW) == 0);
 								}
 								/* the cascade after standing aside: only once it runs the target */
 								if (a == UNIT_UNTAG && c.intent_rf[0] == '\0' &&
 								    strcmp(unit_step_kept_replicatefrom(&v), "pg-3") == 0)
-									assert_true(strcmp(me.server_version, NEW) == 0 ||
-										    (v.target_seen_running && v.target != NULL));
+									assert_string_equal(me.server_version, NEW);
 								if (a == UNIT_STAND_ASIDE) {
 									assert_false(me.tag_nosync);
 									assert_string_equal(me.role, "sync-standby");
