@@ -28,12 +28,7 @@ unit_action unit_step_decide(const unit_view *v)
 
 	if (v->target != NULL && strcmp(me->linked_version, v->target) != 0)
 		return UNIT_RELINK;
-	/* a restart whose answer Patroni still holds back (its once-a-second start poll) while the target
-	 * already runs: the tags go now, so that Patroni's reload of them overlaps that wait */
-	bool restart_landed = !v->restart_running ||
-			      (v->target != NULL && v->restart_wanted && strcmp(me->server_version, v->target) == 0);
-
-	if (restart_landed && !restart_pending(v) && !v->tags_written_recently &&
+	if (!v->restart_running && !restart_pending(v) && !v->tags_written_recently &&
 	    ((me->tag_nosync && !v->intent_nosync) || strcmp(me->tag_replicatefrom, unit_step_kept_replicatefrom(v)) != 0))
 		return UNIT_UNTAG;
 	if (!restart_pending(v))
