@@ -41,6 +41,8 @@ int agent_tags_set(agent_tags *t, const cluster_conf *conf, const conf_unit *uni
 	pthread_mutex_lock(&t->lock);
 	t->written_ms = wall_ms();
 	rc = patroni_yml_set_tags(conf, unit, tags, err);
+	t->last_known = rc == 0;
+	t->last = *tags;
 	pthread_mutex_unlock(&t->lock);
 	return rc;
 }
@@ -50,7 +52,7 @@ int agent_tags_take_intent(agent_tags *t, const etcd_client *etcd, const char *p
 {
 	unit_intent intent;
 	patroni_tags tags;
-	bool found = false;
+	bool found = false, in_force;
 	char text[128];
 	pgr_err werr;
 
@@ -72,16 +74,25 @@ int agent_tags_take_intent(agent_tags *t, const etcd_client *etcd, const char *p
 		return 0;
 	}
 	unit_intent_tags_text(&intent.tags, text, sizeof(text));
-	t->written_ms = wall_ms();
 	snprintf(t->intent_token, sizeof(t->intent_token), "%s", intent.token);
 	t->intent = tags;
 	t->intent_known = true;
-	if (patroni_yml_set_tags(conf, unit, &tags, &werr) != 0) {
+	in_force = t->last_known && t->last.nosync == tags.nosync && strcmp(t->last.replicatefrom, tags.replicatefrom) == 0;
+	if (!in_force)
+		t->written_ms = wall_ms();
+	if (in_force) {
+		t->intent_error[0] = '\0';
+		log_info("tags asked by intent %s: %s, already in force (asked by %s)", intent.token, text,
+			 intent.by[0] ? intent.by : "?");
+	} else if (patroni_yml_set_tags(conf, unit, &tags, &werr) != 0) {
+		t->last_known = false;
 		snprintf(t->intent_error, sizeof(t->intent_error), "%s", werr.msg);
 		log_warn("tags asked by intent %s (%s, by %s) not applied: %s", intent.token, text,
 			 intent.by[0] ? intent.by : "?", werr.msg);
 	} else {
 		t->intent_error[0] = '\0';
+		t->last_known = true;
+		t->last = tags;
 		log_info("tags set by intent %s: %s (asked by %s)", intent.token, text, intent.by[0] ? intent.by : "?");
 	}
 	pthread_mutex_unlock(&t->lock);

@@ -27,6 +27,8 @@ typedef struct agent_tags {
 	bool intent_known;       /* intent holds that intent's tags (read since this agent started) */
 	patroni_tags intent;     /* its tags (in force until the next intent or the unit's own step) */
 	char intent_error[160];  /* why the last intent could not be applied, "" */
+	bool last_known;         /* last holds the tags this agent last wrote and Patroni was asked to reload */
+	patroni_tags last;
 } agent_tags;
 
 void agent_tags_init(agent_tags *t);
@@ -41,7 +43,8 @@ int agent_tags_set(agent_tags *t, const cluster_conf *conf, const conf_unit *uni
 
 /*
  * Reads this unit's intent (prefix: /pgrefresh/<cluster>/) and applies it if its token is not the one last
- * applied, logging "tags set by intent <token>: replicatefrom=..., nosync=... (asked by ...)". *changed:
+ * applied (tags equal to those this agent last wrote are not written again: Patroni's reload of them costs a
+ * second of its loop, which a switchover waits on), logging "tags set by intent <token>: replicatefrom=..., nosync=... (asked by ...)". *changed:
  * something new to report (applied, or failed: intent_error says why). -1 when the intent cannot be read.
  */
 int agent_tags_take_intent(agent_tags *t, const etcd_client *etcd, const char *prefix, const cluster_conf *conf,
