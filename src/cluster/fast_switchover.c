@@ -224,6 +224,7 @@ fast_shutdown fast_switchover_shutdown_of(const char *state)
 #define SYNC_BOUND_MS 15000       /* a standby in sync on the candidate */
 #define FINISH_BOUND_MS 15000     /* Patroni names the sync standby, after the resume */
 #define POLL_MS 10
+#define PAUSE_SETTLE_MS 200        /* the members' woken loops reload the configuration maintenance mode changed */
 
 typedef struct fast_run {
 	const cluster_conf *conf;
@@ -546,14 +547,6 @@ int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, i
 			end_claim(&r, FAST_PROGRESS_REMOVE); /* nothing done */
 		return -1;
 	}
-	/*
-	 * the candidate's override asked now, answered while Patroni pauses (awaited at sync-override): on a standby
-	 * synchronous_standby_names does nothing, and every abort from here resets it
-	 */
-	if (ask(&r, cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, err) != 0) {
-		abort_run(&r, &out);
-		return -1;
-	}
 	if (maintenance(&r, true, err) != 0) {
 		abort_run(&r, &out);
 		return pgr_err_prefix(err, "could not put Patroni in maintenance mode; nothing changed");
@@ -567,6 +560,21 @@ int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, i
 					   MAINTENANCE_BOUND_MS / 1000);
 		}
 		proc_sleep_ms(POLL_MS);
+	}
+	/*
+	 * A member says paused as soon as its REST API has read the configuration (the wake does that); its loop,
+	 * woken, reloads the changed configuration just after: let it, while PostgreSQL still runs everywhere. A
+	 * reload that finds the old primary stopped retries for a second before that member drops the leader key,
+	 * and one that finds the candidate's override in place rewrites postgresql.conf and sleeps a second.
+	 */
+	proc_sleep_ms(PAUSE_SETTLE_MS);
+	/*
+	 * the candidate's override asked now, answered while the CHECKPOINT and the PAUSE go on (awaited at
+	 * sync-override): on a standby synchronous_standby_names does nothing, and every abort from here resets it
+	 */
+	if (ask(&r, cand, PG_ACTION_SYNC_OVERRIDE, r.progress.standby, err) != 0) {
+		abort_run(&r, &out);
+		return -1;
 	}
 	return 0;
 }
