@@ -225,11 +225,13 @@ bool refresh_unit_tick(const cluster_conf *conf, const conf_unit *unit, const re
 				log_warn("the primary did not release this sync standby within %d ms: restarting anyway",
 					 UNIT_RELEASE_WAIT_MS);
 			else if (state->cascade_after[0] != '\0' && strcmp(me->tag_replicatefrom, state->cascade_after) != 0) {
-				/* released: no commit waits on it any more, its upstream may change. Written now, Patroni's
-				 * reload of it (a second) overlaps the restart, and its first loop after the restart follows
-				 * the standby that took its role (unit_step.h) */
-				log_info("released by the primary: cascading from %s, restarted", state->cascade_after);
-				write_tags(conf, unit, state->cascade_after, true, state);
+				/* released: no commit waits on it any more, its upstream may change, and nosync may go (a
+				 * standby that cascades is never the primary's sync standby; the one that took the role stays
+				 * preferred). Written now, Patroni's reload of them (a second of its loop) overlaps the
+				 * restart, its first loop after the restart follows the standby that took its role, and no
+				 * reload is left for after it, when the switchover needs that loop (unit_step.h) */
+				log_info("released by the primary: cascading from %s, nosync off, restarted", state->cascade_after);
+				write_tags(conf, unit, state->cascade_after, false, state);
 			}
 			start_restart(conf, unit, view.target, me, state);
 			return true;

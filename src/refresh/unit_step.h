@@ -9,9 +9,10 @@
  * makes Patroni point its walreceiver elsewhere at once, and the primary's commits would wait on a sync
  * standby that no longer streams from it (measured: a 0.5 s zero-commit window) until Patroni moved the
  * role. Once released, its agent points replicatefrom at the standby expected to have taken its role
- * (cascade_after) as it asks for the restart, so that Patroni's reload of the tag overlaps the restart and
- * it comes back cascading from the next primary; once it runs the target nosync goes (the cascade is
- * written again there if it was not yet); the cascade goes when the refresh no longer needs it (the
+ * (cascade_after) and drops nosync (a cascading standby is never the primary's sync standby) as it asks
+ * for the restart, so that Patroni's reload of the tags overlaps the restart and it comes back cascading
+ * from the next primary; once it runs the target, whatever tag is still left goes (UNIT_UNTAG: nosync,
+ * the cascade written if it was not yet); the cascade goes when the refresh no longer needs it (the
  * switchover's cascade takes over).
  *
  * The unit's steps are a table too, the agent's own: where the unit is (unit_step_state(), derived from
