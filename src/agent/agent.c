@@ -445,8 +445,12 @@ static void *intents_main(void *arg)
 			bool acted = false;
 
 			/* asked only while a switchover is marked: read then, fast */
-			if (agent_pg_take_intent(&ctx->pg, &ctx->etcd, ctx->prefix, &ctx->conf, ctx->unit, &acted, &err) != 0)
+			if (agent_pg_take_intent(&ctx->pg, &ctx->etcd, ctx->prefix, &ctx->conf, ctx->unit, &acted, &err) != 0) {
 				etcd_failed(ctx, LOG_LEVEL_WARN, "cannot take this unit's pg intent", &err);
+				/* not answered: taken again, not at once (the intent waits unanswered: no busy loop) */
+				proc_sleep_ms(AGENT_PG_POLL_MS);
+				continue;
+			}
 			if (acted)
 				continue; /* the next step is usually asked at once: no pause */
 			/* instead of the pause below: the pg intent read every AGENT_PG_POLL_MS, taken once asked */
