@@ -892,6 +892,8 @@ static void agent_loop(agent_ctx *ctx)
 		follow_leader_poolers(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		if (is_coordinator(ctx)) {
+			/* its tick may hold a whole switchover (agent.h): the old primary's stop alone is bounded by 70 s */
+			loop_progress(ctx, AGENT_COORDINATOR_STEP_BOUND_MS);
 			pthread_mutex_lock(&ctx->lock);
 			ctx->driver.lease = ctx->lease;
 			pthread_mutex_unlock(&ctx->lock);
