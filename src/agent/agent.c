@@ -445,8 +445,12 @@ static void *intents_main(void *arg)
 			bool acted = false;
 
 			/* asked only while a switchover is marked: read then, fast */
-			if (agent_pg_take_intent(&ctx->pg, &ctx->etcd, ctx->prefix, &ctx->conf, ctx->unit, &acted, &err) != 0)
+			if (agent_pg_take_intent(&ctx->pg, &ctx->etcd, ctx->prefix, &ctx->conf, ctx->unit, &acted, &err) != 0) {
 				etcd_failed(ctx, LOG_LEVEL_WARN, "cannot take this unit's pg intent", &err);
+				/* not answered: taken again, not at once (the intent waits unanswered: no busy loop) */
+				proc_sleep_ms(AGENT_PG_POLL_MS);
+				continue;
+			}
 			if (acted)
 				continue; /* the next step is usually asked at once: no pause */
 			/* instead of the pause below: the pg intent read every AGENT_PG_POLL_MS, taken once asked */
@@ -888,6 +892,8 @@ static void agent_loop(agent_ctx *ctx)
 		follow_leader_poolers(ctx);
 		loop_progress(ctx, AGENT_STEP_BOUND_MS);
 		if (is_coordinator(ctx)) {
+			/* its tick may hold a whole switchover (agent.h): the old primary's stop alone is bounded by 70 s */
+			loop_progress(ctx, AGENT_COORDINATOR_STEP_BOUND_MS);
 			pthread_mutex_lock(&ctx->lock);
 			ctx->driver.lease = ctx->lease;
 			pthread_mutex_unlock(&ctx->lock);

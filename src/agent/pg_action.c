@@ -15,6 +15,7 @@
 #include "util/fileutil.h"
 #include "util/log.h"
 #include "util/proc.h"
+#include "util/text.h"
 
 #define STOP_TIMEOUT_S 60       /* pg_ctl stop -t: a fast shutdown that takes longer has failed */
 #define CONTROLDATA_TIMEOUT_MS 10000
@@ -113,10 +114,18 @@ static int read_controldata(const cluster_conf *conf, const conf_unit *unit, con
 	return 0;
 }
 
+bool agent_pg_stat_dead(const char *stat)
+{
+	/* "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')' */
+	const char *paren = strrchr(stat, ')');
+
+	return paren != NULL && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 bool agent_pg_postmaster_gone(pid_t pid)
 {
-	char path[64], *text = NULL, *paren;
-	bool gone = false;
+	char path[64], *text = NULL;
+	bool gone;
 	pgr_err err;
 
 	if (pid <= 0)
@@ -126,13 +135,35 @@ bool agent_pg_postmaster_gone(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (file_read_all(path, &text, NULL, &err) != 0)
 		return access(path, F_OK) != 0;
-	paren = strrchr(text, ')');
-	gone = paren != NULL && (paren[1] == ' ') && (paren[2] == 'Z' || paren[2] == 'X');
+	gone = agent_pg_stat_dead(text);
 	free(text);
 	return gone;
 }
 
-/* Stopped, fast; then what pg_controldata says. A PostgreSQL not running is stopped already. */
+agent_pg_stop_verdict agent_pg_stop_judge(bool signalled, bool pidfile_present, bool postmaster_gone)
+{
+	if (!pidfile_present || postmaster_gone)
+		return AGENT_PG_STOP_DONE;
+	return signalled ? AGENT_PG_STOP_WAIT : AGENT_PG_STOP_FAILED;
+}
+
+void agent_pg_one_line(char *out, size_t len, const char *msg)
+{
+	size_t n;
+
+	text_copy(out, len, msg);
+	for (char *c = out; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+			*c = ' ';
+	for (n = strlen(out); n > 0 && out[n - 1] == ' '; n--)
+		out[n - 1] = '\0';
+}
+
+/*
+ * Stopped, fast; then what pg_controldata says. A PostgreSQL not running is stopped already; one whose
+ * postmaster died (killed: its pidfile stays) is stopped too, crashed, and answered at once: pg_ctl's own
+ * wait (-W here) would take its pidfile for a running server until its 60 s bound.
+ */
 static int ensure_stopped(const cluster_conf *conf, const conf_unit *unit, pg_answer *a, pgr_err *err)
 {
 	char bin[PATH_MAX], data[PATH_MAX], pidfile[PATH_MAX], out[2048];
@@ -151,22 +182,28 @@ static int ensure_stopped(const cluster_conf *conf, const conf_unit *unit, pg_an
 		char *const argv[] = { bin, "stop", "-D", data, "-m", "fast", "-W", NULL };
 		long long deadline;
 		pid_t pid = 0;
+		agent_pg_stop_verdict v;
 
+		out[0] = '\0';
 		if (proc_pidfile_read(pidfile, &pid, NULL) != 0) /* its first line: the postmaster's pid */
 			pid = 0;
-		if (proc_run(argv, &as, 10000, out, sizeof(out), &status, err) != 0)
+		/* a postmaster dead already is not signalled (pg_ctl would only say "No such process") */
+		if (!agent_pg_postmaster_gone(pid) && proc_run(argv, &as, 10000, out, sizeof(out), &status, err) != 0)
 			return pgr_err_prefix(err, "pg_ctl stop");
-		/* exit 1 with no postmaster.pid left: it was stopping already, or stopped between */
-		if (status != 0 && access(pidfile, F_OK) == 0)
-			return pgr_err_set(err, "pg_ctl stop -m fast exited %d: %.200s", status, out);
 		deadline = proc_now_ms() + STOP_TIMEOUT_S * 1000LL;
 		/* as pg_ctl's own wait: done when the pidfile is gone, or its postmaster died without removing it */
-		while (access(pidfile, F_OK) == 0 && !agent_pg_postmaster_gone(pid)) {
+		while ((v = agent_pg_stop_judge(status == 0, access(pidfile, F_OK) == 0, agent_pg_postmaster_gone(pid))) ==
+		       AGENT_PG_STOP_WAIT) {
 			if (proc_now_ms() > deadline)
 				return pgr_err_set(err, "PostgreSQL did not stop within %d s of pg_ctl stop -m fast (%s remains)",
 						   STOP_TIMEOUT_S, pidfile);
 			proc_sleep_ms(STOP_POLL_MS);
 		}
+		if (v == AGENT_PG_STOP_FAILED)
+			return pgr_err_set(err, "pg_ctl stop -m fast exited %d: %.200s", status, out);
+		if (access(pidfile, F_OK) == 0)
+			log_warn("%s: the postmaster (pid %d) is gone and left %s: it died (killed or crashed) instead of "
+				 "stopping", unit->name, (int)pid, pidfile);
 	}
 	return read_controldata(conf, unit, &as, a, err);
 }
@@ -237,8 +274,8 @@ static void ensure(const pg_intent *intent, const cluster_conf *conf, const conf
 		break;
 	}
 	a->ok = rc == 0;
-	if (rc != 0)
-		snprintf(a->error, sizeof(a->error), "%s", err.msg);
+	if (rc != 0) /* one line: an answer that cannot be written is never seen, and the action taken again */
+		agent_pg_one_line(a->error, sizeof(a->error), err.msg);
 }
 
 bool agent_pg_intent_waiting(agent_pg *p, const etcd_client *etcd, const char *prefix, const conf_unit *unit,

@@ -57,6 +57,25 @@ int agent_pg_data_dir_parse(const char *yml, const char *origin, char *buf, size
  * Patroni: kill(pid, 0) still succeeds on it). pid 0 (unknown): not known gone. The stop's wait ends then.
  */
 bool agent_pg_postmaster_gone(pid_t pid);
+/* Whether a /proc/<pid>/stat line says the process is dead: state Z (a zombie) or X. Pure. */
+bool agent_pg_stat_dead(const char *stat);
+
+/*
+ * The stop, judged after pg_ctl stop (signalled: it exited 0, or was not run because the postmaster was dead
+ * already) from what is left: the pidfile, and whether its postmaster is gone (agent_pg_postmaster_gone). A
+ * killed postmaster leaves its pidfile behind and pg_ctl answers "could not send stop signal": it is done
+ * (pg_controldata then says "in production": crashed), not a failure to wait out. Pure.
+ */
+typedef enum agent_pg_stop_verdict {
+	AGENT_PG_STOP_DONE,   /* no postmaster left: pg_controldata says how it ended (shut down, or crashed) */
+	AGENT_PG_STOP_WAIT,   /* signalled and still running: look again (bounded) */
+	AGENT_PG_STOP_FAILED, /* pg_ctl could not signal a postmaster that still runs (or whose pid is unknown) */
+} agent_pg_stop_verdict;
+agent_pg_stop_verdict agent_pg_stop_judge(bool signalled, bool pidfile_present, bool postmaster_gone);
+
+/* msg as one line that fits an answer's error (state/pg_intent.h refuses control characters): each control
+ * character a space, cut at a whole UTF-8 character, trailing spaces dropped. Pure. */
+void agent_pg_one_line(char *out, size_t len, const char *msg);
 
 /* synchronous_standby_names naming exactly that standby ("FIRST 1 (\"pg-2\")"); -1 for a name that is not
  * [A-Za-z0-9_.-]+ (nothing else is put in the SQL). Pure. */

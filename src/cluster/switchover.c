@@ -1240,6 +1240,40 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 	return 0;
 }
 
+/*
+ * A fast switchover undone: PgBouncer still leads to the old primary. If its postmaster died (killed while
+ * paused), Patroni, its maintenance mode ended, starts it again "as readonly because i had the session lock"
+ * and promotes it a loop later: clients resumed at once would write into that read-only window and fail. So
+ * they stay paused until it accepts writes, bounded (Patroni's crash recovery and start take about 1 s here);
+ * one that runs still accepts writes at once.
+ */
+#define UNDONE_WRITABLE_WAIT_MS 10000
+
+static void await_old_writable(const cluster_conf *conf, const conf_unit *old)
+{
+	long long t0 = proc_now_ms();
+	cluster_secrets secrets;
+	char conninfo[1024], out[16];
+	pgr_err err;
+
+	if (secrets_load(conf->dir, &secrets, &err) != 0)
+		return;
+	pg_conninfo(conninfo, sizeof(conninfo), old->host, old->pg_port, conf->superuser, secrets.superuser_password,
+		    "postgres", 1);
+	while (pg_query_text_timeout(conninfo, "SELECT pg_is_in_recovery()", 1000, out, sizeof(out), &err) != 0 ||
+	       strcmp(out, "f") != 0) {
+		if (proc_now_ms() - t0 > UNDONE_WRITABLE_WAIT_MS) {
+			log_warn("fast switchover undone: %s does not accept writes after %d s: PgBouncer resumed all the same",
+				 old->name, UNDONE_WRITABLE_WAIT_MS / 1000);
+			return;
+		}
+		proc_sleep_ms(10);
+	}
+	if (proc_now_ms() - t0 > 100)
+		log_info("fast switchover undone: %s accepts writes again after %lld ms, PgBouncer paused meanwhile",
+			 old->name, proc_now_ms() - t0);
+}
+
 /* switchover=fast (docs/fast-switchover.md): the steps in Patroni's maintenance mode, then as above: repoint,
  * resume. PgBouncer is resumed on every path; towards the candidate only once it has a sync standby. */
 static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
@@ -1250,6 +1284,8 @@ static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *e
 	long long promote_ms = 0;
 
 	if (fast_switchover_paused(conf, etcd, mark->lease, old, cand, &promote_ms, &outcome, err) != 0) {
+		if (outcome == FAST_OUT_ABORTED)
+			await_old_writable(conf, old);
 		resume_marked(conf, etcd, mark);
 		if (outcome == FAST_OUT_ABORTED)
 			return pgr_err_prefix(err, "fast switchover to %s undone, PgBouncer resumed", cand->name);

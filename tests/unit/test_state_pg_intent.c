@@ -429,6 +429,98 @@ static void test_postmaster_gone(void **state)
 	assert_true(agent_pg_postmaster_gone(kid)); /* reaped: no such process */
 }
 
+/* The stop judged from what pg_ctl did and what is left (the pidfile, its postmaster): a killed postmaster
+ * leaves its pidfile and makes pg_ctl fail ("could not send stop signal"): done at once, not waited on */
+static void test_stop_judge(void **state)
+{
+	static const struct {
+		bool signalled, pidfile, gone;
+		agent_pg_stop_verdict want;
+	} cases[] = {
+		{ true, true, false, AGENT_PG_STOP_WAIT },    /* signalled, still shutting down */
+		{ true, false, false, AGENT_PG_STOP_DONE },   /* stopped: its pidfile removed as its last act */
+		{ true, true, true, AGENT_PG_STOP_DONE },     /* killed after the signal (or a zombie): crashed */
+		{ false, true, true, AGENT_PG_STOP_DONE },    /* killed before: "No such process", pidfile left */
+		{ false, false, false, AGENT_PG_STOP_DONE },  /* it was stopping already: pidfile gone meanwhile */
+		{ false, true, false, AGENT_PG_STOP_FAILED }, /* pg_ctl failed, the postmaster runs (or pid unknown) */
+		{ true, false, true, AGENT_PG_STOP_DONE },
+		{ false, false, true, AGENT_PG_STOP_DONE },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case %zu\n", i);
+		assert_int_equal(agent_pg_stop_judge(cases[i].signalled, cases[i].pidfile, cases[i].gone), cases[i].want);
+	}
+}
+
+/* /proc/<pid>/stat's state, after the last ')' (a command name may hold both ' ' and ')') */
+static void test_stat_dead(void **state)
+{
+	static const struct {
+		const char *stat;
+		bool dead;
+	} cases[] = {
+		{ "2118 (postgres) S 2110 2118 2118 0 -1 4194560", false },
+		{ "2118 (postgres) R 2110 2118 2118 0 -1", false },
+		{ "2118 (postgres) D 2110", false },
+		{ "2118 (postgres) Z 2110 2118 2118 0 -1 4227084", true },
+		{ "2118 (postgres) X 2110", true },
+		{ "2118 (a) Z (b) S 2110", false }, /* the state follows the last ')' */
+		{ "2118 (a) S (b) Z 2110", true },
+		{ "2118 (post gres) Z 1", true },
+		{ "2118 postgres Z 1", false }, /* no ')': not known dead */
+		{ "", false },
+		{ "2118 (postgres)", false },
+		{ "2118 (postgres)Z", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case %zu: %s\n", i, cases[i].stat);
+		assert_int_equal(agent_pg_stat_dead(cases[i].stat), cases[i].dead);
+	}
+}
+
+/* An answer's error as one line: pg_ctl's output ends in a newline, which the answer's writer refuses (the
+ * stop was then taken again every few ms, and never answered) */
+static void test_one_line(void **state)
+{
+	static const struct {
+		const char *msg;
+		size_t len;
+		const char *want;
+	} cases[] = {
+		{ "pg_ctl stop -m fast exited 1: pg_ctl: could not send stop signal (PID: 2118): No such process\n", 256,
+		  "pg_ctl stop -m fast exited 1: pg_ctl: could not send stop signal (PID: 2118): No such process" },
+		{ "a\nb\tc\rd", 64, "a b c d" },
+		{ "x\x7fy", 64, "x y" },
+		{ "", 64, "" },
+		{ "\n\n", 64, "" },
+		{ "abcdef", 4, "abc" },
+		{ "ab\xc3\xa9", 4, "ab" }, /* é not cut in two */
+		{ "caf\xc3\xa9\n", 64, "caf\xc3\xa9" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[256];
+		pg_answer a;
+		char *json = NULL;
+		pgr_err err;
+
+		print_message("case %zu\n", i);
+		agent_pg_one_line(out, cases[i].len, cases[i].msg);
+		assert_string_equal(out, cases[i].want);
+		/* and the answer that carries it is written */
+		memset(&a, 0, sizeof(a));
+		snprintf(a.token, sizeof(a.token), "fast:1:2:stop");
+		agent_pg_one_line(a.error, sizeof(a.error), cases[i].msg);
+		assert_int_equal(pg_answer_to_json(&a, &json, &err), 0);
+		free(json);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +534,9 @@ int main(void)
 		cmocka_unit_test(test_data_dir_parse),
 		cmocka_unit_test(test_data_dir_of_unit),
 		cmocka_unit_test(test_postmaster_gone),
+		cmocka_unit_test(test_stop_judge),
+		cmocka_unit_test(test_stat_dead),
+		cmocka_unit_test(test_one_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
