@@ -93,6 +93,43 @@ typedef struct fast_recovery {
 /* The decision (docs/fast-switchover.md, "A kill -9 between any two steps"). Pure. */
 void fast_switchover_recover(const fast_observed *obs, fast_recovery *out);
 
+/* Who holds Patroni's leader key, as read while the coordinator waits for the candidate to take it. */
+typedef enum fast_key_holder {
+	FAST_KEY_UNREAD = 0, /* /cluster could not be read: tells nothing */
+	FAST_KEY_NOBODY,     /* read: no member holds it */
+	FAST_KEY_CANDIDATE,
+	FAST_KEY_OLD,        /* the old primary's Patroni (it drops it at its next loop, paused: P2) */
+	FAST_KEY_OTHER,      /* any other member */
+} fast_key_holder;
+
+/* What the wait for the leader key (step maintenance-off) read in one round. */
+typedef struct fast_key_seen {
+	fast_key_holder holder;
+	bool released;      /* this wait already ended maintenance mode (the candidate was seen crashed) */
+	int cand_down_seen; /* consecutive reads of the candidate's PostgreSQL refusing connections */
+	fast_pg old_pg;     /* the old primary's PostgreSQL */
+	fast_pg standby_pg; /* the override's standby (the cascade): FAST_PG_STANDBY only when its PostgreSQL answers in
+			     * recovery and its Patroni answers (Patroni's leader race counts only members it reaches) */
+	bool timed_out;     /* the wait's bound passed */
+} fast_key_seen;
+
+typedef enum fast_key_verdict {
+	FAST_KEY_WAIT = 0, /* read again */
+	FAST_KEY_TAKEN,    /* the candidate holds the key: maintenance mode ends (if not yet), the switchover goes on */
+	FAST_KEY_RELEASE,  /* the candidate crashed after its promotion: end maintenance mode now, so that Patroni
+			    * treats it as a crashed leader (restarted, it is the healthiest member in /sync), wait on */
+	FAST_KEY_HALT,     /* stop: why says what was seen */
+} fast_key_verdict;
+
+/*
+ * The wait for the leader key at maintenance-off (docs/fast-switchover.md, "The new primary crashes before
+ * maintenance mode ends"): the candidate taking it is the end of the wait; the candidate seen down twice while
+ * nobody holds the key, the old primary stopped and the override's standby running (it has WAL past the old
+ * primary's end, so the old primary cannot win Patroni's race) ends maintenance mode; anyone else taking the key
+ * once maintenance mode ended, the old primary accepting writes, or the bound halt. Pure; *why is one line.
+ */
+fast_key_verdict fast_switchover_key_judge(const fast_key_seen *seen, const char **why);
+
 /* "16/B374D848" -> its LSN. -1 (err names it) when the text is not one. Pure. */
 int fast_switchover_lsn_parse(const char *text, uint64_t *lsn, pgr_err *err) __attribute__((warn_unused_result));
 
