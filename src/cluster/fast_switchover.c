@@ -98,13 +98,12 @@ void fast_switchover_recover(const fast_observed *obs, fast_recovery *out)
 		else if (rec == FAST_PROMOTE)
 			decide(out, FAST_HALT, rec, "the candidate does not run after its promotion was asked; "
 						    "maintenance mode left on");
-		else if (rec >= FAST_SYNC_STANDBY && rec <= FAST_MAINTENANCE_OFF &&
-			 (obs->old_pg == FAST_PG_DOWN || obs->old_pg == FAST_PG_STANDBY) &&
-			 (obs->cand_pg == FAST_PG_DOWN || obs->cand_pg == FAST_PG_STANDBY))
-			/* promoted with a sync standby, then crashed (or restarted by Patroni once the wait for the key
-			 * ended maintenance mode): the wait for the key decides (fast_switchover_key_judge) */
+		else if (rec >= FAST_SYNC_STANDBY && rec <= FAST_MAINTENANCE_OFF && obs->old_pg == FAST_PG_DOWN &&
+			 obs->cand_pg == FAST_PG_DOWN)
+			/* promoted with a sync standby, then crashed: the wait for the key starts it again, as the primary
+			 * it was, maintenance mode kept on (fast_switchover_key_judge) */
 			decide(out, FAST_GO_ON, FAST_MAINTENANCE_OFF, "the candidate crashed after its promotion: "
-								      "the wait for the leader key takes it from here");
+								      "started again, the wait for the leader key goes on");
 		else
 			decide(out, FAST_HALT, rec, "the candidate no longer accepts writes after its promotion");
 		return;
@@ -144,21 +143,18 @@ fast_key_verdict fast_switchover_key_judge(const fast_key_seen *seen, const char
 		*why = "the old primary accepts writes again";
 		return FAST_KEY_HALT;
 	}
-	if (seen->released && (seen->holder == FAST_KEY_OLD || seen->holder == FAST_KEY_OTHER)) {
-		*why = seen->holder == FAST_KEY_OLD ? "once maintenance mode ended, the old primary took the leader key"
-						    : "once maintenance mode ended, another member took the leader key";
+	if (seen->holder == FAST_KEY_OTHER) {
+		*why = "another member holds the leader key";
 		return FAST_KEY_HALT;
 	}
 	if (seen->timed_out) {
-		*why = seen->released ? "Patroni gave nobody the leader key in time after maintenance mode ended"
-				      : "the candidate did not take the leader key in time";
+		*why = seen->started ? "the candidate, started again after its crash, did not take the leader key in time"
+				     : "the candidate did not take the leader key in time";
 		return FAST_KEY_HALT;
 	}
-	if (!seen->released && seen->cand_down_seen >= 2 && seen->holder == FAST_KEY_NOBODY &&
-	    seen->old_pg == FAST_PG_DOWN && seen->standby_pg == FAST_PG_STANDBY) {
-		*why = "the candidate crashed after its promotion, nobody holds the leader key, the old primary is stopped "
-		       "and the standby that has the candidate's WAL runs";
-		return FAST_KEY_RELEASE;
+	if (!seen->started && seen->cand_down_seen >= 2 && seen->old_pg == FAST_PG_DOWN) {
+		*why = "the candidate crashed after its promotion, the old primary is stopped";
+		return FAST_KEY_START;
 	}
 	*why = "waiting";
 	return FAST_KEY_WAIT;
@@ -260,7 +256,7 @@ fast_shutdown fast_switchover_shutdown_of(const char *state)
 #define AGENT_BOUND_MS 10000      /* an agent answers an override */
 #define PROMOTE_BOUND_MS 40000    /* the candidate's agent promotes it (pg_promote waits 30 s) */
 #define KEY_BOUND_MS 30000        /* the candidate takes the leader key (the old one drops it within loop_wait) */
-#define KEY_AFTER_RELEASE_MS 60000 /* Patroni, its maintenance mode ended, restarts a crashed candidate and gives it the key */
+#define AGENT_START_BOUND_MS 40000 /* the candidate's agent has its Patroni start it again (its POST /restart: 30 s) */
 #define SYNC_BOUND_MS 15000       /* a standby in sync on the candidate */
 #define FINISH_BOUND_MS 15000     /* Patroni names the sync standby, after the resume */
 #define POLL_MS 10
@@ -494,34 +490,12 @@ static fast_key_holder key_holder(fast_run *r, char *name, size_t len)
 
 static fast_pg observe_pg(const cluster_conf *conf, const conf_unit *u);
 
-/* The override's standby, as Patroni's leader race would count it: its PostgreSQL in recovery, its Patroni answering. */
-static fast_pg observe_standby(fast_run *r)
-{
-	const conf_unit *u = conf_find_unit(r->conf, r->progress.standby);
-	patroni_node *node;
-	patroni_client pc;
-	char url[200];
-	fast_pg pg;
-	pgr_err err;
-
-	if (u == NULL || u == r->cand || u == r->old)
-		return FAST_PG_UNKNOWN;
-	pg = observe_pg(r->conf, u);
-	if (pg != FAST_PG_STANDBY)
-		return pg;
-	node = calloc(1, sizeof(*node));
-	conf_unit_patroni(r->conf, u, &pc, url, sizeof(url));
-	if (node == NULL || patroni_get_node(&pc, url, 1000, node, &err) != 0)
-		pg = FAST_PG_UNKNOWN;
-	free(node);
-	return pg;
-}
-
 /*
  * The candidate, promoted, takes the free leader key (P2, P3: the loops woken), then maintenance mode ends. If
  * the candidate crashes meanwhile (its postmaster killed: paused, Patroni neither restarts it nor gives anyone
- * the key), maintenance mode is ended at once so that Patroni restarts it as a crashed leader, and the wait goes
- * on (docs/fast-switchover.md, "The new primary crashes before maintenance mode ends"; fast_switchover_key_judge).
+ * the key), its agent asks its Patroni to start it again, as the primary it was, maintenance mode kept on, and the
+ * wait goes on (docs/fast-switchover.md, "The new primary crashes before maintenance mode ends";
+ * fast_switchover_key_judge).
  */
 static int take_key(fast_run *r, pgr_err *err)
 {
@@ -530,6 +504,7 @@ static int take_key(fast_run *r, pgr_err *err)
 	fast_key_verdict v = FAST_KEY_WAIT;
 	const char *why = "";
 	char lead[64] = "";
+	bool start_failed = false;
 
 	for (int round = 0;; round++) {
 		seen.holder = key_holder(r, lead, sizeof(lead));
@@ -540,49 +515,48 @@ static int take_key(fast_run *r, pgr_err *err)
 
 			seen.cand_down_seen = cand == FAST_PG_DOWN ? seen.cand_down_seen + 1 : 0;
 			seen.old_pg = r->old != NULL && r->old != r->cand ? observe_pg(r->conf, r->old) : FAST_PG_UNKNOWN;
-			seen.standby_pg = seen.cand_down_seen >= 2 && !seen.released ? observe_standby(r) : FAST_PG_UNKNOWN;
 		}
 		v = fast_switchover_key_judge(&seen, &why);
 		if (v == FAST_KEY_TAKEN || v == FAST_KEY_HALT)
 			break;
-		if (v == FAST_KEY_RELEASE) {
-			log_warn("fast switchover %s -> %s: %s's PostgreSQL is down after its promotion (crashed) and Patroni, in "
-				 "maintenance mode, neither restarts it nor gives anyone the leader key: ending maintenance mode "
-				 "so that Patroni restarts it as a crashed leader (%s is stopped and cannot win the key: %s has "
-				 "WAL past its end)",
-				 r->old != NULL ? r->old->name : "?", r->cand->name, r->cand->name,
-				 r->old != NULL ? r->old->name : "?", r->progress.standby);
-			if (maintenance(r, false, err) != 0)
-				return pgr_err_prefix(err, "%s crashed after its promotion; Patroni's maintenance mode could not be "
-							   "ended: run `patronictl resume`, then `pgrefresh resume-refresh`",
-						      r->cand->name);
-			seen.released = true;
-			deadline = proc_now_ms() + KEY_AFTER_RELEASE_MS;
+		if (v == FAST_KEY_START) {
+			pg_answer answer;
+
+			log_warn("fast switchover %s -> %s: %s's PostgreSQL is down after its promotion (crashed); Patroni, in "
+				 "maintenance mode, neither restarts it nor gives anyone the leader key: its agent asks its Patroni "
+				 "to start it again, as the primary it was (maintenance mode kept: nobody else is promoted)",
+				 r->old != NULL ? r->old->name : "?", r->cand->name, r->cand->name);
+			seen.started = true;
+			if (ask_agent(r, r->cand, PG_ACTION_START, "", AGENT_START_BOUND_MS, &answer, err) != 0) {
+				start_failed = true;
+				v = FAST_KEY_HALT;
+				break;
+			}
+			deadline = proc_now_ms() + KEY_BOUND_MS;
+			log_info("fast switchover: %s started again; waiting for it to take the leader key", r->cand->name);
 		}
 		if (round % 20 == 0) {
 			/* the candidate's loop, woken (a PATCH /config), takes the key once it is free. Not the old
 			 * member's: a /config change makes it reload, which retries against its stopped PostgreSQL for
-			 * seconds; it drops the key at its next loop (P2). Once maintenance mode was ended here, the
-			 * same wake keeps it ended */
+			 * seconds; it drops the key at its next loop (P2) */
 			pgr_err ignored;
 
-			(void)!patroni_patch_config(&r->pc, r->cand_url, seen.released ? "{\"pause\": null}" : "{\"pause\": true}",
-						    2000, &ignored);
+			(void)!patroni_patch_config(&r->pc, r->cand_url, "{\"pause\": true}", 2000, &ignored);
 		}
 		proc_sleep_ms(POLL_MS);
 	}
 	if (v == FAST_KEY_HALT) {
-		if (seen.released)
-			return pgr_err_set(err, "%s crashed after its promotion; maintenance mode was ended for Patroni to restart "
-						"it, then: %s (leader key: %s); Patroni runs the cluster",
-					   r->cand->name, why, lead[0] ? lead : "nobody");
-		return pgr_err_set(err, "Patroni left in maintenance mode: %s (leader key: %s, %s %s); once a unit runs "
-					"as primary: `patronictl resume`, then `pgrefresh resume-refresh`",
-				   why, lead[0] ? lead : "nobody", r->cand->name,
-				   seen.cand_down_seen > 0 ? "refuses connections" : "accepts writes");
+		if (start_failed)
+			return pgr_err_prefix(err, "Patroni left in maintenance mode: %s crashed after its promotion and was not "
+						   "started again; once it runs as primary: `patronictl resume`, then `pgrefresh "
+						   "resume-refresh`",
+					      r->cand->name);
+		return pgr_err_set(err, "Patroni left in maintenance mode: %s (leader key: %s); once a unit runs as primary: "
+					"`patronictl resume`, then `pgrefresh resume-refresh`",
+				   why, lead[0] ? lead : "nobody");
 	}
-	if (seen.released)
-		log_info("fast switchover: %s took the leader key again after its crash (Patroni restarted it)", r->cand->name);
+	if (seen.started)
+		log_info("fast switchover: %s took the leader key after its crash and start", r->cand->name);
 	if (maintenance(r, false, err) != 0)
 		return pgr_err_prefix(err, "%s leads, but Patroni's maintenance mode could not be ended", r->cand->name);
 	return 0;

@@ -105,28 +105,25 @@ typedef enum fast_key_holder {
 /* What the wait for the leader key (step maintenance-off) read in one round. */
 typedef struct fast_key_seen {
 	fast_key_holder holder;
-	bool released;      /* this wait already ended maintenance mode (the candidate was seen crashed) */
+	bool started;       /* this wait already asked the candidate's agent to start it again (it was seen crashed) */
 	int cand_down_seen; /* consecutive reads of the candidate's PostgreSQL refusing connections */
 	fast_pg old_pg;     /* the old primary's PostgreSQL */
-	fast_pg standby_pg; /* the override's standby (the cascade): FAST_PG_STANDBY only when its PostgreSQL answers in
-			     * recovery and its Patroni answers (Patroni's leader race counts only members it reaches) */
 	bool timed_out;     /* the wait's bound passed */
 } fast_key_seen;
 
 typedef enum fast_key_verdict {
 	FAST_KEY_WAIT = 0, /* read again */
-	FAST_KEY_TAKEN,    /* the candidate holds the key: maintenance mode ends (if not yet), the switchover goes on */
-	FAST_KEY_RELEASE,  /* the candidate crashed after its promotion: end maintenance mode now, so that Patroni
-			    * treats it as a crashed leader (restarted, it is the healthiest member in /sync), wait on */
-	FAST_KEY_HALT,     /* stop: why says what was seen */
+	FAST_KEY_TAKEN,    /* the candidate holds the key: maintenance mode ends, the switchover goes on */
+	FAST_KEY_START,    /* the candidate crashed after its promotion: its agent asks its Patroni to start it again,
+			    * as the primary it was, maintenance mode kept on (nobody else can be promoted); wait on */
+	FAST_KEY_HALT,     /* stop, maintenance mode left on: why says what was seen */
 } fast_key_verdict;
 
 /*
  * The wait for the leader key at maintenance-off (docs/fast-switchover.md, "The new primary crashes before
- * maintenance mode ends"): the candidate taking it is the end of the wait; the candidate seen down twice while
- * nobody holds the key, the old primary stopped and the override's standby running (it has WAL past the old
- * primary's end, so the old primary cannot win Patroni's race) ends maintenance mode; anyone else taking the key
- * once maintenance mode ended, the old primary accepting writes, or the bound halt. Pure; *why is one line.
+ * maintenance mode ends"): the candidate taking it ends the wait; the candidate seen down twice while the old
+ * primary is seen stopped (and the key is not another member's) starts it again, once; the old primary accepting
+ * writes, another member holding the key, or the bound halt. Pure; *why is one line.
  */
 fast_key_verdict fast_switchover_key_judge(const fast_key_seen *seen, const char **why);
 

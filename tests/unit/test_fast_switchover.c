@@ -113,12 +113,12 @@ static void test_recover(void **state)
 		{ FAST_PROMOTE, P, S, CLEAN, true, FAST_HALT, 0 },
 		{ FAST_MAINTENANCE_OFF, D, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
 		{ FAST_MAINTENANCE_OFF, S, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
-		/* promoted with a sync standby, then crashed: the wait for the key takes it (fast_switchover_key_judge) */
-		{ FAST_MAINTENANCE_OFF, D, S, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
+		/* promoted with a sync standby, then crashed: the wait for the key starts it again (fast_switchover_key_judge) */
 		{ FAST_MAINTENANCE_OFF, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
-		{ FAST_MAINTENANCE_OFF, S, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
 		{ FAST_REPOINT_RESUME, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
 		{ FAST_SYNC_STANDBY, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
+		{ FAST_MAINTENANCE_OFF, D, S, CLEAN, true, FAST_HALT, 0 }, /* demoted by someone: not ours */
+		{ FAST_MAINTENANCE_OFF, S, D, CLEAN, true, FAST_HALT, 0 },
 		{ FAST_MAINTENANCE_OFF, U, D, CLEAN, true, FAST_HALT, 0 },
 		{ FAST_MAINTENANCE_OFF, D, U, CLEAN, true, FAST_HALT, 0 },
 		{ FAST_MAINTENANCE_OFF, P, D, CLEAN, true, FAST_HALT, 0 },
@@ -190,53 +190,44 @@ static void test_key_judge(void **state)
 {
 	static const struct {
 		fast_key_holder holder;
-		bool released;
+		bool started;
 		int cand_down_seen;
-		fast_pg old_pg, standby_pg;
+		fast_pg old_pg;
 		bool timed_out;
 		fast_key_verdict want;
 	} cases[] = {
 		/* the candidate holds the key: done, whatever else was read */
-		{ K_CAND, false, 0, D, S, false, FAST_KEY_TAKEN },
-		{ K_CAND, true, 5, D, U, false, FAST_KEY_TAKEN },
-		{ K_CAND, false, 0, D, S, true, FAST_KEY_TAKEN },
-		/* the normal wait: the old member still holds it, or nobody yet, the candidate runs */
-		{ K_OLD, false, 0, D, S, false, FAST_KEY_WAIT },
-		{ K_NOBODY, false, 0, D, S, false, FAST_KEY_WAIT },
-		{ K_UNREAD, false, 0, D, S, false, FAST_KEY_WAIT },
-		/* the candidate crashed: maintenance mode ends only with the key free, the old one stopped, the standby up */
-		{ K_NOBODY, false, 2, D, S, false, FAST_KEY_RELEASE },
-		{ K_NOBODY, false, 7, D, S, false, FAST_KEY_RELEASE },
-		{ K_NOBODY, false, 1, D, S, false, FAST_KEY_WAIT },  /* seen down once: read again */
-		{ K_OLD, false, 2, D, S, false, FAST_KEY_WAIT },     /* the old one would start readonly and promote */
-		{ K_UNREAD, false, 2, D, S, false, FAST_KEY_WAIT },  /* the key not read: nothing known */
-		{ K_OTHER, false, 2, D, S, false, FAST_KEY_WAIT },   /* paused: nobody else can have taken it */
-		{ K_NOBODY, false, 2, U, S, false, FAST_KEY_WAIT },  /* the old one not seen stopped */
-		{ K_NOBODY, false, 2, S, S, false, FAST_KEY_WAIT },
-		{ K_NOBODY, false, 2, D, D, false, FAST_KEY_WAIT },  /* nobody ahead of the old one would be reachable */
-		{ K_NOBODY, false, 2, D, U, false, FAST_KEY_WAIT },
-		{ K_NOBODY, false, 2, D, P, false, FAST_KEY_WAIT },
-		/* released: the wait goes on until the candidate has it again; anyone else having it halts */
-		{ K_NOBODY, true, 2, D, U, false, FAST_KEY_WAIT },
-		{ K_NOBODY, true, 0, S, U, false, FAST_KEY_WAIT },
-		{ K_UNREAD, true, 2, S, U, false, FAST_KEY_WAIT },
-		{ K_OLD, true, 2, S, U, false, FAST_KEY_HALT },
-		{ K_OTHER, true, 2, S, U, false, FAST_KEY_HALT },
-		{ K_OTHER, true, 0, S, U, false, FAST_KEY_HALT },
-		/* the old primary writable again, or the bound: halt */
-		{ K_NOBODY, false, 2, P, S, false, FAST_KEY_HALT },
-		{ K_OLD, false, 0, P, S, false, FAST_KEY_HALT },
-		{ K_NOBODY, true, 0, P, U, false, FAST_KEY_HALT },
-		{ K_OLD, false, 0, D, S, true, FAST_KEY_HALT },
-		{ K_NOBODY, false, 2, D, S, true, FAST_KEY_HALT },
-		{ K_NOBODY, true, 0, S, U, true, FAST_KEY_HALT },
+		{ K_CAND, false, 0, D, false, FAST_KEY_TAKEN },
+		{ K_CAND, true, 5, U, false, FAST_KEY_TAKEN },
+		{ K_CAND, false, 0, D, true, FAST_KEY_TAKEN },
+		/* the normal wait: the old member still holds it (P2: dropped at its next loop), or nobody yet */
+		{ K_OLD, false, 0, D, false, FAST_KEY_WAIT },
+		{ K_NOBODY, false, 0, D, false, FAST_KEY_WAIT },
+		{ K_UNREAD, false, 0, D, false, FAST_KEY_WAIT },
+		/* the candidate crashed: started again once, when seen down twice and the old primary seen stopped */
+		{ K_NOBODY, false, 2, D, false, FAST_KEY_START },
+		{ K_OLD, false, 2, D, false, FAST_KEY_START },
+		{ K_UNREAD, false, 7, D, false, FAST_KEY_START },
+		{ K_NOBODY, false, 1, D, false, FAST_KEY_WAIT }, /* seen down once: read again */
+		{ K_NOBODY, false, 2, U, false, FAST_KEY_WAIT }, /* the old one not seen stopped */
+		{ K_NOBODY, false, 2, S, false, FAST_KEY_WAIT },
+		{ K_NOBODY, true, 2, D, false, FAST_KEY_WAIT },   /* started already: its Patroni brings it up */
+		{ K_OLD, true, 9, D, false, FAST_KEY_WAIT },
+		/* the old primary writable, another member with the key (paused: nobody else takes it), the bound: halt */
+		{ K_NOBODY, false, 2, P, false, FAST_KEY_HALT },
+		{ K_OLD, false, 0, P, false, FAST_KEY_HALT },
+		{ K_OTHER, false, 0, D, false, FAST_KEY_HALT },
+		{ K_OTHER, false, 2, D, false, FAST_KEY_HALT },
+		{ K_OLD, false, 0, D, true, FAST_KEY_HALT },
+		{ K_NOBODY, false, 2, D, true, FAST_KEY_HALT },
+		{ K_NOBODY, true, 0, D, true, FAST_KEY_HALT },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		fast_key_seen seen = { .holder = cases[i].holder, .released = cases[i].released,
+		fast_key_seen seen = { .holder = cases[i].holder, .started = cases[i].started,
 				       .cand_down_seen = cases[i].cand_down_seen, .old_pg = cases[i].old_pg,
-				       .standby_pg = cases[i].standby_pg, .timed_out = cases[i].timed_out };
+				       .timed_out = cases[i].timed_out };
 		const char *why = NULL;
 		fast_key_verdict v = fast_switchover_key_judge(&seen, &why);
 
@@ -247,35 +238,32 @@ static void test_key_judge(void **state)
 	}
 }
 
-/* Over every reading: maintenance mode is ended by the wait only once, only with the key free, the candidate seen
- * down twice, the old primary stopped and the standby ahead of it running; the old primary writable always halts. */
+/* Over every reading: the candidate is started again only once, only seen down twice with the old primary seen
+ * stopped; the old primary writable, or the key another member's, always halts unless the candidate holds it. */
 static void test_key_judge_invariants(void **state)
 {
 	(void)state;
 	for (int h = 0; h <= FAST_KEY_OTHER; h++)
-		for (int rel = 0; rel < 2; rel++)
+		for (int st = 0; st < 2; st++)
 			for (int d = 0; d < 3; d++)
 				for (int o = 0; o < 4; o++)
-					for (int sb = 0; sb < 4; sb++)
-						for (int t = 0; t < 2; t++) {
-							fast_key_seen seen = { (fast_key_holder)h, rel == 1, d, (fast_pg)o,
-									       (fast_pg)sb, t == 1 };
-							const char *why = NULL;
-							fast_key_verdict v = fast_switchover_key_judge(&seen, &why);
+					for (int t = 0; t < 2; t++) {
+						fast_key_seen seen = { (fast_key_holder)h, st == 1, d, (fast_pg)o, t == 1 };
+						const char *why = NULL;
+						fast_key_verdict v = fast_switchover_key_judge(&seen, &why);
 
-							if (v == FAST_KEY_RELEASE) {
-								assert_false(seen.released);
-								assert_int_equal(h, FAST_KEY_NOBODY);
-								assert_true(d >= 2);
-								assert_int_equal(o, FAST_PG_DOWN);
-								assert_int_equal(sb, FAST_PG_STANDBY);
-								assert_false(seen.timed_out);
-							}
-							if (h == FAST_KEY_CANDIDATE)
-								assert_int_equal(v, FAST_KEY_TAKEN);
-							else if (o == FAST_PG_PRIMARY || t == 1)
-								assert_int_equal(v, FAST_KEY_HALT);
+						if (v == FAST_KEY_START) {
+							assert_false(seen.started);
+							assert_true(d >= 2);
+							assert_int_equal(o, FAST_PG_DOWN);
+							assert_int_not_equal(h, FAST_KEY_OTHER);
+							assert_false(seen.timed_out);
 						}
+						if (h == FAST_KEY_CANDIDATE)
+							assert_int_equal(v, FAST_KEY_TAKEN);
+						else if (o == FAST_PG_PRIMARY || t == 1 || h == FAST_KEY_OTHER)
+							assert_int_equal(v, FAST_KEY_HALT);
+					}
 }
 
 static void test_lsn(void **state)
