@@ -189,8 +189,10 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
  * After PgBouncer was resumed towards the candidate: the candidate takes the leader key (the old primary's
  * Patroni drops it at its next loop), maintenance mode ends; once Patroni names the override's standby as
  * the sync standby (bounded), the candidate's override is reset (Patroni's own synchronous_standby_names
- * in force again); the progress removed. -1 (err says why) when the key did not move or maintenance mode
- * could not be ended: Patroni is left in maintenance mode, the progress kept for the next coordinator.
+ * in force again); the progress removed. A candidate that crashed meanwhile is started again by its agent, through
+ * its Patroni, maintenance mode kept on (fast_switchover_key_judge). -1 (err says why) when the key did not move or
+ * maintenance mode could not be ended: Patroni is left in maintenance mode, the progress kept for the next
+ * coordinator.
  * owner_lease holds the owner key (state/pg_intent.h): each step recorded is conditioned on it; the claim is
  * given up when it returns.
  */
