@@ -10,7 +10,9 @@
 
 #include "adopt/adopt.h"
 #include "adopt/adopt_yml.h"
+#include "cluster/conf_security.h"
 #include "cluster/fast_switchover.h"
+#include "patroni/patroni.h"
 #include "pg/pgsql.h"
 #include "util/fileutil.h"
 #include "util/log.h"
@@ -241,6 +243,29 @@ static int set_sync_names(const char *conninfo, const char *names, pgr_err *err)
 	return pg_exec_timeout(conninfo, "SELECT pg_reload_conf()", SQL_TIMEOUT_MS, err);
 }
 
+/*
+ * Running (the fast switchover's candidate crashed after its promotion, Patroni in maintenance mode): started again
+ * by its own Patroni (POST /restart: it starts it as it was, a primary, with its crash recovery). Answering SQL
+ * already: nothing done.
+ */
+#define START_TIMEOUT_MS 30000
+
+static int ensure_started(const cluster_conf *conf, const conf_unit *unit, pgr_err *err)
+{
+	char conninfo[1024], url[200], out[16];
+	patroni_client pc;
+	pgr_err qerr;
+
+	if (conninfo_of(conf, unit, conninfo, sizeof(conninfo), err) != 0)
+		return -1;
+	if (pg_query_text_timeout(conninfo, "SELECT 1", 2000, out, sizeof(out), &qerr) == 0)
+		return 0;
+	conf_unit_patroni(conf, unit, &pc, url, sizeof(url));
+	if (patroni_restart(&pc, url, START_TIMEOUT_MS, err) != 0)
+		return pgr_err_prefix(err, "Patroni could not start PostgreSQL");
+	return 0;
+}
+
 /* Ensures intent on the unit's PostgreSQL; the outcome into *a (ok, error, and after a stop its controldata). */
 static void ensure(const pg_intent *intent, const cluster_conf *conf, const conf_unit *unit, pg_answer *a)
 {
@@ -268,6 +293,9 @@ static void ensure(const pg_intent *intent, const cluster_conf *conf, const conf
 	case PG_ACTION_SYNC_RESET:
 		if ((rc = conninfo_of(conf, unit, conninfo, sizeof(conninfo), &err)) == 0)
 			rc = set_sync_names(conninfo, NULL, &err);
+		break;
+	case PG_ACTION_START:
+		rc = ensure_started(conf, unit, &err);
 		break;
 	default:
 		rc = pgr_err_set(&err, "unknown action %d", (int)intent->action);

@@ -8,9 +8,11 @@
 #include <string.h>
 
 #include "cluster/conf_security.h"
+#include "cluster/switchover.h"
 #include "patroni/patroni.h"
 #include "pg/pgsql.h"
 #include "state/pg_intent.h"
+#include "state/presence.h"
 #include "util/log.h"
 #include "util/proc.h"
 
@@ -96,6 +98,12 @@ void fast_switchover_recover(const fast_observed *obs, fast_recovery *out)
 		else if (rec == FAST_PROMOTE)
 			decide(out, FAST_HALT, rec, "the candidate does not run after its promotion was asked; "
 						    "maintenance mode left on");
+		else if (rec >= FAST_SYNC_STANDBY && rec <= FAST_MAINTENANCE_OFF && obs->old_pg == FAST_PG_DOWN &&
+			 obs->cand_pg == FAST_PG_DOWN)
+			/* promoted with a sync standby, then crashed: the wait for the key starts it again, as the primary
+			 * it was, maintenance mode kept on (fast_switchover_key_judge) */
+			decide(out, FAST_GO_ON, FAST_MAINTENANCE_OFF, "the candidate crashed after its promotion: "
+								      "started again, the wait for the leader key goes on");
 		else
 			decide(out, FAST_HALT, rec, "the candidate no longer accepts writes after its promotion");
 		return;
@@ -123,6 +131,33 @@ void fast_switchover_recover(const fast_observed *obs, fast_recovery *out)
 	}
 	decide(out, FAST_GO_ON, rec > FAST_CHECK_CANDIDATE ? rec : FAST_CHECK_CANDIDATE,
 	       "the old primary stopped cleanly and the candidate has its last record: the switchover goes on");
+}
+
+fast_key_verdict fast_switchover_key_judge(const fast_key_seen *seen, const char **why)
+{
+	if (seen->holder == FAST_KEY_CANDIDATE) {
+		*why = "the candidate holds the leader key";
+		return FAST_KEY_TAKEN;
+	}
+	if (seen->old_pg == FAST_PG_PRIMARY) {
+		*why = "the old primary accepts writes again";
+		return FAST_KEY_HALT;
+	}
+	if (seen->holder == FAST_KEY_OTHER) {
+		*why = "another member holds the leader key";
+		return FAST_KEY_HALT;
+	}
+	if (seen->timed_out) {
+		*why = seen->started ? "the candidate, started again after its crash, did not take the leader key in time"
+				     : "the candidate did not take the leader key in time";
+		return FAST_KEY_HALT;
+	}
+	if (!seen->started && seen->cand_down_seen >= 2 && seen->old_pg == FAST_PG_DOWN) {
+		*why = "the candidate crashed after its promotion, the old primary is stopped";
+		return FAST_KEY_START;
+	}
+	*why = "waiting";
+	return FAST_KEY_WAIT;
 }
 
 int fast_switchover_lsn_parse(const char *text, uint64_t *lsn, pgr_err *err)
@@ -221,6 +256,7 @@ fast_shutdown fast_switchover_shutdown_of(const char *state)
 #define AGENT_BOUND_MS 10000      /* an agent answers an override */
 #define PROMOTE_BOUND_MS 40000    /* the candidate's agent promotes it (pg_promote waits 30 s) */
 #define KEY_BOUND_MS 30000        /* the candidate takes the leader key (the old one drops it within loop_wait) */
+#define AGENT_START_BOUND_MS 40000 /* the candidate's agent has its Patroni start it again (its POST /restart: 30 s) */
 #define SYNC_BOUND_MS 15000       /* a standby in sync on the candidate */
 #define FINISH_BOUND_MS 15000     /* Patroni names the sync standby, after the resume */
 #define POLL_MS 10
@@ -276,16 +312,23 @@ static int ask(fast_run *r, const conf_unit *unit, pg_action action, const char 
 	return pg_intent_ask(r->etcd, r->prefix, unit->member, action, standby, token, by, err);
 }
 
-/* Waits (bounded) for member's agent's answer to the ask of action; -1: failed or not answered. */
+/*
+ * Waits (bounded) for member's agent's answer to the ask of action; -1: failed or not answered. An agent that is
+ * gone (its presence key expired with its lease: switchover_cascade_judge's rule) is not waited for, but for the
+ * promotion (after it a halt: the agent's return is waited for, to the bound): nobody would answer before it is
+ * started again, while clients wait. Its intent stays: a stop is withdrawn by the abort before the agent is back.
+ */
 static int await_answer(fast_run *r, const conf_unit *unit, pg_action action, long long bound_ms, pg_answer *answer,
 			pgr_err *err)
 {
-	char token[64];
-	long long deadline = proc_now_ms() + bound_ms;
+	char token[64], key[256];
+	long long started = proc_now_ms(), deadline = started + bound_ms, next_presence = 0;
+	bool give_up_when_gone = action != PG_ACTION_PROMOTE; /* after it, a halt: the agent's return waited for */
 
 	snprintf(token, sizeof(token), "%.40s:%s", r->progress.token, pg_action_name(action));
+	presence_key(r->prefix, unit->member, key, sizeof(key));
 	for (;;) {
-		bool found = false;
+		bool found = false, presence_read = false, alive = true;
 		pgr_err rerr;
 
 		if (pg_answer_read(r->etcd, r->prefix, unit->member, answer, &found, &rerr) == 0 && found &&
@@ -295,9 +338,25 @@ static int await_answer(fast_run *r, const conf_unit *unit, pg_action action, lo
 			return pgr_err_set(err, "%s's agent could not %s: %s", unit->name, pg_action_name(action),
 					   answer->error);
 		}
-		if (proc_now_ms() > deadline)
+		if (give_up_when_gone && proc_now_ms() >= next_presence) {
+			etcd_kv kv = { 0 };
+
+			presence_read = etcd_get(r->etcd, key, &kv, &alive, &rerr) == 0;
+			etcd_kv_free(&kv);
+			next_presence = proc_now_ms() + 100;
+		}
+		switch (switchover_cascade_judge(false, presence_read, alive, proc_now_ms(), deadline)) {
+		case CASCADE_AGENT_DOWN:
+			return pgr_err_set(err, "%s's agent is down (its presence key %s is gone, its lease expired): it cannot "
+						"%s; not waited for (after %lld ms)",
+					   unit->name, key, pg_action_name(action), proc_now_ms() - started);
+		case CASCADE_TIMED_OUT:
 			return pgr_err_set(err, "%s's agent did not answer %s within %lld s (is it running?)", unit->name,
 					   pg_action_name(action), bound_ms / 1000);
+		case CASCADE_APPLIED:
+		case CASCADE_WAIT:
+			break;
+		}
 		proc_sleep_ms(POLL_MS);
 	}
 }
@@ -348,22 +407,6 @@ static bool all_paused(fast_run *r, bool wake)
 	free(cluster);
 	free(node);
 	return paused;
-}
-
-/* The leader key's holder, as the candidate's Patroni sees it ("" none or unknown). */
-static void leader_now(fast_run *r, char *buf, size_t len)
-{
-	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
-	pgr_err err;
-
-	buf[0] = '\0';
-	if (cluster != NULL && patroni_get_cluster(&r->pc, r->cand_url, 1000, cluster, &err) == 0) {
-		const patroni_member *lead = patroni_cluster_leader(cluster);
-
-		if (lead != NULL)
-			snprintf(buf, len, "%s", lead->name);
-	}
-	free(cluster);
 }
 
 static int maintenance(fast_run *r, bool on, pgr_err *err)
@@ -439,20 +482,76 @@ static int wait_replayed(fast_run *r, uint64_t checkpoint, pgr_err *err)
 	}
 }
 
-/* The candidate, promoted, takes the free leader key (P2, P3: the loops woken), then maintenance mode ends. */
+/* Who holds the leader key, as the candidate's Patroni sees it (FAST_KEY_UNREAD: /cluster not read). */
+static fast_key_holder key_holder(fast_run *r, char *name, size_t len)
+{
+	patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+	fast_key_holder holder = FAST_KEY_UNREAD;
+	pgr_err err;
+
+	name[0] = '\0';
+	if (cluster != NULL && patroni_get_cluster(&r->pc, r->cand_url, 1000, cluster, &err) == 0) {
+		const patroni_member *lead = patroni_cluster_leader(cluster);
+
+		holder = FAST_KEY_NOBODY;
+		if (lead != NULL) {
+			snprintf(name, len, "%s", lead->name);
+			holder = strcmp(lead->name, r->cand->member) == 0		      ? FAST_KEY_CANDIDATE
+				 : r->old != NULL && strcmp(lead->name, r->old->member) == 0 ? FAST_KEY_OLD
+											      : FAST_KEY_OTHER;
+		}
+	}
+	free(cluster);
+	return holder;
+}
+
+static fast_pg observe_pg(const cluster_conf *conf, const conf_unit *u);
+
+/*
+ * The candidate, promoted, takes the free leader key (P2, P3: the loops woken), then maintenance mode ends. If
+ * the candidate crashes meanwhile (its postmaster killed: paused, Patroni neither restarts it nor gives anyone
+ * the key), its agent asks its Patroni to start it again, as the primary it was, maintenance mode kept on, and the
+ * wait goes on (docs/fast-switchover.md, "The new primary crashes before maintenance mode ends";
+ * fast_switchover_key_judge).
+ */
 static int take_key(fast_run *r, pgr_err *err)
 {
 	long long deadline = proc_now_ms() + KEY_BOUND_MS;
-	char lead[64];
+	fast_key_seen seen = { .holder = FAST_KEY_UNREAD };
+	fast_key_verdict v = FAST_KEY_WAIT;
+	const char *why = "";
+	char lead[64] = "";
+	bool start_failed = false;
 
 	for (int round = 0;; round++) {
-		leader_now(r, lead, sizeof(lead));
-		if (strcmp(lead, r->cand->member) == 0)
+		seen.holder = key_holder(r, lead, sizeof(lead));
+		seen.timed_out = proc_now_ms() > deadline;
+		if (seen.holder != FAST_KEY_CANDIDATE && round % 10 == 0) {
+			/* every 100 ms: does the candidate still run (refused: its postmaster is gone)? */
+			fast_pg cand = observe_pg(r->conf, r->cand);
+
+			seen.cand_down_seen = cand == FAST_PG_DOWN ? seen.cand_down_seen + 1 : 0;
+			seen.old_pg = r->old != NULL && r->old != r->cand ? observe_pg(r->conf, r->old) : FAST_PG_UNKNOWN;
+		}
+		v = fast_switchover_key_judge(&seen, &why);
+		if (v == FAST_KEY_TAKEN || v == FAST_KEY_HALT)
 			break;
-		if (proc_now_ms() > deadline)
-			return pgr_err_set(err, "%s accepts writes but did not take the leader key within %d s (held by %s); "
-						"Patroni left in maintenance mode",
-					   r->cand->name, KEY_BOUND_MS / 1000, lead[0] ? lead : "nobody");
+		if (v == FAST_KEY_START) {
+			pg_answer answer;
+
+			log_warn("fast switchover %s -> %s: %s's PostgreSQL is down after its promotion (crashed); Patroni, in "
+				 "maintenance mode, neither restarts it nor gives anyone the leader key: its agent asks its Patroni "
+				 "to start it again, as the primary it was (maintenance mode kept: nobody else is promoted)",
+				 r->old != NULL ? r->old->name : "?", r->cand->name, r->cand->name);
+			seen.started = true;
+			if (ask_agent(r, r->cand, PG_ACTION_START, "", AGENT_START_BOUND_MS, &answer, err) != 0) {
+				start_failed = true;
+				v = FAST_KEY_HALT;
+				break;
+			}
+			deadline = proc_now_ms() + KEY_BOUND_MS;
+			log_info("fast switchover: %s started again; waiting for it to take the leader key", r->cand->name);
+		}
 		if (round % 20 == 0) {
 			/* the candidate's loop, woken (a PATCH /config), takes the key once it is free; the old member's,
 			 * woken, drops it (P2: paused, its PostgreSQL stopped). The pause asked again changes nothing in
@@ -466,6 +565,18 @@ static int take_key(fast_run *r, pgr_err *err)
 		}
 		proc_sleep_ms(POLL_MS);
 	}
+	if (v == FAST_KEY_HALT) {
+		if (start_failed)
+			return pgr_err_prefix(err, "Patroni left in maintenance mode: %s crashed after its promotion and was not "
+						   "started again; once it runs as primary: `patronictl resume`, then `pgrefresh "
+						   "resume-refresh`",
+					      r->cand->name);
+		return pgr_err_set(err, "Patroni left in maintenance mode: %s (leader key: %s); once a unit runs as primary: "
+					"`patronictl resume`, then `pgrefresh resume-refresh`",
+				   why, lead[0] ? lead : "nobody");
+	}
+	if (seen.started)
+		log_info("fast switchover: %s took the leader key after its crash and start", r->cand->name);
 	if (maintenance(r, false, err) != 0)
 		return pgr_err_prefix(err, "%s leads, but Patroni's maintenance mode could not be ended", r->cand->name);
 	/* the other members' loops see the pause gone at once: the old primary starts as a replica (P4) */

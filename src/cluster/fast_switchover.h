@@ -93,6 +93,40 @@ typedef struct fast_recovery {
 /* The decision (docs/fast-switchover.md, "A kill -9 between any two steps"). Pure. */
 void fast_switchover_recover(const fast_observed *obs, fast_recovery *out);
 
+/* Who holds Patroni's leader key, as read while the coordinator waits for the candidate to take it. */
+typedef enum fast_key_holder {
+	FAST_KEY_UNREAD = 0, /* /cluster could not be read: tells nothing */
+	FAST_KEY_NOBODY,     /* read: no member holds it */
+	FAST_KEY_CANDIDATE,
+	FAST_KEY_OLD,        /* the old primary's Patroni (it drops it at its next loop, paused: P2) */
+	FAST_KEY_OTHER,      /* any other member */
+} fast_key_holder;
+
+/* What the wait for the leader key (step maintenance-off) read in one round. */
+typedef struct fast_key_seen {
+	fast_key_holder holder;
+	bool started;       /* this wait already asked the candidate's agent to start it again (it was seen crashed) */
+	int cand_down_seen; /* consecutive reads of the candidate's PostgreSQL refusing connections */
+	fast_pg old_pg;     /* the old primary's PostgreSQL */
+	bool timed_out;     /* the wait's bound passed */
+} fast_key_seen;
+
+typedef enum fast_key_verdict {
+	FAST_KEY_WAIT = 0, /* read again */
+	FAST_KEY_TAKEN,    /* the candidate holds the key: maintenance mode ends, the switchover goes on */
+	FAST_KEY_START,    /* the candidate crashed after its promotion: its agent asks its Patroni to start it again,
+			    * as the primary it was, maintenance mode kept on (nobody else can be promoted); wait on */
+	FAST_KEY_HALT,     /* stop, maintenance mode left on: why says what was seen */
+} fast_key_verdict;
+
+/*
+ * The wait for the leader key at maintenance-off (docs/fast-switchover.md, "The new primary crashes before
+ * maintenance mode ends"): the candidate taking it ends the wait; the candidate seen down twice while the old
+ * primary is seen stopped (and the key is not another member's) starts it again, once; the old primary accepting
+ * writes, another member holding the key, or the bound halt. Pure; *why is one line.
+ */
+fast_key_verdict fast_switchover_key_judge(const fast_key_seen *seen, const char **why);
+
 /* "16/B374D848" -> its LSN. -1 (err names it) when the text is not one. Pure. */
 int fast_switchover_lsn_parse(const char *text, uint64_t *lsn, pgr_err *err) __attribute__((warn_unused_result));
 
@@ -155,8 +189,10 @@ int fast_switchover_paused(const cluster_conf *conf, const etcd_client *etcd, in
  * After PgBouncer was resumed towards the candidate: the candidate takes the leader key (the old primary's
  * Patroni drops it at its next loop), maintenance mode ends; once Patroni names the override's standby as
  * the sync standby (bounded), the candidate's override is reset (Patroni's own synchronous_standby_names
- * in force again); the progress removed. -1 (err says why) when the key did not move or maintenance mode
- * could not be ended: Patroni is left in maintenance mode, the progress kept for the next coordinator.
+ * in force again); the progress removed. A candidate that crashed meanwhile is started again by its agent, through
+ * its Patroni, maintenance mode kept on (fast_switchover_key_judge). -1 (err says why) when the key did not move or
+ * maintenance mode could not be ended: Patroni is left in maintenance mode, the progress kept for the next
+ * coordinator.
  * owner_lease holds the owner key (state/pg_intent.h): each step recorded is conditioned on it; the claim is
  * given up when it returns.
  */

@@ -14,6 +14,7 @@ static const char *const action_names[PG_ACTION_COUNT] = {
 	[PG_ACTION_SYNC_OVERRIDE] = "sync-override",
 	[PG_ACTION_PROMOTE] = "promote",
 	[PG_ACTION_SYNC_RESET] = "sync-reset",
+	[PG_ACTION_START] = "start",
 };
 
 const char *pg_action_name(pg_action action)

@@ -38,6 +38,7 @@ typedef enum pg_action {
 	PG_ACTION_SYNC_OVERRIDE, /* synchronous_standby_names = the standby named (ALTER SYSTEM), reloaded */
 	PG_ACTION_PROMOTE,       /* promoted (pg_promote), waited for */
 	PG_ACTION_SYNC_RESET,    /* the override removed (ALTER SYSTEM RESET), reloaded */
+	PG_ACTION_START,         /* running again after a crash: its own Patroni's POST /restart (in maintenance mode too) */
 	PG_ACTION_COUNT
 } pg_action;
 

@@ -113,7 +113,16 @@ static void test_recover(void **state)
 		{ FAST_PROMOTE, P, S, CLEAN, true, FAST_HALT, 0 },
 		{ FAST_MAINTENANCE_OFF, D, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
 		{ FAST_MAINTENANCE_OFF, S, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
-		{ FAST_MAINTENANCE_OFF, D, S, CLEAN, true, FAST_HALT, 0 },
+		/* promoted with a sync standby, then crashed: the wait for the key starts it again (fast_switchover_key_judge) */
+		{ FAST_MAINTENANCE_OFF, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
+		{ FAST_REPOINT_RESUME, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
+		{ FAST_SYNC_STANDBY, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
+		{ FAST_MAINTENANCE_OFF, D, S, CLEAN, true, FAST_HALT, 0 }, /* demoted by someone: not ours */
+		{ FAST_MAINTENANCE_OFF, S, D, CLEAN, true, FAST_HALT, 0 },
+		{ FAST_MAINTENANCE_OFF, U, D, CLEAN, true, FAST_HALT, 0 },
+		{ FAST_MAINTENANCE_OFF, D, U, CLEAN, true, FAST_HALT, 0 },
+		{ FAST_MAINTENANCE_OFF, P, D, CLEAN, true, FAST_HALT, 0 },
+		{ FAST_DONE, D, D, CLEAN, true, FAST_HALT, 0 },
 		{ FAST_SYNC_STANDBY, D, P, CLEAN, true, FAST_GO_ON, FAST_SYNC_STANDBY },
 		{ FAST_SYNC_STANDBY, S, P, CLEAN, true, FAST_GO_ON, FAST_SYNC_STANDBY },
 		{ FAST_REPOINT_RESUME, S, P, CLEAN, true, FAST_GO_ON, FAST_REPOINT_RESUME },
@@ -166,6 +175,94 @@ static void test_recover_invariants(void **state)
 							assert_int_equal(r.action, FAST_HALT);
 						if (r.action == FAST_GO_ON)
 							assert_true((int)r.from >= rec);
+					}
+}
+
+#define K_UNREAD FAST_KEY_UNREAD
+#define K_NOBODY FAST_KEY_NOBODY
+#define K_CAND FAST_KEY_CANDIDATE
+#define K_OLD FAST_KEY_OLD
+#define K_OTHER FAST_KEY_OTHER
+
+/* The wait for the leader key at maintenance-off: docs/fast-switchover.md, "The new primary crashes before
+ * maintenance mode ends". */
+static void test_key_judge(void **state)
+{
+	static const struct {
+		fast_key_holder holder;
+		bool started;
+		int cand_down_seen;
+		fast_pg old_pg;
+		bool timed_out;
+		fast_key_verdict want;
+	} cases[] = {
+		/* the candidate holds the key: done, whatever else was read */
+		{ K_CAND, false, 0, D, false, FAST_KEY_TAKEN },
+		{ K_CAND, true, 5, U, false, FAST_KEY_TAKEN },
+		{ K_CAND, false, 0, D, true, FAST_KEY_TAKEN },
+		/* the normal wait: the old member still holds it (P2: dropped at its next loop), or nobody yet */
+		{ K_OLD, false, 0, D, false, FAST_KEY_WAIT },
+		{ K_NOBODY, false, 0, D, false, FAST_KEY_WAIT },
+		{ K_UNREAD, false, 0, D, false, FAST_KEY_WAIT },
+		/* the candidate crashed: started again once, when seen down twice and the old primary seen stopped */
+		{ K_NOBODY, false, 2, D, false, FAST_KEY_START },
+		{ K_OLD, false, 2, D, false, FAST_KEY_START },
+		{ K_UNREAD, false, 7, D, false, FAST_KEY_START },
+		{ K_NOBODY, false, 1, D, false, FAST_KEY_WAIT }, /* seen down once: read again */
+		{ K_NOBODY, false, 2, U, false, FAST_KEY_WAIT }, /* the old one not seen stopped */
+		{ K_NOBODY, false, 2, S, false, FAST_KEY_WAIT },
+		{ K_NOBODY, true, 2, D, false, FAST_KEY_WAIT },   /* started already: its Patroni brings it up */
+		{ K_OLD, true, 9, D, false, FAST_KEY_WAIT },
+		/* the old primary writable, another member with the key (paused: nobody else takes it), the bound: halt */
+		{ K_NOBODY, false, 2, P, false, FAST_KEY_HALT },
+		{ K_OLD, false, 0, P, false, FAST_KEY_HALT },
+		{ K_OTHER, false, 0, D, false, FAST_KEY_HALT },
+		{ K_OTHER, false, 2, D, false, FAST_KEY_HALT },
+		{ K_OLD, false, 0, D, true, FAST_KEY_HALT },
+		{ K_NOBODY, false, 2, D, true, FAST_KEY_HALT },
+		{ K_NOBODY, true, 0, D, true, FAST_KEY_HALT },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fast_key_seen seen = { .holder = cases[i].holder, .started = cases[i].started,
+				       .cand_down_seen = cases[i].cand_down_seen, .old_pg = cases[i].old_pg,
+				       .timed_out = cases[i].timed_out };
+		const char *why = NULL;
+		fast_key_verdict v = fast_switchover_key_judge(&seen, &why);
+
+		if (v != cases[i].want)
+			fail_msg("case %zu: verdict %d, want %d (%s)", i, v, cases[i].want, why ? why : "");
+		assert_non_null(why);
+		assert_true(strlen(why) > 0);
+	}
+}
+
+/* Over every reading: the candidate is started again only once, only seen down twice with the old primary seen
+ * stopped; the old primary writable, or the key another member's, always halts unless the candidate holds it. */
+static void test_key_judge_invariants(void **state)
+{
+	(void)state;
+	for (int h = 0; h <= FAST_KEY_OTHER; h++)
+		for (int st = 0; st < 2; st++)
+			for (int d = 0; d < 3; d++)
+				for (int o = 0; o < 4; o++)
+					for (int t = 0; t < 2; t++) {
+						fast_key_seen seen = { (fast_key_holder)h, st == 1, d, (fast_pg)o, t == 1 };
+						const char *why = NULL;
+						fast_key_verdict v = fast_switchover_key_judge(&seen, &why);
+
+						if (v == FAST_KEY_START) {
+							assert_false(seen.started);
+							assert_true(d >= 2);
+							assert_int_equal(o, FAST_PG_DOWN);
+							assert_int_not_equal(h, FAST_KEY_OTHER);
+							assert_false(seen.timed_out);
+						}
+						if (h == FAST_KEY_CANDIDATE)
+							assert_int_equal(v, FAST_KEY_TAKEN);
+						else if (o == FAST_PG_PRIMARY || t == 1 || h == FAST_KEY_OTHER)
+							assert_int_equal(v, FAST_KEY_HALT);
 					}
 }
 
@@ -300,7 +397,8 @@ int main(void)
 		cmocka_unit_test(test_table_in_order),  cmocka_unit_test(test_table_rules),
 		cmocka_unit_test(test_recover),         cmocka_unit_test(test_recover_invariants),
 		cmocka_unit_test(test_lsn),             cmocka_unit_test(test_controldata),
-		cmocka_unit_test(test_shutdown_of),
+		cmocka_unit_test(test_shutdown_of),     cmocka_unit_test(test_key_judge),
+		cmocka_unit_test(test_key_judge_invariants),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,7 @@ static void test_actions(void **state)
 		assert_int_equal(back, i);
 	}
 	assert_string_equal(pg_action_name(PG_ACTION_STOP), "stop");
+	assert_string_equal(pg_action_name(PG_ACTION_START), "start");
 	assert_string_equal(pg_action_name(PG_ACTION_COUNT), "?");
 	{
 		pg_action a;
@@ -58,6 +59,7 @@ static void test_intent_round_trip(void **state)
 		{ PG_ACTION_PROMOTE, "", "t2", "coordinator \"pg/0\"", INT64_MAX },
 		{ PG_ACTION_SYNC_RESET, "", "t3", "x", 1 },
 		{ PG_ACTION_NONE, "", "t4", "x", 1 },
+		{ PG_ACTION_START, "", "t5", "fast switchover pg-0 -> pg-1", 7 },
 	};
 
 	(void)state;
