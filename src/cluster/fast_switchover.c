@@ -639,6 +639,21 @@ int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, i
 	snprintf(r.progress.from, sizeof(r.progress.from), "%s", old->member);
 	snprintf(r.progress.to, sizeof(r.progress.to), "%s", cand->member);
 	snprintf(r.progress.token, sizeof(r.progress.token), "fast:%" PRId64 ":%lld", owner_lease, proc_now_ms());
+	{
+		/* Patroni never promotes a member tagged nofailover (the user's word): neither does this path */
+		patroni_node *node = calloc(1, sizeof(*node));
+		int rc = node == NULL ? pgr_err_set(err, "out of memory")
+				      : patroni_get_node(&r.pc, r.cand_url, 2000, node, err);
+		bool nofailover = rc == 0 && node->tags_nofailover;
+
+		free(node);
+		if (rc != 0)
+			return pgr_err_prefix(err, "cannot read %s's Patroni tags; nothing changed", cand->name);
+		if (nofailover)
+			return pgr_err_set(err, "%s is tagged nofailover in Patroni: it may not become the primary; nothing "
+						"changed",
+					   cand->name);
+	}
 	if (pick_standby(&r, r.progress.standby, sizeof(r.progress.standby), err) != 0)
 		return -1; /* nothing done yet */
 	/* the owner key: every record of a step from here on is conditioned on owner_lease holding it */

@@ -54,6 +54,7 @@ typedef struct patroni_member {
 	bool pending_restart;
 	char tags_replicatefrom[64]; /* the member's replicatefrom tag, "" if none */
 	bool tags_nosync;            /* Patroni sets nosync for the time of a member's own restart */
+	bool tags_nofailover;        /* the user's nofailover tag: Patroni never promotes this member */
 } patroni_member;
 
 /* GET /cluster: the members, and whether the cluster is in maintenance mode (paused). */
@@ -92,6 +93,7 @@ typedef struct patroni_node {
 	char patroni_version[32];
 	char tags_replicatefrom[64]; /* the tags in effect now (the member's in /cluster lag until its next loop) */
 	bool tags_nosync;
+	bool tags_nofailover; /* never to be promoted (the user's tag) */
 	patroni_replication replication[PATRONI_MAX_MEMBERS];
 	int replication_count;
 } patroni_node;

@@ -95,12 +95,14 @@ static json_t *load_object(const char *text, const char *what, pgr_err *err)
 
 
 /* "tags": {"replicatefrom": ..., "nosync": ...} of a member or a node; absent is no tags. */
-static int parse_tags(json_t *obj, const char *where, char *replicatefrom, size_t len, bool *nosync, pgr_err *err)
+static int parse_tags(json_t *obj, const char *where, char *replicatefrom, size_t len, bool *nosync, bool *nofailover,
+		      pgr_err *err)
 {
 	json_t *tags = json_object_get(obj, "tags"), *rf;
 
 	replicatefrom[0] = '\0';
 	*nosync = false;
+	*nofailover = false;
 	if (tags == NULL || json_is_null(tags))
 		return 0;
 	if (!json_is_object(tags))
@@ -110,6 +112,7 @@ static int parse_tags(json_t *obj, const char *where, char *replicatefrom, size_
 	if (json_is_string(rf))
 		snprintf(replicatefrom, len, "%s", json_string_value(rf));
 	*nosync = json_is_true(json_object_get(tags, "nosync"));
+	*nofailover = json_is_true(json_object_get(tags, "nofailover"));
 	return 0;
 }
 
@@ -143,7 +146,8 @@ static int parse_member(json_t *m, int index, patroni_member *out, pgr_err *err)
 	else if (lag != NULL && !json_is_string(lag) && !json_is_null(lag))
 		return pgr_err_set(err, "%s: field \"lag\" is neither a number nor a string", where);
 
-	return parse_tags(m, where, out->tags_replicatefrom, sizeof(out->tags_replicatefrom), &out->tags_nosync, err);
+	return parse_tags(m, where, out->tags_replicatefrom, sizeof(out->tags_replicatefrom), &out->tags_nosync,
+			  &out->tags_nofailover, err);
 }
 
 int patroni_cluster_parse(const char *json, patroni_cluster *out, pgr_err *err)
@@ -238,7 +242,8 @@ int patroni_node_parse(const char *json, patroni_node *out, pgr_err *err)
 		    err) != 0)
 		goto out;
 	out->is_primary = strcmp(out->role, "master") == 0 || strcmp(out->role, "primary") == 0;
-	if (parse_tags(root, where, out->tags_replicatefrom, sizeof(out->tags_replicatefrom), &out->tags_nosync, err) != 0)
+	if (parse_tags(root, where, out->tags_replicatefrom, sizeof(out->tags_replicatefrom), &out->tags_nosync,
+		       &out->tags_nofailover, err) != 0)
 		goto out;
 
 	xlog = json_object_get(root, "xlog");

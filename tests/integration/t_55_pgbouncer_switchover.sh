@@ -3,9 +3,10 @@
 # resumed together; the load goes through the first, checks write through both):
 #  1. two `pgrefresh switchover`s under a write load through PgBouncer (bench/loadclient, 4 clients):
 #     0 failed transactions, every acknowledged id on every unit;
-#  2. a switchover that fails after PgBouncer was paused (the candidate carries Patroni's nofailover
-#     tag: Patroni answers 412): one error line, exit non-zero, PgBouncer resumed towards the old
-#     primary, the paused mark gone, the primary unchanged;
+#  2. a switchover that fails after PgBouncer was paused (switchover=patroni; the candidate carries
+#     Patroni's nofailover tag: Patroni answers 412): one error line, exit non-zero, PgBouncer resumed
+#     towards the old primary, the paused mark gone, the primary unchanged; with switchover=fast the
+#     same candidate is refused before anything changes;
 #  3. the `pgrefresh switchover` process killed (-9) while PgBouncer is paused: its lease expires and
 #     the coordinator resumes PgBouncer, which leads to the new primary;
 #  4. the coordinator's agent killed (-9) while PgBouncer is paused in a refresh's switchover: the next
@@ -96,6 +97,8 @@ cp "$(patroni_yml "$SYNC")" "$T/patroni.yml.saved"
 sed -i 's/^tags: {}$/tags: {nofailover: true}/' "$(patroni_yml "$SYNC")"
 grep -q '^tags: {nofailover: true}$' "$(patroni_yml "$SYNC")" || fail "could not tag $SYNC: $(grep '^tags' "$(patroni_yml "$SYNC")")"
 patroni_reload "$SYNC"
+pgr_run config --dir "$C" switchover && SW_BEFORE=$OUT
+pgr_ok config --dir "$C" set switchover=patroni
 start_load "$T/load2" 1000000
 pgr_run switchover --dir "$C"
 assert_user_error "a switchover Patroni refuses"
@@ -109,6 +112,13 @@ ok "both PgBouncers answer writes at once"
 assert_eq "$(units_with_role primary)" "$PRIMARY" "primary"
 stop_load "$T/load2"
 assert_eq "$(load_field "$T/load2" failed)" 0 "failed transactions around the refused switchover"
+pgr_ok config --dir "$C" set switchover=fast # the same candidate, still tagged (Patroni just refused it)
+pgr_run switchover --dir "$C"
+assert_user_error "a fast switchover to a candidate tagged nofailover"
+assert_contains "$ERR" "tagged nofailover" "error"
+assert_eq "$(units_with_role primary)" "$PRIMARY" "primary"
+ok "switchover=fast refuses it before anything changes: $(grep 'pgrefresh: error' <<<"$ERR")"
+pgr_ok config --dir "$C" set switchover="$SW_BEFORE"
 cp "$T/patroni.yml.saved" "$(patroni_yml "$SYNC")"
 patroni_reload "$SYNC"
 wait_healthy 30

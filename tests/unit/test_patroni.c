@@ -165,15 +165,17 @@ static void test_cluster_tags(void **state)
 	(void)state;
 	/* tags come from the user's YAML: odd types are ignored, not errors */
 	assert_int_equal(patroni_cluster_parse("{\"members\":[{\"name\":\"a\",\"role\":\"replica\",\"lag\":\"unknown\","
-					       "\"tags\":{\"replicatefrom\":\"b\",\"nosync\":true}},"
-					       "{\"name\":\"b\",\"tags\":{\"replicatefrom\":7,\"nosync\":\"yes\"}}]}",
+					       "\"tags\":{\"replicatefrom\":\"b\",\"nosync\":true,\"nofailover\":true}},"
+					       "{\"name\":\"b\",\"tags\":{\"replicatefrom\":7,\"nosync\":\"yes\",\"nofailover\":\"yes\"}}]}",
 					       &cl, &err),
 			 0);
 	assert_string_equal(cl.members[0].tags_replicatefrom, "b");
 	assert_true(cl.members[0].tags_nosync);
+	assert_true(cl.members[0].tags_nofailover);
 	assert_int_equal(cl.members[0].lag_bytes, -1);
 	assert_string_equal(cl.members[1].tags_replicatefrom, "");
 	assert_false(cl.members[1].tags_nosync);
+	assert_false(cl.members[1].tags_nofailover);
 	assert_int_equal(cl.members[1].role, PATRONI_ROLE_UNKNOWN);
 	assert_int_equal(patroni_cluster_parse("{\"members\":[{\"name\":\"a\",\"tags\":[]}]}", &cl, &err), -1);
 	assert_non_null(strstr(err.msg, "\"tags\" is not an object"));
@@ -189,13 +191,15 @@ static void test_node_tags(void **state)
 	(void)state;
 	assert_non_null(n);
 	assert_int_equal(patroni_node_parse("{\"state\":\"running\",\"role\":\"replica\",\"tags\":{\"nosync\":true,"
-					    "\"replicatefrom\":\"pg-1\"}}",
+					    "\"replicatefrom\":\"pg-1\",\"nofailover\":true}}",
 					    n, &err),
 			 0);
 	assert_true(n->tags_nosync);
+	assert_true(n->tags_nofailover);
 	assert_string_equal(n->tags_replicatefrom, "pg-1");
 	assert_int_equal(patroni_node_parse("{\"state\":\"running\",\"role\":\"replica\"}", n, &err), 0);
 	assert_false(n->tags_nosync);
+	assert_false(n->tags_nofailover);
 	assert_string_equal(n->tags_replicatefrom, "");
 	assert_int_equal(patroni_node_parse("{\"state\":\"running\",\"tags\":\"nosync\"}", n, &err), -1);
 	assert_non_null(strstr(err.msg, "\"tags\" is not an object"));
