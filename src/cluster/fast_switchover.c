@@ -654,6 +654,21 @@ int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, i
 						"changed",
 					   cand->name);
 	}
+	{
+		/* maintenance mode that someone else put Patroni in is theirs: this path would end it */
+		patroni_cluster *cluster = calloc(1, sizeof(*cluster));
+		int rc = cluster == NULL ? pgr_err_set(err, "out of memory")
+					 : patroni_get_cluster(&r.pc, r.cand_url, 2000, cluster, err);
+		bool paused = rc == 0 && cluster->paused;
+
+		free(cluster);
+		if (rc != 0)
+			return pgr_err_prefix(err, "cannot read Patroni's cluster; nothing changed");
+		if (paused)
+			return pgr_err_set(err, "Patroni is in maintenance mode already (paused by someone else; the fast "
+						"switchover would end it): `patronictl resume` first, or `pgrefresh config set "
+						"switchover=patroni`; nothing changed");
+	}
 	if (pick_standby(&r, r.progress.standby, sizeof(r.progress.standby), err) != 0)
 		return -1; /* nothing done yet */
 	/* the owner key: every record of a step from here on is conditioned on owner_lease holding it */
