@@ -56,13 +56,14 @@ for u in pg/0 pg/1 pg/2; do
 done
 echo "# switchover $PRIMARY -> $NEWPRIMARY; cascaded standby $THIRD"
 CAND=$(unit_member "$NEWPRIMARY")
-SET_LINE=$(agent_log "$THIRD" | grep "tags set by intent cascade:[^ ]*: replicatefrom=$CAND, nosync=false" | tail -n 1)
+# "tags set by intent", or "tags asked by intent ..., already in force" when its own step wrote them already
+SET_LINE=$(agent_log "$THIRD" | grep -E "tags (set|asked) by intent cascade:[^ ]*: replicatefrom=$CAND, nosync=false" | tail -n 1)
 [ -n "$SET_LINE" ] || fail "$THIRD's agent did not log the cascade it was asked for: $(agent_log "$THIRD" | grep -i 'tags\|intent' | tail -n 5)"
 ok "$THIRD's own agent set its tags: ${SET_LINE#*] }"
 assert_contains "$SET_LINE" "asked by switchover $(unit_member "$PRIMARY") -> $CAND" "who asked, in $THIRD's log"
 for u in pg/0 pg/1 pg/2; do
 	[ "$u" = "$THIRD" ] && continue
-	if agent_log "$u" | grep -q "tags set by intent cascade:[^ ]*: replicatefrom=$CAND"; then
+	if agent_log "$u" | grep -qE "tags (set|asked) by intent cascade:[^ ]*: replicatefrom=$CAND"; then
 		fail "$u's agent logged a cascade it was not asked for: $(agent_log "$u" | grep 'tags set by intent' | tail -n 2)"
 	fi
 done
