@@ -298,7 +298,7 @@ static int flow_scalar(const ydoc *d, const yaml_node_t *n, const char *what, ch
 	return 0;
 }
 
-int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync, char **out, pgr_err *err)
+static int set_tags_text(const char *text, const char *replicatefrom, bool nosync, char **out, pgr_err *err)
 {
 	ydoc d;
 	yaml_node_t *root, *tags = NULL, *tags_key = NULL;
@@ -420,6 +420,32 @@ int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync,
 	}
 too_long:
 	return pgr_err_set(err, "the tags are too long");
+}
+
+/*
+ * The rewrite is textual (the user's comments and layout kept), so an odd document can defeat it: what it wrote
+ * must read back as the file did before (adopt_yml_read, everything but the tags the same), or nothing is
+ * written (found by fuzz_adopt_yml: a second tags key and an explicit "?" key made a result that was not YAML).
+ */
+int adopt_yml_set_tags(const char *text, const char *replicatefrom, bool nosync, char **out, pgr_err *err)
+{
+	adopt_patroni_conf *before = calloc(2, sizeof(*before));
+	pgr_err ignored, rerr;
+	int rc;
+
+	if (before == NULL)
+		return pgr_err_set(err, "out of memory");
+	rc = set_tags_text(text, replicatefrom, nosync, out, err);
+	if (rc == 0 && adopt_yml_read(text, "the Patroni configuration", &before[0], &ignored) == 0 &&
+	    (adopt_yml_read(*out, "the Patroni configuration", &before[1], &rerr) != 0 ||
+	     memcmp(&before[0], &before[1], sizeof(before[0])) != 0)) {
+		free(*out);
+		*out = NULL;
+		rc = pgr_err_set(err, "pgrefresh cannot rewrite the tags of this file safely (the result would not read "
+				      "back as it did); write them as a \"tags:\" mapping of plain values");
+	}
+	free(before);
+	return rc;
 }
 
 int adopt_yml_security(const adopt_patroni_conf *pc, conf_security *sec, pgr_err *err)
