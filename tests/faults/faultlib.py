@@ -458,6 +458,11 @@ def fire(step, fault, cdir, target, report, timeout):
         out["note"] = "step not reached within %d s" % timeout
         json.dump(out, open(report, "w"))
         return 1
+    delay_ms = int(os.environ.get("FAULT_FIRE_DELAY_MS", "0") or "0")
+    if delay_ms > 0:
+        # exploring a step's later moments (tests/faults/matrix --help): the step reached, then this long
+        time.sleep(delay_ms / 1000.0)
+        out["delay_ms"] = delay_ms
     victim_unit = None
     pid = 0
     what = ""
