@@ -414,6 +414,29 @@ static int maintenance(fast_run *r, bool on, pgr_err *err)
 	return patroni_patch_config(&r->pc, r->cand_url, on ? "{\"pause\": true}" : "{\"pause\": null}", 5000, err);
 }
 
+/*
+ * What the candidate's Patroni says before anything is done (one GET /patroni): a member tagged nofailover is
+ * never promoted by Patroni, nor by this path; maintenance mode someone else put Patroni in is theirs, and this
+ * path would end it.
+ */
+static int refuse_candidate(fast_run *r, pgr_err *err)
+{
+	patroni_node *node = calloc(1, sizeof(*node));
+	int rc = node == NULL ? pgr_err_set(err, "out of memory") : patroni_get_node(&r->pc, r->cand_url, 2000, node, err);
+
+	if (rc != 0)
+		pgr_err_prefix(err, "cannot read %s's Patroni; nothing changed", r->cand->name);
+	else if (node->tags_nofailover)
+		rc = pgr_err_set(err, "%s is tagged nofailover in Patroni: it may not become the primary; nothing changed",
+				 r->cand->name);
+	else if (node->paused)
+		rc = pgr_err_set(err, "Patroni is in maintenance mode already (paused by someone else; the fast switchover "
+				      "would end it): `patronictl resume` first, or `pgrefresh config set switchover=patroni`; "
+				      "nothing changed");
+	free(node);
+	return rc;
+}
+
 /* The other standby that streams from the candidate (the cascade): the override names it. */
 static int pick_standby(fast_run *r, char *buf, size_t len, pgr_err *err)
 {
@@ -557,9 +580,7 @@ static int take_key(fast_run *r, pgr_err *err)
 			 * woken, drops it (P2: paused, its PostgreSQL stopped). The pause asked again changes nothing in
 			 * the configuration (a change would make the old member reload against its stopped PostgreSQL,
 			 * for seconds): it only wakes the loop, which otherwise comes at loop_wait */
-			pgr_err ignored;
-
-			(void)!patroni_patch_config(&r->pc, r->cand_url, "{\"pause\": true}", 2000, &ignored);
+			wake_member(r, r->cand, "{\"pause\": true}");
 			if (r->old != NULL && strcmp(r->old->member, r->cand->member) != 0)
 				wake_member(r, r->old, "{\"pause\": true}");
 		}
@@ -639,36 +660,8 @@ int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, i
 	snprintf(r.progress.from, sizeof(r.progress.from), "%s", old->member);
 	snprintf(r.progress.to, sizeof(r.progress.to), "%s", cand->member);
 	snprintf(r.progress.token, sizeof(r.progress.token), "fast:%" PRId64 ":%lld", owner_lease, proc_now_ms());
-	{
-		/* Patroni never promotes a member tagged nofailover (the user's word): neither does this path */
-		patroni_node *node = calloc(1, sizeof(*node));
-		int rc = node == NULL ? pgr_err_set(err, "out of memory")
-				      : patroni_get_node(&r.pc, r.cand_url, 2000, node, err);
-		bool nofailover = rc == 0 && node->tags_nofailover;
-
-		free(node);
-		if (rc != 0)
-			return pgr_err_prefix(err, "cannot read %s's Patroni tags; nothing changed", cand->name);
-		if (nofailover)
-			return pgr_err_set(err, "%s is tagged nofailover in Patroni: it may not become the primary; nothing "
-						"changed",
-					   cand->name);
-	}
-	{
-		/* maintenance mode that someone else put Patroni in is theirs: this path would end it */
-		patroni_cluster *cluster = calloc(1, sizeof(*cluster));
-		int rc = cluster == NULL ? pgr_err_set(err, "out of memory")
-					 : patroni_get_cluster(&r.pc, r.cand_url, 2000, cluster, err);
-		bool paused = rc == 0 && cluster->paused;
-
-		free(cluster);
-		if (rc != 0)
-			return pgr_err_prefix(err, "cannot read Patroni's cluster; nothing changed");
-		if (paused)
-			return pgr_err_set(err, "Patroni is in maintenance mode already (paused by someone else; the fast "
-						"switchover would end it): `patronictl resume` first, or `pgrefresh config set "
-						"switchover=patroni`; nothing changed");
-	}
+	if (refuse_candidate(&r, err) != 0)
+		return -1; /* nothing done yet */
 	if (pick_standby(&r, r.progress.standby, sizeof(r.progress.standby), err) != 0)
 		return -1; /* nothing done yet */
 	/* the owner key: every record of a step from here on is conditioned on owner_lease holding it */
