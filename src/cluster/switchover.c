@@ -1112,6 +1112,11 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 }
 
 /* The cluster's settings for clients holding transactions (`pgrefresh config`), else their defaults. */
+bool switchover_fast_applies(bool asked, int unit_count)
+{
+	return asked && unit_count >= 3;
+}
+
 static void read_policy(const cluster_conf *conf, const etcd_client *etcd, switchover_policy *policy)
 {
 	refresh_settings settings;
@@ -1126,7 +1131,7 @@ static void read_policy(const cluster_conf *conf, const etcd_client *etcd, switc
 	}
 	policy->wait_s = settings.switchover_wait_s;
 	policy->terminate_clients = settings.switchover_terminate_clients;
-	policy->fast = settings.switchover_fast;
+	policy->fast = switchover_fast_applies(settings.switchover_fast, conf->unit_count);
 }
 
 int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,
