@@ -911,6 +911,24 @@ static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *e
 				  const conf_unit *old, const conf_unit *cand, long long t0, switchover_timing *timing,
 				  pgr_err *err);
 
+/* Whether member's agent is present (its presence key, bound to its lease): false when it is gone or unknown. */
+static bool agent_present(const cluster_conf *conf, const etcd_client *etcd, const char *member)
+{
+	char prefix[128], key[256];
+	etcd_kv kv;
+	bool found = false;
+	pgr_err err;
+
+	if (etcd == NULL)
+		return false;
+	conf_etcd_prefix(conf, prefix, sizeof(prefix));
+	presence_key(prefix, member, key, sizeof(key));
+	if (etcd_get(etcd, key, &kv, &found, &err) != 0)
+		return false;
+	etcd_kv_free(&kv);
+	return found;
+}
+
 static switchover_result step(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
 			      const char *leader, const char *candidate, const switchover_policy *policy,
 			      switchover_timing *timing, char *cascade_note, size_t notelen, pgr_err *err)
@@ -922,7 +940,7 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 	pg_xact xacts[PG_ACTIVITY_MAX];
 	int n = 0;
 	int64_t now, wait_ms;
-	bool continuing, timed_out = false;
+	bool continuing, timed_out = false, fast = policy->fast;
 	long long t0;
 	pgr_err qerr;
 
@@ -1027,8 +1045,17 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 	if (pg_exec(old_conninfo, "CHECKPOINT", &qerr) != 0)
 		log_warn("CHECKPOINT before the switchover: %s", qerr.msg);
 
-	/* switchover=fast: Patroni's maintenance mode before the PAUSE, clients still running (docs/fast-switchover.md) */
-	if (policy->fast && fast_switchover_prepare(conf, etcd, mark.lease, old, cand, err) != 0) {
+	/*
+	 * switchover=fast: Patroni's maintenance mode before the PAUSE, clients still running (docs/fast-switchover.md).
+	 * Its steps are taken by the old primary's and the candidate's agents: with either agent gone, Patroni's own
+	 * switchover, which needs neither
+	 */
+	if (fast && (!agent_present(conf, etcd, old->member) || !agent_present(conf, etcd, cand->member))) {
+		log_warn("switchover=fast: the agent of %s is not present; Patroni's own switchover this time",
+			 !agent_present(conf, etcd, old->member) ? old->name : cand->name);
+		fast = false;
+	}
+	if (fast && fast_switchover_prepare(conf, etcd, mark.lease, old, cand, err) != 0) {
 		finish(conf, etcd, &mark, leader, candidate);
 		pgr_err_prefix(err, "fast switchover to %s not started", cand->name);
 		return SWITCHOVER_FAILED;
@@ -1041,7 +1068,7 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 		note_mark(conf, etcd, &mark);
 	}
 	if (pause_all(conf, &timed_out, err) != 0) {
-		if (policy->fast) /* no pause, no fast switchover: Patroni out of maintenance mode again */
+		if (fast) /* no pause, no fast switchover: Patroni out of maintenance mode again */
 			fast_switchover_unprepare(conf, etcd, mark.lease, old, cand);
 		mark.pgbouncer_paused = false;
 		if (!timed_out) {
@@ -1084,7 +1111,7 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 
 	/* 5. paused: Patroni switches over (switchover=fast: pgrefresh's own steps), PgBouncer follows, resumed */
 	{
-		int rc = policy->fast ? switchover_paused_fast(conf, etcd, &mark, old, cand, t0, timing, err)
+		int rc = fast ? switchover_paused_fast(conf, etcd, &mark, old, cand, t0, timing, err)
 				      : switchover_paused(conf, etcd, &mark, old, cand, t0, timing, err);
 
 		finish(conf, etcd, &mark, leader, candidate);
@@ -1112,6 +1139,11 @@ switchover_result switchover_step(const cluster_conf *conf, const etcd_client *e
 }
 
 /* The cluster's settings for clients holding transactions (`pgrefresh config`), else their defaults. */
+bool switchover_fast_applies(bool asked, int unit_count)
+{
+	return asked && unit_count >= 3;
+}
+
 static void read_policy(const cluster_conf *conf, const etcd_client *etcd, switchover_policy *policy)
 {
 	refresh_settings settings;
@@ -1126,7 +1158,7 @@ static void read_policy(const cluster_conf *conf, const etcd_client *etcd, switc
 	}
 	policy->wait_s = settings.switchover_wait_s;
 	policy->terminate_clients = settings.switchover_terminate_clients;
-	policy->fast = settings.switchover_fast;
+	policy->fast = switchover_fast_applies(settings.switchover_fast, conf->unit_count);
 }
 
 int switchover_run(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease, const char *leader,

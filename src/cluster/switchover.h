@@ -31,6 +31,13 @@ typedef struct switchover_policy {
 				 * (cluster/fast_switchover.h) instead of Patroni's POST /switchover */
 } switchover_policy;
 
+/*
+ * Whether the fast switchover applies: asked (the setting switchover=fast, the default) and a cluster of at
+ * least 3 units (the candidate needs a standby of its own to be its synchronous standby the moment it is
+ * promoted; with 2 units Patroni's own switchover is used). Pure.
+ */
+bool switchover_fast_applies(bool asked, int unit_count);
+
 /* switchover_step's named results. */
 typedef enum switchover_result {
 	SWITCHOVER_DONE = 0, /* the candidate leads, PgBouncer leads to it and is resumed */

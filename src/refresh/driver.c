@@ -507,7 +507,7 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 	}
 	sync = patroni_cluster_sync_standby(&cluster);
 	cand = sync ? unit_index(d->conf, sync->name) : -1;
-	if (cand < 0 && snap->settings.switchover_fast)
+	if (cand < 0 && switchover_fast_applies(snap->settings.switchover_fast, d->conf->unit_count))
 		cand = sync_standby_now(d->conf, &pc, url); /* /sync not written yet: the primary's own view */
 	if (cand < 0 || !snap->have[cand] || strcmp(snap->records[cand].server_version, rec->to) != 0 ||
 	    strcmp(sync ? sync->state : snap->records[cand].patroni_state, "running") != 0) {
@@ -522,7 +522,8 @@ static int switchover(refresh_driver *d, const store_snapshot *snap, char *error
 		/* one attempt per entry into the state: clients holding transactions are waited for across ticks */
 		switchover_policy policy = { .wait_s = snap->settings.switchover_wait_s,
 					     .terminate_clients = snap->settings.switchover_terminate_clients,
-					     .fast = snap->settings.switchover_fast,
+					     .fast = switchover_fast_applies(snap->settings.switchover_fast,
+									     d->conf->unit_count),
 					     .attempt = rec->state_since_ms };
 		switchover_result sr = switchover_step(d->conf, d->etcd, d->lease, rec->switchover_from,
 						       d->conf->units[cand].member, &policy, &timing, &err);

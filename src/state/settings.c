@@ -23,9 +23,10 @@ static const setting_def defs[] = {
 	  "leaves a streaming standby up for every sync standby (at least one); read before each batch" },
 	{ "require-backup-within-hours", "hours", "0", true,
 	  "a full backup (pgBackRest) at most this old, and WAL archiving on, or the check `backup` fails; 0: not required" },
-	{ "switchover", "fast|patroni", "patroni", true,
-	  "how the primary's role moves: Patroni's POST /switchover (patroni), or pgrefresh's own steps while Patroni is "
-	  "in maintenance mode (fast, opt-in: docs/fast-switchover.md); read at each switchover" },
+	{ "switchover", "fast|patroni", "fast", true,
+	  "how the primary's role moves: pgrefresh's own steps while Patroni is in maintenance mode (fast: "
+	  "docs/fast-switchover.md; a cluster of fewer than 3 units uses patroni), or Patroni's POST /switchover "
+	  "(patroni); read at each switchover" },
 };
 
 int settings_count(void)

@@ -106,7 +106,10 @@ if [ "$AT" = batch ]; then
 	ok "plan: $(json_get "$OUT" "' | '.join('%s %s batch %d' % (s['unit'], s.get('role', ''), s['batch']) for s in d['plan'])")"
 fi
 if [ "$AT" = paused ]; then set_pause first; else set_pause none; fi
-case $AT in fast-*) pgr_ok config --dir "$C" set switchover=fast ;; esac # the fast switchover's own steps
+case $AT in # the fast switchover's own steps; the steps of Patroni's switchover (the default is fast)
+fast-*) pgr_ok config --dir "$C" set switchover=fast ;;
+sw-before | sw-after | old-primary) pgr_ok config --dir "$C" set switchover=patroni ;;
+esac
 psql_bouncer "create table faults_w(id bigint primary key)" >/dev/null
 STOP=$W/stop
 start_writer_and_sampler "$W" "$STOP" # faultlib.py's writer and sampler (SAMPLER, WRITER)

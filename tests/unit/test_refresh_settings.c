@@ -30,7 +30,7 @@ static void test_defaults(void **state)
 	assert_false(s.switchover_terminate_clients);
 	assert_int_equal(s.max_parallel_units, 1);
 	assert_int_equal(s.require_backup_hours, 0); /* a backup is reported, not required */
-	assert_false(s.switchover_fast);             /* opt-in: Patroni's own switchover by default */
+	assert_true(s.switchover_fast);              /* the fast switchover by default (docs/fast-switchover.md) */
 	/* the table's default text is what the defaults produce */
 	assert_int_equal(settings_count(), 9);
 	for (int i = 0; i < settings_count(); i++) {

@@ -177,6 +177,22 @@ static void test_cascade_judge(void **state)
 	}
 }
 
+/* switchover=fast applies from 3 units (a standby for the candidate's own sync standby); asked or not */
+static void test_fast_applies(void **state)
+{
+	static const struct {
+		bool asked;
+		int units;
+		bool expect;
+	} cases[] = { { true, 3, true }, { true, 9, true }, { true, 2, false }, { true, 1, false },
+		      { false, 3, false }, { false, 2, false } };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (switchover_fast_applies(cases[i].asked, cases[i].units) != cases[i].expect)
+			fail_msg("asked %d, %d units: expected %d", cases[i].asked, cases[i].units, cases[i].expect);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_halt_text),
 		cmocka_unit_test(test_status_note),
 		cmocka_unit_test(test_cascade_judge),
+		cmocka_unit_test(test_fast_applies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
