@@ -339,10 +339,7 @@ static int await_answer(fast_run *r, const conf_unit *unit, pg_action action, lo
 					   answer->error);
 		}
 		if (give_up_when_gone && proc_now_ms() >= next_presence) {
-			etcd_kv kv = { 0 };
-
-			presence_read = etcd_get(r->etcd, key, &kv, &alive, &rerr) == 0;
-			etcd_kv_free(&kv);
+			presence_read = presence_alive(r->etcd, r->prefix, unit->member, &alive, &rerr) == 0;
 			next_presence = proc_now_ms() + 100;
 		}
 		switch (switchover_cascade_judge(false, presence_read, alive, proc_now_ms(), deadline)) {

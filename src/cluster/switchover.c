@@ -669,12 +669,8 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 				    unit_record_parse(kv.value, &rec, &err) == 0 && strcmp(rec.intent_token, token) == 0)
 					answer = true;
 				etcd_kv_free(&kv);
-				if (!answer) {
-					/* its agent's presence key (bound to its lease): gone, nobody applies the intent */
-					presence_key(prefix, conf->units[i].member, key, sizeof(key));
-					presence_read = etcd_get(etcd, key, &kv, &alive, &err) == 0;
-					etcd_kv_free(&kv);
-				}
+				if (!answer) /* its agent's presence key (bound to its lease): gone, nobody applies the intent */
+					presence_read = presence_alive(etcd, prefix, conf->units[i].member, &alive, &err) == 0;
 				switch (switchover_cascade_judge(answer, presence_read, alive, proc_now_ms(), deadline)) {
 				case CASCADE_APPLIED:
 					answered[i] = true;
@@ -909,24 +905,19 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
 
 static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
 				  const conf_unit *old, const conf_unit *cand, long long t0, switchover_timing *timing,
-				  pgr_err *err);
+				  bool *undone, pgr_err *err);
 
 /* Whether member's agent is present (its presence key, bound to its lease): false when it is gone or unknown. */
 static bool agent_present(const cluster_conf *conf, const etcd_client *etcd, const char *member)
 {
-	char prefix[128], key[256];
-	etcd_kv kv;
-	bool found = false;
+	char prefix[128];
+	bool alive = false;
 	pgr_err err;
 
 	if (etcd == NULL)
 		return false;
 	conf_etcd_prefix(conf, prefix, sizeof(prefix));
-	presence_key(prefix, member, key, sizeof(key));
-	if (etcd_get(etcd, key, &kv, &found, &err) != 0)
-		return false;
-	etcd_kv_free(&kv);
-	return found;
+	return presence_alive(etcd, prefix, member, &alive, &err) == 0 && alive;
 }
 
 static switchover_result step(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
@@ -970,6 +961,7 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 		memcpy(mark.holders, prev.holders, sizeof(mark.holders));
 		mark.holder_count = prev.holder_count;
 		mark.holders_seen_ms = prev.holders_seen_ms;
+		mark.patroni_way = prev.patroni_way;
 	} else {
 		log_info("switchover: %s -> %s, PgBouncer paused around it (clients holding a transaction open are waited "
 			 "for %d s, then %s)",
@@ -1050,10 +1042,18 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 	 * Its steps are taken by the old primary's and the candidate's agents: with either agent gone, Patroni's own
 	 * switchover, which needs neither
 	 */
-	if (fast && (!agent_present(conf, etcd, old->member) || !agent_present(conf, etcd, cand->member))) {
-		log_warn("switchover=fast: the agent of %s is not present; Patroni's own switchover this time",
-			 !agent_present(conf, etcd, old->member) ? old->name : cand->name);
-		fast = false;
+	fast = fast && !mark.patroni_way;
+	if (fast) {
+		bool old_present = agent_present(conf, etcd, old->member);
+
+		if (!old_present || !agent_present(conf, etcd, cand->member)) {
+			log_warn("switchover=fast: the agent of %s is not present (its presence key is gone): Patroni's own "
+				 "switchover this time, which needs no agent",
+				 !old_present ? old->name : cand->name);
+			fast = false;
+			mark.patroni_way = true;
+			note_mark(conf, etcd, &mark);
+		}
 	}
 	if (fast && fast_switchover_prepare(conf, etcd, mark.lease, old, cand, err) != 0) {
 		finish(conf, etcd, &mark, leader, candidate);
@@ -1111,9 +1111,22 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 
 	/* 5. paused: Patroni switches over (switchover=fast: pgrefresh's own steps), PgBouncer follows, resumed */
 	{
-		int rc = fast ? switchover_paused_fast(conf, etcd, &mark, old, cand, t0, timing, err)
-				      : switchover_paused(conf, etcd, &mark, old, cand, t0, timing, err);
+		bool undone = false;
+		int rc = fast ? switchover_paused_fast(conf, etcd, &mark, old, cand, t0, timing, &undone, err)
+			      : switchover_paused(conf, etcd, &mark, old, cand, t0, timing, err);
 
+		if (rc != 0 && undone && mark.lease != 0) {
+			/*
+			 * the fast path undone (nobody promoted, maintenance mode ended, PgBouncer resumed towards the old
+			 * primary): Patroni's switchover at the next call of this attempt, which needs no agent
+			 */
+			log_warn("switchover %s -> %s: %s; Patroni's own switchover next", old->name, cand->name, err->msg);
+			mark.patroni_way = true;
+			mark.pgbouncer_paused = false;
+			withdraw_repoint(conf, etcd);
+			note_mark(conf, etcd, &mark);
+			return SWITCHOVER_WAITING;
+		}
 		finish(conf, etcd, &mark, leader, candidate);
 		return rc == 0 ? SWITCHOVER_DONE : SWITCHOVER_FAILED;
 	}
@@ -1277,11 +1290,12 @@ static int switchover_paused(const cluster_conf *conf, const etcd_client *etcd, 
  * paused), Patroni, its maintenance mode ended, starts it again "as readonly because i had the session lock"
  * and promotes it a loop later: clients resumed at once would write into that read-only window and fail. So
  * they stay paused until it accepts writes, bounded (Patroni's crash recovery and start take about 1 s here);
- * one that runs still accepts writes at once.
+ * one that runs still accepts writes at once. True once it does: all is as before the attempt, and Patroni's
+ * switchover can take it from there.
  */
 #define UNDONE_WRITABLE_WAIT_MS 10000
 
-static void await_old_writable(const cluster_conf *conf, const conf_unit *old)
+static bool await_old_writable(const cluster_conf *conf, const conf_unit *old)
 {
 	long long t0 = proc_now_ms();
 	cluster_secrets secrets;
@@ -1289,7 +1303,7 @@ static void await_old_writable(const cluster_conf *conf, const conf_unit *old)
 	pgr_err err;
 
 	if (secrets_load(conf->dir, &secrets, &err) != 0)
-		return;
+		return false;
 	pg_conninfo(conninfo, sizeof(conninfo), old->host, old->pg_port, conf->superuser, secrets.superuser_password,
 		    "postgres", 1);
 	while (pg_query_text_timeout(conninfo, "SELECT pg_is_in_recovery()", 1000, out, sizeof(out), &err) != 0 ||
@@ -1297,27 +1311,29 @@ static void await_old_writable(const cluster_conf *conf, const conf_unit *old)
 		if (proc_now_ms() - t0 > UNDONE_WRITABLE_WAIT_MS) {
 			log_warn("fast switchover undone: %s does not accept writes after %d s: PgBouncer resumed all the same",
 				 old->name, UNDONE_WRITABLE_WAIT_MS / 1000);
-			return;
+			return false;
 		}
 		proc_sleep_ms(10);
 	}
 	if (proc_now_ms() - t0 > 100)
 		log_info("fast switchover undone: %s accepts writes again after %lld ms, PgBouncer paused meanwhile",
 			 old->name, proc_now_ms() - t0);
+	return true;
 }
 
 /* switchover=fast (docs/fast-switchover.md): the steps in Patroni's maintenance mode, then as above: repoint,
  * resume. PgBouncer is resumed on every path; towards the candidate only once it has a sync standby. */
 static int switchover_paused_fast(const cluster_conf *conf, const etcd_client *etcd, switchover_mark *mark,
 				  const conf_unit *old, const conf_unit *cand, long long t0, switchover_timing *timing,
-				  pgr_err *err)
+				  bool *undone, pgr_err *err)
 {
 	fast_outcome outcome;
 	long long promote_ms = 0;
 
+	*undone = false;
 	if (fast_switchover_paused(conf, etcd, mark->lease, old, cand, &promote_ms, &outcome, err) != 0) {
 		if (outcome == FAST_OUT_ABORTED)
-			await_old_writable(conf, old);
+			*undone = await_old_writable(conf, old);
 		resume_marked(conf, etcd, mark);
 		if (outcome == FAST_OUT_ABORTED)
 			return pgr_err_prefix(err, "fast switchover to %s undone, PgBouncer resumed", cand->name);

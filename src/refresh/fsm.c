@@ -99,10 +99,29 @@ static void checks_nothing(refresh_record *next, const fsm_ctx *c)
 	finish(next, c);
 }
 
-/* Whether unit i of the plan passes its gate now; why not in why. */
+/*
+ * Whether the units' reports name one running primary. The last gate waits for it: the refresh is done when
+ * status shows the cluster whole, and an agent's report lags its Patroni by up to a tick (a switchover just
+ * before the last unit's gate: the new primary may still report itself a standby).
+ */
+static bool one_primary_reported(const refresh_obs *obs, char *why, size_t whylen)
+{
+	int primaries = 0;
+
+	for (int i = 0; i < obs->count; i++)
+		primaries += strcmp(obs->units[i].role, "primary") == 0 && obs->units[i].reporting && obs->units[i].running;
+	if (primaries == 1)
+		return true;
+	snprintf(why, whylen, "the units' reports name %s running primary yet", primaries == 0 ? "no" : "more than one");
+	return false;
+}
+
+/* Whether unit i of the plan passes its gate now (the last batch's: with one primary reported); why not in why. */
 static bool unit_healthy(const refresh_record *rec, int i, const fsm_ctx *c, char *why, size_t whylen)
 {
-	return fsm_unit_healthy(fsm_obs_find(c->obs, rec->units[i].unit), rec->to, c->set->lag_limit_bytes, why, whylen);
+	if (!fsm_unit_healthy(fsm_obs_find(c->obs, rec->units[i].unit), rec->to, c->set->lag_limit_bytes, why, whylen))
+		return false;
+	return record_next_pending(rec) >= 0 || one_primary_reported(c->obs, why, whylen);
 }
 
 /* Each unit of the batch that is not healthy yet says what it waits for. */

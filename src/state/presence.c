@@ -10,6 +10,19 @@ void presence_key(const char *prefix, const char *member, char *buf, size_t len)
 	snprintf(buf, len, "%s%s%s", prefix, PRESENCE_LEAF, member);
 }
 
+int presence_alive(const etcd_client *etcd, const char *prefix, const char *member, bool *alive, pgr_err *err)
+{
+	char key[256];
+	etcd_kv kv = { 0 };
+	int rc;
+
+	*alive = false;
+	presence_key(prefix, member, key, sizeof(key));
+	rc = etcd_get(etcd, key, &kv, alive, err);
+	etcd_kv_free(&kv);
+	return rc;
+}
+
 const char *presence_member_of_leaf(const char *leaf)
 {
 	size_t n = strlen(PRESENCE_LEAF);

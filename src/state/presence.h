@@ -45,6 +45,10 @@ int presence_parse(const char *json, presence *p, pgr_err *err) __attribute__((w
 int presence_put(const etcd_client *etcd, const char *prefix, const char *member, const presence *p, int64_t lease,
 		 pgr_err *err) __attribute__((warn_unused_result));
 
+/* Reads whether member's presence key exists (*alive): its agent's lease has not expired. -1: etcd did not answer. */
+int presence_alive(const etcd_client *etcd, const char *prefix, const char *member, bool *alive, pgr_err *err)
+	__attribute__((warn_unused_result));
+
 /* Pure: have_report (a unit record exists) and alive (its presence key exists) -> the verdict. */
 presence_verdict presence_judge(bool have_report, bool alive);
 

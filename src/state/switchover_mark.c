@@ -16,7 +16,8 @@ void switchover_mark_format(const switchover_mark *mark, char *out, size_t outle
 			      mark->pgbouncer_paused, "from", mark->from, "to", mark->to);
 	char *text;
 
-	if (o != NULL && (mark->attempt != 0 || mark->cascaded || mark->waiting_since_ms != 0 || mark->pause_timeouts)) {
+	if (o != NULL && (mark->attempt != 0 || mark->cascaded || mark->waiting_since_ms != 0 || mark->pause_timeouts ||
+			  mark->patroni_way)) {
 		json_t *holders = json_array();
 
 		for (int i = 0; i < mark->holder_count && i < SWITCHOVER_MAX_HOLDERS; i++) {
@@ -38,6 +39,7 @@ void switchover_mark_format(const switchover_mark *mark, char *out, size_t outle
 		json_object_set_new(o, "waiting_for_count", json_integer(mark->holder_count));
 		json_object_set_new(o, "waiting_for", holders);
 		json_object_set_new(o, "waiting_for_seen_ms", json_integer(mark->holders_seen_ms));
+		json_object_set_new(o, "patroni_way", json_boolean(mark->patroni_way));
 	}
 	text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	snprintf(out, outlen, "%s", text ? text : "{}");
@@ -81,6 +83,7 @@ void switchover_mark_parse(const char *value, switchover_mark *mark)
 	mark->pause_timeouts = (int)int_field(o, "pause_timeouts", 0, 1000000);
 	mark->pause_not_before_ms = int_field(o, "pause_not_before_ms", 0, INT64_MAX);
 	mark->holders_seen_ms = int_field(o, "waiting_for_seen_ms", 0, INT64_MAX);
+	mark->patroni_way = json_is_true(json_object_get(o, "patroni_way"));
 	holders = json_object_get(o, "waiting_for");
 	json_array_foreach(holders, i, v)
 	{

@@ -7,7 +7,8 @@
  * has not expired) is never overwritten or removed by anyone else.
  *   {"lease": 7587, "pgbouncer_paused": true, "from": "pg-0", "to": "pg-1", "attempt": ..., "cascaded": ...,
  *    "waiting_since_ms": ..., "wait_s": 60, "terminate": false, "pause_timeouts": 0, "pause_not_before_ms": 0,
- *    "waiting_for_count": 1, "waiting_for": [{"pid": 42, "application": "psql", ...}], "waiting_for_seen_ms": ...}
+ *    "waiting_for_count": 1, "waiting_for": [{"pid": 42, "application": "psql", ...}], "waiting_for_seen_ms": ...,
+ *    "patroni_way": false}
  */
 #ifndef PGR_STATE_SWITCHOVER_MARK_H
 #define PGR_STATE_SWITCHOVER_MARK_H
@@ -47,6 +48,8 @@ typedef struct switchover_mark {
 	int holder_count;      /* the transactions it waits for (the first SWITCHOVER_MAX_HOLDERS in holders) */
 	switchover_holder holders[SWITCHOVER_MAX_HOLDERS];
 	int64_t holders_seen_ms; /* wall clock when holders were read (their age_ms is as of then) */
+	bool patroni_way;        /* switchover=fast gave way to Patroni's switchover for this attempt (an agent
+				  * absent, or the fast path undone): the next call of the attempt takes Patroni's */
 } switchover_mark;
 
 /* The mark as JSON, and back (a value that is not a mark reads as one without an owner). Pure. */

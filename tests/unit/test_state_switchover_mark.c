@@ -72,6 +72,7 @@ static void test_mark_waiting_round_trip(void **state)
 	in.pause_not_before_ms = 1764430009000;
 	in.holder_count = 6;
 	in.holders_seen_ms = 1764430005000;
+	in.patroni_way = true;
 	snprintf(in.from, sizeof(in.from), "pg-0");
 	snprintf(in.to, sizeof(in.to), "pg-1");
 	for (int i = 0; i < SWITCHOVER_MAX_HOLDERS; i++) {
