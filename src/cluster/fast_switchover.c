@@ -135,10 +135,11 @@ void fast_switchover_recover(const fast_observed *obs, fast_recovery *out)
 
 fast_key_verdict fast_switchover_key_judge(const fast_key_seen *seen, const char **why)
 {
-	if (seen->holder == FAST_KEY_CANDIDATE) {
+	if (seen->holder == FAST_KEY_CANDIDATE && seen->cand_down_seen == 0) {
 		*why = "the candidate holds the leader key";
 		return FAST_KEY_TAKEN;
 	}
+	/* the key, but its PostgreSQL down (crashed after Patroni's loop took it): maintenance mode stays on */
 	if (seen->old_pg == FAST_PG_PRIMARY) {
 		*why = "the old primary accepts writes again";
 		return FAST_KEY_HALT;
@@ -156,7 +157,7 @@ fast_key_verdict fast_switchover_key_judge(const fast_key_seen *seen, const char
 		*why = "the candidate crashed after its promotion, the old primary is stopped";
 		return FAST_KEY_START;
 	}
-	*why = "waiting";
+	*why = seen->holder == FAST_KEY_CANDIDATE ? "the candidate holds the leader key, its PostgreSQL is down" : "waiting";
 	return FAST_KEY_WAIT;
 }
 
@@ -546,12 +547,14 @@ static int take_key(fast_run *r, pgr_err *err)
 	for (int round = 0;; round++) {
 		seen.holder = key_holder(r, lead, sizeof(lead));
 		seen.timed_out = proc_now_ms() > deadline;
-		if (seen.holder != FAST_KEY_CANDIDATE && round % 10 == 0) {
-			/* every 100 ms: does the candidate still run (refused: its postmaster is gone)? */
+		if (seen.holder == FAST_KEY_CANDIDATE || round % 10 == 0) {
+			/* every 100 ms, and once it holds the key: does the candidate still run (refused: its postmaster is
+			 * gone)? Maintenance mode ends only while it does */
 			fast_pg cand = observe_pg(r->conf, r->cand);
 
 			seen.cand_down_seen = cand == FAST_PG_DOWN ? seen.cand_down_seen + 1 : 0;
-			seen.old_pg = r->old != NULL && r->old != r->cand ? observe_pg(r->conf, r->old) : FAST_PG_UNKNOWN;
+			if (round % 10 == 0)
+				seen.old_pg = r->old != NULL && r->old != r->cand ? observe_pg(r->conf, r->old) : FAST_PG_UNKNOWN;
 		}
 		v = fast_switchover_key_judge(&seen, &why);
 		if (v == FAST_KEY_TAKEN || v == FAST_KEY_HALT)

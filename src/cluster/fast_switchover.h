@@ -113,7 +113,7 @@ typedef struct fast_key_seen {
 
 typedef enum fast_key_verdict {
 	FAST_KEY_WAIT = 0, /* read again */
-	FAST_KEY_TAKEN,    /* the candidate holds the key: maintenance mode ends, the switchover goes on */
+	FAST_KEY_TAKEN,    /* the candidate holds the key and runs: maintenance mode ends, the switchover goes on */
 	FAST_KEY_START,    /* the candidate crashed after its promotion: its agent asks its Patroni to start it again,
 			    * as the primary it was, maintenance mode kept on (nobody else can be promoted); wait on */
 	FAST_KEY_HALT,     /* stop, maintenance mode left on: why says what was seen */
@@ -121,9 +121,10 @@ typedef enum fast_key_verdict {
 
 /*
  * The wait for the leader key at maintenance-off (docs/fast-switchover.md, "The new primary crashes before
- * maintenance mode ends"): the candidate taking it ends the wait; the candidate seen down twice while the old
- * primary is seen stopped (and the key is not another member's) starts it again, once; the old primary accepting
- * writes, another member holding the key, or the bound halt. Pure; *why is one line.
+ * maintenance mode ends"): the candidate taking it, its PostgreSQL not seen down, ends the wait; the candidate
+ * seen down twice while the old primary is seen stopped (and the key is not another member's) starts it again,
+ * once, whether it holds the key or not; the old primary accepting writes, another member holding the key, or the
+ * bound halt. Pure; *why is one line.
  */
 fast_key_verdict fast_switchover_key_judge(const fast_key_seen *seen, const char **why);
 

@@ -196,10 +196,18 @@ static void test_key_judge(void **state)
 		bool timed_out;
 		fast_key_verdict want;
 	} cases[] = {
-		/* the candidate holds the key: done, whatever else was read */
+		/* the candidate holds the key, not seen down: done, whatever else was read */
 		{ K_CAND, false, 0, D, false, FAST_KEY_TAKEN },
-		{ K_CAND, true, 5, U, false, FAST_KEY_TAKEN },
+		{ K_CAND, true, 0, U, false, FAST_KEY_TAKEN },
 		{ K_CAND, false, 0, D, true, FAST_KEY_TAKEN },
+		{ K_CAND, false, 0, P, false, FAST_KEY_TAKEN },
+		/* the key, but its PostgreSQL seen down (killed after its Patroni took the key): maintenance mode stays on;
+		 * seen down twice with the old one stopped, started again; else read again, to the bound */
+		{ K_CAND, false, 1, D, false, FAST_KEY_WAIT },
+		{ K_CAND, false, 2, D, false, FAST_KEY_START },
+		{ K_CAND, true, 3, D, false, FAST_KEY_WAIT },
+		{ K_CAND, true, 3, D, true, FAST_KEY_HALT },
+		{ K_CAND, false, 2, P, false, FAST_KEY_HALT },
 		/* the normal wait: the old member still holds it (P2: dropped at its next loop), or nobody yet */
 		{ K_OLD, false, 0, D, false, FAST_KEY_WAIT },
 		{ K_NOBODY, false, 0, D, false, FAST_KEY_WAIT },
@@ -239,7 +247,8 @@ static void test_key_judge(void **state)
 }
 
 /* Over every reading: the candidate is started again only once, only seen down twice with the old primary seen
- * stopped; the old primary writable, or the key another member's, always halts unless the candidate holds it. */
+ * stopped; maintenance mode ends only with the key on a candidate not seen down; the old primary writable, or the
+ * key another member's, always halts unless the candidate holds the key and runs. */
 static void test_key_judge_invariants(void **state)
 {
 	(void)state;
@@ -259,7 +268,9 @@ static void test_key_judge_invariants(void **state)
 							assert_int_not_equal(h, FAST_KEY_OTHER);
 							assert_false(seen.timed_out);
 						}
-						if (h == FAST_KEY_CANDIDATE)
+						if (v == FAST_KEY_TAKEN) /* maintenance mode ends only with the key on a running candidate */
+							assert_true(h == FAST_KEY_CANDIDATE && d == 0);
+						if (h == FAST_KEY_CANDIDATE && d == 0)
 							assert_int_equal(v, FAST_KEY_TAKEN);
 						else if (o == FAST_PG_PRIMARY || t == 1 || h == FAST_KEY_OTHER)
 							assert_int_equal(v, FAST_KEY_HALT);
