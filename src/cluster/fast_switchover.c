@@ -663,7 +663,7 @@ int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, i
 	if (refuse_candidate(&r, err) != 0)
 		return -1; /* nothing done yet */
 	if (pick_standby(&r, r.progress.standby, sizeof(r.progress.standby), err) != 0)
-		return -1; /* nothing done yet */
+		return FAST_PREPARE_NOT_HERE; /* nothing done yet */
 	/* the owner key: every record of a step from here on is conditioned on owner_lease holding it */
 	if (fast_progress_claim(etcd, r.prefix, owner_lease, &mine, &holder, err) != 0)
 		return -1;
@@ -683,15 +683,16 @@ int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, i
 	}
 	if (maintenance(&r, true, err) != 0) {
 		abort_run(&r, &out);
-		return pgr_err_prefix(err, "could not put Patroni in maintenance mode; nothing changed");
+		pgr_err_prefix(err, "could not put Patroni in maintenance mode; nothing changed");
+		return r.lost ? -1 : FAST_PREPARE_NOT_HERE;
 	}
 	deadline = proc_now_ms() + MAINTENANCE_BOUND_MS;
 	for (int round = 0; !all_paused(&r, round % 10 == 0); round++) {
 		if (proc_now_ms() > deadline) {
 			abort_run(&r, &out);
-			return pgr_err_set(err, "not every Patroni member reported maintenance mode within %d s; nothing "
-						"changed",
-					   MAINTENANCE_BOUND_MS / 1000);
+			pgr_err_set(err, "not every Patroni member reported maintenance mode within %d s; nothing changed",
+				    MAINTENANCE_BOUND_MS / 1000);
+			return r.lost ? -1 : FAST_PREPARE_NOT_HERE;
 		}
 		proc_sleep_ms(POLL_MS);
 	}

@@ -163,10 +163,14 @@ typedef enum fast_outcome {
 /*
  * Before PgBouncer is paused, clients still running: the owner key claimed (owner_lease), the candidate's
  * synchronous standby picked (the cascaded one), maintenance-on recorded, the candidate's override asked, Patroni
- * put in maintenance mode and seen so by every member. -1 (err says why): nothing left changed. Once it
- * returned 0, the caller pauses PgBouncer and calls fast_switchover_paused, or, when the PAUSE does not happen,
- * fast_switchover_unprepare.
+ * put in maintenance mode and seen so by every member. -1 (err says why): refused, nothing left changed (the
+ * candidate may not be promoted, or another process or person holds the cluster: a switchover must not go on);
+ * FAST_PREPARE_NOT_HERE (err says why): the fast path does not fit this cluster now (no other standby streams from
+ * the candidate to be its synchronous standby at once; Patroni did not take or report maintenance mode), nothing
+ * left changed: Patroni's switchover may. Once it returned 0, the caller pauses PgBouncer and calls
+ * fast_switchover_paused, or, when the PAUSE does not happen, fast_switchover_unprepare.
  */
+#define FAST_PREPARE_NOT_HERE 1
 int fast_switchover_prepare(const cluster_conf *conf, const etcd_client *etcd, int64_t owner_lease,
 			    const conf_unit *old, const conf_unit *cand, pgr_err *err) __attribute__((warn_unused_result));
 

@@ -1055,10 +1055,19 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 			note_mark(conf, etcd, &mark);
 		}
 	}
-	if (fast && fast_switchover_prepare(conf, etcd, mark.lease, old, cand, err) != 0) {
-		finish(conf, etcd, &mark, leader, candidate);
-		pgr_err_prefix(err, "fast switchover to %s not started", cand->name);
-		return SWITCHOVER_FAILED;
+	if (fast) {
+		int rc = fast_switchover_prepare(conf, etcd, mark.lease, old, cand, err);
+
+		if (rc == FAST_PREPARE_NOT_HERE) {
+			log_warn("switchover=fast: %s; Patroni's own switchover this time", err->msg);
+			fast = false;
+			mark.patroni_way = true;
+			note_mark(conf, etcd, &mark);
+		} else if (rc != 0) {
+			finish(conf, etcd, &mark, leader, candidate);
+			pgr_err_prefix(err, "fast switchover to %s not started", cand->name);
+			return SWITCHOVER_FAILED;
+		}
 	}
 
 	/* 4. PAUSE, bounded: a transaction that began since still holds it; then undone at once, tried again */
