@@ -617,6 +617,14 @@ int secrets_save(const char *dir, const cluster_secrets *secrets, pgr_err *err)
 	return file_write_durable(path, buf, (size_t)n, 0600, err);
 }
 
+const conf_unit *conf_find_member(const cluster_conf *conf, const char *member)
+{
+	for (int i = 0; i < conf->unit_count; i++)
+		if (strcmp(conf->units[i].member, member) == 0)
+			return &conf->units[i];
+	return NULL;
+}
+
 const conf_unit *conf_find_unit(const cluster_conf *conf, const char *name)
 {
 	int number;

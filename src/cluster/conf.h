@@ -158,6 +158,8 @@ void conf_pooler_config(const cluster_conf *conf, int i, char *buf, size_t len);
 
 /* Finds a unit by "pg/1", "pg-1" or "1"; NULL if none. */
 const conf_unit *conf_find_unit(const cluster_conf *conf, const char *name);
+/* The unit whose Patroni member name is member (pg-0, or an adopted unit's own, node0); NULL when none. */
+const conf_unit *conf_find_member(const cluster_conf *conf, const char *member);
 /* Paths of a unit: DIR/units/pg-0 and its parts (DIR/hosts/h0/units/pg-0 seen from outside the hosts). */
 void conf_unit_dir(const cluster_conf *conf, const conf_unit *unit, char *buf, size_t len);
 void conf_unit_path(const cluster_conf *conf, const conf_unit *unit, const char *leaf, char *buf, size_t len);

@@ -836,7 +836,7 @@ int fast_switchover_finish(const cluster_conf *conf, const etcd_client *etcd, co
 	if (!found)
 		return 0;
 	r.progress.lease = owner_lease; /* it holds the owner key: fast_switchover_paused's claim, or the recovery's */
-	r.old = conf_find_unit(conf, r.progress.from);
+	r.old = conf_find_member(conf, r.progress.from);
 	if (r.old == NULL)
 		r.old = cand;
 	conf_unit_patroni(conf, cand, &r.pc, r.cand_url, sizeof(r.cand_url));
@@ -986,8 +986,8 @@ bool fast_switchover_recover_after(const cluster_conf *conf, const etcd_client *
 	}
 	if (!found)
 		return true;
-	r.old = conf_find_unit(conf, r.progress.from);
-	r.cand = conf_find_unit(conf, r.progress.to);
+	r.old = conf_find_member(conf, r.progress.from);
+	r.cand = conf_find_member(conf, r.progress.to);
 	if (r.old == NULL || r.cand == NULL || secrets_load(conf->dir, &secrets, &err) != 0) {
 		log_error("fast switchover left by a process that is gone: its progress names %s -> %s at step %s, which "
 			  "this cluster does not have; left as it is",

@@ -42,14 +42,6 @@ static int64_t wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static const conf_unit *unit_of(const cluster_conf *conf, const char *member)
-{
-	for (int i = 0; i < conf->unit_count; i++)
-		if (strcmp(conf->units[i].member, member) == 0)
-			return &conf->units[i];
-	return NULL;
-}
-
 /* RESUME pooler i; one that is not paused is fine (no error, nothing logged). */
 static int resume_one(const cluster_conf *conf, int i, pgr_err *err)
 {
@@ -596,7 +588,7 @@ cascade_wait switchover_cascade_judge(bool answered, bool presence_read, bool al
 static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, const char *leader, const char *candidate,
 			 bool set, char *note, size_t notelen)
 {
-	const conf_unit *cand = unit_of(conf, candidate);
+	const conf_unit *cand = conf_find_member(conf, candidate);
 	unit_intent_tags tags = { .nosync = false };
 	bool asked[CONF_MAX_UNITS] = { false }, answered[CONF_MAX_UNITS] = { false }, down[CONF_MAX_UNITS] = { false };
 	char prefix[128], token[64], by[128], url[200];
@@ -924,7 +916,7 @@ static switchover_result step(const cluster_conf *conf, const etcd_client *etcd,
 			      const char *leader, const char *candidate, const switchover_policy *policy,
 			      switchover_timing *timing, char *cascade_note, size_t notelen, pgr_err *err)
 {
-	const conf_unit *old = unit_of(conf, leader), *cand = unit_of(conf, candidate);
+	const conf_unit *old = conf_find_member(conf, leader), *cand = conf_find_member(conf, candidate);
 	switchover_mark mark, prev;
 	cluster_secrets secrets;
 	char old_conninfo[1024];

@@ -102,15 +102,19 @@ static void checks_nothing(refresh_record *next, const fsm_ctx *c)
 /*
  * Whether the units' reports name one running primary. The last gate waits for it: the refresh is done when
  * status shows the cluster whole, and an agent's report lags its Patroni by up to a tick (a switchover just
- * before the last unit's gate: the new primary may still report itself a standby).
+ * before the last unit's gate: the new primary may still report itself a standby). A unit whose agent does not
+ * report cannot say: with one, none of the others claiming the role is enough (its status says the agent is down).
  */
 static bool one_primary_reported(const refresh_obs *obs, char *why, size_t whylen)
 {
 	int primaries = 0;
+	bool silent = false;
 
-	for (int i = 0; i < obs->count; i++)
+	for (int i = 0; i < obs->count; i++) {
 		primaries += strcmp(obs->units[i].role, "primary") == 0 && obs->units[i].reporting && obs->units[i].running;
-	if (primaries == 1)
+		silent = silent || !obs->units[i].reporting;
+	}
+	if (primaries == 1 || (primaries == 0 && silent))
 		return true;
 	snprintf(why, whylen, "the units' reports name %s running primary yet", primaries == 0 ? "no" : "more than one");
 	return false;
