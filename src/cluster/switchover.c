@@ -674,6 +674,7 @@ static void cascade_from(const cluster_conf *conf, const etcd_client *etcd, cons
 				case CASCADE_AGENT_DOWN:
 					down[i] = true;
 					down_count++;
+					presence_key(prefix, conf->units[i].member, key, sizeof(key));
 					log_warn("%s: its agent is down (its presence key %s is gone, its lease expired): it cannot "
 						 "set replicatefrom=%s; switching over without its cascade (after %lld ms)",
 						 conf->units[i].name, key, candidate, proc_now_ms() - started);
