@@ -129,6 +129,12 @@ void fast_switchover_recover(const fast_observed *obs, fast_recovery *out)
 						       "takes it from here");
 		return;
 	}
+	if (obs->cand_agent_gone) {
+		/* the coordinator that died was often the candidate's own agent: the promotion would wait on nobody */
+		decide(out, FAST_ABORT, rec, "the candidate's agent is gone (nobody would promote it): Patroni takes it "
+					     "from here");
+		return;
+	}
 	decide(out, FAST_GO_ON, rec > FAST_CHECK_CANDIDATE ? rec : FAST_CHECK_CANDIDATE,
 	       "the old primary stopped cleanly and the candidate has its last record: the switchover goes on");
 }
@@ -931,6 +937,12 @@ static void recover_owned(fast_run *r)
 			snprintf(r->progress.checkpoint_lsn, sizeof(r->progress.checkpoint_lsn), "%s", answer.checkpoint_lsn);
 			obs.cand_has_old_end = obs.cand_pg == FAST_PG_STANDBY && wait_replayed(r, checkpoint, &err) == 0;
 		}
+	}
+	{
+		bool alive = true;
+
+		/* unreadable: taken as there (the wait for its answer still gives up once its presence key is gone) */
+		obs.cand_agent_gone = presence_alive(r->etcd, r->prefix, r->cand->member, &alive, &err) == 0 && !alive;
 	}
 	fast_switchover_recover(&obs, &dec);
 	log_warn("a fast switchover %s -> %s was left at its step %s by a process that is gone: %s: %s", r->old->name,

@@ -76,6 +76,7 @@ typedef struct fast_observed {
 	fast_pg old_pg, cand_pg;  /* the old primary's PostgreSQL, the candidate's */
 	fast_shutdown old_shutdown;
 	bool cand_has_old_end;    /* the candidate replayed past the old primary's shutdown checkpoint */
+	bool cand_agent_gone;     /* the candidate's agent's presence key is gone: nobody would promote it */
 } fast_observed;
 
 typedef enum fast_action {

@@ -84,57 +84,66 @@ static void test_recover(void **state)
 		bool has_end;
 		fast_action action;
 		fast_step from; /* checked for FAST_GO_ON */
+		bool cand_agent_gone;
 	} cases[] = {
 		/* killed before the old primary was asked to stop: nothing changed */
-		{ FAST_CHECKPOINT, P, S, NOTK, false, FAST_ABORT, 0 },
-		{ FAST_PAUSE_POOLER, P, S, NOTK, false, FAST_ABORT, 0 },
-		{ FAST_MAINTENANCE_ON, P, S, NOTK, false, FAST_ABORT, 0 },
-		{ FAST_MAINTENANCE_ON, D, S, CRASH, false, FAST_ABORT, 0 },
+		{ FAST_CHECKPOINT, P, S, NOTK, false, FAST_ABORT, 0, false },
+		{ FAST_PAUSE_POOLER, P, S, NOTK, false, FAST_ABORT, 0, false },
+		{ FAST_MAINTENANCE_ON, P, S, NOTK, false, FAST_ABORT, 0, false },
+		{ FAST_MAINTENANCE_ON, D, S, CRASH, false, FAST_ABORT, 0, false },
 		/* the stop was asked: it goes on only when the old one is seen stopped cleanly and the candidate has it */
-		{ FAST_STOP_OLD, P, S, NOTK, false, FAST_ABORT, 0 },
-		{ FAST_STOP_OLD, U, S, CLEAN, true, FAST_ABORT, 0 },
-		{ FAST_STOP_OLD, D, S, NOTK, true, FAST_ABORT, 0 },
-		{ FAST_STOP_OLD, D, S, CRASH, true, FAST_ABORT, 0 },
-		{ FAST_STOP_OLD, D, S, CLEAN, false, FAST_ABORT, 0 },
-		{ FAST_STOP_OLD, D, D, CLEAN, true, FAST_ABORT, 0 },
-		{ FAST_STOP_OLD, D, U, CLEAN, true, FAST_ABORT, 0 },
-		{ FAST_STOP_OLD, D, S, CLEAN, true, FAST_GO_ON, FAST_CHECK_CANDIDATE },
-		{ FAST_CHECK_CANDIDATE, D, S, CLEAN, true, FAST_GO_ON, FAST_CHECK_CANDIDATE },
-		{ FAST_SYNC_OVERRIDE, D, S, CLEAN, true, FAST_GO_ON, FAST_SYNC_OVERRIDE },
-		{ FAST_SYNC_OVERRIDE, S, S, CLEAN, true, FAST_ABORT, 0 },
+		{ FAST_STOP_OLD, P, S, NOTK, false, FAST_ABORT, 0, false },
+		{ FAST_STOP_OLD, U, S, CLEAN, true, FAST_ABORT, 0, false },
+		{ FAST_STOP_OLD, D, S, NOTK, true, FAST_ABORT, 0, false },
+		{ FAST_STOP_OLD, D, S, CRASH, true, FAST_ABORT, 0, false },
+		{ FAST_STOP_OLD, D, S, CLEAN, false, FAST_ABORT, 0, false },
+		{ FAST_STOP_OLD, D, D, CLEAN, true, FAST_ABORT, 0, false },
+		{ FAST_STOP_OLD, D, U, CLEAN, true, FAST_ABORT, 0, false },
+		{ FAST_STOP_OLD, D, S, CLEAN, true, FAST_GO_ON, FAST_CHECK_CANDIDATE, false },
+		{ FAST_CHECK_CANDIDATE, D, S, CLEAN, true, FAST_GO_ON, FAST_CHECK_CANDIDATE, false },
+		{ FAST_SYNC_OVERRIDE, D, S, CLEAN, true, FAST_GO_ON, FAST_SYNC_OVERRIDE, false },
+		{ FAST_SYNC_OVERRIDE, S, S, CLEAN, true, FAST_ABORT, 0, false },
 		/* promoted by nobody we asked: halt */
-		{ FAST_SYNC_OVERRIDE, D, P, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_MAINTENANCE_ON, P, P, NOTK, false, FAST_HALT, 0 },
+		{ FAST_SYNC_OVERRIDE, D, P, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_MAINTENANCE_ON, P, P, NOTK, false, FAST_HALT, 0, false },
 		/* the promotion was asked: never undone */
-		{ FAST_PROMOTE, D, S, CLEAN, true, FAST_GO_ON, FAST_PROMOTE },
-		{ FAST_PROMOTE, D, P, CLEAN, true, FAST_GO_ON, FAST_PROMOTE },
-		{ FAST_PROMOTE, D, D, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_PROMOTE, D, U, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_PROMOTE, P, S, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_MAINTENANCE_OFF, D, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
-		{ FAST_MAINTENANCE_OFF, S, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
+		{ FAST_PROMOTE, D, S, CLEAN, true, FAST_GO_ON, FAST_PROMOTE, false },
+		{ FAST_PROMOTE, D, P, CLEAN, true, FAST_GO_ON, FAST_PROMOTE, false },
+		{ FAST_PROMOTE, D, D, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_PROMOTE, D, U, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_PROMOTE, P, S, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_MAINTENANCE_OFF, D, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF, false },
+		{ FAST_MAINTENANCE_OFF, S, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF, false },
 		/* promoted with a sync standby, then crashed: the wait for the key starts it again (fast_switchover_key_judge) */
-		{ FAST_MAINTENANCE_OFF, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
-		{ FAST_REPOINT_RESUME, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
-		{ FAST_SYNC_STANDBY, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF },
-		{ FAST_MAINTENANCE_OFF, D, S, CLEAN, true, FAST_HALT, 0 }, /* demoted by someone: not ours */
-		{ FAST_MAINTENANCE_OFF, S, D, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_MAINTENANCE_OFF, U, D, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_MAINTENANCE_OFF, D, U, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_MAINTENANCE_OFF, P, D, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_DONE, D, D, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_SYNC_STANDBY, D, P, CLEAN, true, FAST_GO_ON, FAST_SYNC_STANDBY },
-		{ FAST_SYNC_STANDBY, S, P, CLEAN, true, FAST_GO_ON, FAST_SYNC_STANDBY },
-		{ FAST_REPOINT_RESUME, S, P, CLEAN, true, FAST_GO_ON, FAST_REPOINT_RESUME },
-		{ FAST_REPOINT_RESUME, P, P, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_REPOINT_RESUME, U, D, CLEAN, true, FAST_HALT, 0 },
-		{ FAST_DONE, S, P, CLEAN, true, FAST_GO_ON, FAST_DONE },
+		{ FAST_MAINTENANCE_OFF, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF, false },
+		{ FAST_REPOINT_RESUME, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF, false },
+		{ FAST_SYNC_STANDBY, D, D, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF, false },
+		{ FAST_MAINTENANCE_OFF, D, S, CLEAN, true, FAST_HALT, 0, false }, /* demoted by someone: not ours */
+		{ FAST_MAINTENANCE_OFF, S, D, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_MAINTENANCE_OFF, U, D, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_MAINTENANCE_OFF, D, U, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_MAINTENANCE_OFF, P, D, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_DONE, D, D, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_SYNC_STANDBY, D, P, CLEAN, true, FAST_GO_ON, FAST_SYNC_STANDBY, false },
+		{ FAST_SYNC_STANDBY, S, P, CLEAN, true, FAST_GO_ON, FAST_SYNC_STANDBY, false },
+		{ FAST_REPOINT_RESUME, S, P, CLEAN, true, FAST_GO_ON, FAST_REPOINT_RESUME, false },
+		{ FAST_REPOINT_RESUME, P, P, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_REPOINT_RESUME, U, D, CLEAN, true, FAST_HALT, 0, false },
+		{ FAST_DONE, S, P, CLEAN, true, FAST_GO_ON, FAST_DONE, false },
+		/* the candidate's agent gone (the coordinator that died was it): before the promotion, undone; after it
+		 * was asked, as with the agent there (its intent stays; a restarted agent takes it) */
+		{ FAST_STOP_OLD, D, S, CLEAN, true, FAST_ABORT, 0, true },
+		{ FAST_SYNC_OVERRIDE, D, S, CLEAN, true, FAST_ABORT, 0, true },
+		{ FAST_PROMOTE, D, S, CLEAN, true, FAST_GO_ON, FAST_PROMOTE, true },
+		{ FAST_MAINTENANCE_OFF, D, P, CLEAN, true, FAST_GO_ON, FAST_MAINTENANCE_OFF, true },
+		{ FAST_SYNC_OVERRIDE, D, P, CLEAN, true, FAST_HALT, 0, true },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		fast_observed obs = { .recorded = cases[i].recorded, .old_pg = cases[i].old_pg, .cand_pg = cases[i].cand_pg,
-				      .old_shutdown = cases[i].shut, .cand_has_old_end = cases[i].has_end };
+				      .old_shutdown = cases[i].shut, .cand_has_old_end = cases[i].has_end,
+				      .cand_agent_gone = cases[i].cand_agent_gone };
 		fast_recovery r;
 
 		fast_switchover_recover(&obs, &r);
@@ -156,9 +165,9 @@ static void test_recover_invariants(void **state)
 		for (int o = 0; o < 4; o++)
 			for (int c = 0; c < 4; c++)
 				for (int sh = 0; sh < 3; sh++)
-					for (int e = 0; e < 2; e++) {
+					for (int e = 0; e < 4; e++) {
 						fast_observed obs = { (fast_step)rec, (fast_pg)o, (fast_pg)c, (fast_shutdown)sh,
-								      e == 1 };
+								      e % 2 == 1, e >= 2 };
 						fast_recovery r;
 
 						fast_switchover_recover(&obs, &r);
@@ -167,7 +176,8 @@ static void test_recover_invariants(void **state)
 						if (r.action == FAST_GO_ON && c != FAST_PG_PRIMARY && rec < FAST_PROMOTE) {
 							assert_int_equal(o, FAST_PG_DOWN);
 							assert_int_equal(sh, FAST_SHUTDOWN_CLEAN);
-							assert_true(e == 1);
+							assert_true(e % 2 == 1);
+							assert_false(obs.cand_agent_gone); /* nobody would promote it */
 						}
 						if (r.action == FAST_GO_ON)
 							assert_int_not_equal(o, FAST_PG_PRIMARY);
