@@ -123,8 +123,17 @@ static bool one_primary_reported(const refresh_obs *obs, char *why, size_t whyle
 /* Whether unit i of the plan passes its gate now (the last batch's: with one primary reported); why not in why. */
 static bool unit_healthy(const refresh_record *rec, int i, const fsm_ctx *c, char *why, size_t whylen)
 {
-	if (!fsm_unit_healthy(fsm_obs_find(c->obs, rec->units[i].unit), rec->to, c->set->lag_limit_bytes, why, whylen))
+	const obs_unit *u = fsm_obs_find(c->obs, rec->units[i].unit);
+
+	if (!fsm_unit_healthy(u, rec->to, c->set->lag_limit_bytes, why, whylen))
 		return false;
+	if (rec->switchover_from[0] != '\0' && strcmp(u->member, rec->switchover_from) == 0 &&
+	    strcmp(u->role, "primary") == 0) {
+		/* switched over from: a report that still says primary predates the switchover (it may already run the
+		 * target, restarted on its relinked binaries before it) */
+		snprintf(why, whylen, "still reports the primary role it had before the switchover");
+		return false;
+	}
 	return record_next_pending(rec) >= 0 || one_primary_reported(c->obs, why, whylen);
 }
 
